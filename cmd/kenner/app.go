@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/auth"
+	"github.com/kenner-cdp/kenner/sqlite"
+)
+
+// bootstrapWorkspace is the ID of the workspace made on first start. A fixed ID makes concurrent
+// first starts of several nodes on one PostgreSQL store agree on a single workspace.
+const bootstrapWorkspace = "ws_default"
+
+// credentialsFile is written once, on first start, with the credentials a new user needs.
+const credentialsFile = "initial-credentials.json"
+
+// local is what commands that work on the data directory share.
+type local struct {
+	cfg    config
+	store  kenner.Store
+	creds  *auth.Service
+	logger *slog.Logger
+}
+
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// openLocal opens the store of the data directory (creating both as needed) and makes sure the
+// bootstrap workspace exists.
+func openLocal(ctx context.Context, cfg config, logger *slog.Logger) (*local, error) {
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	secret, err := loadSecret(cfg)
+	if err != nil {
+		return nil, err
+	}
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	l := &local{cfg: cfg, store: store, creds: auth.NewService(store, auth.NewHasher(secret)), logger: logger}
+	if err := l.bootstrap(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+func openStore(ctx context.Context, cfg config) (kenner.Store, error) {
+	switch {
+	case cfg.Store == "" || cfg.Store == "sqlite":
+		return sqlite.Open(ctx, filepath.Join(cfg.Data, "kenner.db"))
+	case strings.HasPrefix(cfg.Store, "sqlite:"):
+		return sqlite.Open(ctx, strings.TrimPrefix(cfg.Store, "sqlite:"))
+	case strings.HasPrefix(cfg.Store, "postgres://"), strings.HasPrefix(cfg.Store, "postgresql://"):
+		return openPostgres(ctx, cfg.Store)
+	default:
+		return nil, usageError{fmt.Errorf("store must be empty (embedded), sqlite:PATH or postgres://..., not %q", cfg.Store)}
+	}
+}
+
+// loadSecret reads the instance secret, creating it on first start. Credentials are stored as
+// hashes keyed with it, so nodes sharing a store must share the secret (KENNER_SECRET or
+// --secret-file).
+func loadSecret(cfg config) ([]byte, error) {
+	if s := os.Getenv("KENNER_SECRET"); s != "" {
+		if len(s) < 32 {
+			return nil, usageError{errors.New("KENNER_SECRET must be at least 32 characters")}
+		}
+		return []byte(s), nil
+	}
+	path := cfg.SecretFile
+	if path == "" {
+		path = filepath.Join(cfg.Data, "secret.key")
+	}
+	b, err := os.ReadFile(path)
+	if err == nil {
+		s := strings.TrimSpace(string(b))
+		if len(s) < 32 {
+			return nil, fmt.Errorf("secret file %s: must hold at least 32 characters", path)
+		}
+		return []byte(s), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) || cfg.SecretFile != "" {
+		return nil, fmt.Errorf("secret file: %w", err)
+	}
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	s := hex.EncodeToString(raw)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return loadSecret(cfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("secret file: %w", err)
+	}
+	if _, err := f.WriteString(s + "\n"); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("secret file: %w", err)
+	}
+	return []byte(s), f.Close()
+}
+
+// bootstrap makes the first workspace with a source named "default" and an owner token, and
+// writes their credentials to DATA/initial-credentials.json, once.
+func (l *local) bootstrap(ctx context.Context) error {
+	err := l.store.CreateWorkspace(ctx, &kenner.Workspace{ID: bootstrapWorkspace, Name: "default"})
+	if kenner.ErrorCode(err) == kenner.EConflict {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, writeKey, err := l.creds.CreateSource(ctx, bootstrapWorkspace, "default")
+	if err != nil {
+		return err
+	}
+	_, token, err := l.creds.CreateToken(ctx, bootstrapWorkspace, "initial owner", kenner.RoleOwner, nil)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(l.cfg.Data, credentialsFile)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		l.logger.Warn("not rewriting existing credentials file; the new workspace's credentials were not saved", "path", path)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	enc := json.NewEncoder(f)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(map[string]string{"write_key": writeKey, "admin_token": token}); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	l.logger.Info("created workspace, source \"default\" and an owner token", "credentials", path)
+	return nil
+}

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "kenner",
+		Short: "Kenner: an open-source customer data platform",
+		Long: `Kenner collects first-party customer data (Segment/RudderStack-compatible tracking API,
+imports), keeps it in a durable log and turns it into unified customer profiles.
+
+Settings come from flags, then KENNER_* environment variables (--nats-listen is
+KENNER_NATS_LISTEN), then the YAML file named by --config.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{err}
+	})
+	addGlobalFlags(root)
+	root.AddCommand(newServeCmd(), newSourceCmd(), newTokenCmd(), newEventsCmd(), newBenchCmd())
+	for _, c := range root.Commands() {
+		c.Args = wrapArgs(c.Args)
+	}
+	return root
+}
+
+// wrapArgs makes argument-count errors usage errors (exit 2), like flag errors.
+func wrapArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	if check == nil {
+		check = cobra.ArbitraryArgs
+	}
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/kenner-cdp/kenner/ingest"
+	"github.com/kenner-cdp/kenner/nats"
+	"github.com/kenner-cdp/kenner/process"
+	"github.com/kenner-cdp/kenner/server"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+)
+
+func newServeCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Kenner server (tracking API, processor, admin API)",
+		Long: `Run the Kenner server. With no --store and --nats it is self-contained: an embedded SQLite
+store and an embedded NATS JetStream log, both in --data. On first start it creates a workspace,
+a source named "default" and an owner token, and writes them to DATA/initial-credentials.json.
+
+SIGTERM or SIGINT stops accepting requests, finishes those in flight, lets the processor finish
+its batch, then closes the store and the log, and exits 0.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cfg, newLogger(cfg, cmd.ErrOrStderr()))
+		},
+	}
+	f := cmd.Flags()
+	f.String("addr", "127.0.0.1:8080", "HTTP listen address")
+	f.String("nats", "", "URL of an external NATS JetStream server; empty runs one embedded")
+	f.String("nats-listen", "", "also let NATS clients connect to the embedded server at HOST:PORT (off by default)")
+	f.Int("partitions", 4, "log partitions (fixed when the log is created)")
+	f.String("sync", "1s", `how often the log fsyncs: a duration, or "always" to fsync every append`)
+	f.String("default-region", "", "country (ISO 3166 alpha-2) of phone numbers without a country code")
+	f.Float64("rate-limit", 0, "events per second one source may send (0: no limit)")
+	f.Bool("trust-proxy", false, "take client IPs from X-Forwarded-For")
+	f.String("debug-addr", "", "serve Go's pprof profiles at HOST:PORT/debug/pprof/ (off by default; never expose it)")
+	return cmd
+}
+
+// serve runs the server until ctx is done. Shutdown order: HTTP (no new events, in-flight
+// appends finish) → processor (current batch commits) → store → log.
+func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
+	app, err := openLocal(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer app.store.Close()
+
+	always, every, _ := cfg.syncPolicy()
+	log, err := nats.Open(ctx, nats.Options{
+		URL: cfg.NATS, Dir: filepath.Join(cfg.Data, "log"), Listen: cfg.NATSListen,
+		Partitions: cfg.Partitions, SyncAlways: always, SyncInterval: every,
+	}, logger)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	tracking := ingest.New(log, app.creds, ingest.NewMetrics(reg), logger, ingest.Config{
+		RateLimit: cfg.RateLimit, TrustProxy: cfg.TrustProxy,
+	})
+	proc := process.New(log, app.store, reg, logger)
+	api := server.New(server.Deps{
+		Store: app.store, Log: log, Creds: app.creds, Ingest: tracking, Registry: reg, Logger: logger,
+		Consumer: process.ConsumerName,
+	})
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+
+	if cfg.DebugAddr != "" {
+		stopDebug, err := serveDebug(cfg.DebugAddr, logger)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
+	}
+
+	procCtx, stopProc := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { proc.Run(procCtx) })
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	logger.Info("kenner listening", "addr", "http://"+ln.Addr().String(), "data", cfg.Data, "log", log.String())
+
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err = <-serveErr:
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if shutErr := srv.Shutdown(shutdownCtx); shutErr != nil {
+		logger.Error("http shutdown", "err", shutErr)
+	}
+	stopProc()
+	wg.Wait()
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	logger.Info("stopped")
+	return nil
+}

@@ -1,0 +1,123 @@
+package ingest
+
+import (
+	"net/url"
+	"strings"
+
+	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/jsonobj"
+	"github.com/mileusna/useragent"
+)
+
+// enrichContext returns the message's context completed with what the server knows: batch-level
+// context, the client IP, what the user agent string says (os, browser, device type) and the
+// campaign from UTM parameters. Values the client sent are never overwritten.
+func enrichContext(m jsonobj.Object, req *requestInfo, uas *uaCache) ([]byte, error) {
+	var ctx jsonobj.Object
+	if raw := m.Get("context"); !jsonobj.IsNull(raw) {
+		var err error
+		if ctx, err = jsonobj.Parse(raw); err != nil {
+			return nil, kenner.Errorf(kenner.EInvalid, "context must be an object")
+		}
+	}
+	for _, f := range req.context {
+		if !ctx.Has(f.Key) {
+			ctx = ctx.Set(f.Key, f.Value)
+		}
+	}
+	if ip, _ := stringField(ctx, "ip"); ip == "" && req.ip != "" {
+		ctx = ctx.SetString("ip", req.ip)
+	}
+	if ua, _ := stringField(ctx, "userAgent"); ua != "" {
+		ctx = addUserAgent(ctx, uas.parse(ua))
+	}
+	if !ctx.Has("campaign") {
+		if c := campaignOf(m, ctx); c != nil {
+			ctx = ctx.Set("campaign", c.Encode())
+		}
+	}
+	return ctx.Encode(), nil
+}
+
+func addUserAgent(ctx jsonobj.Object, ua useragent.UserAgent) jsonobj.Object {
+	if !ctx.Has("os") && ua.OS != "" {
+		ctx = ctx.Set("os", jsonobj.Object{}.SetString("name", ua.OS).SetString("version", ua.OSVersion).Encode())
+	}
+	if !ctx.Has("browser") && ua.Name != "" {
+		ctx = ctx.Set("browser", jsonobj.Object{}.SetString("name", ua.Name).SetString("version", ua.Version).Encode())
+	}
+	kind := ""
+	switch {
+	case ua.Bot:
+		kind = "bot"
+	case ua.Tablet:
+		kind = "tablet"
+	case ua.Mobile:
+		kind = "mobile"
+	case ua.Desktop:
+		kind = "desktop"
+	}
+	if kind == "" {
+		return ctx
+	}
+	var device jsonobj.Object
+	if raw := ctx.Get("device"); raw != nil {
+		var err error
+		if device, err = jsonobj.Parse(raw); err != nil {
+			return ctx
+		}
+	}
+	if !device.Has("type") {
+		ctx = ctx.Set("device", device.SetString("type", kind).Encode())
+	}
+	return ctx
+}
+
+// utmFields maps UTM query parameters to Segment's context.campaign fields, in output order.
+var utmFields = [][2]string{
+	{"utm_campaign", "name"}, {"utm_source", "source"}, {"utm_medium", "medium"},
+	{"utm_term", "term"}, {"utm_content", "content"}, {"utm_id", "id"},
+}
+
+// campaignOf reads UTM parameters from the page URL (context.page, or the properties of a page
+// call), as analytics.js does in the browser, for clients that did not.
+func campaignOf(m, ctx jsonobj.Object) jsonobj.Object {
+	var candidates []string
+	if page, err := jsonobj.Parse(ctx.Get("page")); err == nil {
+		if s, _ := stringField(page, "url"); s != "" {
+			candidates = append(candidates, s)
+		}
+		if s, _ := stringField(page, "search"); s != "" {
+			candidates = append(candidates, s)
+		}
+	}
+	if props, err := jsonobj.Parse(m.Get("properties")); err == nil {
+		if s, _ := stringField(props, "url"); s != "" {
+			candidates = append(candidates, s)
+		}
+	}
+	for _, c := range candidates {
+		_, query, ok := strings.Cut(c, "?")
+		if !ok {
+			continue
+		}
+		query, _, _ = strings.Cut(query, "#")
+		if !strings.Contains(query, "utm_") {
+			continue
+		}
+		values, err := url.ParseQuery(query)
+		if err != nil {
+			continue
+		}
+		var out jsonobj.Object
+		for _, f := range utmFields {
+			if v := values.Get(f[0]); v != "" {
+				out = out.SetString(f[1], v)
+			}
+		}
+		if len(out) > 0 {
+			return out
+		}
+	}
+	return nil
+}

@@ -1,0 +1,278 @@
+// Package ingest is the tracking API: the Segment/RudderStack-compatible HTTP endpoints through
+// which events enter Kenner. A request is validated, enriched and appended to the log as a whole;
+// 200 is answered only once the log holds it durably.
+package ingest
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/jsonobj"
+	"github.com/kenner-cdp/kenner/web"
+	"golang.org/x/time/rate"
+)
+
+// Sources resolves a write key to its source.
+type Sources interface {
+	Source(ctx context.Context, writeKey string) (*kenner.Source, error)
+}
+
+// Config tunes the tracking API.
+type Config struct {
+	// RateLimit is the sustained number of events per second one source may send; 0 is no limit.
+	RateLimit float64
+	// Burst is how many events above the rate a source may send at once (default: 10 s worth).
+	Burst int
+	// TrustProxy takes the client IP from X-Forwarded-For, for deployments behind a proxy.
+	TrustProxy bool
+}
+
+// Handler serves the tracking endpoints.
+type Handler struct {
+	log     kenner.Log
+	sources Sources
+	metrics *Metrics
+	logger  *slog.Logger
+	cfg     Config
+	now     func() time.Time
+
+	uas      uaCache
+	mu       sync.Mutex
+	limiters map[string]*rate.Limiter
+}
+
+// New returns a Handler appending to log.
+func New(log kenner.Log, sources Sources, metrics *Metrics, logger *slog.Logger, cfg Config) *Handler {
+	if cfg.RateLimit > 0 && cfg.Burst <= 0 {
+		cfg.Burst = int(cfg.RateLimit * 10)
+	}
+	return &Handler{log: log, sources: sources, metrics: metrics, logger: logger, cfg: cfg, now: time.Now,
+		limiters: map[string]*rate.Limiter{}}
+}
+
+// Endpoints maps each tracking path to the message type it fixes ("" for batches).
+var Endpoints = map[string]string{
+	"/v1/identify": kenner.TypeIdentify,
+	"/v1/track":    kenner.TypeTrack,
+	"/v1/page":     kenner.TypePage,
+	"/v1/screen":   kenner.TypeScreen,
+	"/v1/group":    kenner.TypeGroup,
+	"/v1/alias":    kenner.TypeAlias,
+	"/v1/batch":    "",
+	"/v1/import":   "",
+}
+
+// Register adds the tracking endpoints and their CORS preflights to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	for path, typ := range Endpoints {
+		mux.Handle("POST "+path, h.cors(func(w http.ResponseWriter, r *http.Request) { h.serve(w, r, typ) }))
+		mux.Handle("OPTIONS "+path, h.cors(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	}
+}
+
+// cors lets browser SDKs call the API from any origin. Credentials travel in the Authorization
+// header or the body, never in cookies, so a wildcard origin is safe.
+func (h *Handler) cors(next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Access-Control-Allow-Origin", "*")
+		hd.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+		hd.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Content-Encoding, AnonymousId")
+		hd.Set("Access-Control-Max-Age", "86400")
+		next(w, r)
+	})
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, pathType string) {
+	if err := h.accept(r, pathType); err != nil {
+		h.metrics.rejected(err)
+		web.Error(w, r, h.logger, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte(`{"success":true}` + "\n"))
+}
+
+func (h *Handler) accept(r *http.Request, pathType string) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	req := &requestInfo{ip: clientIP(r, h.cfg.TrustProxy), receivedAt: h.now().UTC()}
+	writeKey, _, _ := r.BasicAuth()
+
+	if !json.Valid(body) {
+		var v any
+		return kenner.Errorf(kenner.EInvalid, "body is not valid JSON: %v", jsonProblem(json.Unmarshal(body, &v)))
+	}
+	// The body is valid JSON from here on, so the rest is split with jsonobj, not decoded.
+	top, err := jsonobj.Parse(body)
+	if err != nil {
+		return kenner.Errorf(kenner.EInvalid, "body is not a JSON object")
+	}
+	if writeKey == "" {
+		if writeKey, err = stringField(top, "writeKey"); err != nil {
+			return err
+		}
+	}
+	var raws [][]byte
+	if pathType == "" {
+		if raws, err = jsonobj.Elements(top.Get("batch")); err != nil {
+			return kenner.Errorf(kenner.EInvalid, "batch must be an array of events")
+		}
+		if len(raws) == 0 {
+			return kenner.Errorf(kenner.EInvalid, "batch has no events")
+		}
+		if c := top.Get("context"); !jsonobj.IsNull(c) {
+			if req.context, err = jsonobj.Parse(c); err != nil {
+				return kenner.Errorf(kenner.EInvalid, "context must be an object")
+			}
+		}
+		req.sentAt = top.Get("sentAt")
+	} else {
+		raws = [][]byte{body}
+	}
+	src, err := h.sources.Source(r.Context(), writeKey)
+	if err != nil {
+		return err
+	}
+	if err := h.allow(src.ID, len(raws)); err != nil {
+		return err
+	}
+
+	msgs := make([]message, len(raws))
+	for i, raw := range raws {
+		if msgs[i], err = parseMessage(raw, pathType, req, &h.uas); err != nil {
+			if pathType == "" {
+				return kenner.Errorf(kenner.ErrorCode(err), "batch[%d]: %s", i, kenner.ErrorMessage(err))
+			}
+			return err
+		}
+	}
+	start := time.Now()
+	err = h.log.Append(r.Context(), h.batches(src, msgs))
+	h.metrics.appendLatency.Observe(time.Since(start).Seconds())
+	if err != nil {
+		return err
+	}
+	h.metrics.accepted.Add(float64(len(msgs)))
+	return nil
+}
+
+// batches groups messages by partition, keeping their order within each. Duplicates (an SDK
+// retrying a request it did not see acknowledged) are dropped downstream by messageId.
+func (h *Handler) batches(src *kenner.Source, msgs []message) []kenner.LogBatch {
+	n := h.log.Partitions()
+	var out []kenner.LogBatch
+	byPart := map[int]int{}
+	for _, m := range msgs {
+		p := kenner.PartitionOf(m.partitionKey, n)
+		i, ok := byPart[p]
+		if !ok {
+			i = len(out)
+			byPart[p] = i
+			out = append(out, kenner.LogBatch{WorkspaceID: src.WorkspaceID, SourceID: src.ID, Partition: p})
+		}
+		out[i].Events = append(out[i].Events, m.body)
+	}
+	return out
+}
+
+// allow applies the per-source rate limit, if one is configured.
+func (h *Handler) allow(sourceID string, events int) error {
+	if h.cfg.RateLimit <= 0 {
+		return nil
+	}
+	h.mu.Lock()
+	l, ok := h.limiters[sourceID]
+	if !ok {
+		l = rate.NewLimiter(rate.Limit(h.cfg.RateLimit), h.cfg.Burst)
+		h.limiters[sourceID] = l
+	}
+	h.mu.Unlock()
+	res := l.ReserveN(h.now(), events)
+	if !res.OK() {
+		return kenner.Errorf(kenner.ERateLimited, "a request of %d events is larger than this source's burst limit of %d", events, h.cfg.Burst)
+	}
+	if d := res.DelayFrom(h.now()); d > 0 {
+		res.CancelAt(h.now())
+		return &web.RetryAfter{Err: kenner.Errorf(kenner.ERateLimited, "rate limit of %g events/s exceeded for this source", h.cfg.RateLimit), Seconds: int(d.Seconds()) + 1}
+	}
+	return nil
+}
+
+// readBody reads the whole request body, gunzipping it when needed, within the request limit.
+func readBody(r *http.Request) ([]byte, error) {
+	if r.ContentLength > MaxRequestBytes {
+		return nil, kenner.Errorf(kenner.ETooLarge, "request body is %d bytes, more than the limit of 500 KB", r.ContentLength)
+	}
+	var src io.Reader = r.Body
+	switch strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))) {
+	case "", "identity":
+	case "gzip":
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			return nil, kenner.Errorf(kenner.EInvalid, "body is not valid gzip: %v", err)
+		}
+		defer zr.Close()
+		src = zr
+	default:
+		return nil, kenner.Errorf(kenner.EInvalid, "unsupported Content-Encoding %q (gzip and identity are)", r.Header.Get("Content-Encoding"))
+	}
+	body, err := io.ReadAll(io.LimitReader(src, MaxRequestBytes+1))
+	if err != nil {
+		var gzErr error = err
+		if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, kenner.Errorf(kenner.EInvalid, "body is not valid gzip: %v", gzErr)
+		}
+		return nil, kenner.Errorf(kenner.EInvalid, "reading body: %v", err)
+	}
+	if len(body) > MaxRequestBytes {
+		return nil, kenner.Errorf(kenner.ETooLarge, "request body is more than the limit of 500 KB")
+	}
+	if len(body) == 0 {
+		return nil, kenner.Errorf(kenner.EInvalid, "body is empty")
+	}
+	return body, nil
+}
+
+func clientIP(r *http.Request, trustProxy bool) string {
+	if trustProxy {
+		if f := r.Header.Get("X-Forwarded-For"); f != "" {
+			first, _, _ := strings.Cut(f, ",")
+			return strings.TrimSpace(first)
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// jsonProblem shortens encoding/json's errors to what a client can act on.
+func jsonProblem(err error) string {
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return fmt.Sprintf("%s (at byte %d)", syn.Error(), syn.Offset)
+	}
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &typ) {
+		if typ.Field != "" {
+			return fmt.Sprintf("%s must be %s, not %s", typ.Field, typ.Type, typ.Value)
+		}
+		return fmt.Sprintf("expected %s, found %s", typ.Type, typ.Value)
+	}
+	return err.Error()
+}

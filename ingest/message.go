@@ -1,0 +1,275 @@
+package ingest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/jsonobj"
+)
+
+// Limits of the tracking API, the same as Segment's.
+const (
+	MaxEventBytes   = 32 << 10
+	MaxRequestBytes = 500 << 10
+	maxIDLength     = 256
+)
+
+// requestInfo is what a message takes from the HTTP request that carried it.
+type requestInfo struct {
+	ip         string
+	receivedAt time.Time
+	// Batch-level fields apply to every message of a batch that lacks its own.
+	sentAt  []byte
+	context jsonobj.Object
+}
+
+// message is one validated, enriched Segment message, encoded for the log.
+type message struct {
+	id           string
+	generatedID  bool
+	partitionKey string
+	body         []byte
+}
+
+// parseMessage validates one Segment message and enriches it the way Segment's and
+// RudderStack's servers do. raw must be valid JSON (the caller checked the whole body once).
+// pathType is the type fixed by the endpoint, or "" for batch/import.
+func parseMessage(raw []byte, pathType string, req *requestInfo, uas *uaCache) (message, error) {
+	if len(raw) > MaxEventBytes {
+		return message{}, kenner.Errorf(kenner.EInvalid, "event is %d bytes, more than the limit of 32 KB", len(raw))
+	}
+	m, err := jsonobj.Parse(raw)
+	if err != nil {
+		return message{}, kenner.Errorf(kenner.EInvalid, "event is not a JSON object")
+	}
+	typ := pathType
+	if typ == "" {
+		t, err := stringField(m, "type")
+		if err != nil {
+			return message{}, err
+		}
+		typ = strings.ToLower(t)
+		if typ == "" {
+			return message{}, kenner.Errorf(kenner.EInvalid, "type is required in a batch (one of %s)", strings.Join(kenner.EventTypes, ", "))
+		}
+		if !slices.Contains(kenner.EventTypes, typ) {
+			return message{}, kenner.Errorf(kenner.EInvalid, "unknown type %q (want one of %s)", t, strings.Join(kenner.EventTypes, ", "))
+		}
+	}
+	m = m.SetString("type", typ)
+
+	var userID, anonymousID string
+	if m, userID, err = idField(m, "userId"); err != nil {
+		return message{}, err
+	}
+	if m, anonymousID, err = idField(m, "anonymousId"); err != nil {
+		return message{}, err
+	}
+	if userID == "" && anonymousID == "" {
+		return message{}, kenner.Errorf(kenner.EInvalid, "userId or anonymousId is required")
+	}
+	if m, err = checkType(m, typ); err != nil {
+		return message{}, err
+	}
+	for _, f := range []string{"properties", "traits", "context", "integrations"} {
+		if v := m.Get(f); !jsonobj.IsNull(v) && !jsonobj.IsObject(v) {
+			return message{}, kenner.Errorf(kenner.EInvalid, "%s must be an object", f)
+		}
+	}
+
+	msg := message{partitionKey: anonymousID}
+	if msg.partitionKey == "" {
+		msg.partitionKey = userID
+	}
+	if msg.id, err = stringField(m, "messageId"); err != nil {
+		return message{}, err
+	}
+	if len(msg.id) > maxIDLength {
+		return message{}, kenner.Errorf(kenner.EInvalid, "messageId is longer than %d characters", maxIDLength)
+	}
+	if strings.TrimSpace(msg.id) == "" {
+		msg.id, msg.generatedID = newMessageID(), true
+		m = m.SetString("messageId", msg.id)
+	}
+
+	if m, err = fixTimes(m, req); err != nil {
+		return message{}, err
+	}
+	ctx, err := enrichContext(m, req, uas)
+	if err != nil {
+		return message{}, err
+	}
+	m = m.Set("context", ctx)
+	// The write key is a credential: it must never reach the log, the store or a destination.
+	m = m.Delete("writeKey")
+	msg.body = m.Encode()
+	return msg, nil
+}
+
+// checkType enforces what each type needs to mean anything.
+func checkType(m jsonobj.Object, typ string) (jsonobj.Object, error) {
+	required := map[string]string{kenner.TypeTrack: "event", kenner.TypeAlias: "previousId", kenner.TypeGroup: "groupId"}[typ]
+	if required == "" {
+		return m, nil
+	}
+	var v string
+	var err error
+	if typ == kenner.TypeTrack {
+		v, err = stringField(m, required)
+	} else {
+		m, v, err = idField(m, required)
+	}
+	if err != nil {
+		return m, err
+	}
+	if strings.TrimSpace(v) == "" {
+		return m, kenner.Errorf(kenner.EInvalid, "%s is required for a %s call", required, typ)
+	}
+	return m, nil
+}
+
+// fixTimes sets receivedAt, originalTimestamp and timestamp. A client clock that is off is
+// corrected as Segment does: timestamp = receivedAt - (sentAt - originalTimestamp). A timestamp
+// set explicitly without sentAt (server libraries, historical imports) is kept as it is.
+func fixTimes(m jsonobj.Object, req *requestInfo) (jsonobj.Object, error) {
+	ts, hasTS, err := timeField(m, "timestamp")
+	if err != nil {
+		return m, err
+	}
+	orig, hasOrig, err := timeField(m, "originalTimestamp")
+	if err != nil {
+		return m, err
+	}
+	if !m.Has("sentAt") && req.sentAt != nil {
+		m = m.Set("sentAt", req.sentAt)
+	}
+	sent, hasSent, err := timeField(m, "sentAt")
+	if err != nil {
+		return m, err
+	}
+	recv := req.receivedAt
+	switch {
+	case hasOrig && hasSent:
+		ts = recv.Add(-sent.Sub(orig))
+	case hasTS:
+		if !hasOrig {
+			orig, hasOrig = ts, true
+		}
+	case hasOrig:
+		ts = orig
+	default:
+		ts = recv
+	}
+	m = m.SetString("receivedAt", formatTime(recv))
+	m = m.SetString("timestamp", formatTime(ts))
+	if hasOrig {
+		m = m.SetString("originalTimestamp", formatTime(orig))
+	}
+	return m, nil
+}
+
+// TimeLayout is how Kenner writes times in messages: RFC 3339, UTC, milliseconds.
+const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+func formatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
+
+var timeLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04:05.999999999Z0700",
+	"2006-01-02",
+}
+
+// ParseTime reads the date formats SDKs and spreadsheets send: ISO 8601 with or without zone
+// (UTC assumed), date only, or epoch milliseconds or seconds as a number.
+func ParseTime(raw []byte) (time.Time, error) {
+	if len(raw) > 0 && raw[0] != '"' {
+		f, err := strconv.ParseFloat(string(raw), 64)
+		if err != nil || f < 0 || f > 1e14 {
+			return time.Time{}, fmt.Errorf("not a date")
+		}
+		if f > 1e11 {
+			return time.UnixMilli(int64(f)).UTC(), nil
+		}
+		return time.Unix(int64(f), 0).UTC(), nil
+	}
+	s, ok := jsonobj.String(raw)
+	if !ok {
+		return time.Time{}, fmt.Errorf("not a date")
+	}
+	for _, layout := range timeLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not an ISO 8601 date", s)
+}
+
+func timeField(m jsonobj.Object, name string) (time.Time, bool, error) {
+	raw := m.Get(name)
+	if jsonobj.IsNull(raw) || string(raw) == `""` {
+		return time.Time{}, false, nil
+	}
+	t, err := ParseTime(raw)
+	if err != nil {
+		return time.Time{}, false, kenner.Errorf(kenner.EInvalid, "%s: %v", name, err)
+	}
+	return t, true, nil
+}
+
+func stringField(m jsonobj.Object, name string) (string, error) {
+	raw := m.Get(name)
+	if jsonobj.IsNull(raw) {
+		return "", nil
+	}
+	s, ok := jsonobj.String(raw)
+	if !ok {
+		return "", kenner.Errorf(kenner.EInvalid, "%s must be a string", name)
+	}
+	return s, nil
+}
+
+// idField reads an identifier, which SDKs send as a string or a number; it is stored as a string
+// so that 42 and "42" are the same user. A blank identifier is removed.
+func idField(m jsonobj.Object, name string) (jsonobj.Object, string, error) {
+	raw := m.Get(name)
+	if jsonobj.IsNull(raw) {
+		return m, "", nil
+	}
+	var s string
+	switch c := raw[0]; {
+	case c == '"':
+		var ok bool
+		if s, ok = jsonobj.String(raw); !ok {
+			return m, "", kenner.Errorf(kenner.EInvalid, "%s must be a string", name)
+		}
+	case c == '-' || (c >= '0' && c <= '9'):
+		s = string(raw)
+	default:
+		return m, "", kenner.Errorf(kenner.EInvalid, "%s must be a string or a number", name)
+	}
+	if len(s) > maxIDLength {
+		return m, "", kenner.Errorf(kenner.EInvalid, "%s is longer than %d characters", name, maxIDLength)
+	}
+	if strings.TrimSpace(s) == "" {
+		return m.Delete(name), "", nil
+	}
+	return m.SetString(name, s), s, nil
+}
+
+func newMessageID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}

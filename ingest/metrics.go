@@ -1,0 +1,35 @@
+package ingest
+
+import (
+	"github.com/kenner-cdp/kenner"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics of the tracking API.
+type Metrics struct {
+	accepted      prometheus.Counter
+	rejectedBy    *prometheus.CounterVec
+	appendLatency prometheus.Histogram
+}
+
+// NewMetrics registers the tracking API's metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		accepted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kenner_ingest_events_accepted_total", Help: "Events acknowledged to clients (durably in the log).",
+		}),
+		rejectedBy: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kenner_ingest_requests_rejected_total", Help: "Tracking requests rejected, by reason (the error code).",
+		}, []string{"reason"}),
+		appendLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "kenner_log_append_seconds", Help: "Time to append one request's events durably to the log.",
+			Buckets: prometheus.ExponentialBuckets(0.0002, 2, 16),
+		}),
+	}
+	reg.MustRegister(m.accepted, m.rejectedBy, m.appendLatency)
+	return m
+}
+
+func (m *Metrics) rejected(err error) {
+	m.rejectedBy.WithLabelValues(kenner.ErrorCode(err)).Inc()
+}

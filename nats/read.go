@@ -1,0 +1,80 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/kenner-cdp/kenner"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// maxReadBatch bounds how many records one call of a reader's fn sees, which bounds the size of
+// the consumer's transaction.
+const maxReadBatch = 256
+
+// Read implements kenner.Log with an ordered (ephemeral, flow-controlled) consumer filtered to
+// one partition. Batches end when the server reports nothing more pending, so a lone event is
+// handed over at once while a backlog is handed over in large batches.
+func (l *Log) Read(ctx context.Context, partition int, after uint64, fn func(context.Context, []kenner.LogRecord) error) error {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{l.subject(partition)}}
+	if after > 0 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = after + 1
+	}
+	cons, err := l.js.OrderedConsumer(ctx, l.opts.Stream, cfg)
+	if err != nil {
+		return fmt.Errorf("read partition %d: %w", partition, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(2 * maxReadBatch))
+	if err != nil {
+		return fmt.Errorf("read partition %d: %w", partition, err)
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	defer it.Stop()
+
+	batch := make([]kenner.LogRecord, 0, maxReadBatch)
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return ctx.Err()
+			}
+			return fmt.Errorf("read partition %d: %w", partition, err)
+		}
+		meta, err := msg.Metadata()
+		if err != nil {
+			return fmt.Errorf("read partition %d: %w", partition, err)
+		}
+		rec := kenner.LogRecord{
+			Seq:         meta.Sequence.Stream,
+			Partition:   partition,
+			WorkspaceID: msg.Headers().Get(headerWorkspace),
+			SourceID:    msg.Headers().Get(headerSource),
+		}
+		if f := msg.Headers().Get(headerFormat); f != formatFrames {
+			return fmt.Errorf("log record %d: unknown format %q", rec.Seq, f)
+		}
+		if rec.Events, err = decodeFrames(msg.Data()); err != nil {
+			return fmt.Errorf("log record %d: %w", rec.Seq, err)
+		}
+		batch = append(batch, rec)
+		if meta.NumPending == 0 || len(batch) == maxReadBatch {
+			if err := fn(ctx, batch); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+}
+
+// String describes the log for logs and /readyz.
+func (l *Log) String() string {
+	where := "embedded"
+	if l.opts.URL != "" {
+		where = l.opts.URL
+	}
+	return "nats(" + where + ", stream " + l.opts.Stream + ", " + strconv.Itoa(l.opts.Partitions) + " partitions)"
+}

@@ -1,0 +1,147 @@
+// Package process consumes the event log: one ordered reader per partition, each applying its
+// records to the store in transactions that also record how far it got. That makes processing
+// idempotent and restartable: after a crash a reader resumes from the stored position, and a
+// record applied twice changes nothing (message ids are unique per workspace).
+package process
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/jsonobj"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ConsumerName is the name under which the processor's positions are stored.
+const ConsumerName = "processor"
+
+// Processor applies the log to the store.
+type Processor struct {
+	log     kenner.Log
+	store   kenner.Store
+	logger  *slog.Logger
+	metrics *metrics
+	now     func() time.Time
+}
+
+// New returns a Processor reading log into store.
+func New(log kenner.Log, store kenner.Store, reg prometheus.Registerer, logger *slog.Logger) *Processor {
+	return &Processor{log: log, store: store, logger: logger, metrics: newMetrics(reg), now: time.Now}
+}
+
+// Run reads every partition until ctx is done, then waits for the readers to stop. A reader that
+// fails (store or log unreachable) starts again from its stored position after a pause.
+func (p *Processor) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for part := range p.log.Partitions() {
+		wg.Go(func() {
+			backoff := 100 * time.Millisecond
+			for ctx.Err() == nil {
+				err := p.runPartition(ctx, part)
+				if ctx.Err() != nil {
+					return
+				}
+				p.logger.Error("processor stopped; restarting", "partition", part, "err", err, "after", backoff)
+				select {
+				case <-ctx.Done():
+				case <-time.After(backoff):
+				}
+				backoff = min(2*backoff, 10*time.Second)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func (p *Processor) runPartition(ctx context.Context, part int) error {
+	pos, err := p.store.Position(ctx, ConsumerName, part)
+	if err != nil {
+		return err
+	}
+	return p.log.Read(ctx, part, pos, func(ctx context.Context, recs []kenner.LogRecord) error {
+		return p.apply(ctx, part, recs)
+	})
+}
+
+func (p *Processor) apply(ctx context.Context, part int, recs []kenner.LogRecord) error {
+	var events []kenner.Event
+	for _, rec := range recs {
+		for i, body := range rec.Events {
+			e, err := DecodeEvent(body)
+			if err != nil {
+				// Ingestion wrote this record, so this is a bug, not bad input: skipping keeps the
+				// partition moving, and the log still holds the record for a replay once fixed.
+				p.logger.Error("undecodable event in log; skipped", "seq", rec.Seq, "index", i, "err", err)
+				p.metrics.skipped.Inc()
+				continue
+			}
+			e.WorkspaceID, e.SourceID, e.Seq, e.Index = rec.WorkspaceID, rec.SourceID, rec.Seq, i
+			events = append(events, e)
+		}
+	}
+	last := recs[len(recs)-1].Seq
+	added, err := p.store.AppendEvents(ctx, kenner.Position{Consumer: ConsumerName, Partition: part, Seq: last}, events)
+	if err != nil {
+		return fmt.Errorf("apply records up to %d: %w", last, err)
+	}
+	now := p.now()
+	p.metrics.processed.Add(float64(added))
+	p.metrics.duplicates.Add(float64(len(events) - added))
+	p.metrics.position.WithLabelValues(fmt.Sprint(part)).Set(float64(last))
+	if len(events) > 0 {
+		p.metrics.lag.Observe(now.Sub(events[len(events)-1].ReceivedAt).Seconds())
+	}
+	return nil
+}
+
+// DecodeEvent reads the indexed fields of an enriched message as ingestion wrote it.
+func DecodeEvent(body []byte) (kenner.Event, error) {
+	m, err := jsonobj.Parse(body)
+	if err != nil {
+		return kenner.Event{}, err
+	}
+	e := kenner.Event{Body: body}
+	e.Type, _ = m.GetString("type")
+	e.MessageID, _ = m.GetString("messageId")
+	e.UserID, _ = m.GetString("userId")
+	e.AnonymousID, _ = m.GetString("anonymousId")
+	if e.Type == kenner.TypeTrack {
+		e.Name, _ = m.GetString("event")
+	} else {
+		e.Name, _ = m.GetString("name")
+	}
+	ts, _ := m.GetString("timestamp")
+	if e.Timestamp, err = time.Parse(time.RFC3339Nano, ts); err != nil {
+		return kenner.Event{}, fmt.Errorf("timestamp: %w", err)
+	}
+	recv, _ := m.GetString("receivedAt")
+	if e.ReceivedAt, err = time.Parse(time.RFC3339Nano, recv); err != nil {
+		return kenner.Event{}, fmt.Errorf("receivedAt: %w", err)
+	}
+	return e, nil
+}
+
+type metrics struct {
+	processed  prometheus.Counter
+	duplicates prometheus.Counter
+	skipped    prometheus.Counter
+	position   *prometheus.GaugeVec
+	lag        prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		processed:  prometheus.NewCounter(prometheus.CounterOpts{Name: "kenner_processor_events_total", Help: "New events applied to the store."}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{Name: "kenner_processor_duplicates_total", Help: "Events dropped because their messageId was already stored."}),
+		skipped:    prometheus.NewCounter(prometheus.CounterOpts{Name: "kenner_processor_skipped_total", Help: "Log entries that could not be decoded."}),
+		position:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "kenner_processor_position", Help: "Last log sequence applied, per partition."}, []string{"partition"}),
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "kenner_processor_lag_seconds", Help: "Time from an event's receipt to its application to the store.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
+	}
+	reg.MustRegister(m.processed, m.duplicates, m.skipped, m.position, m.lag)
+	return m
+}

@@ -1,0 +1,99 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/kenner-cdp/kenner"
+)
+
+// consistentReadWait bounds how long /v1/events waits for the processor to catch up with the log.
+const consistentReadWait = 2 * time.Second
+
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
+	q := r.URL.Query()
+	f := kenner.EventFilter{
+		WorkspaceID: tok.WorkspaceID,
+		UserID:      q.Get("user_id"),
+		AnonymousID: q.Get("anonymous_id"),
+		MessageID:   q.Get("message_id"),
+	}
+	var err error
+	if f.Limit, err = pageLimit(q.Get("limit")); err != nil {
+		return err
+	}
+	if a := q.Get("after"); a != "" {
+		c, err := kenner.ParseEventCursor(a)
+		if err != nil {
+			return err
+		}
+		f.After = &c
+	} else {
+		s.waitForProcessor(r.Context())
+	}
+	events, next, err := s.deps.Store.Events(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	buf.WriteString(`{"events":[`)
+	for i, e := range events {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.WriteString(`{"seq":`)
+		buf.WriteString(strconv.FormatUint(e.Seq, 10))
+		body := bytes.TrimSpace(e.Body)
+		if len(body) > 2 {
+			buf.WriteByte(',')
+		}
+		buf.Write(body[1:])
+	}
+	buf.WriteString(`],"next":`)
+	nb, _ := json.Marshal(next)
+	buf.Write(nb)
+	buf.WriteString("}\n")
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(buf.Bytes())
+	return nil
+}
+
+// waitForProcessor gives the event debugger read-your-writes: an event acknowledged before the
+// request is listed, unless the processor is more than consistentReadWait behind, in which
+// case the listing is answered as it stands.
+func (s *Server) waitForProcessor(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, consistentReadWait)
+	defer cancel()
+	heads, err := s.deps.Log.Heads(ctx)
+	if err != nil {
+		return
+	}
+	for p, head := range heads {
+		for head > 0 {
+			pos, err := s.deps.Store.Position(ctx, s.deps.Consumer, p)
+			if err != nil || pos >= head {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
+}
+
+func pageLimit(s string) (int, error) {
+	if s == "" {
+		return kenner.DefaultPageLimit, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > kenner.MaxPageLimit {
+		return 0, kenner.Errorf(kenner.EInvalid, "limit must be a number from 1 to %d", kenner.MaxPageLimit)
+	}
+	return n, nil
+}

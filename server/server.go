@@ -1,0 +1,154 @@
+// Package server assembles Kenner's HTTP API: the tracking endpoints of package ingest, the
+// admin API behind bearer tokens, health, metrics and the OpenAPI document. Every admin route
+// is declared with the least role that may call it, in one table (Routes), so that the
+// authorization test can walk all of them.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/auth"
+	"github.com/kenner-cdp/kenner/ingest"
+	"github.com/kenner-cdp/kenner/web"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Deps are the server's collaborators.
+type Deps struct {
+	Store    kenner.Store
+	Log      kenner.Log
+	Creds    *auth.Service
+	Ingest   *ingest.Handler
+	Registry *prometheus.Registry
+	Logger   *slog.Logger
+	// Consumer is the name of the log consumer whose progress /v1/events waits for.
+	Consumer string
+}
+
+// Route is one admin endpoint and the least role allowed to call it.
+type Route struct {
+	Pattern string
+	MinRole kenner.Role
+}
+
+// Server is the HTTP API.
+type Server struct {
+	deps    Deps
+	mux     *http.ServeMux
+	routes  []Route
+	latency *prometheus.HistogramVec
+}
+
+// New builds the API's routes.
+func New(deps Deps) *Server {
+	s := &Server{deps: deps, mux: http.NewServeMux()}
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "kenner_http_request_seconds", Help: "HTTP request latency by route and status class.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+	}, []string{"route", "code"})
+	deps.Registry.MustRegister(s.latency)
+
+	deps.Ingest.Register(s.mux)
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(deps.Registry, promhttp.HandlerOpts{Registry: deps.Registry}))
+	s.mux.HandleFunc("GET /openapi.json", serveOpenAPI)
+
+	s.admin("GET /v1/events", kenner.RoleMarketer, s.listEvents)
+	s.admin("GET /v1/sources", kenner.RoleAdmin, s.listSources)
+	s.admin("POST /v1/sources", kenner.RoleAdmin, s.createSource)
+	s.admin("GET /v1/tokens", kenner.RoleAdmin, s.listTokens)
+	s.admin("POST /v1/tokens", kenner.RoleAdmin, s.createToken)
+	s.admin("DELETE /v1/tokens/{id}", kenner.RoleAdmin, s.revokeToken)
+	return s
+}
+
+// Routes lists every admin route with its least role.
+func (s *Server) Routes() []Route { return s.routes }
+
+// ServeHTTP implements http.Handler, timing every request by its route pattern.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	s.mux.ServeHTTP(rec, r)
+	route := r.Pattern
+	if route == "" {
+		route = "unmatched"
+	}
+	s.latency.WithLabelValues(route, strconv.Itoa(rec.status/100)+"xx").Observe(time.Since(start).Seconds())
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// Flush lets streaming handlers flush through the recorder.
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+type tokenKey struct{}
+
+// admin registers an admin route: a valid, active bearer token of at least role min is required.
+func (s *Server) admin(pattern string, min kenner.Role, h func(http.ResponseWriter, *http.Request, *kenner.Token) error) {
+	s.routes = append(s.routes, Route{Pattern: pattern, MinRole: min})
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		tok, err := s.authenticate(r)
+		if err == nil && !tok.Role.AtLeast(min) {
+			err = kenner.Errorf(kenner.EForbidden, "this needs the %s role or higher; the token has %s", min, tok.Role)
+		}
+		if err == nil {
+			err = h(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok)), tok)
+		}
+		if err != nil {
+			web.Error(w, r, s.deps.Logger, err)
+		}
+	})
+}
+
+func (s *Server) authenticate(r *http.Request) (*kenner.Token, error) {
+	h := r.Header.Get("Authorization")
+	scheme, secret, _ := strings.Cut(strings.TrimSpace(h), " ")
+	if h == "" {
+		return nil, kenner.Errorf(kenner.EUnauthorized, "missing token: send Authorization: Bearer <token>")
+	}
+	if !strings.EqualFold(scheme, "Bearer") {
+		return nil, kenner.Errorf(kenner.EUnauthorized, "Authorization must use the Bearer scheme")
+	}
+	return s.deps.Creds.Token(r.Context(), strings.TrimSpace(secret))
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	web.JSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 only when both the store and the log answer, so a load balancer stops
+// sending events to a node that could not acknowledge them.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{"store": "ok", "log": "ok"}
+	status := http.StatusOK
+	if err := s.deps.Store.Ping(ctx); err != nil {
+		checks["store"], status = err.Error(), http.StatusServiceUnavailable
+	}
+	if err := s.deps.Log.Ping(ctx); err != nil {
+		checks["log"], status = err.Error(), http.StatusServiceUnavailable
+	}
+	web.JSON(w, status, map[string]any{"status": map[bool]string{true: "ready", false: "unavailable"}[status == http.StatusOK], "checks": checks})
+}

@@ -1,0 +1,165 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/kenner-cdp/kenner"
+)
+
+// appendRequest is one AppendEvents call waiting for the group commit.
+type appendRequest struct {
+	pos    kenner.Position
+	events []kenner.Event
+	added  int
+	err    error
+	done   chan struct{}
+}
+
+// AppendEvents implements kenner.EventStore. SQLite has a single writer and a commit costs far
+// more than a row, so concurrent calls (one per log partition) are committed together: the
+// first caller to find no commit running runs one for everything queued.
+func (s *Store) AppendEvents(ctx context.Context, pos kenner.Position, events []kenner.Event) (int, error) {
+	req := &appendRequest{pos: pos, events: events, done: make(chan struct{})}
+	s.appendMu.Lock()
+	s.appendQueue = append(s.appendQueue, req)
+	s.appendMu.Unlock()
+	select {
+	case s.commitSlot <- struct{}{}:
+		// Leader: commit rounds until the queue is empty, so nothing queued waits for a
+		// caller that has already returned.
+		for {
+			s.appendMu.Lock()
+			round := s.appendQueue
+			s.appendQueue = nil
+			s.appendMu.Unlock()
+			if len(round) == 0 {
+				break
+			}
+			s.commitAppends(context.WithoutCancel(ctx), round)
+		}
+		<-s.commitSlot
+	case <-req.done:
+	}
+	<-req.done
+	return req.added, req.err
+}
+
+func (s *Store) commitAppends(ctx context.Context, round []*appendRequest) {
+	err := s.appendTx(ctx, round)
+	for _, r := range round {
+		if err != nil {
+			r.added, r.err = 0, err
+		}
+		close(r.done)
+	}
+}
+
+func (s *Store) appendTx(ctx context.Context, round []*appendRequest) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("append events: %w", err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO events
+		(workspace_id, seq, idx, source_id, message_id, type, name, user_id, anonymous_id, ts, received_at, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("append events: %w", err)
+	}
+	defer stmt.Close()
+	for _, r := range round {
+		r.added = 0
+		for i := range r.events {
+			e := &r.events[i]
+			res, err := stmt.ExecContext(ctx, e.WorkspaceID, int64(e.Seq), e.Index, e.SourceID, e.MessageID, e.Type, e.Name,
+				e.UserID, e.AnonymousID, millis(e.Timestamp), millis(e.ReceivedAt), []byte(e.Body))
+			if err != nil {
+				return fmt.Errorf("append event %s: %w", e.MessageID, err)
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				r.added++
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO positions (consumer, partition, seq) VALUES (?, ?, ?)
+			ON CONFLICT (consumer, partition) DO UPDATE SET seq = max(seq, excluded.seq)`,
+			r.pos.Consumer, r.pos.Partition, int64(r.pos.Seq)); err != nil {
+			return fmt.Errorf("save position: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("append events: %w", err)
+	}
+	return nil
+}
+
+// Position implements kenner.EventStore.
+func (s *Store) Position(ctx context.Context, consumer string, partition int) (uint64, error) {
+	var seq int64
+	err := s.w.QueryRowContext(ctx, `SELECT seq FROM positions WHERE consumer = ? AND partition = ?`, consumer, partition).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read position: %w", err)
+	}
+	return uint64(seq), nil
+}
+
+// Events implements kenner.EventStore.
+func (s *Store) Events(ctx context.Context, f kenner.EventFilter) ([]kenner.Event, string, error) {
+	where := []string{"workspace_id = ?"}
+	args := []any{f.WorkspaceID}
+	if f.UserID != "" {
+		where = append(where, "user_id = ?")
+		args = append(args, f.UserID)
+	}
+	if f.AnonymousID != "" {
+		where = append(where, "anonymous_id = ?")
+		args = append(args, f.AnonymousID)
+	}
+	if f.MessageID != "" {
+		where = append(where, "message_id = ?")
+		args = append(args, f.MessageID)
+	}
+	if f.After != nil {
+		where = append(where, "(seq, idx) < (?, ?)")
+		args = append(args, int64(f.After.Seq), f.After.Index)
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > kenner.MaxPageLimit {
+		limit = kenner.DefaultPageLimit
+	}
+	args = append(args, limit+1)
+	rows, err := s.r.QueryContext(ctx, `SELECT workspace_id, seq, idx, source_id, message_id, type, name, user_id, anonymous_id, ts, received_at, body
+		FROM events WHERE `+strings.Join(where, " AND ")+` ORDER BY seq DESC, idx DESC LIMIT ?`, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list events: %w", err)
+	}
+	defer rows.Close()
+	var out []kenner.Event
+	for rows.Next() {
+		var e kenner.Event
+		var seq, ts, recv int64
+		var body []byte
+		if err := rows.Scan(&e.WorkspaceID, &seq, &e.Index, &e.SourceID, &e.MessageID, &e.Type, &e.Name,
+			&e.UserID, &e.AnonymousID, &ts, &recv, &body); err != nil {
+			return nil, "", fmt.Errorf("list events: %w", err)
+		}
+		e.Seq, e.Timestamp, e.ReceivedAt, e.Body = uint64(seq), fromMillis(ts), fromMillis(recv), body
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list events: %w", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		last := out[limit-1]
+		next = kenner.EventCursor{Seq: last.Seq, Index: last.Index}.String()
+	}
+	return out, next, nil
+}

@@ -1,0 +1,48 @@
+package kenner
+
+import (
+	"context"
+	"time"
+)
+
+// Store holds the derived state and the configuration (workspaces, sources, tokens) and serves
+// reads. Every implementation passes the conformance suite in package storetest.
+type Store interface {
+	Ping(ctx context.Context) error
+	Close() error
+
+	CreateWorkspace(ctx context.Context, w *Workspace) error
+	Workspaces(ctx context.Context) ([]Workspace, error)
+
+	CreateSource(ctx context.Context, s *Source) error
+	Sources(ctx context.Context, workspaceID string) ([]Source, error)
+	SourceByName(ctx context.Context, workspaceID, name string) (*Source, error)
+	SourceByWriteKeyHash(ctx context.Context, hash string) (*Source, error)
+
+	CreateToken(ctx context.Context, t *Token) error
+	Tokens(ctx context.Context, workspaceID string) ([]Token, error)
+	TokenByHash(ctx context.Context, hash string) (*Token, error)
+	RevokeToken(ctx context.Context, workspaceID, id string, at time.Time) error
+
+	EventStore
+}
+
+// EventStore keeps accepted raw events, deduplicated by message id per workspace.
+type EventStore interface {
+	// AppendEvents stores events read from one log partition up to sequence pos.Seq, skipping
+	// those whose message id the workspace already has, and records the position in the same
+	// transaction so that a restart neither loses nor repeats anything. It returns how many
+	// events were new.
+	AppendEvents(ctx context.Context, pos Position, events []Event) (int, error)
+	// Position is where the named consumer stopped in a partition (0 when it never ran).
+	Position(ctx context.Context, consumer string, partition int) (uint64, error)
+	// Events lists events newest first and returns the cursor of the next page ("" at the end).
+	Events(ctx context.Context, f EventFilter) ([]Event, string, error)
+}
+
+// Position is a consumer's progress in one partition of the log.
+type Position struct {
+	Consumer  string
+	Partition int
+	Seq       uint64
+}
