@@ -4,8 +4,9 @@ import (
 	"context"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/postgres"
 )
 
 func openPostgres(ctx context.Context, url string) (kenner.Store, error) {
-	return nil, kenner.Errorf(kenner.EInvalid, "the postgres store is not built into this version")
+	return postgres.Open(ctx, url)
 }
