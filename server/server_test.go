@@ -1,0 +1,363 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/auth"
+	"github.com/kenner-cdp/kenner/ingest"
+	"github.com/kenner-cdp/kenner/nats"
+	"github.com/kenner-cdp/kenner/process"
+	"github.com/kenner-cdp/kenner/server"
+	"github.com/kenner-cdp/kenner/sqlite"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type stack struct {
+	url      string
+	api      *server.Server
+	writeKey string
+	tokens   map[kenner.Role]string
+}
+
+// newStack runs the whole server in-process on real components: SQLite, the embedded log and
+// the processor.
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	ctx := t.Context()
+	logger := slog.New(slog.DiscardHandler)
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "k.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := nats.Open(ctx, nats.Options{Dir: t.TempDir(), Partitions: 2}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := auth.NewService(store, auth.NewHasher([]byte("0123456789abcdef0123456789abcdef")))
+	if err := store.CreateWorkspace(ctx, &kenner.Workspace{ID: "ws", Name: "ws"}); err != nil {
+		t.Fatal(err)
+	}
+	_, key, err := creds.CreateSource(ctx, "ws", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &stack{writeKey: key, tokens: map[kenner.Role]string{}}
+	for _, r := range []kenner.Role{kenner.RoleOwner, kenner.RoleAdmin, kenner.RoleMarketer, kenner.RoleAnalyst, kenner.RoleViewer} {
+		_, secret, err := creds.CreateToken(ctx, "ws", string(r), r, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.tokens[r] = secret
+	}
+	reg := prometheus.NewRegistry()
+	tracking := ingest.New(log, creds, ingest.NewMetrics(reg), logger, ingest.Config{})
+	proc := process.New(log, store, reg, logger)
+	st.api = server.New(server.Deps{Store: store, Log: log, Creds: creds, Ingest: tracking, Registry: reg, Logger: logger, Consumer: process.ConsumerName})
+	srv := httptest.NewServer(st.api)
+	st.url = srv.URL
+	procCtx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { proc.Run(procCtx) })
+	t.Cleanup(func() {
+		srv.Close()
+		stop()
+		wg.Wait()
+		store.Close()
+		log.Close()
+	})
+	return st
+}
+
+func (s *stack) do(t *testing.T, method, path, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	json.Unmarshal(b, &out)
+	return resp.StatusCode, out
+}
+
+func (s *stack) track(t *testing.T, body string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", s.url+"/v1/batch", strings.NewReader(body))
+	req.SetBasicAuth(s.writeKey, "")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("batch: %s", resp.Status)
+	}
+}
+
+func messageIDs(out map[string]any) []string {
+	var ids []string
+	events, _ := out["events"].([]any)
+	for _, e := range events {
+		ids = append(ids, e.(map[string]any)["messageId"].(string))
+	}
+	return ids
+}
+
+func TestEventsDebugger(t *testing.T) {
+	s := newStack(t)
+	owner := s.tokens[kenner.RoleOwner]
+	var batch []string
+	for i := range 7 {
+		user := "u1"
+		if i%2 == 1 {
+			user = "u2"
+		}
+		batch = append(batch, fmt.Sprintf(`{"type":"track","event":"E%d","userId":%q,"anonymousId":"a%d","messageId":"m%d","properties":{"i":%d}}`, i, user, i, i, i))
+	}
+	s.track(t, `{"batch":[`+strings.Join(batch, ",")+`]}`)
+	// An SDK retry of part of the batch must not create second copies.
+	s.track(t, `{"batch":[`+batch[2]+`,`+batch[3]+`]}`)
+
+	// Read-your-writes: the events are listed right after the 200, with no polling.
+	code, out := s.do(t, "GET", "/v1/events?limit=1000", owner, "")
+	if code != 200 {
+		t.Fatalf("GET /v1/events: %d %v", code, out)
+	}
+	ids := messageIDs(out)
+	slices.Sort(ids)
+	if want := []string{"m0", "m1", "m2", "m3", "m4", "m5", "m6"}; !slices.Equal(ids, want) {
+		t.Fatalf("events = %v, want %v (each once)", ids, want)
+	}
+	first := out["events"].([]any)[0].(map[string]any)
+	for _, field := range []string{"seq", "messageId", "type", "event", "userId", "anonymousId", "properties", "context", "timestamp", "receivedAt"} {
+		if _, ok := first[field]; !ok {
+			t.Errorf("listed event lacks %s: %v", field, first)
+		}
+	}
+
+	tests := []struct {
+		query string
+		want  int
+	}{
+		{"user_id=u2", 3},
+		{"anonymous_id=a4", 1},
+		{"message_id=m5", 1},
+		{"user_id=nobody", 0},
+	}
+	for _, tc := range tests {
+		_, out := s.do(t, "GET", "/v1/events?"+tc.query, owner, "")
+		if got := len(messageIDs(out)); got != tc.want {
+			t.Errorf("%s: %d events, want %d", tc.query, got, tc.want)
+		}
+	}
+
+	// Paging: newest first, nothing lost or repeated.
+	var paged []string
+	path := "/v1/events?limit=3"
+	for pages := 0; ; pages++ {
+		if pages > 5 {
+			t.Fatal("paging does not end")
+		}
+		_, out := s.do(t, "GET", path, owner, "")
+		paged = append(paged, messageIDs(out)...)
+		next, _ := out["next"].(string)
+		if next == "" {
+			break
+		}
+		path = "/v1/events?limit=3&after=" + next
+	}
+	_, all := s.do(t, "GET", "/v1/events", owner, "")
+	if want := messageIDs(all); !slices.Equal(paged, want) {
+		t.Errorf("paged = %v, want %v (the unpaged order)", paged, want)
+	}
+
+	for _, bad := range []string{"limit=0", "limit=1001", "limit=x", "after=garbage"} {
+		if code, out := s.do(t, "GET", "/v1/events?"+bad, owner, ""); code != 400 {
+			t.Errorf("%s: %d %v, want 400", bad, code, out)
+		}
+	}
+}
+
+func TestAdminAuthentication(t *testing.T) {
+	s := newStack(t)
+	tests := []struct {
+		name   string
+		header string
+		status int
+	}{
+		{"no token", "", 401},
+		{"wrong scheme", "Basic abc", 401},
+		{"unknown token", "Bearer kt_nope", 401},
+		{"write key is not a token", "Bearer " + s.writeKey, 401},
+		{"owner", "Bearer " + s.tokens[kenner.RoleOwner], 200},
+		{"viewer lacks the role", "Bearer " + s.tokens[kenner.RoleViewer], 403},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", s.url+"/v1/tokens", nil)
+			if tc.header != "" {
+				req.Header.Set("Authorization", tc.header)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out struct{ Error struct{ Code, Message string } }
+			json.NewDecoder(resp.Body).Decode(&out)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Errorf("status %d, want %d", resp.StatusCode, tc.status)
+			}
+			if tc.status >= 400 && (out.Error.Code == "" || out.Error.Message == "") {
+				t.Errorf("error body without code and message")
+			}
+		})
+	}
+}
+
+// TestRoleMatrix walks every admin route of the router with every role and checks that exactly
+// the roles at or above the route's minimum get past authorization.
+func TestRoleMatrix(t *testing.T) {
+	s := newStack(t)
+	for _, route := range s.api.Routes() {
+		method, path, _ := strings.Cut(route.Pattern, " ")
+		path = regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(path, "x")
+		for role, token := range s.tokens {
+			code, _ := s.do(t, method, path, token, "{}")
+			allowed := role.AtLeast(route.MinRole)
+			if allowed && (code == 401 || code == 403) {
+				t.Errorf("%s as %s: %d, want access", route.Pattern, role, code)
+			}
+			if !allowed && code != 403 {
+				t.Errorf("%s as %s: %d, want 403", route.Pattern, role, code)
+			}
+		}
+		if code, _ := s.do(t, method, path, "", "{}"); code != 401 {
+			t.Errorf("%s without a token: %d, want 401", route.Pattern, code)
+		}
+	}
+}
+
+func TestTokensAndSources(t *testing.T) {
+	s := newStack(t)
+	admin := s.tokens[kenner.RoleAdmin]
+	code, out := s.do(t, "POST", "/v1/tokens", admin, `{"name":"ci","role":"analyst","expires_at":"`+time.Now().Add(time.Hour).UTC().Format(time.RFC3339)+`"}`)
+	if code != 201 || out["token"] == "" || out["id"] == "" {
+		t.Fatalf("create token: %d %v", code, out)
+	}
+	analyst := out["token"].(string)
+	if code, _ := s.do(t, "GET", "/v1/tokens", analyst, ""); code != 403 {
+		t.Errorf("analyst listing tokens: %d, want 403", code)
+	}
+	if code, _ := s.do(t, "POST", "/v1/tokens", admin, `{"role":"owner"}`); code != 403 {
+		t.Errorf("admin creating an owner token: %d, want 403", code)
+	}
+	if code, _ := s.do(t, "POST", "/v1/tokens", admin, `{"role":"wizard"}`); code != 400 {
+		t.Errorf("unknown role: %d, want 400", code)
+	}
+	if code, _ := s.do(t, "POST", "/v1/tokens", admin, `{"role":"viewer","expires_at":"2001-01-01T00:00:00Z"}`); code != 400 {
+		t.Errorf("expiry in the past: %d, want 400", code)
+	}
+	if code, _ := s.do(t, "POST", "/v1/tokens", admin, `{"role":"viewer","colour":"red"}`); code != 400 {
+		t.Errorf("unknown field: %d, want 400", code)
+	}
+	if code, _ := s.do(t, "DELETE", "/v1/tokens/"+out["id"].(string), admin, ""); code != 204 {
+		t.Errorf("revoke: %d", code)
+	}
+	if code, _ := s.do(t, "GET", "/v1/events", analyst, ""); code != 401 {
+		t.Errorf("revoked token: %d, want 401", code)
+	}
+	if code, _ := s.do(t, "DELETE", "/v1/tokens/tok_nope", admin, ""); code != 404 {
+		t.Errorf("revoke unknown: %d, want 404", code)
+	}
+
+	code, out = s.do(t, "POST", "/v1/sources", admin, `{"name":"ios"}`)
+	if code != 201 || !strings.HasPrefix(fmt.Sprint(out["write_key"]), "wk_") {
+		t.Fatalf("create source: %d %v", code, out)
+	}
+	if code, _ := s.do(t, "POST", "/v1/sources", admin, `{"name":"ios"}`); code != 409 {
+		t.Errorf("duplicate source: %d, want 409", code)
+	}
+	s.writeKey = out["write_key"].(string)
+	s.track(t, `{"batch":[{"type":"track","userId":"u","event":"From iOS"}]}`)
+	_, out = s.do(t, "GET", "/v1/sources", admin, "")
+	if n := len(out["sources"].([]any)); n != 2 {
+		t.Errorf("%d sources, want 2", n)
+	}
+}
+
+func TestHealthMetricsOpenAPI(t *testing.T) {
+	s := newStack(t)
+	if code, out := s.do(t, "GET", "/healthz", "", ""); code != 200 || out["status"] != "ok" {
+		t.Errorf("healthz: %d %v", code, out)
+	}
+	if code, out := s.do(t, "GET", "/readyz", "", ""); code != 200 || out["status"] != "ready" {
+		t.Errorf("readyz: %d %v", code, out)
+	}
+	s.track(t, `{"batch":[{"type":"track","userId":"u","event":"x"}]}`)
+	resp, err := http.Get(s.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, m := range []string{"kenner_ingest_events_accepted_total 1", "kenner_log_append_seconds_bucket", "kenner_http_request_seconds_bucket", "kenner_processor_lag_seconds_bucket"} {
+		if !strings.Contains(string(b), m) {
+			t.Errorf("/metrics lacks %s", m)
+		}
+	}
+}
+
+// TestOpenAPICoversRoutes keeps /openapi.json in step with the router: every route is documented
+// and every documented path exists.
+func TestOpenAPICoversRoutes(t *testing.T) {
+	s := newStack(t)
+	resp, err := http.Get(s.url + "/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		OpenAPI string                    `json:"openapi"`
+		Paths   map[string]map[string]any `json:"paths"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	resp.Body.Close()
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Errorf("openapi version %q", doc.OpenAPI)
+	}
+	var patterns []string
+	for _, r := range s.api.Routes() {
+		patterns = append(patterns, r.Pattern)
+	}
+	for p := range ingest.Endpoints {
+		patterns = append(patterns, "POST "+p)
+	}
+	patterns = append(patterns, "GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json")
+	for _, p := range patterns {
+		method, path, _ := strings.Cut(p, " ")
+		if _, ok := doc.Paths[path][strings.ToLower(method)]; !ok {
+			t.Errorf("openapi.json does not document %s", p)
+		}
+	}
+}
