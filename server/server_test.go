@@ -221,7 +221,9 @@ func TestAdminAuthentication(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var out struct{ Error struct{ Code, Message string } }
+			var out struct {
+				Error struct{ Code, Message string }
+			}
 			json.NewDecoder(resp.Body).Decode(&out)
 			resp.Body.Close()
 			if resp.StatusCode != tc.status {

@@ -94,6 +94,9 @@ func newTokenCmd() *cobra.Command {
 			role, _ := cmd.Flags().GetString("role")
 			name, _ := cmd.Flags().GetString("name")
 			expires, _ := cmd.Flags().GetDuration("expires")
+			if role == "" {
+				return usageError{fmt.Errorf("--role is required (owner, admin, marketer, analyst or viewer)")}
+			}
 			if !kenner.Role(role).Valid() {
 				return usageError{fmt.Errorf("--role must be one of owner, admin, marketer, analyst, viewer")}
 			}
@@ -126,7 +129,6 @@ func newTokenCmd() *cobra.Command {
 	create.Flags().String("role", "", "owner, admin, marketer, analyst or viewer (required)")
 	create.Flags().String("name", "", "a name to recognize the token by")
 	create.Flags().Duration("expires", 0, "lifetime, e.g. 720h (default: does not expire)")
-	create.MarkFlagRequired("role")
 
 	list := &cobra.Command{
 		Use:   "list",

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -26,10 +27,22 @@ KENNER_NATS_LISTEN), then the YAML file named by --config.`,
 	})
 	addGlobalFlags(root)
 	root.AddCommand(newServeCmd(), newSourceCmd(), newTokenCmd(), newEventsCmd(), newBenchCmd())
-	for _, c := range root.Commands() {
-		c.Args = wrapArgs(c.Args)
+	wrapAll(root)
+	root.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageError{fmt.Errorf("unknown command %q; see kenner --help", args[0])}
+		}
+		return nil
 	}
 	return root
+}
+
+// wrapAll makes argument-count errors of every command usage errors.
+func wrapAll(cmd *cobra.Command) {
+	for _, c := range cmd.Commands() {
+		c.Args = wrapArgs(c.Args)
+		wrapAll(c)
+	}
 }
 
 // wrapArgs makes argument-count errors usage errors (exit 2), like flag errors.
