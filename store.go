@@ -29,10 +29,11 @@ type Store interface {
 
 // EventStore keeps accepted raw events, deduplicated by message id per workspace.
 type EventStore interface {
-	// AppendEvents stores events read from one log partition up to sequence pos.Seq, skipping
-	// those whose message id the workspace already has, and records the position in the same
-	// transaction so that a restart neither loses nor repeats anything. It returns how many
-	// events were new.
+	// AppendEvents stores events read from one log partition up to sequence pos.Seq and records
+	// the position in the same transaction, so that a restart neither loses nor repeats
+	// anything. A message id is stored once per workspace: of several copies the one earliest in
+	// the log (lowest seq, then index) is kept, whatever order partitions are applied in. events
+	// must not repeat a message id of a workspace. It returns how many events were new.
 	AppendEvents(ctx context.Context, pos Position, events []Event) (int, error)
 	// Position is where the named consumer stopped in a partition (0 when it never ran).
 	Position(ctx context.Context, consumer string, partition int) (uint64, error)

@@ -11,8 +11,9 @@ import (
 	"github.com/kenner-cdp/kenner"
 )
 
-// AppendEvents implements kenner.EventStore with one multi-row insert: concurrent processors
-// racing on the same message id are serialized by the unique index, and exactly one wins.
+// AppendEvents implements kenner.EventStore with one multi-row insert. Concurrent processors
+// racing on a message id are serialized by the unique index; the copy earliest in the log is
+// kept (see the SQLite store). events must not repeat a message id (EventStore's contract).
 func (s *Store) AppendEvents(ctx context.Context, pos kenner.Position, events []kenner.Event) (int, error) {
 	n := len(events)
 	ws, src, msg, typ, name, user, anon := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -30,7 +31,10 @@ func (s *Store) AppendEvents(ctx context.Context, pos kenner.Position, events []
 				(workspace_id, seq, idx, source_id, message_id, type, name, user_id, anonymous_id, ts, received_at, body)
 				SELECT * FROM unnest($1::text[], $2::bigint[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
 					$9::text[], $10::timestamptz[], $11::timestamptz[], $12::bytea[])
-				ON CONFLICT DO NOTHING`, ws, seq, idx, src, msg, typ, name, user, anon, ts, recv, body)
+				ON CONFLICT (workspace_id, message_id) DO UPDATE SET
+					seq = excluded.seq, idx = excluded.idx, source_id = excluded.source_id, type = excluded.type, name = excluded.name,
+					user_id = excluded.user_id, anonymous_id = excluded.anonymous_id, ts = excluded.ts, received_at = excluded.received_at, body = excluded.body
+				WHERE (excluded.seq, excluded.idx) < (events.seq, events.idx)`, ws, seq, idx, src, msg, typ, name, user, anon, ts, recv, body)
 			if err != nil {
 				return fmt.Errorf("append events: %w", err)
 			}

@@ -69,6 +69,8 @@ func (p *Processor) runPartition(ctx context.Context, part int) error {
 
 func (p *Processor) apply(ctx context.Context, part int, recs []kenner.LogRecord) error {
 	var events []kenner.Event
+	type key struct{ workspace, messageID string }
+	seen := map[key]bool{}
 	for _, rec := range recs {
 		for i, body := range rec.Events {
 			e, err := DecodeEvent(body)
@@ -80,7 +82,11 @@ func (p *Processor) apply(ctx context.Context, part int, recs []kenner.LogRecord
 				continue
 			}
 			e.WorkspaceID, e.SourceID, e.Seq, e.Index = rec.WorkspaceID, rec.SourceID, rec.Seq, i
-			events = append(events, e)
+			// A retry inside one batch: the first copy is the earliest in the log.
+			if k := (key{e.WorkspaceID, e.MessageID}); !seen[k] {
+				seen[k] = true
+				events = append(events, e)
+			}
 		}
 	}
 	last := recs[len(recs)-1].Seq

@@ -64,9 +64,17 @@ func (s *Store) appendTx(ctx context.Context, round []*appendRequest) error {
 		return fmt.Errorf("append events: %w", err)
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO events
+	// A replayed record conflicts on its place in the log and changes nothing. A message id seen
+	// before conflicts on (workspace, message_id): the copy earliest in the log is kept, whatever
+	// order the partitions are processed in, so a replay always ends in the same state.
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO events
 		(workspace_id, seq, idx, source_id, message_id, type, name, user_id, anonymous_id, ts, received_at, body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (workspace_id, seq, idx) DO NOTHING
+		ON CONFLICT (workspace_id, message_id) DO UPDATE SET
+			seq = excluded.seq, idx = excluded.idx, source_id = excluded.source_id, type = excluded.type, name = excluded.name,
+			user_id = excluded.user_id, anonymous_id = excluded.anonymous_id, ts = excluded.ts, received_at = excluded.received_at, body = excluded.body
+		WHERE (excluded.seq, excluded.idx) < (events.seq, events.idx)`)
 	if err != nil {
 		return fmt.Errorf("append events: %w", err)
 	}

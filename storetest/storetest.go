@@ -27,6 +27,7 @@ func Run(t *testing.T, open Opener) {
 		{"Tokens", testTokens},
 		{"AppendEventsDeduplicates", testAppendEventsDeduplicates},
 		{"AppendEventsConcurrentPartitions", testAppendEventsConcurrent},
+		{"EarliestCopyWins", testEarliestCopyWins},
 		{"EventsFilterAndPaging", testEventsFilterAndPaging},
 	}
 	for _, tc := range tests {
@@ -291,5 +292,29 @@ func testEventsFilterAndPaging(t *testing.T, s kenner.Store) {
 			!e.Timestamp.Equal(want.Timestamp) || string(e.Body) != string(want.Body) {
 			t.Errorf("round trip: got %+v, want %+v", e, want)
 		}
+	}
+}
+
+// testEarliestCopyWins: whichever partition is applied first, the copy of a message id that is
+// earliest in the log is the one kept.
+func testEarliestCopyWins(t *testing.T, s kenner.Store) {
+	late := event("ws", 9, 0, "dup", "late-user", "")
+	early := event("ws", 3, 1, "dup", "early-user", "")
+	if _, err := s.AppendEvents(ctx(t), kenner.Position{Consumer: "c", Partition: 1, Seq: 9}, []kenner.Event{late}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AppendEvents(ctx(t), kenner.Position{Consumer: "c", Partition: 0, Seq: 3}, []kenner.Event{early}); err != nil {
+		t.Fatal(err)
+	}
+	// Applying the later copy again (a replay) must not bring it back.
+	if _, err := s.AppendEvents(ctx(t), kenner.Position{Consumer: "c", Partition: 1, Seq: 9}, []kenner.Event{late}); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := s.Events(ctx(t), kenner.EventFilter{WorkspaceID: "ws", MessageID: "dup"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].UserID != "early-user" || got[0].Seq != 3 || got[0].Index != 1 {
+		t.Errorf("kept %+v, want only the copy at 3/1", got)
 	}
 }
