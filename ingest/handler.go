@@ -20,6 +20,7 @@ import (
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/jsonobj"
 	"github.com/kenner-cdp/kenner/web"
+	"golang.org/x/sync/semaphore"
 	"golang.org/x/time/rate"
 )
 
@@ -48,6 +49,7 @@ type Handler struct {
 	now     func() time.Time
 
 	uas      uaCache
+	inFlight *semaphore.Weighted
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter
 }
@@ -58,7 +60,7 @@ func New(log kenner.Log, sources Sources, metrics *Metrics, logger *slog.Logger,
 		cfg.Burst = int(cfg.RateLimit * 10)
 	}
 	return &Handler{log: log, sources: sources, metrics: metrics, logger: logger, cfg: cfg, now: time.Now,
-		limiters: map[string]*rate.Limiter{}}
+		limiters: map[string]*rate.Limiter{}, inFlight: semaphore.NewWeighted(maxInFlightBytes)}
 }
 
 // Endpoints maps each tracking path to the message type it fixes ("" for batches).
@@ -104,7 +106,20 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, pathType string)
 	w.Write([]byte(`{"success":true}` + "\n"))
 }
 
+// maxInFlightBytes bounds the request bodies being handled at once, so that a burst of clients
+// queues instead of growing memory without limit. A request counts for its declared length, or
+// for the request limit when it does not declare one (or is compressed).
+const maxInFlightBytes = 64 << 20
+
 func (h *Handler) accept(r *http.Request, pathType string) error {
+	weight := int64(MaxRequestBytes)
+	if r.ContentLength >= 0 && r.ContentLength <= MaxRequestBytes && r.Header.Get("Content-Encoding") == "" {
+		weight = max(r.ContentLength, 1)
+	}
+	if err := h.inFlight.Acquire(r.Context(), weight); err != nil {
+		return kenner.Errorf(kenner.EUnavailable, "request cancelled while waiting: %v", err)
+	}
+	defer h.inFlight.Release(weight)
 	body, err := readBody(r)
 	if err != nil {
 		return err
@@ -112,7 +127,7 @@ func (h *Handler) accept(r *http.Request, pathType string) error {
 	req := &requestInfo{ip: clientIP(r, h.cfg.TrustProxy), receivedAt: h.now().UTC()}
 	writeKey, _, _ := r.BasicAuth()
 
-	if !json.Valid(body) {
+	if !jsonobj.Valid(body) {
 		var v any
 		return kenner.Errorf(kenner.EInvalid, "body is not valid JSON: %v", jsonProblem(json.Unmarshal(body, &v)))
 	}

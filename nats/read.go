@@ -14,6 +14,9 @@ import (
 // the consumer's transaction.
 const maxReadBatch = 256
 
+// readBufferBytes is how much one partition reader may buffer ahead of its consumer.
+const readBufferBytes = 8 << 20
+
 // Read implements kenner.Log with an ordered (ephemeral, flow-controlled) consumer filtered to
 // one partition. Batches end when the server reports nothing more pending, so a lone event is
 // handed over at once while a backlog is handed over in large batches.
@@ -27,7 +30,9 @@ func (l *Log) Read(ctx context.Context, partition int, after uint64, fn func(con
 	if err != nil {
 		return fmt.Errorf("read partition %d: %w", partition, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(2 * maxReadBatch))
+	// Bounded by bytes as well as count: records hold up to ~1 MB, and a reader that buffers
+	// hundreds of them per partition costs hundreds of MB under load.
+	it, err := cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(maxReadBatch, readBufferBytes))
 	if err != nil {
 		return fmt.Errorf("read partition %d: %w", partition, err)
 	}

@@ -68,13 +68,13 @@ func (s *Store) appendTx(ctx context.Context, round []*appendRequest) error {
 	// before conflicts on (workspace, message_id): the copy earliest in the log is kept, whatever
 	// order the partitions are processed in, so a replay always ends in the same state.
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO events
-		(workspace_id, seq, idx, source_id, message_id, type, name, user_id, anonymous_id, ts, received_at, body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (workspace_id, seq, idx) DO NOTHING
+		(id, workspace_id, source_id, message_id, type, name, user_id, anonymous_id, ts, received_at, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO NOTHING
 		ON CONFLICT (workspace_id, message_id) DO UPDATE SET
-			seq = excluded.seq, idx = excluded.idx, source_id = excluded.source_id, type = excluded.type, name = excluded.name,
+			id = excluded.id, source_id = excluded.source_id, type = excluded.type, name = excluded.name,
 			user_id = excluded.user_id, anonymous_id = excluded.anonymous_id, ts = excluded.ts, received_at = excluded.received_at, body = excluded.body
-		WHERE (excluded.seq, excluded.idx) < (events.seq, events.idx)`)
+		WHERE excluded.id < events.id`)
 	if err != nil {
 		return fmt.Errorf("append events: %w", err)
 	}
@@ -83,7 +83,7 @@ func (s *Store) appendTx(ctx context.Context, round []*appendRequest) error {
 		r.added = 0
 		for i := range r.events {
 			e := &r.events[i]
-			res, err := stmt.ExecContext(ctx, e.WorkspaceID, int64(e.Seq), e.Index, e.SourceID, e.MessageID, e.Type, e.Name,
+			res, err := stmt.ExecContext(ctx, eventID(e.Seq, e.Index), e.WorkspaceID, e.SourceID, e.MessageID, e.Type, e.Name,
 				e.UserID, e.AnonymousID, millis(e.Timestamp), millis(e.ReceivedAt), []byte(e.Body))
 			if err != nil {
 				return fmt.Errorf("append event %s: %w", e.MessageID, err)
@@ -134,16 +134,16 @@ func (s *Store) Events(ctx context.Context, f kenner.EventFilter) ([]kenner.Even
 		args = append(args, f.MessageID)
 	}
 	if f.After != nil {
-		where = append(where, "(seq, idx) < (?, ?)")
-		args = append(args, int64(f.After.Seq), f.After.Index)
+		where = append(where, "id < ?")
+		args = append(args, eventID(f.After.Seq, f.After.Index))
 	}
 	limit := f.Limit
 	if limit <= 0 || limit > kenner.MaxPageLimit {
 		limit = kenner.DefaultPageLimit
 	}
 	args = append(args, limit+1)
-	rows, err := s.r.QueryContext(ctx, `SELECT workspace_id, seq, idx, source_id, message_id, type, name, user_id, anonymous_id, ts, received_at, body
-		FROM events WHERE `+strings.Join(where, " AND ")+` ORDER BY seq DESC, idx DESC LIMIT ?`, args...)
+	rows, err := s.r.QueryContext(ctx, `SELECT workspace_id, id, source_id, message_id, type, name, user_id, anonymous_id, ts, received_at, body
+		FROM events WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list events: %w", err)
 	}
@@ -151,13 +151,14 @@ func (s *Store) Events(ctx context.Context, f kenner.EventFilter) ([]kenner.Even
 	var out []kenner.Event
 	for rows.Next() {
 		var e kenner.Event
-		var seq, ts, recv int64
+		var id, ts, recv int64
 		var body []byte
-		if err := rows.Scan(&e.WorkspaceID, &seq, &e.Index, &e.SourceID, &e.MessageID, &e.Type, &e.Name,
+		if err := rows.Scan(&e.WorkspaceID, &id, &e.SourceID, &e.MessageID, &e.Type, &e.Name,
 			&e.UserID, &e.AnonymousID, &ts, &recv, &body); err != nil {
 			return nil, "", fmt.Errorf("list events: %w", err)
 		}
-		e.Seq, e.Timestamp, e.ReceivedAt, e.Body = uint64(seq), fromMillis(ts), fromMillis(recv), body
+		e.Seq, e.Index = uint64(id)>>16, int(id&0xffff)
+		e.Timestamp, e.ReceivedAt, e.Body = fromMillis(ts), fromMillis(recv), body
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
@@ -171,3 +172,6 @@ func (s *Store) Events(ctx context.Context, f kenner.EventFilter) ([]kenner.Even
 	}
 	return out, next, nil
 }
+
+// eventID packs an event's place in the log into the table's integer key.
+func eventID(seq uint64, idx int) int64 { return int64(seq<<16 | uint64(idx&0xffff)) }

@@ -32,6 +32,7 @@ type config struct {
 	LogFormat     string
 	SecretFile    string
 	DebugAddr     string
+	MemoryLimit   int64
 	URL           string
 	Token         string
 }
@@ -63,7 +64,7 @@ func loadConfig(cmd *cobra.Command) (config, error) {
 		NATSListen: k.String("nats-listen"), Partitions: k.Int("partitions"), Sync: k.String("sync"),
 		DefaultRegion: k.String("default-region"), RateLimit: k.Float64("rate-limit"), TrustProxy: k.Bool("trust-proxy"),
 		LogLevel: k.String("log-level"), LogFormat: k.String("log-format"), SecretFile: k.String("secret-file"),
-		DebugAddr: k.String("debug-addr"), URL: k.String("url"), Token: k.String("token"),
+		DebugAddr: k.String("debug-addr"), MemoryLimit: k.Int64("memory-limit"), URL: k.String("url"), Token: k.String("token"),
 	}
 	if c.Data == "" {
 		c.Data = "./kenner-data"

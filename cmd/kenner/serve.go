@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -48,6 +50,7 @@ its batch, then closes the store and the log, and exits 0.`,
 	f.String("default-region", "", "country (ISO 3166 alpha-2) of phone numbers without a country code")
 	f.Float64("rate-limit", 0, "events per second one source may send (0: no limit)")
 	f.Bool("trust-proxy", false, "take client IPs from X-Forwarded-For")
+	f.Int64("memory-limit", 512, "soft memory limit in MiB for the Go runtime (0: none; GOMEMLIMIT overrides)")
 	f.String("debug-addr", "", "serve Go's pprof profiles at HOST:PORT/debug/pprof/ (off by default; never expose it)")
 	return cmd
 }
@@ -55,6 +58,11 @@ its batch, then closes the store and the log, and exits 0.`,
 // serve runs the server until ctx is done. Shutdown order: HTTP (no new events, in-flight
 // appends finish) → processor (current batch commits) → store → log.
 func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
+	// A soft memory limit makes the garbage collector work harder as the process nears it,
+	// instead of letting the heap double freely under sustained load. GOMEMLIMIT overrides it.
+	if os.Getenv("GOMEMLIMIT") == "" && cfg.MemoryLimit > 0 {
+		debug.SetMemoryLimit(cfg.MemoryLimit << 20)
+	}
 	app, err := openLocal(ctx, cfg, logger)
 	if err != nil {
 		return err

@@ -24,12 +24,13 @@ CREATE TABLE tokens (
 	revoked_at   INTEGER
 );
 
--- Raw accepted events. (seq, idx) is the event's place in the log; message_id is unique per
--- workspace, which is what makes SDK retries and log replays harmless.
+-- Raw accepted events. id is the event's place in the log, seq << 16 | idx (a log record holds
+-- fewer than 65536 events), so rows are appended in key order, which is what SQLite's rowid
+-- b-tree does best with rows this large. message_id is unique per workspace, which is what
+-- makes SDK retries and log replays harmless.
 CREATE TABLE events (
+	id           INTEGER PRIMARY KEY,
 	workspace_id TEXT NOT NULL,
-	seq          INTEGER NOT NULL,
-	idx          INTEGER NOT NULL,
 	source_id    TEXT NOT NULL,
 	message_id   TEXT NOT NULL,
 	type         TEXT NOT NULL,
@@ -38,12 +39,12 @@ CREATE TABLE events (
 	anonymous_id TEXT NOT NULL,
 	ts           INTEGER NOT NULL,
 	received_at  INTEGER NOT NULL,
-	body         BLOB NOT NULL,
-	PRIMARY KEY (workspace_id, seq, idx)
-) WITHOUT ROWID;
+	body         BLOB NOT NULL
+);
 CREATE UNIQUE INDEX events_message ON events (workspace_id, message_id);
-CREATE INDEX events_user ON events (workspace_id, user_id, seq, idx) WHERE user_id <> '';
-CREATE INDEX events_anonymous ON events (workspace_id, anonymous_id, seq, idx) WHERE anonymous_id <> '';
+CREATE INDEX events_workspace ON events (workspace_id, id);
+CREATE INDEX events_user ON events (workspace_id, user_id, id) WHERE user_id <> '';
+CREATE INDEX events_anonymous ON events (workspace_id, anonymous_id, id) WHERE anonymous_id <> '';
 
 CREATE TABLE positions (
 	consumer  TEXT NOT NULL,
