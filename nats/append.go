@@ -89,8 +89,32 @@ func (a *appender) append(ctx context.Context, batches []kenner.LogBatch) error 
 	}
 }
 
+// maxRoundsInFlight is how many published rounds may await their acknowledgements at once.
+// JetStream stores and acknowledges the messages of one connection in order, so a later round
+// is never acknowledged before an earlier one; pipelining only hides the round trip.
+const maxRoundsInFlight = 4
+
+// published is a round whose messages are sent and whose acknowledgements are awaited.
+type published struct {
+	groups  []*group
+	futures [][]jetstream.PubAckFuture
+	errs    []error
+}
+
 func (a *appender) run() {
-	defer close(a.done)
+	inFlight := make(chan published, maxRoundsInFlight)
+	settled := make(chan struct{})
+	go func() {
+		defer close(settled)
+		for p := range inFlight {
+			a.settle(p)
+		}
+	}()
+	defer func() {
+		close(inFlight)
+		<-settled
+		close(a.done)
+	}()
 	for {
 		a.mu.Lock()
 		for len(a.pending) == 0 && !a.closed {
@@ -104,20 +128,15 @@ func (a *appender) run() {
 		a.pending = nil
 		clear(a.index)
 		a.mu.Unlock()
-		a.flush(round)
+		inFlight <- a.publish(round)
 	}
 }
 
-// flush publishes a round asynchronously, then settles each group as its acks come back.
-func (a *appender) flush(round []*group) {
-	type sent struct {
-		g       *group
-		futures []jetstream.PubAckFuture
-		err     error
-	}
-	all := make([]sent, len(round))
+// publish sends a round asynchronously: one record per group, or more when a group is larger
+// than a record may be.
+func (a *appender) publish(round []*group) published {
+	p := published{groups: round, futures: make([][]jetstream.PubAckFuture, len(round)), errs: make([]error, len(round))}
 	for i, g := range round {
-		all[i].g = g
 		for _, chunk := range chunkEvents(g.events, maxRecordBytes) {
 			msg := natsgo.NewMsg(a.log.subject(g.key.partition))
 			msg.Header.Set(headerWorkspace, g.key.workspace)
@@ -126,15 +145,21 @@ func (a *appender) flush(round []*group) {
 			msg.Data = encodeFrames(chunk)
 			f, err := a.log.js.PublishMsgAsync(msg)
 			if err != nil {
-				all[i].err = kenner.Errorf(kenner.EUnavailable, "event log unavailable: %v", err)
+				p.errs[i] = kenner.Errorf(kenner.EUnavailable, "event log unavailable: %v", err)
 				break
 			}
-			all[i].futures = append(all[i].futures, f)
+			p.futures[i] = append(p.futures[i], f)
 		}
 	}
-	for _, s := range all {
-		err := s.err
-		for _, f := range s.futures {
+	return p
+}
+
+// settle waits for a round's acknowledgements and wakes each waiter once all of its groups
+// are settled, with the first error any of them met.
+func (a *appender) settle(p published) {
+	for i, g := range p.groups {
+		err := p.errs[i]
+		for _, f := range p.futures[i] {
 			select {
 			case <-f.Ok():
 			case e := <-f.Err():
@@ -143,7 +168,7 @@ func (a *appender) flush(round []*group) {
 				}
 			}
 		}
-		for _, w := range s.g.waiters {
+		for _, w := range g.waiters {
 			if err != nil && w.err == nil {
 				w.err = err
 			}

@@ -59,7 +59,8 @@ func (r *RetryAfter) Unwrap() error { return r.Err }
 func Error(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	code := kenner.ErrorCode(err)
 	status := Status(code)
-	if status >= 500 && logger != nil {
+	// A request its client gave up on is not a server fault worth an error line.
+	if status >= 500 && logger != nil && r.Context().Err() == nil {
 		logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	var ra *RetryAfter
