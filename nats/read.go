@@ -30,9 +30,11 @@ func (l *Log) Read(ctx context.Context, partition int, after uint64, fn func(con
 	if err != nil {
 		return fmt.Errorf("read partition %d: %w", partition, err)
 	}
-	// Bounded by bytes as well as count: records hold up to ~1 MB, and a reader that buffers
-	// hundreds of them per partition costs hundreds of MB under load.
-	it, err := cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(maxReadBatch, readBufferBytes))
+	// Bounded by bytes: records hold up to ~1 MB, and a reader that buffers hundreds of them per
+	// partition costs hundreds of MB under load. A message-count limit is not used: it also sizes
+	// the client's delivery channel, which then overflows ("slow consumer") when the reader
+	// falls behind, forcing the ordered consumer to start over.
+	it, err := cons.Messages(jetstream.PullMaxBytes(readBufferBytes))
 	if err != nil {
 		return fmt.Errorf("read partition %d: %w", partition, err)
 	}

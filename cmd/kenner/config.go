@@ -78,6 +78,10 @@ func loadConfig(cmd *cobra.Command) (config, error) {
 	if c.Partitions < 1 || c.Partitions > 1024 {
 		return config{}, usageError{fmt.Errorf("partitions must be from 1 to 1024")}
 	}
+	c.DefaultRegion = strings.ToUpper(strings.TrimSpace(c.DefaultRegion))
+	if c.DefaultRegion != "" && (len(c.DefaultRegion) != 2 || strings.Trim(c.DefaultRegion, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "") {
+		return config{}, usageError{fmt.Errorf("default-region must be a two-letter country code (ISO 3166 alpha-2), not %q", c.DefaultRegion)}
+	}
 	if c.Sync == "" {
 		c.Sync = "1s"
 	}

@@ -56,6 +56,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"serve", "--partitions", "many"}, 2},
 		{[]string{"serve", "--data", data, "--sync", "sometimes"}, 2},
 		{[]string{"serve", "extra-arg"}, 2},
+		{[]string{"serve", "--data", data, "--default-region", "Germany"}, 2},
 		{[]string{"token", "create", "--data", data}, 2},
 		{[]string{"token", "create", "--data", data, "--role", "wizard"}, 2},
 		{[]string{"source", "create", "--data", data}, 2},
