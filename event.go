@@ -99,3 +99,23 @@ func PartitionOf(key string, n int) int {
 	h.Write([]byte(key))
 	return int(h.Sum32() % uint32(n))
 }
+
+// PageLimit returns the page size a list query should use for a requested limit: the default
+// when unset, never more than the maximum.
+func PageLimit(limit int) int {
+	if limit <= 0 || limit > MaxPageLimit {
+		return DefaultPageLimit
+	}
+	return limit
+}
+
+// PageEvents cuts a store query that fetched up to limit+1 events (newest first) down to one
+// page, and returns the cursor of the next page, or "" when this is the last one.
+func PageEvents(events []Event, limit int) ([]Event, string) {
+	if len(events) <= limit {
+		return events, ""
+	}
+	events = events[:limit]
+	last := events[limit-1]
+	return events, EventCursor{Seq: last.Seq, Index: last.Index}.String()
+}

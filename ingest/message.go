@@ -32,7 +32,6 @@ type requestInfo struct {
 // message is one validated, enriched Segment message, encoded for the log.
 type message struct {
 	id           string
-	generatedID  bool
 	partitionKey string
 	body         []byte
 }
@@ -94,7 +93,7 @@ func parseMessage(raw []byte, pathType string, req *requestInfo, uas *uaCache) (
 		return message{}, kenner.Errorf(kenner.EInvalid, "messageId is longer than %d characters", maxIDLength)
 	}
 	if strings.TrimSpace(msg.id) == "" {
-		msg.id, msg.generatedID = newMessageID(), true
+		msg.id = newMessageID()
 		m = m.SetString("messageId", msg.id)
 	}
 

@@ -61,6 +61,7 @@ type Log struct {
 	stream   jetstream.Stream
 	logger   *slog.Logger
 	appender *appender
+	closed   chan struct{} // closed when the connection has closed (after a drain)
 }
 
 // Open starts the embedded server or connects to the external one and makes sure the stream
@@ -78,15 +79,16 @@ func Open(ctx context.Context, opts Options, logger *slog.Logger) (*Log, error) 
 	if opts.Replicas <= 0 {
 		opts.Replicas = 1
 	}
-	l := &Log{opts: opts, logger: logger}
+	l := &Log{opts: opts, logger: logger, closed: make(chan struct{})}
+	onClosed := natsgo.ClosedHandler(func(*natsgo.Conn) { close(l.closed) })
 	var err error
 	if opts.URL == "" {
 		if l.srv, err = startEmbedded(opts, logger); err != nil {
 			return nil, err
 		}
-		l.nc, err = natsgo.Connect("", natsgo.InProcessServer(l.srv), natsgo.Name("kenner"), natsgo.MaxReconnects(-1))
+		l.nc, err = natsgo.Connect("", natsgo.InProcessServer(l.srv), natsgo.Name("kenner"), natsgo.MaxReconnects(-1), onClosed)
 	} else {
-		l.nc, err = natsgo.Connect(opts.URL, natsgo.Name("kenner"), natsgo.MaxReconnects(-1), natsgo.RetryOnFailedConnect(false))
+		l.nc, err = natsgo.Connect(opts.URL, natsgo.Name("kenner"), natsgo.MaxReconnects(-1), natsgo.RetryOnFailedConnect(false), onClosed)
 	}
 	if err != nil {
 		l.Close()
@@ -225,9 +227,12 @@ func (l *Log) Close() error {
 		l.appender.close()
 	}
 	if l.nc != nil {
-		l.nc.Drain()
-		for i := 0; i < 100 && !l.nc.IsClosed(); i++ {
-			time.Sleep(10 * time.Millisecond)
+		// Drain lets readers finish what they were handed before the connection closes.
+		if l.nc.Drain() == nil {
+			select {
+			case <-l.closed:
+			case <-time.After(10 * time.Second):
+			}
 		}
 		l.nc.Close()
 	}

@@ -81,10 +81,7 @@ func (s *Store) Events(ctx context.Context, f kenner.EventFilter) ([]kenner.Even
 		args = append(args, int64(f.After.Seq), int32(f.After.Index))
 		where = append(where, fmt.Sprintf("(seq, idx) < ($%d, $%d)", len(args)-1, len(args)))
 	}
-	limit := f.Limit
-	if limit <= 0 || limit > kenner.MaxPageLimit {
-		limit = kenner.DefaultPageLimit
-	}
+	limit := kenner.PageLimit(f.Limit)
 	args = append(args, limit+1)
 	rows, err := s.pool.Query(ctx, `SELECT workspace_id, seq, idx, source_id, message_id, type, name, user_id, anonymous_id, ts, received_at, body
 		FROM events WHERE `+strings.Join(where, " AND ")+` ORDER BY seq DESC, idx DESC LIMIT $`+strconv.Itoa(len(args)), args...)
@@ -102,11 +99,6 @@ func (s *Store) Events(ctx context.Context, f kenner.EventFilter) ([]kenner.Even
 	if err != nil {
 		return nil, "", fmt.Errorf("list events: %w", err)
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
-		next = kenner.EventCursor{Seq: last.Seq, Index: last.Index}.String()
-	}
+	out, next := kenner.PageEvents(out, limit)
 	return out, next, nil
 }

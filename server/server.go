@@ -102,8 +102,6 @@ func (r *statusRecorder) Flush() {
 	}
 }
 
-type tokenKey struct{}
-
 // admin registers an admin route: a valid, active bearer token of at least role min is required.
 func (s *Server) admin(pattern string, min kenner.Role, h func(http.ResponseWriter, *http.Request, *kenner.Token) error) {
 	s.routes = append(s.routes, Route{Pattern: pattern, MinRole: min})
@@ -113,7 +111,7 @@ func (s *Server) admin(pattern string, min kenner.Role, h func(http.ResponseWrit
 			err = kenner.Errorf(kenner.EForbidden, "this needs the %s role or higher; the token has %s", min, tok.Role)
 		}
 		if err == nil {
-			err = h(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok)), tok)
+			err = h(w, r, tok)
 		}
 		if err != nil {
 			web.Error(w, r, s.deps.Logger, err)

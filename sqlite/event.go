@@ -137,10 +137,7 @@ func (s *Store) Events(ctx context.Context, f kenner.EventFilter) ([]kenner.Even
 		where = append(where, "id < ?")
 		args = append(args, eventID(f.After.Seq, f.After.Index))
 	}
-	limit := f.Limit
-	if limit <= 0 || limit > kenner.MaxPageLimit {
-		limit = kenner.DefaultPageLimit
-	}
+	limit := kenner.PageLimit(f.Limit)
 	args = append(args, limit+1)
 	rows, err := s.r.QueryContext(ctx, `SELECT workspace_id, id, source_id, message_id, type, name, user_id, anonymous_id, ts, received_at, body
 		FROM events WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`, args...)
@@ -164,12 +161,7 @@ func (s *Store) Events(ctx context.Context, f kenner.EventFilter) ([]kenner.Even
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("list events: %w", err)
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
-		next = kenner.EventCursor{Seq: last.Seq, Index: last.Index}.String()
-	}
+	out, next := kenner.PageEvents(out, limit)
 	return out, next, nil
 }
 
