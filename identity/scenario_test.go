@@ -1,0 +1,201 @@
+package identity
+
+import (
+	"bufio"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// graph is the identity graph of a scenario: the state Resolve's decisions are applied to, the
+// way the stores apply them, kept in memory so that the rules can be read at a glance.
+type graph struct {
+	owners   map[Identifier]string
+	profiles map[string]*Profile
+	next     int
+}
+
+func newGraph() *graph { return &graph{owners: map[Identifier]string{}, profiles: map[string]*Profile{}} }
+
+func (g *graph) view(ids []Identifier) View {
+	v := View{Owners: map[Identifier]string{}, Profiles: map[string]Profile{}}
+	for _, id := range ids {
+		if p, ok := g.owners[id]; ok {
+			v.Owners[id] = p
+			v.Profiles[p] = *g.profiles[p]
+		}
+	}
+	return v
+}
+
+func (g *graph) apply(d Decision) string {
+	target := d.Profile
+	switch d.Action {
+	case Ignore:
+		return ""
+	case Create:
+		g.next++
+		target = "p" + strconv.Itoa(g.next)
+		g.profiles[target] = &Profile{ID: target, Rank: int64(g.next)}
+	case Merge:
+		for _, m := range d.Merged {
+			for _, id := range g.profiles[m.From].Identifiers {
+				g.owners[id] = target
+				g.profiles[target].Identifiers = append(g.profiles[target].Identifiers, id)
+			}
+			delete(g.profiles, m.From)
+		}
+	}
+	for _, id := range d.Added {
+		g.owners[id] = target
+		g.profiles[target].Identifiers = append(g.profiles[target].Identifiers, id)
+	}
+	return target
+}
+
+func (g *graph) render() string {
+	names := make([]string, 0, len(g.profiles))
+	for n := range g.profiles {
+		names = append(names, n)
+	}
+	slices.SortFunc(names, func(a, b string) int { return profileNumber(a) - profileNumber(b) })
+	var b strings.Builder
+	for _, n := range names {
+		var ids []string
+		for _, id := range g.profiles[n].Identifiers {
+			ids = append(ids, id.String())
+		}
+		slices.Sort(ids)
+		fmt.Fprintf(&b, "%s: %s\n", n, strings.Join(ids, " "))
+	}
+	return b.String()
+}
+
+// profileNumber reads the N of a scenario profile name pN.
+func profileNumber(name string) int {
+	n, _ := strconv.Atoi(name[1:])
+	return n
+}
+
+func renderDecision(d Decision, target string) string {
+	var b strings.Builder
+	b.WriteString(string(d.Action))
+	if target != "" {
+		b.WriteString(" " + target)
+	}
+	for _, m := range d.Merged {
+		fmt.Fprintf(&b, " <- %s (via %s)", m.From, m.Via)
+	}
+	for _, id := range d.Added {
+		b.WriteString(" +" + id.String())
+	}
+	b.WriteString("\n")
+	for _, dr := range d.Dropped {
+		fmt.Fprintf(&b, "drop %s: %s\n", dr.Identifier, dr.Reason)
+	}
+	return b.String()
+}
+
+// block is one command of a scenario file and the output it must give.
+type block struct {
+	line     int
+	command  string
+	expected string
+}
+
+func readBlocks(t *testing.T, path string) []block {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var blocks []block
+	var cur *block
+	inExpected := false
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		switch {
+		case cur == nil && (strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#")):
+		case cur == nil:
+			cur = &block{line: n, command: line}
+		case !inExpected && line == "----":
+			inExpected = true
+		case !inExpected:
+			t.Fatalf("%s:%d: a command is one line, followed by ----", path, n)
+		case strings.TrimSpace(line) == "":
+			blocks = append(blocks, *cur)
+			cur, inExpected = nil, false
+		default:
+			cur.expected += line + "\n"
+		}
+	}
+	if cur != nil {
+		blocks = append(blocks, *cur)
+	}
+	return blocks
+}
+
+// TestScenarios runs the scenario files in testdata. Commands:
+//
+//	rules default | limit KIND=N | priority K1,K2,... | block KIND=VALUE | region CC
+//	event KIND=VALUE ...   resolve an event with these raw identifiers; prints the decision
+//	profiles               prints every profile with its identifiers
+func TestScenarios(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.txt"))
+	if len(files) == 0 {
+		t.Fatal("no scenarios in testdata")
+	}
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".txt"), func(t *testing.T) {
+			rules, norm, g := DefaultRules(), Normalizer{}, newGraph()
+			for _, b := range readBlocks(t, file) {
+				verb, rest, _ := strings.Cut(b.command, " ")
+				var got string
+				switch verb {
+				case "rules":
+					rules = DefaultRules()
+				case "limit", "block":
+					k, v, _ := strings.Cut(rest, "=")
+					if verb == "limit" {
+						n, _ := strconv.Atoi(v)
+						rules.Limits[k] = n
+					} else {
+						rules.Blocked[k] = append(rules.Blocked[k], v)
+					}
+				case "priority":
+					rules.Priority = strings.Split(rest, ",")
+				case "region":
+					norm.DefaultRegion = rest
+				case "event":
+					var raw []Identifier
+					for _, f := range strings.Fields(rest) {
+						k, v, _ := strings.Cut(f, "=")
+						// Values are URL-escaped, so that a scenario can show spaces (%20).
+						value, err := url.PathUnescape(v)
+						if err != nil {
+							t.Fatalf("%s:%d: %v", file, b.line, err)
+						}
+						raw = append(raw, Identifier{Kind: k, Value: value})
+					}
+					ids, drops := Prepare(rules, norm, raw)
+					d := Resolve(rules, ids, g.view(ids))
+					d.Dropped = append(drops, d.Dropped...)
+					got = renderDecision(d, g.apply(d))
+				case "profiles":
+					got = g.render()
+				default:
+					t.Fatalf("%s:%d: unknown command %q", file, b.line, verb)
+				}
+				if got != b.expected {
+					t.Errorf("%s:%d: %s\ngot:\n%swant:\n%s", file, b.line, b.command, got, b.expected)
+				}
+			}
+		})
+	}
+}
