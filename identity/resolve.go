@@ -184,7 +184,9 @@ func violation(rules Rules, ids []Identifier, owners []string, view View) (strin
 	for k := range counts {
 		kinds = append(kinds, k)
 	}
-	sort.Slice(kinds, func(i, j int) bool { return rules.rank(kinds[i]) < rules.rank(kinds[j]) || rules.rank(kinds[i]) == rules.rank(kinds[j]) && kinds[i] < kinds[j] })
+	sort.Slice(kinds, func(i, j int) bool {
+		return rules.rank(kinds[i]) < rules.rank(kinds[j]) || rules.rank(kinds[i]) == rules.rank(kinds[j]) && kinds[i] < kinds[j]
+	})
 	for _, k := range kinds {
 		if l := rules.limit(k); l > 0 && counts[k] > l && counts[k] > largest[k] {
 			return k, counts[k]

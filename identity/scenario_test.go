@@ -20,7 +20,9 @@ type graph struct {
 	next     int
 }
 
-func newGraph() *graph { return &graph{owners: map[Identifier]string{}, profiles: map[string]*Profile{}} }
+func newGraph() *graph {
+	return &graph{owners: map[Identifier]string{}, profiles: map[string]*Profile{}}
+}
 
 func (g *graph) view(ids []Identifier) View {
 	v := View{Owners: map[Identifier]string{}, Profiles: map[string]Profile{}}

@@ -31,7 +31,9 @@ func TestError(t *testing.T) {
 	for _, tc := range tests {
 		rec := httptest.NewRecorder()
 		Error(rec, httptest.NewRequest("GET", "/", nil), nil, tc.err)
-		var body struct{ Error struct{ Code, Message string } }
+		var body struct {
+			Error struct{ Code, Message string }
+		}
 		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
 			t.Fatalf("%v: body %q", tc.err, rec.Body)
 		}
