@@ -11,26 +11,20 @@ import (
 	"net/mail"
 	"strings"
 
+	"github.com/kenner-cdp/kenner"
 	"github.com/nyaruka/phonenumbers"
 )
 
-// Built-in identifier kinds. Any other kind is an external id configured by the workspace
-// (crm_id, shopify_id, device_id, ga_client_id, ...).
+// Short names for the built-in kinds of kenner.Identifier.
 const (
-	UserID      = "user_id"
-	AnonymousID = "anonymous_id"
-	Email       = "email"
-	Phone       = "phone"
+	UserID      = kenner.KindUserID
+	AnonymousID = kenner.KindAnonymousID
+	Email       = kenner.KindEmail
+	Phone       = kenner.KindPhone
 )
 
-// Identifier is one normalized identifier of a person.
-type Identifier struct {
-	Kind  string `json:"kind"`
-	Value string `json:"value"`
-}
-
-// String formats the identifier as kind:value, the form the profile API uses.
-func (id Identifier) String() string { return id.Kind + ":" + id.Value }
+// Identifier is kenner.Identifier; the alias keeps this package's code short.
+type Identifier = kenner.Identifier
 
 // Normalizer brings identifier values to one form before matching, so that " Ada@Example.COM"
 // and "ada@example.com", or "030 1234567" and "+49301234567", are the same person.

@@ -43,27 +43,27 @@ func TestExtract(t *testing.T) {
 		{
 			name: "identify traits",
 			msg:  `{"type":"identify","userId":"u1","anonymousId":"a1","traits":{"email":"A@x.com","phone":"+4930123456","crm_id":12345,"name":"Ada"}}`,
-			want: Extracted{IDs: []Identifier{{UserID, "u1"}, {AnonymousID, "a1"}, {Email, "A@x.com"}, {Phone, "+4930123456"}, {"crm_id", "12345"}}},
+			want: Extracted{IDs: []Identifier{id(UserID, "u1"), id(AnonymousID, "a1"), id(Email, "A@x.com"), id(Phone, "+4930123456"), id("crm_id", "12345")}},
 		},
 		{
 			name: "track uses context.traits, not properties",
 			msg:  `{"type":"track","userId":"u1","properties":{"email":"nope@x.com"},"context":{"traits":{"email":"b@x.com"}}}`,
-			want: Extracted{IDs: []Identifier{{UserID, "u1"}, {Email, "b@x.com"}}},
+			want: Extracted{IDs: []Identifier{id(UserID, "u1"), id(Email, "b@x.com")}},
 		},
 		{
 			name: "context.externalIds of configured types",
 			msg:  `{"type":"page","anonymousId":"a1","context":{"externalIds":[{"id":"S-9","type":"shopify_id","collection":"users"},{"id":"zz","type":"unknown_id"}]}}`,
-			want: Extracted{IDs: []Identifier{{AnonymousID, "a1"}, {"shopify_id", "S-9"}}},
+			want: Extracted{IDs: []Identifier{id(AnonymousID, "a1"), id("shopify_id", "S-9")}},
 		},
 		{
 			name: "alias",
 			msg:  `{"type":"alias","userId":"u1","previousId":"a1"}`,
-			want: Extracted{IDs: []Identifier{{UserID, "u1"}}, PreviousID: "a1"},
+			want: Extracted{IDs: []Identifier{id(UserID, "u1")}, PreviousID: "a1"},
 		},
 		{
 			name: "traits of the wrong type are ignored",
 			msg:  `{"type":"identify","userId":"u1","traits":{"email":{"a":1},"phone":true}}`,
-			want: Extracted{IDs: []Identifier{{UserID, "u1"}}},
+			want: Extracted{IDs: []Identifier{id(UserID, "u1")}},
 		},
 	}
 	for _, tc := range tests {
@@ -83,13 +83,13 @@ func TestExtract(t *testing.T) {
 // decision however Go iterates the view's maps.
 func TestResolveIsDeterministic(t *testing.T) {
 	rules := DefaultRules()
-	ids, _ := Prepare(rules, Normalizer{}, []Identifier{{AnonymousID, "a"}, {Email, "e@x.com"}, {AnonymousID, "b"}, {AnonymousID, "c"}})
+	ids, _ := Prepare(rules, Normalizer{}, []Identifier{id(AnonymousID, "a"), id(Email, "e@x.com"), id(AnonymousID, "b"), id(AnonymousID, "c")})
 	view := View{
-		Owners: map[Identifier]string{{AnonymousID, "a"}: "pa", {AnonymousID, "b"}: "pb", {AnonymousID, "c"}: "pc"},
+		Owners: map[Identifier]string{id(AnonymousID, "a"): "pa", id(AnonymousID, "b"): "pb", id(AnonymousID, "c"): "pc"},
 		Profiles: map[string]Profile{
-			"pa": {ID: "pa", Identifiers: []Identifier{{AnonymousID, "a"}}, Rank: 30},
-			"pb": {ID: "pb", Identifiers: []Identifier{{AnonymousID, "b"}}, Rank: 10},
-			"pc": {ID: "pc", Identifiers: []Identifier{{AnonymousID, "c"}}, Rank: 20},
+			"pa": {ID: "pa", Identifiers: []Identifier{id(AnonymousID, "a")}, Rank: 30},
+			"pb": {ID: "pb", Identifiers: []Identifier{id(AnonymousID, "b")}, Rank: 10},
+			"pc": {ID: "pc", Identifiers: []Identifier{id(AnonymousID, "c")}, Rank: 20},
 		},
 	}
 	first := Resolve(rules, ids, view)
@@ -102,3 +102,5 @@ func TestResolveIsDeterministic(t *testing.T) {
 		}
 	}
 }
+
+func id(kind, value string) Identifier { return Identifier{Kind: kind, Value: value} }
