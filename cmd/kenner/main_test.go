@@ -322,3 +322,17 @@ func TestRemoteAdminAndTail(t *testing.T) {
 		t.Errorf("events tail: %d %q %q", code, out, stderr)
 	}
 }
+
+func TestOneServerPerDataDirectory(t *testing.T) {
+	data := t.TempDir()
+	startServer(t, data)
+	port, _ := freePort()
+	code, _, stderr := runCLI(t, "serve", "--data", data, "--addr", fmt.Sprintf("127.0.0.1:%d", port))
+	if code != 2 || !strings.Contains(stderr, "in use by process") {
+		t.Errorf("second server on one data directory: exit %d, %q", code, stderr)
+	}
+	// Admin commands may still work on the store beside a running server.
+	if code, out, stderr := runCLI(t, "source", "list", "--data", data); code != 0 || !strings.Contains(out, "default") {
+		t.Errorf("source list beside a server: %d %q %q", code, out, stderr)
+	}
+}

@@ -63,6 +63,14 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	if os.Getenv("GOMEMLIMIT") == "" && cfg.MemoryLimit > 0 {
 		debug.SetMemoryLimit(cfg.MemoryLimit << 20)
 	}
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	release, err := lockData(cfg.Data)
+	if err != nil {
+		return err
+	}
+	defer release()
 	app, err := openLocal(ctx, cfg, logger)
 	if err != nil {
 		return err
