@@ -39,6 +39,10 @@ type EventStore interface {
 	Position(ctx context.Context, consumer string, partition int) (uint64, error)
 	// Events lists events newest first and returns the cursor of the next page ("" at the end).
 	Events(ctx context.Context, f EventFilter) ([]Event, string, error)
+	// ResetDerived deletes everything derived from the log, and every consumer's position, so
+	// that reading the log again from the start rebuilds it (kenner replay). Configuration
+	// (workspaces, sources, tokens) is kept.
+	ResetDerived(ctx context.Context) error
 }
 
 // Position is a consumer's progress in one partition of the log.

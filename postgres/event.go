@@ -102,3 +102,11 @@ func (s *Store) Events(ctx context.Context, f kenner.EventFilter) ([]kenner.Even
 	out, next := kenner.PageEvents(out, limit)
 	return out, next, nil
 }
+
+// ResetDerived implements kenner.EventStore.
+func (s *Store) ResetDerived(ctx context.Context) error {
+	if _, err := s.pool.Exec(ctx, `TRUNCATE events, positions`); err != nil {
+		return fmt.Errorf("reset derived state: %w", err)
+	}
+	return nil
+}

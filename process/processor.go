@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kenner-cdp/kenner"
@@ -26,6 +27,7 @@ type Processor struct {
 	logger  *slog.Logger
 	metrics *metrics
 	now     func() time.Time
+	applied atomic.Int64
 }
 
 // New returns a Processor reading log into store.
@@ -55,6 +57,41 @@ func (p *Processor) Run(ctx context.Context) {
 		})
 	}
 	wg.Wait()
+}
+
+// Applied is how many new events this processor has applied to the store.
+func (p *Processor) Applied() int64 { return p.applied.Load() }
+
+// CatchUp runs the processor until it has applied every record that was in the log when
+// CatchUp was called, then stops it. kenner replay and tests use it.
+func (p *Processor) CatchUp(ctx context.Context) error {
+	heads, err := p.log.Heads(ctx)
+	if err != nil {
+		return err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { p.Run(runCtx) })
+	defer func() { stop(); wg.Wait() }()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for part, head := range heads {
+		for {
+			pos, err := p.store.Position(ctx, ConsumerName, part)
+			if err != nil {
+				return err
+			}
+			if pos >= head {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-tick.C:
+			}
+		}
+	}
+	return nil
 }
 
 func (p *Processor) runPartition(ctx context.Context, part int) error {
@@ -95,6 +132,7 @@ func (p *Processor) apply(ctx context.Context, part int, recs []kenner.LogRecord
 		return fmt.Errorf("apply records up to %d: %w", last, err)
 	}
 	now := p.now()
+	p.applied.Add(int64(added))
 	p.metrics.processed.Add(float64(added))
 	p.metrics.duplicates.Add(float64(len(events) - added))
 	p.metrics.position.WithLabelValues(fmt.Sprint(part)).Set(float64(last))

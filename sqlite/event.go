@@ -167,3 +167,11 @@ func (s *Store) Events(ctx context.Context, f kenner.EventFilter) ([]kenner.Even
 
 // eventID packs an event's place in the log into the table's integer key.
 func eventID(seq uint64, idx int) int64 { return int64(seq<<16 | uint64(idx&0xffff)) }
+
+// ResetDerived implements kenner.EventStore.
+func (s *Store) ResetDerived(ctx context.Context) error {
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM events; DELETE FROM positions;`); err != nil {
+		return fmt.Errorf("reset derived state: %w", err)
+	}
+	return nil
+}

@@ -26,7 +26,7 @@ KENNER_NATS_LISTEN), then the YAML file named by --config.`,
 		return usageError{err}
 	})
 	addGlobalFlags(root)
-	root.AddCommand(newServeCmd(), newSourceCmd(), newTokenCmd(), newEventsCmd(), newBenchCmd())
+	root.AddCommand(newServeCmd(), newReplayCmd(), newSourceCmd(), newTokenCmd(), newEventsCmd(), newBenchCmd())
 	wrapAll(root)
 	root.Args = func(cmd *cobra.Command, args []string) error {
 		if len(args) > 0 {

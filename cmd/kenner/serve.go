@@ -43,10 +43,7 @@ its batch, then closes the store and the log, and exits 0.`,
 	}
 	f := cmd.Flags()
 	f.String("addr", "127.0.0.1:8080", "HTTP listen address")
-	f.String("nats", "", "URL of an external NATS JetStream server; empty runs one embedded")
-	f.String("nats-listen", "", "also let NATS clients connect to the embedded server at HOST:PORT (off by default)")
-	f.Int("partitions", 4, "log partitions (fixed when the log is created)")
-	f.String("sync", "1s", `how often the log fsyncs: a duration, or "always" to fsync every append`)
+	addLogFlags(cmd)
 	f.String("default-region", "", "country (ISO 3166 alpha-2) of phone numbers without a country code")
 	f.Float64("rate-limit", 0, "events per second one source may send (0: no limit)")
 	f.Bool("trust-proxy", false, "take client IPs from X-Forwarded-For")
@@ -77,11 +74,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	}
 	defer app.store.Close()
 
-	always, every, _ := cfg.syncPolicy()
-	log, err := nats.Open(ctx, nats.Options{
-		URL: cfg.NATS, Dir: filepath.Join(cfg.Data, "log"), Listen: cfg.NATSListen,
-		Partitions: cfg.Partitions, SyncAlways: always, SyncInterval: every,
-	}, logger)
+	log, err := openLog(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -137,4 +130,22 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// addLogFlags defines the flags that choose and shape the log.
+func addLogFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.String("nats", "", "URL of an external NATS JetStream server; empty runs one embedded")
+	f.String("nats-listen", "", "also let NATS clients connect to the embedded server at HOST:PORT (off by default)")
+	f.Int("partitions", 4, "log partitions (fixed when the log is created)")
+	f.String("sync", "1s", `how often the log fsyncs: a duration, or "always" to fsync every append`)
+}
+
+// openLog opens the configured log: embedded in DATA/log, or the external NATS server.
+func openLog(ctx context.Context, cfg config, logger *slog.Logger) (*nats.Log, error) {
+	always, every, _ := cfg.syncPolicy()
+	return nats.Open(ctx, nats.Options{
+		URL: cfg.NATS, Dir: filepath.Join(cfg.Data, "log"), Listen: cfg.NATSListen,
+		Partitions: cfg.Partitions, SyncAlways: always, SyncInterval: every,
+	}, logger)
 }
