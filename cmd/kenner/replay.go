@@ -26,6 +26,7 @@ holds the data directory; with --store postgres:// and --nats, stop every node y
 			if err != nil {
 				return err
 			}
+			setMemoryLimit(cfg)
 			ctx := cmd.Context()
 			logger := newLogger(cfg, cmd.ErrOrStderr())
 			if err := os.MkdirAll(cfg.Data, 0o700); err != nil {

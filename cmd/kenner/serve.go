@@ -47,7 +47,6 @@ its batch, then closes the store and the log, and exits 0.`,
 	f.String("default-region", "", "country (ISO 3166 alpha-2) of phone numbers without a country code")
 	f.Float64("rate-limit", 0, "events per second one source may send (0: no limit)")
 	f.Bool("trust-proxy", false, "take client IPs from X-Forwarded-For")
-	f.Int64("memory-limit", 512, "soft memory limit in MiB for the Go runtime (0: none; GOMEMLIMIT overrides)")
 	f.String("debug-addr", "", "serve Go's pprof profiles at HOST:PORT/debug/pprof/ (off by default; never expose it)")
 	return cmd
 }
@@ -55,11 +54,7 @@ its batch, then closes the store and the log, and exits 0.`,
 // serve runs the server until ctx is done. Shutdown order: HTTP (no new events, in-flight
 // appends finish) → processor (current batch commits) → store → log.
 func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
-	// A soft memory limit makes the garbage collector work harder as the process nears it,
-	// instead of letting the heap double freely under sustained load. GOMEMLIMIT overrides it.
-	if os.Getenv("GOMEMLIMIT") == "" && cfg.MemoryLimit > 0 {
-		debug.SetMemoryLimit(cfg.MemoryLimit << 20)
-	}
+	setMemoryLimit(cfg)
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
@@ -139,6 +134,7 @@ func addLogFlags(cmd *cobra.Command) {
 	f.String("nats-listen", "", "also let NATS clients connect to the embedded server at HOST:PORT (off by default)")
 	f.Int("partitions", 4, "log partitions (fixed when the log is created)")
 	f.String("sync", "1s", `how often the log fsyncs: a duration, or "always" to fsync every append`)
+	f.Int64("memory-limit", 512, "soft memory limit in MiB for the Go runtime (0: none; GOMEMLIMIT overrides)")
 }
 
 // openLog opens the configured log: embedded in DATA/log, or the external NATS server.
@@ -148,4 +144,13 @@ func openLog(ctx context.Context, cfg config, logger *slog.Logger) (*nats.Log, e
 		URL: cfg.NATS, Dir: filepath.Join(cfg.Data, "log"), Listen: cfg.NATSListen,
 		Partitions: cfg.Partitions, SyncAlways: always, SyncInterval: every,
 	}, logger)
+}
+
+// setMemoryLimit applies --memory-limit: a soft limit makes the garbage collector work harder
+// as the process nears it, instead of letting the heap double freely under sustained load.
+// GOMEMLIMIT overrides it.
+func setMemoryLimit(cfg config) {
+	if os.Getenv("GOMEMLIMIT") == "" && cfg.MemoryLimit > 0 {
+		debug.SetMemoryLimit(cfg.MemoryLimit << 20)
+	}
 }
