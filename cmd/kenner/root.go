@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 )
@@ -26,6 +28,30 @@ KENNER_NATS_LISTEN), then the YAML file named by --config.`,
 		return usageError{err}
 	})
 	addGlobalFlags(root)
+	root.PersistentFlags().String("cpuprofile", "", "write a Go CPU profile of the command to FILE")
+	root.PersistentFlags().MarkHidden("cpuprofile")
+	var stopProfile func()
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		path, _ := cmd.Flags().GetString("cpuprofile")
+		if path == "" {
+			return nil
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			return usageError{err}
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+		return nil
+	}
+	root.PersistentPostRun = func(cmd *cobra.Command, args []string) {
+		if stopProfile != nil {
+			stopProfile()
+		}
+	}
 	root.AddCommand(newServeCmd(), newReplayCmd(), newSourceCmd(), newTokenCmd(), newEventsCmd(), newBenchCmd())
 	wrapAll(root)
 	root.Args = func(cmd *cobra.Command, args []string) error {
