@@ -23,6 +23,7 @@ type config struct {
 	Store         string
 	NATS          string
 	NATSListen    string
+	NATSStream    string
 	Partitions    int
 	Sync          string
 	DefaultRegion string
@@ -61,7 +62,7 @@ func loadConfig(cmd *cobra.Command) (config, error) {
 	}
 	c := config{
 		Data: k.String("data"), Addr: k.String("addr"), Store: k.String("store"), NATS: k.String("nats"),
-		NATSListen: k.String("nats-listen"), Partitions: k.Int("partitions"), Sync: k.String("sync"),
+		NATSListen: k.String("nats-listen"), NATSStream: k.String("nats-stream"), Partitions: k.Int("partitions"), Sync: k.String("sync"),
 		DefaultRegion: k.String("default-region"), RateLimit: k.Float64("rate-limit"), TrustProxy: k.Bool("trust-proxy"),
 		LogLevel: k.String("log-level"), LogFormat: k.String("log-format"), SecretFile: k.String("secret-file"),
 		DebugAddr: k.String("debug-addr"), MemoryLimit: k.Int64("memory-limit"), URL: k.String("url"), Token: k.String("token"),
@@ -71,6 +72,12 @@ func loadConfig(cmd *cobra.Command) (config, error) {
 	}
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
+	}
+	if c.NATSStream == "" {
+		c.NATSStream = "events"
+	}
+	if strings.Trim(c.NATSStream, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != "" {
+		return config{}, usageError{fmt.Errorf("nats-stream may hold only letters, digits, - and _, not %q", c.NATSStream)}
 	}
 	if c.Partitions == 0 {
 		c.Partitions = 4

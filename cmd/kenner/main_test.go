@@ -129,6 +129,16 @@ type child struct {
 
 func startServer(t *testing.T, data string, extra ...string) *child {
 	t.Helper()
+	s := startNode(t, data, nil, extra...)
+	if _, err := waitForCredentials(t.Context(), data, s.url); err != nil {
+		t.Fatalf("%v\n%s", err, s.logs)
+	}
+	return s
+}
+
+// startNode starts kenner serve with extra environment and waits until it is ready.
+func startNode(t *testing.T, data string, env []string, extra ...string) *child {
+	t.Helper()
 	port, err := freePort()
 	if err != nil {
 		t.Fatal(err)
@@ -136,6 +146,7 @@ func startServer(t *testing.T, data string, extra ...string) *child {
 	s := &child{t: t, data: data, url: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &bytes.Buffer{}}
 	args := append([]string{"serve", "--data", data, "--addr", fmt.Sprintf("127.0.0.1:%d", port)}, extra...)
 	s.cmd = exec.Command(kennerBin, args...)
+	s.cmd.Env = append(os.Environ(), env...)
 	s.cmd.Stderr = s.logs
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -146,10 +157,20 @@ func startServer(t *testing.T, data string, extra ...string) *child {
 			s.cmd.Wait()
 		}
 	})
-	if _, err := waitForCredentials(t.Context(), data, s.url); err != nil {
-		t.Fatalf("%v\n%s", err, s.logs)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(s.url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s
+			}
+		}
+		if time.Now().After(deadline) || s.cmd.ProcessState != nil {
+			t.Fatalf("kenner serve did not become ready:\n%s", s.logs)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	return s
 }
 
 func credentialsOf(t *testing.T, data string) initialCredentials {

@@ -132,6 +132,7 @@ func addLogFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.String("nats", "", "URL of an external NATS JetStream server; empty runs one embedded")
 	f.String("nats-listen", "", "also let NATS clients connect to the embedded server at HOST:PORT (off by default)")
+	f.String("nats-stream", "events", "JetStream stream of the event log; its subjects are kenner.STREAM.<partition>")
 	f.Int("partitions", 4, "log partitions (fixed when the log is created)")
 	f.String("sync", "1s", `how often the log fsyncs: a duration, or "always" to fsync every append`)
 	f.Int64("memory-limit", 512, "soft memory limit in MiB for the Go runtime (0: none; GOMEMLIMIT overrides)")
@@ -142,6 +143,7 @@ func openLog(ctx context.Context, cfg config, logger *slog.Logger) (*nats.Log, e
 	always, every, _ := cfg.syncPolicy()
 	return nats.Open(ctx, nats.Options{
 		URL: cfg.NATS, Dir: filepath.Join(cfg.Data, "log"), Listen: cfg.NATSListen,
+		Stream: cfg.NATSStream, Subject: "kenner." + cfg.NATSStream,
 		Partitions: cfg.Partitions, SyncAlways: always, SyncInterval: every,
 	}, logger)
 }
