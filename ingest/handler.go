@@ -73,6 +73,15 @@ var Endpoints = map[string]string{
 	"/v1/alias":    kenner.TypeAlias,
 	"/v1/batch":    "",
 	"/v1/import":   "",
+	// The short paths analytics.js (Segment's browser library) posts to: the first letter of
+	// the type, and b for its batching mode.
+	"/v1/i": kenner.TypeIdentify,
+	"/v1/t": kenner.TypeTrack,
+	"/v1/p": kenner.TypePage,
+	"/v1/s": kenner.TypeScreen,
+	"/v1/g": kenner.TypeGroup,
+	"/v1/a": kenner.TypeAlias,
+	"/v1/b": "",
 }
 
 // Register adds the tracking endpoints and their CORS preflights to mux.
@@ -92,6 +101,7 @@ func (h *Handler) cors(next http.HandlerFunc) http.Handler {
 		hd.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
 		hd.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Content-Encoding, AnonymousId")
 		hd.Set("Access-Control-Max-Age", "86400")
+		hd.Set("Access-Control-Expose-Headers", "Retry-After, X-RateLimit-Reset")
 		next(w, r)
 	})
 }

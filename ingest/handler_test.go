@@ -131,6 +131,8 @@ func TestTrackingEndpoints(t *testing.T) {
 		return string(b)
 	}
 	noAuth := func(r *http.Request) { r.Header.Del("Authorization") }
+	// analytics.js sends text/plain to avoid a CORS preflight.
+	textPlain := func(r *http.Request) { r.Header.Set("Content-Type", "text/plain") }
 	tests := []struct {
 		name   string
 		path   string
@@ -149,6 +151,8 @@ func TestTrackingEndpoints(t *testing.T) {
 		{"analytics-node batch", "/v1/batch", payload("analytics-node-batch.json"), nil, 200, "", 2},
 		{"rudderstack batch", "/v1/batch", payload("rudder-node-batch.json"), nil, 200, "", 3},
 		{"analytics.js write key in body", "/v1/page", payload("analytics-js-page.json"), []func(*http.Request){noAuth}, 200, "", 1},
+		{"analytics.js short track path", "/v1/t", `{"userId":"u1","event":"Short","writeKey":"WRITE_KEY"}`, []func(*http.Request){noAuth, textPlain}, 200, "", 1},
+		{"analytics.js batching path", "/v1/b", `{"writeKey":"WRITE_KEY","batch":[{"type":"page","anonymousId":"a"}],"sentAt":"2026-11-24T10:00:00Z"}`, []func(*http.Request){noAuth, textPlain}, 200, "", 1},
 		{"import", "/v1/import", `{"batch":[{"type":"track","userId":"u","event":"Old","timestamp":"2020-01-01T00:00:00Z"}]}`, nil, 200, "", 1},
 		{"no write key", "/v1/track", `{"userId":"u1","event":"x"}`, []func(*http.Request){noAuth}, 401, "unauthorized", 0},
 		{"bad write key", "/v1/track", `{"userId":"u1","event":"x"}`, []func(*http.Request){func(r *http.Request) { r.SetBasicAuth("nope", "") }}, 401, "unauthorized", 0},
@@ -234,7 +238,7 @@ func TestRateLimit(t *testing.T) {
 		t.Fatalf("first request: %d %s", got.status, got.body)
 	}
 	got := post(t, srv, "/v1/batch", body)
-	if got.status != 429 || got.code != "rate_limited" || got.header.Get("Retry-After") == "" {
+	if got.status != 429 || got.code != "rate_limited" || got.header.Get("Retry-After") == "" || got.header.Get("X-RateLimit-Reset") == "" {
 		t.Errorf("over the limit: %d %q Retry-After=%q", got.status, got.code, got.header.Get("Retry-After"))
 	}
 	big := `{"batch":[` + strings.TrimSuffix(strings.Repeat(`{"type":"track","userId":"u","event":"a"},`, 4), ",") + `]}`

@@ -66,6 +66,7 @@ func Error(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err erro
 	var ra *RetryAfter
 	if errors.As(err, &ra) && ra.Seconds > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(ra.Seconds))
+		w.Header().Set("X-RateLimit-Reset", strconv.Itoa(ra.Seconds)) // what analytics.js reads
 	}
 	JSON(w, status, errorBody{Error: errorDetail{Code: code, Message: kenner.ErrorMessage(err)}})
 }
