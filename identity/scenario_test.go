@@ -12,76 +12,24 @@ import (
 	"testing"
 )
 
-// graph is the identity graph of a scenario: the state Resolve's decisions are applied to, the
-// way the stores apply them, kept in memory so that the rules can be read at a glance.
-type graph struct {
-	owners   map[Identifier]string
-	profiles map[string]*Profile
-	next     int
-}
-
-func newGraph() *graph {
-	return &graph{owners: map[Identifier]string{}, profiles: map[string]*Profile{}}
-}
-
-func (g *graph) view(ids []Identifier) View {
-	v := View{Owners: map[Identifier]string{}, Profiles: map[string]Profile{}}
-	for _, id := range ids {
-		if p, ok := g.owners[id]; ok {
-			v.Owners[id] = p
-			v.Profiles[p] = *g.profiles[p]
-		}
-	}
-	return v
-}
-
-func (g *graph) apply(d Decision) string {
-	target := d.Profile
-	switch d.Action {
-	case Ignore:
-		return ""
-	case Create:
-		g.next++
-		target = "p" + strconv.Itoa(g.next)
-		g.profiles[target] = &Profile{ID: target, Rank: int64(g.next)}
-	case Merge:
-		for _, m := range d.Merged {
-			for _, id := range g.profiles[m.From].Identifiers {
-				g.owners[id] = target
-				g.profiles[target].Identifiers = append(g.profiles[target].Identifiers, id)
-			}
-			delete(g.profiles, m.From)
-		}
-	}
-	for _, id := range d.Added {
-		g.owners[id] = target
-		g.profiles[target].Identifiers = append(g.profiles[target].Identifiers, id)
-	}
-	return target
-}
-
-func (g *graph) render() string {
-	names := make([]string, 0, len(g.profiles))
-	for n := range g.profiles {
+// render prints every profile of a working set with its identifiers, by creation order.
+func render(w *WorkingSet) string {
+	profiles := w.Profiles()
+	names := make([]string, 0, len(profiles))
+	for n := range profiles {
 		names = append(names, n)
 	}
-	slices.SortFunc(names, func(a, b string) int { return profileNumber(a) - profileNumber(b) })
+	slices.SortFunc(names, func(a, b string) int { return int(profiles[a].Rank - profiles[b].Rank) })
 	var b strings.Builder
 	for _, n := range names {
 		var ids []string
-		for _, id := range g.profiles[n].Identifiers {
+		for _, id := range profiles[n].Identifiers {
 			ids = append(ids, id.String())
 		}
 		slices.Sort(ids)
 		fmt.Fprintf(&b, "%s: %s\n", n, strings.Join(ids, " "))
 	}
 	return b.String()
-}
-
-// profileNumber reads the N of a scenario profile name pN.
-func profileNumber(name string) int {
-	n, _ := strconv.Atoi(name[1:])
-	return n
 }
 
 func renderDecision(d Decision, target string) string {
@@ -155,7 +103,17 @@ func TestScenarios(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".txt"), func(t *testing.T) {
-			rules, norm, g := DefaultRules(), Normalizer{}, newGraph()
+			rules, norm := DefaultRules(), Normalizer{}
+			var w *WorkingSet
+			events := 0
+			// The working set starts empty at the first event, after the rule commands.
+			ws := func() *WorkingSet {
+				if w == nil {
+					made := 0
+					w = NewWorkingSet(rules, View{}, func(int64) string { made++; return "p" + strconv.Itoa(made) })
+				}
+				return w
+			}
 			for _, b := range readBlocks(t, file) {
 				verb, rest, _ := strings.Cut(b.command, " ")
 				var got string
@@ -186,11 +144,13 @@ func TestScenarios(t *testing.T) {
 						raw = append(raw, Identifier{Kind: k, Value: value})
 					}
 					ids, drops := Prepare(rules, norm, raw)
-					d := Resolve(rules, ids, g.view(ids))
-					d.Dropped = append(drops, d.Dropped...)
-					got = renderDecision(d, g.apply(d))
+					events++
+					// The event's number stands for its log position; profiles are named p1, p2, ...
+					// in creation order.
+					target, d := ws().Resolve(fmt.Sprintf("e%d", events), int64(events), ids, drops)
+					got = renderDecision(d, target)
 				case "profiles":
-					got = g.render()
+					got = render(ws())
 				default:
 					t.Fatalf("%s:%d: unknown command %q", file, b.line, verb)
 				}
