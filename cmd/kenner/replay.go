@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/kenner-cdp/kenner/process"
@@ -26,27 +25,13 @@ holds the data directory; with --store postgres:// and --nats, stop every node y
 			if err != nil {
 				return err
 			}
-			setMemoryLimit(cfg)
 			ctx := cmd.Context()
 			logger := newLogger(cfg, cmd.ErrOrStderr())
-			if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
-				return fmt.Errorf("data directory: %w", err)
-			}
-			release, err := lockData(cfg.Data)
+			app, log, closeAll, err := openExclusive(ctx, cfg, logger)
 			if err != nil {
 				return err
 			}
-			defer release()
-			app, err := openLocal(ctx, cfg, logger)
-			if err != nil {
-				return err
-			}
-			defer app.store.Close()
-			log, err := openLog(ctx, cfg, logger)
-			if err != nil {
-				return err
-			}
-			defer log.Close()
+			defer closeAll()
 
 			start := time.Now()
 			if err := app.store.ResetDerived(ctx); err != nil {

@@ -54,26 +54,11 @@ its batch, then closes the store and the log, and exits 0.`,
 // serve runs the server until ctx is done. Shutdown order: HTTP (no new events, in-flight
 // appends finish) → processor (current batch commits) → store → log.
 func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
-	setMemoryLimit(cfg)
-	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
-	release, err := lockData(cfg.Data)
+	app, log, closeAll, err := openExclusive(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	defer release()
-	app, err := openLocal(ctx, cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer app.store.Close()
-
-	log, err := openLog(ctx, cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer log.Close()
+	defer closeAll()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -155,4 +140,28 @@ func setMemoryLimit(cfg config) {
 	if os.Getenv("GOMEMLIMIT") == "" && cfg.MemoryLimit > 0 {
 		debug.SetMemoryLimit(cfg.MemoryLimit << 20)
 	}
+}
+
+// openExclusive is how serve and replay start: the soft memory limit, the data directory taken
+// for this process alone, the store and the log. closeAll closes them in order: store, log,
+// then the lock.
+func openExclusive(ctx context.Context, cfg config, logger *slog.Logger) (app *local, log *nats.Log, closeAll func(), err error) {
+	setMemoryLimit(cfg)
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, nil, nil, fmt.Errorf("data directory: %w", err)
+	}
+	release, err := lockData(cfg.Data)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if app, err = openLocal(ctx, cfg, logger); err != nil {
+		release()
+		return nil, nil, nil, err
+	}
+	if log, err = openLog(ctx, cfg, logger); err != nil {
+		app.store.Close()
+		release()
+		return nil, nil, nil, err
+	}
+	return app, log, func() { app.store.Close(); log.Close(); release() }, nil
 }
