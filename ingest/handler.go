@@ -135,7 +135,15 @@ func (h *Handler) accept(r *http.Request, pathType string) error {
 		return err
 	}
 	req := &requestInfo{ip: clientIP(r, h.cfg.TrustProxy), receivedAt: h.now().UTC()}
+	// A key in the header is checked before the body is looked at, so that an unauthenticated
+	// client learns nothing from parse errors; a key in the body needs the body parsed first.
+	var src *kenner.Source
 	writeKey, _, _ := r.BasicAuth()
+	if writeKey != "" {
+		if src, err = h.sources.Source(r.Context(), writeKey); err != nil {
+			return err
+		}
+	}
 
 	if !jsonobj.Valid(body) {
 		var v any
@@ -168,9 +176,10 @@ func (h *Handler) accept(r *http.Request, pathType string) error {
 	} else {
 		raws = [][]byte{body}
 	}
-	src, err := h.sources.Source(r.Context(), writeKey)
-	if err != nil {
-		return err
+	if src == nil {
+		if src, err = h.sources.Source(r.Context(), writeKey); err != nil {
+			return err
+		}
 	}
 	if err := h.allow(src.ID, len(raws)); err != nil {
 		return err

@@ -156,6 +156,7 @@ func TestTrackingEndpoints(t *testing.T) {
 		{"import", "/v1/import", `{"batch":[{"type":"track","userId":"u","event":"Old","timestamp":"2020-01-01T00:00:00Z"}]}`, nil, 200, "", 1},
 		{"no write key", "/v1/track", `{"userId":"u1","event":"x"}`, []func(*http.Request){noAuth}, 401, "unauthorized", 0},
 		{"bad write key", "/v1/track", `{"userId":"u1","event":"x"}`, []func(*http.Request){func(r *http.Request) { r.SetBasicAuth("nope", "") }}, 401, "unauthorized", 0},
+		{"bad write key wins over bad json", "/v1/track", `{"userId":`, []func(*http.Request){func(r *http.Request) { r.SetBasicAuth("nope", "") }}, 401, "unauthorized", 0},
 		{"bad json", "/v1/track", `{"userId":`, nil, 400, "invalid", 0},
 		{"empty body", "/v1/track", ``, nil, 400, "invalid", 0},
 		{"missing ids", "/v1/track", `{"event":"x"}`, nil, 400, "invalid", 0},
