@@ -8,11 +8,10 @@ package identity
 
 import (
 	"fmt"
-	"net/mail"
 	"strings"
 
 	"github.com/kenner-cdp/kenner"
-	"github.com/nyaruka/phonenumbers"
+	"github.com/kenner-cdp/kenner/standardize"
 )
 
 // Short names for the built-in kinds of kenner.Identifier.
@@ -42,28 +41,9 @@ func (n Normalizer) Normalize(kind, value string) (string, error) {
 	}
 	switch kind {
 	case Email:
-		addr, err := mail.ParseAddress(value)
-		if err != nil || addr.Address != value && !strings.EqualFold(addr.Address, value) {
-			return "", fmt.Errorf("not an email address")
-		}
-		at := strings.LastIndexByte(addr.Address, '@')
-		if at < 1 || !strings.Contains(addr.Address[at+1:], ".") {
-			return "", fmt.Errorf("not an email address")
-		}
-		return strings.ToLower(addr.Address), nil
+		return standardize.Email(value)
 	case Phone:
-		region := strings.ToUpper(n.DefaultRegion)
-		if region == "" && !strings.HasPrefix(value, "+") && !strings.HasPrefix(value, "00") {
-			return "", fmt.Errorf("phone number without a country code, and no default region is configured")
-		}
-		if strings.HasPrefix(value, "00") {
-			value = "+" + value[2:]
-		}
-		num, err := phonenumbers.Parse(value, region)
-		if err != nil || !phonenumbers.IsPossibleNumber(num) {
-			return "", fmt.Errorf("not a phone number")
-		}
-		return phonenumbers.Format(num, phonenumbers.E164), nil
+		return standardize.Phone(value, n.DefaultRegion)
 	default:
 		return value, nil
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/jsonobj"
+	"github.com/kenner-cdp/kenner/standardize"
 )
 
 // Limits of the tracking API, the same as Segment's.
@@ -178,15 +179,6 @@ const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
 
 func formatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
 
-var timeLayouts = []string{
-	time.RFC3339Nano,
-	"2006-01-02T15:04:05.999999999",
-	"2006-01-02 15:04:05.999999999Z07:00",
-	"2006-01-02 15:04:05.999999999",
-	"2006-01-02T15:04:05.999999999Z0700",
-	"2006-01-02",
-}
-
 // ParseTime reads the date formats SDKs and spreadsheets send: ISO 8601 with or without zone
 // (UTC assumed), date only, or epoch milliseconds or seconds as a number.
 func ParseTime(raw []byte) (time.Time, error) {
@@ -204,12 +196,8 @@ func ParseTime(raw []byte) (time.Time, error) {
 	if !ok {
 		return time.Time{}, fmt.Errorf("not a date")
 	}
-	for _, layout := range timeLayouts {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("%q is not an ISO 8601 date", s)
+	t, _, err := standardize.Time(s, "")
+	return t, err
 }
 
 func timeField(m jsonobj.Object, name string) (time.Time, bool, error) {
