@@ -28,6 +28,8 @@ import (
 
 type stack struct {
 	url      string
+	store    kenner.Store
+	hasher   *auth.Hasher
 	api      *server.Server
 	writeKey string
 	tokens   map[kenner.Role]string
@@ -47,7 +49,8 @@ func newStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds := auth.NewService(store, auth.NewHasher([]byte("0123456789abcdef0123456789abcdef")))
+	hasher := auth.NewHasher([]byte("0123456789abcdef0123456789abcdef"))
+	creds := auth.NewService(store, hasher)
 	if err := store.CreateWorkspace(ctx, &kenner.Workspace{ID: "ws", Name: "ws"}); err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +58,7 @@ func newStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := &stack{writeKey: key, tokens: map[kenner.Role]string{}}
+	st := &stack{writeKey: key, tokens: map[kenner.Role]string{}, store: store, hasher: hasher}
 	for _, r := range []kenner.Role{kenner.RoleOwner, kenner.RoleAdmin, kenner.RoleMarketer, kenner.RoleAnalyst, kenner.RoleViewer} {
 		_, secret, err := creds.CreateToken(ctx, "ws", string(r), r, nil)
 		if err != nil {
@@ -240,6 +243,22 @@ func TestAdminAuthentication(t *testing.T) {
 // the roles at or above the route's minimum get past authorization.
 func TestRoleMatrix(t *testing.T) {
 	s := newStack(t)
+	// An owner token that expired a minute ago, written to the store directly since the API
+	// refuses to create one; and an owner token revoked through the API.
+	expired := "kt_expired_owner_token_for_the_matrix"
+	past := time.Now().Add(-time.Minute)
+	if err := s.store.CreateToken(t.Context(), &kenner.Token{WorkspaceID: "ws", Name: "old", Role: kenner.RoleOwner,
+		Hash: s.hasher.Hash("api-token", expired), ExpiresAt: &past}); err != nil {
+		t.Fatal(err)
+	}
+	code, out := s.do(t, "POST", "/v1/tokens", s.tokens[kenner.RoleOwner], `{"role":"owner","name":"to revoke"}`)
+	if code != 201 {
+		t.Fatalf("create token: %d %v", code, out)
+	}
+	revoked := out["token"].(string)
+	if code, _ := s.do(t, "DELETE", "/v1/tokens/"+out["id"].(string), s.tokens[kenner.RoleOwner], ""); code != 204 {
+		t.Fatalf("revoke: %d", code)
+	}
 	for _, route := range s.api.Routes() {
 		method, path, _ := strings.Cut(route.Pattern, " ")
 		path = regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(path, "x")
@@ -253,8 +272,17 @@ func TestRoleMatrix(t *testing.T) {
 				t.Errorf("%s as %s: %d, want 403", route.Pattern, role, code)
 			}
 		}
-		if code, _ := s.do(t, method, path, "", "{}"); code != 401 {
-			t.Errorf("%s without a token: %d, want 401", route.Pattern, code)
+		for _, tc := range []struct{ what, token, reason string }{
+			{"no", "", "missing token"},
+			{"a bad", "kt_not_a_token", "invalid token"},
+			{"an expired", expired, "expired or revoked"},
+			{"a revoked", revoked, "expired or revoked"},
+		} {
+			code, out := s.do(t, method, path, tc.token, "{}")
+			msg, _ := out["error"].(map[string]any)["message"].(string)
+			if code != 401 || !strings.Contains(msg, tc.reason) {
+				t.Errorf("%s with %s token: %d %q, want 401 saying %q", route.Pattern, tc.what, code, msg, tc.reason)
+			}
 		}
 	}
 }
