@@ -36,6 +36,7 @@ type Event struct {
 	Name        string // track event name, or page/screen name
 	UserID      string
 	AnonymousID string
+	ProfileID   string // the profile the event belongs to ("" when it identifies no one)
 	Timestamp   time.Time
 	ReceivedAt  time.Time
 	Body        json.RawMessage
@@ -47,6 +48,9 @@ type EventFilter struct {
 	UserID      string
 	AnonymousID string
 	MessageID   string
+	ProfileID   string
+	Type        string
+	Name        string       // track event name, or page/screen name
 	After       *EventCursor // newest-first pagination: only events older than this
 	Limit       int
 }

@@ -25,16 +25,12 @@ type Store interface {
 	RevokeToken(ctx context.Context, workspaceID, id string, at time.Time) error
 
 	EventStore
+	ProfileStore
 }
 
-// EventStore keeps accepted raw events, deduplicated by message id per workspace.
+// EventStore keeps accepted raw events, deduplicated by message id per workspace. Events are
+// written by ProfileStore.Apply, together with what they do to profiles.
 type EventStore interface {
-	// AppendEvents stores events read from one log partition up to sequence pos.Seq and records
-	// the position in the same transaction, so that a restart neither loses nor repeats
-	// anything. A message id is stored once per workspace: of several copies the one earliest in
-	// the log (lowest seq, then index) is kept, whatever order partitions are applied in. events
-	// must not repeat a message id of a workspace. It returns how many events were new.
-	AppendEvents(ctx context.Context, pos Position, events []Event) (int, error)
 	// Position is where the named consumer stopped in a partition (0 when it never ran).
 	Position(ctx context.Context, consumer string, partition int) (uint64, error)
 	// Events lists events newest first and returns the cursor of the next page ("" at the end).

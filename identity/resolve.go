@@ -2,6 +2,8 @@ package identity
 
 import (
 	"fmt"
+
+	"github.com/kenner-cdp/kenner"
 	"slices"
 	"sort"
 )
@@ -10,6 +12,9 @@ import (
 type Drop struct {
 	Identifier Identifier `json:"identifier"`
 	Reason     string     `json:"reason"`
+	// Rule is set when the identifier was valid but using it would have broken a rule (a
+	// limit, merge protection, a split): a decision worth recording on the profile.
+	Rule bool `json:"rule,omitempty"`
 }
 
 // Prepare normalizes an event's raw identifiers, removes blocked and invalid values and
@@ -36,21 +41,13 @@ func Prepare(rules Rules, norm Normalizer, raw []Identifier) ([]Identifier, []Dr
 	return ids, drops
 }
 
-// Profile is what Resolve needs to know of a profile an event touches.
-type Profile struct {
-	ID          string
-	Identifiers []Identifier
-	// Rank decides which profile survives a merge: the lowest. The store uses the log position
-	// of the event that created the profile, so every replay picks the same survivor.
-	Rank int64
-}
+// Profile is what Resolve needs to know of a profile an event touches. Its Rank decides which
+// profile survives a merge: the lowest.
+type Profile = kenner.GraphNode
 
 // View is the part of the identity graph an event's identifiers touch: who owns each of them,
-// and those owners' identifiers.
-type View struct {
-	Owners   map[Identifier]string
-	Profiles map[string]Profile
-}
+// those owners' identifiers, and the separations (from splits) that involve them.
+type View = kenner.Graph
 
 // Action is what an event does to the graph.
 type Action string
@@ -85,14 +82,13 @@ type Decision struct {
 func Resolve(rules Rules, ids []Identifier, view View) Decision {
 	var d Decision
 	ids = slices.Clone(ids)
-	for {
-		kind, n := violation(rules, ids, ownersOf(ids, view), view)
-		if kind == "" || len(ids) == 1 {
+	for len(ids) > 1 {
+		v := violation(rules, ids, ownersOf(ids, view), view)
+		if v.reason == "" {
 			break
 		}
-		i := culprit(rules, ids, view, kind, n)
-		d.Dropped = append(d.Dropped, Drop{Identifier: ids[i],
-			Reason: fmt.Sprintf("using it would put %d %s identifiers on one profile (limit %d)", n, kind, rules.limit(kind))})
+		i := culprit(rules, ids, view, v)
+		d.Dropped = append(d.Dropped, Drop{Identifier: ids[i], Reason: v.reason, Rule: true})
 		ids = slices.Delete(ids, i, i+1)
 	}
 	if len(ids) == 0 {
@@ -132,14 +128,13 @@ func Resolve(rules Rules, ids []Identifier, view View) Decision {
 	return d
 }
 
-// culprit picks the identifier to drop for a violation of kind's limit: the lowest-priority one
-// whose removal lowers the count (a third email, or the device id linking two users), so that
-// innocent identifiers are kept; failing that, the lowest-priority one.
-func culprit(rules Rules, ids []Identifier, view View, kind string, n int) int {
+// culprit picks the identifier to drop for violation v: the lowest-priority one whose removal
+// resolves or eases it (a third email, or the device id linking two users), so that innocent
+// identifiers are kept; failing that, the lowest-priority one.
+func culprit(rules Rules, ids []Identifier, view View, v problem) int {
 	for i := len(ids) - 1; i >= 0; i-- {
 		rest := slices.Delete(slices.Clone(ids), i, i+1)
-		k, m := violation(rules, rest, ownersOf(rest, view), view)
-		if k != kind || m < n {
+		if w := violation(rules, rest, ownersOf(rest, view), view); w.eases(v) {
 			return i
 		}
 	}
@@ -157,10 +152,25 @@ func ownersOf(ids []Identifier, view View) []string {
 	return out
 }
 
-// violation returns a kind whose limit the union of the owners' identifiers and ids would
-// exceed, with that count. A profile already over a limit (the rules changed after it formed)
-// does not count as a violation by itself: only growth beyond the largest existing count does.
-func violation(rules Rules, ids []Identifier, owners []string, view View) (string, int) {
+// problem is a rule that joining an event's profiles would break.
+type problem struct {
+	reason     string
+	kind       string // a limit on this kind...
+	n          int    // ...would be exceeded with n identifiers
+	separation int    // or separation number separation-1 would be crossed
+}
+
+// eases reports whether p is a smaller problem than before: gone, another one, or fewer
+// identifiers over the same limit.
+func (p problem) eases(before problem) bool {
+	return p.reason == "" || p.kind != before.kind || p.separation != before.separation || p.n < before.n
+}
+
+// violation returns a rule that the union of the owners' identifiers and ids would break:
+// crossing a separation, or exceeding a kind's limit. A profile already over a limit (the rules
+// changed after it formed) does not count as a violation by itself: only growth beyond the
+// largest existing count does.
+func violation(rules Rules, ids []Identifier, owners []string, view View) problem {
 	union := map[Identifier]bool{}
 	largest := map[string]int{}
 	for _, p := range owners {
@@ -176,6 +186,12 @@ func violation(rules Rules, ids []Identifier, owners []string, view View) (strin
 	for _, id := range ids {
 		union[id] = true
 	}
+	for i, s := range view.Separations {
+		if slices.ContainsFunc(s.A, func(id Identifier) bool { return union[id] }) &&
+			slices.ContainsFunc(s.B, func(id Identifier) bool { return union[id] }) {
+			return problem{separation: i + 1, reason: "using it would join identifiers that a split separated"}
+		}
+	}
 	counts := map[string]int{}
 	for id := range union {
 		counts[id.Kind]++
@@ -189,8 +205,9 @@ func violation(rules Rules, ids []Identifier, owners []string, view View) (strin
 	})
 	for _, k := range kinds {
 		if l := rules.limit(k); l > 0 && counts[k] > l && counts[k] > largest[k] {
-			return k, counts[k]
+			return problem{kind: k, n: counts[k],
+				reason: fmt.Sprintf("using it would put %d %s identifiers on one profile (limit %d)", counts[k], k, l)}
 		}
 	}
-	return "", 0
+	return problem{}
 }

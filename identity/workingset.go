@@ -3,6 +3,8 @@ package identity
 import (
 	"maps"
 	"slices"
+
+	"github.com/kenner-cdp/kenner"
 )
 
 // WorkingSet is the part of the identity graph one batch of events touches, held in memory
@@ -19,6 +21,7 @@ type WorkingSet struct {
 	merges   []MergeRecord
 	drops    []DropRecord
 	attached map[Identifier]bool
+	seps     []kenner.Separation
 }
 
 // Changes is what resolving a batch did to the graph, in the order a store applies it:
@@ -51,7 +54,7 @@ type DropRecord struct {
 // event at rank (its log position), so that a replay creates the same IDs.
 func NewWorkingSet(rules Rules, view View, newID func(rank int64) string) *WorkingSet {
 	w := &WorkingSet{rules: rules, owners: maps.Clone(view.Owners), profiles: map[string]*Profile{}, newID: newID,
-		attached: map[Identifier]bool{}}
+		attached: map[Identifier]bool{}, seps: view.Separations}
 	if w.owners == nil {
 		w.owners = map[Identifier]string{}
 	}
@@ -66,7 +69,7 @@ func NewWorkingSet(rules Rules, view View, newID func(rank int64) string) *Worki
 // and returns the profile ("" when the event has no usable identifier) and the decision. ids
 // and drops come from Prepare.
 func (w *WorkingSet) Resolve(messageID string, rank int64, ids []Identifier, drops []Drop) (string, Decision) {
-	view := View{Owners: w.owners, Profiles: map[string]Profile{}}
+	view := View{Owners: w.owners, Profiles: map[string]Profile{}, Separations: w.seps}
 	for _, p := range ownersOf(ids, view) {
 		view.Profiles[p] = *w.profiles[p]
 	}
@@ -123,6 +126,9 @@ func (w *WorkingSet) Changes() Changes {
 func (w *WorkingSet) mergedAway(id string) bool {
 	return slices.ContainsFunc(w.merges, func(m MergeRecord) bool { return m.From == id })
 }
+
+// Owner returns the profile that owns id now, or "".
+func (w *WorkingSet) Owner(id Identifier) string { return w.owners[id] }
 
 // Profiles returns the profiles of the working set by ID, as they stand now.
 func (w *WorkingSet) Profiles() map[string]Profile {

@@ -45,7 +45,7 @@ func TestWorkingSetChanges(t *testing.T) {
 		},
 		Drops: []DropRecord{
 			{Profile: "other", MessageID: "m3", Drop: Drop{Identifier: id(UserID, "null"), Reason: "blocked value"}},
-			{Profile: "other", MessageID: "m3", Drop: Drop{Identifier: id(AnonymousID, "old-device"), Reason: "using it would put 2 user_id identifiers on one profile (limit 1)"}},
+			{Profile: "other", MessageID: "m3", Drop: Drop{Identifier: id(AnonymousID, "old-device"), Reason: "using it would put 2 user_id identifiers on one profile (limit 1)", Rule: true}},
 		},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

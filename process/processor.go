@@ -24,15 +24,16 @@ const ConsumerName = "processor"
 type Processor struct {
 	log     kenner.Log
 	store   kenner.Store
+	cfg     Config
 	logger  *slog.Logger
 	metrics *metrics
 	now     func() time.Time
 	applied atomic.Int64
 }
 
-// New returns a Processor reading log into store.
-func New(log kenner.Log, store kenner.Store, reg prometheus.Registerer, logger *slog.Logger) *Processor {
-	return &Processor{log: log, store: store, logger: logger, metrics: newMetrics(reg), now: time.Now}
+// New returns a Processor reading log into store under cfg.
+func New(log kenner.Log, store kenner.Store, cfg Config, reg prometheus.Registerer, logger *slog.Logger) *Processor {
+	return &Processor{log: log, store: store, cfg: cfg, logger: logger, metrics: newMetrics(reg), now: time.Now}
 }
 
 // Run reads every partition until ctx is done, then waits for the readers to stop. A reader that
@@ -127,17 +128,30 @@ func (p *Processor) apply(ctx context.Context, part int, recs []kenner.LogRecord
 		}
 	}
 	last := recs[len(recs)-1].Seq
-	added, err := p.store.AppendEvents(ctx, kenner.Position{Consumer: ConsumerName, Partition: part, Seq: last}, events)
+	// Workspaces never share a profile, so each is resolved on its own, in log order.
+	var order []string
+	byWorkspace := map[string][]kenner.Event{}
+	for _, e := range events {
+		if _, ok := byWorkspace[e.WorkspaceID]; !ok {
+			order = append(order, e.WorkspaceID)
+		}
+		byWorkspace[e.WorkspaceID] = append(byWorkspace[e.WorkspaceID], e)
+	}
+	pos := kenner.Position{Consumer: ConsumerName, Partition: part, Seq: last}
+	err := p.store.Apply(ctx, pos, func(ctx context.Context, b kenner.Batch) error {
+		for _, ws := range order {
+			if err := p.resolve(ctx, b, ws, byWorkspace[ws], false); err != nil {
+				return fmt.Errorf("workspace %s: %w", ws, err)
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("apply records up to %d: %w", last, err)
 	}
-	now := p.now()
-	p.applied.Add(int64(added))
-	p.metrics.processed.Add(float64(added))
-	p.metrics.duplicates.Add(float64(len(events) - added))
 	p.metrics.position.WithLabelValues(fmt.Sprint(part)).Set(float64(last))
 	if len(events) > 0 {
-		p.metrics.lag.Observe(now.Sub(events[len(events)-1].ReceivedAt).Seconds())
+		p.metrics.lag.Observe(p.now().Sub(events[len(events)-1].ReceivedAt).Seconds())
 	}
 	return nil
 }
@@ -175,6 +189,8 @@ type metrics struct {
 	skipped    prometheus.Counter
 	position   *prometheus.GaugeVec
 	lag        prometheus.Histogram
+	dropped    *prometheus.CounterVec
+	merges     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -186,6 +202,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		lag: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "kenner_processor_lag_seconds", Help: "Time from an event's receipt to its application to the store.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
 	}
-	reg.MustRegister(m.processed, m.duplicates, m.skipped, m.position, m.lag)
+	m.dropped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kenner_identity_dropped_total",
+		Help: "Identifiers of events not used for resolution, by reason (invalid, blocked value, rule)."}, []string{"reason"})
+	m.merges = prometheus.NewCounter(prometheus.CounterOpts{Name: "kenner_identity_merges_total", Help: "Profiles merged into another."})
+	reg.MustRegister(m.processed, m.duplicates, m.skipped, m.position, m.lag, m.dropped, m.merges)
 	return m
 }

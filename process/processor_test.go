@@ -27,7 +27,7 @@ func runUntilCaughtUp(t *testing.T, log *nats.Log, store kenner.Store) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	if err := process.New(log, store, prometheus.NewRegistry(), discard).CatchUp(ctx); err != nil {
+	if err := process.New(log, store, process.DefaultConfig(), prometheus.NewRegistry(), discard).CatchUp(ctx); err != nil {
 		t.Fatalf("catch up: %v", err)
 	}
 }

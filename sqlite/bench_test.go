@@ -9,6 +9,7 @@ import (
 
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/sqlite"
+	"github.com/kenner-cdp/kenner/storetest"
 )
 
 // BenchmarkAppendEvents measures the processor's store write: batches of 100 ~900-byte events,
@@ -33,7 +34,7 @@ func BenchmarkAppendEvents(b *testing.B) {
 				UserID: fmt.Sprintf("user-%d", (int(seq)*7+j)%5000), AnonymousID: fmt.Sprintf("anon-%d", (int(seq)*13+j)%5000),
 				Timestamp: now, ReceivedAt: now, Body: []byte(`{"messageId":"` + id + `","p":"` + pad + `"}`)})
 		}
-		if _, err := s.AppendEvents(b.Context(), kenner.Position{Consumer: "c", Partition: int(seq % 4), Seq: seq}, events); err != nil {
+		if _, err := storetest.AppendEvents(s, b.Context(), kenner.Position{Consumer: "c", Partition: int(seq % 4), Seq: seq}, events); err != nil {
 			b.Fatal(err)
 		}
 	}

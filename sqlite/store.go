@@ -30,9 +30,9 @@ type Store struct {
 	w *sql.DB
 	r *sql.DB
 
-	appendMu    sync.Mutex
-	appendQueue []*appendRequest
-	commitSlot  chan struct{}
+	applyMu    sync.Mutex
+	applyQueue []*applyRequest
+	commitSlot chan struct{}
 }
 
 // Open opens (creating if needed) the database at path and brings its schema up to date.

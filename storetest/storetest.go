@@ -159,18 +159,18 @@ func event(ws string, seq uint64, idx int, msgID, user, anon string) kenner.Even
 
 func testAppendEventsDeduplicates(t *testing.T, s kenner.Store) {
 	pos := kenner.Position{Consumer: "c", Partition: 0, Seq: 1}
-	added, err := s.AppendEvents(ctx(t), pos, []kenner.Event{event("ws", 1, 0, "m1", "u1", ""), event("ws", 1, 1, "m2", "u1", "")})
+	added, err := AppendEvents(s, ctx(t), pos, []kenner.Event{event("ws", 1, 0, "m1", "u1", ""), event("ws", 1, 1, "m2", "u1", "")})
 	if err != nil || added != 2 {
 		t.Fatalf("first append = %d, %v; want 2", added, err)
 	}
 	// A replay of the same record, and a later record repeating m1 (an SDK retry), add nothing.
 	pos.Seq = 2
-	added, err = s.AppendEvents(ctx(t), pos, []kenner.Event{event("ws", 1, 0, "m1", "u1", ""), event("ws", 2, 0, "m1", "u1", ""), event("ws", 2, 1, "m3", "", "a1")})
+	added, err = AppendEvents(s, ctx(t), pos, []kenner.Event{event("ws", 1, 0, "m1", "u1", ""), event("ws", 2, 0, "m1", "u1", ""), event("ws", 2, 1, "m3", "", "a1")})
 	if err != nil || added != 1 {
 		t.Fatalf("second append = %d, %v; want 1", added, err)
 	}
 	// The same message id in another workspace is another event.
-	added, err = s.AppendEvents(ctx(t), pos, []kenner.Event{event("ws2", 2, 2, "m1", "u1", "")})
+	added, err = AppendEvents(s, ctx(t), pos, []kenner.Event{event("ws2", 2, 2, "m1", "u1", "")})
 	if err != nil || added != 1 {
 		t.Fatalf("other workspace = %d, %v; want 1", added, err)
 	}
@@ -179,7 +179,7 @@ func testAppendEventsDeduplicates(t *testing.T, s kenner.Store) {
 		t.Errorf("Position = %d, %v; want 2", got, err)
 	}
 	// Positions never move backwards.
-	if _, err := s.AppendEvents(ctx(t), kenner.Position{Consumer: "c", Partition: 0, Seq: 1}, nil); err != nil {
+	if _, err := AppendEvents(s, ctx(t), kenner.Position{Consumer: "c", Partition: 0, Seq: 1}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.Position(ctx(t), "c", 0); got != 2 {
@@ -199,7 +199,7 @@ func testAppendEventsConcurrent(t *testing.T, s kenner.Store) {
 			for i := range perPart {
 				seq := uint64(p*1000 + i + 1)
 				ev := event("ws", seq, 0, fmt.Sprintf("p%d-%d", p, i), "u", "")
-				if _, err := s.AppendEvents(ctx(t), kenner.Position{Consumer: "c", Partition: p, Seq: seq}, []kenner.Event{ev}); err != nil {
+				if _, err := AppendEvents(s, ctx(t), kenner.Position{Consumer: "c", Partition: p, Seq: seq}, []kenner.Event{ev}); err != nil {
 					errs <- err
 				}
 			}
@@ -231,7 +231,7 @@ func testEventsFilterAndPaging(t *testing.T, s kenner.Store) {
 		evs = append(evs, event("ws", uint64(i/5+1), i%5, fmt.Sprintf("m%02d", i), user, anon))
 	}
 	evs = append(evs, event("other", 9, 0, "x", "u1", ""))
-	if _, err := s.AppendEvents(ctx(t), kenner.Position{Consumer: "c", Seq: 9}, evs); err != nil {
+	if _, err := AppendEvents(s, ctx(t), kenner.Position{Consumer: "c", Seq: 9}, evs); err != nil {
 		t.Fatal(err)
 	}
 	// Newest first, across pages of 10, with nothing lost or repeated.
@@ -301,14 +301,14 @@ func testEventsFilterAndPaging(t *testing.T, s kenner.Store) {
 func testEarliestCopyWins(t *testing.T, s kenner.Store) {
 	late := event("ws", 9, 0, "dup", "late-user", "")
 	early := event("ws", 3, 1, "dup", "early-user", "")
-	if _, err := s.AppendEvents(ctx(t), kenner.Position{Consumer: "c", Partition: 1, Seq: 9}, []kenner.Event{late}); err != nil {
+	if _, err := AppendEvents(s, ctx(t), kenner.Position{Consumer: "c", Partition: 1, Seq: 9}, []kenner.Event{late}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AppendEvents(ctx(t), kenner.Position{Consumer: "c", Partition: 0, Seq: 3}, []kenner.Event{early}); err != nil {
+	if _, err := AppendEvents(s, ctx(t), kenner.Position{Consumer: "c", Partition: 0, Seq: 3}, []kenner.Event{early}); err != nil {
 		t.Fatal(err)
 	}
 	// Applying the later copy again (a replay) must not bring it back.
-	if _, err := s.AppendEvents(ctx(t), kenner.Position{Consumer: "c", Partition: 1, Seq: 9}, []kenner.Event{late}); err != nil {
+	if _, err := AppendEvents(s, ctx(t), kenner.Position{Consumer: "c", Partition: 1, Seq: 9}, []kenner.Event{late}); err != nil {
 		t.Fatal(err)
 	}
 	got, _, err := s.Events(ctx(t), kenner.EventFilter{WorkspaceID: "ws", MessageID: "dup"})
@@ -325,7 +325,7 @@ func testResetDerived(t *testing.T, s kenner.Store) {
 	if err := s.CreateSource(ctx(t), &kenner.Source{WorkspaceID: "ws", Name: "web", WriteKeyHash: "h"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AppendEvents(ctx(t), kenner.Position{Consumer: "c", Seq: 4}, []kenner.Event{event("ws", 4, 0, "m", "u", "")}); err != nil {
+	if _, err := AppendEvents(s, ctx(t), kenner.Position{Consumer: "c", Seq: 4}, []kenner.Event{event("ws", 4, 0, "m", "u", "")}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.ResetDerived(ctx(t)); err != nil {
@@ -341,7 +341,18 @@ func testResetDerived(t *testing.T, s kenner.Store) {
 		t.Errorf("configuration lost in reset: %v", err)
 	}
 	// The same message can be stored again: the reset state accepts a replay.
-	if added, err := s.AppendEvents(ctx(t), kenner.Position{Consumer: "c", Seq: 4}, []kenner.Event{event("ws", 4, 0, "m", "u", "")}); err != nil || added != 1 {
+	if added, err := AppendEvents(s, ctx(t), kenner.Position{Consumer: "c", Seq: 4}, []kenner.Event{event("ws", 4, 0, "m", "u", "")}); err != nil || added != 1 {
 		t.Errorf("append after reset = %d, %v", added, err)
 	}
+}
+
+// AppendEvents stores events as the processor does for events that identify no one.
+func AppendEvents(s kenner.Store, ctx context.Context, pos kenner.Position, events []kenner.Event) (int, error) {
+	added := 0
+	err := s.Apply(ctx, pos, func(ctx context.Context, b kenner.Batch) error {
+		var err error
+		added, err = b.InsertEvents(ctx, events)
+		return err
+	})
+	return added, err
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,6 +38,12 @@ type config struct {
 	MemoryLimit   int64
 	URL           string
 	Token         string
+
+	ExternalIDs         []string
+	IdentityPriority    []string
+	IdentityLimits      map[string]int
+	IdentityBlocked     map[string][]string
+	TraitSourcePriority []string
 }
 
 func loadConfig(cmd *cobra.Command) (config, error) {
@@ -66,6 +74,21 @@ func loadConfig(cmd *cobra.Command) (config, error) {
 		DefaultRegion: k.String("default-region"), RateLimit: k.Float64("rate-limit"), TrustProxy: k.Bool("trust-proxy"),
 		LogLevel: k.String("log-level"), LogFormat: k.String("log-format"), SecretFile: k.String("secret-file"),
 		DebugAddr: k.String("debug-addr"), MemoryLimit: k.Int64("memory-limit"), URL: k.String("url"), Token: k.String("token"),
+	}
+	c.ExternalIDs = k.Strings("external-ids")
+	c.IdentityPriority = k.Strings("identity-priority")
+	c.TraitSourcePriority = k.Strings("trait-source-priority")
+	var err error
+	if c.IdentityLimits, err = intMap(k, "identity-limits"); err != nil {
+		return config{}, err
+	}
+	if c.IdentityBlocked, err = listMap(k, "identity-blocked"); err != nil {
+		return config{}, err
+	}
+	for _, kind := range c.ExternalIDs {
+		if kind == "" || strings.Trim(kind, "abcdefghijklmnopqrstuvwxyz0123456789_") != "" || slices.Contains([]string{"id", "user_id", "anonymous_id", "email", "phone"}, kind) {
+			return config{}, usageError{fmt.Errorf("external-ids: %q is not a valid kind (lowercase letters, digits and _, not a built-in kind)", kind)}
+		}
 	}
 	if c.Data == "" {
 		c.Data = "./kenner-data"
@@ -121,4 +144,57 @@ func addGlobalFlags(cmd *cobra.Command) {
 	f.String("log-format", "text", "log format: text or json")
 	f.String("url", "", "URL of a running kenner server for admin commands (also KENNER_URL)")
 	f.String("token", "", "admin API token for --url (also KENNER_TOKEN)")
+}
+
+// intMap reads a map of integers given as a YAML mapping or as "k=v,k=v" (flag, environment).
+func intMap(k *koanf.Koanf, key string) (map[string]int, error) {
+	out := map[string]int{}
+	if m := k.StringMap(key); len(m) > 0 {
+		for name, v := range m {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return nil, usageError{fmt.Errorf("%s: %s must be a whole number, not %q", key, name, v)}
+			}
+			out[name] = n
+		}
+		return out, nil
+	}
+	for _, pair := range k.Strings(key) {
+		name, v, ok := strings.Cut(pair, "=")
+		n, err := strconv.Atoi(v)
+		if !ok || err != nil || n < 0 {
+			return nil, usageError{fmt.Errorf("%s: want kind=number, not %q", key, pair)}
+		}
+		out[strings.TrimSpace(name)] = n
+	}
+	return out, nil
+}
+
+// listMap reads a map of string lists given as a YAML mapping or as "k=v,k=v" (flag,
+// environment), where a key may repeat.
+func listMap(k *koanf.Koanf, key string) (map[string][]string, error) {
+	out := map[string][]string{}
+	if m := k.StringsMap(key); len(m) > 0 {
+		return m, nil
+	}
+	for _, pair := range k.Strings(key) {
+		name, v, ok := strings.Cut(pair, "=")
+		if !ok {
+			return nil, usageError{fmt.Errorf("%s: want kind=value, not %q", key, pair)}
+		}
+		out[strings.TrimSpace(name)] = append(out[strings.TrimSpace(name)], v)
+	}
+	return out, nil
+}
+
+// addIdentityFlags defines the flags of identity resolution, which serve and replay share
+// (a replay must resolve with the rules the server will use).
+func addIdentityFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.String("default-region", "", "country (ISO 3166 alpha-2) of phone numbers without a country code")
+	f.StringSlice("external-ids", nil, "extra identifier kinds read from traits and context.externalIds (e.g. crm_id,shopify_id)")
+	f.StringSlice("identity-priority", nil, "identifier kinds from most to least trusted (default user_id,email,phone,anonymous_id)")
+	f.StringSlice("identity-limits", nil, "most identifiers of a kind per profile, kind=N (default user_id=1,email=5,phone=5,anonymous_id=100)")
+	f.StringSlice("identity-blocked", nil, "extra values that identify no one, kind=value (kind * for every kind)")
+	f.StringSlice("trait-source-priority", nil, "source names whose trait values win over newer values from other sources, most trusted first")
 }

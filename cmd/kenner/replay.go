@@ -13,9 +13,11 @@ func newReplayCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "replay",
 		Short: "Rebuild all derived state from the event log",
-		Long: `Deletes everything the store derived from the log (events, and the processor's position)
+		Long: `Deletes everything the store derived from the log (events, profiles, the identity graph and
+the processor's position)
 and applies the whole log again, then exits. Run it after changing rules that decide derived
-state. Configuration (workspaces, sources, tokens) is kept; the log is only read.
+state. Configuration (workspaces, sources, tokens, the
+separations made by profile splits) is kept; the log is only read.
 
 Stop the servers first: with the embedded store and log, replay refuses to run while a server
 holds the data directory; with --store postgres:// and --nats, stop every node yourself.`,
@@ -37,7 +39,7 @@ holds the data directory; with --store postgres:// and --nats, stop every node y
 			if err := app.store.ResetDerived(ctx); err != nil {
 				return err
 			}
-			proc := process.New(log, app.store, prometheus.NewRegistry(), logger)
+			proc := process.New(log, app.store, processConfig(cfg, app.store), prometheus.NewRegistry(), logger)
 			if err := proc.CatchUp(ctx); err != nil {
 				return fmt.Errorf("replay: %w", err)
 			}
@@ -48,5 +50,6 @@ holds the data directory; with --store postgres:// and --nats, stop every node y
 		},
 	}
 	addLogFlags(cmd)
+	addIdentityFlags(cmd)
 	return cmd
 }

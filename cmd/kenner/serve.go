@@ -44,7 +44,7 @@ its batch, then closes the store and the log, and exits 0.`,
 	f := cmd.Flags()
 	f.String("addr", "127.0.0.1:8080", "HTTP listen address")
 	addLogFlags(cmd)
-	f.String("default-region", "", "country (ISO 3166 alpha-2) of phone numbers without a country code")
+	addIdentityFlags(cmd)
 	f.Float64("rate-limit", 0, "events per second one source may send (0: no limit)")
 	f.Bool("trust-proxy", false, "take client IPs from X-Forwarded-For")
 	f.String("debug-addr", "", "serve Go's pprof profiles at HOST:PORT/debug/pprof/ (off by default; never expose it)")
@@ -65,7 +65,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	tracking := ingest.New(log, app.creds, ingest.NewMetrics(reg), logger, ingest.Config{
 		RateLimit: cfg.RateLimit, TrustProxy: cfg.TrustProxy,
 	})
-	proc := process.New(log, app.store, reg, logger)
+	proc := process.New(log, app.store, processConfig(cfg, app.store), reg, logger)
 	api := server.New(server.Deps{
 		Store: app.store, Log: log, Creds: app.creds, Ingest: tracking, Registry: reg, Logger: logger,
 		Consumer: process.ConsumerName,

@@ -1,0 +1,264 @@
+package process
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/identity"
+	"github.com/kenner-cdp/kenner/profile"
+)
+
+// Config is how the processor turns events into profiles.
+type Config struct {
+	Rules      identity.Rules
+	Normalizer identity.Normalizer
+	// ExternalIDs are the identifier kinds read from traits and context.externalIds besides
+	// user_id, anonymous_id, email and phone.
+	ExternalIDs []string
+	Policy      profile.Policy
+}
+
+// DefaultConfig is Segment's recommended identity settings and latest-wins traits.
+func DefaultConfig() Config { return Config{Rules: identity.DefaultRules()} }
+
+// ProfileID names the profile created by the event at rank. Deriving it from the log position
+// makes a replay create the same ids.
+func ProfileID(rank int64) string { return "prf_" + strconv.FormatInt(rank, 36) }
+
+// pending is one event on its way through resolution.
+type pending struct {
+	event   kenner.Event
+	ids     []identity.Identifier
+	drops   []identity.Drop
+	prev    []identity.Identifier // an alias call's previousId, as user_id and as anonymous_id
+	target  string
+	decided identity.Decision
+}
+
+// resolve runs identity resolution and the profile fold for events of one workspace inside a
+// store transaction. fresh events are stored (InsertEvents); for a split's recomputation
+// (reassign) the events are already stored and only get their new profile.
+func (p *Processor) resolve(ctx context.Context, b kenner.Batch, ws string, events []kenner.Event, reassign bool) error {
+	known := map[string]bool{}
+	if !reassign {
+		msgIDs := make([]string, len(events))
+		for i, e := range events {
+			msgIDs[i] = e.MessageID
+		}
+		var err error
+		if known, err = b.KnownMessages(ctx, ws, msgIDs); err != nil {
+			return err
+		}
+	}
+	var work []*pending
+	var lookup []identity.Identifier
+	x := identity.Extractor{External: p.cfg.ExternalIDs}
+	for _, e := range events {
+		if known[e.MessageID] {
+			continue
+		}
+		ex, err := x.Extract(e.Body)
+		if err != nil {
+			return fmt.Errorf("event %s: %w", e.MessageID, err)
+		}
+		w := &pending{event: e}
+		w.ids, w.drops = identity.Prepare(p.cfg.Rules, p.cfg.Normalizer, ex.IDs)
+		if ex.PreviousID != "" {
+			w.prev, _ = identity.Prepare(p.cfg.Rules, p.cfg.Normalizer, []identity.Identifier{
+				{Kind: identity.UserID, Value: ex.PreviousID}, {Kind: identity.AnonymousID, Value: ex.PreviousID}})
+		}
+		for _, d := range w.drops {
+			p.metrics.dropped.WithLabelValues(dropReason(d)).Inc()
+		}
+		lookup = append(lookup, w.ids...)
+		lookup = append(lookup, w.prev...)
+		work = append(work, w)
+	}
+	if len(work) == 0 {
+		if reassign {
+			return nil
+		}
+		_, err := b.InsertEvents(ctx, events)
+		return err
+	}
+	graph, err := b.LoadGraph(ctx, ws, dedupe(lookup))
+	if err != nil {
+		return err
+	}
+	set := identity.NewWorkingSet(p.cfg.Rules, graph, ProfileID)
+	added := map[identity.Identifier]kenner.Identity{}
+	for _, w := range work {
+		ids := w.ids
+		if len(w.prev) > 0 {
+			ids = append(slices.Clone(ids), previous(set, w.prev))
+		}
+		rank := kenner.EventRank(w.event.Seq, w.event.Index)
+		w.target, w.decided = set.Resolve(w.event.MessageID, rank, ids, w.drops)
+		for _, id := range w.decided.Added {
+			added[id] = kenner.Identity{Identifier: id, SourceID: w.event.SourceID, MessageID: w.event.MessageID, Rank: rank, At: w.event.Timestamp}
+		}
+	}
+	changes := set.Changes()
+	into := map[string]string{}
+	for _, m := range changes.Merges {
+		into[m.From] = m.Into
+	}
+	final := func(id string) string {
+		for {
+			next, ok := into[id]
+			if !ok {
+				return id
+			}
+			id = next
+		}
+	}
+
+	// Load the profiles before the graph changes tombstone the merged ones.
+	touched := map[string]bool{}
+	for _, w := range work {
+		if w.target != "" {
+			touched[w.target] = true
+		}
+	}
+	for _, m := range changes.Merges {
+		touched[m.From], touched[m.Into] = true, true
+	}
+	ids := make([]string, 0, len(touched))
+	for id := range touched {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	profiles, err := b.LoadProfiles(ctx, ws, ids)
+	if err != nil {
+		return err
+	}
+	for _, c := range changes.Created {
+		if profiles[c.ID] == nil {
+			profiles[c.ID] = &kenner.Profile{WorkspaceID: ws, ID: c.ID, Rank: c.Rank}
+		}
+	}
+
+	gc := kenner.GraphChanges{Identities: map[string][]kenner.Identity{}}
+	for _, c := range changes.Created {
+		gc.Created = append(gc.Created, kenner.GraphNode{ID: c.ID, Rank: c.Rank})
+	}
+	for _, m := range changes.Merges {
+		gc.Merges = append(gc.Merges, kenner.Merge{Into: m.Into, From: m.From})
+		gc.Decisions = append(gc.Decisions, kenner.Decision{ProfileID: final(m.Into), Action: kenner.DecisionMerge, From: m.From,
+			Identifier: m.Via, MessageID: m.MessageID, Rank: m.Rank, Reason: "both profiles hold " + m.Via.Kind + " " + m.Via.Value})
+		p.cfg.Policy.Merge(profiles[m.Into], profiles[m.From])
+		p.metrics.merges.Inc()
+	}
+	for id, owner := range changes.Owners {
+		idt := added[id]
+		gc.Identities[final(owner)] = append(gc.Identities[final(owner)], idt)
+	}
+	for _, d := range changes.Drops {
+		if !d.Rule {
+			continue
+		}
+		gc.Decisions = append(gc.Decisions, kenner.Decision{ProfileID: final(d.Profile), Action: kenner.DecisionProtect,
+			Identifier: d.Identifier, MessageID: d.MessageID, Reason: d.Reason})
+	}
+	rankOf := map[string]int64{}
+	for _, w := range work {
+		rankOf[w.event.MessageID] = kenner.EventRank(w.event.Seq, w.event.Index)
+	}
+	for i := range gc.Decisions {
+		if gc.Decisions[i].Rank == 0 {
+			gc.Decisions[i].Rank = rankOf[gc.Decisions[i].MessageID]
+		}
+		gc.Decisions[i].At = p.now().UTC()
+	}
+	if err := b.WriteGraph(ctx, ws, gc); err != nil {
+		return err
+	}
+
+	// Fold the events in, merged profiles first (the fold is commutative, so order only
+	// matters for which profile object holds the result).
+	byMessage := map[string]*pending{}
+	for _, w := range work {
+		byMessage[w.event.MessageID] = w
+		if w.target == "" {
+			continue
+		}
+		if err := p.cfg.Policy.Apply(profiles[final(w.target)], &w.event); err != nil {
+			return fmt.Errorf("event %s: %w", w.event.MessageID, err)
+		}
+	}
+	var save []*kenner.Profile
+	for _, id := range ids {
+		if final(id) == id && profiles[id] != nil {
+			save = append(save, profiles[id])
+		}
+	}
+	for _, c := range changes.Created {
+		if final(c.ID) == c.ID && !touched[c.ID] {
+			save = append(save, profiles[c.ID])
+		}
+	}
+	if err := b.SaveProfiles(ctx, save); err != nil {
+		return err
+	}
+
+	out := make([]kenner.Event, 0, len(events))
+	for _, e := range events {
+		if w := byMessage[e.MessageID]; w != nil && w.target != "" {
+			e.ProfileID = final(w.target)
+		}
+		out = append(out, e)
+	}
+	if reassign {
+		return b.AssignEvents(ctx, out)
+	}
+	n, err := b.InsertEvents(ctx, out)
+	if err != nil {
+		return err
+	}
+	p.applied.Add(int64(n))
+	p.metrics.processed.Add(float64(n))
+	p.metrics.duplicates.Add(float64(len(out) - n))
+	return nil
+}
+
+// previous decides what an alias call's previousId is: a user_id if some profile has it as
+// one, else an anonymous_id (the usual case: the id a device used before login).
+func previous(set *identity.WorkingSet, cands []identity.Identifier) identity.Identifier {
+	for _, c := range cands {
+		if c.Kind == identity.UserID && set.Owner(c) != "" {
+			return c
+		}
+	}
+	for _, c := range cands {
+		if c.Kind == identity.AnonymousID {
+			return c
+		}
+	}
+	return cands[0]
+}
+
+func dedupe(ids []identity.Identifier) []identity.Identifier {
+	seen := make(map[identity.Identifier]bool, len(ids))
+	out := ids[:0:0]
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func dropReason(d identity.Drop) string {
+	switch {
+	case d.Rule:
+		return "rule"
+	case d.Reason == "blocked value":
+		return "blocked"
+	default:
+		return "invalid"
+	}
+}

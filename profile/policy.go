@@ -1,0 +1,140 @@
+// Package profile folds events into profiles: traits with provenance under a merge policy,
+// first and last seen, group (account) membership. Every rule here is commutative (the best
+// value wins, whatever order values arrive in), so that merging two profiles, processing
+// partitions in any order and replaying the log all give the same profile.
+package profile
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"time"
+
+	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/jsonobj"
+)
+
+// Policy decides which of two values of a trait a profile keeps.
+type Policy struct {
+	// SourcePriority lists source names from most to least trusted: a value from a more
+	// trusted source wins over a newer one from a less trusted source. Sources not listed rank
+	// below every listed one. Empty: the latest event time wins, whatever its source.
+	SourcePriority []string
+	// SourceName maps a source id to its name (nil when SourcePriority is empty).
+	SourceName func(sourceID string) string
+}
+
+func (p Policy) sourceRank(sourceID string) int {
+	if len(p.SourcePriority) == 0 || p.SourceName == nil {
+		return 0
+	}
+	if i := slices.Index(p.SourcePriority, p.SourceName(sourceID)); i >= 0 {
+		return i
+	}
+	return len(p.SourcePriority)
+}
+
+// better reports whether value a (from sourceA, at time ta, log rank ra) beats b.
+func (p Policy) better(sourceA string, ta time.Time, ra int64, sourceB string, tb time.Time, rb int64) bool {
+	if pa, pb := p.sourceRank(sourceA), p.sourceRank(sourceB); pa != pb {
+		return pa < pb
+	}
+	if !ta.Equal(tb) {
+		return ta.After(tb)
+	}
+	return ra > rb
+}
+
+// SetTrait offers a value for a trait; the profile keeps it if it beats the current one.
+func (p Policy) SetTrait(prof *kenner.Profile, name string, t kenner.Trait) {
+	if prof.Traits == nil {
+		prof.Traits = map[string]kenner.Trait{}
+	}
+	cur, ok := prof.Traits[name]
+	if !ok || p.better(t.SourceID, t.Timestamp, t.Rank, cur.SourceID, cur.Timestamp, cur.Rank) {
+		prof.Traits[name] = t
+	}
+}
+
+// SetGroup offers a group membership; a newer one replaces the group's traits.
+func (p Policy) SetGroup(prof *kenner.Profile, g kenner.Group) {
+	if prof.Groups == nil {
+		prof.Groups = map[string]kenner.Group{}
+	}
+	cur, ok := prof.Groups[g.ID]
+	if !ok || p.better(g.SourceID, g.Timestamp, g.Rank, cur.SourceID, cur.Timestamp, cur.Rank) {
+		prof.Groups[g.ID] = g
+	}
+}
+
+// Seen widens the profile's first/last seen to include t.
+func Seen(prof *kenner.Profile, t time.Time) {
+	if prof.FirstSeen.IsZero() || t.Before(prof.FirstSeen) {
+		prof.FirstSeen = t
+	}
+	if t.After(prof.LastSeen) {
+		prof.LastSeen = t
+	}
+}
+
+// Apply folds one event into the profile: an identify call's traits, a group call's
+// membership, and the event time into first/last seen. body is the enriched Segment message.
+func (p Policy) Apply(prof *kenner.Profile, e *kenner.Event) error {
+	Seen(prof, e.Timestamp)
+	if e.Type != kenner.TypeIdentify && e.Type != kenner.TypeGroup {
+		return nil
+	}
+	m, err := jsonobj.Parse(e.Body)
+	if err != nil {
+		return err
+	}
+	rank := kenner.EventRank(e.Seq, e.Index)
+	switch e.Type {
+	case kenner.TypeIdentify:
+		traits, err := jsonobj.Parse(m.Get("traits"))
+		if err != nil {
+			return nil // no traits object: nothing to set
+		}
+		for _, f := range traits {
+			p.SetTrait(prof, f.Key, kenner.Trait{Value: compact(f.Value), SourceID: e.SourceID, MessageID: e.MessageID, Timestamp: e.Timestamp, Rank: rank})
+		}
+	case kenner.TypeGroup:
+		id, ok := m.GetString("groupId")
+		if !ok {
+			if raw := m.Get("groupId"); len(raw) > 0 && raw[0] != 'n' {
+				id = string(raw) // a numeric group id
+			}
+		}
+		if id == "" {
+			return nil
+		}
+		g := kenner.Group{ID: id, SourceID: e.SourceID, MessageID: e.MessageID, Timestamp: e.Timestamp, Rank: rank}
+		if raw := m.Get("traits"); len(raw) > 0 && raw[0] == '{' {
+			g.Traits = compact(raw)
+		}
+		p.SetGroup(prof, g)
+	}
+	return nil
+}
+
+// Merge folds profile from into into, which survives.
+func (p Policy) Merge(into, from *kenner.Profile) {
+	for name, t := range from.Traits {
+		p.SetTrait(into, name, t)
+	}
+	for _, g := range from.Groups {
+		p.SetGroup(into, g)
+	}
+	if !from.FirstSeen.IsZero() {
+		Seen(into, from.FirstSeen)
+		Seen(into, from.LastSeen)
+	}
+}
+
+func compact(raw []byte) json.RawMessage {
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return json.RawMessage(slices.Clone(raw))
+	}
+	return b.Bytes()
+}

@@ -1,0 +1,398 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kenner-cdp/kenner"
+)
+
+// batch is kenner.Batch on the writer's transaction. SQLite serializes writers, so reads need
+// no locks: nothing else changes the graph while the transaction is open.
+type batch struct {
+	s     *Store
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt
+}
+
+var _ kenner.Batch = (*batch)(nil)
+
+// stmt prepares query once per transaction; a batch runs the same few statements per event.
+func (b *batch) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := b.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := b.tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if b.stmts == nil {
+		b.stmts = map[string]*sql.Stmt{}
+	}
+	b.stmts[query] = st
+	return st, nil
+}
+
+func (b *batch) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := b.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (b *batch) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := b.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (b *batch) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := b.stmt(ctx, query)
+	if err != nil {
+		return b.tx.QueryRowContext(ctx, query, args...) // reports the same error on Scan
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+func (b *batch) KnownMessages(ctx context.Context, ws string, ids []string) (map[string]bool, error) {
+	known := map[string]bool{}
+	for _, id := range ids {
+		var one int
+		err := b.queryRow(ctx, `SELECT 1 FROM events WHERE workspace_id = ? AND message_id = ?`, ws, id).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("known messages: %w", err)
+		}
+		known[id] = true
+	}
+	return known, nil
+}
+
+func (b *batch) LoadGraph(ctx context.Context, ws string, ids []kenner.Identifier) (kenner.Graph, error) {
+	g := kenner.Graph{Owners: map[kenner.Identifier]string{}, Profiles: map[string]kenner.GraphNode{}}
+	for _, id := range ids {
+		if _, ok := g.Owners[id]; ok {
+			continue
+		}
+		var owner string
+		err := b.queryRow(ctx, `SELECT profile_id FROM identities WHERE workspace_id = ? AND kind = ? AND value = ?`, ws, id.Kind, id.Value).Scan(&owner)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return g, fmt.Errorf("load graph: %w", err)
+		}
+		if _, ok := g.Profiles[owner]; ok {
+			continue
+		}
+		node := kenner.GraphNode{ID: owner}
+		if err := b.queryRow(ctx, `SELECT rank FROM profiles WHERE workspace_id = ? AND id = ?`, ws, owner).Scan(&node.Rank); err != nil {
+			return g, fmt.Errorf("load graph: profile %s: %w", owner, err)
+		}
+		rows, err := b.query(ctx, `SELECT kind, value FROM identities WHERE workspace_id = ? AND profile_id = ?`, ws, owner)
+		if err != nil {
+			return g, fmt.Errorf("load graph: %w", err)
+		}
+		for rows.Next() {
+			var i kenner.Identifier
+			if err := rows.Scan(&i.Kind, &i.Value); err != nil {
+				rows.Close()
+				return g, fmt.Errorf("load graph: %w", err)
+			}
+			node.Identifiers = append(node.Identifiers, i)
+			g.Owners[i] = owner
+		}
+		rows.Close()
+		g.Profiles[owner] = node
+	}
+	var err error
+	g.Separations, err = b.separations(ctx, ws, ids, g)
+	return g, err
+}
+
+// separations loads the separations that involve ids or any identifier of g's profiles.
+func (b *batch) separations(ctx context.Context, ws string, ids []kenner.Identifier, g kenner.Graph) ([]kenner.Separation, error) {
+	var any int
+	if err := b.queryRow(ctx, `SELECT count(*) FROM separations WHERE workspace_id = ?`, ws).Scan(&any); err != nil || any == 0 {
+		return nil, err
+	}
+	seen := map[int64]bool{}
+	var out []kenner.Separation
+	check := func(id kenner.Identifier) error {
+		rows, err := b.query(ctx, `SELECT separation_id FROM separation_members WHERE workspace_id = ? AND kind = ? AND value = ?`, ws, id.Kind, id.Value)
+		if err != nil {
+			return err
+		}
+		var sepIDs []int64
+		for rows.Next() {
+			var sid int64
+			if err := rows.Scan(&sid); err != nil {
+				rows.Close()
+				return err
+			}
+			if !seen[sid] {
+				seen[sid] = true
+				sepIDs = append(sepIDs, sid)
+			}
+		}
+		rows.Close()
+		for _, sid := range sepIDs {
+			sep, err := b.separation(ctx, sid)
+			if err != nil {
+				return err
+			}
+			out = append(out, sep)
+		}
+		return nil
+	}
+	for _, id := range ids {
+		if err := check(id); err != nil {
+			return nil, fmt.Errorf("load separations: %w", err)
+		}
+	}
+	for id := range g.Owners {
+		if err := check(id); err != nil {
+			return nil, fmt.Errorf("load separations: %w", err)
+		}
+	}
+	return out, nil
+}
+
+func (b *batch) separation(ctx context.Context, id int64) (kenner.Separation, error) {
+	var sep kenner.Separation
+	rows, err := b.query(ctx, `SELECT side, kind, value FROM separation_members WHERE separation_id = ? ORDER BY rowid`, id)
+	if err != nil {
+		return sep, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var side string
+		var i kenner.Identifier
+		if err := rows.Scan(&side, &i.Kind, &i.Value); err != nil {
+			return sep, err
+		}
+		if side == "A" {
+			sep.A = append(sep.A, i)
+		} else {
+			sep.B = append(sep.B, i)
+		}
+	}
+	return sep, rows.Err()
+}
+
+func (b *batch) LoadProfiles(ctx context.Context, ws string, ids []string) (map[string]*kenner.Profile, error) {
+	out := make(map[string]*kenner.Profile, len(ids))
+	for _, id := range ids {
+		p, err := scanProfile(b.queryRow(ctx, `SELECT `+profileColumns+` FROM profiles WHERE workspace_id = ? AND id = ?`, ws, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load profile %s: %w", id, err)
+		}
+		if p.mergedInto == "" {
+			out[id] = &p.Profile
+		}
+	}
+	return out, nil
+}
+
+func (b *batch) WriteGraph(ctx context.Context, ws string, c kenner.GraphChanges) error {
+	now := millis(time.Now())
+	for _, n := range c.Created {
+		if _, err := b.exec(ctx, `INSERT INTO profiles (workspace_id, id, rank, data, first_seen, last_seen, version, updated_at)
+			VALUES (?, ?, ?, '{}', 0, 0, 0, ?)`, ws, n.ID, n.Rank, now); err != nil {
+			return fmt.Errorf("create profile %s: %w", n.ID, err)
+		}
+	}
+	for _, m := range c.Merges {
+		for _, q := range []string{
+			`UPDATE identities SET profile_id = ? WHERE workspace_id = ? AND profile_id = ?`,
+			`UPDATE events SET profile_id = ? WHERE workspace_id = ? AND profile_id = ?`,
+			`UPDATE decisions SET profile_id = ? WHERE workspace_id = ? AND profile_id = ?`,
+			`UPDATE profiles SET merged_into = ? WHERE workspace_id = ? AND merged_into = ?`,
+			`UPDATE profiles SET merged_into = ?, data = '{}', version = version + 1, updated_at = ` + fmt.Sprint(now) + ` WHERE workspace_id = ? AND id = ?`,
+		} {
+			if _, err := b.exec(ctx, q, m.Into, ws, m.From); err != nil {
+				return fmt.Errorf("merge %s into %s: %w", m.From, m.Into, err)
+			}
+		}
+	}
+	for owner, ids := range c.Identities {
+		for _, i := range ids {
+			if _, err := b.exec(ctx, `INSERT INTO identities (workspace_id, kind, value, profile_id, source_id, message_id, rank, at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, ws, i.Kind, i.Value, owner, i.SourceID, i.MessageID, i.Rank, millis(i.At)); err != nil {
+				return fmt.Errorf("attach %s: %w", i.Identifier, err)
+			}
+		}
+	}
+	return b.AddDecisions(ctx, ws, c.Decisions)
+}
+
+func (b *batch) AddDecisions(ctx context.Context, ws string, ds []kenner.Decision) error {
+	for _, d := range ds {
+		if _, err := b.exec(ctx, `INSERT INTO decisions (workspace_id, profile_id, action, from_id, kind, value, message_id, reason, rank, at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ws, d.ProfileID, d.Action, d.From, d.Identifier.Kind, d.Identifier.Value,
+			d.MessageID, d.Reason, d.Rank, millis(d.At)); err != nil {
+			return fmt.Errorf("record decision: %w", err)
+		}
+	}
+	return nil
+}
+
+func (b *batch) SaveProfiles(ctx context.Context, profiles []*kenner.Profile) error {
+	now := time.Now().UTC()
+	for _, p := range profiles {
+		data, err := encodeProfileData(p)
+		if err != nil {
+			return err
+		}
+		p.Version++
+		p.UpdatedAt = now
+		if _, err := b.exec(ctx, `INSERT INTO profiles (workspace_id, id, rank, data, first_seen, last_seen, version, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (workspace_id, id) DO UPDATE SET data = excluded.data, first_seen = excluded.first_seen,
+				last_seen = excluded.last_seen, version = profiles.version + 1, updated_at = excluded.updated_at`,
+			p.WorkspaceID, p.ID, p.Rank, data, seenMillis(p.FirstSeen), seenMillis(p.LastSeen), p.Version, millis(now)); err != nil {
+			return fmt.Errorf("save profile %s: %w", p.ID, err)
+		}
+	}
+	return nil
+}
+
+func (b *batch) InsertEvents(ctx context.Context, events []kenner.Event) (int, error) {
+	// A replayed record conflicts on its place in the log and changes nothing. A message id seen
+	// before conflicts on (workspace, message_id): the copy earliest in the log is kept, whatever
+	// order the partitions are processed in, so a replay always ends in the same state; the
+	// profile stays the one the first stored copy went to.
+	added := 0
+	for i := range events {
+		e := &events[i]
+		res, err := b.exec(ctx, `INSERT INTO events
+			(id, workspace_id, source_id, message_id, type, name, user_id, anonymous_id, ts, received_at, body, profile_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO NOTHING
+			ON CONFLICT (workspace_id, message_id) DO UPDATE SET
+				id = excluded.id, source_id = excluded.source_id, type = excluded.type, name = excluded.name,
+				user_id = excluded.user_id, anonymous_id = excluded.anonymous_id, ts = excluded.ts, received_at = excluded.received_at, body = excluded.body
+			WHERE excluded.id < events.id`,
+			kenner.EventRank(e.Seq, e.Index), e.WorkspaceID, e.SourceID, e.MessageID, e.Type, e.Name,
+			e.UserID, e.AnonymousID, millis(e.Timestamp), millis(e.ReceivedAt), []byte(e.Body), e.ProfileID)
+		if err != nil {
+			return added, fmt.Errorf("append event %s: %w", e.MessageID, err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			added++
+		}
+	}
+	return added, nil
+}
+
+func (b *batch) AssignEvents(ctx context.Context, events []kenner.Event) error {
+	for _, e := range events {
+		if _, err := b.exec(ctx, `UPDATE events SET profile_id = ? WHERE workspace_id = ? AND message_id = ?`, e.ProfileID, e.WorkspaceID, e.MessageID); err != nil {
+			return fmt.Errorf("assign event %s: %w", e.MessageID, err)
+		}
+	}
+	return nil
+}
+
+func (b *batch) AddSeparation(ctx context.Context, ws string, sep kenner.Separation) error {
+	res, err := b.exec(ctx, `INSERT INTO separations (workspace_id, created_at) VALUES (?, ?)`, ws, millis(time.Now()))
+	if err != nil {
+		return fmt.Errorf("add separation: %w", err)
+	}
+	id, _ := res.LastInsertId()
+	for side, ids := range map[string][]kenner.Identifier{"A": sep.A, "B": sep.B} {
+		for _, i := range ids {
+			if _, err := b.exec(ctx, `INSERT INTO separation_members (separation_id, workspace_id, side, kind, value) VALUES (?, ?, ?, ?, ?)`,
+				id, ws, side, i.Kind, i.Value); err != nil {
+				return fmt.Errorf("add separation: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+func (b *batch) ResetProfile(ctx context.Context, ws, id string) ([]kenner.Event, error) {
+	rows, err := b.query(ctx, `SELECT `+eventColumns+` FROM events WHERE workspace_id = ? AND profile_id = ? ORDER BY id`, ws, id)
+	if err != nil {
+		return nil, fmt.Errorf("reset profile: %w", err)
+	}
+	events, err := scanEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("reset profile: %w", err)
+	}
+	for i := range events {
+		events[i].ProfileID = ""
+	}
+	for _, q := range []string{
+		`UPDATE events SET profile_id = '' WHERE workspace_id = ? AND profile_id = ?`,
+		`DELETE FROM identities WHERE workspace_id = ? AND profile_id = ?`,
+		`DELETE FROM decisions WHERE workspace_id = ? AND profile_id = ?`,
+		`DELETE FROM profiles WHERE workspace_id = ? AND merged_into = ?`,
+		`DELETE FROM profiles WHERE workspace_id = ? AND id = ?`,
+	} {
+		if _, err := b.exec(ctx, q, ws, id); err != nil {
+			return nil, fmt.Errorf("reset profile: %w", err)
+		}
+	}
+	return events, nil
+}
+
+// profileData is the JSON of the profiles.data column.
+type profileData struct {
+	Traits map[string]kenner.Trait `json:"traits,omitempty"`
+	Groups map[string]kenner.Group `json:"groups,omitempty"`
+}
+
+func encodeProfileData(p *kenner.Profile) ([]byte, error) {
+	b, err := json.Marshal(profileData{Traits: p.Traits, Groups: p.Groups})
+	if err != nil {
+		return nil, fmt.Errorf("encode profile %s: %w", p.ID, err)
+	}
+	return b, nil
+}
+
+const profileColumns = `workspace_id, id, rank, merged_into, data, first_seen, last_seen, version, updated_at`
+
+type storedProfile struct {
+	kenner.Profile
+	mergedInto string
+}
+
+func scanProfile(row interface{ Scan(...any) error }) (storedProfile, error) {
+	var p storedProfile
+	var data []byte
+	var first, last, updated int64
+	if err := row.Scan(&p.WorkspaceID, &p.ID, &p.Rank, &p.mergedInto, &data, &first, &last, &p.Version, &updated); err != nil {
+		return p, err
+	}
+	var d profileData
+	if err := json.Unmarshal(data, &d); err != nil {
+		return p, fmt.Errorf("decode profile %s: %w", p.ID, err)
+	}
+	p.Traits, p.Groups = d.Traits, d.Groups
+	if first != 0 || last != 0 {
+		p.FirstSeen, p.LastSeen = fromMillis(first), fromMillis(last)
+	}
+	p.UpdatedAt = fromMillis(updated)
+	return p, nil
+}
+
+// seenMillis stores an unset time as 0.
+func seenMillis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return millis(t)
+}

@@ -1,0 +1,87 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/kenner-cdp/kenner"
+)
+
+// Profile implements kenner.ProfileStore.
+func (s *Store) Profile(ctx context.Context, ws string, id kenner.Identifier) (*kenner.Profile, error) {
+	pid := id.Value
+	if id.Kind != kenner.KindProfileID {
+		err := s.r.QueryRowContext(ctx, `SELECT profile_id FROM identities WHERE workspace_id = ? AND kind = ? AND value = ?`,
+			ws, id.Kind, id.Value).Scan(&pid)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, kenner.Errorf(kenner.ENotFound, "no profile has %s", id)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("find profile: %w", err)
+		}
+	}
+	p, err := scanProfile(s.r.QueryRowContext(ctx, `SELECT `+profileColumns+` FROM profiles WHERE workspace_id = ? AND id = ?`, ws, pid))
+	if err == nil && p.mergedInto != "" {
+		p, err = scanProfile(s.r.QueryRowContext(ctx, `SELECT `+profileColumns+` FROM profiles WHERE workspace_id = ? AND id = ?`, ws, p.mergedInto))
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, kenner.Errorf(kenner.ENotFound, "no profile has %s", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find profile: %w", err)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT kind, value, source_id, message_id, rank, at FROM identities
+		WHERE workspace_id = ? AND profile_id = ? ORDER BY rank, kind, value`, ws, p.ID)
+	if err != nil {
+		return nil, fmt.Errorf("profile identities: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var i kenner.Identity
+		var at int64
+		if err := rows.Scan(&i.Kind, &i.Value, &i.SourceID, &i.MessageID, &i.Rank, &at); err != nil {
+			return nil, fmt.Errorf("profile identities: %w", err)
+		}
+		i.At = fromMillis(at)
+		p.Identities = append(p.Identities, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("profile identities: %w", err)
+	}
+	return &p.Profile, nil
+}
+
+// Decisions implements kenner.ProfileStore.
+func (s *Store) Decisions(ctx context.Context, ws, profileID string, after int64, limit int) ([]kenner.Decision, int64, error) {
+	limit = kenner.PageLimit(limit)
+	if after <= 0 {
+		after = 1<<63 - 1
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT id, profile_id, action, from_id, kind, value, message_id, reason, rank, at
+		FROM decisions WHERE workspace_id = ? AND profile_id = ? AND id < ? ORDER BY id DESC LIMIT ?`, ws, profileID, after, limit+1)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list decisions: %w", err)
+	}
+	defer rows.Close()
+	var out []kenner.Decision
+	for rows.Next() {
+		var d kenner.Decision
+		var at int64
+		if err := rows.Scan(&d.ID, &d.ProfileID, &d.Action, &d.From, &d.Identifier.Kind, &d.Identifier.Value, &d.MessageID, &d.Reason, &d.Rank, &at); err != nil {
+			return nil, 0, fmt.Errorf("list decisions: %w", err)
+		}
+		d.At = fromMillis(at)
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("list decisions: %w", err)
+	}
+	var next int64
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].ID
+	}
+	return out, next, nil
+}
