@@ -19,3 +19,14 @@ func TestConformance(t *testing.T) {
 		return s
 	})
 }
+
+func TestScenarios(t *testing.T) {
+	base := pgtest.URL(t)
+	storetest.RunScenarios(t, func(t *testing.T) kenner.Store {
+		s, err := postgres.Open(t.Context(), pgtest.Schema(t, base))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}

@@ -101,11 +101,13 @@ func (p *Processor) runPartition(ctx context.Context, part int) error {
 		return err
 	}
 	return p.log.Read(ctx, part, pos, func(ctx context.Context, recs []kenner.LogRecord) error {
-		return p.apply(ctx, part, recs)
+		return p.Apply(ctx, part, recs)
 	})
 }
 
-func (p *Processor) apply(ctx context.Context, part int, recs []kenner.LogRecord) error {
+// Apply applies records read from one partition of the log, in one store transaction with the
+// partition's new position. Run calls it; tests and tools that hold records call it directly.
+func (p *Processor) Apply(ctx context.Context, part int, recs []kenner.LogRecord) error {
 	var events []kenner.Event
 	type key struct{ workspace, messageID string }
 	seen := map[key]bool{}

@@ -39,3 +39,13 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Errorf("after reopen: %v, %v", ws, err)
 	}
 }
+
+func TestScenarios(t *testing.T) {
+	storetest.RunScenarios(t, func(t *testing.T) kenner.Store {
+		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "kenner.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
