@@ -39,6 +39,12 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, tok *kenner.
 	if err != nil {
 		return err
 	}
+	writeEvents(w, events, next)
+	return nil
+}
+
+// writeEvents answers a page of events: each stored Segment message with its log seq.
+func writeEvents(w http.ResponseWriter, events []kenner.Event, next string) {
 	var buf bytes.Buffer
 	buf.WriteString(`{"events":[`)
 	for i, e := range events {
@@ -59,7 +65,6 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, tok *kenner.
 	buf.WriteString("}\n")
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(buf.Bytes())
-	return nil
 }
 
 // waitForProcessor gives the event debugger read-your-writes: an event acknowledged before the

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/auth"
+	"github.com/kenner-cdp/kenner/identity"
 	"github.com/kenner-cdp/kenner/ingest"
 	"github.com/kenner-cdp/kenner/web"
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,6 +31,17 @@ type Deps struct {
 	Logger   *slog.Logger
 	// Consumer is the name of the log consumer whose progress /v1/events waits for.
 	Consumer string
+	// Splitter splits profiles (the processor: a split resolves events again).
+	Splitter Splitter
+	// Normalizer brings identifiers in profile URLs to the form the graph stores.
+	Normalizer identity.Normalizer
+	// ExternalIDs are the configured identifier kinds besides the built-in ones.
+	ExternalIDs []string
+}
+
+// Splitter moves identifiers out of a profile; see process.Processor.Split.
+type Splitter interface {
+	Split(ctx context.Context, ws string, ref kenner.Identifier, out []kenner.Identifier) (kept, moved string, err error)
 }
 
 // Route is one admin endpoint and the least role allowed to call it.
@@ -62,6 +74,12 @@ func New(deps Deps) *Server {
 	s.mux.HandleFunc("GET /openapi.json", serveOpenAPI)
 
 	s.admin("GET /v1/events", kenner.RoleMarketer, s.listEvents)
+	s.admin("GET /v1/profiles/{ref}", kenner.RoleMarketer, s.getProfile)
+	s.admin("GET /v1/profiles/{ref}/traits", kenner.RoleMarketer, s.getProfileTraits)
+	s.admin("GET /v1/profiles/{ref}/identities", kenner.RoleMarketer, s.getProfileIdentities)
+	s.admin("GET /v1/profiles/{ref}/events", kenner.RoleMarketer, s.getProfileEvents)
+	s.admin("GET /v1/profiles/{ref}/merges", kenner.RoleMarketer, s.getProfileMerges)
+	s.admin("POST /v1/profiles/{ref}/split", kenner.RoleAdmin, s.splitProfile)
 	s.admin("GET /v1/sources", kenner.RoleAdmin, s.listSources)
 	s.admin("POST /v1/sources", kenner.RoleAdmin, s.createSource)
 	s.admin("GET /v1/tokens", kenner.RoleAdmin, s.listTokens)

@@ -69,7 +69,8 @@ func newStack(t *testing.T) *stack {
 	reg := prometheus.NewRegistry()
 	tracking := ingest.New(log, creds, ingest.NewMetrics(reg), logger, ingest.Config{})
 	proc := process.New(log, store, process.DefaultConfig(), reg, logger)
-	st.api = server.New(server.Deps{Store: store, Log: log, Creds: creds, Ingest: tracking, Registry: reg, Logger: logger, Consumer: process.ConsumerName})
+	st.api = server.New(server.Deps{Store: store, Log: log, Creds: creds, Ingest: tracking, Registry: reg, Logger: logger, Consumer: process.ConsumerName,
+		Splitter: proc})
 	srv := httptest.NewServer(st.api)
 	st.url = srv.URL
 	procCtx, stop := context.WithCancel(context.Background())

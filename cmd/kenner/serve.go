@@ -65,10 +65,11 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	tracking := ingest.New(log, app.creds, ingest.NewMetrics(reg), logger, ingest.Config{
 		RateLimit: cfg.RateLimit, TrustProxy: cfg.TrustProxy,
 	})
-	proc := process.New(log, app.store, processConfig(cfg, app.store), reg, logger)
+	pcfg := processConfig(cfg, app.store)
+	proc := process.New(log, app.store, pcfg, reg, logger)
 	api := server.New(server.Deps{
 		Store: app.store, Log: log, Creds: app.creds, Ingest: tracking, Registry: reg, Logger: logger,
-		Consumer: process.ConsumerName,
+		Consumer: process.ConsumerName, Splitter: proc, Normalizer: pcfg.Normalizer, ExternalIDs: pcfg.ExternalIDs,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)

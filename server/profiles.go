@@ -1,0 +1,257 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/web"
+)
+
+// profileRef reads the {ref} of a profile URL: kind:value, the value normalized like the
+// graph's (so email:Ada@Example.com finds ada@example.com).
+func (s *Server) profileRef(r *http.Request) (kenner.Identifier, error) {
+	ref := r.PathValue("ref")
+	kind, value, ok := strings.Cut(ref, ":")
+	if !ok || value == "" {
+		return kenner.Identifier{}, kenner.Errorf(kenner.EInvalid, "profile reference %q: want kind:value, e.g. email:ada@example.com or id:prf_...", ref)
+	}
+	builtin := []string{kenner.KindProfileID, kenner.KindUserID, kenner.KindAnonymousID, kenner.KindEmail, kenner.KindPhone}
+	if !slices.Contains(builtin, kind) && !slices.Contains(s.deps.ExternalIDs, kind) {
+		return kenner.Identifier{}, kenner.Errorf(kenner.EInvalid, "profile reference %q: unknown kind %q (known: %s)",
+			ref, kind, strings.Join(append(builtin, s.deps.ExternalIDs...), ", "))
+	}
+	if kind == kenner.KindProfileID {
+		return kenner.Identifier{Kind: kind, Value: value}, nil
+	}
+	v, err := s.deps.Normalizer.Normalize(kind, value)
+	if err != nil {
+		return kenner.Identifier{}, kenner.Errorf(kenner.EInvalid, "profile reference %q: %v", ref, err)
+	}
+	return kenner.Identifier{Kind: kind, Value: v}, nil
+}
+
+func (s *Server) lookupProfile(r *http.Request, tok *kenner.Token) (*kenner.Profile, error) {
+	ref, err := s.profileRef(r)
+	if err != nil {
+		return nil, err
+	}
+	if r.URL.Query().Get("consistent") == "true" {
+		s.waitForProcessor(r.Context())
+	}
+	return s.deps.Store.Profile(r.Context(), tok.WorkspaceID, ref)
+}
+
+// profileJSON is a profile as the API shows it.
+type profileJSON struct {
+	ID         string                     `json:"id"`
+	Traits     map[string]json.RawMessage `json:"traits"`
+	Identities []kenner.Identifier        `json:"identities"`
+	Groups     []groupJSON                `json:"groups"`
+	Computed   map[string]json.RawMessage `json:"computed"`
+	Segments   []string                   `json:"segments"`
+	Consent    map[string]json.RawMessage `json:"consent"`
+	FirstSeen  *time.Time                 `json:"first_seen"`
+	LastSeen   *time.Time                 `json:"last_seen"`
+	Version    int64                      `json:"version"`
+	UpdatedAt  time.Time                  `json:"updated_at"`
+}
+
+type groupJSON struct {
+	ID     string          `json:"group_id"`
+	Traits json.RawMessage `json:"traits,omitempty"`
+	At     time.Time       `json:"timestamp"`
+}
+
+func newProfileJSON(p *kenner.Profile) profileJSON {
+	out := profileJSON{ID: p.ID, Traits: map[string]json.RawMessage{}, Identities: []kenner.Identifier{}, Groups: []groupJSON{},
+		Computed: map[string]json.RawMessage{}, Segments: []string{}, Consent: map[string]json.RawMessage{},
+		Version: p.Version, UpdatedAt: p.UpdatedAt}
+	for name, t := range p.Traits {
+		out.Traits[name] = t.Value
+	}
+	for _, i := range p.Identities {
+		out.Identities = append(out.Identities, i.Identifier)
+	}
+	for _, g := range p.Groups {
+		out.Groups = append(out.Groups, groupJSON{ID: g.ID, Traits: g.Traits, At: g.Timestamp})
+	}
+	slices.SortFunc(out.Groups, func(a, b groupJSON) int { return strings.Compare(a.ID, b.ID) })
+	if !p.FirstSeen.IsZero() {
+		out.FirstSeen, out.LastSeen = &p.FirstSeen, &p.LastSeen
+	}
+	return out
+}
+
+// etag names a version of a profile; it changes with every change to the profile.
+func etag(p *kenner.Profile) string { return `"` + p.ID + "." + strconv.FormatInt(p.Version, 10) + `"` }
+
+func (s *Server) getProfile(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
+	p, err := s.lookupProfile(r, tok)
+	if err != nil {
+		return err
+	}
+	tag := etag(p)
+	w.Header().Set("ETag", tag)
+	w.Header().Set("Cache-Control", "private, no-cache")
+	if match := r.Header.Get("If-None-Match"); match != "" && (match == tag || match == "W/"+tag || match == "*") {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	web.JSON(w, http.StatusOK, newProfileJSON(p))
+	return nil
+}
+
+func (s *Server) getProfileTraits(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
+	p, err := s.lookupProfile(r, tok)
+	if err != nil {
+		return err
+	}
+	type traitJSON struct {
+		Value     json.RawMessage `json:"value"`
+		SourceID  string          `json:"source_id"`
+		MessageID string          `json:"message_id"`
+		Timestamp time.Time       `json:"timestamp"`
+	}
+	out := map[string]traitJSON{}
+	for name, t := range p.Traits {
+		out[name] = traitJSON{Value: t.Value, SourceID: t.SourceID, MessageID: t.MessageID, Timestamp: t.Timestamp}
+	}
+	w.Header().Set("ETag", etag(p))
+	web.JSON(w, http.StatusOK, map[string]any{"id": p.ID, "traits": out})
+	return nil
+}
+
+func (s *Server) getProfileIdentities(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
+	p, err := s.lookupProfile(r, tok)
+	if err != nil {
+		return err
+	}
+	type identityJSON struct {
+		Kind      string    `json:"kind"`
+		Value     string    `json:"value"`
+		SourceID  string    `json:"source_id"`
+		MessageID string    `json:"message_id"`
+		FirstSeen time.Time `json:"first_seen"`
+	}
+	out := make([]identityJSON, 0, len(p.Identities))
+	for _, i := range p.Identities {
+		out = append(out, identityJSON{Kind: i.Kind, Value: i.Value, SourceID: i.SourceID, MessageID: i.MessageID, FirstSeen: i.At})
+	}
+	// A profile holds at most a few hundred identifiers (the limits), so one page holds them.
+	web.JSON(w, http.StatusOK, map[string]any{"identities": out, "next": ""})
+	return nil
+}
+
+func (s *Server) getProfileEvents(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
+	p, err := s.lookupProfile(r, tok)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	f := kenner.EventFilter{WorkspaceID: tok.WorkspaceID, ProfileID: p.ID, Type: q.Get("type"), Name: q.Get("event")}
+	if f.Name == "" {
+		f.Name = q.Get("name")
+	}
+	if f.Type != "" && !slices.Contains(kenner.EventTypes, f.Type) {
+		return kenner.Errorf(kenner.EInvalid, "type must be one of %s", strings.Join(kenner.EventTypes, ", "))
+	}
+	if f.Limit, err = pageLimit(q.Get("limit")); err != nil {
+		return err
+	}
+	if a := q.Get("after"); a != "" {
+		c, err := kenner.ParseEventCursor(a)
+		if err != nil {
+			return err
+		}
+		f.After = &c
+	}
+	events, next, err := s.deps.Store.Events(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	writeEvents(w, events, next)
+	return nil
+}
+
+func (s *Server) getProfileMerges(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
+	p, err := s.lookupProfile(r, tok)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	limit, err := pageLimit(q.Get("limit"))
+	if err != nil {
+		return err
+	}
+	var after int64
+	if a := q.Get("after"); a != "" {
+		if after, err = strconv.ParseInt(a, 10, 64); err != nil || after <= 0 {
+			return kenner.Errorf(kenner.EInvalid, "after: not a cursor returned by this API")
+		}
+	}
+	ds, next, err := s.deps.Store.Decisions(r.Context(), tok.WorkspaceID, p.ID, after, limit)
+	if err != nil {
+		return err
+	}
+	type decisionJSON struct {
+		Action     string            `json:"action"`
+		From       string            `json:"from,omitempty"`
+		Identifier kenner.Identifier `json:"identifier"`
+		MessageID  string            `json:"message_id,omitempty"`
+		Reason     string            `json:"reason"`
+		At         time.Time         `json:"at"`
+	}
+	out := make([]decisionJSON, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, decisionJSON{Action: d.Action, From: d.From, Identifier: d.Identifier, MessageID: d.MessageID, Reason: d.Reason, At: d.At})
+	}
+	nextCursor := ""
+	if next > 0 {
+		nextCursor = strconv.FormatInt(next, 10)
+	}
+	web.JSON(w, http.StatusOK, map[string]any{"merges": out, "next": nextCursor})
+	return nil
+}
+
+func (s *Server) splitProfile(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
+	ref, err := s.profileRef(r)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Identifiers []kenner.Identifier `json:"identifiers"`
+	}
+	if err := web.Decode(r, 1<<20, &req); err != nil {
+		return err
+	}
+	for i, id := range req.Identifiers {
+		v, err := s.deps.Normalizer.Normalize(id.Kind, id.Value)
+		if err != nil {
+			return kenner.Errorf(kenner.EInvalid, "identifiers[%d]: %v", i, err)
+		}
+		req.Identifiers[i].Value = v
+	}
+	kept, moved, err := s.deps.Splitter.Split(r.Context(), tok.WorkspaceID, ref, req.Identifiers)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{}
+	for name, id := range map[string]string{"kept": kept, "moved": moved} {
+		if id == "" {
+			out[name] = nil // every event with these identifiers also held kept ones
+			continue
+		}
+		p, err := s.deps.Store.Profile(r.Context(), tok.WorkspaceID, kenner.Identifier{Kind: kenner.KindProfileID, Value: id})
+		if err != nil {
+			return err
+		}
+		out[name] = newProfileJSON(p)
+	}
+	web.JSON(w, http.StatusOK, out)
+	return nil
+}
