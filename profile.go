@@ -155,7 +155,9 @@ type Batch interface {
 // ProfileStore keeps the profiles and the identity graph.
 type ProfileStore interface {
 	// Apply runs fn in one transaction and records pos with it (pos.Consumer "" records
-	// nothing). A failed fn or commit leaves nothing behind and returns the error.
+	// nothing). A failed fn or commit leaves nothing behind and returns the error. When the
+	// consumer's stored position is already at pos.Seq or later, the batch was applied (by
+	// this process before a restart, or by another node) and fn is not run.
 	Apply(ctx context.Context, pos Position, fn ApplyFunc) error
 	// Profile finds a profile by any identifier, or by its id (kind "id", which also finds a
 	// profile merged away and answers the survivor), with its identities.

@@ -18,14 +18,29 @@ func (s *Store) Apply(ctx context.Context, pos kenner.Position, fn kenner.ApplyF
 	backoff := 5 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if pos.Consumer != "" {
+				// Nodes reading the same partition take turns on its position row, so each
+				// sees what the other applied; a batch another node already applied is skipped.
+				if _, err := tx.Exec(ctx, `INSERT INTO positions (consumer, partition, seq) VALUES ($1, $2, 0)
+					ON CONFLICT DO NOTHING`, pos.Consumer, pos.Partition); err != nil {
+					return fmt.Errorf("lock position: %w", err)
+				}
+				var done int64
+				if err := tx.QueryRow(ctx, `SELECT seq FROM positions WHERE consumer = $1 AND partition = $2 FOR UPDATE`,
+					pos.Consumer, pos.Partition).Scan(&done); err != nil {
+					return fmt.Errorf("lock position: %w", err)
+				}
+				if uint64(done) >= pos.Seq {
+					return nil
+				}
+			}
 			if err := fn(ctx, &batch{tx: tx}); err != nil {
 				return err
 			}
 			if pos.Consumer == "" {
 				return nil
 			}
-			_, err := tx.Exec(ctx, `INSERT INTO positions (consumer, partition, seq) VALUES ($1, $2, $3)
-				ON CONFLICT (consumer, partition) DO UPDATE SET seq = GREATEST(positions.seq, excluded.seq)`,
+			_, err := tx.Exec(ctx, `UPDATE positions SET seq = $3 WHERE consumer = $1 AND partition = $2`,
 				pos.Consumer, pos.Partition, int64(pos.Seq))
 			if err != nil {
 				return fmt.Errorf("save position: %w", err)

@@ -71,6 +71,17 @@ func (s *Store) applyTx(round []*applyRequest) error {
 			r.err = err
 			continue
 		}
+		if r.pos.Consumer != "" {
+			// A batch at or before the stored position was applied already (kenner.ProfileStore).
+			var done int64
+			err := b.queryRow(ctx, `SELECT seq FROM positions WHERE consumer = ? AND partition = ?`, r.pos.Consumer, r.pos.Partition).Scan(&done)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("apply: %w", err)
+			}
+			if err == nil && uint64(done) >= r.pos.Seq {
+				continue
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `SAVEPOINT apply`); err != nil {
 			return fmt.Errorf("apply: %w", err)
 		}

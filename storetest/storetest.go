@@ -170,20 +170,29 @@ func testAppendEventsDeduplicates(t *testing.T, s kenner.Store) {
 		t.Fatalf("second append = %d, %v; want 1", added, err)
 	}
 	// The same message id in another workspace is another event.
+	pos.Seq = 3
 	added, err = AppendEvents(s, ctx(t), pos, []kenner.Event{event("ws2", 2, 2, "m1", "u1", "")})
 	if err != nil || added != 1 {
 		t.Fatalf("other workspace = %d, %v; want 1", added, err)
 	}
 	got, err := s.Position(ctx(t), "c", 0)
-	if err != nil || got != 2 {
-		t.Errorf("Position = %d, %v; want 2", got, err)
+	if err != nil || got != 3 {
+		t.Errorf("Position = %d, %v; want 3", got, err)
 	}
 	// Positions never move backwards.
 	if _, err := AppendEvents(s, ctx(t), kenner.Position{Consumer: "c", Partition: 0, Seq: 1}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.Position(ctx(t), "c", 0); got != 2 {
-		t.Errorf("Position after an older append = %d, want 2", got)
+	if got, _ := s.Position(ctx(t), "c", 0); got != 3 {
+		t.Errorf("Position after an older append = %d, want 3", got)
+	}
+	// A batch at or before the stored position was applied already: fn is not run again.
+	ran := false
+	if err := s.Apply(ctx(t), kenner.Position{Consumer: "c", Partition: 0, Seq: 3}, func(context.Context, kenner.Batch) error {
+		ran = true
+		return nil
+	}); err != nil || ran {
+		t.Errorf("Apply at the stored position: ran %v, err %v; want it skipped", ran, err)
 	}
 	if got, _ := s.Position(ctx(t), "other", 0); got != 0 {
 		t.Errorf("Position of an unknown consumer = %d, want 0", got)

@@ -4,13 +4,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/kenner-cdp/kenner/nats"
 	"github.com/kenner-cdp/kenner/postgres/pgtest"
@@ -70,6 +73,92 @@ func TestScaleOut(t *testing.T) {
 		slices.Sort(got)
 		if !slices.Equal(got, want) {
 			t.Errorf("%s lists %d events, want the %d sent to both nodes, once each", node.url, len(got), len(want))
+		}
+	}
+	checkConcurrentProfiles(t, creds, a, b2)
+}
+
+// checkConcurrentProfiles sends, through both nodes at once, events of people who use several
+// devices (so their events land in different partitions, processed concurrently by two
+// processes on one database): each person must end as exactly one profile holding every
+// device, with the trait value of their latest event (no lost update).
+func checkConcurrentProfiles(t *testing.T, creds initialCredentials, nodes ...*child) {
+	const people, devices, rounds = 12, 4, 5
+	var wg sync.WaitGroup
+	errs := make(chan error, len(nodes)*devices)
+	for n, node := range nodes {
+		for d := range devices {
+			wg.Go(func() {
+				for r := range rounds {
+					var batch []string
+					for p := range people {
+						// Every node and device sends every round; the latest timestamp carries
+						// the highest "round" value.
+						ts := time.Date(2024, 1, 1, 0, r*devices*len(nodes)+d*len(nodes)+n, 0, 0, time.UTC).Format(time.RFC3339)
+						batch = append(batch, fmt.Sprintf(`{"type":"identify","userId":"person-%d","anonymousId":"dev-%d-%d-%d","timestamp":%q,"traits":{"round":%d}}`,
+							p, p, n, d, ts, r*devices*len(nodes)+d*len(nodes)+n))
+					}
+					req, _ := http.NewRequest("POST", node.url+"/v1/batch", strings.NewReader(`{"batch":[`+strings.Join(batch, ",")+`]}`))
+					req.SetBasicAuth(creds.WriteKey, "")
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						errs <- err
+						return
+					}
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						errs <- fmt.Errorf("batch: %s", resp.Status)
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	wantRound := float64((rounds-1)*devices*len(nodes) + (devices-1)*len(nodes) + len(nodes) - 1)
+	deadline := time.Now().Add(30 * time.Second)
+	for p := range people {
+		for {
+			var prof struct {
+				ID         string
+				Traits     map[string]any
+				Identities []struct{ Kind, Value string }
+			}
+			req, _ := http.NewRequest("GET", fmt.Sprintf("%s/v1/profiles/user_id:person-%d?consistent=true", nodes[p%len(nodes)].url, p), nil)
+			req.Header.Set("Authorization", "Bearer "+creds.AdminToken)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			json.NewDecoder(resp.Body).Decode(&prof)
+			resp.Body.Close()
+			if len(prof.Identities) == 1+devices*len(nodes) && prof.Traits["round"] == wantRound {
+				// Every device names this one profile.
+				for _, idt := range prof.Identities {
+					var other struct{ ID string }
+					req, _ := http.NewRequest("GET", nodes[0].url+"/v1/profiles/"+idt.Kind+":"+idt.Value, nil)
+					req.Header.Set("Authorization", "Bearer "+creds.AdminToken)
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					json.NewDecoder(resp.Body).Decode(&other)
+					resp.Body.Close()
+					if other.ID != prof.ID {
+						t.Errorf("%s:%s is on profile %s, person-%d on %s", idt.Kind, idt.Value, other.ID, p, prof.ID)
+					}
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("person-%d: profile %s has %d identities (want %d) and round %v (want %v)",
+					p, prof.ID, len(prof.Identities), 1+devices*len(nodes), prof.Traits["round"], wantRound)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	}
 }
