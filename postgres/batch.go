@@ -191,9 +191,9 @@ func (b *batch) WriteGraph(ctx context.Context, ws string, c kenner.GraphChanges
 	for _, m := range c.Merges {
 		for _, q := range []string{
 			`UPDATE identities SET profile_id = $1 WHERE workspace_id = $2 AND profile_id = $3`,
-			`UPDATE events SET profile_id = $1 WHERE workspace_id = $2 AND profile_id = $3`,
+			`UPDATE events SET profile_id = $1 WHERE workspace_id = $2 AND profile_id = $3 AND profile_id <> ''`,
 			`UPDATE decisions SET profile_id = $1 WHERE workspace_id = $2 AND profile_id = $3`,
-			`UPDATE profiles SET merged_into = $1 WHERE workspace_id = $2 AND merged_into = $3`,
+			`UPDATE profiles SET merged_into = $1 WHERE workspace_id = $2 AND merged_into = $3 AND merged_into <> ''`,
 			`UPDATE profiles SET merged_into = $1, data = '{}', version = version + 1, updated_at = now() WHERE workspace_id = $2 AND id = $3`,
 		} {
 			if _, err := b.tx.Exec(ctx, q, m.Into, ws, m.From); err != nil {
@@ -337,7 +337,7 @@ func (b *batch) AddSeparation(ctx context.Context, ws string, sep kenner.Separat
 }
 
 func (b *batch) ResetProfile(ctx context.Context, ws, id string) ([]kenner.Event, error) {
-	rows, err := b.tx.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE workspace_id = $1 AND profile_id = $2 ORDER BY seq, idx`, ws, id)
+	rows, err := b.tx.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE workspace_id = $1 AND profile_id = $2 AND profile_id <> '' ORDER BY seq, idx`, ws, id)
 	if err != nil {
 		return nil, fmt.Errorf("reset profile: %w", err)
 	}
@@ -349,7 +349,7 @@ func (b *batch) ResetProfile(ctx context.Context, ws, id string) ([]kenner.Event
 		events[i].ProfileID = ""
 	}
 	for _, q := range []string{
-		`UPDATE events SET profile_id = '' WHERE workspace_id = $1 AND profile_id = $2`,
+		`UPDATE events SET profile_id = '' WHERE workspace_id = $1 AND profile_id = $2 AND profile_id <> ''`,
 		`DELETE FROM identities WHERE workspace_id = $1 AND profile_id = $2`,
 		`DELETE FROM decisions WHERE workspace_id = $1 AND profile_id = $2`,
 		`DELETE FROM profiles WHERE workspace_id = $1 AND (merged_into = $2 OR id = $2)`,

@@ -59,6 +59,9 @@ func (s *Store) Events(ctx context.Context, f kenner.EventFilter) ([]kenner.Even
 			return nil, "", fmt.Errorf("list events: %w", err)
 		}
 	}
+	if profile != "" {
+		where = append(where, "profile_id <> ''")
+	}
 	eq("profile_id", profile)
 	eq("user_id", f.UserID)
 	eq("anonymous_id", f.AnonymousID)

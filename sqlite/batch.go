@@ -11,6 +11,9 @@ import (
 	"github.com/kenner-cdp/kenner"
 )
 
+// Queries by profile_id and merged_into name their index (INDEXED BY): without statistics
+// SQLite prefers a primary key that shares the workspace_id prefix, and scans the workspace.
+
 // batch is kenner.Batch on the writer's transaction. SQLite serializes writers, so reads need
 // no locks: nothing else changes the graph while the transaction is open.
 type batch struct {
@@ -98,7 +101,7 @@ func (b *batch) LoadGraph(ctx context.Context, ws string, ids []kenner.Identifie
 		if err := b.queryRow(ctx, `SELECT rank FROM profiles WHERE workspace_id = ? AND id = ?`, ws, owner).Scan(&node.Rank); err != nil {
 			return g, fmt.Errorf("load graph: profile %s: %w", owner, err)
 		}
-		rows, err := b.query(ctx, `SELECT kind, value FROM identities WHERE workspace_id = ? AND profile_id = ?`, ws, owner)
+		rows, err := b.query(ctx, `SELECT kind, value FROM identities INDEXED BY identities_profile WHERE workspace_id = ? AND profile_id = ?`, ws, owner)
 		if err != nil {
 			return g, fmt.Errorf("load graph: %w", err)
 		}
@@ -216,10 +219,10 @@ func (b *batch) WriteGraph(ctx context.Context, ws string, c kenner.GraphChanges
 	}
 	for _, m := range c.Merges {
 		for _, q := range []string{
-			`UPDATE identities SET profile_id = ? WHERE workspace_id = ? AND profile_id = ?`,
-			`UPDATE events SET profile_id = ? WHERE workspace_id = ? AND profile_id = ?`,
+			`UPDATE identities INDEXED BY identities_profile SET profile_id = ? WHERE workspace_id = ? AND profile_id = ?`,
+			`UPDATE events SET profile_id = ? WHERE workspace_id = ? AND profile_id = ? AND profile_id <> ''`,
 			`UPDATE decisions SET profile_id = ? WHERE workspace_id = ? AND profile_id = ?`,
-			`UPDATE profiles SET merged_into = ? WHERE workspace_id = ? AND merged_into = ?`,
+			`UPDATE profiles INDEXED BY profiles_merged SET merged_into = ? WHERE workspace_id = ? AND merged_into = ? AND merged_into <> ''`,
 			`UPDATE profiles SET merged_into = ?, data = '{}', version = version + 1, updated_at = ` + fmt.Sprint(now) + ` WHERE workspace_id = ? AND id = ?`,
 		} {
 			if _, err := b.exec(ctx, q, m.Into, ws, m.From); err != nil {
@@ -324,7 +327,7 @@ func (b *batch) AddSeparation(ctx context.Context, ws string, sep kenner.Separat
 }
 
 func (b *batch) ResetProfile(ctx context.Context, ws, id string) ([]kenner.Event, error) {
-	rows, err := b.query(ctx, `SELECT `+eventColumns+` FROM events WHERE workspace_id = ? AND profile_id = ? ORDER BY id`, ws, id)
+	rows, err := b.query(ctx, `SELECT `+eventColumns+` FROM events WHERE workspace_id = ? AND profile_id = ? AND profile_id <> '' ORDER BY id`, ws, id)
 	if err != nil {
 		return nil, fmt.Errorf("reset profile: %w", err)
 	}
@@ -336,10 +339,10 @@ func (b *batch) ResetProfile(ctx context.Context, ws, id string) ([]kenner.Event
 		events[i].ProfileID = ""
 	}
 	for _, q := range []string{
-		`UPDATE events SET profile_id = '' WHERE workspace_id = ? AND profile_id = ?`,
-		`DELETE FROM identities WHERE workspace_id = ? AND profile_id = ?`,
+		`UPDATE events SET profile_id = '' WHERE workspace_id = ? AND profile_id = ? AND profile_id <> ''`,
+		`DELETE FROM identities INDEXED BY identities_profile WHERE workspace_id = ? AND profile_id = ?`,
 		`DELETE FROM decisions WHERE workspace_id = ? AND profile_id = ?`,
-		`DELETE FROM profiles WHERE workspace_id = ? AND merged_into = ?`,
+		`DELETE FROM profiles INDEXED BY profiles_merged WHERE workspace_id = ? AND merged_into = ? AND merged_into <> ''`,
 		`DELETE FROM profiles WHERE workspace_id = ? AND id = ?`,
 	} {
 		if _, err := b.exec(ctx, q, ws, id); err != nil {

@@ -57,7 +57,7 @@ func (s *Store) Events(ctx context.Context, f kenner.EventFilter) ([]kenner.Even
 		}
 	}
 	if profile != "" {
-		where = append(where, "profile_id = ?")
+		where = append(where, "profile_id = ? AND profile_id <> ''")
 		args = append(args, profile)
 	}
 	if f.MessageID != "" {

@@ -32,7 +32,7 @@ func (s *Store) Profile(ctx context.Context, ws string, id kenner.Identifier) (*
 	if err != nil {
 		return nil, fmt.Errorf("find profile: %w", err)
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT kind, value, source_id, message_id, rank, at FROM identities
+	rows, err := s.r.QueryContext(ctx, `SELECT kind, value, source_id, message_id, rank, at FROM identities INDEXED BY identities_profile
 		WHERE workspace_id = ? AND profile_id = ? ORDER BY rank, kind, value`, ws, p.ID)
 	if err != nil {
 		return nil, fmt.Errorf("profile identities: %w", err)

@@ -1,0 +1,185 @@
+package process_test
+
+import (
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/postgres"
+	"github.com/kenner-cdp/kenner/postgres/pgtest"
+	"github.com/kenner-cdp/kenner/process"
+	"github.com/kenner-cdp/kenner/sqlite"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The benchmarks load KENNER_BENCH_PROFILES people (default 20,000) with
+// KENNER_BENCH_EVENTS events (default 200,000) into a store, once per store and run, then
+// measure processing more events and looking profiles up. BENCHMARKS.md has the figures at
+// 1,000,000 profiles and 10,000,000 events.
+func benchSize() (profiles, events int) {
+	profiles, events = 20_000, 200_000
+	if v, err := strconv.Atoi(os.Getenv("KENNER_BENCH_PROFILES")); err == nil && v > 0 {
+		profiles = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("KENNER_BENCH_EVENTS")); err == nil && v > 0 {
+		events = v
+	}
+	return profiles, events
+}
+
+// benchLoad generates events as a web shop sees them: each person browses on one of two
+// devices (anonymous id); one event in four carries their user id, one in twenty is an
+// identify with email and traits.
+type benchLoad struct {
+	profiles int
+	seq      uint64
+	rng      *rand.Rand
+}
+
+func (l *benchLoad) records(events, perRecord int) []kenner.LogRecord {
+	var recs []kenner.LogRecord
+	ts := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for len(recs)*perRecord < events {
+		l.seq++
+		rec := kenner.LogRecord{Seq: l.seq, WorkspaceID: "ws", SourceID: "src"}
+		for range perRecord {
+			p := l.rng.IntN(l.profiles)
+			dev := l.rng.IntN(2)
+			at := ts.Add(time.Duration(l.seq) * time.Millisecond).Format(time.RFC3339Nano)
+			id := fmt.Sprintf("b-%d-%d", l.seq, len(rec.Events))
+			var body string
+			switch r := l.rng.IntN(20); {
+			case r == 0:
+				body = fmt.Sprintf(`{"type":"identify","messageId":%q,"anonymousId":"a-%d-%d","userId":"u-%d","timestamp":%q,"receivedAt":%q,"traits":{"email":"p%d@example.com","name":"Person %d","plan":"p%d"}}`,
+					id, p, dev, p, at, at, p, p, l.rng.IntN(3))
+			case r < 5:
+				body = fmt.Sprintf(`{"type":"track","event":"Order Completed","messageId":%q,"anonymousId":"a-%d-%d","userId":"u-%d","timestamp":%q,"receivedAt":%q,"properties":{"total":42.5,"currency":"EUR"}}`,
+					id, p, dev, p, at, at)
+			default:
+				body = fmt.Sprintf(`{"type":"page","name":"Product","messageId":%q,"anonymousId":"a-%d-%d","timestamp":%q,"receivedAt":%q,"properties":{"path":"/p/%d"},"context":{"userAgent":"Mozilla/5.0","ip":"203.0.113.7"}}`,
+					id, p, dev, at, at, l.rng.IntN(1000))
+			}
+			rec.Events = append(rec.Events, []byte(body))
+		}
+		recs = append(recs, rec)
+	}
+	return recs
+}
+
+type loadedStore struct {
+	store kenner.Store
+	proc  *process.Processor
+	load  *benchLoad
+}
+
+var (
+	benchMu     sync.Mutex
+	benchStores = map[string]*loadedStore{}
+)
+
+// loaded returns the named store with the benchmark's data in it, loading it on first use.
+func loaded(b *testing.B, name string) *loadedStore {
+	benchMu.Lock()
+	defer benchMu.Unlock()
+	if s, ok := benchStores[name]; ok {
+		return s
+	}
+	var store kenner.Store
+	var err error
+	switch name {
+	case "sqlite":
+		store, err = sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "k.db"))
+	case "postgres":
+		if os.Getenv("KENNER_TEST_POSTGRES") == "" {
+			b.Skip("KENNER_TEST_POSTGRES is not set")
+		}
+		// pgtest drops the schema when b ends: b is the store's top-level benchmark.
+		store, err = postgres.Open(b.Context(), pgtest.Schema(b, pgtest.URL(b)))
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := store.CreateWorkspace(b.Context(), &kenner.Workspace{ID: "ws", Name: "ws"}); err != nil {
+		b.Fatal(err)
+	}
+	profiles, events := benchSize()
+	s := &loadedStore{store: store, load: &benchLoad{profiles: profiles, rng: rand.New(rand.NewPCG(1, 2))},
+		proc: process.New(nil, store, process.DefaultConfig(), prometheus.NewRegistry(), slog.New(slog.DiscardHandler))}
+	start := time.Now()
+	recs := s.load.records(events, 100)
+	for i := 0; i < len(recs); i += 10 {
+		if err := s.proc.Apply(b.Context(), 0, recs[i:min(i+10, len(recs))]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("%s: loaded %d events for %d people in %s (%.0f events/s)", name, events, profiles, time.Since(start).Round(time.Second),
+		float64(events)/time.Since(start).Seconds())
+	benchStores[name] = s
+	return s
+}
+
+// BenchmarkSQLite and BenchmarkPostgres load the store once, then run "process" (sustained
+// processing: identity resolution, profile fold, event insert, in batches of 10 records of 100
+// events as the log hands them over) and "lookup" (GET-profile's store work by user id from 8
+// goroutines, with latency percentiles).
+func BenchmarkSQLite(b *testing.B) { benchStore(b, "sqlite") }
+
+// BenchmarkPostgres: see BenchmarkSQLite.
+func BenchmarkPostgres(b *testing.B) { benchStore(b, "postgres") }
+
+func benchStore(b *testing.B, name string) {
+	s := loaded(b, name)
+	defer func() {
+		benchMu.Lock()
+		delete(benchStores, name)
+		benchMu.Unlock()
+		s.store.Close()
+	}()
+	b.Run("process", func(b *testing.B) {
+		recs := s.load.records(b.N, 100)
+		b.ResetTimer()
+		start := time.Now()
+		for i := 0; i < len(recs); i += 10 {
+			if err := s.proc.Apply(b.Context(), 0, recs[i:min(i+10, len(recs))]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(recs)*100)/time.Since(start).Seconds(), "events/s")
+	})
+	b.Run("lookup", func(b *testing.B) {
+		var mu sync.Mutex
+		var lat []time.Duration
+		b.SetParallelism(4) // 8 goroutines on 2 cores
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			rng := rand.New(rand.NewPCG(rand.Uint64(), 7))
+			var mine []time.Duration
+			for pb.Next() {
+				ref := kenner.Identifier{Kind: kenner.KindUserID, Value: "u-" + strconv.Itoa(rng.IntN(s.load.profiles))}
+				t0 := time.Now()
+				_, err := s.store.Profile(b.Context(), "ws", ref)
+				mine = append(mine, time.Since(t0))
+				if err != nil && kenner.ErrorCode(err) != kenner.ENotFound {
+					b.Error(err)
+					return
+				}
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		})
+		slices.Sort(lat)
+		if len(lat) > 0 {
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+		}
+	})
+}
