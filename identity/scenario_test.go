@@ -1,15 +1,15 @@
 package identity
 
 import (
-	"bufio"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/kenner-cdp/kenner/internal/script"
 )
 
 // render prints every profile of a working set with its identifiers, by creation order.
@@ -51,46 +51,6 @@ func renderDecision(d Decision, target string) string {
 	return b.String()
 }
 
-// block is one command of a scenario file and the output it must give.
-type block struct {
-	line     int
-	command  string
-	expected string
-}
-
-func readBlocks(t *testing.T, path string) []block {
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var blocks []block
-	var cur *block
-	inExpected := false
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		switch {
-		case cur == nil && (strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#")):
-		case cur == nil:
-			cur = &block{line: n, command: line}
-		case !inExpected && line == "----":
-			inExpected = true
-		case !inExpected:
-			t.Fatalf("%s:%d: a command is one line, followed by ----", path, n)
-		case strings.TrimSpace(line) == "":
-			blocks = append(blocks, *cur)
-			cur, inExpected = nil, false
-		default:
-			cur.expected += line + "\n"
-		}
-	}
-	if cur != nil {
-		blocks = append(blocks, *cur)
-	}
-	return blocks
-}
-
 // TestScenarios runs the scenario files in testdata. Commands:
 //
 //	rules default | limit KIND=N | priority K1,K2,... | block KIND=VALUE | region CC
@@ -114,8 +74,8 @@ func TestScenarios(t *testing.T) {
 				}
 				return w
 			}
-			for _, b := range readBlocks(t, file) {
-				verb, rest, _ := strings.Cut(b.command, " ")
+			for _, b := range script.Read(t, file) {
+				verb, rest, _ := strings.Cut(b.Command, " ")
 				var got string
 				switch verb {
 				case "rules":
@@ -139,7 +99,7 @@ func TestScenarios(t *testing.T) {
 						// Values are URL-escaped, so that a scenario can show spaces (%20).
 						value, err := url.PathUnescape(v)
 						if err != nil {
-							t.Fatalf("%s:%d: %v", file, b.line, err)
+							t.Fatalf("%s:%d: %v", file, b.Line, err)
 						}
 						raw = append(raw, Identifier{Kind: k, Value: value})
 					}
@@ -152,10 +112,10 @@ func TestScenarios(t *testing.T) {
 				case "profiles":
 					got = render(ws())
 				default:
-					t.Fatalf("%s:%d: unknown command %q", file, b.line, verb)
+					t.Fatalf("%s:%d: unknown command %q", file, b.Line, verb)
 				}
-				if got != b.expected {
-					t.Errorf("%s:%d: %s\ngot:\n%swant:\n%s", file, b.line, b.command, got, b.expected)
+				if got != b.Expected {
+					t.Errorf("%s:%d: %s\ngot:\n%swant:\n%s", file, b.Line, b.Command, got, b.Expected)
 				}
 			}
 		})

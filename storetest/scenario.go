@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/internal/script"
 	"github.com/kenner-cdp/kenner/process"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -101,20 +101,20 @@ func (sc *scenario) flush(ctx context.Context) error {
 
 func (sc *scenario) run(t *testing.T, file string) {
 	var rewritten strings.Builder
-	for _, b := range readBlocks(t, file) {
-		got, err := sc.exec(t, b.command)
+	for _, b := range script.Read(t, file) {
+		got, err := sc.exec(t, b.Command)
 		if err != nil {
 			got = "error: " + err.Error() + "\n"
 		}
-		for _, c := range b.comments {
+		for _, c := range b.Comments {
 			rewritten.WriteString(c + "\n")
 		}
-		rewritten.WriteString(b.command + "\n")
+		rewritten.WriteString(b.Command + "\n")
 		if got != "" {
 			rewritten.WriteString("----\n" + got + "\n")
 		}
-		if got != b.expected && !*rewrite {
-			t.Errorf("%s:%d: %s\ngot:\n%swant:\n%s", file, b.line, b.command, got, b.expected)
+		if got != b.Expected && !*rewrite {
+			t.Errorf("%s:%d: %s\ngot:\n%swant:\n%s", file, b.Line, b.Command, got, b.Expected)
 		}
 	}
 	if *rewrite {
@@ -408,56 +408,4 @@ func splitFields(s string) []string {
 		out = append(out, cur.String())
 	}
 	return out
-}
-
-// block is one command of a scenario file and the output it must give.
-type block struct {
-	line     int
-	comments []string
-	command  string
-	expected string
-}
-
-func readBlocks(t *testing.T, path string) []block {
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var blocks []block
-	var cur *block
-	var comments []string
-	inExpected := false
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		switch {
-		case cur == nil && strings.HasPrefix(line, "#"):
-			comments = append(comments, line)
-		case cur == nil && strings.TrimSpace(line) == "":
-		case cur == nil:
-			cur = &block{line: n, command: line, comments: comments}
-			comments = nil
-		case !inExpected && strings.HasPrefix(line, "#"):
-			blocks = append(blocks, *cur)
-			cur, comments = nil, []string{line}
-		case !inExpected && line == "----":
-			inExpected = true
-		case !inExpected && strings.TrimSpace(line) == "":
-			blocks = append(blocks, *cur)
-			cur = nil
-		case !inExpected:
-			blocks = append(blocks, *cur)
-			cur = &block{line: n, command: line}
-		case strings.TrimSpace(line) == "":
-			blocks = append(blocks, *cur)
-			cur, inExpected = nil, false
-		default:
-			cur.expected += line + "\n"
-		}
-	}
-	if cur != nil {
-		blocks = append(blocks, *cur)
-	}
-	return blocks
 }
