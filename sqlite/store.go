@@ -37,15 +37,19 @@ type Store struct {
 
 // Open opens (creating if needed) the database at path and brings its schema up to date.
 func Open(ctx context.Context, path string) (*Store, error) {
+	// temp_store(MEMORY) keeps the savepoint and statement journals of a commit round in memory:
+	// on disk they were a tenth of the processor's time (every changed page written twice).
+	// The writer gets a bigger page cache than the readers: it walks the identity and profile
+	// indexes at random for every event it applies.
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
-		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=cache_size(-8192)" +
+		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)" +
 		"&_pragma=wal_autocheckpoint(8192)&_pragma=journal_size_limit(67108864)&_txlock=immediate"
-	w, err := sql.Open("sqlite", dsn)
+	w, err := sql.Open("sqlite", dsn+"&_pragma=cache_size(-131072)")
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
-	r, err := sql.Open("sqlite", dsn+"&mode=ro")
+	r, err := sql.Open("sqlite", dsn+"&_pragma=cache_size(-8192)&mode=ro")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)

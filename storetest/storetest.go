@@ -4,6 +4,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -27,6 +28,7 @@ func Run(t *testing.T, open Opener) {
 		{"Tokens", testTokens},
 		{"AppendEventsDeduplicates", testAppendEventsDeduplicates},
 		{"AppendEventsConcurrentPartitions", testAppendEventsConcurrent},
+		{"FailedApplyRollsBackAlone", testFailedApplyRollsBackAlone},
 		{"EarliestCopyWins", testEarliestCopyWins},
 		{"ResetDerived", testResetDerived},
 		{"EventsFilterAndPaging", testEventsFilterAndPaging},
@@ -229,6 +231,61 @@ func testAppendEventsConcurrent(t *testing.T, s kenner.Store) {
 		t.Errorf("stored %d events (%v), want %d", len(all), err, parts*perPart)
 	}
 }
+
+// testFailedApplyRollsBackAlone: calls that fail after writing, running at the same time as
+// calls that succeed (a store may group them in one transaction), leave nothing behind, not even
+// their position; the others are kept.
+func testFailedApplyRollsBackAlone(t *testing.T, s kenner.Store) {
+	const parts, perPart = 4, 30
+	failing := func(p, i int) bool { return (p+i)%3 == 0 }
+	var wg sync.WaitGroup
+	for p := range parts {
+		wg.Go(func() {
+			for i := range perPart {
+				seq := uint64(p*1000 + i + 1)
+				ev := event("ws", seq, 0, fmt.Sprintf("p%d-%d", p, i), "u", "")
+				err := s.Apply(ctx(t), kenner.Position{Consumer: "c", Partition: p, Seq: seq}, func(ctx context.Context, b kenner.Batch) error {
+					if _, err := b.InsertEvents(ctx, []kenner.Event{ev}); err != nil {
+						return err
+					}
+					if failing(p, i) {
+						return errBoom
+					}
+					return nil
+				})
+				if failing(p, i) != errors.Is(err, errBoom) {
+					t.Errorf("partition %d call %d: err %v", p, i, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	all, _, err := s.Events(ctx(t), kenner.EventFilter{WorkspaceID: "ws", Limit: kenner.MaxPageLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, e := range all {
+		got[e.MessageID] = true
+	}
+	for p := range parts {
+		for i := range perPart {
+			if id := fmt.Sprintf("p%d-%d", p, i); got[id] == failing(p, i) {
+				t.Errorf("event %s stored = %v, want %v", id, got[id], !failing(p, i))
+			}
+		}
+		// Two calls in a row never both fail, so the position is the last or the one before.
+		want := uint64(p*1000 + perPart)
+		if failing(p, perPart-1) {
+			want--
+		}
+		if pos, _ := s.Position(ctx(t), "c", p); pos != want {
+			t.Errorf("partition %d position = %d, want %d", p, pos, want)
+		}
+	}
+}
+
+var errBoom = errors.New("boom")
 
 func testEventsFilterAndPaging(t *testing.T, s kenner.Store) {
 	var evs []kenner.Event
