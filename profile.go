@@ -25,6 +25,14 @@ type Profile struct {
 	Version    int64
 	UpdatedAt  time.Time
 	Identities []Identity // filled by reads, ignored by SaveProfiles
+	// Aggregates are the states of the workspace's event aggregates (computed traits and the
+	// event functions of segment conditions), by the aggregate's key.
+	Aggregates map[string]*Aggregate
+	// Segments are the segments the profile is in, with the time it entered.
+	Segments map[string]time.Time
+	// Expires is when a windowed aggregate next changes with no new event (zero: never); the
+	// segment sweeper evaluates the profile again then.
+	Expires time.Time
 }
 
 // Trait is one trait value with where it came from.

@@ -1,0 +1,197 @@
+package kenner
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Computed trait functions.
+const (
+	FuncCount        = "count"
+	FuncSum          = "sum"
+	FuncAverage      = "avg"
+	FuncMin          = "min"
+	FuncMax          = "max"
+	FuncFirst        = "first"
+	FuncLast         = "last"
+	FuncMostFrequent = "most_frequent"
+	FuncUnique       = "unique"
+	// FuncExpression computes a value from traits and other computed traits with a CEL
+	// expression instead of aggregating events.
+	FuncExpression = "expression"
+)
+
+// ComputedTrait is a value kept up to date for every profile of a workspace: an aggregate of
+// the profile's events (orders_30d, revenue_lifetime, favorite_category_90d) or an expression
+// over its traits.
+type ComputedTrait struct {
+	WorkspaceID string `json:"-"`
+	Name        string `json:"name"`
+	Func        string `json:"func"`
+	// Event names the events aggregated: a track call's event name, "$page", "$screen",
+	// "$identify", "$group" for those calls, "*" for every call.
+	Event string `json:"event,omitempty"`
+	// Where is a CEL condition over the event e (e.properties.category == "shoes").
+	Where string `json:"where,omitempty"`
+	// Property is the dotted path of the aggregated value (properties.total); count needs none.
+	Property string `json:"property,omitempty"`
+	// Window limits the aggregate to events of the last Window; 0 is the whole history.
+	Window     Duration  `json:"window,omitempty"`
+	Expression string    `json:"expression,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// Segment states.
+const (
+	SegmentBuilding = "building" // memberships are being computed from the stored profiles
+	SegmentReady    = "ready"
+)
+
+// Segment is a group of profiles defined by a CEL condition.
+type Segment struct {
+	WorkspaceID string    `json:"-"`
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description,omitempty"`
+	Condition   string    `json:"condition"`
+	State       string    `json:"state"`
+	Processed   int64     `json:"processed"` // profiles evaluated by the running backfill
+	Total       int64     `json:"total"`     // profiles the backfill will evaluate
+	Members     int64     `json:"members"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// Aggregate is the incrementally maintained state behind a computed value for one profile:
+// events folded into time buckets, so a windowed value falls as buckets leave the window, and
+// two profiles' states merge by adding buckets up.
+type Aggregate struct {
+	Buckets []Bucket `json:"b"`
+}
+
+// Bucket is the part of an Aggregate that covers one span of time (Start, unix seconds; 0 for
+// the single bucket of an aggregate without a window).
+type Bucket struct {
+	Start int64            `json:"t"`
+	Count int64            `json:"n"`
+	Sum   float64          `json:"s,omitempty"`
+	Min   *float64         `json:"lo,omitempty"`
+	Max   *float64         `json:"hi,omitempty"`
+	First *Sample          `json:"f,omitempty"`
+	Last  *Sample          `json:"l,omitempty"`
+	Freq  map[string]int64 `json:"c,omitempty"`
+}
+
+// Sample is one event's value, for first and last.
+type Sample struct {
+	At    time.Time       `json:"at"`
+	Rank  int64           `json:"r"`
+	Value json.RawMessage `json:"v"`
+}
+
+// Change types on the changes stream.
+const (
+	ChangeSegmentEntered = "segment.entered"
+	ChangeSegmentExited  = "segment.exited"
+	ChangeProfileUpdated = "profile.updated"
+)
+
+// Change is one entry of a workspace's changes stream: what downstream consumers (activation,
+// journeys) react to. Seq is assigned by the store and grows.
+type Change struct {
+	Seq         int64           `json:"seq"`
+	WorkspaceID string          `json:"workspace_id"`
+	Type        string          `json:"type"`
+	ProfileID   string          `json:"profile_id"`
+	SegmentID   string          `json:"segment_id,omitempty"`
+	At          time.Time       `json:"at"`
+	Data        json.RawMessage `json:"data,omitempty"`
+}
+
+// Membership is a profile in a segment since a time.
+type Membership struct {
+	SegmentID string    `json:"segment_id"`
+	ProfileID string    `json:"profile_id"`
+	Since     time.Time `json:"since"`
+}
+
+// MembershipEvent is a profile entering or leaving a segment, kept as the profile's history.
+type MembershipEvent struct {
+	ID        int64     `json:"-"`
+	SegmentID string    `json:"segment_id"`
+	ProfileID string    `json:"profile_id"`
+	Entered   bool      `json:"entered"`
+	At        time.Time `json:"at"`
+}
+
+// AudienceStore keeps computed trait and segment definitions, memberships and the changes
+// stream's outbox.
+type AudienceStore interface {
+	// PutComputedTrait creates or replaces the computed trait of that name.
+	PutComputedTrait(ctx context.Context, t *ComputedTrait) error
+	DeleteComputedTrait(ctx context.Context, workspaceID, name string) error
+	ComputedTraits(ctx context.Context, workspaceID string) ([]ComputedTrait, error)
+
+	CreateSegment(ctx context.Context, s *Segment) error
+	// UpdateSegment replaces name, description, condition and state.
+	UpdateSegment(ctx context.Context, s *Segment) error
+	// DeleteSegment deletes a segment and its memberships.
+	DeleteSegment(ctx context.Context, workspaceID, id string) error
+	Segment(ctx context.Context, workspaceID, id string) (*Segment, error)
+	Segments(ctx context.Context, workspaceID string) ([]Segment, error)
+	// SetSegmentProgress records a backfill's progress (and its state).
+	SetSegmentProgress(ctx context.Context, workspaceID, id, state string, processed, total int64) error
+	// SegmentMembers lists members by profile id after the cursor ("" from the start).
+	SegmentMembers(ctx context.Context, workspaceID, segmentID, after string, limit int) ([]Membership, string, error)
+	// MembershipHistory lists a profile's entries and exits, newest first.
+	MembershipHistory(ctx context.Context, workspaceID, profileID string, after int64, limit int) ([]MembershipEvent, int64, error)
+
+	// DefinitionsVersion grows whenever a workspace's computed traits or segments change.
+	DefinitionsVersion(ctx context.Context, workspaceID string) (int64, error)
+	// ProfileIDs lists the ids of a workspace's live profiles after the cursor, in id order.
+	ProfileIDs(ctx context.Context, workspaceID, after string, limit int) ([]string, error)
+	// CountProfiles counts a workspace's live profiles.
+	CountProfiles(ctx context.Context, workspaceID string) (int64, error)
+	// ExpiringProfiles lists profiles whose windowed values change at or before t.
+	ExpiringProfiles(ctx context.Context, workspaceID string, t time.Time, limit int) ([]string, error)
+	// Changes lists the changes stream after seq, oldest first.
+	Changes(ctx context.Context, after int64, limit int) ([]Change, error)
+}
+
+// Duration is a time.Duration that reads and writes as text ("720h", "30d") in JSON.
+type Duration time.Duration
+
+// ParseDuration reads Go's duration syntax, plus whole days ("30d").
+func ParseDuration(s string) (time.Duration, error) {
+	if n := len(s); n > 1 && s[n-1] == 'd' {
+		var days int64
+		for _, c := range s[:n-1] {
+			if c < '0' || c > '9' || days > 1e6 {
+				return 0, Errorf(EInvalid, "duration %q: want a number of days like 30d, or hours like 720h", s)
+			}
+			days = days*10 + int64(c-'0')
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, Errorf(EInvalid, "duration %q: want a positive duration like 720h or 30d", s)
+	}
+	return d, nil
+}
+
+// MarshalJSON writes the duration as text.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads a duration written as text.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return Errorf(EInvalid, "duration: want a string like \"720h\" or \"30d\"")
+	}
+	v, err := ParseDuration(s)
+	*d = Duration(v)
+	return err
+}

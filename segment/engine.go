@@ -1,0 +1,212 @@
+// Package segment compiles a workspace's computed traits and segment conditions (CEL) and
+// evaluates them against profiles: folding events into the aggregates they need, computing
+// values, and deciding memberships, incrementally after a change or in batch.
+package segment
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"cel.dev/cel-go/cel"
+
+	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/profile"
+)
+
+// DefaultCostLimit bounds the work of one evaluation of one condition (CEL cost units, about
+// one per operation): a condition that loops over a large list aborts instead of stalling the
+// processor, and the profile is not a member.
+const DefaultCostLimit = 100_000
+
+// Options tune an Engine.
+type Options struct {
+	CostLimit uint64 // 0: DefaultCostLimit
+}
+
+// Engine is a workspace's computed traits and segments, compiled. It is immutable: a change of
+// definitions compiles a new one.
+type Engine struct {
+	aggs     map[string]*aggregate
+	byEvent  map[string][]*aggregate
+	traits   []*trait // aggregates first, then expressions in dependency order
+	segments []*compiled
+	byID     map[string]*compiled
+	// dependents lists, for each segment, the segments whose conditions name it.
+	dependents map[string][]string
+}
+
+// aggregate is one event aggregate kept on every profile: a computed trait's, or a counter
+// behind a segment condition's events.count/events.exists.
+type aggregate struct {
+	key      string
+	spec     profile.Spec
+	event    string
+	property []string
+	where    cel.Program
+	whereVar string // the event's name in where: e, or what the condition called it
+}
+
+type trait struct {
+	def  kenner.ComputedTrait
+	agg  *aggregate
+	expr cel.Program
+	deps deps
+}
+
+type compiled struct {
+	seg  kenner.Segment
+	prog cel.Program
+	deps deps
+}
+
+// deps is what a condition or expression reads, to know which changes can affect it.
+type deps struct {
+	traits      map[string]bool
+	allTraits   bool
+	computed    map[string]bool
+	allComputed bool
+	aggs        map[string]bool
+	segments    map[string]bool
+	identities  bool
+	consent     bool
+}
+
+// Compile checks and compiles definitions. Errors are kenner.EInvalid and name the definition,
+// the position in its condition and the problem.
+func Compile(traits []kenner.ComputedTrait, segments []kenner.Segment, opts Options) (*Engine, error) {
+	if opts.CostLimit == 0 {
+		opts.CostLimit = DefaultCostLimit
+	}
+	c := &compiler{opts: opts, e: &Engine{aggs: map[string]*aggregate{}, byEvent: map[string][]*aggregate{},
+		byID: map[string]*compiled{}, dependents: map[string][]string{}}}
+	if err := c.traits(traits); err != nil {
+		return nil, err
+	}
+	if err := c.segments(segments); err != nil {
+		return nil, err
+	}
+	return c.e, nil
+}
+
+// aggregateKey names an aggregate by its definition, so that equal definitions share state
+// and an edited one starts afresh.
+func aggregateKey(prefix string, parts ...string) string {
+	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return prefix + hex.EncodeToString(h[:8])
+}
+
+// eventKey is the name an aggregate's Event matches: a track call's event name, "$" + type for
+// the other calls.
+func eventKey(e *kenner.Event) string {
+	if e.Type == "track" {
+		return e.Name
+	}
+	return "$" + e.Type
+}
+
+// Segment returns the compiled segment with that id.
+func (e *Engine) Segment(id string) (kenner.Segment, bool) {
+	c, ok := e.byID[id]
+	if !ok {
+		return kenner.Segment{}, false
+	}
+	return c.seg, true
+}
+
+// Segments lists the segments in evaluation order (a segment after those it names).
+func (e *Engine) Segments() []kenner.Segment {
+	out := make([]kenner.Segment, len(e.segments))
+	for i, c := range e.segments {
+		out[i] = c.seg
+	}
+	return out
+}
+
+// Empty reports whether there is nothing to maintain.
+func (e *Engine) Empty() bool { return len(e.aggs) == 0 && len(e.traits) == 0 && len(e.segments) == 0 }
+
+// Fold adds event ev to p's aggregates and returns the keys of the aggregates it changed.
+func (e *Engine) Fold(p *kenner.Profile, ev *kenner.Event) ([]string, error) {
+	matching := append(e.byEvent[eventKey(ev)], e.byEvent["*"]...)
+	if len(matching) == 0 {
+		return nil, nil
+	}
+	var doc map[string]any
+	var changed []string
+	for _, a := range matching {
+		if doc == nil && (a.where != nil || len(a.property) > 0) {
+			if err := json.Unmarshal(ev.Body, &doc); err != nil {
+				return nil, fmt.Errorf("event %s: %w", ev.MessageID, err)
+			}
+		}
+		if a.where != nil {
+			out, _, err := a.where.Eval(map[string]any{a.whereVar: doc})
+			if err != nil {
+				continue // the event lacks a field the condition reads: it does not match
+			}
+			if ok, _ := out.Value().(bool); !ok {
+				continue
+			}
+		}
+		var value json.RawMessage
+		if len(a.property) > 0 {
+			v, ok := lookup(doc, a.property)
+			if !ok {
+				continue
+			}
+			if value, _ = json.Marshal(v); value == nil {
+				continue
+			}
+		}
+		if p.Aggregates == nil {
+			p.Aggregates = map[string]*kenner.Aggregate{}
+		}
+		agg := p.Aggregates[a.key]
+		if agg == nil {
+			agg = &kenner.Aggregate{}
+			p.Aggregates[a.key] = agg
+		}
+		profile.Add(agg, a.spec, ev.Timestamp, kenner.EventRank(ev.Seq, ev.Index), value)
+		changed = append(changed, a.key)
+	}
+	return changed, nil
+}
+
+// Tidy drops the aggregates no definition uses any more and the buckets that left their
+// window, and sets p.Expires to the next time a windowed value changes.
+func (e *Engine) Tidy(p *kenner.Profile, now time.Time) {
+	p.Expires = time.Time{}
+	for k, agg := range p.Aggregates {
+		a, ok := e.aggs[k]
+		if !ok {
+			delete(p.Aggregates, k)
+			continue
+		}
+		profile.Prune(agg, a.spec, now)
+		if len(agg.Buckets) == 0 {
+			delete(p.Aggregates, k)
+			continue
+		}
+		if t := profile.NextChange(agg, a.spec, now); !t.IsZero() && (p.Expires.IsZero() || t.Before(p.Expires)) {
+			p.Expires = t
+		}
+	}
+}
+
+func lookup(doc map[string]any, path []string) (any, bool) {
+	var cur any = doc
+	for _, k := range path {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[k]; !ok {
+			return nil, false
+		}
+	}
+	return cur, cur != nil
+}

@@ -1,0 +1,191 @@
+package segment
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/profile"
+)
+
+// Input is a profile as conditions see it.
+type Input struct {
+	Traits     map[string]any
+	Computed   map[string]any
+	Identities map[string][]string
+	Consent    map[string]bool
+	aggs       map[string]int64
+}
+
+// Input builds what conditions read of p at now. ids are p's identifiers (nil: p.Identities).
+func (e *Engine) Input(p *kenner.Profile, ids []kenner.Identifier, now time.Time) Input {
+	in := Input{Traits: make(map[string]any, len(p.Traits)), Identities: map[string][]string{}, Consent: map[string]bool{},
+		aggs: map[string]int64{}}
+	for k, t := range p.Traits {
+		var v any
+		if json.Unmarshal(t.Value, &v) == nil {
+			in.Traits[k] = v
+		}
+	}
+	if ids == nil {
+		for _, i := range p.Identities {
+			ids = append(ids, i.Identifier)
+		}
+	}
+	for _, i := range ids {
+		in.Identities[i.Kind] = append(in.Identities[i.Kind], i.Value)
+	}
+	for k, a := range e.aggs {
+		if a.spec.Func == kenner.FuncCount && a.key[0] == 'c' {
+			v, _ := profile.Value(p.Aggregates[k], a.spec, now)
+			in.aggs[k] = v.(int64)
+		}
+	}
+	in.Computed = e.computed(p, in, now)
+	return in
+}
+
+// Computed returns p's computed traits at now (a trait with no value is absent).
+func (e *Engine) Computed(p *kenner.Profile, now time.Time) map[string]any {
+	in := e.Input(p, nil, now)
+	return in.Computed
+}
+
+func (e *Engine) computed(p *kenner.Profile, in Input, now time.Time) map[string]any {
+	out := map[string]any{}
+	for _, t := range e.traits {
+		if t.agg != nil {
+			if v, ok := profile.Value(p.Aggregates[t.agg.key], t.agg.spec, now); ok {
+				out[t.def.Name] = v
+			}
+			continue
+		}
+		v, _, err := t.expr.Eval(map[string]any{"traits": in.Traits, "computed": out, "identities": in.Identities,
+			"consent": in.Consent})
+		if err == nil {
+			out[t.def.Name] = v.Value()
+		}
+	}
+	return out
+}
+
+// Result is the outcome of evaluating one segment for one profile.
+type Result struct {
+	Member bool
+	Err    error // the condition failed (a missing trait, the cost limit): not a member
+}
+
+// Evaluate decides p's membership of the segments in only (nil: all), in dependency order, and
+// returns it by segment id. Segments outside only keep the membership in current.
+func (e *Engine) Evaluate(in Input, current map[string]time.Time, only map[string]bool) map[string]Result {
+	member := map[string]bool{}
+	for id := range current {
+		member[id] = true
+	}
+	out := map[string]Result{}
+	vars := map[string]any{"traits": in.Traits, "computed": in.Computed, "identities": in.Identities, "consent": in.Consent,
+		varAggs: in.aggs, varNone: []map[string]any{}}
+	for _, c := range e.segments {
+		if only != nil && !only[c.seg.ID] {
+			continue
+		}
+		var segs []string
+		for id := range c.deps.segments {
+			if member[id] {
+				segs = append(segs, id)
+			}
+		}
+		vars[varSegments] = segs
+		v, _, err := c.prog.Eval(vars)
+		r := Result{Err: err}
+		if err == nil {
+			r.Member, _ = v.Value().(bool)
+		}
+		member[c.seg.ID] = r.Member
+		out[c.seg.ID] = r
+	}
+	return out
+}
+
+// Change is what happened to a profile, to find the segments it can affect.
+type Change struct {
+	Traits     []string // names of traits set
+	Aggregates []string // keys of aggregates changed
+	Identities bool     // identifiers added
+	Consent    bool
+	All        bool // a merge or a recomputation: everything may have changed
+}
+
+// Affected returns the segments c can change the membership of (nil when none), including the
+// segments that name those.
+func (e *Engine) Affected(c Change) map[string]bool {
+	out := map[string]bool{}
+	traits := map[string]bool{}
+	for _, t := range c.Traits {
+		traits[t] = true
+	}
+	aggs := map[string]bool{}
+	for _, a := range c.Aggregates {
+		aggs[a] = true
+	}
+	// Computed traits that changed: aggregates changed, or expressions over changed traits.
+	computed := map[string]bool{}
+	for _, t := range e.traits {
+		switch {
+		case c.All:
+			computed[t.def.Name] = true
+		case t.agg != nil:
+			computed[t.def.Name] = aggs[t.agg.key]
+		default:
+			computed[t.def.Name] = t.deps.allTraits || t.deps.allComputed || anyOf(t.deps.traits, traits) ||
+				anyOf(t.deps.computed, computed) || (t.deps.identities && c.Identities)
+		}
+	}
+	for _, s := range e.segments {
+		d := s.deps
+		if c.All || (d.allTraits && len(traits) > 0) || anyOf(d.traits, traits) || d.allComputed || anyOf(d.computed, computed) ||
+			anyOf(d.aggs, aggs) || (d.identities && c.Identities) || (d.consent && c.Consent) || anyOf(d.segments, out) {
+			out[s.seg.ID] = true
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// Windowed returns the segments whose conditions read windowed values, which change as time
+// passes (the sweeper evaluates them when a profile's Expires comes).
+func (e *Engine) Windowed() map[string]bool {
+	out := map[string]bool{}
+	for _, s := range e.segments {
+		for k := range s.deps.aggs {
+			if e.aggs[k].spec.Window > 0 {
+				out[s.seg.ID] = true
+			}
+		}
+		for name := range s.deps.computed {
+			for _, t := range e.traits {
+				if t.def.Name == name && (t.agg == nil || t.agg.spec.Window > 0) {
+					out[s.seg.ID] = true
+				}
+			}
+		}
+		if s.deps.allComputed || anyOf(s.deps.segments, out) {
+			out[s.seg.ID] = true
+		}
+	}
+	return out
+}
+
+func anyOf(want, have map[string]bool) bool {
+	if len(want) > len(have) {
+		want, have = have, want
+	}
+	for k := range want {
+		if have[k] {
+			return true
+		}
+	}
+	return false
+}
