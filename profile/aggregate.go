@@ -27,7 +27,7 @@ func (s Spec) Width() time.Duration {
 	if s.Window <= 0 {
 		return 0
 	}
-	return max(time.Minute, (s.Window/64).Truncate(time.Second))
+	return max(time.Minute, (s.Window / 64).Truncate(time.Second))
 }
 
 func (s Spec) bucketStart(at time.Time) int64 {

@@ -41,7 +41,9 @@ type segmentScope struct {
 	segments map[string]bool
 }
 
-func invalid(format string, args ...any) error { return kenner.Errorf(kenner.EInvalid, format, args...) }
+func invalid(format string, args ...any) error {
+	return kenner.Errorf(kenner.EInvalid, format, args...)
+}
 
 func eventEnv() (*cel.Env, error) {
 	return cel.NewEnv(cel.Variable("e", cel.MapType(cel.StringType, cel.DynType)), cel.CrossTypeNumericComparisons(true))
