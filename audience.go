@@ -56,11 +56,14 @@ type Segment struct {
 	Name        string    `json:"name"`
 	Description string    `json:"description,omitempty"`
 	Condition   string    `json:"condition"`
-	State       string    `json:"state"`
-	Processed   int64     `json:"processed"` // profiles evaluated by the running backfill
-	Total       int64     `json:"total"`     // profiles the backfill will evaluate
-	Members     int64     `json:"members"`
-	CreatedAt   time.Time `json:"created_at"`
+	// Version is the workspace's definitions version when the condition was last set; the
+	// segment is building until the workspace's build reaches it.
+	Version   int64     `json:"-"`
+	State     string    `json:"state"`
+	Processed int64     `json:"processed"` // profiles evaluated by the running build
+	Total     int64     `json:"total"`     // profiles the running build evaluates
+	Members   int64     `json:"members"`
+	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
 }
 
@@ -126,6 +129,22 @@ type MembershipEvent struct {
 	At        time.Time `json:"at"`
 }
 
+// AudienceBatch is the part of a processing transaction (Batch) that keeps memberships and
+// the changes stream.
+type AudienceBatch interface {
+	// DefinitionsVersion reads the workspace's definitions version inside the transaction, so
+	// that a processor that locked profiles folds events with the definitions a concurrent
+	// build of those profiles used.
+	DefinitionsVersion(ctx context.Context, workspaceID string) (int64, error)
+	// WriteMemberships records entries and exits (members, history) and appends
+	// segment.entered/exited to the changes stream.
+	WriteMemberships(ctx context.Context, workspaceID string, m []MembershipEvent) error
+	// AddChanges appends to the changes stream.
+	AddChanges(ctx context.Context, c []Change) error
+	// ProfileEvents returns the stored events of profiles, in log order, by profile.
+	ProfileEvents(ctx context.Context, workspaceID string, profileIDs []string) (map[string][]Event, error)
+}
+
 // AudienceStore keeps computed trait and segment definitions, memberships and the changes
 // stream's outbox.
 type AudienceStore interface {
@@ -141,15 +160,16 @@ type AudienceStore interface {
 	DeleteSegment(ctx context.Context, workspaceID, id string) error
 	Segment(ctx context.Context, workspaceID, id string) (*Segment, error)
 	Segments(ctx context.Context, workspaceID string) ([]Segment, error)
-	// SetSegmentProgress records a backfill's progress (and its state).
-	SetSegmentProgress(ctx context.Context, workspaceID, id, state string, processed, total int64) error
 	// SegmentMembers lists members by profile id after the cursor ("" from the start).
 	SegmentMembers(ctx context.Context, workspaceID, segmentID, after string, limit int) ([]Membership, string, error)
 	// MembershipHistory lists a profile's entries and exits, newest first.
 	MembershipHistory(ctx context.Context, workspaceID, profileID string, after int64, limit int) ([]MembershipEvent, int64, error)
 
-	// DefinitionsVersion grows whenever a workspace's computed traits or segments change.
-	DefinitionsVersion(ctx context.Context, workspaceID string) (int64, error)
+	// Build reports the workspace's definitions version and how far the profiles are built.
+	Build(ctx context.Context, workspaceID string) (Build, error)
+	// SetBuild records a build's progress; Built is the version it finished (Processed and
+	// Total describe the running one).
+	SetBuild(ctx context.Context, workspaceID string, b Build) error
 	// ProfileIDs lists the ids of a workspace's live profiles after the cursor, in id order.
 	ProfileIDs(ctx context.Context, workspaceID, after string, limit int) ([]string, error)
 	// CountProfiles counts a workspace's live profiles.
@@ -158,6 +178,14 @@ type AudienceStore interface {
 	ExpiringProfiles(ctx context.Context, workspaceID string, t time.Time, limit int) ([]string, error)
 	// Changes lists the changes stream after seq, oldest first.
 	Changes(ctx context.Context, after int64, limit int) ([]Change, error)
+}
+
+// Build is the state of recomputing a workspace's profiles after its definitions changed.
+type Build struct {
+	Version   int64 // grows with every change of computed traits or segments
+	Built     int64 // the version every profile was recomputed for
+	Processed int64
+	Total     int64
 }
 
 // Duration is a time.Duration that reads and writes as text ("720h", "30d") in JSON.
@@ -194,4 +222,26 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	v, err := ParseDuration(s)
 	*d = Duration(v)
 	return err
+}
+
+// SetSegmentState fills a segment's state and progress from its workspace's build.
+func SetSegmentState(s *Segment, b Build) {
+	s.State = SegmentReady
+	if s.Version > b.Built {
+		s.State = SegmentBuilding
+		s.Processed, s.Total = b.Processed, b.Total
+	}
+}
+
+// MembershipChanges are the changes-stream entries of entries and exits.
+func MembershipChanges(workspaceID string, ms []MembershipEvent) []Change {
+	out := make([]Change, 0, len(ms))
+	for _, m := range ms {
+		typ := ChangeSegmentExited
+		if m.Entered {
+			typ = ChangeSegmentEntered
+		}
+		out = append(out, Change{WorkspaceID: workspaceID, Type: typ, ProfileID: m.ProfileID, SegmentID: m.SegmentID, At: m.At})
+	}
+	return out
 }

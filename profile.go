@@ -158,6 +158,8 @@ type Batch interface {
 	AssignEvents(ctx context.Context, events []Event) error
 	// AddDecisions records decisions.
 	AddDecisions(ctx context.Context, workspaceID string, d []Decision) error
+
+	AudienceBatch
 }
 
 // ProfileStore keeps the profiles and the identity graph.

@@ -26,6 +26,7 @@ type Store interface {
 
 	EventStore
 	ProfileStore
+	AudienceStore
 }
 
 // EventStore keeps accepted raw events, deduplicated by message id per workspace. Events are

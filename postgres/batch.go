@@ -2,8 +2,8 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"github.com/kenner-cdp/kenner/internal/profiledata"
 	"slices"
 	"time"
 
@@ -248,26 +248,30 @@ func (b *batch) SaveProfiles(ctx context.Context, profiles []*kenner.Profile) er
 	n := len(profiles)
 	ws, ids, data := make([]string, n), make([]string, n), make([][]byte, n)
 	ranks := make([]int64, n)
-	first, last := make([]*time.Time, n), make([]*time.Time, n)
+	first, last, expires := make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n)
 	now := time.Now().UTC()
 	for i, p := range profiles {
-		d, err := json.Marshal(profileData{Traits: p.Traits, Groups: p.Groups})
+		d, err := profiledata.Encode(p)
 		if err != nil {
-			return fmt.Errorf("encode profile %s: %w", p.ID, err)
+			return err
 		}
 		ws[i], ids[i], data[i], ranks[i] = p.WorkspaceID, p.ID, d, p.Rank
 		if !p.FirstSeen.IsZero() {
 			f, l := p.FirstSeen.UTC(), p.LastSeen.UTC()
 			first[i], last[i] = &f, &l
 		}
+		if !p.Expires.IsZero() {
+			x := p.Expires.UTC()
+			expires[i] = &x
+		}
 		p.Version++
 		p.UpdatedAt = now
 	}
-	if _, err := b.tx.Exec(ctx, `INSERT INTO profiles (workspace_id, id, rank, data, first_seen, last_seen, version, updated_at)
-		SELECT w, i, r, d, f, l, 1, $7 FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[], $5::timestamptz[], $6::timestamptz[]) AS t(w, i, r, d, f, l)
+	if _, err := b.tx.Exec(ctx, `INSERT INTO profiles (workspace_id, id, rank, data, first_seen, last_seen, version, updated_at, expires)
+		SELECT w, i, r, d, f, l, 1, $7, x FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[], $5::timestamptz[], $6::timestamptz[], $8::timestamptz[]) AS t(w, i, r, d, f, l, x)
 		ON CONFLICT (workspace_id, id) DO UPDATE SET data = excluded.data, first_seen = excluded.first_seen,
-			last_seen = excluded.last_seen, version = profiles.version + 1, updated_at = excluded.updated_at`,
-		ws, ids, ranks, data, first, last, now); err != nil {
+			last_seen = excluded.last_seen, version = profiles.version + 1, updated_at = excluded.updated_at, expires = excluded.expires`,
+		ws, ids, ranks, data, first, last, now, expires); err != nil {
 		return fmt.Errorf("save profiles: %w", err)
 	}
 	return nil
@@ -352,6 +356,7 @@ func (b *batch) ResetProfile(ctx context.Context, ws, id string) ([]kenner.Event
 		`UPDATE events SET profile_id = '' WHERE workspace_id = $1 AND profile_id = $2 AND profile_id <> ''`,
 		`DELETE FROM identities WHERE workspace_id = $1 AND profile_id = $2`,
 		`DELETE FROM decisions WHERE workspace_id = $1 AND profile_id = $2`,
+		`DELETE FROM segment_members WHERE workspace_id = $1 AND profile_id = $2`,
 		`DELETE FROM profiles WHERE workspace_id = $1 AND (merged_into = $2 OR id = $2)`,
 	} {
 		if _, err := b.tx.Exec(ctx, q, ws, id); err != nil {
@@ -361,13 +366,7 @@ func (b *batch) ResetProfile(ctx context.Context, ws, id string) ([]kenner.Event
 	return events, nil
 }
 
-// profileData is the JSON of the profiles.data column.
-type profileData struct {
-	Traits map[string]kenner.Trait `json:"traits,omitempty"`
-	Groups map[string]kenner.Group `json:"groups,omitempty"`
-}
-
-const profileColumns = `workspace_id, id, rank, merged_into, data, first_seen, last_seen, version, updated_at`
+const profileColumns = `workspace_id, id, rank, merged_into, data, first_seen, last_seen, version, updated_at, expires`
 
 type storedProfile struct {
 	kenner.Profile
@@ -377,22 +376,23 @@ type storedProfile struct {
 func scanProfile(row pgx.Row) (storedProfile, error) {
 	var p storedProfile
 	var data []byte
-	var first, last *time.Time
-	if err := row.Scan(&p.WorkspaceID, &p.ID, &p.Rank, &p.mergedInto, &data, &first, &last, &p.Version, &p.UpdatedAt); err != nil {
+	var first, last, expires *time.Time
+	if err := row.Scan(&p.WorkspaceID, &p.ID, &p.Rank, &p.mergedInto, &data, &first, &last, &p.Version, &p.UpdatedAt, &expires); err != nil {
 		return p, err
 	}
-	return decodeProfile(p, data, first, last)
+	return decodeProfile(p, data, first, last, expires)
 }
 
-func decodeProfile(p storedProfile, data []byte, first, last *time.Time) (storedProfile, error) {
-	var d profileData
-	if err := json.Unmarshal(data, &d); err != nil {
-		return p, fmt.Errorf("decode profile %s: %w", p.ID, err)
+func decodeProfile(p storedProfile, data []byte, first, last, expires *time.Time) (storedProfile, error) {
+	if err := profiledata.Decode(data, &p.Profile); err != nil {
+		return p, err
 	}
-	p.Traits, p.Groups = d.Traits, d.Groups
 	if first != nil {
 		p.FirstSeen, p.LastSeen = first.UTC(), last.UTC()
 	}
 	p.UpdatedAt = p.UpdatedAt.UTC()
+	if expires != nil {
+		p.Expires = expires.UTC()
+	}
 	return p, nil
 }

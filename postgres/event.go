@@ -89,7 +89,7 @@ func (s *Store) Events(ctx context.Context, f kenner.EventFilter) ([]kenner.Even
 
 // ResetDerived implements kenner.EventStore.
 func (s *Store) ResetDerived(ctx context.Context) error {
-	if _, err := s.pool.Exec(ctx, `TRUNCATE events, positions, profiles, identities, decisions`); err != nil {
+	if _, err := s.pool.Exec(ctx, `TRUNCATE events, positions, profiles, identities, decisions, segment_members, segment_history`); err != nil {
 		return fmt.Errorf("reset derived state: %w", err)
 	}
 	return nil

@@ -36,17 +36,17 @@ func (s *Store) Profile(ctx context.Context, ws string, id kenner.Identifier) (*
 	var out *kenner.Profile
 	for rows.Next() {
 		var data []byte
-		var first, last *time.Time
+		var first, last, expires *time.Time
 		var p storedProfile
 		var kind, value, src, msg *string
 		var rank *int64
 		var at *time.Time
-		if err := rows.Scan(&p.WorkspaceID, &p.ID, &p.Rank, &p.mergedInto, &data, &first, &last, &p.Version, &p.UpdatedAt,
+		if err := rows.Scan(&p.WorkspaceID, &p.ID, &p.Rank, &p.mergedInto, &data, &first, &last, &p.Version, &p.UpdatedAt, &expires,
 			&kind, &value, &src, &msg, &rank, &at); err != nil {
 			return nil, fmt.Errorf("find profile: %w", err)
 		}
 		if out == nil {
-			sp, err := decodeProfile(p, data, first, last)
+			sp, err := decodeProfile(p, data, first, last, expires)
 			if err != nil {
 				return nil, err
 			}

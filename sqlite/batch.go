@@ -3,9 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/kenner-cdp/kenner/internal/profiledata"
 	"time"
 
 	"github.com/kenner-cdp/kenner"
@@ -255,17 +255,17 @@ func (b *batch) AddDecisions(ctx context.Context, ws string, ds []kenner.Decisio
 func (b *batch) SaveProfiles(ctx context.Context, profiles []*kenner.Profile) error {
 	now := time.Now().UTC()
 	for _, p := range profiles {
-		data, err := encodeProfileData(p)
+		data, err := profiledata.Encode(p)
 		if err != nil {
 			return err
 		}
 		p.Version++
 		p.UpdatedAt = now
-		if _, err := b.exec(ctx, `INSERT INTO profiles (workspace_id, id, rank, data, first_seen, last_seen, version, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		if _, err := b.exec(ctx, `INSERT INTO profiles (workspace_id, id, rank, data, first_seen, last_seen, version, updated_at, expires)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (workspace_id, id) DO UPDATE SET data = excluded.data, first_seen = excluded.first_seen,
-				last_seen = excluded.last_seen, version = profiles.version + 1, updated_at = excluded.updated_at`,
-			p.WorkspaceID, p.ID, p.Rank, data, seenMillis(p.FirstSeen), seenMillis(p.LastSeen), p.Version, millis(now)); err != nil {
+				last_seen = excluded.last_seen, version = profiles.version + 1, updated_at = excluded.updated_at, expires = excluded.expires`,
+			p.WorkspaceID, p.ID, p.Rank, data, seenMillis(p.FirstSeen), seenMillis(p.LastSeen), p.Version, millis(now), seenMillis(p.Expires)); err != nil {
 			return fmt.Errorf("save profile %s: %w", p.ID, err)
 		}
 	}
@@ -342,6 +342,7 @@ func (b *batch) ResetProfile(ctx context.Context, ws, id string) ([]kenner.Event
 		`UPDATE events SET profile_id = '' WHERE workspace_id = ? AND profile_id = ? AND profile_id <> ''`,
 		`DELETE FROM identities INDEXED BY identities_profile WHERE workspace_id = ? AND profile_id = ?`,
 		`DELETE FROM decisions WHERE workspace_id = ? AND profile_id = ?`,
+		`DELETE FROM segment_members INDEXED BY segment_members_profile WHERE workspace_id = ? AND profile_id = ?`,
 		`DELETE FROM profiles INDEXED BY profiles_merged WHERE workspace_id = ? AND merged_into = ? AND merged_into <> ''`,
 		`DELETE FROM profiles WHERE workspace_id = ? AND id = ?`,
 	} {
@@ -352,21 +353,7 @@ func (b *batch) ResetProfile(ctx context.Context, ws, id string) ([]kenner.Event
 	return events, nil
 }
 
-// profileData is the JSON of the profiles.data column.
-type profileData struct {
-	Traits map[string]kenner.Trait `json:"traits,omitempty"`
-	Groups map[string]kenner.Group `json:"groups,omitempty"`
-}
-
-func encodeProfileData(p *kenner.Profile) ([]byte, error) {
-	b, err := json.Marshal(profileData{Traits: p.Traits, Groups: p.Groups})
-	if err != nil {
-		return nil, fmt.Errorf("encode profile %s: %w", p.ID, err)
-	}
-	return b, nil
-}
-
-const profileColumns = `workspace_id, id, rank, merged_into, data, first_seen, last_seen, version, updated_at`
+const profileColumns = `workspace_id, id, rank, merged_into, data, first_seen, last_seen, version, updated_at, expires`
 
 type storedProfile struct {
 	kenner.Profile
@@ -376,19 +363,20 @@ type storedProfile struct {
 func scanProfile(row interface{ Scan(...any) error }) (storedProfile, error) {
 	var p storedProfile
 	var data []byte
-	var first, last, updated int64
-	if err := row.Scan(&p.WorkspaceID, &p.ID, &p.Rank, &p.mergedInto, &data, &first, &last, &p.Version, &updated); err != nil {
+	var first, last, updated, expires int64
+	if err := row.Scan(&p.WorkspaceID, &p.ID, &p.Rank, &p.mergedInto, &data, &first, &last, &p.Version, &updated, &expires); err != nil {
 		return p, err
 	}
-	var d profileData
-	if err := json.Unmarshal(data, &d); err != nil {
-		return p, fmt.Errorf("decode profile %s: %w", p.ID, err)
+	if err := profiledata.Decode(data, &p.Profile); err != nil {
+		return p, err
 	}
-	p.Traits, p.Groups = d.Traits, d.Groups
 	if first != 0 || last != 0 {
 		p.FirstSeen, p.LastSeen = fromMillis(first), fromMillis(last)
 	}
 	p.UpdatedAt = fromMillis(updated)
+	if expires != 0 {
+		p.Expires = fromMillis(expires)
+	}
 	return p, nil
 }
 

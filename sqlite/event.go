@@ -94,7 +94,7 @@ func (s *Store) Events(ctx context.Context, f kenner.EventFilter) ([]kenner.Even
 // ResetDerived implements kenner.EventStore.
 func (s *Store) ResetDerived(ctx context.Context) error {
 	if _, err := s.w.ExecContext(ctx, `DELETE FROM events; DELETE FROM positions; DELETE FROM profiles;
-		DELETE FROM identities; DELETE FROM decisions;`); err != nil {
+		DELETE FROM identities; DELETE FROM decisions; DELETE FROM segment_members; DELETE FROM segment_history;`); err != nil {
 		return fmt.Errorf("reset derived state: %w", err)
 	}
 	return nil

@@ -32,6 +32,9 @@ func Run(t *testing.T, open Opener) {
 		{"EarliestCopyWins", testEarliestCopyWins},
 		{"ResetDerived", testResetDerived},
 		{"EventsFilterAndPaging", testEventsFilterAndPaging},
+		{"ComputedTraits", testComputedTraits},
+		{"Segments", testSegments},
+		{"Memberships", testMemberships},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,412 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/kenner-cdp/kenner"
+)
+
+// changesLock serializes the transactions that append to the changes stream, so that seq
+// order is commit order: a consumer reading "after seq N" never skips a row a slower
+// transaction commits later with a smaller seq. Changes (entries, exits) are rare next to
+// events, so the wait is short.
+const changesLock = 0x6b656e6e6572 + 1
+
+func bumpVersion(ctx context.Context, tx pgx.Tx, ws string) (int64, error) {
+	var v int64
+	err := tx.QueryRow(ctx, `INSERT INTO audience_versions (workspace_id, version) VALUES ($1, 1)
+		ON CONFLICT (workspace_id) DO UPDATE SET version = audience_versions.version + 1 RETURNING version`, ws).Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("bump definitions version: %w", err)
+	}
+	return v, nil
+}
+
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// PutComputedTrait implements kenner.AudienceStore.
+func (s *Store) PutComputedTrait(ctx context.Context, t *kenner.ComputedTrait) error {
+	n := now()
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = n
+	}
+	t.UpdatedAt = n
+	def, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO computed_traits (workspace_id, name, def, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (workspace_id, name) DO UPDATE SET def = excluded.def, updated_at = excluded.updated_at`,
+			t.WorkspaceID, t.Name, def, t.CreatedAt, n); err != nil {
+			return err
+		}
+		_, err := bumpVersion(ctx, tx, t.WorkspaceID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("put computed trait: %w", err)
+	}
+	return nil
+}
+
+// DeleteComputedTrait implements kenner.AudienceStore.
+func (s *Store) DeleteComputedTrait(ctx context.Context, ws, name string) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM computed_traits WHERE workspace_id = $1 AND name = $2`, ws, name)
+		if err != nil {
+			return fmt.Errorf("delete computed trait: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return kenner.Errorf(kenner.ENotFound, "no computed trait %q", name)
+		}
+		_, err = bumpVersion(ctx, tx, ws)
+		return err
+	})
+}
+
+// ComputedTraits implements kenner.AudienceStore.
+func (s *Store) ComputedTraits(ctx context.Context, ws string) ([]kenner.ComputedTrait, error) {
+	rows, err := s.pool.Query(ctx, `SELECT def FROM computed_traits WHERE workspace_id = $1 ORDER BY name`, ws)
+	if err != nil {
+		return nil, fmt.Errorf("computed traits: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (kenner.ComputedTrait, error) {
+		var def []byte
+		var t kenner.ComputedTrait
+		if err := r.Scan(&def); err != nil {
+			return t, err
+		}
+		err := json.Unmarshal(def, &t)
+		t.WorkspaceID = ws
+		return t, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("computed traits: %w", err)
+	}
+	return out, nil
+}
+
+// CreateSegment implements kenner.AudienceStore.
+func (s *Store) CreateSegment(ctx context.Context, seg *kenner.Segment) error {
+	if seg.ID == "" {
+		seg.ID = kenner.NewID("seg")
+	}
+	n := now()
+	seg.CreatedAt, seg.UpdatedAt = n, n
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		v, err := bumpVersion(ctx, tx, seg.WorkspaceID)
+		if err != nil {
+			return err
+		}
+		seg.Version = v
+		_, err = tx.Exec(ctx, `INSERT INTO segments (workspace_id, id, name, description, condition, version, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`, seg.WorkspaceID, seg.ID, seg.Name, seg.Description, seg.Condition, v, n)
+		return err
+	})
+	if isUnique(err) {
+		return kenner.Errorf(kenner.EConflict, "a segment named %q already exists", seg.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("create segment: %w", err)
+	}
+	return nil
+}
+
+// UpdateSegment implements kenner.AudienceStore.
+func (s *Store) UpdateSegment(ctx context.Context, seg *kenner.Segment) error {
+	n := now()
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var cond string
+		var version int64
+		err := tx.QueryRow(ctx, `SELECT condition, version FROM segments WHERE workspace_id = $1 AND id = $2 FOR UPDATE`,
+			seg.WorkspaceID, seg.ID).Scan(&cond, &version)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return kenner.Errorf(kenner.ENotFound, "no segment %q", seg.ID)
+		}
+		if err != nil {
+			return err
+		}
+		if cond != seg.Condition {
+			if version, err = bumpVersion(ctx, tx, seg.WorkspaceID); err != nil {
+				return err
+			}
+		}
+		seg.Version = version
+		_, err = tx.Exec(ctx, `UPDATE segments SET name = $1, description = $2, condition = $3, version = $4, updated_at = $5
+			WHERE workspace_id = $6 AND id = $7`, seg.Name, seg.Description, seg.Condition, version, n, seg.WorkspaceID, seg.ID)
+		return err
+	})
+	if isUnique(err) {
+		return kenner.Errorf(kenner.EConflict, "a segment named %q already exists", seg.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("update segment: %w", err)
+	}
+	return nil
+}
+
+// DeleteSegment implements kenner.AudienceStore.
+func (s *Store) DeleteSegment(ctx context.Context, ws, id string) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM segments WHERE workspace_id = $1 AND id = $2`, ws, id)
+		if err != nil {
+			return fmt.Errorf("delete segment: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return kenner.Errorf(kenner.ENotFound, "no segment %q", id)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM segment_members WHERE workspace_id = $1 AND segment_id = $2`, ws, id); err != nil {
+			return fmt.Errorf("delete segment: %w", err)
+		}
+		_, err = bumpVersion(ctx, tx, ws)
+		return err
+	})
+}
+
+const segmentColumns = `s.id, s.name, s.description, s.condition, s.version, s.created_at, s.updated_at,
+	(SELECT count(*) FROM segment_members m WHERE m.workspace_id = s.workspace_id AND m.segment_id = s.id)`
+
+func (s *Store) segments(ctx context.Context, ws, query string, args ...any) ([]kenner.Segment, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+segmentColumns+` FROM segments s WHERE `+query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("segments: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (kenner.Segment, error) {
+		seg := kenner.Segment{WorkspaceID: ws}
+		err := r.Scan(&seg.ID, &seg.Name, &seg.Description, &seg.Condition, &seg.Version, &seg.CreatedAt, &seg.UpdatedAt, &seg.Members)
+		seg.CreatedAt, seg.UpdatedAt = utc(seg.CreatedAt), utc(seg.UpdatedAt)
+		return seg, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("segments: %w", err)
+	}
+	b, err := s.Build(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		kenner.SetSegmentState(&out[i], b)
+	}
+	return out, nil
+}
+
+// Segment implements kenner.AudienceStore.
+func (s *Store) Segment(ctx context.Context, ws, id string) (*kenner.Segment, error) {
+	segs, err := s.segments(ctx, ws, `s.workspace_id = $1 AND s.id = $2`, ws, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(segs) == 0 {
+		return nil, kenner.Errorf(kenner.ENotFound, "no segment %q", id)
+	}
+	return &segs[0], nil
+}
+
+// Segments implements kenner.AudienceStore.
+func (s *Store) Segments(ctx context.Context, ws string) ([]kenner.Segment, error) {
+	return s.segments(ctx, ws, `s.workspace_id = $1 ORDER BY s.name`, ws)
+}
+
+// Build implements kenner.AudienceStore.
+func (s *Store) Build(ctx context.Context, ws string) (kenner.Build, error) {
+	var b kenner.Build
+	err := s.pool.QueryRow(ctx, `SELECT version, built, processed, total FROM audience_versions WHERE workspace_id = $1`, ws).
+		Scan(&b.Version, &b.Built, &b.Processed, &b.Total)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return b, fmt.Errorf("build state: %w", err)
+	}
+	return b, nil
+}
+
+// SetBuild implements kenner.AudienceStore.
+func (s *Store) SetBuild(ctx context.Context, ws string, b kenner.Build) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO audience_versions (workspace_id, version, built, processed, total) VALUES ($1, 0, $2, $3, $4)
+		ON CONFLICT (workspace_id) DO UPDATE SET built = greatest(audience_versions.built, excluded.built),
+			processed = excluded.processed, total = excluded.total`, ws, b.Built, b.Processed, b.Total)
+	if err != nil {
+		return fmt.Errorf("set build state: %w", err)
+	}
+	return nil
+}
+
+// SegmentMembers implements kenner.AudienceStore.
+func (s *Store) SegmentMembers(ctx context.Context, ws, seg, after string, limit int) ([]kenner.Membership, string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT profile_id, since FROM segment_members
+		WHERE workspace_id = $1 AND segment_id = $2 AND profile_id > $3 ORDER BY profile_id LIMIT $4`, ws, seg, after, limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("segment members: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (kenner.Membership, error) {
+		m := kenner.Membership{SegmentID: seg}
+		err := r.Scan(&m.ProfileID, &m.Since)
+		m.Since = utc(m.Since)
+		return m, err
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("segment members: %w", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].ProfileID
+	}
+	return out, next, nil
+}
+
+// MembershipHistory implements kenner.AudienceStore.
+func (s *Store) MembershipHistory(ctx context.Context, ws, profileID string, after int64, limit int) ([]kenner.MembershipEvent, int64, error) {
+	if after <= 0 {
+		after = 1 << 62
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id, segment_id, entered, at FROM segment_history
+		WHERE workspace_id = $1 AND profile_id = $2 AND id < $3 ORDER BY id DESC LIMIT $4`, ws, profileID, after, limit+1)
+	if err != nil {
+		return nil, 0, fmt.Errorf("membership history: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (kenner.MembershipEvent, error) {
+		m := kenner.MembershipEvent{ProfileID: profileID}
+		err := r.Scan(&m.ID, &m.SegmentID, &m.Entered, &m.At)
+		m.At = utc(m.At)
+		return m, err
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("membership history: %w", err)
+	}
+	var next int64
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].ID
+	}
+	return out, next, nil
+}
+
+// ProfileIDs implements kenner.AudienceStore.
+func (s *Store) ProfileIDs(ctx context.Context, ws, after string, limit int) ([]string, error) {
+	return s.strings(ctx, `SELECT id FROM profiles WHERE workspace_id = $1 AND id > $2 AND merged_into = '' ORDER BY id LIMIT $3`, ws, after, limit)
+}
+
+// CountProfiles implements kenner.AudienceStore.
+func (s *Store) CountProfiles(ctx context.Context, ws string) (int64, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM profiles WHERE workspace_id = $1 AND merged_into = ''`, ws).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count profiles: %w", err)
+	}
+	return n, nil
+}
+
+// ExpiringProfiles implements kenner.AudienceStore.
+func (s *Store) ExpiringProfiles(ctx context.Context, ws string, t time.Time, limit int) ([]string, error) {
+	return s.strings(ctx, `SELECT id FROM profiles WHERE workspace_id = $1 AND expires IS NOT NULL AND expires <= $2
+		ORDER BY expires LIMIT $3`, ws, t, limit)
+}
+
+func (s *Store) strings(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("list: %w", err)
+	}
+	return out, nil
+}
+
+// Changes implements kenner.AudienceStore.
+func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]kenner.Change, error) {
+	rows, err := s.pool.Query(ctx, `SELECT seq, workspace_id, type, profile_id, segment_id, at, data FROM changes
+		WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("changes: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (kenner.Change, error) {
+		var c kenner.Change
+		var data []byte
+		err := r.Scan(&c.Seq, &c.WorkspaceID, &c.Type, &c.ProfileID, &c.SegmentID, &c.At, &data)
+		c.At, c.Data = utc(c.At), data
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("changes: %w", err)
+	}
+	return out, nil
+}
+
+// DefinitionsVersion implements kenner.AudienceBatch.
+func (b *batch) DefinitionsVersion(ctx context.Context, ws string) (int64, error) {
+	var v int64
+	err := b.tx.QueryRow(ctx, `SELECT version FROM audience_versions WHERE workspace_id = $1`, ws).Scan(&v)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("definitions version: %w", err)
+	}
+	return v, nil
+}
+
+// WriteMemberships implements kenner.AudienceBatch.
+func (b *batch) WriteMemberships(ctx context.Context, ws string, ms []kenner.MembershipEvent) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	for _, m := range ms {
+		var err error
+		if m.Entered {
+			_, err = b.tx.Exec(ctx, `INSERT INTO segment_members (workspace_id, segment_id, profile_id, since) VALUES ($1, $2, $3, $4)
+				ON CONFLICT DO NOTHING`, ws, m.SegmentID, m.ProfileID, m.At)
+		} else {
+			_, err = b.tx.Exec(ctx, `DELETE FROM segment_members WHERE workspace_id = $1 AND segment_id = $2 AND profile_id = $3`, ws, m.SegmentID, m.ProfileID)
+		}
+		if err == nil {
+			_, err = b.tx.Exec(ctx, `INSERT INTO segment_history (workspace_id, profile_id, segment_id, entered, at) VALUES ($1, $2, $3, $4, $5)`,
+				ws, m.ProfileID, m.SegmentID, m.Entered, m.At)
+		}
+		if err != nil {
+			return fmt.Errorf("write memberships: %w", err)
+		}
+	}
+	return b.AddChanges(ctx, kenner.MembershipChanges(ws, ms))
+}
+
+// AddChanges implements kenner.AudienceBatch.
+func (b *batch) AddChanges(ctx context.Context, cs []kenner.Change) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	if _, err := b.tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, changesLock); err != nil {
+		return fmt.Errorf("add change: %w", err)
+	}
+	for _, c := range cs {
+		if _, err := b.tx.Exec(ctx, `INSERT INTO changes (workspace_id, type, profile_id, segment_id, at, data) VALUES ($1, $2, $3, $4, $5, $6)`,
+			c.WorkspaceID, c.Type, c.ProfileID, c.SegmentID, c.At, []byte(c.Data)); err != nil {
+			return fmt.Errorf("add change: %w", err)
+		}
+	}
+	return nil
+}
+
+// ProfileEvents implements kenner.AudienceBatch.
+func (b *batch) ProfileEvents(ctx context.Context, ws string, ids []string) (map[string][]kenner.Event, error) {
+	out := map[string][]kenner.Event{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := b.tx.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE workspace_id = $1 AND profile_id = ANY($2) AND profile_id <> ''
+		ORDER BY seq, idx`, ws, ids)
+	if err != nil {
+		return nil, fmt.Errorf("profile events: %w", err)
+	}
+	events, err := collectEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("profile events: %w", err)
+	}
+	for _, e := range events {
+		out[e.ProfileID] = append(out[e.ProfileID], e)
+	}
+	return out, nil
+}
