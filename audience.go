@@ -51,11 +51,11 @@ const (
 
 // Segment is a group of profiles defined by a CEL condition.
 type Segment struct {
-	WorkspaceID string    `json:"-"`
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	Description string    `json:"description,omitempty"`
-	Condition   string    `json:"condition"`
+	WorkspaceID string `json:"-"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Condition   string `json:"condition"`
 	// Version is the workspace's definitions version when the condition was last set; the
 	// segment is building until the workspace's build reaches it.
 	Version   int64     `json:"-"`
@@ -64,7 +64,7 @@ type Segment struct {
 	Total     int64     `json:"total"`     // profiles the running build evaluates
 	Members   int64     `json:"members"`
 	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Aggregate is the incrementally maintained state behind a computed value for one profile:

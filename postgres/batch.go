@@ -160,7 +160,7 @@ func (b *batch) separations(ctx context.Context, ws string, ids []kenner.Identif
 }
 
 func (b *batch) LoadProfiles(ctx context.Context, ws string, ids []string) (map[string]*kenner.Profile, error) {
-	rows, err := b.tx.Query(ctx, `SELECT `+profileColumns+` FROM profiles WHERE workspace_id = $1 AND id = ANY($2) AND merged_into = ''`, ws, ids)
+	rows, err := b.tx.Query(ctx, `SELECT `+profileColumns+` FROM profiles WHERE workspace_id = $1 AND id = ANY($2) AND merged_into = '' ORDER BY id FOR UPDATE`, ws, ids)
 	if err != nil {
 		return nil, fmt.Errorf("load profiles: %w", err)
 	}

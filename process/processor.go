@@ -29,6 +29,7 @@ type Processor struct {
 	metrics *metrics
 	now     func() time.Time
 	applied atomic.Int64
+	engines engines
 }
 
 // New returns a Processor reading log into store under cfg.
@@ -193,6 +194,10 @@ type metrics struct {
 	lag        prometheus.Histogram
 	dropped    *prometheus.CounterVec
 	merges     prometheus.Counter
+	// segmentChanges counts entries and exits; segmentErrors evaluations that failed (a
+	// missing trait, the cost limit), which count as "not a member".
+	segmentChanges prometheus.Counter
+	segmentErrors  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -207,6 +212,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.dropped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kenner_identity_dropped_total",
 		Help: "Identifiers of events not used for resolution, by reason (invalid, blocked value, rule)."}, []string{"reason"})
 	m.merges = prometheus.NewCounter(prometheus.CounterOpts{Name: "kenner_identity_merges_total", Help: "Profiles merged into another."})
-	reg.MustRegister(m.processed, m.duplicates, m.skipped, m.position, m.lag, m.dropped, m.merges)
+	m.segmentChanges = prometheus.NewCounter(prometheus.CounterOpts{Name: "kenner_segment_membership_changes_total", Help: "Profiles entering or leaving a segment."})
+	m.segmentErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "kenner_segment_evaluation_errors_total",
+		Help: "Segment conditions that failed for a profile (a missing trait, the cost limit); the profile is not a member."})
+	reg.MustRegister(m.processed, m.duplicates, m.skipped, m.position, m.lag, m.dropped, m.merges, m.segmentChanges, m.segmentErrors)
 	return m
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/identity"
 	"github.com/kenner-cdp/kenner/profile"
+	"github.com/kenner-cdp/kenner/segment"
 )
 
 // Config is how the processor turns events into profiles.
@@ -19,6 +20,7 @@ type Config struct {
 	// user_id, anonymous_id, email and phone.
 	ExternalIDs []string
 	Policy      profile.Policy
+	Segments    segment.Options
 }
 
 // DefaultConfig is Segment's recommended identity settings and latest-wins traits.
@@ -145,7 +147,11 @@ func (p *Processor) resolve(ctx context.Context, b kenner.Batch, ws string, even
 	for _, c := range changes.Created {
 		gc.Created = append(gc.Created, kenner.GraphNode{ID: c.ID, Rank: c.Rank})
 	}
+	var gone []*kenner.Profile
 	for _, m := range changes.Merges {
+		if from := profiles[m.From]; from != nil && len(from.Segments) > 0 {
+			gone = append(gone, &kenner.Profile{ID: m.From, Segments: from.Segments})
+		}
 		gc.Merges = append(gc.Merges, kenner.Merge{Into: m.Into, From: m.From})
 		gc.Decisions = append(gc.Decisions, kenner.Decision{ProfileID: final(m.Into), Action: kenner.DecisionMerge, From: m.From,
 			Identifier: m.Via, MessageID: m.MessageID, Rank: m.Rank, Reason: "both profiles hold " + m.Via.Kind + " " + m.Via.Value})
@@ -178,16 +184,43 @@ func (p *Processor) resolve(ctx context.Context, b kenner.Batch, ws string, even
 	}
 
 	// Fold the events in, merged profiles first (the fold is commutative, so order only
-	// matters for which profile object holds the result).
+	// matters for which profile object holds the result). The definitions are read now that the
+	// profiles are locked (engine).
+	eng, err := p.engine(ctx, b, ws)
+	if err != nil {
+		return err
+	}
+	changed := map[string]*segment.Change{}
+	change := func(id string) *segment.Change {
+		c := changed[id]
+		if c == nil {
+			c = &segment.Change{}
+			changed[id] = c
+		}
+		return c
+	}
+	for _, m := range changes.Merges {
+		change(final(m.Into)).All = true
+	}
 	byMessage := map[string]*pending{}
 	for _, w := range work {
 		byMessage[w.event.MessageID] = w
 		if w.target == "" {
 			continue
 		}
-		if err := p.cfg.Policy.Apply(profiles[final(w.target)], &w.event); err != nil {
+		id := final(w.target)
+		traits, err := p.cfg.Policy.Apply(profiles[id], &w.event)
+		if err != nil {
 			return fmt.Errorf("event %s: %w", w.event.MessageID, err)
 		}
+		aggs, err := eng.Fold(profiles[id], &w.event)
+		if err != nil {
+			return err
+		}
+		c := change(id)
+		c.Traits = append(c.Traits, traits...)
+		c.Aggregates = append(c.Aggregates, aggs...)
+		c.Identities = c.Identities || len(w.decided.Added) > 0
 	}
 	var save []*kenner.Profile
 	for _, id := range ids {
@@ -199,6 +232,13 @@ func (p *Processor) resolve(ctx context.Context, b kenner.Batch, ws string, even
 		if final(c.ID) == c.ID && !touched[c.ID] {
 			save = append(save, profiles[c.ID])
 		}
+	}
+	members := map[string][]kenner.Identifier{}
+	for id, node := range set.Profiles() {
+		members[id] = node.Identifiers
+	}
+	if err := p.evaluate(ctx, b, ws, eng, save, changed, members, gone, true); err != nil {
+		return err
 	}
 	if err := b.SaveProfiles(ctx, save); err != nil {
 		return err

@@ -78,24 +78,26 @@ func Seen(prof *kenner.Profile, t time.Time) {
 }
 
 // Apply folds one event into the profile: an identify call's traits, a group call's
-// membership, and the event time into first/last seen. body is the enriched Segment message.
-func (p Policy) Apply(prof *kenner.Profile, e *kenner.Event) error {
+// membership, and the event time into first/last seen. It returns the names of the traits
+// the event set.
+func (p Policy) Apply(prof *kenner.Profile, e *kenner.Event) (traits []string, err error) {
 	Seen(prof, e.Timestamp)
 	if e.Type != kenner.TypeIdentify && e.Type != kenner.TypeGroup {
-		return nil
+		return nil, nil
 	}
 	m, err := jsonobj.Parse(e.Body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rank := kenner.EventRank(e.Seq, e.Index)
 	switch e.Type {
 	case kenner.TypeIdentify:
-		traits, err := jsonobj.Parse(m.Get("traits"))
+		fields, err := jsonobj.Parse(m.Get("traits"))
 		if err != nil {
-			return nil // no traits object: nothing to set
+			return nil, nil // no traits object: nothing to set
 		}
-		for _, f := range traits {
+		for _, f := range fields {
+			traits = append(traits, f.Key)
 			p.SetTrait(prof, f.Key, kenner.Trait{Value: compact(f.Value), SourceID: e.SourceID, MessageID: e.MessageID, Timestamp: e.Timestamp, Rank: rank})
 		}
 	case kenner.TypeGroup:
@@ -106,7 +108,7 @@ func (p Policy) Apply(prof *kenner.Profile, e *kenner.Event) error {
 			}
 		}
 		if id == "" {
-			return nil
+			return nil, nil
 		}
 		g := kenner.Group{ID: id, SourceID: e.SourceID, MessageID: e.MessageID, Timestamp: e.Timestamp, Rank: rank}
 		if raw := m.Get("traits"); len(raw) > 0 && raw[0] == '{' {
@@ -114,7 +116,7 @@ func (p Policy) Apply(prof *kenner.Profile, e *kenner.Event) error {
 		}
 		p.SetGroup(prof, g)
 	}
-	return nil
+	return traits, nil
 }
 
 // Merge folds profile from into into, which survives.
@@ -128,6 +130,15 @@ func (p Policy) Merge(into, from *kenner.Profile) {
 	if !from.FirstSeen.IsZero() {
 		Seen(into, from.FirstSeen)
 		Seen(into, from.LastSeen)
+	}
+	for k, a := range from.Aggregates {
+		if into.Aggregates == nil {
+			into.Aggregates = map[string]*kenner.Aggregate{}
+		}
+		if into.Aggregates[k] == nil {
+			into.Aggregates[k] = &kenner.Aggregate{}
+		}
+		MergeAggregates(into.Aggregates[k], a)
 	}
 }
 

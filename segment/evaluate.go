@@ -189,3 +189,18 @@ func anyOf(want, have map[string]bool) bool {
 	}
 	return false
 }
+
+// ReadsIdentities reports whether some condition or expression reads identities.
+func (e *Engine) ReadsIdentities() bool {
+	for _, s := range e.segments {
+		if s.deps.identities {
+			return true
+		}
+	}
+	for _, t := range e.traits {
+		if t.deps.identities {
+			return true
+		}
+	}
+	return false
+}

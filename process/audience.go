@@ -1,0 +1,216 @@
+package process
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/segment"
+)
+
+// engines caches each workspace's compiled definitions by definitions version.
+type engines struct {
+	mu   sync.Mutex
+	byWS map[string]cachedEngine
+}
+
+type cachedEngine struct {
+	version int64
+	engine  *segment.Engine
+}
+
+var emptyEngine, _ = segment.Compile(nil, nil, segment.Options{})
+
+// engine returns the workspace's compiled definitions at the version the transaction sees.
+// The version is read inside the transaction after the profiles are locked, so a build that
+// recomputed them (under the same locks) used the same definitions or older ones.
+func (p *Processor) engine(ctx context.Context, b kenner.Batch, ws string) (*segment.Engine, error) {
+	v, err := b.DefinitionsVersion(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	p.engines.mu.Lock()
+	c, ok := p.engines.byWS[ws]
+	p.engines.mu.Unlock()
+	if ok && c.version == v {
+		return c.engine, nil
+	}
+	if v == 0 {
+		return emptyEngine, nil
+	}
+	traits, err := p.store.ComputedTraits(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	segs, err := p.store.Segments(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	eng, err := segment.Compile(traits, segs, p.cfg.Segments)
+	if err != nil {
+		// The API checks every change against the whole set, so this is a bug or a store edited
+		// by hand. Stopping the partition would stop all processing: keep the last good engine.
+		p.logger.Error("definitions do not compile; keeping the previous ones", "workspace", ws, "version", v, "err", err)
+		if ok {
+			return c.engine, nil
+		}
+		return emptyEngine, nil
+	}
+	p.engines.mu.Lock()
+	if p.engines.byWS == nil {
+		p.engines.byWS = map[string]cachedEngine{}
+	}
+	p.engines.byWS[ws] = cachedEngine{version: v, engine: eng}
+	p.engines.mu.Unlock()
+	return eng, nil
+}
+
+// Engine returns the workspace's compiled definitions as the store has them now (for the API:
+// computed values, previews).
+func (p *Processor) Engine(ctx context.Context, ws string) (*segment.Engine, error) {
+	var eng *segment.Engine
+	err := p.store.Apply(ctx, kenner.Position{}, func(ctx context.Context, b kenner.Batch) error {
+		var err error
+		eng, err = p.engine(ctx, b, ws)
+		return err
+	})
+	return eng, err
+}
+
+// evaluate tidies the aggregates of the profiles about to be saved, re-evaluates the segments
+// their changes can affect, and records entries, exits and (announce) profile updates. ids are
+// the profiles' identifiers (for conditions over identities); gone are profiles merged away.
+func (p *Processor) evaluate(ctx context.Context, b kenner.Batch, ws string, eng *segment.Engine, profiles []*kenner.Profile,
+	changes map[string]*segment.Change, ids map[string][]kenner.Identifier, gone []*kenner.Profile, announce bool) error {
+	now := p.now().UTC()
+	var ms []kenner.MembershipEvent
+	var updates []kenner.Change
+	// A profile merged away leaves its segments; the survivor is evaluated on its own.
+	for _, g := range gone {
+		for _, seg := range sortedKeys(g.Segments) {
+			ms = append(ms, kenner.MembershipEvent{SegmentID: seg, ProfileID: g.ID, Entered: false, At: now})
+		}
+	}
+	for _, prof := range profiles {
+		eng.Tidy(prof, now)
+		ch := changes[prof.ID]
+		if ch == nil {
+			continue
+		}
+		if announce && (len(ch.Traits) > 0 || ch.Identities || ch.All) {
+			data, _ := json.Marshal(map[string]any{"traits": dedupeStrings(ch.Traits)})
+			updates = append(updates, kenner.Change{WorkspaceID: ws, Type: kenner.ChangeProfileUpdated, ProfileID: prof.ID, At: now, Data: data})
+		}
+		only := eng.Affected(*ch)
+		if only == nil {
+			continue
+		}
+		res := eng.Evaluate(eng.Input(prof, ids[prof.ID], now), prof.Segments, only)
+		ms = append(ms, p.memberships(prof, res, now)...)
+	}
+	if err := b.AddChanges(ctx, updates); err != nil {
+		return err
+	}
+	return b.WriteMemberships(ctx, ws, ms)
+}
+
+// memberships applies evaluation results to prof.Segments and returns the entries and exits.
+func (p *Processor) memberships(prof *kenner.Profile, res map[string]segment.Result, now time.Time) []kenner.MembershipEvent {
+	var out []kenner.MembershipEvent
+	for _, seg := range sortedKeys(res) {
+		r := res[seg]
+		if r.Err != nil {
+			p.metrics.segmentErrors.Inc()
+		}
+		_, was := prof.Segments[seg]
+		switch {
+		case r.Member && !was:
+			if prof.Segments == nil {
+				prof.Segments = map[string]time.Time{}
+			}
+			prof.Segments[seg] = now
+			out = append(out, kenner.MembershipEvent{SegmentID: seg, ProfileID: prof.ID, Entered: true, At: now})
+		case !r.Member && was:
+			delete(prof.Segments, seg)
+			out = append(out, kenner.MembershipEvent{SegmentID: seg, ProfileID: prof.ID, Entered: false, At: now})
+		}
+	}
+	p.metrics.segmentChanges.Add(float64(len(out)))
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func dedupeStrings(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+// Recompute rebuilds profiles from scratch for the current definitions, in one transaction:
+// their aggregates from their stored events (when events is set), then every segment. Used by
+// the build after definitions change and by the sweeper (events unset) when windows move.
+func (p *Processor) Recompute(ctx context.Context, ws string, ids []string, events bool) error {
+	return p.store.Apply(ctx, kenner.Position{}, func(ctx context.Context, b kenner.Batch) error {
+		profiles, err := b.LoadProfiles(ctx, ws, ids)
+		if err != nil {
+			return err
+		}
+		eng, err := p.engine(ctx, b, ws)
+		if err != nil {
+			return err
+		}
+		var stored map[string][]kenner.Event
+		if events {
+			if stored, err = b.ProfileEvents(ctx, ws, ids); err != nil {
+				return err
+			}
+		}
+		var list []*kenner.Profile
+		changes := map[string]*segment.Change{}
+		for _, id := range ids {
+			prof := profiles[id]
+			if prof == nil {
+				continue // merged away or split since it was listed
+			}
+			if events {
+				prof.Aggregates = nil
+				for i := range stored[id] {
+					if _, err := eng.Fold(prof, &stored[id][i]); err != nil {
+						return err
+					}
+				}
+			}
+			list = append(list, prof)
+			changes[id] = &segment.Change{All: true}
+		}
+		// Identities only matter to conditions that read them; load them only then.
+		ids := map[string][]kenner.Identifier{}
+		if eng.ReadsIdentities() {
+			for _, prof := range list {
+				full, err := p.store.Profile(ctx, ws, kenner.Identifier{Kind: kenner.KindProfileID, Value: prof.ID})
+				if err != nil {
+					return err
+				}
+				for _, i := range full.Identities {
+					ids[prof.ID] = append(ids[prof.ID], i.Identifier)
+				}
+			}
+		}
+		// A recomputation is not a profile update for subscribers: only memberships change.
+		if err := p.evaluate(ctx, b, ws, eng, list, changes, ids, nil, false); err != nil {
+			return err
+		}
+		return b.SaveProfiles(ctx, list)
+	})
+}
