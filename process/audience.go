@@ -101,7 +101,17 @@ func (p *Processor) evaluate(ctx context.Context, b kenner.Batch, ws string, eng
 			continue
 		}
 		if announce && (len(ch.Traits) > 0 || ch.Identities || ch.All) {
-			data, _ := json.Marshal(map[string]any{"traits": dedupeStrings(ch.Traits)})
+			what := map[string]any{}
+			if len(ch.Traits) > 0 {
+				what["traits"] = dedupeStrings(ch.Traits)
+			}
+			if ch.Identities {
+				what["identities"] = true
+			}
+			if ch.All {
+				what["merged"] = true
+			}
+			data, _ := json.Marshal(what)
 			updates = append(updates, kenner.Change{WorkspaceID: ws, Type: kenner.ChangeProfileUpdated, ProfileID: prof.ID, At: now, Data: data})
 		}
 		only := eng.Affected(*ch)

@@ -34,7 +34,11 @@ type Processor struct {
 
 // New returns a Processor reading log into store under cfg.
 func New(log kenner.Log, store kenner.Store, cfg Config, reg prometheus.Registerer, logger *slog.Logger) *Processor {
-	return &Processor{log: log, store: store, cfg: cfg, logger: logger, metrics: newMetrics(reg), now: time.Now}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Processor{log: log, store: store, cfg: cfg, logger: logger, metrics: newMetrics(reg), now: now}
 }
 
 // Run reads every partition until ctx is done, then waits for the readers to stop. A reader that

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/identity"
@@ -21,6 +22,8 @@ type Config struct {
 	ExternalIDs []string
 	Policy      profile.Policy
 	Segments    segment.Options
+	// Now is the clock windowed values are measured against (nil: time.Now).
+	Now func() time.Time
 }
 
 // DefaultConfig is Segment's recommended identity settings and latest-wins traits.

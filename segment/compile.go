@@ -3,6 +3,7 @@ package segment
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -172,7 +173,11 @@ func (c *compiler) segments(defs []kenner.Segment) error {
 	}
 	order, err := topo(out, func(c *compiled) string { return c.seg.ID }, func(c *compiled) []string { return keys(c.deps.segments) })
 	if err != nil {
-		return invalid("segments: %v", err)
+		msg := err.Error()
+		for _, s := range defs {
+			msg = strings.ReplaceAll(msg, s.ID, strconv.Quote(s.Name))
+		}
+		return invalid("segments name each other in a %s", strings.TrimPrefix(msg, "cycle: ")+" cycle")
 	}
 	c.e.segments = order
 	for _, s := range order {

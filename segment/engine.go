@@ -210,3 +210,26 @@ func lookup(doc map[string]any, path []string) (any, bool) {
 	}
 	return cur, cur != nil
 }
+
+// WithTrait returns traits with t added, or replacing the trait of the same name: the set to
+// check before saving t.
+func WithTrait(traits []kenner.ComputedTrait, t kenner.ComputedTrait) []kenner.ComputedTrait {
+	out := make([]kenner.ComputedTrait, 0, len(traits)+1)
+	for _, x := range traits {
+		if x.Name != t.Name {
+			out = append(out, x)
+		}
+	}
+	return append(out, t)
+}
+
+// WithSegment returns segs with s added, or replacing the segment of the same id.
+func WithSegment(segs []kenner.Segment, s kenner.Segment) []kenner.Segment {
+	out := make([]kenner.Segment, 0, len(segs)+1)
+	for _, x := range segs {
+		if x.ID != s.ID {
+			out = append(out, x)
+		}
+	}
+	return append(out, s)
+}

@@ -204,3 +204,12 @@ func (e *Engine) ReadsIdentities() bool {
 	}
 	return false
 }
+
+// AggregateKeys returns the keys of the aggregates the definitions keep.
+func (e *Engine) AggregateKeys() map[string]bool {
+	out := make(map[string]bool, len(e.aggs))
+	for k := range e.aggs {
+		out[k] = true
+	}
+	return out
+}

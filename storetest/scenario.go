@@ -31,12 +31,20 @@ import (
 //	identify|track|page|screen|group|alias FIELD=VALUE ...
 //	    user=, anon=, previous= (alias), group= (group), event= (track), name= (page),
 //	    email=, phone=, KIND= (a trait or external id), traits=JSON, source=NAME, id=MESSAGEID,
-//	    at=RFC3339 (default: 2024-01-01 plus one minute per event), ctx=JSON (context)
+//	    at=RFC3339 (default: 2024-01-01 plus one minute per event), ctx=JSON (context),
+//	    props=JSON (properties)
 //	profile KIND:VALUE       the profile: id, identities, traits, groups, first and last seen
 //	events KIND:VALUE        its timeline, newest first: message ids
 //	merges KIND:VALUE        its identity decisions, newest first
 //	split KIND:VALUE KIND:VALUE ...   move identifiers out; prints the two profiles
 //	replay                   rebuild everything from the log (ResetDerived, apply again)
+//	computed {JSON}          create or replace a computed trait (kenner.ComputedTrait as JSON)
+//	segment NAME CONDITION   create a segment, or change the condition of the one so named
+//	build                    recompute every profile for the definitions (the Builder's build)
+//	clock RFC3339            set the clock windows are measured against (default 2024-01-02)
+//	sweep                    re-evaluate the profiles whose windowed values moved (the sweep)
+//	members NAME             the segment's members
+//	changes                  the changes stream since the last "changes"
 //
 // Events are sent to the log as they come and applied in one batch when a command reads.
 // Profile ids print as P<n>: the profile created by the n-th event.
@@ -62,11 +70,15 @@ type scenario struct {
 	log     []kenner.LogRecord
 	pending int // records not yet applied
 	seq     uint64
+	now     time.Time
+	changes int64 // the last change printed
 }
 
 func newScenario(t *testing.T, s kenner.Store) *scenario {
 	mustWorkspace(t, s, "ws")
-	sc := &scenario{store: s, cfg: process.DefaultConfig(), sources: map[string]string{}}
+	sc := &scenario{store: s, cfg: process.DefaultConfig(), sources: map[string]string{},
+		now: time.Date(2024, 1, 2, 0, 0, 0, 0, time.UTC)}
+	sc.cfg.Now = func() time.Time { return sc.now }
 	for _, name := range []string{"web", "crm", "shop"} {
 		src := &kenner.Source{WorkspaceID: "ws", Name: name, WriteKeyHash: "key-" + name}
 		if err := s.CreateSource(ctx(t), src); err != nil {
@@ -145,6 +157,11 @@ func (sc *scenario) exec(t *testing.T, command string) (string, error) {
 			return "", err
 		}
 		return "", sc.processor().Apply(ctx, 0, sc.log)
+	case "computed", "segment", "clock", "build", "sweep", "members", "changes":
+		if err := sc.flush(ctx); err != nil {
+			return "", err
+		}
+		return sc.audience(ctx, verb, rest)
 	}
 	if err := sc.flush(ctx); err != nil {
 		return "", err
@@ -255,7 +272,7 @@ func (sc *scenario) send(typ string, fields []string) error {
 		if !ok {
 			return fmt.Errorf("%q is not FIELD=VALUE", f)
 		}
-		if k != "traits" && k != "ctx" {
+		if k != "traits" && k != "ctx" && k != "props" {
 			// Values are URL-escaped, so that a scenario can show spaces (%20).
 			var err error
 			if v, err = url.PathUnescape(v); err != nil {
@@ -293,6 +310,12 @@ func (sc *scenario) send(typ string, fields []string) error {
 			if err := json.Unmarshal([]byte(v), &ctxObj); err != nil {
 				return fmt.Errorf("ctx: %w", err)
 			}
+		case "props":
+			var props map[string]any
+			if err := json.Unmarshal([]byte(v), &props); err != nil {
+				return fmt.Errorf("props: %w", err)
+			}
+			msg["properties"] = props
 		default:
 			traits[k] = v
 		}
@@ -367,6 +390,20 @@ func (sc *scenario) render(p *kenner.Profile) string {
 		fmt.Fprintf(&b, "  groups: %s\n", strings.Join(gs, " "))
 	}
 	fmt.Fprintf(&b, "  seen: %s .. %s\n", p.FirstSeen.Format("15:04"), p.LastSeen.Format("15:04"))
+	if eng, err := sc.processor().Engine(context.Background(), "ws"); err == nil {
+		if c := eng.Computed(p, sc.now); len(c) > 0 {
+			out, _ := json.Marshal(c)
+			fmt.Fprintf(&b, "  computed: %s\n", out)
+		}
+	}
+	if len(p.Segments) > 0 {
+		var names []string
+		for id := range p.Segments {
+			names = append(names, sc.segmentName(id))
+		}
+		slices.Sort(names)
+		fmt.Fprintf(&b, "  segments: %s\n", strings.Join(names, " "))
+	}
 	return b.String()
 }
 
