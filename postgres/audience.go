@@ -303,7 +303,7 @@ func (s *Store) CountProfiles(ctx context.Context, ws string) (int64, error) {
 
 // ExpiringProfiles implements kenner.AudienceStore.
 func (s *Store) ExpiringProfiles(ctx context.Context, ws string, t time.Time, limit int) ([]string, error) {
-	return s.strings(ctx, `SELECT id FROM profiles WHERE workspace_id = $1 AND expires IS NOT NULL AND expires <= $2
+	return s.strings(ctx, `SELECT id FROM profiles WHERE workspace_id = $1 AND expires IS NOT NULL AND expires <= $2 AND merged_into = ''
 		ORDER BY expires LIMIT $3`, ws, t, limit)
 }
 

@@ -194,7 +194,7 @@ func (b *batch) WriteGraph(ctx context.Context, ws string, c kenner.GraphChanges
 			`UPDATE events SET profile_id = $1 WHERE workspace_id = $2 AND profile_id = $3 AND profile_id <> ''`,
 			`UPDATE decisions SET profile_id = $1 WHERE workspace_id = $2 AND profile_id = $3`,
 			`UPDATE profiles SET merged_into = $1 WHERE workspace_id = $2 AND merged_into = $3 AND merged_into <> ''`,
-			`UPDATE profiles SET merged_into = $1, data = '{}', version = version + 1, updated_at = now() WHERE workspace_id = $2 AND id = $3`,
+			`UPDATE profiles SET merged_into = $1, data = '{}', expires = NULL, version = version + 1, updated_at = now() WHERE workspace_id = $2 AND id = $3`,
 		} {
 			if _, err := b.tx.Exec(ctx, q, m.Into, ws, m.From); err != nil {
 				return fmt.Errorf("merge %s into %s: %w", m.From, m.Into, err)

@@ -323,7 +323,7 @@ func (s *Store) CountProfiles(ctx context.Context, ws string) (int64, error) {
 
 // ExpiringProfiles implements kenner.AudienceStore.
 func (s *Store) ExpiringProfiles(ctx context.Context, ws string, t time.Time, limit int) ([]string, error) {
-	return s.strings(ctx, `SELECT id FROM profiles INDEXED BY profiles_expires WHERE workspace_id = ? AND expires > 0 AND expires <= ?
+	return s.strings(ctx, `SELECT id FROM profiles INDEXED BY profiles_expires WHERE workspace_id = ? AND expires > 0 AND expires <= ? AND merged_into = ''
 		ORDER BY expires LIMIT ?`, ws, millis(t), limit)
 }
 

@@ -223,7 +223,7 @@ func (b *batch) WriteGraph(ctx context.Context, ws string, c kenner.GraphChanges
 			`UPDATE events SET profile_id = ? WHERE workspace_id = ? AND profile_id = ? AND profile_id <> ''`,
 			`UPDATE decisions SET profile_id = ? WHERE workspace_id = ? AND profile_id = ?`,
 			`UPDATE profiles INDEXED BY profiles_merged SET merged_into = ? WHERE workspace_id = ? AND merged_into = ? AND merged_into <> ''`,
-			`UPDATE profiles SET merged_into = ?, data = '{}', version = version + 1, updated_at = ` + fmt.Sprint(now) + ` WHERE workspace_id = ? AND id = ?`,
+			`UPDATE profiles SET merged_into = ?, data = '{}', expires = 0, version = version + 1, updated_at = ` + fmt.Sprint(now) + ` WHERE workspace_id = ? AND id = ?`,
 		} {
 			if _, err := b.exec(ctx, q, m.Into, ws, m.From); err != nil {
 				return fmt.Errorf("merge %s into %s: %w", m.From, m.Into, err)
