@@ -170,6 +170,8 @@ type AudienceStore interface {
 	// SetBuild records a build's progress; Built is the version it finished (Processed and
 	// Total describe the running one).
 	SetBuild(ctx context.Context, workspaceID string, b Build) error
+	// Profiles reads live profiles by id (without identities); unknown ids are absent.
+	Profiles(ctx context.Context, workspaceID string, ids []string) (map[string]*Profile, error)
 	// ProfileIDs lists the ids of a workspace's live profiles after the cursor, in id order.
 	ProfileIDs(ctx context.Context, workspaceID, after string, limit int) ([]string, error)
 	// CountProfiles counts a workspace's live profiles.

@@ -410,3 +410,21 @@ func (b *batch) ProfileEvents(ctx context.Context, ws string, ids []string) (map
 	}
 	return out, nil
 }
+
+// Profiles implements kenner.AudienceStore.
+func (s *Store) Profiles(ctx context.Context, ws string, ids []string) (map[string]*kenner.Profile, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+profileColumns+` FROM profiles WHERE workspace_id = $1 AND id = ANY($2) AND merged_into = ''`, ws, ids)
+	if err != nil {
+		return nil, fmt.Errorf("profiles: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]*kenner.Profile, len(ids))
+	for rows.Next() {
+		p, err := scanProfile(rows)
+		if err != nil {
+			return nil, fmt.Errorf("profiles: %w", err)
+		}
+		out[p.ID] = &p.Profile
+	}
+	return out, rows.Err()
+}

@@ -26,6 +26,9 @@ type Builder struct {
 
 // NewBuilder returns a Builder that looks for work every interval and when woken.
 func NewBuilder(proc *Processor, store kenner.Store, interval time.Duration, logger *slog.Logger) *Builder {
+	if interval <= 0 {
+		interval = time.Minute
+	}
 	return &Builder{proc: proc, store: store, logger: logger, interval: interval, batch: 500,
 		wake: make(chan struct{}, 1), built: map[string]map[string]bool{}}
 }

@@ -131,6 +131,11 @@ func (e *Engine) Empty() bool { return len(e.aggs) == 0 && len(e.traits) == 0 &&
 
 // Fold adds event ev to p's aggregates and returns the keys of the aggregates it changed.
 func (e *Engine) Fold(p *kenner.Profile, ev *kenner.Event) ([]string, error) {
+	return e.FoldOnly(p, ev, nil)
+}
+
+// FoldOnly is Fold restricted to the aggregates in only (nil: all).
+func (e *Engine) FoldOnly(p *kenner.Profile, ev *kenner.Event, only map[string]bool) ([]string, error) {
 	matching := append(e.byEvent[eventKey(ev)], e.byEvent["*"]...)
 	if len(matching) == 0 {
 		return nil, nil
@@ -138,6 +143,9 @@ func (e *Engine) Fold(p *kenner.Profile, ev *kenner.Event) ([]string, error) {
 	var doc map[string]any
 	var changed []string
 	for _, a := range matching {
+		if only != nil && !only[a.key] {
+			continue
+		}
 		if doc == nil && (a.where != nil || len(a.property) > 0) {
 			if err := json.Unmarshal(ev.Body, &doc); err != nil {
 				return nil, fmt.Errorf("event %s: %w", ev.MessageID, err)

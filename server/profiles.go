@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/segment"
 	"github.com/kenner-cdp/kenner/web"
 )
 
@@ -67,9 +69,9 @@ type groupJSON struct {
 	At     time.Time       `json:"timestamp"`
 }
 
-func newProfileJSON(p *kenner.Profile) profileJSON {
+func newProfileJSON(p *kenner.Profile, eng *segment.Engine) profileJSON {
 	out := profileJSON{ID: p.ID, Traits: map[string]json.RawMessage{}, Identities: []kenner.Identifier{}, Groups: []groupJSON{},
-		Computed: map[string]json.RawMessage{}, Segments: []string{}, Consent: map[string]json.RawMessage{},
+		Computed: computedJSON(eng, p), Segments: sortedIDs(p.Segments), Consent: map[string]json.RawMessage{},
 		Version: p.Version, UpdatedAt: p.UpdatedAt}
 	for name, t := range p.Traits {
 		out.Traits[name] = t.Value
@@ -84,6 +86,23 @@ func newProfileJSON(p *kenner.Profile) profileJSON {
 	if !p.FirstSeen.IsZero() {
 		out.FirstSeen, out.LastSeen = &p.FirstSeen, &p.LastSeen
 	}
+	return out
+}
+
+// engine returns the workspace's compiled definitions (nil without an Audience).
+func (s *Server) engine(ctx context.Context, ws string) (*segment.Engine, error) {
+	if s.deps.Audience == nil {
+		return nil, nil
+	}
+	return s.deps.Audience.Engine(ctx, ws)
+}
+
+func sortedIDs(m map[string]time.Time) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
 	return out
 }
 
@@ -102,7 +121,11 @@ func (s *Server) getProfile(w http.ResponseWriter, r *http.Request, tok *kenner.
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	web.JSON(w, http.StatusOK, newProfileJSON(p))
+	eng, err := s.engine(r.Context(), tok.WorkspaceID)
+	if err != nil {
+		return err
+	}
+	web.JSON(w, http.StatusOK, newProfileJSON(p, eng))
 	return nil
 }
 
@@ -250,7 +273,11 @@ func (s *Server) splitProfile(w http.ResponseWriter, r *http.Request, tok *kenne
 		if err != nil {
 			return err
 		}
-		out[name] = newProfileJSON(p)
+		eng, err := s.engine(r.Context(), tok.WorkspaceID)
+		if err != nil {
+			return err
+		}
+		out[name] = newProfileJSON(p, eng)
 	}
 	web.JSON(w, http.StatusOK, out)
 	return nil

@@ -37,6 +37,10 @@ type Deps struct {
 	Normalizer identity.Normalizer
 	// ExternalIDs are the configured identifier kinds besides the built-in ones.
 	ExternalIDs []string
+	// Audience compiles definitions and previews segments (the processor).
+	Audience Audience
+	// Builder is woken when definitions change (process.Builder); nil: none.
+	Builder Waker
 }
 
 // Splitter moves identifiers out of a profile; see process.Processor.Split.
@@ -79,7 +83,20 @@ func New(deps Deps) *Server {
 	s.admin("GET /v1/profiles/{ref}/identities", kenner.RoleMarketer, s.getProfileIdentities)
 	s.admin("GET /v1/profiles/{ref}/events", kenner.RoleMarketer, s.getProfileEvents)
 	s.admin("GET /v1/profiles/{ref}/merges", kenner.RoleMarketer, s.getProfileMerges)
+	s.admin("GET /v1/profiles/{ref}/segments", kenner.RoleMarketer, s.getProfileSegments)
 	s.admin("POST /v1/profiles/{ref}/split", kenner.RoleAdmin, s.splitProfile)
+	s.admin("GET /v1/computed-traits", kenner.RoleViewer, s.listComputedTraits)
+	s.admin("POST /v1/computed-traits", kenner.RoleMarketer, s.putComputedTrait)
+	s.admin("GET /v1/computed-traits/{name}", kenner.RoleViewer, s.getComputedTrait)
+	s.admin("PUT /v1/computed-traits/{name}", kenner.RoleMarketer, s.putComputedTrait)
+	s.admin("DELETE /v1/computed-traits/{name}", kenner.RoleMarketer, s.deleteComputedTrait)
+	s.admin("GET /v1/segments", kenner.RoleViewer, s.listSegments)
+	s.admin("POST /v1/segments", kenner.RoleMarketer, s.createSegment)
+	s.admin("POST /v1/segments/preview", kenner.RoleMarketer, s.previewSegment)
+	s.admin("GET /v1/segments/{id}", kenner.RoleViewer, s.getSegment)
+	s.admin("PUT /v1/segments/{id}", kenner.RoleMarketer, s.updateSegment)
+	s.admin("DELETE /v1/segments/{id}", kenner.RoleMarketer, s.deleteSegment)
+	s.admin("GET /v1/segments/{id}/members", kenner.RoleAnalyst, s.listMembers)
 	s.admin("GET /v1/sources", kenner.RoleAdmin, s.listSources)
 	s.admin("POST /v1/sources", kenner.RoleAdmin, s.createSource)
 	s.admin("GET /v1/tokens", kenner.RoleAdmin, s.listTokens)

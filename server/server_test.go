@@ -69,13 +69,15 @@ func newStack(t *testing.T) *stack {
 	reg := prometheus.NewRegistry()
 	tracking := ingest.New(log, creds, ingest.NewMetrics(reg), logger, ingest.Config{})
 	proc := process.New(log, store, process.DefaultConfig(), reg, logger)
+	builder := process.NewBuilder(proc, store, time.Second, logger)
 	st.api = server.New(server.Deps{Store: store, Log: log, Creds: creds, Ingest: tracking, Registry: reg, Logger: logger, Consumer: process.ConsumerName,
-		Splitter: proc})
+		Splitter: proc, Audience: proc, Builder: builder})
 	srv := httptest.NewServer(st.api)
 	st.url = srv.URL
 	procCtx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { proc.Run(procCtx) })
+	wg.Go(func() { builder.Run(procCtx) })
 	t.Cleanup(func() {
 		srv.Close()
 		stop()

@@ -432,3 +432,29 @@ func (b *batch) ProfileEvents(ctx context.Context, ws string, ids []string) (map
 	}
 	return out, nil
 }
+
+// Profiles implements kenner.AudienceStore.
+func (s *Store) Profiles(ctx context.Context, ws string, ids []string) (map[string]*kenner.Profile, error) {
+	out := make(map[string]*kenner.Profile, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := []any{ws}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+profileColumns+` FROM profiles WHERE workspace_id = ? AND merged_into = ''
+		AND id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("profiles: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		p, err := scanProfile(rows)
+		if err != nil {
+			return nil, fmt.Errorf("profiles: %w", err)
+		}
+		out[p.ID] = &p.Profile
+	}
+	return out, rows.Err()
+}

@@ -179,6 +179,9 @@ func testMemberships(t *testing.T, s kenner.Store) {
 	if last, _ := s.Changes(ctx(t), changes[3].Seq, 100); len(last) != 1 || string(last[0].Data) != `{"traits":["plan"]}` {
 		t.Errorf("profile.updated change = %+v", last)
 	}
+	if got, err := s.Profiles(ctx(t), "ws", []string{"p1", "nope", "p3"}); err != nil || len(got) != 2 || got["p3"].Segments[seg.ID].IsZero() {
+		t.Errorf("Profiles = %v, %v; want p1 and p3 with their segments", got, err)
+	}
 	if ids, err := s.ProfileIDs(ctx(t), "ws", "p1", 10); err != nil || !cmp.Equal(ids, []string{"p2", "p3"}) {
 		t.Errorf("ProfileIDs after p1 = %v, %v", ids, err)
 	}

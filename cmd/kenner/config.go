@@ -44,6 +44,8 @@ type config struct {
 	IdentityLimits      map[string]int
 	IdentityBlocked     map[string][]string
 	TraitSourcePriority []string
+	SegmentSweep        time.Duration
+	SegmentCostLimit    uint64
 }
 
 func loadConfig(cmd *cobra.Command) (config, error) {
@@ -78,7 +80,13 @@ func loadConfig(cmd *cobra.Command) (config, error) {
 	c.ExternalIDs = k.Strings("external-ids")
 	c.IdentityPriority = k.Strings("identity-priority")
 	c.TraitSourcePriority = k.Strings("trait-source-priority")
+	c.SegmentCostLimit = uint64(k.Int64("segment-cost-limit"))
 	var err error
+	if v := k.String("segment-sweep"); v != "" {
+		if c.SegmentSweep, err = time.ParseDuration(v); err != nil || c.SegmentSweep < time.Second {
+			return config{}, usageError{fmt.Errorf("segment-sweep: want a duration of at least 1s, like 1m, not %q", v)}
+		}
+	}
 	if c.IdentityLimits, err = intMap(k, "identity-limits"); err != nil {
 		return config{}, err
 	}
@@ -197,4 +205,5 @@ func addIdentityFlags(cmd *cobra.Command) {
 	f.StringSlice("identity-limits", nil, "most identifiers of a kind per profile, kind=N (default user_id=1,email=5,phone=5,anonymous_id=100)")
 	f.StringSlice("identity-blocked", nil, "extra values that identify no one, kind=value (kind * for every kind)")
 	f.StringSlice("trait-source-priority", nil, "source names whose trait values win over newer values from other sources, most trusted first")
+	f.Int64("segment-cost-limit", 100000, "most CEL cost units one segment condition may spend on one profile")
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/kenner-cdp/kenner/identity"
 	"github.com/kenner-cdp/kenner/process"
 	"github.com/kenner-cdp/kenner/profile"
+	"github.com/kenner-cdp/kenner/segment"
 )
 
 // processConfig turns the identity and trait settings into the processor's configuration:
@@ -28,6 +29,7 @@ func processConfig(cfg config, store kenner.Store) process.Config {
 		Normalizer:  identity.Normalizer{DefaultRegion: cfg.DefaultRegion},
 		ExternalIDs: cfg.ExternalIDs,
 		Policy:      profile.Policy{SourcePriority: cfg.TraitSourcePriority},
+		Segments:    segment.Options{CostLimit: cfg.SegmentCostLimit},
 	}
 	if len(cfg.TraitSourcePriority) > 0 {
 		pc.Policy.SourceName = (&sourceNames{store: store, names: map[string]string{}}).name

@@ -47,6 +47,7 @@ its batch, then closes the store and the log, and exits 0.`,
 	addIdentityFlags(cmd)
 	f.Float64("rate-limit", 0, "events per second one source may send (0: no limit)")
 	f.Bool("trust-proxy", false, "take client IPs from X-Forwarded-For")
+	f.String("segment-sweep", "1m", "how often windowed segments are re-evaluated for profiles whose events left a window")
 	f.String("debug-addr", "", "serve Go's pprof profiles at HOST:PORT/debug/pprof/ (off by default; never expose it)")
 	return cmd
 }
@@ -67,9 +68,11 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	})
 	pcfg := processConfig(cfg, app.store)
 	proc := process.New(log, app.store, pcfg, reg, logger)
+	builder := process.NewBuilder(proc, app.store, cfg.SegmentSweep, logger)
 	api := server.New(server.Deps{
 		Store: app.store, Log: log, Creds: app.creds, Ingest: tracking, Registry: reg, Logger: logger,
 		Consumer: process.ConsumerName, Splitter: proc, Normalizer: pcfg.Normalizer, ExternalIDs: pcfg.ExternalIDs,
+		Audience: proc, Builder: builder,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -89,6 +92,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	procCtx, stopProc := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { proc.Run(procCtx) })
+	wg.Go(func() { builder.Run(procCtx) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -1,0 +1,436 @@
+package server
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/process"
+	"github.com/kenner-cdp/kenner/segment"
+	"github.com/kenner-cdp/kenner/web"
+)
+
+// Audience compiles a workspace's definitions and previews segments (the processor).
+type Audience interface {
+	Engine(ctx context.Context, ws string) (*segment.Engine, error)
+	Preview(ctx context.Context, ws string, seg kenner.Segment, max, sample int) (process.Preview, error)
+}
+
+// Waker is told when definitions change, to build the new ones now (process.Builder).
+type Waker interface{ Wake() }
+
+func (s *Server) wake() {
+	if s.deps.Builder != nil {
+		s.deps.Builder.Wake()
+	}
+}
+
+// check compiles the workspace's definitions as they would be after a change; a set that does
+// not compile is refused with the compiler's message (position and problem).
+func (s *Server) check(ctx context.Context, traits []kenner.ComputedTrait, segs []kenner.Segment, code string) error {
+	if _, err := segment.Compile(traits, segs, segment.Options{}); err != nil {
+		if code != kenner.EInvalid {
+			return kenner.Errorf(code, "%s", strings.TrimPrefix(err.Error(), "invalid: "))
+		}
+		return err
+	}
+	return nil
+}
+
+func (s *Server) definitions(ctx context.Context, ws string) ([]kenner.ComputedTrait, []kenner.Segment, error) {
+	traits, err := s.deps.Store.ComputedTraits(ctx, ws)
+	if err != nil {
+		return nil, nil, err
+	}
+	segs, err := s.deps.Store.Segments(ctx, ws)
+	return traits, segs, err
+}
+
+func (s *Server) listComputedTraits(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
+	traits, err := s.deps.Store.ComputedTraits(r.Context(), tok.WorkspaceID)
+	if err != nil {
+		return err
+	}
+	if traits == nil {
+		traits = []kenner.ComputedTrait{}
+	}
+	web.JSON(w, http.StatusOK, map[string]any{"computed_traits": traits, "next": ""})
+	return nil
+}
+
+func (s *Server) findComputedTrait(ctx context.Context, ws, name string) (*kenner.ComputedTrait, error) {
+	traits, err := s.deps.Store.ComputedTraits(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range traits {
+		if t.Name == name {
+			return &t, nil
+		}
+	}
+	return nil, kenner.Errorf(kenner.ENotFound, "no computed trait %q", name)
+}
+
+func (s *Server) getComputedTrait(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
+	t, err := s.findComputedTrait(r.Context(), tok.WorkspaceID, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	web.JSON(w, http.StatusOK, t)
+	return nil
+}
+
+// putComputedTrait serves POST (create; 409 when the name is taken) and PUT /{name} (create
+// or replace). Saving starts a build that computes the trait from the stored events.
+func (s *Server) putComputedTrait(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
+	var t kenner.ComputedTrait
+	if err := web.Decode(r, 1<<20, &t); err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	if name != "" {
+		if t.Name != "" && t.Name != name {
+			return kenner.Errorf(kenner.EInvalid, "name %q does not match the URL's %q", t.Name, name)
+		}
+		t.Name = name
+	}
+	t.WorkspaceID = tok.WorkspaceID
+	traits, segs, err := s.definitions(r.Context(), tok.WorkspaceID)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	old, err := s.findComputedTrait(r.Context(), tok.WorkspaceID, t.Name)
+	switch {
+	case err == nil && name == "":
+		return kenner.Errorf(kenner.EConflict, "a computed trait named %q exists; PUT /v1/computed-traits/%s replaces it", t.Name, t.Name)
+	case err == nil:
+		t.CreatedAt = old.CreatedAt
+	case kenner.ErrorCode(err) == kenner.ENotFound:
+		status = http.StatusCreated
+	default:
+		return err
+	}
+	if err := s.check(r.Context(), segment.WithTrait(traits, t), segs, kenner.EInvalid); err != nil {
+		return err
+	}
+	if err := s.deps.Store.PutComputedTrait(r.Context(), &t); err != nil {
+		return err
+	}
+	s.wake()
+	web.JSON(w, status, t)
+	return nil
+}
+
+func (s *Server) deleteComputedTrait(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
+	name := r.PathValue("name")
+	traits, segs, err := s.definitions(r.Context(), tok.WorkspaceID)
+	if err != nil {
+		return err
+	}
+	var rest []kenner.ComputedTrait
+	for _, t := range traits {
+		if t.Name != name {
+			rest = append(rest, t)
+		}
+	}
+	if len(rest) == len(traits) {
+		return kenner.Errorf(kenner.ENotFound, "no computed trait %q", name)
+	}
+	if err := s.check(r.Context(), rest, segs, kenner.EConflict); err != nil {
+		return err
+	}
+	if err := s.deps.Store.DeleteComputedTrait(r.Context(), tok.WorkspaceID, name); err != nil {
+		return err
+	}
+	s.wake()
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type segmentRequest struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Condition   string `json:"condition"`
+}
+
+func (s *Server) listSegments(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
+	segs, err := s.deps.Store.Segments(r.Context(), tok.WorkspaceID)
+	if err != nil {
+		return err
+	}
+	if segs == nil {
+		segs = []kenner.Segment{}
+	}
+	web.JSON(w, http.StatusOK, map[string]any{"segments": segs, "next": ""})
+	return nil
+}
+
+func (s *Server) getSegment(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
+	seg, err := s.deps.Store.Segment(r.Context(), tok.WorkspaceID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	web.JSON(w, http.StatusOK, seg)
+	return nil
+}
+
+func (s *Server) createSegment(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
+	var req segmentRequest
+	if err := web.Decode(r, 1<<20, &req); err != nil {
+		return err
+	}
+	if strings.TrimSpace(req.Name) == "" {
+		return kenner.Errorf(kenner.EInvalid, "name is required")
+	}
+	seg := kenner.Segment{WorkspaceID: tok.WorkspaceID, ID: kenner.NewID("seg"), Name: req.Name, Description: req.Description, Condition: req.Condition}
+	traits, segs, err := s.definitions(r.Context(), tok.WorkspaceID)
+	if err != nil {
+		return err
+	}
+	if err := s.check(r.Context(), traits, segment.WithSegment(segs, seg), kenner.EInvalid); err != nil {
+		return err
+	}
+	if err := s.deps.Store.CreateSegment(r.Context(), &seg); err != nil {
+		return err
+	}
+	s.wake()
+	return s.respondSegment(w, r, tok, seg.ID, http.StatusCreated)
+}
+
+func (s *Server) respondSegment(w http.ResponseWriter, r *http.Request, tok *kenner.Token, id string, status int) error {
+	seg, err := s.deps.Store.Segment(r.Context(), tok.WorkspaceID, id)
+	if err != nil {
+		return err
+	}
+	web.JSON(w, status, seg)
+	return nil
+}
+
+func (s *Server) updateSegment(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
+	cur, err := s.deps.Store.Segment(r.Context(), tok.WorkspaceID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	req := segmentRequest{Name: cur.Name, Description: cur.Description, Condition: cur.Condition}
+	if err := web.Decode(r, 1<<20, &req); err != nil {
+		return err
+	}
+	if strings.TrimSpace(req.Name) == "" {
+		return kenner.Errorf(kenner.EInvalid, "name must not be empty")
+	}
+	seg := kenner.Segment{WorkspaceID: tok.WorkspaceID, ID: cur.ID, Name: req.Name, Description: req.Description, Condition: req.Condition}
+	traits, segs, err := s.definitions(r.Context(), tok.WorkspaceID)
+	if err != nil {
+		return err
+	}
+	if err := s.check(r.Context(), traits, segment.WithSegment(segs, seg), kenner.EInvalid); err != nil {
+		return err
+	}
+	if err := s.deps.Store.UpdateSegment(r.Context(), &seg); err != nil {
+		return err
+	}
+	s.wake()
+	return s.respondSegment(w, r, tok, seg.ID, http.StatusOK)
+}
+
+func (s *Server) deleteSegment(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
+	id := r.PathValue("id")
+	traits, segs, err := s.definitions(r.Context(), tok.WorkspaceID)
+	if err != nil {
+		return err
+	}
+	var rest []kenner.Segment
+	for _, seg := range segs {
+		if seg.ID != id {
+			rest = append(rest, seg)
+		}
+	}
+	if len(rest) == len(segs) {
+		return kenner.Errorf(kenner.ENotFound, "no segment %q", id)
+	}
+	if err := s.check(r.Context(), traits, rest, kenner.EConflict); err != nil {
+		return err
+	}
+	if err := s.deps.Store.DeleteSegment(r.Context(), tok.WorkspaceID, id); err != nil {
+		return err
+	}
+	s.wake()
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// listMembers pages through a segment's members; ?format=csv exports them all with their
+// identifiers (which needs the marketer role: identifiers are personal data).
+func (s *Server) listMembers(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
+	ctx := r.Context()
+	seg, err := s.deps.Store.Segment(ctx, tok.WorkspaceID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	if q.Get("format") == "csv" || (q.Get("format") == "" && strings.Contains(r.Header.Get("Accept"), "text/csv")) {
+		if !tok.Role.AtLeast(kenner.RoleMarketer) {
+			return kenner.Errorf(kenner.EForbidden, "exporting members with their identifiers needs the marketer role or higher")
+		}
+		return s.exportMembers(w, r, tok, seg)
+	}
+	if f := q.Get("format"); f != "" && f != "json" && f != "csv" {
+		return kenner.Errorf(kenner.EInvalid, "format must be json or csv")
+	}
+	limit, err := pageLimit(q.Get("limit"))
+	if err != nil {
+		return err
+	}
+	ms, next, err := s.deps.Store.SegmentMembers(ctx, tok.WorkspaceID, seg.ID, q.Get("after"), limit)
+	if err != nil {
+		return err
+	}
+	type memberJSON struct {
+		ProfileID string    `json:"profile_id"`
+		Since     time.Time `json:"since"`
+	}
+	out := make([]memberJSON, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, memberJSON{ProfileID: m.ProfileID, Since: m.Since})
+	}
+	web.JSON(w, http.StatusOK, map[string]any{"members": out, "next": next})
+	return nil
+}
+
+func (s *Server) exportMembers(w http.ResponseWriter, r *http.Request, tok *kenner.Token, seg *kenner.Segment) error {
+	ctx := r.Context()
+	kinds := append([]string{kenner.KindUserID, kenner.KindEmail, kenner.KindPhone, kenner.KindAnonymousID}, s.deps.ExternalIDs...)
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+seg.ID+`.csv"`)
+	cw := csv.NewWriter(w)
+	cw.Write(append([]string{"profile_id", "since"}, kinds...))
+	after := ""
+	for {
+		ms, next, err := s.deps.Store.SegmentMembers(ctx, tok.WorkspaceID, seg.ID, after, kenner.MaxPageLimit)
+		if err != nil {
+			return err // before the first flush this is still a JSON error; after, the CSV is cut short
+		}
+		for _, m := range ms {
+			row := []string{m.ProfileID, m.Since.Format(time.RFC3339)}
+			p, err := s.deps.Store.Profile(ctx, tok.WorkspaceID, kenner.Identifier{Kind: kenner.KindProfileID, Value: m.ProfileID})
+			vals := map[string][]string{}
+			if err == nil {
+				for _, i := range p.Identities {
+					vals[i.Kind] = append(vals[i.Kind], i.Value)
+				}
+			}
+			for _, k := range kinds {
+				row = append(row, strings.Join(vals[k], " "))
+			}
+			cw.Write(row)
+		}
+		cw.Flush()
+		if err := cw.Error(); err != nil || next == "" {
+			return nil
+		}
+		after = next
+	}
+}
+
+func (s *Server) previewSegment(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
+	var req struct {
+		Condition string `json:"condition"`
+		Limit     int    `json:"limit"`  // profiles to evaluate at most (0: all)
+		Sample    *int   `json:"sample"` // members to return (default 10, at most 100)
+	}
+	if err := web.Decode(r, 1<<20, &req); err != nil {
+		return err
+	}
+	sample := 10
+	if req.Sample != nil {
+		sample = *req.Sample
+	}
+	if sample < 0 || sample > 100 || req.Limit < 0 {
+		return kenner.Errorf(kenner.EInvalid, "sample must be 0..100 and limit not negative")
+	}
+	if s.deps.Audience == nil {
+		return kenner.Errorf(kenner.EInternal, "segments are not available on this server")
+	}
+	seg := kenner.Segment{WorkspaceID: tok.WorkspaceID, Name: "preview", Condition: req.Condition}
+	p, err := s.deps.Audience.Preview(r.Context(), tok.WorkspaceID, seg, req.Limit, sample)
+	if err != nil {
+		return err
+	}
+	eng, err := s.deps.Audience.Engine(r.Context(), tok.WorkspaceID)
+	if err != nil {
+		return err
+	}
+	out := make([]profileJSON, 0, len(p.Sample))
+	for _, prof := range p.Sample {
+		out = append(out, newProfileJSON(prof, eng))
+	}
+	web.JSON(w, http.StatusOK, map[string]any{"count": p.Count, "evaluated": p.Evaluated, "errors": p.Errors,
+		"took_ms": float64(p.Took.Microseconds()) / 1000, "sample": out})
+	return nil
+}
+
+// getProfileSegments lists the segments a profile is in and its entries and exits, newest
+// first (paged by ?after).
+func (s *Server) getProfileSegments(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
+	p, err := s.lookupProfile(r, tok)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	limit, err := pageLimit(q.Get("limit"))
+	if err != nil {
+		return err
+	}
+	var after int64
+	if a := q.Get("after"); a != "" {
+		if after, err = strconv.ParseInt(a, 10, 64); err != nil || after <= 0 {
+			return kenner.Errorf(kenner.EInvalid, "after: not a cursor returned by this API")
+		}
+	}
+	hist, next, err := s.deps.Store.MembershipHistory(r.Context(), tok.WorkspaceID, p.ID, after, limit)
+	if err != nil {
+		return err
+	}
+	type current struct {
+		ID    string    `json:"id"`
+		Name  string    `json:"name"`
+		Since time.Time `json:"since"`
+	}
+	segs := []current{}
+	for _, id := range sortedIDs(p.Segments) {
+		c := current{ID: id, Since: p.Segments[id]}
+		if seg, err := s.deps.Store.Segment(r.Context(), tok.WorkspaceID, id); err == nil {
+			c.Name = seg.Name
+		}
+		segs = append(segs, c)
+	}
+	if hist == nil {
+		hist = []kenner.MembershipEvent{}
+	}
+	nextCursor := ""
+	if next > 0 {
+		nextCursor = strconv.FormatInt(next, 10)
+	}
+	web.JSON(w, http.StatusOK, map[string]any{"id": p.ID, "segments": segs, "history": hist, "next": nextCursor})
+	return nil
+}
+
+// computedJSON renders computed values as JSON for the profile document.
+func computedJSON(eng *segment.Engine, p *kenner.Profile) map[string]json.RawMessage {
+	out := map[string]json.RawMessage{}
+	if eng == nil {
+		return out
+	}
+	for k, v := range eng.Computed(p, time.Now()) {
+		if b, err := json.Marshal(v); err == nil {
+			out[k] = b
+		}
+	}
+	return out
+}
