@@ -154,6 +154,45 @@ func benchStore(b *testing.B, name string) {
 		}
 		b.ReportMetric(float64(len(recs)*100)/time.Since(start).Seconds(), "events/s")
 	})
+	// The segment benchmarks define computed traits and segments over the loaded store: the
+	// build (every profile recomputed from its events), a preview over every profile, and
+	// processing with the definitions in place.
+	b.Run("segment-build", func(b *testing.B) {
+		ctx := b.Context()
+		for range b.N {
+			defineSegments(b, s.store)
+			start := time.Now()
+			builder := process.NewBuilder(s.proc, s.store, time.Hour, slog.New(slog.DiscardHandler))
+			if err := builder.Build(ctx, "ws"); err != nil {
+				b.Fatal(err)
+			}
+			n, _ := s.store.CountProfiles(ctx, "ws")
+			b.ReportMetric(float64(n)/time.Since(start).Seconds(), "profiles/s")
+		}
+	})
+	b.Run("preview", func(b *testing.B) {
+		for range b.N {
+			p, err := s.proc.Preview(b.Context(), "ws", kenner.Segment{Condition: `has(traits.plan) && traits.plan == "p1" && computed.orders_30d >= 1`}, 0, 10)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(p.Evaluated)/p.Took.Seconds(), "profiles/s")
+		}
+	})
+	b.Run("process-segments", func(b *testing.B) {
+		if _, done := segmentsDefined.Load(s.store); !done {
+			defineSegments(b, s.store)
+		}
+		recs := s.load.records(b.N, 100)
+		b.ResetTimer()
+		start := time.Now()
+		for i := 0; i < len(recs); i += 10 {
+			if err := s.proc.Apply(b.Context(), 0, recs[i:min(i+10, len(recs))]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(recs)*100)/time.Since(start).Seconds(), "events/s")
+	})
 	b.Run("lookup", func(b *testing.B) {
 		var mu sync.Mutex
 		var lat []time.Duration
@@ -182,4 +221,42 @@ func benchStore(b *testing.B, name string) {
 			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 		}
 	})
+}
+
+var segmentsDefined sync.Map
+
+// defineSegments adds three computed traits and four segments to the store (once per store).
+func defineSegments(b *testing.B, store kenner.Store) {
+	if _, done := segmentsDefined.LoadOrStore(store, true); done {
+		// Edit a condition so that the build has work again.
+		segs, _ := store.Segments(b.Context(), "ws")
+		for _, sg := range segs {
+			sg.Condition += " || false"
+			if err := store.UpdateSegment(b.Context(), &sg); err != nil {
+				b.Fatal(err)
+			}
+			return
+		}
+	}
+	ctx := b.Context()
+	for _, t := range []kenner.ComputedTrait{
+		{Name: "orders_30d", Func: kenner.FuncCount, Event: "Order Completed", Window: kenner.Duration(720 * time.Hour)},
+		{Name: "revenue", Func: kenner.FuncSum, Event: "Order Completed", Property: "properties.total"},
+		{Name: "last_path", Func: kenner.FuncLast, Event: "$page", Property: "properties.path"},
+	} {
+		t.WorkspaceID = "ws"
+		if err := store.PutComputedTrait(ctx, &t); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i, cond := range []string{
+		`events.count("Order Completed", duration("720h")) >= 2`,
+		`has(traits.plan) && traits.plan == "p2"`,
+		`computed.revenue > 100.0`,
+		`events.exists("$page", duration("24h"), e, e.properties.path == "/p/7")`,
+	} {
+		if err := store.CreateSegment(ctx, &kenner.Segment{WorkspaceID: "ws", Name: fmt.Sprint("s", i), Condition: cond}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
