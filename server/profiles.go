@@ -202,20 +202,9 @@ func (s *Server) getProfileEvents(w http.ResponseWriter, r *http.Request, tok *k
 }
 
 func (s *Server) getProfileMerges(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
-	p, err := s.lookupProfile(r, tok)
+	p, limit, after, err := s.profilePage(r, tok)
 	if err != nil {
 		return err
-	}
-	q := r.URL.Query()
-	limit, err := pageLimit(q.Get("limit"))
-	if err != nil {
-		return err
-	}
-	var after int64
-	if a := q.Get("after"); a != "" {
-		if after, err = strconv.ParseInt(a, 10, 64); err != nil || after <= 0 {
-			return kenner.Errorf(kenner.EInvalid, "after: not a cursor returned by this API")
-		}
 	}
 	ds, next, err := s.deps.Store.Decisions(r.Context(), tok.WorkspaceID, p.ID, after, limit)
 	if err != nil {
@@ -233,10 +222,7 @@ func (s *Server) getProfileMerges(w http.ResponseWriter, r *http.Request, tok *k
 	for _, d := range ds {
 		out = append(out, decisionJSON{Action: d.Action, From: d.From, Identifier: d.Identifier, MessageID: d.MessageID, Reason: d.Reason, At: d.At})
 	}
-	nextCursor := ""
-	if next > 0 {
-		nextCursor = strconv.FormatInt(next, 10)
-	}
+	nextCursor := idCursor(next)
 	web.JSON(w, http.StatusOK, map[string]any{"merges": out, "next": nextCursor})
 	return nil
 }
@@ -281,4 +267,32 @@ func (s *Server) splitProfile(w http.ResponseWriter, r *http.Request, tok *kenne
 	}
 	web.JSON(w, http.StatusOK, out)
 	return nil
+}
+
+// profilePage reads the profile of a paged sub-resource and its limit and numeric cursor.
+func (s *Server) profilePage(r *http.Request, tok *kenner.Token) (*kenner.Profile, int, int64, error) {
+	p, err := s.lookupProfile(r, tok)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	q := r.URL.Query()
+	limit, err := pageLimit(q.Get("limit"))
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	var after int64
+	if a := q.Get("after"); a != "" {
+		if after, err = strconv.ParseInt(a, 10, 64); err != nil || after <= 0 {
+			return nil, 0, 0, kenner.Errorf(kenner.EInvalid, "after: not a cursor returned by this API")
+		}
+	}
+	return p, limit, after, nil
+}
+
+// idCursor is the next-page cursor of a list paged by a numeric id ("" on the last page).
+func idCursor(next int64) string {
+	if next <= 0 {
+		return ""
+	}
+	return strconv.FormatInt(next, 10)
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -378,20 +377,9 @@ func (s *Server) previewSegment(w http.ResponseWriter, r *http.Request, tok *ken
 // getProfileSegments lists the segments a profile is in and its entries and exits, newest
 // first (paged by ?after).
 func (s *Server) getProfileSegments(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
-	p, err := s.lookupProfile(r, tok)
+	p, limit, after, err := s.profilePage(r, tok)
 	if err != nil {
 		return err
-	}
-	q := r.URL.Query()
-	limit, err := pageLimit(q.Get("limit"))
-	if err != nil {
-		return err
-	}
-	var after int64
-	if a := q.Get("after"); a != "" {
-		if after, err = strconv.ParseInt(a, 10, 64); err != nil || after <= 0 {
-			return kenner.Errorf(kenner.EInvalid, "after: not a cursor returned by this API")
-		}
 	}
 	hist, next, err := s.deps.Store.MembershipHistory(r.Context(), tok.WorkspaceID, p.ID, after, limit)
 	if err != nil {
@@ -413,10 +401,7 @@ func (s *Server) getProfileSegments(w http.ResponseWriter, r *http.Request, tok 
 	if hist == nil {
 		hist = []kenner.MembershipEvent{}
 	}
-	nextCursor := ""
-	if next > 0 {
-		nextCursor = strconv.FormatInt(next, 10)
-	}
+	nextCursor := idCursor(next)
 	web.JSON(w, http.StatusOK, map[string]any{"id": p.ID, "segments": segs, "history": hist, "next": nextCursor})
 	return nil
 }
