@@ -143,17 +143,7 @@ func benchStore(b *testing.B, name string) {
 		benchMu.Unlock()
 		s.store.Close()
 	}()
-	b.Run("process", func(b *testing.B) {
-		recs := s.load.records(b.N, 100)
-		b.ResetTimer()
-		start := time.Now()
-		for i := 0; i < len(recs); i += 10 {
-			if err := s.proc.Apply(b.Context(), 0, recs[i:min(i+10, len(recs))]); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(len(recs)*100)/time.Since(start).Seconds(), "events/s")
-	})
+	b.Run("process", func(b *testing.B) { benchProcess(b, s) })
 	// The segment benchmarks define computed traits and segments over the loaded store: the
 	// build (every profile recomputed from its events), a preview over every profile, and
 	// processing with the definitions in place.
@@ -183,15 +173,7 @@ func benchStore(b *testing.B, name string) {
 		if _, done := segmentsDefined.Load(s.store); !done {
 			defineSegments(b, s.store)
 		}
-		recs := s.load.records(b.N, 100)
-		b.ResetTimer()
-		start := time.Now()
-		for i := 0; i < len(recs); i += 10 {
-			if err := s.proc.Apply(b.Context(), 0, recs[i:min(i+10, len(recs))]); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportMetric(float64(len(recs)*100)/time.Since(start).Seconds(), "events/s")
+		benchProcess(b, s)
 	})
 	b.Run("lookup", func(b *testing.B) {
 		var mu sync.Mutex
@@ -259,4 +241,18 @@ func defineSegments(b *testing.B, store kenner.Store) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// benchProcess applies b.N new events in batches of 10 records of 100 events, as the log
+// hands them over, and reports the rate.
+func benchProcess(b *testing.B, s *loadedStore) {
+	recs := s.load.records(b.N, 100)
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < len(recs); i += 10 {
+		if err := s.proc.Apply(b.Context(), 0, recs[i:min(i+10, len(recs))]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(recs)*100)/time.Since(start).Seconds(), "events/s")
 }
