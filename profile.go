@@ -160,6 +160,7 @@ type Batch interface {
 	AddDecisions(ctx context.Context, workspaceID string, d []Decision) error
 
 	AudienceBatch
+	DeliveryBatch
 }
 
 // ProfileStore keeps the profiles and the identity graph.

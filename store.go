@@ -27,6 +27,7 @@ type Store interface {
 	EventStore
 	ProfileStore
 	AudienceStore
+	DestinationStore
 }
 
 // EventStore keeps accepted raw events, deduplicated by message id per workspace. Events are
@@ -36,9 +37,10 @@ type EventStore interface {
 	Position(ctx context.Context, consumer string, partition int) (uint64, error)
 	// Events lists events newest first and returns the cursor of the next page ("" at the end).
 	Events(ctx context.Context, f EventFilter) ([]Event, string, error)
-	// ResetDerived deletes everything derived from the log, and every consumer's position, so
+	// ResetDerived deletes everything derived from the log, and the processor's positions, so
 	// that reading the log again from the start rebuilds it (kenner replay). Configuration
-	// (workspaces, sources, tokens) is kept.
+	// (workspaces, sources, tokens, destinations and their queues) is kept, and so are the
+	// positions of activation ("activation.*"), whose deliveries are not derived.
 	ResetDerived(ctx context.Context) error
 }
 

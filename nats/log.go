@@ -247,3 +247,7 @@ func (l *Log) Close() error {
 func (l *Log) DeleteStream(ctx context.Context) error {
 	return l.js.DeleteStream(ctx, l.opts.Stream)
 }
+
+// Conn is the log's connection, for in-house publishers (the NATS destination) that should
+// reach the same server, embedded or not, without a second connection.
+func (l *Log) Conn() *natsgo.Conn { return l.nc }

@@ -87,9 +87,11 @@ func (s *Store) Events(ctx context.Context, f kenner.EventFilter) ([]kenner.Even
 	return out, next, nil
 }
 
-// ResetDerived implements kenner.EventStore.
+// ResetDerived implements kenner.EventStore. Activation's positions stay: the log it reads
+// is unchanged, and the destinations have received what they received.
 func (s *Store) ResetDerived(ctx context.Context) error {
-	if _, err := s.pool.Exec(ctx, `TRUNCATE events, positions, profiles, identities, decisions, segment_members, segment_history`); err != nil {
+	if _, err := s.pool.Exec(ctx, `TRUNCATE events, profiles, identities, decisions, segment_members, segment_history;
+		DELETE FROM positions WHERE consumer NOT LIKE 'activation%'`); err != nil {
 		return fmt.Errorf("reset derived state: %w", err)
 	}
 	return nil

@@ -171,6 +171,7 @@ func dedupeStrings(s []string) []string {
 // their aggregates from their stored events (when events is set), then every segment. Used by
 // the build after definitions change and by the sweeper (events unset) when windows move.
 func (p *Processor) Recompute(ctx context.Context, ws string, ids []string, events bool) error {
+	defer p.committed()
 	return p.store.Apply(ctx, kenner.Position{}, func(ctx context.Context, b kenner.Batch) error {
 		profiles, err := b.LoadProfiles(ctx, ws, ids)
 		if err != nil {

@@ -156,11 +156,18 @@ func (p *Processor) Apply(ctx context.Context, part int, recs []kenner.LogRecord
 	if err != nil {
 		return fmt.Errorf("apply records up to %d: %w", last, err)
 	}
+	p.committed()
 	p.metrics.position.WithLabelValues(fmt.Sprint(part)).Set(float64(last))
 	if len(events) > 0 {
 		p.metrics.lag.Observe(p.now().Sub(events[len(events)-1].ReceivedAt).Seconds())
 	}
 	return nil
+}
+
+func (p *Processor) committed() {
+	if p.cfg.Committed != nil {
+		p.cfg.Committed()
+	}
 }
 
 // DecodeEvent reads the indexed fields of an enriched message as ingestion wrote it.

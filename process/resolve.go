@@ -24,6 +24,9 @@ type Config struct {
 	Segments    segment.Options
 	// Now is the clock windowed values are measured against (nil: time.Now).
 	Now func() time.Time
+	// Committed is called after each transaction that may have added to the changes stream
+	// (activation's Wake), so consumers in this process react without polling.
+	Committed func()
 }
 
 // DefaultConfig is Segment's recommended identity settings and latest-wins traits.

@@ -121,17 +121,11 @@ func (c *compiler) traits(defs []kenner.ComputedTrait) error {
 			a.property = strings.Split(d.Property, ".")
 		}
 		if strings.TrimSpace(d.Where) != "" {
-			w, iss := evEnv.Compile(d.Where)
-			if iss.Err() != nil {
-				return invalid("computed trait %q: where: %v", d.Name, iss.Err())
+			f, err := compileEventFilter(evEnv, d.Where, c.opts.CostLimit)
+			if err != nil {
+				return invalid("computed trait %q: where: %v", d.Name, err)
 			}
-			if w.OutputType() != cel.BoolType && w.OutputType() != cel.DynType {
-				return invalid("computed trait %q: where must be a condition (bool), not %s", d.Name, w.OutputType())
-			}
-			a.whereVar = "e"
-			if a.where, err = c.program(evEnv, w); err != nil {
-				return invalid("computed trait %q: %v", d.Name, err)
-			}
+			a.whereVar, a.where = "e", f.prog
 		}
 		a.key = aggregateKey("t", d.Func, d.Event, strings.TrimSpace(d.Where), d.Property, time.Duration(d.Window).String())
 		t.agg = c.add(a)

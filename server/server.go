@@ -41,6 +41,9 @@ type Deps struct {
 	Audience Audience
 	// Builder is woken when definitions change (process.Builder); nil: none.
 	Builder Waker
+	// Activation validates destinations and applies their changes; nil: destinations
+	// cannot be saved.
+	Activation Activation
 }
 
 // Splitter moves identifiers out of a profile; see process.Processor.Split.
@@ -97,6 +100,15 @@ func New(deps Deps) *Server {
 	s.admin("PUT /v1/segments/{id}", kenner.RoleMarketer, s.updateSegment)
 	s.admin("DELETE /v1/segments/{id}", kenner.RoleMarketer, s.deleteSegment)
 	s.admin("GET /v1/segments/{id}/members", kenner.RoleAnalyst, s.listMembers)
+	s.admin("GET /v1/destinations", kenner.RoleAdmin, s.listDestinations)
+	s.admin("POST /v1/destinations", kenner.RoleAdmin, s.createDestination)
+	s.admin("GET /v1/destinations/{id}", kenner.RoleAdmin, s.getDestination)
+	s.admin("PUT /v1/destinations/{id}", kenner.RoleAdmin, s.updateDestination)
+	s.admin("DELETE /v1/destinations/{id}", kenner.RoleAdmin, s.deleteDestination)
+	s.admin("GET /v1/destinations/{id}/deliveries", kenner.RoleAdmin, s.listDeliveries)
+	s.admin("GET /v1/destinations/{id}/deliveries/{delivery}", kenner.RoleAdmin, s.getDelivery)
+	s.admin("GET /v1/destinations/{id}/dead-letters", kenner.RoleAdmin, s.listDeadLetters)
+	s.admin("POST /v1/destinations/{id}/dead-letters/replay", kenner.RoleAdmin, s.replayDeadLetters)
 	s.admin("GET /v1/sources", kenner.RoleAdmin, s.listSources)
 	s.admin("POST /v1/sources", kenner.RoleAdmin, s.createSource)
 	s.admin("GET /v1/tokens", kenner.RoleAdmin, s.listTokens)

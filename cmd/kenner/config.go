@@ -46,6 +46,8 @@ type config struct {
 	TraitSourcePriority []string
 	SegmentSweep        time.Duration
 	SegmentCostLimit    uint64
+	DeliveryAttempts    int
+	DeliveryBackoffMax  time.Duration
 }
 
 func loadConfig(cmd *cobra.Command) (config, error) {
@@ -85,6 +87,15 @@ func loadConfig(cmd *cobra.Command) (config, error) {
 	if v := k.String("segment-sweep"); v != "" {
 		if c.SegmentSweep, err = time.ParseDuration(v); err != nil || c.SegmentSweep < time.Second {
 			return config{}, usageError{fmt.Errorf("segment-sweep: want a duration of at least 1s, like 1m, not %q", v)}
+		}
+	}
+	c.DeliveryAttempts = k.Int("delivery-attempts")
+	if c.DeliveryAttempts < 0 {
+		return config{}, usageError{fmt.Errorf("delivery-attempts: want a positive number, not %d", c.DeliveryAttempts)}
+	}
+	if v := k.String("delivery-backoff-max"); v != "" {
+		if c.DeliveryBackoffMax, err = time.ParseDuration(v); err != nil || c.DeliveryBackoffMax < time.Second {
+			return config{}, usageError{fmt.Errorf("delivery-backoff-max: want a duration of at least 1s, like 10m, not %q", v)}
 		}
 	}
 	if c.IdentityLimits, err = intMap(k, "identity-limits"); err != nil {

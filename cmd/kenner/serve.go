@@ -13,6 +13,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kenner-cdp/kenner/activation"
+	"github.com/kenner-cdp/kenner/activation/forward"
+	"github.com/kenner-cdp/kenner/activation/subject"
+	"github.com/kenner-cdp/kenner/activation/webhook"
 	"github.com/kenner-cdp/kenner/ingest"
 	"github.com/kenner-cdp/kenner/nats"
 	"github.com/kenner-cdp/kenner/process"
@@ -48,6 +52,8 @@ its batch, then closes the store and the log, and exits 0.`,
 	f.Float64("rate-limit", 0, "events per second one source may send (0: no limit)")
 	f.Bool("trust-proxy", false, "take client IPs from X-Forwarded-For")
 	f.String("segment-sweep", "1m", "how often windowed segments are re-evaluated for profiles whose events left a window")
+	f.Int("delivery-attempts", 10, "attempts per delivery before it goes to the dead letters (a destination's max_attempts overrides)")
+	f.String("delivery-backoff-max", "10m", "longest wait between two attempts of a delivery (waits grow exponentially from 1s, with jitter)")
 	f.String("debug-addr", "", "serve Go's pprof profiles at HOST:PORT/debug/pprof/ (off by default; never expose it)")
 	return cmd
 }
@@ -66,13 +72,18 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	tracking := ingest.New(log, app.creds, ingest.NewMetrics(reg), logger, ingest.Config{
 		RateLimit: cfg.RateLimit, TrustProxy: cfg.TrustProxy,
 	})
+	act := activation.New(app.store, log, activation.Config{
+		Senders:     senders(log),
+		MaxAttempts: cfg.DeliveryAttempts, BackoffMax: cfg.DeliveryBackoffMax,
+	}, reg, logger)
 	pcfg := processConfig(cfg, app.store)
+	pcfg.Committed = act.Wake
 	proc := process.New(log, app.store, pcfg, reg, logger)
 	builder := process.NewBuilder(proc, app.store, cfg.SegmentSweep, logger)
 	api := server.New(server.Deps{
 		Store: app.store, Log: log, Creds: app.creds, Ingest: tracking, Registry: reg, Logger: logger,
 		Consumer: process.ConsumerName, Splitter: proc, Normalizer: pcfg.Normalizer, ExternalIDs: pcfg.ExternalIDs,
-		Audience: proc, Builder: builder,
+		Audience: proc, Builder: builder, Activation: act,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -93,6 +104,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { proc.Run(procCtx) })
 	wg.Go(func() { builder.Run(procCtx) })
+	wg.Go(func() { act.Run(procCtx) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -115,6 +127,15 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// senders are the destination types this build knows.
+func senders(log *nats.Log) activation.Senders {
+	return activation.Senders{
+		webhook.Type: webhook.New,
+		forward.Type: forward.New,
+		subject.Type: subject.Factory(log.Conn()),
+	}
 }
 
 // addLogFlags defines the flags that choose and shape the log.

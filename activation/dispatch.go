@@ -1,0 +1,204 @@
+package activation
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/segment"
+)
+
+// Consumer names of activation's positions in the store.
+const (
+	ChangesConsumer = "activation.changes"
+	EventsConsumer  = "activation.events"
+)
+
+// route is a destination as the dispatcher sees it: what it subscribes to, compiled.
+type route struct {
+	dest     kenner.Destination
+	filter   *segment.EventFilter // nil: every event (when subscribed)
+	segments map[string]bool      // "*": all
+}
+
+func (r *route) wantsChange(c kenner.Change) bool {
+	switch c.Type {
+	case kenner.ChangeProfileUpdated:
+		return r.dest.Subscribe.Profiles
+	case kenner.ChangeSegmentEntered, kenner.ChangeSegmentExited:
+		return r.segments["*"] || r.segments[c.SegmentID]
+	}
+	return false
+}
+
+func compileRoute(d kenner.Destination) (*route, error) {
+	r := &route{dest: d, segments: map[string]bool{}}
+	for _, s := range d.Subscribe.Segments {
+		r.segments[s] = true
+	}
+	if d.Subscribe.Events.Enabled && d.Subscribe.Events.Filter != "" {
+		f, err := segment.CompileEventFilter(d.Subscribe.Events.Filter, 0)
+		if err != nil {
+			return nil, fmt.Errorf("subscribe.events.filter: %w", err)
+		}
+		r.filter = f
+	}
+	return r, nil
+}
+
+// dispatchChanges queues the changes after the stored position for the destinations that
+// subscribe to them, and returns how many changes it read (0: none were waiting).
+func (s *Service) dispatchChanges(ctx context.Context) (int, error) {
+	pos, err := s.store.Position(ctx, ChangesConsumer, 0)
+	if err != nil {
+		return 0, err
+	}
+	changes, err := s.store.Changes(ctx, int64(pos), 500)
+	if err != nil || len(changes) == 0 {
+		return 0, err
+	}
+	routes := s.routes.Load()
+	var ds []kenner.Delivery
+	profiles := map[string]*kenner.Profile{}
+	segments := map[string]*kenner.Segment{}
+	now := s.now()
+	for _, c := range changes {
+		for _, r := range routesOf(routes, c.WorkspaceID) {
+			if !r.wantsChange(c) {
+				continue
+			}
+			p, err := s.cachedProfile(ctx, profiles, c.WorkspaceID, c.ProfileID)
+			if err != nil {
+				return 0, err
+			}
+			var seg *kenner.Segment
+			if c.SegmentID != "" {
+				if seg, err = s.cachedSegment(ctx, segments, c.WorkspaceID, c.SegmentID); err != nil {
+					return 0, err
+				}
+			}
+			payload, err := changePayload(c, seg, p)
+			if err != nil {
+				return 0, err
+			}
+			ds = append(ds, kenner.Delivery{WorkspaceID: c.WorkspaceID, DestinationID: r.dest.ID, Key: changeKey(c),
+				OrderKey: c.ProfileID, Type: c.Type, Payload: payload, NextAt: now, CreatedAt: now})
+		}
+	}
+	last := changes[len(changes)-1].Seq
+	if err := s.enqueue(ctx, kenner.Position{Consumer: ChangesConsumer, Seq: uint64(last)}, ds); err != nil {
+		return 0, err
+	}
+	return len(changes), nil
+}
+
+// cachedProfile reads a profile once per dispatch round; a profile gone since (merged away,
+// erased) is shown by id only.
+func (s *Service) cachedProfile(ctx context.Context, cache map[string]*kenner.Profile, ws, id string) (*kenner.Profile, error) {
+	key := ws + "\x00" + id
+	if p, ok := cache[key]; ok {
+		return p, nil
+	}
+	p, err := s.store.Profile(ctx, ws, kenner.Identifier{Kind: "id", Value: id})
+	if kenner.ErrorCode(err) == kenner.ENotFound {
+		p, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	cache[key] = p
+	return p, nil
+}
+
+func (s *Service) cachedSegment(ctx context.Context, cache map[string]*kenner.Segment, ws, id string) (*kenner.Segment, error) {
+	key := ws + "\x00" + id
+	if seg, ok := cache[key]; ok {
+		return seg, nil
+	}
+	seg, err := s.store.Segment(ctx, ws, id)
+	if kenner.ErrorCode(err) == kenner.ENotFound {
+		seg, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	cache[key] = seg
+	return seg, nil
+}
+
+// dispatchEvents queues log records for the destinations subscribed to raw events.
+func (s *Service) dispatchEvents(ctx context.Context, part int, recs []kenner.LogRecord) error {
+	routes := s.routes.Load()
+	var ds []kenner.Delivery
+	now := s.now()
+	for _, rec := range recs {
+		var subscribed []*route
+		for _, r := range routesOf(routes, rec.WorkspaceID) {
+			if r.dest.Subscribe.Events.Enabled {
+				subscribed = append(subscribed, r)
+			}
+		}
+		if len(subscribed) == 0 {
+			continue
+		}
+		for i, body := range rec.Events {
+			var doc map[string]any
+			if err := json.Unmarshal(body, &doc); err != nil {
+				s.logger.Error("undecodable event in log; not delivered", "seq", rec.Seq, "index", i, "err", err)
+				continue
+			}
+			msgID, _ := doc["messageId"].(string)
+			userID, _ := doc["userId"].(string)
+			anonID, _ := doc["anonymousId"].(string)
+			var payload json.RawMessage
+			for _, r := range subscribed {
+				if r.filter != nil && !r.filter.Match(doc) {
+					continue
+				}
+				if payload == nil {
+					var err error
+					if payload, err = eventPayload(msgID, body); err != nil {
+						return err
+					}
+				}
+				ds = append(ds, kenner.Delivery{WorkspaceID: rec.WorkspaceID, DestinationID: r.dest.ID, Key: msgID,
+					OrderKey: eventOrderKey(userID, anonID), Type: kenner.DeliveryEvent, Payload: payload, NextAt: now, CreatedAt: now})
+			}
+		}
+	}
+	last := recs[len(recs)-1].Seq
+	return s.enqueue(ctx, kenner.Position{Consumer: EventsConsumer, Partition: part, Seq: last}, ds)
+}
+
+// enqueue writes deliveries with the position they were read up to, then wakes the workers.
+func (s *Service) enqueue(ctx context.Context, pos kenner.Position, ds []kenner.Delivery) error {
+	err := s.store.Apply(ctx, pos, func(ctx context.Context, b kenner.Batch) error { return b.Enqueue(ctx, ds) })
+	if err != nil {
+		return fmt.Errorf("queue deliveries up to %s %d: %w", pos.Consumer, pos.Seq, err)
+	}
+	var woken []string
+	for _, d := range ds {
+		if !slices.Contains(woken, d.DestinationID) {
+			woken = append(woken, d.DestinationID)
+			s.wakeWorker(d.DestinationID)
+		}
+	}
+	s.metrics.queued.Add(float64(len(ds)))
+	return nil
+}
+
+func routesOf(routes *routeTable, ws string) []*route {
+	if routes == nil {
+		return nil
+	}
+	return routes.byWorkspace[ws]
+}
+
+// routeTable is the destinations of every workspace, swapped whole when they change.
+type routeTable struct {
+	byWorkspace map[string][]*route
+	loaded      time.Time
+}

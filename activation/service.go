@@ -1,0 +1,277 @@
+package activation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kenner-cdp/kenner"
+)
+
+// Config tunes delivery. Zero values take the defaults.
+type Config struct {
+	Senders Senders
+	// Poll is how often idle loops look for work another node queued (in one process they
+	// are woken at once) and how old the destination list may get (default 1s).
+	Poll time.Duration
+	// Lease is how long a claimed delivery stays out before another worker may send it again
+	// (a node that crashed mid-send); it must exceed the senders' timeouts (default 1m).
+	Lease time.Duration
+	// BackoffBase and BackoffMax bound the exponential retry delay (defaults 1s, 10m).
+	BackoffBase, BackoffMax time.Duration
+	// MaxAttempts is the default retry budget of a destination (default 10).
+	MaxAttempts int
+	// BreakerFailures consecutive failed requests open a destination's circuit (default 5).
+	BreakerFailures int
+	Now             func() time.Time
+}
+
+func (c *Config) defaults() {
+	if c.Poll <= 0 {
+		c.Poll = time.Second
+	}
+	if c.Lease <= 0 {
+		c.Lease = time.Minute
+	}
+	if c.BackoffBase <= 0 {
+		c.BackoffBase = time.Second
+	}
+	if c.BackoffMax <= 0 {
+		c.BackoffMax = 10 * time.Minute
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 10
+	}
+	if c.BreakerFailures <= 0 {
+		c.BreakerFailures = 5
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Service runs activation: the dispatchers and one worker per active destination.
+type Service struct {
+	store   kenner.Store
+	log     kenner.Log
+	cfg     Config
+	logger  *slog.Logger
+	metrics *metrics
+	now     func() time.Time
+
+	routes  atomic.Pointer[routeTable]
+	wake    chan struct{} // new changes in the store
+	reload  chan struct{}
+	mu      sync.Mutex
+	workers map[string]*worker
+}
+
+// New returns a Service over store and log.
+func New(store kenner.Store, log kenner.Log, cfg Config, reg prometheus.Registerer, logger *slog.Logger) *Service {
+	cfg.defaults()
+	return &Service{store: store, log: log, cfg: cfg, logger: logger, metrics: newMetrics(reg), now: cfg.Now,
+		wake: make(chan struct{}, 1), reload: make(chan struct{}, 1), workers: map[string]*worker{}}
+}
+
+// Validate checks a destination before it is saved: its type and config (by building its
+// sender), its event filter, its mapping and its limits.
+func (s *Service) Validate(ctx context.Context, d *kenner.Destination) error {
+	if d.Name == "" {
+		return Invalid("name is required")
+	}
+	f, ok := s.cfg.Senders[d.Type]
+	if !ok {
+		return Invalid("unknown destination type %q (known: %s)", d.Type, s.types())
+	}
+	if d.RateLimit < 0 || d.BatchSize < 0 || d.Parallel < 0 || d.MaxAttempts < 0 {
+		return Invalid("rate_limit, batch_size, parallel and max_attempts must not be negative")
+	}
+	if d.BatchSize > 1000 || d.Parallel > 64 {
+		return Invalid("batch_size is at most 1000 and parallel at most 64")
+	}
+	if err := ValidateMapping(d.Mapping); err != nil {
+		return err
+	}
+	if _, err := compileRoute(*d); err != nil {
+		return kenner.Errorf(kenner.EInvalid, "%v", err)
+	}
+	for _, id := range d.Subscribe.Segments {
+		if id == "*" {
+			continue
+		}
+		if _, err := s.store.Segment(ctx, d.WorkspaceID, id); err != nil {
+			if kenner.ErrorCode(err) == kenner.ENotFound {
+				return Invalid("subscribe.segments: no segment %q", id)
+			}
+			return err
+		}
+	}
+	snd, err := f(*d)
+	if err != nil {
+		return err
+	}
+	return snd.Close()
+}
+
+func (s *Service) types() string {
+	var out []string
+	for t := range s.cfg.Senders {
+		out = append(out, t)
+	}
+	return fmt.Sprint(sortStrings(out))
+}
+
+// Reload reads the destinations again and starts, restarts or stops their workers. The API
+// calls it after a change, so the change is in effect when the call answers.
+func (s *Service) Reload(ctx context.Context) error {
+	dests, err := s.store.Destinations(ctx, "")
+	if err != nil {
+		return err
+	}
+	table := &routeTable{byWorkspace: map[string][]*route{}, loaded: s.now()}
+	for _, d := range dests {
+		r, err := compileRoute(d)
+		if err != nil {
+			s.logger.Error("destination no longer valid; not routed", "destination", d.ID, "err", err)
+			continue
+		}
+		table.byWorkspace[d.WorkspaceID] = append(table.byWorkspace[d.WorkspaceID], r)
+	}
+	s.routes.Store(table)
+	s.syncWorkers(dests)
+	return nil
+}
+
+// Wake tells the changes dispatcher that new changes are in the store.
+func (s *Service) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run dispatches and delivers until ctx is done, then stops the workers and waits for them.
+func (s *Service) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	if err := s.Reload(ctx); err != nil && ctx.Err() == nil {
+		s.logger.Error("load destinations", "err", err)
+	}
+	wg.Go(func() { s.restart(ctx, "changes dispatcher", s.runChanges) })
+	for part := range s.log.Partitions() {
+		wg.Go(func() {
+			s.restart(ctx, fmt.Sprintf("events dispatcher %d", part), func(ctx context.Context) error { return s.runEvents(ctx, part) })
+		})
+	}
+	tick := time.NewTicker(s.cfg.Poll)
+	defer tick.Stop()
+	for ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-tick.C:
+			if err := s.Reload(ctx); err != nil && ctx.Err() == nil {
+				s.logger.Error("reload destinations", "err", err)
+			}
+		}
+	}
+	wg.Wait()
+	s.syncWorkers(nil)
+}
+
+// restart runs fn again after a pause whenever it fails, until ctx is done.
+func (s *Service) restart(ctx context.Context, what string, fn func(ctx context.Context) error) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := fn(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		s.logger.Error(what+" stopped; restarting", "err", err, "after", backoff)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+func (s *Service) runChanges(ctx context.Context) error {
+	for {
+		n, err := s.dispatchChanges(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.wake:
+		case <-time.After(s.cfg.Poll):
+		}
+	}
+}
+
+func (s *Service) runEvents(ctx context.Context, part int) error {
+	pos, err := s.store.Position(ctx, EventsConsumer, part)
+	if err != nil {
+		return err
+	}
+	err = s.log.Read(ctx, part, pos, func(ctx context.Context, recs []kenner.LogRecord) error {
+		return s.dispatchEvents(ctx, part, recs)
+	})
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// syncWorkers makes the running workers those of the active destinations in dests: a
+// changed destination's worker restarts with the new settings.
+func (s *Service) syncWorkers(dests []kenner.Destination) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	want := map[string]kenner.Destination{}
+	for _, d := range dests {
+		if !d.Paused {
+			want[d.ID] = d
+		}
+	}
+	for id, w := range s.workers {
+		if d, ok := want[id]; !ok || !d.UpdatedAt.Equal(w.dest.UpdatedAt) {
+			w.stop()
+			delete(s.workers, id)
+		}
+	}
+	for id, d := range want {
+		if _, ok := s.workers[id]; ok {
+			continue
+		}
+		f := s.cfg.Senders[d.Type]
+		if f == nil {
+			s.logger.Error("destination of unknown type; not started", "destination", id, "type", d.Type)
+			continue
+		}
+		snd, err := f(d)
+		if err != nil {
+			s.logger.Error("destination config invalid; not started", "destination", id, "err", err)
+			continue
+		}
+		s.workers[id] = s.startWorker(d, snd)
+	}
+}
+
+func (s *Service) wakeWorker(id string) {
+	s.mu.Lock()
+	w := s.workers[id]
+	s.mu.Unlock()
+	if w != nil {
+		w.wakeUp()
+	}
+}
