@@ -35,6 +35,8 @@ func Run(t *testing.T, open Opener) {
 		{"ComputedTraits", testComputedTraits},
 		{"Segments", testSegments},
 		{"Memberships", testMemberships},
+		{"Destinations", testDestinations},
+		{"DeliveryQueue", testDeliveryQueue},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
