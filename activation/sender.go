@@ -48,7 +48,9 @@ type Factory func(d kenner.Destination) (Sender, error)
 type Senders map[string]Factory
 
 // Invalid is a config error for Factories to return.
-func Invalid(format string, args ...any) error { return kenner.Errorf(kenner.EInvalid, format, args...) }
+func Invalid(format string, args ...any) error {
+	return kenner.Errorf(kenner.EInvalid, format, args...)
+}
 
 // Excerpt cuts a receiver's answer to what the delivery log keeps.
 func Excerpt(b []byte) string {

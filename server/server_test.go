@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/activation"
+	"github.com/kenner-cdp/kenner/activation/webhook"
 	"github.com/kenner-cdp/kenner/auth"
 	"github.com/kenner-cdp/kenner/ingest"
 	"github.com/kenner-cdp/kenner/nats"
@@ -68,16 +70,21 @@ func newStack(t *testing.T) *stack {
 	}
 	reg := prometheus.NewRegistry()
 	tracking := ingest.New(log, creds, ingest.NewMetrics(reg), logger, ingest.Config{})
-	proc := process.New(log, store, process.DefaultConfig(), reg, logger)
+	act := activation.New(store, log, activation.Config{Senders: activation.Senders{webhook.Type: webhook.New},
+		Poll: 50 * time.Millisecond, BackoffBase: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond, MaxAttempts: 3}, reg, logger)
+	pcfg := process.DefaultConfig()
+	pcfg.Committed = act.Wake
+	proc := process.New(log, store, pcfg, reg, logger)
 	builder := process.NewBuilder(proc, store, time.Second, logger)
 	st.api = server.New(server.Deps{Store: store, Log: log, Creds: creds, Ingest: tracking, Registry: reg, Logger: logger, Consumer: process.ConsumerName,
-		Splitter: proc, Audience: proc, Builder: builder})
+		Splitter: proc, Audience: proc, Builder: builder, Activation: act})
 	srv := httptest.NewServer(st.api)
 	st.url = srv.URL
 	procCtx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { proc.Run(procCtx) })
 	wg.Go(func() { builder.Run(procCtx) })
+	wg.Go(func() { act.Run(procCtx) })
 	t.Cleanup(func() {
 		srv.Close()
 		stop()
