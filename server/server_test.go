@@ -18,6 +18,8 @@ import (
 
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/activation"
+	"github.com/kenner-cdp/kenner/activation/forward"
+	"github.com/kenner-cdp/kenner/activation/subject"
 	"github.com/kenner-cdp/kenner/activation/webhook"
 	"github.com/kenner-cdp/kenner/auth"
 	"github.com/kenner-cdp/kenner/ingest"
@@ -29,6 +31,7 @@ import (
 )
 
 type stack struct {
+	log      *nats.Log
 	url      string
 	store    kenner.Store
 	hasher   *auth.Hasher
@@ -60,7 +63,7 @@ func newStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := &stack{writeKey: key, tokens: map[kenner.Role]string{}, store: store, hasher: hasher}
+	st := &stack{log: log, writeKey: key, tokens: map[kenner.Role]string{}, store: store, hasher: hasher}
 	for _, r := range []kenner.Role{kenner.RoleOwner, kenner.RoleAdmin, kenner.RoleMarketer, kenner.RoleAnalyst, kenner.RoleViewer} {
 		_, secret, err := creds.CreateToken(ctx, "ws", string(r), r, nil)
 		if err != nil {
@@ -70,7 +73,7 @@ func newStack(t *testing.T) *stack {
 	}
 	reg := prometheus.NewRegistry()
 	tracking := ingest.New(log, creds, ingest.NewMetrics(reg), logger, ingest.Config{})
-	act := activation.New(store, log, activation.Config{Senders: activation.Senders{webhook.Type: webhook.New},
+	act := activation.New(store, log, activation.Config{Senders: activation.Senders{webhook.Type: webhook.New, forward.Type: forward.New, subject.Type: subject.Factory(log.Conn())},
 		Poll: 50 * time.Millisecond, BackoffBase: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond, MaxAttempts: 3}, reg, logger)
 	pcfg := process.DefaultConfig()
 	pcfg.Committed = act.Wake

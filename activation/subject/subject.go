@@ -1,7 +1,7 @@
 // Package subject is the NATS destination: deliveries published on a subject for in-house
-// consumers, on Kenner's own NATS (embedded or external) or on another server. When a
-// JetStream stream captures the subject the publish waits for the stream's ack and sets
-// Nats-Msg-Id to the idempotency key, so the stream drops redeliveries itself.
+// consumers, on Kenner's own NATS (embedded or external) or on another server. Nats-Msg-Id is
+// the idempotency key; when a JetStream stream captures the subject the publish waits for the
+// stream's ack, and the stream drops redeliveries itself.
 package subject
 
 import (
@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -55,7 +56,7 @@ func Factory(own *natsgo.Conn) activation.Factory {
 		if err != nil {
 			return nil, err
 		}
-		return &sender{cfg: c, nc: nc, js: js, owned: owned}, nil
+		return &sender{cfg: c, nc: nc, js: js, owned: owned, streams: map[string]capture{}}, nil
 	}
 }
 
@@ -64,6 +65,9 @@ type sender struct {
 	nc    *natsgo.Conn
 	js    jetstream.JetStream
 	owned bool
+
+	mu      sync.Mutex
+	streams map[string]capture
 }
 
 func (s *sender) Send(ctx context.Context, msgs []activation.Message) []activation.Result {
@@ -75,17 +79,42 @@ func (s *sender) Send(ctx context.Context, msgs []activation.Message) []activati
 		msg.Data = m.Payload
 		msg.Header.Set(natsgo.MsgIdHdr, m.Key)
 		msg.Header.Set("Kenner-Type", m.Type)
-		_, err := s.js.PublishMsg(ctx, msg)
-		if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, natsgo.ErrNoResponders) {
-			// No stream captures the subject: plain publish, flushed so that it reached the
-			// server (core NATS promises no more).
-			if err = s.nc.PublishMsg(msg); err == nil {
-				err = s.nc.FlushWithContext(ctx)
-			}
+		var err error
+		if s.captured(ctx, msg.Subject) {
+			_, err = s.js.PublishMsg(ctx, msg)
+		} else if err = s.nc.PublishMsg(msg); err == nil {
+			// Core NATS promises no more than that the server got it.
+			err = s.nc.FlushWithContext(ctx)
 		}
 		out[i] = activation.Result{Err: err}
 	}
 	return out
+}
+
+// captured reports whether a JetStream stream stores subj, asking the server at most once a
+// minute per subject. A JetStream publish to a subject no stream captures would wait for an
+// ack that never comes whenever a plain subscriber listens there.
+func (s *sender) captured(ctx context.Context, subj string) bool {
+	s.mu.Lock()
+	c, ok := s.streams[subj]
+	s.mu.Unlock()
+	if ok && time.Since(c.at) < time.Minute {
+		return c.yes
+	}
+	_, err := s.js.StreamNameBySubject(ctx, subj)
+	yes := err == nil
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return ok && c.yes // could not ask: keep the last answer
+	}
+	s.mu.Lock()
+	s.streams[subj] = capture{yes: yes, at: time.Now()}
+	s.mu.Unlock()
+	return yes
+}
+
+type capture struct {
+	yes bool
+	at  time.Time
 }
 
 func (s *sender) Close() error {
