@@ -68,7 +68,9 @@ func (w *worker) run(ctx context.Context) {
 	logger := w.s.logger.With("destination", w.dest.ID)
 	for ctx.Err() == nil {
 		now := w.s.now()
-		limit := w.dest.BatchSize * w.dest.Parallel
+		// Several requests' worth per claim, so that claiming and settling (one store
+		// transaction each) are shared by many deliveries.
+		limit := w.dest.BatchSize * w.dest.Parallel * 4
 		wait, probe := w.breaker.admit(now)
 		if wait > 0 {
 			w.sleep(ctx, wait, false)
@@ -122,12 +124,17 @@ func (w *worker) deliver(ctx context.Context, claimed []kenner.Delivery) []kenne
 	}
 	outcomes := make([][]kenner.Outcome, len(chunks))
 	var wg sync.WaitGroup
+	slots := make(chan struct{}, w.dest.Parallel)
 	for i, chunk := range chunks {
 		if w.limiter != nil && w.limiter.WaitN(ctx, len(chunk)) != nil {
 			// Stopping: leave the rest claimed; the lease brings them back.
 			break
 		}
-		wg.Go(func() { outcomes[i] = w.send(ctx, chunk) })
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			outcomes[i] = w.send(ctx, chunk)
+		})
 	}
 	wg.Wait()
 	var out []kenner.Outcome

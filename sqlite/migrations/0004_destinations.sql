@@ -29,7 +29,8 @@ CREATE TABLE deliveries (
 );
 -- The queue: pending deliveries by destination, in order per person.
 CREATE INDEX deliveries_pending ON deliveries (destination_id, order_key, id) WHERE status = 'pending';
-CREATE INDEX deliveries_due ON deliveries (destination_id, next_at) WHERE status = 'pending';
+-- Claims walk a destination's pending deliveries in id order and stop at the limit.
+CREATE INDEX deliveries_due ON deliveries (destination_id, id) WHERE status = 'pending';
 CREATE INDEX deliveries_list ON deliveries (destination_id, status, id);
 
 CREATE TABLE delivery_attempts (
