@@ -159,4 +159,7 @@ type DestinationStore interface {
 	Requeue(ctx context.Context, workspaceID, destinationID string, ids []int64) (int, error)
 	// QueueDepth counts a destination's pending deliveries.
 	QueueDepth(ctx context.Context, destinationID string) (int64, error)
+	// PruneDeliveries deletes up to limit delivered deliveries (with their attempts) done
+	// before t, and returns how many. Pending and dead ones stay.
+	PruneDeliveries(ctx context.Context, before time.Time, limit int) (int64, error)
 }

@@ -8,6 +8,7 @@ type metrics struct {
 	retried   *prometheus.CounterVec
 	dead      *prometheus.CounterVec
 	latency   prometheus.Histogram
+	pruned    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -22,6 +23,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "kenner_delivery_latency_seconds",
 			Help: "Time from a delivery being queued to the destination accepting it.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 20)}),
 	}
-	reg.MustRegister(m.queued, m.delivered, m.retried, m.dead, m.latency)
+	m.pruned = prometheus.NewCounter(prometheus.CounterOpts{Name: "kenner_deliveries_pruned_total", Help: "Delivered deliveries removed from the delivery log after the retention."})
+	reg.MustRegister(m.queued, m.delivered, m.retried, m.dead, m.latency, m.pruned)
 	return m
 }

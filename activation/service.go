@@ -29,7 +29,10 @@ type Config struct {
 	MaxAttempts int
 	// BreakerFailures consecutive failed requests open a destination's circuit (default 5).
 	BreakerFailures int
-	Now             func() time.Time
+	// Retention is how long delivered deliveries stay in the delivery log (default 7 days);
+	// pending ones and dead letters stay until they are delivered or replayed.
+	Retention time.Duration
+	Now       func() time.Time
 }
 
 func (c *Config) defaults() {
@@ -50,6 +53,9 @@ func (c *Config) defaults() {
 	}
 	if c.BreakerFailures <= 0 {
 		c.BreakerFailures = 5
+	}
+	if c.Retention <= 0 {
+		c.Retention = 7 * 24 * time.Hour
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -168,6 +174,7 @@ func (s *Service) Run(ctx context.Context) {
 			s.restart(ctx, fmt.Sprintf("events dispatcher %d", part), func(ctx context.Context) error { return s.runEvents(ctx, part) })
 		})
 	}
+	wg.Go(func() { s.pruneLoop(ctx) })
 	tick := time.NewTicker(s.cfg.Poll)
 	defer tick.Stop()
 	for ctx.Err() == nil {
@@ -181,6 +188,32 @@ func (s *Service) Run(ctx context.Context) {
 	}
 	wg.Wait()
 	s.syncWorkers(nil)
+}
+
+// pruneLoop keeps the delivery log to its retention: at start, then hourly, in bounded
+// batches so that the store's writer is never held for long.
+func (s *Service) pruneLoop(ctx context.Context) {
+	for {
+		before := s.now().Add(-s.cfg.Retention)
+		for ctx.Err() == nil {
+			n, err := s.store.PruneDeliveries(ctx, before, 5000)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.logger.Error("prune delivery log", "err", err)
+				}
+				break
+			}
+			s.metrics.pruned.Add(float64(n))
+			if n < 5000 {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Hour):
+		}
+	}
 }
 
 // restart runs fn again after a pause whenever it fails, until ctx is done.

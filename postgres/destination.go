@@ -274,3 +274,26 @@ func (s *Store) QueueDepth(ctx context.Context, dest string) (int64, error) {
 	}
 	return n, nil
 }
+
+// PruneDeliveries implements kenner.DestinationStore.
+func (s *Store) PruneDeliveries(ctx context.Context, before time.Time, limit int) (int64, error) {
+	var n int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `DELETE FROM deliveries WHERE id IN (
+			SELECT id FROM deliveries WHERE status = 'delivered' AND done_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING id`, before, limit)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
+		}
+		n = int64(len(ids))
+		_, err = tx.Exec(ctx, `DELETE FROM delivery_attempts WHERE delivery_id = ANY($1)`, ids)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune deliveries: %w", err)
+	}
+	return n, nil
+}

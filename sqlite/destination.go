@@ -291,3 +291,24 @@ func (s *Store) QueueDepth(ctx context.Context, dest string) (int64, error) {
 	}
 	return n, nil
 }
+
+// PruneDeliveries implements kenner.DestinationStore.
+func (s *Store) PruneDeliveries(ctx context.Context, before time.Time, limit int) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		ids := `SELECT id FROM deliveries WHERE status = 'delivered' AND done_at < ? LIMIT ?`
+		if _, err := tx.ExecContext(ctx, `DELETE FROM delivery_attempts WHERE delivery_id IN (`+ids+`)`, millis(before), limit); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE id IN (`+ids+`)`, millis(before), limit)
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune deliveries: %w", err)
+	}
+	return n, nil
+}

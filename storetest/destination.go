@@ -167,6 +167,19 @@ func testDeliveryQueue(t *testing.T, s kenner.Store) {
 		t.Fatalf("Requeue of a delivered one = %d, want 0", n)
 	}
 
+	// Pruning takes delivered ones done before the time, with their attempts, nothing else.
+	if n, err := s.PruneDeliveries(ctx(t), t1, 100); err != nil || n != 0 {
+		t.Fatalf("PruneDeliveries(before the delivery) = %d, %v; want 0", n, err)
+	}
+	if n, err := s.PruneDeliveries(ctx(t), t1.Add(time.Second), 100); err != nil || n != 1 {
+		t.Fatalf("PruneDeliveries = %d, %v; want 1 (a1)", n, err)
+	}
+	_, err = s.Delivery(ctx(t), "ws", a1.ID)
+	wantCode(t, "pruned delivery", err, kenner.ENotFound)
+	if as, _ := s.Attempts(ctx(t), a1.ID); len(as) != 0 {
+		t.Errorf("attempts of a pruned delivery: %+v", as)
+	}
+
 	// Activation's positions survive a replay's reset.
 	if err := s.ResetDerived(ctx(t)); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kenner-cdp/kenner"
 	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/providers/file"
@@ -48,6 +49,7 @@ type config struct {
 	SegmentCostLimit    uint64
 	DeliveryAttempts    int
 	DeliveryBackoffMax  time.Duration
+	DeliveryRetention   time.Duration
 }
 
 func loadConfig(cmd *cobra.Command) (config, error) {
@@ -97,6 +99,13 @@ func loadConfig(cmd *cobra.Command) (config, error) {
 		if c.DeliveryBackoffMax, err = time.ParseDuration(v); err != nil || c.DeliveryBackoffMax < time.Second {
 			return config{}, usageError{fmt.Errorf("delivery-backoff-max: want a duration of at least 1s, like 10m, not %q", v)}
 		}
+	}
+	if v := k.String("delivery-retention"); v != "" {
+		d, err := kenner.ParseDuration(v)
+		if err != nil || d < time.Hour {
+			return config{}, usageError{fmt.Errorf("delivery-retention: want a duration of at least 1h, like 168h or 30d, not %q", v)}
+		}
+		c.DeliveryRetention = d
 	}
 	if c.IdentityLimits, err = intMap(k, "identity-limits"); err != nil {
 		return config{}, err

@@ -54,6 +54,7 @@ its batch, then closes the store and the log, and exits 0.`,
 	f.String("segment-sweep", "1m", "how often windowed segments are re-evaluated for profiles whose events left a window")
 	f.Int("delivery-attempts", 10, "attempts per delivery before it goes to the dead letters (a destination's max_attempts overrides)")
 	f.String("delivery-backoff-max", "10m", "longest wait between two attempts of a delivery (waits grow exponentially from 1s, with jitter)")
+	f.String("delivery-retention", "7d", "how long delivered deliveries stay in the delivery log (pending ones and dead letters stay)")
 	f.String("debug-addr", "", "serve Go's pprof profiles at HOST:PORT/debug/pprof/ (off by default; never expose it)")
 	return cmd
 }
@@ -74,7 +75,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	})
 	act := activation.New(app.store, log, activation.Config{
 		Senders:     senders(log),
-		MaxAttempts: cfg.DeliveryAttempts, BackoffMax: cfg.DeliveryBackoffMax,
+		MaxAttempts: cfg.DeliveryAttempts, BackoffMax: cfg.DeliveryBackoffMax, Retention: cfg.DeliveryRetention,
 	}, reg, logger)
 	pcfg := processConfig(cfg, app.store)
 	pcfg.Committed = act.Wake

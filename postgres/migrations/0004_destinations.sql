@@ -32,6 +32,8 @@ CREATE INDEX deliveries_pending ON deliveries (destination_id, order_key, id) WH
 -- Claims walk a destination's pending deliveries in id order and stop at the limit.
 CREATE INDEX deliveries_due ON deliveries (destination_id, id) WHERE status = 'pending';
 CREATE INDEX deliveries_list ON deliveries (destination_id, status, id);
+-- Retention: delivered ones are pruned by age.
+CREATE INDEX deliveries_done ON deliveries (done_at) WHERE status = 'delivered';
 
 CREATE TABLE delivery_attempts (
 	delivery_id bigint NOT NULL,
