@@ -130,7 +130,7 @@ func (p *pipeline) send(b *testing.B, n, rate int, name func(i int) (user, event
 	next := time.Now()
 	for i := 0; i < n; {
 		var batches []kenner.LogBatch
-		var ids []string
+		var ids, who []string
 		for j := 0; j < per && i < n; j, i = j+1, i+1 {
 			user, event := name(i)
 			at := time.Now().UTC().Format(time.RFC3339Nano)
@@ -139,19 +139,16 @@ func (p *pipeline) send(b *testing.B, n, rate int, name func(i int) (user, event
 				"timestamp": at, "receivedAt": at, "properties": map[string]any{"i": i}})
 			part := int(user[len(user)-1]) % 4
 			batches = append(batches, kenner.LogBatch{WorkspaceID: "ws", SourceID: "src", Partition: part, Events: [][]byte{body}})
-			ids = append(ids, id)
+			ids, who = append(ids, id), append(who, "user:"+user)
 		}
 		if err := p.log.Append(ctx, batches); err != nil {
 			b.Fatal(err)
 		}
 		now := time.Now()
 		p.mu.Lock()
-		for k, id := range ids {
-			if event := batches[k].Events[0]; len(event) > 0 {
-				user, _ := name(i - len(ids) + k)
-				p.sent[id] = now
-				p.sent["user:"+user] = now
-			}
+		for k := range ids {
+			p.sent[ids[k]] = now
+			p.sent[who[k]] = now
 		}
 		p.mu.Unlock()
 		if rate > 0 {

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -126,11 +129,7 @@ func (s *Service) Validate(ctx context.Context, d *kenner.Destination) error {
 }
 
 func (s *Service) types() string {
-	var out []string
-	for t := range s.cfg.Senders {
-		out = append(out, t)
-	}
-	return fmt.Sprint(sortStrings(out))
+	return strings.Join(slices.Sorted(maps.Keys(s.cfg.Senders)), ", ")
 }
 
 // Reload reads the destinations again and starts, restarts or stops their workers. The API

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
-	"sort"
 	"sync"
 	"time"
 
@@ -262,9 +261,4 @@ func maxTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
-}
-
-func sortStrings(s []string) []string {
-	sort.Strings(s)
-	return s
 }
