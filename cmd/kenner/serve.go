@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kenner-cdp/kenner/activation"
+	"github.com/kenner-cdp/kenner/activation/export"
 	"github.com/kenner-cdp/kenner/activation/forward"
 	"github.com/kenner-cdp/kenner/activation/subject"
 	"github.com/kenner-cdp/kenner/activation/webhook"
@@ -135,6 +136,7 @@ func senders(log *nats.Log) activation.Senders {
 	return activation.Senders{
 		webhook.Type: webhook.New,
 		forward.Type: forward.New,
+		export.Type:  export.New,
 		subject.Type: subject.Factory(log.Conn()),
 	}
 }
