@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/process"
 	"github.com/kenner-cdp/kenner/segment"
 )
 
@@ -145,27 +146,31 @@ func (s *Service) dispatchEvents(ctx context.Context, part int, recs []kenner.Lo
 			continue
 		}
 		for i, body := range rec.Events {
-			var doc map[string]any
-			if err := json.Unmarshal(body, &doc); err != nil {
+			// The processor's decoder reads the ids; the whole document is decoded only for
+			// destinations that filter.
+			e, err := process.DecodeEvent(body)
+			if err != nil {
 				s.logger.Error("undecodable event in log; not delivered", "seq", rec.Seq, "index", i, "err", err)
 				continue
 			}
-			msgID, _ := doc["messageId"].(string)
-			userID, _ := doc["userId"].(string)
-			anonID, _ := doc["anonymousId"].(string)
+			var doc map[string]any
 			var payload json.RawMessage
 			for _, r := range subscribed {
-				if r.filter != nil && !r.filter.Match(doc) {
-					continue
+				if r.filter != nil {
+					if doc == nil && json.Unmarshal(body, &doc) != nil {
+						continue
+					}
+					if !r.filter.Match(doc) {
+						continue
+					}
 				}
 				if payload == nil {
-					var err error
-					if payload, err = eventPayload(msgID, body); err != nil {
+					if payload, err = eventPayload(e.MessageID, body); err != nil {
 						return err
 					}
 				}
-				ds = append(ds, kenner.Delivery{WorkspaceID: rec.WorkspaceID, DestinationID: r.dest.ID, Key: msgID,
-					OrderKey: eventOrderKey(userID, anonID), Type: kenner.DeliveryEvent, Payload: payload, NextAt: now, CreatedAt: now})
+				ds = append(ds, kenner.Delivery{WorkspaceID: rec.WorkspaceID, DestinationID: r.dest.ID, Key: e.MessageID,
+					OrderKey: eventOrderKey(e.UserID, e.AnonymousID), Type: kenner.DeliveryEvent, Payload: payload, NextAt: now, CreatedAt: now})
 			}
 		}
 	}
