@@ -23,6 +23,8 @@ type worker struct {
 
 	limiter *rate.Limiter // nil: no rate limit
 	breaker breaker
+
+	lastSnapshot time.Time // the period whose full export this worker queued
 }
 
 func (s *Service) startWorker(d kenner.Destination, snd Sender) *worker {
@@ -67,6 +69,7 @@ func (w *worker) run(ctx context.Context) {
 	logger := w.s.logger.With("destination", w.dest.ID)
 	for ctx.Err() == nil {
 		now := w.s.now()
+		w.scheduleSnapshot(ctx, now)
 		// Several requests' worth per claim, so that claiming and settling (one store
 		// transaction each) are shared by many deliveries.
 		limit := w.dest.BatchSize * w.dest.Parallel * 4
@@ -147,9 +150,11 @@ func (w *worker) send(ctx context.Context, chunk []kenner.Delivery) []kenner.Out
 	msgs := make([]Message, 0, len(chunk))
 	var results []Result
 	for _, d := range chunk {
-		payload, err := Map(w.dest.Mapping, d.Payload)
-		if err != nil {
-			payload = d.Payload
+		payload := d.Payload
+		if d.Type != DeliverySnapshot {
+			if mapped, err := Map(w.dest.Mapping, d.Payload); err == nil {
+				payload = mapped
+			}
 		}
 		msgs = append(msgs, Message{ID: d.ID, Key: d.Key, OrderKey: d.OrderKey, Type: d.Type, Payload: payload, Attempt: d.Attempts + 1})
 	}

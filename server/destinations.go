@@ -15,6 +15,8 @@ import (
 type Activation interface {
 	Validate(ctx context.Context, d *kenner.Destination) error
 	Reload(ctx context.Context) error
+	// Snapshot queues a full export of a destination's segments and returns its key.
+	Snapshot(ctx context.Context, workspaceID, destinationID string) (string, error)
 }
 
 // destinationRequest is a destination as clients send it; fields they leave out keep their
@@ -271,5 +273,18 @@ func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request, tok *
 		}
 	}
 	web.JSON(w, http.StatusOK, map[string]any{"requeued": n})
+	return nil
+}
+
+// snapshotDestination queues a full export now (audience file exports).
+func (s *Server) snapshotDestination(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
+	if s.deps.Activation == nil {
+		return kenner.Errorf(kenner.EUnavailable, "activation is not running")
+	}
+	key, err := s.deps.Activation.Snapshot(r.Context(), tok.WorkspaceID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	web.JSON(w, http.StatusAccepted, map[string]any{"queued": true, "key": key})
 	return nil
 }

@@ -18,10 +18,7 @@ import (
 
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/activation"
-	"github.com/kenner-cdp/kenner/activation/export"
-	"github.com/kenner-cdp/kenner/activation/forward"
-	"github.com/kenner-cdp/kenner/activation/subject"
-	"github.com/kenner-cdp/kenner/activation/webhook"
+	"github.com/kenner-cdp/kenner/activation/builtin"
 	"github.com/kenner-cdp/kenner/auth"
 	"github.com/kenner-cdp/kenner/ingest"
 	"github.com/kenner-cdp/kenner/nats"
@@ -74,7 +71,7 @@ func newStack(t *testing.T) *stack {
 	}
 	reg := prometheus.NewRegistry()
 	tracking := ingest.New(log, creds, ingest.NewMetrics(reg), logger, ingest.Config{})
-	act := activation.New(store, log, activation.Config{Senders: activation.Senders{webhook.Type: webhook.New, forward.Type: forward.New, export.Type: export.New, subject.Type: subject.Factory(log.Conn())},
+	act := activation.New(store, log, activation.Config{Senders: builtin.Senders(store, log.Conn()),
 		Poll: 50 * time.Millisecond, BackoffBase: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond, MaxAttempts: 3}, reg, logger)
 	pcfg := process.DefaultConfig()
 	pcfg.Committed = act.Wake

@@ -1,21 +1,23 @@
-// Package export is the audience file export destination: segment entries and exits written
-// as CSV or NDJSON files of added and removed people to a directory, each identifier
-// normalized and SHA-256 hashed the way ad platforms' customer-match uploads expect (Kenner
-// already keeps emails trimmed and lowercased and phones in E.164). Each request becomes one
-// file, named after its first delivery, written to a temporary name and renamed, so a retry
-// rewrites the same file instead of adding a second one.
+// Package export is the audience file export destination: a segment's members written as CSV
+// or NDJSON files, each identifier normalized and SHA-256 hashed the way ad platforms'
+// customer-match uploads expect (Kenner already keeps emails trimmed and lowercased and
+// phones in E.164), to a directory, to S3-compatible storage, or both.
+//
+// Exports are incremental (who entered or left: one file per request, named after its first
+// delivery, so a retry rewrites the same file instead of adding a second one) and full (every
+// current member of each segment, on a schedule or on request, named after the export's time).
+// Files are written to a temporary name and renamed, so readers never see half of one.
 package export
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/activation"
@@ -24,8 +26,9 @@ import (
 // Type is the destination type name.
 const Type = "file"
 
-// Config is a file export's config: the directory (created if missing) and the format.
+// Config is a file export's config.
 type Config struct {
+	// Dir is where files are written (created if missing); optional when S3 is set.
 	Dir    string `json:"dir"`
 	Format string `json:"format"` // csv (default) or ndjson
 	// Kinds are the identifier kinds exported (default email, phone); others, like
@@ -33,17 +36,31 @@ type Config struct {
 	Kinds []string `json:"kinds"`
 	// Plain exports the identifiers as they are, for systems that do their own matching.
 	Plain bool `json:"plain"`
+	// FullEvery queues a full export of the segments' members every period (a duration
+	// such as "24h", aligned to UTC); empty: full exports only on request.
+	FullEvery string `json:"full_every"`
+	// Incremental false turns off the files of entries and exits (full exports only).
+	Incremental *bool `json:"incremental"`
+	// S3 uploads every file to S3-compatible storage too.
+	S3 *S3Config `json:"s3"`
 }
 
-// New is the activation.Factory of file exports.
-func New(d kenner.Destination) (activation.Sender, error) {
+// Factory is the activation.Factory of file exports; full exports read members from aud.
+func Factory(aud activation.Audience) activation.Factory {
+	return func(d kenner.Destination) (activation.Sender, error) { return newSender(d, aud) }
+}
+
+func newSender(d kenner.Destination, aud activation.Audience) (*sender, error) {
 	var c Config
 	if len(d.Config) > 0 {
 		if err := json.Unmarshal(d.Config, &c); err != nil {
 			return nil, activation.Invalid("config: %v", err)
 		}
 	}
-	if c.Dir == "" || !filepath.IsAbs(c.Dir) {
+	if c.Dir == "" && c.S3 == nil {
+		return nil, activation.Invalid("config needs dir (an absolute directory path), s3, or both")
+	}
+	if c.Dir != "" && !filepath.IsAbs(c.Dir) {
 		return nil, activation.Invalid("config.dir must be an absolute directory path, not %q", c.Dir)
 	}
 	switch c.Format {
@@ -56,26 +73,36 @@ func New(d kenner.Destination) (activation.Sender, error) {
 	if len(c.Kinds) == 0 {
 		c.Kinds = []string{"email", "phone"}
 	}
-	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
-		return nil, activation.Invalid("config.dir: %v", err)
+	s := &sender{cfg: c, ws: d.WorkspaceID, aud: aud, incremental: c.Incremental == nil || *c.Incremental}
+	if c.FullEvery != "" {
+		every, err := time.ParseDuration(c.FullEvery)
+		if err != nil || every < time.Minute {
+			return nil, activation.Invalid("config.full_every must be a duration of at least 1m, such as \"24h\", not %q", c.FullEvery)
+		}
+		s.every = every
 	}
-	return &sender{cfg: c, kinds: c.Kinds}, nil
+	if c.Dir != "" {
+		if err := os.MkdirAll(c.Dir, 0o700); err != nil {
+			return nil, activation.Invalid("config.dir: %v", err)
+		}
+	}
+	if c.S3 != nil {
+		up, err := newUploader(*c.S3)
+		if err != nil {
+			return nil, err
+		}
+		s.s3 = up
+	}
+	return s, nil
 }
 
 type sender struct {
-	cfg   Config
-	kinds []string
-}
-
-// Row is one line of an export: a person added to or removed from a segment, by one
-// identifier.
-type Row struct {
-	Action    string `json:"action"` // add or remove
-	SegmentID string `json:"segment_id"`
-	ProfileID string `json:"profile_id"`
-	Kind      string `json:"kind"`
-	Value     string `json:"value"` // hex SHA-256 unless the export is plain
-	At        string `json:"at"`
+	cfg         Config
+	ws          string
+	aud         activation.Audience
+	every       time.Duration
+	incremental bool
+	s3          *uploader
 }
 
 // Hash is how identifiers are hashed: hex SHA-256 of the normalized value.
@@ -84,37 +111,80 @@ func Hash(v string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// SnapshotEvery makes file exports activation.Snapshotters.
+func (s *sender) SnapshotEvery() time.Duration { return s.every }
+
 func (s *sender) Send(ctx context.Context, msgs []activation.Message) []activation.Result {
+	results := make([]activation.Result, len(msgs))
 	var rows []Row
-	for _, m := range msgs {
-		rows = append(rows, s.rows(m)...)
+	first := int64(-1)
+	for i, m := range msgs {
+		if m.Type == activation.DeliverySnapshot {
+			results[i] = s.snapshot(ctx, m)
+			continue
+		}
+		if !s.incremental {
+			continue
+		}
+		r := s.changeRows(m)
+		if len(r) > 0 && first < 0 {
+			first = m.ID
+		}
+		rows = append(rows, r...)
 	}
 	if len(rows) == 0 {
-		return make([]activation.Result, len(msgs)) // nothing to export (profile updates, events)
+		return results // nothing to export (profile updates, events)
 	}
-	var buf bytes.Buffer
-	if s.cfg.Format == "ndjson" {
-		enc := json.NewEncoder(&buf)
+	name := fmt.Sprintf("kenner-%012d-%d.%s", first, len(msgs), s.cfg.Format)
+	err := s.write(ctx, name, func(w rowWriter) error {
 		for _, r := range rows {
-			enc.Encode(r)
+			if err := w.Write(r); err != nil {
+				return err
+			}
 		}
-	} else {
-		w := csv.NewWriter(&buf)
-		w.Write([]string{"action", "segment_id", "profile_id", "kind", "value", "at"})
-		for _, r := range rows {
-			w.Write([]string{r.Action, r.SegmentID, r.ProfileID, r.Kind, r.Value, r.At})
+		return nil
+	})
+	if err != nil {
+		for i, m := range msgs {
+			if m.Type != activation.DeliverySnapshot {
+				results[i] = activation.Result{Err: err}
+			}
 		}
-		w.Flush()
 	}
-	name := fmt.Sprintf("kenner-%012d-%d.%s", msgs[0].ID, len(msgs), s.cfg.Format)
-	path := filepath.Join(s.cfg.Dir, name)
-	if err := writeAtomic(path, buf.Bytes()); err != nil {
-		return activation.Failed(len(msgs), activation.Result{Err: err})
-	}
-	return make([]activation.Result, len(msgs))
+	return results
 }
 
-func (s *sender) rows(m activation.Message) []Row {
+// snapshot writes one file per segment with every current member.
+func (s *sender) snapshot(ctx context.Context, m activation.Message) activation.Result {
+	var snap activation.Snapshot
+	if err := json.Unmarshal(m.Payload, &snap); err != nil {
+		return activation.Result{Err: fmt.Errorf("full export payload: %w", err), Permanent: true}
+	}
+	at := snap.At.UTC().Format(time.RFC3339)
+	for _, seg := range snap.Segments {
+		name := fmt.Sprintf("kenner-full-%s-%s.%s", seg.ID, snap.At.UTC().Format("20060102T150405Z"), s.cfg.Format)
+		err := s.write(ctx, name, func(w rowWriter) error {
+			return s.aud.Members(ctx, s.ws, seg.ID, func(p *kenner.Profile) error {
+				ids := make([]kenner.Identifier, len(p.Identities))
+				for i, id := range p.Identities {
+					ids[i] = id.Identifier
+				}
+				for _, r := range s.rows("member", seg.ID, p.ID, ids, at) {
+					if err := w.Write(r); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			return activation.Result{Err: fmt.Errorf("full export of %s: %w", seg.ID, err)}
+		}
+	}
+	return activation.Result{}
+}
+
+func (s *sender) changeRows(m activation.Message) []Row {
 	var p struct {
 		Type    string `json:"type"`
 		At      string `json:"at"`
@@ -133,9 +203,14 @@ func (s *sender) rows(m activation.Message) []Row {
 	if action == "" {
 		return nil
 	}
+	return s.rows(action, p.Segment.ID, p.Profile.ID, p.Profile.Identities, p.At)
+}
+
+// rows are the lines for one person: one per exported identifier.
+func (s *sender) rows(action, segmentID, profileID string, ids []kenner.Identifier, at string) []Row {
 	var out []Row
-	for _, kind := range s.kinds {
-		for _, id := range p.Profile.Identities {
+	for _, kind := range s.cfg.Kinds {
+		for _, id := range ids {
 			if id.Kind != kind {
 				continue
 			}
@@ -143,32 +218,10 @@ func (s *sender) rows(m activation.Message) []Row {
 			if !s.cfg.Plain {
 				v = Hash(v)
 			}
-			out = append(out, Row{Action: action, SegmentID: p.Segment.ID, ProfileID: p.Profile.ID, Kind: kind, Value: v, At: p.At})
+			out = append(out, Row{Action: action, SegmentID: segmentID, ProfileID: profileID, Kind: kind, Value: v, At: at})
 		}
 	}
 	return out
-}
-
-// writeAtomic writes data to path through a temporary file and a rename, so readers never
-// see half a file, and fsyncs it so that a delivered export survives a crash.
-func writeAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 func (s *sender) Close() error { return nil }

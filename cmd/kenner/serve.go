@@ -14,10 +14,7 @@ import (
 	"time"
 
 	"github.com/kenner-cdp/kenner/activation"
-	"github.com/kenner-cdp/kenner/activation/export"
-	"github.com/kenner-cdp/kenner/activation/forward"
-	"github.com/kenner-cdp/kenner/activation/subject"
-	"github.com/kenner-cdp/kenner/activation/webhook"
+	"github.com/kenner-cdp/kenner/activation/builtin"
 	"github.com/kenner-cdp/kenner/ingest"
 	"github.com/kenner-cdp/kenner/nats"
 	"github.com/kenner-cdp/kenner/process"
@@ -75,7 +72,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		RateLimit: cfg.RateLimit, TrustProxy: cfg.TrustProxy,
 	})
 	act := activation.New(app.store, log, activation.Config{
-		Senders:     senders(log),
+		Senders:     builtin.Senders(app.store, log.Conn()),
 		MaxAttempts: cfg.DeliveryAttempts, BackoffMax: cfg.DeliveryBackoffMax, Retention: cfg.DeliveryRetention,
 	}, reg, logger)
 	pcfg := processConfig(cfg, app.store)
@@ -129,16 +126,6 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	}
 	logger.Info("stopped")
 	return nil
-}
-
-// senders are the destination types this build knows.
-func senders(log *nats.Log) activation.Senders {
-	return activation.Senders{
-		webhook.Type: webhook.New,
-		forward.Type: forward.New,
-		export.Type:  export.New,
-		subject.Type: subject.Factory(log.Conn()),
-	}
 }
 
 // addLogFlags defines the flags that choose and shape the log.

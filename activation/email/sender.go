@@ -1,0 +1,238 @@
+package email
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/mail"
+	"net/smtp"
+	"net/textproto"
+	"time"
+
+	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/activation"
+)
+
+// New is the activation.Factory of email destinations.
+func New(d kenner.Destination) (activation.Sender, error) {
+	c, err := ParseConfig(d.Config)
+	if err != nil {
+		return nil, err
+	}
+	t, err := compile(c)
+	if err != nil {
+		return nil, err
+	}
+	from, _ := mail.ParseAddress(c.From)
+	s := &sender{mailer: &Mailer{cfg: c}, tpl: t, from: from}
+	if c.ReplyTo != "" {
+		s.replyTo, _ = mail.ParseAddress(c.ReplyTo)
+	}
+	return s, nil
+}
+
+type sender struct {
+	mailer  *Mailer
+	tpl     *templates
+	from    *mail.Address
+	replyTo *mail.Address
+}
+
+func (s *sender) Close() error { return nil }
+
+// Send renders each message and sends the ones with a recipient over one SMTP connection.
+// A message about someone without an email address is delivered as skipped: it will not get
+// one by retrying.
+func (s *sender) Send(ctx context.Context, msgs []activation.Message) []activation.Result {
+	results := make([]activation.Result, len(msgs))
+	var mails []Mail
+	var idx []int
+	for i, m := range msgs {
+		ml, skip, err := s.compose(m)
+		switch {
+		case err != nil:
+			results[i] = activation.Result{Err: err, Permanent: true}
+		case skip != "":
+			results[i] = activation.Result{Response: skip}
+		default:
+			mails = append(mails, ml)
+			idx = append(idx, i)
+		}
+	}
+	if len(mails) == 0 {
+		return results
+	}
+	for j, r := range s.mailer.Send(ctx, mails) {
+		results[idx[j]] = r
+	}
+	return results
+}
+
+func (s *sender) compose(m activation.Message) (Mail, string, error) {
+	var data map[string]any
+	if err := json.Unmarshal(m.Payload, &data); err != nil {
+		return Mail{}, "", fmt.Errorf("payload: %w", err)
+	}
+	to := recipient(data)
+	if s.tpl.to != nil {
+		v, err := render(s.tpl.to, data)
+		if err != nil {
+			return Mail{}, "", fmt.Errorf("to: %w", err)
+		}
+		to = v
+	}
+	if to, _ = oneLine("to", to); to == "" {
+		return Mail{}, "skipped: no recipient address", nil
+	}
+	addr, err := mail.ParseAddress(to)
+	if err != nil {
+		return Mail{}, "", fmt.Errorf("recipient %q: %w", to, err)
+	}
+	subject, err := render(s.tpl.subject, data)
+	if err == nil {
+		subject, err = oneLine("subject", subject)
+	}
+	if err != nil {
+		return Mail{}, "", fmt.Errorf("subject: %w", err)
+	}
+	ml := Mail{From: s.from, To: addr, ReplyTo: s.replyTo, Subject: subject, ID: m.Key, Headers: s.mailer.cfg.Headers, Date: time.Now()}
+	if s.tpl.text != nil {
+		if ml.Text, err = render(s.tpl.text, data); err != nil {
+			return Mail{}, "", fmt.Errorf("text: %w", err)
+		}
+	}
+	if s.tpl.html != nil {
+		if ml.HTML, err = render(s.tpl.html, data); err != nil {
+			return Mail{}, "", fmt.Errorf("html: %w", err)
+		}
+	}
+	return ml, "", nil
+}
+
+// Mailer sends mails to one SMTP server.
+type Mailer struct{ cfg Config }
+
+// NewMailer returns a Mailer for a checked config (ParseConfig).
+func NewMailer(c Config) *Mailer { return &Mailer{cfg: c} }
+
+// Send delivers mails over one connection and returns one Result per mail: a 5xx answer to
+// one mail is permanent for that mail only; 4xx answers and connection failures are retried.
+func (m *Mailer) Send(ctx context.Context, mails []Mail) []activation.Result {
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(m.cfg.Timeout))
+	defer cancel()
+	c, err := m.dial(ctx)
+	if err != nil {
+		// Not the mails' fault (a refused login, no STARTTLS): retried, so that fixing the
+		// config sends them.
+		r := smtpResult(err)
+		r.Permanent = false
+		return activation.Failed(len(mails), r)
+	}
+	defer c.Close()
+	results := make([]activation.Result, len(mails))
+	for i, ml := range mails {
+		if ctx.Err() != nil {
+			results[i] = activation.Result{Err: ctx.Err()}
+			continue
+		}
+		results[i] = m.sendOne(c, ml)
+		if results[i].Err != nil {
+			var tp *textproto.Error
+			if !errors.As(results[i].Err, &tp) {
+				// The connection is broken: the rest are retried later.
+				for j := i + 1; j < len(mails); j++ {
+					results[j] = activation.Result{Err: fmt.Errorf("not sent: %w", results[i].Err)}
+				}
+				return results
+			}
+			if c.Reset() != nil {
+				for j := i + 1; j < len(mails); j++ {
+					results[j] = activation.Result{Err: errors.New("not sent: the server refused RSET")}
+				}
+				return results
+			}
+		}
+	}
+	c.Quit()
+	return results
+}
+
+func (m *Mailer) sendOne(c *smtp.Client, ml Mail) activation.Result {
+	body, err := ml.Bytes()
+	if err != nil {
+		return activation.Result{Err: err, Permanent: true}
+	}
+	if err := c.Mail(ml.From.Address); err != nil {
+		return smtpResult(err)
+	}
+	if err := c.Rcpt(ml.To.Address); err != nil {
+		return smtpResult(err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		return smtpResult(err)
+	}
+	if _, err := w.Write(body); err != nil {
+		return smtpResult(err)
+	}
+	if err := w.Close(); err != nil {
+		return smtpResult(err)
+	}
+	return activation.Result{Status: 250, Response: "250 accepted for " + ml.To.Address}
+}
+
+// dial connects, greets, secures and logs in.
+func (m *Mailer) dial(ctx context.Context) (*smtp.Client, error) {
+	var conn net.Conn
+	var err error
+	d := &net.Dialer{}
+	if m.cfg.Security == TLS {
+		conn, err = (&tls.Dialer{NetDialer: d, Config: m.cfg.tlsConfig()}).DialContext(ctx, "tcp", m.cfg.addr())
+	} else {
+		conn, err = d.DialContext(ctx, "tcp", m.cfg.addr())
+	}
+	if err != nil {
+		return nil, err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	c, err := smtp.NewClient(conn, m.cfg.Host)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	fail := func(err error) (*smtp.Client, error) {
+		c.Close()
+		return nil, err
+	}
+	if err := c.Hello(m.cfg.HELO); err != nil {
+		return fail(err)
+	}
+	if m.cfg.Security == StartTLS {
+		if ok, _ := c.Extension("STARTTLS"); !ok {
+			return fail(errors.New("the server does not offer STARTTLS (set security to \"tls\", or \"none\" for a trusted relay)"))
+		}
+		if err := c.StartTLS(m.cfg.tlsConfig()); err != nil {
+			return fail(err)
+		}
+	}
+	if m.cfg.Username != "" {
+		if err := c.Auth(smtp.PlainAuth("", m.cfg.Username, m.cfg.Password, m.cfg.Host)); err != nil {
+			return fail(err)
+		}
+	}
+	return c, nil
+}
+
+// smtpResult maps an SMTP error: 5xx replies are permanent, 4xx and anything else retried.
+func smtpResult(err error) activation.Result {
+	var tp *textproto.Error
+	if errors.As(err, &tp) {
+		return activation.Result{Status: tp.Code, Err: err, Permanent: tp.Code >= 500, Response: activation.Excerpt([]byte(tp.Error()))}
+	}
+	return activation.Result{Err: err}
+}
