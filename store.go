@@ -28,6 +28,7 @@ type Store interface {
 	ProfileStore
 	AudienceStore
 	DestinationStore
+	PrivacyStore
 }
 
 // EventStore keeps accepted raw events, deduplicated by message id per workspace. Events are

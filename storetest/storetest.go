@@ -37,6 +37,8 @@ func Run(t *testing.T, open Opener) {
 		{"Memberships", testMemberships},
 		{"Destinations", testDestinations},
 		{"DeliveryQueue", testDeliveryQueue},
+		{"Erase", testErase},
+		{"Audit", testAudit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,97 @@
+package kenner
+
+import (
+	"context"
+	"time"
+)
+
+// PrivacyStore keeps what data subject rights need: the per-person keys that encrypt events
+// in the log (destroying one makes that person's log entries unreadable: crypto-shredding),
+// the suppression list of erased identifiers, erasure requests and the audit log.
+type PrivacyStore interface {
+	// SubjectKeys returns the stored (wrapped) keys of the subjects it has.
+	SubjectKeys(ctx context.Context, workspaceID string, subjects []string) (map[string][]byte, error)
+	// PutSubjectKeys stores keys for subjects that have none and returns the key each subject
+	// has afterwards: when two nodes create one subject's key at once, both use the first.
+	PutSubjectKeys(ctx context.Context, workspaceID string, keys map[string][]byte) (map[string][]byte, error)
+	// Suppressions lists the suppressed identifier hashes of every workspace after a cursor
+	// (0: from the start), oldest first, with the cursor of the last one.
+	Suppressions(ctx context.Context, after int64, limit int) ([]Suppression, int64, error)
+
+	// ProfileFootprint returns the ids of a profile and of the profiles merged into it, with
+	// their identifiers: what an erasure of the profile removes.
+	ProfileFootprint(ctx context.Context, workspaceID, profileID string) ([]string, []Identifier, error)
+	// Erase removes, in one transaction, the profiles, their identities, events, decisions,
+	// memberships, changes and deliveries, destroys the subject keys and suppresses the
+	// hashes of the plan, and returns how many rows of each kind went.
+	Erase(ctx context.Context, workspaceID string, plan ErasePlan) (map[string]int64, error)
+	// SaveErasure creates or updates an erasure request.
+	SaveErasure(ctx context.Context, e *Erasure) error
+	Erasure(ctx context.Context, workspaceID, id string) (*Erasure, error)
+
+	// AppendAudit records an admin action; Audit lists them newest first.
+	AppendAudit(ctx context.Context, e *AuditEntry) error
+	Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
+}
+
+// Suppression is an erased identifier, kept as a keyed hash so that the list itself holds no
+// personal data.
+type Suppression struct {
+	Seq         int64
+	WorkspaceID string
+	Hash        string
+}
+
+// ErasePlan is what one erasure removes.
+type ErasePlan struct {
+	ProfileIDs  []string
+	Identifiers []Identifier
+	// SubjectKeys are the ids of the log keys to destroy; Suppress the identifier hashes to
+	// add to the suppression list.
+	SubjectKeys []string
+	Suppress    []string
+}
+
+// Erasure states.
+const (
+	ErasurePending = "pending"
+	ErasureDone    = "done"
+	ErasureFailed  = "failed"
+)
+
+// Erasure is a request to forget a person, with its outcome. It names the person by profile
+// id only, so that the record of the erasure keeps no personal data.
+type Erasure struct {
+	ID          string           `json:"id"`
+	WorkspaceID string           `json:"-"`
+	ProfileID   string           `json:"profile_id"`
+	Status      string           `json:"status"`
+	RequestedBy string           `json:"requested_by"`
+	Removed     map[string]int64 `json:"removed,omitempty"`
+	Error       string           `json:"error,omitempty"`
+	CreatedAt   time.Time        `json:"created_at"`
+	DoneAt      *time.Time       `json:"done_at,omitempty"`
+}
+
+// AuditEntry is one admin action or data subject request: who, what, when, from where.
+type AuditEntry struct {
+	ID          int64     `json:"id"`
+	WorkspaceID string    `json:"-"`
+	At          time.Time `json:"at"`
+	Actor       string    `json:"actor"` // token id, or "cli"
+	Role        Role      `json:"role,omitempty"`
+	Action      string    `json:"action"` // e.g. "DELETE /v1/profiles/{ref}"
+	Target      string    `json:"target,omitempty"`
+	Status      int       `json:"status"`
+	RemoteAddr  string    `json:"remote_addr,omitempty"`
+}
+
+// AuditFilter selects audit entries: by actor and action when set, with ids below Before
+// (0: the newest), at most Limit.
+type AuditFilter struct {
+	WorkspaceID string
+	Actor       string
+	Action      string
+	Before      int64
+	Limit       int
+}

@@ -1,0 +1,322 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kenner-cdp/kenner"
+)
+
+// in is a placeholder list for n values.
+func in(n int) string { return "(" + strings.TrimSuffix(strings.Repeat("?,", n), ",") + ")" }
+
+func args(ws string, vals []string) []any {
+	out := make([]any, 0, len(vals)+1)
+	out = append(out, ws)
+	for _, v := range vals {
+		out = append(out, v)
+	}
+	return out
+}
+
+// SubjectKeys implements kenner.PrivacyStore.
+func (s *Store) SubjectKeys(ctx context.Context, ws string, subjects []string) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(subjects))
+	for len(subjects) > 0 {
+		chunk := subjects[:min(len(subjects), 500)]
+		subjects = subjects[len(chunk):]
+		rows, err := s.r.QueryContext(ctx, `SELECT subject, key FROM subject_keys WHERE workspace_id = ? AND subject IN `+in(len(chunk)), args(ws, chunk)...)
+		if err != nil {
+			return nil, fmt.Errorf("subject keys: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			var key []byte
+			if err := rows.Scan(&id, &key); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("subject keys: %w", err)
+			}
+			out[id] = key
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("subject keys: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// PutSubjectKeys implements kenner.PrivacyStore.
+func (s *Store) PutSubjectKeys(ctx context.Context, ws string, keys map[string][]byte) (map[string][]byte, error) {
+	ids := make([]string, 0, len(keys))
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO subject_keys (workspace_id, subject, key, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		now := millis(time.Now())
+		for id, key := range keys {
+			ids = append(ids, id)
+			if _, err := st.ExecContext(ctx, ws, id, key, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("put subject keys: %w", err)
+	}
+	return s.subjectKeysFrom(ctx, s.w, ws, ids)
+}
+
+// subjectKeysFrom reads keys through the writer, so that a key it just wrote is seen.
+func (s *Store) subjectKeysFrom(ctx context.Context, db *sql.DB, ws string, ids []string) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 500)]
+		ids = ids[len(chunk):]
+		rows, err := db.QueryContext(ctx, `SELECT subject, key FROM subject_keys WHERE workspace_id = ? AND subject IN `+in(len(chunk)), args(ws, chunk)...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			var key []byte
+			if err := rows.Scan(&id, &key); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[id] = key
+		}
+		rows.Close()
+	}
+	return out, nil
+}
+
+// Suppressions implements kenner.PrivacyStore.
+func (s *Store) Suppressions(ctx context.Context, after int64, limit int) ([]kenner.Suppression, int64, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT seq, workspace_id, hash FROM suppressions WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, after, fmt.Errorf("suppressions: %w", err)
+	}
+	defer rows.Close()
+	var out []kenner.Suppression
+	for rows.Next() {
+		var sp kenner.Suppression
+		if err := rows.Scan(&sp.Seq, &sp.WorkspaceID, &sp.Hash); err != nil {
+			return nil, after, fmt.Errorf("suppressions: %w", err)
+		}
+		out = append(out, sp)
+		after = sp.Seq
+	}
+	return out, after, rows.Err()
+}
+
+// ProfileFootprint implements kenner.PrivacyStore.
+func (s *Store) ProfileFootprint(ctx context.Context, ws, profileID string) ([]string, []kenner.Identifier, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM profiles WHERE workspace_id = ? AND id = ?`, ws, profileID).Scan(&n); err != nil {
+		return nil, nil, fmt.Errorf("profile footprint: %w", err)
+	}
+	if n == 0 {
+		return nil, nil, kenner.Errorf(kenner.ENotFound, "no profile %q", profileID)
+	}
+	ids := []string{profileID}
+	for frontier := ids; len(frontier) > 0; {
+		more, err := s.strings(ctx, `SELECT id FROM profiles INDEXED BY profiles_merged WHERE workspace_id = ? AND merged_into <> '' AND merged_into IN `+in(len(frontier)), args(ws, frontier)...)
+		if err != nil {
+			return nil, nil, err
+		}
+		ids = append(ids, more...)
+		frontier = more
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT kind, value FROM identities WHERE workspace_id = ? AND profile_id IN `+in(len(ids))+` ORDER BY kind, value`, args(ws, ids)...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("profile footprint: %w", err)
+	}
+	defer rows.Close()
+	var idents []kenner.Identifier
+	for rows.Next() {
+		var id kenner.Identifier
+		if err := rows.Scan(&id.Kind, &id.Value); err != nil {
+			return nil, nil, err
+		}
+		idents = append(idents, id)
+	}
+	return ids, idents, rows.Err()
+}
+
+// Erase implements kenner.PrivacyStore. Deleted rows are overwritten (secure_delete), and the
+// write-ahead log is checkpointed and truncated after, so that no copy of the person's data
+// stays in the database files.
+func (s *Store) Erase(ctx context.Context, ws string, plan kenner.ErasePlan) (map[string]int64, error) {
+	counts := map[string]int64{}
+	orderKeys := append([]string(nil), plan.ProfileIDs...)
+	for _, id := range plan.Identifiers {
+		switch id.Kind {
+		case "user_id":
+			orderKeys = append(orderKeys, "u:"+id.Value)
+		case "anonymous_id":
+			orderKeys = append(orderKeys, "a:"+id.Value)
+		}
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		del := func(what, query string, a ...any) error {
+			res, err := tx.ExecContext(ctx, query, a...)
+			if err != nil {
+				return fmt.Errorf("erase %s: %w", what, err)
+			}
+			n, _ := res.RowsAffected()
+			counts[what] += n
+			return nil
+		}
+		ids, pa := in(len(plan.ProfileIDs)), args(ws, plan.ProfileIDs)
+		steps := []struct {
+			what, query string
+			args        []any
+		}{
+			{"events", `DELETE FROM events WHERE workspace_id = ? AND profile_id IN ` + ids, pa},
+			{"profiles", `DELETE FROM profiles WHERE workspace_id = ? AND id IN ` + ids, pa},
+			{"identities", `DELETE FROM identities WHERE workspace_id = ? AND profile_id IN ` + ids, pa},
+			{"decisions", `DELETE FROM decisions WHERE workspace_id = ? AND profile_id IN ` + ids, pa},
+			{"memberships", `DELETE FROM segment_members WHERE workspace_id = ? AND profile_id IN ` + ids, pa},
+			{"membership_history", `DELETE FROM segment_history WHERE workspace_id = ? AND profile_id IN ` + ids, pa},
+			{"changes", `DELETE FROM changes WHERE workspace_id = ? AND profile_id IN ` + ids, pa},
+			{"delivery_attempts", `DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE workspace_id = ? AND order_key IN ` + in(len(orderKeys)) + `)`, args(ws, orderKeys)},
+			{"deliveries", `DELETE FROM deliveries WHERE workspace_id = ? AND order_key IN ` + in(len(orderKeys)), args(ws, orderKeys)},
+		}
+		if len(plan.SubjectKeys) > 0 {
+			steps = append(steps, struct {
+				what, query string
+				args        []any
+			}{"subject_keys", `DELETE FROM subject_keys WHERE workspace_id = ? AND subject IN ` + in(len(plan.SubjectKeys)), args(ws, plan.SubjectKeys)})
+		}
+		for _, st := range steps {
+			if err := del(st.what, st.query, st.args...); err != nil {
+				return err
+			}
+		}
+		// The identifiers may also be named by other profiles' decisions and by separations.
+		for _, id := range plan.Identifiers {
+			if err := del("decisions", `DELETE FROM decisions WHERE workspace_id = ? AND kind = ? AND value = ?`, ws, id.Kind, id.Value); err != nil {
+				return err
+			}
+			if err := del("separations", `DELETE FROM separation_members WHERE workspace_id = ? AND kind = ? AND value = ?`, ws, id.Kind, id.Value); err != nil {
+				return err
+			}
+			if err := del("identities", `DELETE FROM identities WHERE workspace_id = ? AND kind = ? AND value = ?`, ws, id.Kind, id.Value); err != nil {
+				return err
+			}
+		}
+		now := millis(time.Now())
+		for _, h := range plan.Suppress {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO suppressions (workspace_id, hash, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, ws, h, now); err != nil {
+				return fmt.Errorf("suppress: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return counts, s.truncateWAL(ctx)
+}
+
+// truncateWAL checkpoints the write-ahead log into the database and empties it, retrying
+// while readers hold old snapshots.
+func (s *Store) truncateWAL(ctx context.Context) error {
+	for i := 0; ; i++ {
+		var busy, logFrames, done int
+		if err := s.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &done); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		if busy == 0 {
+			return nil
+		}
+		if i == 50 {
+			return errors.New("checkpoint: readers kept the write-ahead log busy; it will be truncated by a later erasure or checkpoint")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// SaveErasure implements kenner.PrivacyStore.
+func (s *Store) SaveErasure(ctx context.Context, e *kenner.Erasure) error {
+	doc, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	_, err = s.w.ExecContext(ctx, `INSERT INTO erasures (workspace_id, id, doc, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (workspace_id, id) DO UPDATE SET doc = excluded.doc`, e.WorkspaceID, e.ID, doc, millis(e.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("save erasure: %w", err)
+	}
+	return nil
+}
+
+// Erasure implements kenner.PrivacyStore.
+func (s *Store) Erasure(ctx context.Context, ws, id string) (*kenner.Erasure, error) {
+	var doc []byte
+	err := s.r.QueryRowContext(ctx, `SELECT doc FROM erasures WHERE workspace_id = ? AND id = ?`, ws, id).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, kenner.Errorf(kenner.ENotFound, "no erasure %q", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("erasure: %w", err)
+	}
+	e := &kenner.Erasure{WorkspaceID: ws}
+	return e, json.Unmarshal(doc, e)
+}
+
+// AppendAudit implements kenner.PrivacyStore.
+func (s *Store) AppendAudit(ctx context.Context, e *kenner.AuditEntry) error {
+	res, err := s.w.ExecContext(ctx, `INSERT INTO audit_log (workspace_id, at, actor, role, action, target, status, remote_addr) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.WorkspaceID, millis(e.At), e.Actor, string(e.Role), e.Action, e.Target, e.Status, e.RemoteAddr)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	e.ID, _ = res.LastInsertId()
+	return nil
+}
+
+// Audit implements kenner.PrivacyStore.
+func (s *Store) Audit(ctx context.Context, f kenner.AuditFilter) ([]kenner.AuditEntry, error) {
+	where, a := []string{"workspace_id = ?"}, []any{f.WorkspaceID}
+	if f.Actor != "" {
+		where, a = append(where, "actor = ?"), append(a, f.Actor)
+	}
+	if f.Action != "" {
+		where, a = append(where, "action = ?"), append(a, f.Action)
+	}
+	if f.Before > 0 {
+		where, a = append(where, "id < ?"), append(a, f.Before)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT id, at, actor, role, action, target, status, remote_addr FROM audit_log
+		WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`, append(a, f.Limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	defer rows.Close()
+	var out []kenner.AuditEntry
+	for rows.Next() {
+		e := kenner.AuditEntry{WorkspaceID: f.WorkspaceID}
+		var at int64
+		var role string
+		if err := rows.Scan(&e.ID, &at, &e.Actor, &role, &e.Action, &e.Target, &e.Status, &e.RemoteAddr); err != nil {
+			return nil, fmt.Errorf("audit: %w", err)
+		}
+		e.At, e.Role = fromMillis(at), kenner.Role(role)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
