@@ -99,6 +99,9 @@ const (
 	ChangeSegmentEntered = "segment.entered"
 	ChangeSegmentExited  = "segment.exited"
 	ChangeProfileUpdated = "profile.updated"
+	// ChangeProfileDeleted follows an erasure: it names the person by profile id and by
+	// SHA-256 hashes of their identifiers, so destinations can delete them too.
+	ChangeProfileDeleted = "profile.deleted"
 )
 
 // Change is one entry of a workspace's changes stream: what downstream consumers (activation,

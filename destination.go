@@ -123,7 +123,8 @@ type Outcome struct {
 // DeliveryFilter selects deliveries to list, newest first.
 type DeliveryFilter struct {
 	WorkspaceID   string
-	DestinationID string
+	DestinationID string   // "" for every destination
+	OrderKeys     []string // only these people's deliveries (profile ids, u:<user id>, a:<anonymous id>)
 	Status        string // "" for any
 	Before        int64  // ids below this (paging); 0 for the newest
 	Limit         int

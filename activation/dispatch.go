@@ -27,7 +27,7 @@ type route struct {
 
 func (r *route) wantsChange(c kenner.Change) bool {
 	switch c.Type {
-	case kenner.ChangeProfileUpdated:
+	case kenner.ChangeProfileUpdated, kenner.ChangeProfileDeleted:
 		return r.dest.Subscribe.Profiles
 	case kenner.ChangeSegmentEntered, kenner.ChangeSegmentExited:
 		return r.segments["*"] || r.segments[c.SegmentID]
@@ -146,6 +146,9 @@ func (s *Service) dispatchEvents(ctx context.Context, part int, recs []kenner.Lo
 			continue
 		}
 		for i, body := range rec.Events {
+			if len(body) == 0 {
+				continue // erased
+			}
 			// The processor's decoder reads the ids; the whole document is decoded only for
 			// destinations that filter.
 			e, err := process.DecodeEvent(body)

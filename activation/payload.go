@@ -43,7 +43,13 @@ func changePayload(c kenner.Change, seg *kenner.Segment, p *kenner.Profile) (jso
 	} else if c.SegmentID != "" {
 		body["segment"] = map[string]string{"id": c.SegmentID}
 	}
-	if len(c.Data) > 0 {
+	if c.Type == kenner.ChangeProfileDeleted {
+		var d struct {
+			Identities json.RawMessage `json:"identities"`
+		}
+		json.Unmarshal(c.Data, &d)
+		body["profile"] = map[string]any{"id": c.ProfileID, "identities": d.Identities}
+	} else if len(c.Data) > 0 {
 		body["changed"] = c.Data
 	}
 	return json.Marshal(body)

@@ -118,6 +118,9 @@ func (p *Processor) Apply(ctx context.Context, part int, recs []kenner.LogRecord
 	seen := map[key]bool{}
 	for _, rec := range recs {
 		for i, body := range rec.Events {
+			if len(body) == 0 {
+				continue // erased: its key is gone (privacy.SealedLog)
+			}
 			e, err := DecodeEvent(body)
 			if err != nil {
 				// Ingestion wrote this record, so this is a bug, not bad input: skipping keeps the

@@ -27,6 +27,9 @@ type Config struct {
 	// Committed is called after each transaction that may have added to the changes stream
 	// (activation's Wake), so consumers in this process react without polling.
 	Committed func()
+	// Suppressed reports an erased identifier (normalized): an event carrying one is dropped
+	// (nil: none are).
+	Suppressed func(workspaceID, kind, value string) bool
 }
 
 // DefaultConfig is Segment's recommended identity settings and latest-wins traits.
@@ -64,8 +67,10 @@ func (p *Processor) resolve(ctx context.Context, b kenner.Batch, ws string, even
 	var work []*pending
 	var lookup []identity.Identifier
 	x := identity.Extractor{External: p.cfg.ExternalIDs}
+	kept := events[:0:0]
 	for _, e := range events {
 		if known[e.MessageID] {
+			kept = append(kept, e)
 			continue
 		}
 		ex, err := x.Extract(e.Body)
@@ -78,6 +83,11 @@ func (p *Processor) resolve(ctx context.Context, b kenner.Batch, ws string, even
 			w.prev, _ = identity.Prepare(p.cfg.Rules, p.cfg.Normalizer, []identity.Identifier{
 				{Kind: identity.UserID, Value: ex.PreviousID}, {Kind: identity.AnonymousID, Value: ex.PreviousID}})
 		}
+		if p.suppressed(ws, w.ids) || p.suppressed(ws, w.prev) {
+			p.metrics.dropped.WithLabelValues("suppressed").Inc()
+			continue
+		}
+		kept = append(kept, e)
 		for _, d := range w.drops {
 			p.metrics.dropped.WithLabelValues(dropReason(d)).Inc()
 		}
@@ -85,8 +95,9 @@ func (p *Processor) resolve(ctx context.Context, b kenner.Batch, ws string, even
 		lookup = append(lookup, w.prev...)
 		work = append(work, w)
 	}
+	events = kept
 	if len(work) == 0 {
-		if reassign {
+		if reassign || len(events) == 0 {
 			return nil
 		}
 		_, err := b.InsertEvents(ctx, events)
@@ -307,4 +318,17 @@ func dropReason(d identity.Drop) string {
 	default:
 		return "invalid"
 	}
+}
+
+// suppressed reports whether any of ids was erased.
+func (p *Processor) suppressed(ws string, ids []identity.Identifier) bool {
+	if p.cfg.Suppressed == nil {
+		return false
+	}
+	for _, id := range ids {
+		if p.cfg.Suppressed(ws, id.Kind, id.Value) {
+			return true
+		}
+	}
+	return false
 }

@@ -44,6 +44,8 @@ type Deps struct {
 	// Activation validates destinations and applies their changes; nil: destinations
 	// cannot be saved.
 	Activation Activation
+	// Eraser carries out erasure requests (privacy.Eraser); nil: none are possible.
+	Eraser Eraser
 }
 
 // Splitter moves identifiers out of a profile; see process.Processor.Split.
@@ -88,6 +90,10 @@ func New(deps Deps) *Server {
 	s.admin("GET /v1/profiles/{ref}/merges", kenner.RoleMarketer, s.getProfileMerges)
 	s.admin("GET /v1/profiles/{ref}/segments", kenner.RoleMarketer, s.getProfileSegments)
 	s.admin("POST /v1/profiles/{ref}/split", kenner.RoleAdmin, s.splitProfile)
+	s.admin("GET /v1/profiles/{ref}/export", kenner.RoleAdmin, s.exportProfile)
+	s.admin("DELETE /v1/profiles/{ref}", kenner.RoleAdmin, s.eraseProfile)
+	s.admin("GET /v1/erasures/{id}", kenner.RoleAdmin, s.getErasure)
+	s.admin("GET /v1/audit", kenner.RoleAdmin, s.listAudit)
 	s.admin("GET /v1/computed-traits", kenner.RoleViewer, s.listComputedTraits)
 	s.admin("POST /v1/computed-traits", kenner.RoleMarketer, s.putComputedTrait)
 	s.admin("GET /v1/computed-traits/{name}", kenner.RoleViewer, s.getComputedTrait)
@@ -153,16 +159,33 @@ func (r *statusRecorder) Flush() {
 // admin registers an admin route: a valid, active bearer token of at least role min is required.
 func (s *Server) admin(pattern string, min kenner.Role, h func(http.ResponseWriter, *http.Request, *kenner.Token) error) {
 	s.routes = append(s.routes, Route{Pattern: pattern, MinRole: min})
+	method, _, _ := strings.Cut(pattern, " ")
+	audit := audited(method, pattern)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		tok, err := s.authenticate(r)
+		if err != nil {
+			tok = nil
+		}
 		if err == nil && !tok.Role.AtLeast(min) {
 			err = kenner.Errorf(kenner.EForbidden, "this needs the %s role or higher; the token has %s", min, tok.Role)
+		}
+		var note *auditNote
+		if audit {
+			note = &auditNote{}
+			r = r.WithContext(context.WithValue(r.Context(), auditNoteKey{}, note))
 		}
 		if err == nil {
 			err = h(w, r, tok)
 		}
 		if err != nil {
 			web.Error(w, r, s.deps.Logger, err)
+		}
+		if audit {
+			status := http.StatusOK
+			if rec, ok := w.(*statusRecorder); ok { // ServeHTTP's
+				status = rec.status
+			}
+			s.recordAudit(r, pattern, tok, status, note)
 		}
 	})
 }

@@ -208,8 +208,18 @@ func (s *Store) Settle(ctx context.Context, outcomes []kenner.Outcome) error {
 
 // Deliveries implements kenner.DestinationStore.
 func (s *Store) Deliveries(ctx context.Context, f kenner.DeliveryFilter) ([]kenner.Delivery, error) {
-	q := `SELECT ` + deliveryColumns + ` FROM deliveries WHERE workspace_id = ? AND destination_id = ?`
-	args := []any{f.WorkspaceID, f.DestinationID}
+	q := `SELECT ` + deliveryColumns + ` FROM deliveries WHERE workspace_id = ?`
+	args := []any{f.WorkspaceID}
+	if f.DestinationID != "" {
+		q += ` AND destination_id = ?`
+		args = append(args, f.DestinationID)
+	}
+	if len(f.OrderKeys) > 0 {
+		q += ` AND order_key IN ` + in(len(f.OrderKeys))
+		for _, k := range f.OrderKeys {
+			args = append(args, k)
+		}
+	}
 	if f.Status != "" {
 		q += ` AND status = ?`
 		args = append(args, f.Status)

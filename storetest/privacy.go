@@ -91,6 +91,9 @@ func testErase(t *testing.T, s kenner.Store) {
 	if len(left) != 1 || left[0].Key != "k-bob" {
 		t.Errorf("deliveries left %v: want bob's", keys(left))
 	}
+	if byPerson, _ := s.Deliveries(ctx(t), kenner.DeliveryFilter{WorkspaceID: "ws", OrderKeys: []string{"u:bob", "u:amy"}, Limit: 10}); len(byPerson) != 1 || byPerson[0].Key != "k-bob" {
+		t.Errorf("deliveries of u:bob and u:amy across destinations: %v, want bob's", keys(byPerson))
+	}
 	sup, last, err := s.Suppressions(ctx(t), 0, 10)
 	if err != nil || len(sup) != 2 || sup[0].WorkspaceID != "ws" || last != sup[1].Seq {
 		t.Errorf("suppressions %v %d %v", sup, last, err)

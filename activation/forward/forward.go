@@ -62,11 +62,17 @@ type sender struct {
 func (s *sender) Send(ctx context.Context, msgs []activation.Message) []activation.Result {
 	batch := make([]json.RawMessage, 0, len(msgs))
 	for _, m := range msgs {
+		if m.Type == kenner.ChangeProfileDeleted {
+			continue // the tracking API has no deletion; Segment's is a separate, authenticated API
+		}
 		call, err := toCall(m)
 		if err != nil {
 			return activation.Failed(len(msgs), activation.Result{Err: err, Permanent: true})
 		}
 		batch = append(batch, call)
+	}
+	if len(batch) == 0 {
+		return make([]activation.Result, len(msgs))
 	}
 	body, _ := json.Marshal(map[string]any{"batch": batch, "sentAt": time.Now().UTC().Format(time.RFC3339Nano)})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint, bytes.NewReader(body))

@@ -15,7 +15,9 @@ import (
 
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/auth"
+	"github.com/kenner-cdp/kenner/privacy"
 	"github.com/kenner-cdp/kenner/sqlite"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // bootstrapWorkspace is the ID of the workspace made on first start. A fixed ID makes concurrent
@@ -31,6 +33,15 @@ type local struct {
 	store  kenner.Store
 	creds  *auth.Service
 	logger *slog.Logger
+	// keys encrypt events in the log per person; suppress is the list of erased identifiers.
+	keys     *privacy.Keys
+	suppress *privacy.Suppressor
+}
+
+// sealed is the log as every component sees it: events encrypted per person, erased ones
+// unreadable, suppressed ones dropped at append.
+func (l *local) sealed(log kenner.Log, reg prometheus.Registerer) *privacy.SealedLog {
+	return privacy.NewSealedLog(log, l.keys, l.suppress, reg)
 }
 
 func newLogger(cfg config, w io.Writer) *slog.Logger {
@@ -57,10 +68,16 @@ func openLocal(ctx context.Context, cfg config, logger *slog.Logger) (*local, er
 	if err != nil {
 		return nil, err
 	}
-	l := &local{cfg: cfg, store: store, creds: auth.NewService(store, auth.NewHasher(secret)), logger: logger}
+	keys := privacy.NewKeys(store, secret)
+	l := &local{cfg: cfg, store: store, creds: auth.NewService(store, auth.NewHasher(secret)), logger: logger,
+		keys: keys, suppress: privacy.NewSuppressor(store, keys, logger)}
 	if err := l.bootstrap(ctx); err != nil {
 		store.Close()
 		return nil, err
+	}
+	if err := l.suppress.Refresh(ctx); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("load suppression list: %w", err)
 	}
 	return l, nil
 }

@@ -39,7 +39,9 @@ holds the data directory; with --store postgres:// and --nats, stop every node y
 			if err := app.store.ResetDerived(ctx); err != nil {
 				return err
 			}
-			proc := process.New(log, app.store, processConfig(cfg, app.store), prometheus.NewRegistry(), logger)
+			pcfg := processConfig(cfg, app.store)
+			pcfg.Suppressed = app.suppress.Suppressed
+			proc := process.New(app.sealed(log, nil), app.store, pcfg, prometheus.NewRegistry(), logger)
 			if err := proc.CatchUp(ctx); err != nil {
 				return fmt.Errorf("replay: %w", err)
 			}

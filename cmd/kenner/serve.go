@@ -17,6 +17,7 @@ import (
 	"github.com/kenner-cdp/kenner/activation/builtin"
 	"github.com/kenner-cdp/kenner/ingest"
 	"github.com/kenner-cdp/kenner/nats"
+	"github.com/kenner-cdp/kenner/privacy"
 	"github.com/kenner-cdp/kenner/process"
 	"github.com/kenner-cdp/kenner/server"
 	"github.com/prometheus/client_golang/prometheus"
@@ -68,21 +69,24 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	tracking := ingest.New(log, app.creds, ingest.NewMetrics(reg), logger, ingest.Config{
+	sealed := app.sealed(log, reg)
+	tracking := ingest.New(sealed, app.creds, ingest.NewMetrics(reg), logger, ingest.Config{
 		RateLimit: cfg.RateLimit, TrustProxy: cfg.TrustProxy,
 	})
-	act := activation.New(app.store, log, activation.Config{
+	act := activation.New(app.store, sealed, activation.Config{
 		Senders:     builtin.Senders(app.store, log.Conn()),
 		MaxAttempts: cfg.DeliveryAttempts, BackoffMax: cfg.DeliveryBackoffMax, Retention: cfg.DeliveryRetention,
 	}, reg, logger)
 	pcfg := processConfig(cfg, app.store)
 	pcfg.Committed = act.Wake
-	proc := process.New(log, app.store, pcfg, reg, logger)
+	pcfg.Suppressed = app.suppress.Suppressed
+	proc := process.New(sealed, app.store, pcfg, reg, logger)
 	builder := process.NewBuilder(proc, app.store, cfg.SegmentSweep, logger)
 	api := server.New(server.Deps{
-		Store: app.store, Log: log, Creds: app.creds, Ingest: tracking, Registry: reg, Logger: logger,
+		Store: app.store, Log: sealed, Creds: app.creds, Ingest: tracking, Registry: reg, Logger: logger,
 		Consumer: process.ConsumerName, Splitter: proc, Normalizer: pcfg.Normalizer, ExternalIDs: pcfg.ExternalIDs,
 		Audience: proc, Builder: builder, Activation: act,
+		Eraser: privacy.NewEraser(app.store, app.keys, app.suppress, logger),
 	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -104,6 +108,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	wg.Go(func() { proc.Run(procCtx) })
 	wg.Go(func() { builder.Run(procCtx) })
 	wg.Go(func() { act.Run(procCtx) })
+	wg.Go(func() { app.suppress.Run(procCtx, 5*time.Second) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -1,0 +1,124 @@
+package privacy
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/kenner-cdp/kenner"
+)
+
+// Eraser carries out erasure requests.
+type Eraser struct {
+	store    kenner.Store
+	keys     *Keys
+	suppress *Suppressor
+	logger   *slog.Logger
+	now      func() time.Time
+}
+
+// NewEraser returns an Eraser.
+func NewEraser(store kenner.Store, keys *Keys, suppress *Suppressor, logger *slog.Logger) *Eraser {
+	return &Eraser{store: store, keys: keys, suppress: suppress, logger: logger, now: time.Now}
+}
+
+// Erase forgets the person an identifier names: their profile (and the profiles merged into
+// it), identities, events, memberships, changes and deliveries leave the store; their log
+// keys are destroyed; their identifiers are suppressed; a profile.deleted change goes to the
+// destinations. The request is recorded with its outcome under the returned id.
+func (e *Eraser) Erase(ctx context.Context, ws string, ref kenner.Identifier, requestedBy string) (*kenner.Erasure, error) {
+	p, err := e.store.Profile(ctx, ws, ref)
+	if err != nil {
+		return nil, err
+	}
+	rec := &kenner.Erasure{ID: kenner.NewID("era"), WorkspaceID: ws, ProfileID: p.ID, Status: kenner.ErasurePending,
+		RequestedBy: requestedBy, CreatedAt: e.now().UTC(), Removed: map[string]int64{}}
+	if err := e.store.SaveErasure(ctx, rec); err != nil {
+		return nil, err
+	}
+	err = e.run(ctx, ws, p.ID, rec)
+	done := e.now().UTC()
+	rec.DoneAt = &done
+	rec.Status = kenner.ErasureDone
+	if err != nil {
+		rec.Status, rec.Error = kenner.ErasureFailed, err.Error()
+		e.logger.Error("erasure failed", "erasure", rec.ID, "profile", p.ID, "err", err)
+	}
+	if serr := e.store.SaveErasure(context.WithoutCancel(ctx), rec); serr != nil && err == nil {
+		err = serr
+	}
+	return rec, err
+}
+
+func (e *Eraser) run(ctx context.Context, ws, profileID string, rec *kenner.Erasure) error {
+	var all []kenner.Identifier
+	// A processor may have attached an identifier, or recreated a profile from an event read
+	// before the keys went, while the erasure ran: look again by every identifier until none
+	// of them names a profile.
+	pending := []string{profileID}
+	for round := 0; len(pending) > 0; round++ {
+		if round == 5 {
+			return fmt.Errorf("profiles kept reappearing for the erased identifiers")
+		}
+		for _, pid := range pending {
+			ids, idents, err := e.store.ProfileFootprint(ctx, ws, pid)
+			if kenner.ErrorCode(err) == kenner.ENotFound {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			plan := kenner.ErasePlan{ProfileIDs: ids, Identifiers: idents}
+			for _, id := range idents {
+				plan.Suppress = append(plan.Suppress, e.keys.SuppressionHash(ws, id.Kind, id.Value))
+				if id.Kind == "user_id" || id.Kind == "anonymous_id" {
+					plan.SubjectKeys = append(plan.SubjectKeys, e.keys.Subject(ws, id.Kind, id.Value))
+				}
+			}
+			removed, err := e.store.Erase(ctx, ws, plan)
+			if err != nil {
+				return err
+			}
+			e.keys.Forget(ws, plan.SubjectKeys)
+			for k, n := range removed {
+				rec.Removed[k] += n
+			}
+			all = append(all, idents...)
+		}
+		if err := e.suppress.Refresh(ctx); err != nil {
+			return err
+		}
+		pending = nil
+		for _, id := range all {
+			if p, err := e.store.Profile(ctx, ws, id); err == nil {
+				pending = append(pending, p.ID)
+			}
+		}
+	}
+	return e.notify(ctx, ws, profileID, all)
+}
+
+// notify puts profile.deleted on the changes stream.
+func (e *Eraser) notify(ctx context.Context, ws, profileID string, idents []kenner.Identifier) error {
+	type hashed struct {
+		Kind   string `json:"kind"`
+		SHA256 string `json:"sha256"`
+	}
+	var hs []hashed
+	for _, id := range idents {
+		sum := sha256.Sum256([]byte(id.Value))
+		hs = append(hs, hashed{Kind: id.Kind, SHA256: hex.EncodeToString(sum[:])})
+	}
+	data, err := json.Marshal(map[string]any{"identities": hs})
+	if err != nil {
+		return err
+	}
+	c := kenner.Change{WorkspaceID: ws, Type: kenner.ChangeProfileDeleted, ProfileID: profileID, At: e.now().UTC(), Data: data}
+	return e.store.Apply(ctx, kenner.Position{}, func(ctx context.Context, b kenner.Batch) error {
+		return b.AddChanges(ctx, []kenner.Change{c})
+	})
+}

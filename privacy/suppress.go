@@ -1,0 +1,87 @@
+package privacy
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kenner-cdp/kenner"
+)
+
+// Suppressor answers whether an identifier was erased, from an in-memory copy of the
+// suppression list that follows the store.
+type Suppressor struct {
+	store  kenner.PrivacyStore
+	keys   *Keys
+	logger *slog.Logger
+
+	mu     sync.RWMutex
+	hashes map[string]bool // workspace \x00 hash
+	cursor int64
+}
+
+// NewSuppressor returns a Suppressor; call Refresh (or Run) to load the list.
+func NewSuppressor(store kenner.PrivacyStore, keys *Keys, logger *slog.Logger) *Suppressor {
+	return &Suppressor{store: store, keys: keys, logger: logger, hashes: map[string]bool{}}
+}
+
+// Refresh reads the suppressions added since the last refresh.
+func (s *Suppressor) Refresh(ctx context.Context) error {
+	s.mu.RLock()
+	cursor := s.cursor
+	s.mu.RUnlock()
+	for {
+		page, next, err := s.store.Suppressions(ctx, cursor, 5000)
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		for _, sp := range page {
+			s.hashes[sp.WorkspaceID+"\x00"+sp.Hash] = true
+		}
+		if next > s.cursor {
+			s.cursor = next
+		}
+		s.mu.Unlock()
+		if len(page) < 5000 {
+			return nil
+		}
+		cursor = next
+	}
+}
+
+// Run refreshes every interval until ctx is done, for suppressions other nodes add.
+func (s *Suppressor) Run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.Refresh(ctx); err != nil && ctx.Err() == nil {
+				s.logger.Error("refresh suppression list", "err", err)
+			}
+		}
+	}
+}
+
+// Suppressed reports whether an identifier (normalized) was erased in the workspace.
+func (s *Suppressor) Suppressed(workspaceID, kind, value string) bool {
+	s.mu.RLock()
+	empty := len(s.hashes) == 0
+	s.mu.RUnlock()
+	if empty || value == "" {
+		return false
+	}
+	h := s.keys.SuppressionHash(workspaceID, kind, value)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.hashes[workspaceID+"\x00"+h]
+}
+
+// normalEmail is the email normalization identity resolution applies, for checks made
+// before it (at append).
+func normalEmail(v string) string { return strings.ToLower(strings.TrimSpace(v)) }
