@@ -209,7 +209,7 @@ func (s *Store) Deliveries(ctx context.Context, f kenner.DeliveryFilter) ([]kenn
 		before = 1<<63 - 1
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries WHERE workspace_id = $1 AND ($2 = '' OR destination_id = $2)
-		AND ($3 = '' OR status = $3) AND id < $4 AND (cardinality($6::text[]) = 0 OR order_key = ANY($6))
+		AND ($3 = '' OR status = $3) AND id < $4 AND (coalesce(cardinality($6::text[]), 0) = 0 OR order_key = ANY($6))
 		ORDER BY id DESC LIMIT $5`, f.WorkspaceID, f.DestinationID, f.Status, before, f.Limit, f.OrderKeys)
 	if err != nil {
 		return nil, fmt.Errorf("deliveries: %w", err)

@@ -168,3 +168,23 @@ func (k *Keys) open(ws, subject string, w []byte) ([]byte, error) {
 	}
 	return k.wrap.Open(nil, w[:n], w[n:], []byte(ws+"\x00"+subject))
 }
+
+// canary is a key stored under no workspace, only to tell whether this instance secret is the
+// one the store's keys were wrapped with.
+const canary = "instance-secret-check"
+
+// Check makes sure the instance secret is the one the store's keys were made with (the first
+// check records it). With another secret every key would be missing and every event would read
+// as erased, so a node must not start with one.
+func (k *Keys) Check(ctx context.Context) error {
+	dk := make([]byte, 32)
+	rand.Read(dk)
+	stored, err := k.store.PutSubjectKeys(ctx, "", map[string][]byte{canary: k.seal("", canary, dk)})
+	if err != nil {
+		return err
+	}
+	if _, err := k.open("", canary, stored[canary]); err != nil {
+		return fmt.Errorf("the instance secret does not match the one this store was created with (KENNER_SECRET, --secret-file or DATA/secret.key)")
+	}
+	return nil
+}

@@ -75,6 +75,10 @@ func openLocal(ctx context.Context, cfg config, logger *slog.Logger) (*local, er
 		store.Close()
 		return nil, err
 	}
+	if err := keys.Check(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
 	if err := l.suppress.Refresh(ctx); err != nil {
 		store.Close()
 		return nil, fmt.Errorf("load suppression list: %w", err)

@@ -1,0 +1,150 @@
+package privacy_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+
+	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/privacy"
+	"github.com/kenner-cdp/kenner/sqlite"
+)
+
+// memLog keeps appended records in memory, to look at exactly what the sealed log writes.
+type memLog struct{ recs []kenner.LogRecord }
+
+func (m *memLog) Partitions() int { return 1 }
+func (m *memLog) Append(_ context.Context, bs []kenner.LogBatch) error {
+	for _, b := range bs {
+		m.recs = append(m.recs, kenner.LogRecord{Seq: uint64(len(m.recs) + 1), WorkspaceID: b.WorkspaceID, SourceID: b.SourceID, Events: b.Events})
+	}
+	return nil
+}
+func (m *memLog) Read(ctx context.Context, _ int, after uint64, fn func(context.Context, []kenner.LogRecord) error) error {
+	var out []kenner.LogRecord
+	for _, r := range m.recs[after:] {
+		r.Events = append([][]byte(nil), r.Events...)
+		out = append(out, r)
+	}
+	return fn(ctx, out)
+}
+func (m *memLog) Heads(context.Context) ([]uint64, error) { return []uint64{uint64(len(m.recs))}, nil }
+func (m *memLog) Ping(context.Context) error              { return nil }
+
+func setup(t *testing.T) (*sqlite.Store, *privacy.Keys, *privacy.Suppressor, *memLog, *privacy.SealedLog) {
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "k.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	keys := privacy.NewKeys(store, []byte("0123456789abcdef0123456789abcdef"))
+	supp := privacy.NewSuppressor(store, keys, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	mem := &memLog{}
+	return store, keys, supp, mem, privacy.NewSealedLog(mem, keys, supp, nil)
+}
+
+func read(t *testing.T, l kenner.Log) [][]byte {
+	var out [][]byte
+	if err := l.Read(t.Context(), 0, 0, func(_ context.Context, recs []kenner.LogRecord) error {
+		for _, r := range recs {
+			out = append(out, r.Events...)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestSealShredSuppress(t *testing.T) {
+	store, keys, supp, mem, sealed := setup(t)
+	ctx := t.Context()
+	amy := []byte(`{"type":"identify","userId":"amy","traits":{"email":"amy@example.com"},"messageId":"1"}`)
+	anon := []byte(`{"type":"page","anonymousId":"dev-1","messageId":"2"}`)
+	bob := []byte(`{"type":"track","userId":"bob","event":"E","messageId":"3"}`)
+	if err := sealed.Append(ctx, []kenner.LogBatch{{WorkspaceID: "ws", Events: [][]byte{amy, anon, bob}}}); err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range mem.recs[0].Events {
+		if bytes.Contains(e, []byte("amy")) || bytes.Contains(e, []byte("dev-1")) || bytes.Contains(e, []byte("bob")) || e[0] == '{' {
+			t.Errorf("event %d is in plain text in the log: %q", i, e)
+		}
+	}
+	if got := read(t, sealed); !bytes.Equal(got[0], amy) || !bytes.Equal(got[1], anon) || !bytes.Equal(got[2], bob) {
+		t.Fatalf("read back %q", got)
+	}
+
+	// Erase amy: her key goes, she is suppressed. Her event reads empty, in its place.
+	subject := keys.Subject("ws", "user_id", "amy")
+	if _, err := store.Erase(ctx, "ws", kenner.ErasePlan{ProfileIDs: []string{"prf_x"}, SubjectKeys: []string{subject},
+		Suppress: []string{keys.SuppressionHash("ws", "email", "amy@example.com")}}); err != nil {
+		t.Fatal(err)
+	}
+	keys.Forget("ws", []string{subject})
+	if err := supp.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := read(t, sealed)
+	if len(got) != 3 || len(got[0]) != 0 || !bytes.Equal(got[2], bob) {
+		t.Errorf("after erasure read %q: want amy's event empty, the others intact", got)
+	}
+	// A fresh reader (another node, no cache) cannot read it either.
+	other := privacy.NewSealedLog(mem, privacy.NewKeys(store, []byte("0123456789abcdef0123456789abcdef")), nil, nil)
+	if got := read(t, other); len(got[0]) != 0 || !bytes.Equal(got[1], anon) {
+		t.Errorf("fresh reader: %q", got)
+	}
+
+	// New events with her email (any case, new device) are dropped at append.
+	if err := sealed.Append(ctx, []kenner.LogBatch{{WorkspaceID: "ws", Events: [][]byte{
+		[]byte(`{"type":"identify","anonymousId":"dev-9","traits":{"email":" AMY@example.com"},"messageId":"4"}`),
+		[]byte(`{"type":"track","anonymousId":"dev-9","context":{"traits":{"email":"amy@example.com"}},"event":"E","messageId":"5"}`),
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(mem.recs) != 1 {
+		t.Errorf("suppressed events reached the log: %d records", len(mem.recs))
+	}
+	if !supp.Suppressed("ws", "email", "amy@example.com") || supp.Suppressed("other", "email", "amy@example.com") {
+		t.Error("suppression must hold in its workspace only")
+	}
+
+	// A tampered event is an error, not garbage.
+	mem.recs[0].Events[2][len(mem.recs[0].Events[2])-1] ^= 1
+	if err := sealed.Read(ctx, 0, 0, func(context.Context, []kenner.LogRecord) error { return nil }); err == nil {
+		t.Error("a tampered event read without error")
+	}
+	// A node with another instance secret would find no keys and read everything as erased:
+	// Check refuses it instead.
+	if err := keys.Check(ctx); err != nil {
+		t.Fatalf("check with the right secret: %v", err)
+	}
+	if err := privacy.NewKeys(store, []byte("another secret, 32 bytes or more!")).Check(ctx); err == nil {
+		t.Error("check with another secret passed")
+	}
+}
+
+// TestConcurrentKeyCreation: two nodes creating one subject's key at once end up with one key.
+func TestConcurrentKeyCreation(t *testing.T) {
+	store, _, _, mem, a := setup(t)
+	b := privacy.NewSealedLog(mem, privacy.NewKeys(store, []byte("0123456789abcdef0123456789abcdef")), nil, nil)
+	ev := []byte(`{"type":"track","userId":"carl","event":"E","messageId":"1"}`)
+	done := make(chan error, 2)
+	for _, l := range []*privacy.SealedLog{a, b} {
+		go func() { done <- l.Append(t.Context(), []kenner.LogBatch{{WorkspaceID: "ws", Events: [][]byte{ev}}}) }()
+	}
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, l := range []*privacy.SealedLog{a, b} {
+		for i, e := range read(t, l) {
+			if !bytes.Equal(e, ev) {
+				t.Errorf("event %d read %q", i, e)
+			}
+		}
+	}
+}
