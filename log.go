@@ -9,6 +9,9 @@ type LogBatch struct {
 	SourceID    string
 	Partition   int
 	Events      [][]byte
+	// Subjects, when set, name the person of each event (its user id, else its anonymous id),
+	// whose key encrypts it in the log; without them the log reads them from the events.
+	Subjects []Identifier
 }
 
 // LogRecord is one batch read back from the log with its sequence number.

@@ -219,6 +219,7 @@ func (h *Handler) batches(src *kenner.Source, msgs []message) []kenner.LogBatch 
 			out = append(out, kenner.LogBatch{WorkspaceID: src.WorkspaceID, SourceID: src.ID, Partition: p})
 		}
 		out[i].Events = append(out[i].Events, m.body)
+		out[i].Subjects = append(out[i].Subjects, m.subject)
 	}
 	return out
 }

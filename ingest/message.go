@@ -34,6 +34,7 @@ type requestInfo struct {
 type message struct {
 	id           string
 	partitionKey string
+	subject      kenner.Identifier // whose key encrypts it in the log
 	body         []byte
 }
 
@@ -86,6 +87,11 @@ func parseMessage(raw []byte, pathType string, req *requestInfo, uas *uaCache) (
 	msg := message{partitionKey: anonymousID}
 	if msg.partitionKey == "" {
 		msg.partitionKey = userID
+	}
+	if userID != "" {
+		msg.subject = kenner.Identifier{Kind: kenner.KindUserID, Value: userID}
+	} else {
+		msg.subject = kenner.Identifier{Kind: kenner.KindAnonymousID, Value: anonymousID}
 	}
 	if msg.id, err = stringField(m, "messageId"); err != nil {
 		return message{}, err

@@ -14,6 +14,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,13 +33,21 @@ type Keys struct {
 	suppKey []byte      // HMAC key of suppression hashes
 	now     func() time.Time
 
+	macs sync.Pool // HMAC-SHA256 states keyed with subject
+
 	mu    sync.Mutex
-	cache map[string]cachedKey // workspace \x00 subject
+	cache map[subjectID]cachedKey // pointer-free, so a large cache costs the GC nothing
 }
 
+// subjectID is a subject's name: the first 16 bytes of its keyed hash (its hex is the store's
+// key column).
+type subjectID [16]byte
+
+func (s subjectID) String() string { return hex.EncodeToString(s[:]) }
+
 type cachedKey struct {
-	aead cipher.AEAD
-	at   time.Time
+	key [32]byte
+	at  int64 // unix nanoseconds
 }
 
 // NewKeys derives its keys from the instance secret (the one credentials are hashed with),
@@ -50,36 +60,51 @@ func NewKeys(store kenner.PrivacyStore, secret []byte) *Keys {
 	}
 	block, _ := aes.NewCipher(derive("key-wrap/v1")) // 32 bytes: AES-256
 	wrap, _ := cipher.NewGCM(block)
-	return &Keys{store: store, wrap: wrap, subject: derive("subject/v1"), suppKey: derive("suppression/v1"),
-		now: time.Now, cache: map[string]cachedKey{}}
+	k := &Keys{store: store, wrap: wrap, subject: derive("subject/v1"), suppKey: derive("suppression/v1"),
+		now: time.Now, cache: map[subjectID]cachedKey{}}
+	k.macs.New = func() any { return hmac.New(sha256.New, k.subject) }
+	return k
 }
 
-// Subject names the key of an identifier: a keyed hash, so that neither the store nor the log
-// shows whose key it is.
+// Subject names the key of an identifier (as identity resolution stores it, trimmed): a keyed
+// hash, so that neither the store nor the log shows whose key it is.
 func (k *Keys) Subject(workspaceID, kind, value string) string {
-	m := hmac.New(sha256.New, k.subject)
-	fmt.Fprintf(m, "%s\x00%s\x00%s", workspaceID, kind, value)
-	return hex.EncodeToString(m.Sum(nil)[:16])
+	return k.subjectID(workspaceID, kind, value).String()
+}
+
+func (k *Keys) subjectID(workspaceID, kind, value string) subjectID {
+	m := k.macs.Get().(hash.Hash)
+	m.Reset()
+	m.Write([]byte(workspaceID))
+	m.Write([]byte{0})
+	m.Write([]byte(kind))
+	m.Write([]byte{0})
+	m.Write([]byte(strings.TrimSpace(value)))
+	var buf [sha256.Size]byte
+	var id subjectID
+	copy(id[:], m.Sum(buf[:0]))
+	k.macs.Put(m)
+	return id
 }
 
 // SuppressionHash is how an erased identifier is listed.
 func (k *Keys) SuppressionHash(workspaceID, kind, value string) string {
 	m := hmac.New(sha256.New, k.suppKey)
-	fmt.Fprintf(m, "%s\x00%s\x00%s", workspaceID, kind, value)
+	fmt.Fprintf(m, "%s\x00%s\x00%s", workspaceID, kind, strings.TrimSpace(value))
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// forWrite returns the keys of subjects, creating the missing ones.
-func (k *Keys) forWrite(ctx context.Context, ws string, subjects []string) (map[string]cipher.AEAD, error) {
+// forWrite returns the data keys of subjects, creating the missing ones.
+func (k *Keys) forWrite(ctx context.Context, ws string, subjects []subjectID) (map[subjectID][32]byte, error) {
 	out, missing, err := k.lookup(ctx, ws, subjects)
 	if err != nil || len(missing) == 0 {
 		return out, err
 	}
 	fresh := make(map[string][]byte, len(missing))
 	for _, s := range missing {
-		dk := make([]byte, 32)
-		rand.Read(dk)
-		fresh[s] = k.seal(ws, s, dk)
+		var dk [32]byte
+		rand.Read(dk[:])
+		fresh[s.String()] = k.seal(ws, s.String(), dk[:])
 	}
 	stored, err := k.store.PutSubjectKeys(ctx, ws, fresh)
 	if err != nil {
@@ -88,22 +113,24 @@ func (k *Keys) forWrite(ctx context.Context, ws string, subjects []string) (map[
 	return out, k.add(ws, stored, out)
 }
 
-// forRead returns the keys subjects still have; a destroyed key is simply absent.
-func (k *Keys) forRead(ctx context.Context, ws string, subjects []string) (map[string]cipher.AEAD, error) {
+// forRead returns the data keys subjects still have; a destroyed key is simply absent.
+func (k *Keys) forRead(ctx context.Context, ws string, subjects []subjectID) (map[subjectID][32]byte, error) {
 	out, _, err := k.lookup(ctx, ws, subjects)
 	return out, err
 }
 
-func (k *Keys) lookup(ctx context.Context, ws string, subjects []string) (map[string]cipher.AEAD, []string, error) {
-	out := make(map[string]cipher.AEAD, len(subjects))
+func (k *Keys) lookup(ctx context.Context, ws string, subjects []subjectID) (map[subjectID][32]byte, []subjectID, error) {
+	out := make(map[subjectID][32]byte, len(subjects))
 	var miss []string
-	now := k.now()
+	seen := map[subjectID]bool{}
+	now := k.now().UnixNano()
 	k.mu.Lock()
 	for _, s := range subjects {
-		if c, ok := k.cache[ws+"\x00"+s]; ok && now.Sub(c.at) < keyTTL {
-			out[s] = c.aead
-		} else if _, dup := out[s]; !dup {
-			miss = append(miss, s)
+		if c, ok := k.cache[s]; ok && now-c.at < int64(keyTTL) {
+			out[s] = c.key
+		} else if !seen[s] {
+			seen[s] = true
+			miss = append(miss, s.String())
 		}
 	}
 	k.mu.Unlock()
@@ -117,31 +144,37 @@ func (k *Keys) lookup(ctx context.Context, ws string, subjects []string) (map[st
 	if err := k.add(ws, stored, out); err != nil {
 		return nil, nil, err
 	}
-	var missing []string
-	for _, s := range miss {
-		if out[s] == nil {
+	var missing []subjectID
+	for s := range seen {
+		if _, ok := out[s]; !ok {
 			missing = append(missing, s)
 		}
 	}
 	return out, missing, nil
 }
 
-func (k *Keys) add(ws string, wrapped map[string][]byte, out map[string]cipher.AEAD) error {
-	now := k.now()
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if len(k.cache) > 200_000 {
-		clear(k.cache) // bounded memory; the store has them all
-	}
+func (k *Keys) add(ws string, wrapped map[string][]byte, out map[subjectID][32]byte) error {
+	now := k.now().UnixNano()
+	opened := make(map[subjectID][32]byte, len(wrapped))
 	for s, w := range wrapped {
 		dk, err := k.open(ws, s, w)
-		if err != nil {
+		if err != nil || len(dk) != 32 {
+			return fmt.Errorf("subject key %s: cannot unwrap it (%v)", s, err)
+		}
+		var id subjectID
+		if _, err := hex.Decode(id[:], []byte(s)); err != nil {
 			return fmt.Errorf("subject key %s: %w", s, err)
 		}
-		block, _ := aes.NewCipher(dk)
-		aead, _ := cipher.NewGCM(block)
-		k.cache[ws+"\x00"+s] = cachedKey{aead: aead, at: now}
-		out[s] = aead
+		opened[id] = [32]byte(dk)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.cache) > 1_000_000 {
+		clear(k.cache) // bounded memory (~64 MB); the store has them all
+	}
+	for id, dk := range opened {
+		k.cache[id] = cachedKey{key: dk, at: now}
+		out[id] = dk
 	}
 	return nil
 }
@@ -151,7 +184,10 @@ func (k *Keys) Forget(ws string, subjects []string) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	for _, s := range subjects {
-		delete(k.cache, ws+"\x00"+s)
+		var id subjectID
+		if _, err := hex.Decode(id[:], []byte(s)); err == nil {
+			delete(k.cache, id)
+		}
 	}
 }
 

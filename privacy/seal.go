@@ -2,11 +2,12 @@ package privacy
 
 import (
 	"context"
+	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -44,40 +45,48 @@ func NewSealedLog(log kenner.Log, keys *Keys, suppress *Suppressor, reg promethe
 	return l
 }
 
-// subjectOf is the identifier whose key encrypts an event, and whether the event carries a
-// suppressed identifier.
-func (l *SealedLog) subjectOf(ws string, body []byte) (string, bool, error) {
+// subjectOf is whose key encrypts an event, and whether the event carries a suppressed
+// identifier. Ingestion names the subject (LogBatch.Subjects); otherwise it is read here.
+func (l *SealedLog) subjectOf(ws string, body []byte, given *kenner.Identifier) (subjectID, bool, error) {
+	check := l.suppress != nil && !l.suppress.Empty()
+	if given != nil && given.Value != "" && !check {
+		return l.keys.subjectID(ws, given.Kind, given.Value), false, nil
+	}
 	m, err := jsonobj.Parse(body)
 	if err != nil {
-		return "", false, err
+		return subjectID{}, false, err
 	}
 	user, _ := m.GetString("userId")
 	anon, _ := m.GetString("anonymousId")
-	if l.suppress != nil {
+	if check {
 		if l.suppress.Suppressed(ws, "user_id", user) || l.suppress.Suppressed(ws, "anonymous_id", anon) {
-			return "", true, nil
+			return subjectID{}, true, nil
 		}
 		for _, obj := range [][]byte{m.Get("traits"), contextTraits(m)} {
 			if t, err := jsonobj.Parse(obj); err == nil && obj != nil {
 				if email, ok := t.GetString("email"); ok && l.suppress.Suppressed(ws, "email", normalEmail(email)) {
-					return "", true, nil
+					return subjectID{}, true, nil
 				}
 			}
 		}
 	}
 	switch {
-	case user != "":
-		return l.keys.Subject(ws, "user_id", user), false, nil
-	case anon != "":
-		return l.keys.Subject(ws, "anonymous_id", anon), false, nil
+	case strings.TrimSpace(user) != "":
+		return l.keys.subjectID(ws, "user_id", user), false, nil
+	case strings.TrimSpace(anon) != "":
+		return l.keys.subjectID(ws, "anonymous_id", anon), false, nil
 	}
 	id, _ := m.GetString("messageId")
-	return l.keys.Subject(ws, "message_id", id), false, nil
+	return l.keys.subjectID(ws, "message_id", id), false, nil
 }
 
 func contextTraits(m jsonobj.Object) []byte {
-	c, err := jsonobj.Parse(m.Get("context"))
-	if err != nil || m.Get("context") == nil {
+	raw := m.Get("context")
+	if raw == nil {
+		return nil
+	}
+	c, err := jsonobj.Parse(raw)
+	if err != nil {
 		return nil
 	}
 	return c.Get("traits")
@@ -87,10 +96,14 @@ func contextTraits(m jsonobj.Object) []byte {
 func (l *SealedLog) Append(ctx context.Context, batches []kenner.LogBatch) error {
 	out := make([]kenner.LogBatch, 0, len(batches))
 	for _, b := range batches {
-		subjects := make([]string, 0, len(b.Events))
+		subjects := make([]subjectID, 0, len(b.Events))
 		kept := make([][]byte, 0, len(b.Events))
-		for _, e := range b.Events {
-			s, suppressed, err := l.subjectOf(b.WorkspaceID, e)
+		for i, e := range b.Events {
+			var given *kenner.Identifier
+			if len(b.Subjects) == len(b.Events) {
+				given = &b.Subjects[i]
+			}
+			s, suppressed, err := l.subjectOf(b.WorkspaceID, e, given)
 			if err != nil {
 				return fmt.Errorf("seal event: %w", err)
 			}
@@ -107,13 +120,21 @@ func (l *SealedLog) Append(ctx context.Context, batches []kenner.LogBatch) error
 		if err != nil {
 			return fmt.Errorf("subject keys: %w", err)
 		}
+		aeads := make(map[subjectID]cipher.AEAD, len(keys))
 		sealed := make([][]byte, len(kept))
 		for i, e := range kept {
-			if sealed[i], err = seal(keys[subjects[i]], b.WorkspaceID, subjects[i], e); err != nil {
-				return err
+			aead := aeads[subjects[i]]
+			if aead == nil {
+				dk, ok := keys[subjects[i]]
+				if !ok {
+					return errors.New("seal event: no key")
+				}
+				aead = newAEAD(dk)
+				aeads[subjects[i]] = aead
 			}
+			sealed[i] = seal(aead, b.WorkspaceID, subjects[i], e)
 		}
-		b.Events = sealed
+		b.Events, b.Subjects = sealed, nil
 		out = append(out, b)
 	}
 	if len(out) == 0 {
@@ -122,20 +143,27 @@ func (l *SealedLog) Append(ctx context.Context, batches []kenner.LogBatch) error
 	return l.Log.Append(ctx, out)
 }
 
-func seal(aead cipher.AEAD, ws, subject string, plain []byte) ([]byte, error) {
-	if aead == nil {
-		return nil, errors.New("seal event: no key")
-	}
-	raw, err := hex.DecodeString(subject)
-	if err != nil || len(raw) != subjectLen {
-		return nil, fmt.Errorf("seal event: bad subject %q", subject)
-	}
+func newAEAD(key [32]byte) cipher.AEAD {
+	block, _ := aes.NewCipher(key[:])
+	aead, _ := cipher.NewGCM(block)
+	return aead
+}
+
+// aad binds a sealed event to its workspace and subject.
+func aad(ws string, s subjectID) []byte {
+	b := make([]byte, 0, len(ws)+1+len(s))
+	b = append(b, ws...)
+	b = append(b, 0)
+	return append(b, s[:]...)
+}
+
+func seal(aead cipher.AEAD, ws string, s subjectID, plain []byte) []byte {
 	ns := aead.NonceSize()
 	out := make([]byte, 1+subjectLen+ns, 1+subjectLen+ns+len(plain)+aead.Overhead())
 	out[0] = sealedMark
-	copy(out[1:], raw)
+	copy(out[1:], s[:])
 	rand.Read(out[1+subjectLen:])
-	return aead.Seal(out, out[1+subjectLen:], plain, []byte(ws+"\x00"+subject)), nil
+	return aead.Seal(out, out[1+subjectLen:], plain, aad(ws, s))
 }
 
 // Read decrypts each record before fn sees it.
@@ -150,15 +178,15 @@ func (l *SealedLog) Read(ctx context.Context, partition int, after uint64, fn fu
 
 // open decrypts records in place.
 func (l *SealedLog) open(ctx context.Context, recs []kenner.LogRecord) error {
-	byWS := map[string][]string{}
+	byWS := map[string][]subjectID{}
 	for _, r := range recs {
 		for _, e := range r.Events {
 			if len(e) > 1+subjectLen && e[0] == sealedMark {
-				byWS[r.WorkspaceID] = append(byWS[r.WorkspaceID], hex.EncodeToString(e[1:1+subjectLen]))
+				byWS[r.WorkspaceID] = append(byWS[r.WorkspaceID], subjectID(e[1:1+subjectLen]))
 			}
 		}
 	}
-	keys := map[string]map[string]cipher.AEAD{}
+	keys := map[string]map[subjectID][32]byte{}
 	for ws, subjects := range byWS {
 		k, err := l.keys.forRead(ctx, ws, subjects)
 		if err != nil {
@@ -166,6 +194,7 @@ func (l *SealedLog) open(ctx context.Context, recs []kenner.LogRecord) error {
 		}
 		keys[ws] = k
 	}
+	aeads := map[subjectID]cipher.AEAD{}
 	for i := range recs {
 		events := make([][]byte, len(recs[i].Events))
 		for j, e := range recs[i].Events {
@@ -173,17 +202,22 @@ func (l *SealedLog) open(ctx context.Context, recs []kenner.LogRecord) error {
 				events[j] = e
 				continue
 			}
-			subject := hex.EncodeToString(e[1 : 1+subjectLen])
-			aead := keys[recs[i].WorkspaceID][subject]
-			if aead == nil {
+			if len(e) < 1+subjectLen+12+16 {
+				return fmt.Errorf("log record %d event %d: sealed event too short", recs[i].Seq, j)
+			}
+			s := subjectID(e[1 : 1+subjectLen])
+			dk, ok := keys[recs[i].WorkspaceID][s]
+			if !ok {
 				l.shredded.Inc()
 				continue // erased: stays empty
 			}
-			ns := aead.NonceSize()
-			if len(e) < 1+subjectLen+ns+aead.Overhead() {
-				return fmt.Errorf("log record %d event %d: sealed event too short", recs[i].Seq, j)
+			aead := aeads[s]
+			if aead == nil {
+				aead = newAEAD(dk)
+				aeads[s] = aead
 			}
-			plain, err := aead.Open(nil, e[1+subjectLen:1+subjectLen+ns], e[1+subjectLen+ns:], []byte(recs[i].WorkspaceID+"\x00"+subject))
+			ns := aead.NonceSize()
+			plain, err := aead.Open(nil, e[1+subjectLen:1+subjectLen+ns], e[1+subjectLen+ns:], aad(recs[i].WorkspaceID, s))
 			if err != nil {
 				return fmt.Errorf("log record %d event %d: %w", recs[i].Seq, j, err)
 			}

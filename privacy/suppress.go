@@ -68,6 +68,13 @@ func (s *Suppressor) Run(ctx context.Context, every time.Duration) {
 	}
 }
 
+// Empty reports that nothing was ever erased, so that callers can skip extracting identifiers.
+func (s *Suppressor) Empty() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.hashes) == 0
+}
+
 // Suppressed reports whether an identifier (normalized) was erased in the workspace.
 func (s *Suppressor) Suppressed(workspaceID, kind, value string) bool {
 	s.mu.RLock()
