@@ -125,8 +125,8 @@ type DeliveryFilter struct {
 	WorkspaceID   string
 	DestinationID string   // "" for every destination
 	OrderKeys     []string // only these people's deliveries (profile ids, u:<user id>, a:<anonymous id>)
-	Status        string // "" for any
-	Before        int64  // ids below this (paging); 0 for the newest
+	Status        string   // "" for any
+	Before        int64    // ids below this (paging); 0 for the newest
 	Limit         int
 }
 
