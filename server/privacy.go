@@ -30,27 +30,8 @@ func (s *Server) exportProfile(w http.ResponseWriter, r *http.Request, tok *kenn
 	if err != nil {
 		return err
 	}
-	type traitJSON struct {
-		Value     json.RawMessage `json:"value"`
-		SourceID  string          `json:"source_id"`
-		MessageID string          `json:"message_id"`
-		Timestamp time.Time       `json:"timestamp"`
-	}
-	traits := map[string]traitJSON{}
-	for name, t := range p.Traits {
-		traits[name] = traitJSON{Value: t.Value, SourceID: t.SourceID, MessageID: t.MessageID, Timestamp: t.Timestamp}
-	}
-	type identityJSON struct {
-		Kind      string    `json:"kind"`
-		Value     string    `json:"value"`
-		SourceID  string    `json:"source_id"`
-		MessageID string    `json:"message_id"`
-		FirstSeen time.Time `json:"first_seen"`
-	}
-	idents := []identityJSON{}
 	orderKeys := []string{p.ID}
 	for _, i := range p.Identities {
-		idents = append(idents, identityJSON{Kind: i.Kind, Value: i.Value, SourceID: i.SourceID, MessageID: i.MessageID, FirstSeen: i.At})
 		switch i.Kind {
 		case kenner.KindUserID:
 			orderKeys = append(orderKeys, "u:"+i.Value)
@@ -120,8 +101,8 @@ func (s *Server) exportProfile(w http.ResponseWriter, r *http.Request, tok *kenn
 	web.JSON(w, http.StatusOK, map[string]any{
 		"exported_at": time.Now().UTC(),
 		"profile":     newProfileJSON(p, eng),
-		"traits":      traits,
-		"identities":  idents,
+		"traits":      traitsJSON(p),
+		"identities":  identitiesJSON(p),
 		"events":      events,
 		"consent":     map[string]any{"current": map[string]any{}, "history": []any{}},
 		"segments":    map[string]any{"current": sortedIDs(p.Segments), "history": orEmpty(history)},

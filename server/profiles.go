@@ -134,16 +134,7 @@ func (s *Server) getProfileTraits(w http.ResponseWriter, r *http.Request, tok *k
 	if err != nil {
 		return err
 	}
-	type traitJSON struct {
-		Value     json.RawMessage `json:"value"`
-		SourceID  string          `json:"source_id"`
-		MessageID string          `json:"message_id"`
-		Timestamp time.Time       `json:"timestamp"`
-	}
-	out := map[string]traitJSON{}
-	for name, t := range p.Traits {
-		out[name] = traitJSON{Value: t.Value, SourceID: t.SourceID, MessageID: t.MessageID, Timestamp: t.Timestamp}
-	}
+	out := traitsJSON(p)
 	w.Header().Set("ETag", etag(p))
 	web.JSON(w, http.StatusOK, map[string]any{"id": p.ID, "traits": out})
 	return nil
@@ -154,17 +145,7 @@ func (s *Server) getProfileIdentities(w http.ResponseWriter, r *http.Request, to
 	if err != nil {
 		return err
 	}
-	type identityJSON struct {
-		Kind      string    `json:"kind"`
-		Value     string    `json:"value"`
-		SourceID  string    `json:"source_id"`
-		MessageID string    `json:"message_id"`
-		FirstSeen time.Time `json:"first_seen"`
-	}
-	out := make([]identityJSON, 0, len(p.Identities))
-	for _, i := range p.Identities {
-		out = append(out, identityJSON{Kind: i.Kind, Value: i.Value, SourceID: i.SourceID, MessageID: i.MessageID, FirstSeen: i.At})
-	}
+	out := identitiesJSON(p)
 	// A profile holds at most a few hundred identifiers (the limits), so one page holds them.
 	web.JSON(w, http.StatusOK, map[string]any{"identities": out, "next": ""})
 	return nil
@@ -295,4 +276,37 @@ func idCursor(next int64) string {
 		return ""
 	}
 	return strconv.FormatInt(next, 10)
+}
+
+// traitJSON is a trait with its provenance.
+type traitJSON struct {
+	Value     json.RawMessage `json:"value"`
+	SourceID  string          `json:"source_id"`
+	MessageID string          `json:"message_id"`
+	Timestamp time.Time       `json:"timestamp"`
+}
+
+func traitsJSON(p *kenner.Profile) map[string]traitJSON {
+	out := make(map[string]traitJSON, len(p.Traits))
+	for name, t := range p.Traits {
+		out[name] = traitJSON{Value: t.Value, SourceID: t.SourceID, MessageID: t.MessageID, Timestamp: t.Timestamp}
+	}
+	return out
+}
+
+// identityJSON is an identifier with the event that attached it.
+type identityJSON struct {
+	Kind      string    `json:"kind"`
+	Value     string    `json:"value"`
+	SourceID  string    `json:"source_id"`
+	MessageID string    `json:"message_id"`
+	FirstSeen time.Time `json:"first_seen"`
+}
+
+func identitiesJSON(p *kenner.Profile) []identityJSON {
+	out := make([]identityJSON, 0, len(p.Identities))
+	for _, i := range p.Identities {
+		out = append(out, identityJSON{Kind: i.Kind, Value: i.Value, SourceID: i.SourceID, MessageID: i.MessageID, FirstSeen: i.At})
+	}
+	return out
 }
