@@ -164,3 +164,27 @@ type DestinationStore interface {
 	// before t, and returns how many. Pending and dead ones stay.
 	PruneDeliveries(ctx context.Context, before time.Time, limit int) (int64, error)
 }
+
+// EventOrderKey is the order key of a raw event's deliveries. Events are queued before
+// identity resolution, so the event's identity stands in for the person.
+func EventOrderKey(userID, anonymousID string) string {
+	if userID != "" {
+		return "u:" + userID
+	}
+	return "a:" + anonymousID
+}
+
+// PersonOrderKeys are every order key a person's deliveries can have: their profile ids
+// (changes) and their user and anonymous ids (raw events).
+func PersonOrderKeys(profileIDs []string, ids []Identifier) []string {
+	keys := append([]string(nil), profileIDs...)
+	for _, id := range ids {
+		switch id.Kind {
+		case KindUserID:
+			keys = append(keys, EventOrderKey(id.Value, ""))
+		case KindAnonymousID:
+			keys = append(keys, EventOrderKey("", id.Value))
+		}
+	}
+	return keys
+}

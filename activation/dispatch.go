@@ -173,7 +173,7 @@ func (s *Service) dispatchEvents(ctx context.Context, part int, recs []kenner.Lo
 					}
 				}
 				ds = append(ds, kenner.Delivery{WorkspaceID: rec.WorkspaceID, DestinationID: r.dest.ID, Key: e.MessageID,
-					OrderKey: eventOrderKey(e.UserID, e.AnonymousID), Type: kenner.DeliveryEvent, Payload: payload, NextAt: now, CreatedAt: now})
+					OrderKey: kenner.EventOrderKey(e.UserID, e.AnonymousID), Type: kenner.DeliveryEvent, Payload: payload, NextAt: now, CreatedAt: now})
 			}
 		}
 	}

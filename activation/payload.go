@@ -63,15 +63,6 @@ func eventPayload(messageID string, msg json.RawMessage) (json.RawMessage, error
 // changeKey is the idempotency key of a change: its place in the changes stream.
 func changeKey(c kenner.Change) string { return fmt.Sprintf("chg_%s_%d", c.WorkspaceID, c.Seq) }
 
-// eventOrderKey puts the events of one identity in one queue. Events are read before
-// identity resolution, so the identity stands in for the person.
-func eventOrderKey(userID, anonymousID string) string {
-	if userID != "" {
-		return "u:" + userID
-	}
-	return "a:" + anonymousID
-}
-
 // Map applies a destination's field mapping to a payload: each output path (dotted) gets the
 // value at the input path, or the literal after '=' ("=US" is the string US). Output paths
 // whose input is missing are left out.

@@ -110,16 +110,10 @@ func (s *Store) ProfileFootprint(ctx context.Context, ws, profileID string) ([]s
 // Erase implements kenner.PrivacyStore.
 func (s *Store) Erase(ctx context.Context, ws string, plan kenner.ErasePlan) (map[string]int64, error) {
 	counts := map[string]int64{}
-	orderKeys := append([]string(nil), plan.ProfileIDs...)
+	orderKeys := kenner.PersonOrderKeys(plan.ProfileIDs, plan.Identifiers)
 	kinds, values := make([]string, 0, len(plan.Identifiers)), make([]string, 0, len(plan.Identifiers))
 	for _, id := range plan.Identifiers {
 		kinds, values = append(kinds, id.Kind), append(values, id.Value)
-		switch id.Kind {
-		case "user_id":
-			orderKeys = append(orderKeys, "u:"+id.Value)
-		case "anonymous_id":
-			orderKeys = append(orderKeys, "a:"+id.Value)
-		}
 	}
 	const idents = `(kind, value) IN (SELECT * FROM unnest($2::text[], $3::text[]))`
 	steps := []struct {

@@ -30,15 +30,11 @@ func (s *Server) exportProfile(w http.ResponseWriter, r *http.Request, tok *kenn
 	if err != nil {
 		return err
 	}
-	orderKeys := []string{p.ID}
-	for _, i := range p.Identities {
-		switch i.Kind {
-		case kenner.KindUserID:
-			orderKeys = append(orderKeys, "u:"+i.Value)
-		case kenner.KindAnonymousID:
-			orderKeys = append(orderKeys, "a:"+i.Value)
-		}
+	ids := make([]kenner.Identifier, len(p.Identities))
+	for i, id := range p.Identities {
+		ids[i] = id.Identifier
 	}
+	orderKeys := kenner.PersonOrderKeys([]string{p.ID}, ids)
 	events := []json.RawMessage{}
 	f := kenner.EventFilter{WorkspaceID: ws, ProfileID: p.ID, Limit: 1000}
 	for {

@@ -26,27 +26,9 @@ func args(ws string, vals []string) []any {
 
 // SubjectKeys implements kenner.PrivacyStore.
 func (s *Store) SubjectKeys(ctx context.Context, ws string, subjects []string) (map[string][]byte, error) {
-	out := make(map[string][]byte, len(subjects))
-	for len(subjects) > 0 {
-		chunk := subjects[:min(len(subjects), 500)]
-		subjects = subjects[len(chunk):]
-		rows, err := s.r.QueryContext(ctx, `SELECT subject, key FROM subject_keys WHERE workspace_id = ? AND subject IN `+in(len(chunk)), args(ws, chunk)...)
-		if err != nil {
-			return nil, fmt.Errorf("subject keys: %w", err)
-		}
-		for rows.Next() {
-			var id string
-			var key []byte
-			if err := rows.Scan(&id, &key); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("subject keys: %w", err)
-			}
-			out[id] = key
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("subject keys: %w", err)
-		}
+	out, err := s.subjectKeysFrom(ctx, s.r, ws, subjects)
+	if err != nil {
+		return nil, fmt.Errorf("subject keys: %w", err)
 	}
 	return out, nil
 }
@@ -95,6 +77,9 @@ func (s *Store) subjectKeysFrom(ctx context.Context, db *sql.DB, ws string, ids 
 			out[id] = key
 		}
 		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -157,15 +142,7 @@ func (s *Store) ProfileFootprint(ctx context.Context, ws, profileID string) ([]s
 // stays in the database files.
 func (s *Store) Erase(ctx context.Context, ws string, plan kenner.ErasePlan) (map[string]int64, error) {
 	counts := map[string]int64{}
-	orderKeys := append([]string(nil), plan.ProfileIDs...)
-	for _, id := range plan.Identifiers {
-		switch id.Kind {
-		case "user_id":
-			orderKeys = append(orderKeys, "u:"+id.Value)
-		case "anonymous_id":
-			orderKeys = append(orderKeys, "a:"+id.Value)
-		}
-	}
+	orderKeys := kenner.PersonOrderKeys(plan.ProfileIDs, plan.Identifiers)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		del := func(what, query string, a ...any) error {
 			res, err := tx.ExecContext(ctx, query, a...)
