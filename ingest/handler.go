@@ -14,14 +14,12 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/jsonobj"
 	"github.com/kenner-cdp/kenner/web"
 	"golang.org/x/sync/semaphore"
-	"golang.org/x/time/rate"
 )
 
 // Sources resolves a write key to its source.
@@ -50,17 +48,15 @@ type Handler struct {
 
 	uas      uaCache
 	inFlight *semaphore.Weighted
-	mu       sync.Mutex
-	limiters map[string]*rate.Limiter
+	limiter  *web.Limiter
 }
 
 // New returns a Handler appending to log.
 func New(log kenner.Log, sources Sources, metrics *Metrics, logger *slog.Logger, cfg Config) *Handler {
-	if cfg.RateLimit > 0 && cfg.Burst <= 0 {
-		cfg.Burst = int(cfg.RateLimit * 10)
-	}
-	return &Handler{log: log, sources: sources, metrics: metrics, logger: logger, cfg: cfg, now: time.Now,
-		limiters: map[string]*rate.Limiter{}, inFlight: semaphore.NewWeighted(maxInFlightBytes)}
+	h := &Handler{log: log, sources: sources, metrics: metrics, logger: logger, cfg: cfg, now: time.Now,
+		inFlight: semaphore.NewWeighted(maxInFlightBytes)}
+	h.limiter = web.NewLimiter(cfg.RateLimit, cfg.Burst, "source", "events", func() time.Time { return h.now() })
+	return h
 }
 
 // Endpoints maps each tracking path to the message type it fixes ("" for batches).
@@ -181,7 +177,7 @@ func (h *Handler) accept(r *http.Request, pathType string) error {
 			return err
 		}
 	}
-	if err := h.allow(src.ID, len(raws)); err != nil {
+	if err := h.limiter.Allow(src.ID, len(raws)); err != nil {
 		return err
 	}
 
@@ -222,29 +218,6 @@ func (h *Handler) batches(src *kenner.Source, msgs []message) []kenner.LogBatch 
 		out[i].Subjects = append(out[i].Subjects, m.subject)
 	}
 	return out
-}
-
-// allow applies the per-source rate limit, if one is configured.
-func (h *Handler) allow(sourceID string, events int) error {
-	if h.cfg.RateLimit <= 0 {
-		return nil
-	}
-	h.mu.Lock()
-	l, ok := h.limiters[sourceID]
-	if !ok {
-		l = rate.NewLimiter(rate.Limit(h.cfg.RateLimit), h.cfg.Burst)
-		h.limiters[sourceID] = l
-	}
-	h.mu.Unlock()
-	res := l.ReserveN(h.now(), events)
-	if !res.OK() {
-		return kenner.Errorf(kenner.ERateLimited, "a request of %d events is larger than this source's burst limit of %d", events, h.cfg.Burst)
-	}
-	if d := res.DelayFrom(h.now()); d > 0 {
-		res.CancelAt(h.now())
-		return &web.RetryAfter{Err: kenner.Errorf(kenner.ERateLimited, "rate limit of %g events/s exceeded for this source", h.cfg.RateLimit), Seconds: int(d.Seconds()) + 1}
-	}
-	return nil
 }
 
 // readBody reads the whole request body, gunzipping it when needed, within the request limit.

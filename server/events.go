@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/privacy"
 )
 
 // consistentReadWait bounds how long /v1/events waits for the processor to catch up with the log.
@@ -21,6 +22,9 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, tok *kenner.
 		UserID:      q.Get("user_id"),
 		AnonymousID: q.Get("anonymous_id"),
 		MessageID:   q.Get("message_id"),
+	}
+	if (f.UserID != "" || f.AnonymousID != "") && !tok.Role.SeesPII() {
+		return kenner.Errorf(kenner.EForbidden, "the %s role sees masked personal data and cannot filter events by user or anonymous id", tok.Role)
 	}
 	var err error
 	if f.Limit, err = pageLimit(q.Get("limit")); err != nil {
@@ -39,12 +43,13 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, tok *kenner.
 	if err != nil {
 		return err
 	}
-	writeEvents(w, events, next)
+	writeEvents(w, events, next, s.masker(tok))
 	return nil
 }
 
 // writeEvents answers a page of events: each stored Segment message with its log seq.
-func writeEvents(w http.ResponseWriter, events []kenner.Event, next string) {
+// A non-nil mask hides each message's personal data.
+func writeEvents(w http.ResponseWriter, events []kenner.Event, next string, mask *privacy.PII) {
 	var buf bytes.Buffer
 	buf.WriteString(`{"events":[`)
 	for i, e := range events {
@@ -54,6 +59,9 @@ func writeEvents(w http.ResponseWriter, events []kenner.Event, next string) {
 		buf.WriteString(`{"seq":`)
 		buf.WriteString(strconv.FormatUint(e.Seq, 10))
 		body := bytes.TrimSpace(e.Body)
+		if mask != nil {
+			body = mask.MaskEvent(body)
+		}
 		if len(body) > 2 {
 			buf.WriteByte(',')
 		}

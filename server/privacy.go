@@ -96,9 +96,9 @@ func (s *Server) exportProfile(w http.ResponseWriter, r *http.Request, tok *kenn
 	w.Header().Set("Content-Disposition", `attachment; filename="`+p.ID+`.json"`)
 	web.JSON(w, http.StatusOK, map[string]any{
 		"exported_at": time.Now().UTC(),
-		"profile":     newProfileJSON(p, eng),
-		"traits":      traitsJSON(p),
-		"identities":  identitiesJSON(p),
+		"profile":     newProfileJSON(p, eng, nil),
+		"traits":      traitsJSON(p, nil),
+		"identities":  identitiesJSON(p, nil),
 		"events":      events,
 		"consent":     map[string]any{"current": map[string]any{}, "history": []any{}},
 		"segments":    map[string]any{"current": sortedIDs(p.Segments), "history": orEmpty(history)},

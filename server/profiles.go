@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/privacy"
 	"github.com/kenner-cdp/kenner/segment"
 	"github.com/kenner-cdp/kenner/web"
 )
@@ -45,7 +46,40 @@ func (s *Server) lookupProfile(r *http.Request, tok *kenner.Token) (*kenner.Prof
 	if r.URL.Query().Get("consistent") == "true" {
 		s.waitForProcessor(r.Context())
 	}
+	if ref.Kind != kenner.KindProfileID && !tok.Role.SeesPII() {
+		// Otherwise a found/not-found answer would confirm a person's email to a role that is
+		// not meant to see emails.
+		return nil, kenner.Errorf(kenner.EForbidden, "the %s role sees masked personal data: look profiles up by id (id:prf_...)", tok.Role)
+	}
 	return s.deps.Store.Profile(r.Context(), tok.WorkspaceID, ref)
+}
+
+// masker is the PII policy to mask answers to tok with, or nil when its role sees PII.
+func (s *Server) masker(tok *kenner.Token) *privacy.PII {
+	if tok.Role.SeesPII() {
+		return nil
+	}
+	return s.deps.PII
+}
+
+func maskIdentifier(mask *privacy.PII, id kenner.Identifier) kenner.Identifier {
+	if mask == nil {
+		return id
+	}
+	return privacy.MaskIdentifier(id)
+}
+
+func maskJSON(mask *privacy.PII, raw json.RawMessage) json.RawMessage {
+	if mask == nil || len(raw) == 0 {
+		return raw
+	}
+	m := map[string]json.RawMessage{}
+	if json.Unmarshal(raw, &m) != nil {
+		return raw
+	}
+	mask.MaskTraits(m)
+	b, _ := json.Marshal(m)
+	return b
 }
 
 // profileJSON is a profile as the API shows it.
@@ -69,7 +103,8 @@ type groupJSON struct {
 	At     time.Time       `json:"timestamp"`
 }
 
-func newProfileJSON(p *kenner.Profile, eng *segment.Engine) profileJSON {
+// newProfileJSON renders p; a non-nil mask hides its identifiers and PII traits.
+func newProfileJSON(p *kenner.Profile, eng *segment.Engine, mask *privacy.PII) profileJSON {
 	out := profileJSON{ID: p.ID, Traits: map[string]json.RawMessage{}, Identities: []kenner.Identifier{}, Groups: []groupJSON{},
 		Computed: computedJSON(eng, p), Segments: sortedIDs(p.Segments), Consent: map[string]json.RawMessage{},
 		Version: p.Version, UpdatedAt: p.UpdatedAt}
@@ -77,10 +112,13 @@ func newProfileJSON(p *kenner.Profile, eng *segment.Engine) profileJSON {
 		out.Traits[name] = t.Value
 	}
 	for _, i := range p.Identities {
-		out.Identities = append(out.Identities, i.Identifier)
+		out.Identities = append(out.Identities, maskIdentifier(mask, i.Identifier))
 	}
 	for _, g := range p.Groups {
-		out.Groups = append(out.Groups, groupJSON{ID: g.ID, Traits: g.Traits, At: g.Timestamp})
+		out.Groups = append(out.Groups, groupJSON{ID: g.ID, Traits: maskJSON(mask, g.Traits), At: g.Timestamp})
+	}
+	if mask != nil {
+		mask.MaskTraits(out.Traits)
 	}
 	slices.SortFunc(out.Groups, func(a, b groupJSON) int { return strings.Compare(a.ID, b.ID) })
 	if !p.FirstSeen.IsZero() {
@@ -125,7 +163,7 @@ func (s *Server) getProfile(w http.ResponseWriter, r *http.Request, tok *kenner.
 	if err != nil {
 		return err
 	}
-	web.JSON(w, http.StatusOK, newProfileJSON(p, eng))
+	web.JSON(w, http.StatusOK, newProfileJSON(p, eng, s.masker(tok)))
 	return nil
 }
 
@@ -134,7 +172,7 @@ func (s *Server) getProfileTraits(w http.ResponseWriter, r *http.Request, tok *k
 	if err != nil {
 		return err
 	}
-	out := traitsJSON(p)
+	out := traitsJSON(p, s.masker(tok))
 	w.Header().Set("ETag", etag(p))
 	web.JSON(w, http.StatusOK, map[string]any{"id": p.ID, "traits": out})
 	return nil
@@ -145,7 +183,7 @@ func (s *Server) getProfileIdentities(w http.ResponseWriter, r *http.Request, to
 	if err != nil {
 		return err
 	}
-	out := identitiesJSON(p)
+	out := identitiesJSON(p, s.masker(tok))
 	// A profile holds at most a few hundred identifiers (the limits), so one page holds them.
 	web.JSON(w, http.StatusOK, map[string]any{"identities": out, "next": ""})
 	return nil
@@ -178,7 +216,7 @@ func (s *Server) getProfileEvents(w http.ResponseWriter, r *http.Request, tok *k
 	if err != nil {
 		return err
 	}
-	writeEvents(w, events, next)
+	writeEvents(w, events, next, s.masker(tok))
 	return nil
 }
 
@@ -201,7 +239,7 @@ func (s *Server) getProfileMerges(w http.ResponseWriter, r *http.Request, tok *k
 	}
 	out := make([]decisionJSON, 0, len(ds))
 	for _, d := range ds {
-		out = append(out, decisionJSON{Action: d.Action, From: d.From, Identifier: d.Identifier, MessageID: d.MessageID, Reason: d.Reason, At: d.At})
+		out = append(out, decisionJSON{Action: d.Action, From: d.From, Identifier: maskIdentifier(s.masker(tok), d.Identifier), MessageID: d.MessageID, Reason: d.Reason, At: d.At})
 	}
 	nextCursor := idCursor(next)
 	web.JSON(w, http.StatusOK, map[string]any{"merges": out, "next": nextCursor})
@@ -244,7 +282,7 @@ func (s *Server) splitProfile(w http.ResponseWriter, r *http.Request, tok *kenne
 		if err != nil {
 			return err
 		}
-		out[name] = newProfileJSON(p, eng)
+		out[name] = newProfileJSON(p, eng, nil) // splitting needs the admin role
 	}
 	web.JSON(w, http.StatusOK, out)
 	return nil
@@ -286,10 +324,16 @@ type traitJSON struct {
 	Timestamp time.Time       `json:"timestamp"`
 }
 
-func traitsJSON(p *kenner.Profile) map[string]traitJSON {
+func traitsJSON(p *kenner.Profile, mask *privacy.PII) map[string]traitJSON {
 	out := make(map[string]traitJSON, len(p.Traits))
 	for name, t := range p.Traits {
-		out[name] = traitJSON{Value: t.Value, SourceID: t.SourceID, MessageID: t.MessageID, Timestamp: t.Timestamp}
+		v := t.Value
+		if mask != nil {
+			m := map[string]json.RawMessage{name: v}
+			mask.MaskTraits(m)
+			v = m[name]
+		}
+		out[name] = traitJSON{Value: v, SourceID: t.SourceID, MessageID: t.MessageID, Timestamp: t.Timestamp}
 	}
 	return out
 }
@@ -303,10 +347,10 @@ type identityJSON struct {
 	FirstSeen time.Time `json:"first_seen"`
 }
 
-func identitiesJSON(p *kenner.Profile) []identityJSON {
+func identitiesJSON(p *kenner.Profile, mask *privacy.PII) []identityJSON {
 	out := make([]identityJSON, 0, len(p.Identities))
 	for _, i := range p.Identities {
-		out = append(out, identityJSON{Kind: i.Kind, Value: i.Value, SourceID: i.SourceID, MessageID: i.MessageID, FirstSeen: i.At})
+		out = append(out, identityJSON{Kind: i.Kind, Value: maskIdentifier(mask, i.Identifier).Value, SourceID: i.SourceID, MessageID: i.MessageID, FirstSeen: i.At})
 	}
 	return out
 }

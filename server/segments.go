@@ -367,7 +367,7 @@ func (s *Server) previewSegment(w http.ResponseWriter, r *http.Request, tok *ken
 	}
 	out := make([]profileJSON, 0, len(p.Sample))
 	for _, prof := range p.Sample {
-		out = append(out, newProfileJSON(prof, eng))
+		out = append(out, newProfileJSON(prof, eng, s.masker(tok)))
 	}
 	web.JSON(w, http.StatusOK, map[string]any{"count": p.Count, "evaluated": p.Evaluated, "errors": p.Errors,
 		"took_ms": float64(p.Took.Microseconds()) / 1000, "sample": out})

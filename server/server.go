@@ -16,6 +16,7 @@ import (
 	"github.com/kenner-cdp/kenner/auth"
 	"github.com/kenner-cdp/kenner/identity"
 	"github.com/kenner-cdp/kenner/ingest"
+	"github.com/kenner-cdp/kenner/privacy"
 	"github.com/kenner-cdp/kenner/web"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -44,6 +45,11 @@ type Deps struct {
 	// Activation validates destinations and applies their changes; nil: destinations
 	// cannot be saved.
 	Activation Activation
+	// PII names the personal data fields masked for roles without PII access (nil: the
+	// defaults).
+	PII *privacy.PII
+	// TokenLimiter limits admin requests per token (nil: no limit).
+	TokenLimiter *web.Limiter
 	// Eraser carries out erasure requests (privacy.Eraser); nil: none are possible.
 	Eraser Eraser
 }
@@ -69,6 +75,9 @@ type Server struct {
 
 // New builds the API's routes.
 func New(deps Deps) *Server {
+	if deps.PII == nil {
+		deps.PII = privacy.NewPII(nil)
+	}
 	s := &Server{deps: deps, mux: http.NewServeMux()}
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "kenner_http_request_seconds", Help: "HTTP request latency by route and status class.",
@@ -82,13 +91,13 @@ func New(deps Deps) *Server {
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(deps.Registry, promhttp.HandlerOpts{Registry: deps.Registry}))
 	s.mux.HandleFunc("GET /openapi.json", serveOpenAPI)
 
-	s.admin("GET /v1/events", kenner.RoleMarketer, s.listEvents)
-	s.admin("GET /v1/profiles/{ref}", kenner.RoleMarketer, s.getProfile)
-	s.admin("GET /v1/profiles/{ref}/traits", kenner.RoleMarketer, s.getProfileTraits)
-	s.admin("GET /v1/profiles/{ref}/identities", kenner.RoleMarketer, s.getProfileIdentities)
-	s.admin("GET /v1/profiles/{ref}/events", kenner.RoleMarketer, s.getProfileEvents)
-	s.admin("GET /v1/profiles/{ref}/merges", kenner.RoleMarketer, s.getProfileMerges)
-	s.admin("GET /v1/profiles/{ref}/segments", kenner.RoleMarketer, s.getProfileSegments)
+	s.admin("GET /v1/events", kenner.RoleAnalyst, s.listEvents)
+	s.admin("GET /v1/profiles/{ref}", kenner.RoleViewer, s.getProfile)
+	s.admin("GET /v1/profiles/{ref}/traits", kenner.RoleViewer, s.getProfileTraits)
+	s.admin("GET /v1/profiles/{ref}/identities", kenner.RoleViewer, s.getProfileIdentities)
+	s.admin("GET /v1/profiles/{ref}/events", kenner.RoleViewer, s.getProfileEvents)
+	s.admin("GET /v1/profiles/{ref}/merges", kenner.RoleViewer, s.getProfileMerges)
+	s.admin("GET /v1/profiles/{ref}/segments", kenner.RoleViewer, s.getProfileSegments)
 	s.admin("POST /v1/profiles/{ref}/split", kenner.RoleAdmin, s.splitProfile)
 	s.admin("GET /v1/profiles/{ref}/export", kenner.RoleAdmin, s.exportProfile)
 	s.admin("DELETE /v1/profiles/{ref}", kenner.RoleAdmin, s.eraseProfile)
@@ -165,6 +174,9 @@ func (s *Server) admin(pattern string, min kenner.Role, h func(http.ResponseWrit
 		tok, err := s.authenticate(r)
 		if err != nil {
 			tok = nil
+		}
+		if err == nil {
+			err = s.deps.TokenLimiter.Allow(tok.ID, 1)
 		}
 		if err == nil && !tok.Role.AtLeast(min) {
 			err = kenner.Errorf(kenner.EForbidden, "this needs the %s role or higher; the token has %s", min, tok.Role)

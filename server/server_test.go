@@ -40,7 +40,7 @@ type stack struct {
 
 // newStack runs the whole server in-process on real components: SQLite, the embedded log and
 // the processor.
-func newStack(t *testing.T) *stack {
+func newStack(t *testing.T, opts ...func(*server.Deps)) *stack {
 	t.Helper()
 	ctx := t.Context()
 	logger := slog.New(slog.DiscardHandler)
@@ -77,8 +77,12 @@ func newStack(t *testing.T) *stack {
 	pcfg.Committed = act.Wake
 	proc := process.New(log, store, pcfg, reg, logger)
 	builder := process.NewBuilder(proc, store, time.Second, logger)
-	st.api = server.New(server.Deps{Store: store, Log: log, Creds: creds, Ingest: tracking, Registry: reg, Logger: logger, Consumer: process.ConsumerName,
-		Splitter: proc, Audience: proc, Builder: builder, Activation: act})
+	deps := server.Deps{Store: store, Log: log, Creds: creds, Ingest: tracking, Registry: reg, Logger: logger, Consumer: process.ConsumerName,
+		Splitter: proc, Audience: proc, Builder: builder, Activation: act}
+	for _, o := range opts {
+		o(&deps)
+	}
+	st.api = server.New(deps)
 	srv := httptest.NewServer(st.api)
 	st.url = srv.URL
 	procCtx, stop := context.WithCancel(context.Background())

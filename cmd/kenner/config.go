@@ -21,24 +21,26 @@ import (
 // variables, and the YAML file named by --config. Keys use dashes: the flag --nats-listen is
 // KENNER_NATS_LISTEN in the environment and nats-listen in the file.
 type config struct {
-	Data          string
-	Addr          string
-	Store         string
-	NATS          string
-	NATSListen    string
-	NATSStream    string
-	Partitions    int
-	Sync          string
-	DefaultRegion string
-	RateLimit     float64
-	TrustProxy    bool
-	LogLevel      string
-	LogFormat     string
-	SecretFile    string
-	DebugAddr     string
-	MemoryLimit   int64
-	URL           string
-	Token         string
+	Data           string
+	Addr           string
+	Store          string
+	NATS           string
+	NATSListen     string
+	NATSStream     string
+	Partitions     int
+	Sync           string
+	DefaultRegion  string
+	RateLimit      float64
+	TokenRateLimit float64
+	PIITraits      []string
+	TrustProxy     bool
+	LogLevel       string
+	LogFormat      string
+	SecretFile     string
+	DebugAddr      string
+	MemoryLimit    int64
+	URL            string
+	Token          string
 
 	ExternalIDs         []string
 	IdentityPriority    []string
@@ -80,6 +82,11 @@ func loadConfig(cmd *cobra.Command) (config, error) {
 		DefaultRegion: k.String("default-region"), RateLimit: k.Float64("rate-limit"), TrustProxy: k.Bool("trust-proxy"),
 		LogLevel: k.String("log-level"), LogFormat: k.String("log-format"), SecretFile: k.String("secret-file"),
 		DebugAddr: k.String("debug-addr"), MemoryLimit: k.Int64("memory-limit"), URL: k.String("url"), Token: k.String("token"),
+	}
+	c.TokenRateLimit = k.Float64("token-rate-limit")
+	c.PIITraits = k.Strings("pii-traits")
+	if c.RateLimit < 0 || c.TokenRateLimit < 0 {
+		return config{}, usageError{fmt.Errorf("rate-limit and token-rate-limit: want a number of per second, 0 for no limit")}
 	}
 	c.ExternalIDs = k.Strings("external-ids")
 	c.IdentityPriority = k.Strings("identity-priority")

@@ -20,6 +20,7 @@ import (
 	"github.com/kenner-cdp/kenner/privacy"
 	"github.com/kenner-cdp/kenner/process"
 	"github.com/kenner-cdp/kenner/server"
+	"github.com/kenner-cdp/kenner/web"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
@@ -49,6 +50,8 @@ its batch, then closes the store and the log, and exits 0.`,
 	addLogFlags(cmd)
 	addIdentityFlags(cmd)
 	f.Float64("rate-limit", 0, "events per second one source may send (0: no limit)")
+	f.Float64("token-rate-limit", 0, "admin API requests per second one token may make, with bursts of 10 s worth (0: no limit)")
+	f.StringSlice("pii-traits", privacy.DefaultPII, "trait and field names holding personal data, masked for the analyst and viewer roles (names containing one match too)")
 	f.Bool("trust-proxy", false, "take client IPs from X-Forwarded-For")
 	f.String("segment-sweep", "1m", "how often windowed segments are re-evaluated for profiles whose events left a window")
 	f.Int("delivery-attempts", 10, "attempts per delivery before it goes to the dead letters (a destination's max_attempts overrides)")
@@ -86,7 +89,9 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		Store: app.store, Log: sealed, Creds: app.creds, Ingest: tracking, Registry: reg, Logger: logger,
 		Consumer: process.ConsumerName, Splitter: proc, Normalizer: pcfg.Normalizer, ExternalIDs: pcfg.ExternalIDs,
 		Audience: proc, Builder: builder, Activation: act,
-		Eraser: privacy.NewEraser(app.store, app.keys, app.suppress, logger),
+		Eraser:       privacy.NewEraser(app.store, app.keys, app.suppress, logger),
+		PII:          privacy.NewPII(cfg.PIITraits),
+		TokenLimiter: web.NewLimiter(cfg.TokenRateLimit, 0, "token", "requests", nil),
 	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -1,0 +1,235 @@
+package privacy
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/jsonobj"
+)
+
+// DefaultPII are the trait names treated as personal data when none are configured.
+var DefaultPII = []string{"email", "phone", "name", "address", "birthday", "ip"}
+
+// PII knows which fields hold personal data, for the two things done with them: masking them
+// for roles without PII access, and stripping them from events kept without consent.
+//
+// A field is PII when its name, lowercased and without separators, equals a configured name,
+// or contains it for names of four letters or more: "first_name", "lastName" and
+// "phone_number" are PII under the defaults; "zip" is not PII because of "ip". Matching errs
+// on the side of hiding: "username" is masked too.
+type PII struct {
+	names []string
+}
+
+// NewPII returns the policy for names (DefaultPII when empty).
+func NewPII(names []string) *PII {
+	if len(names) == 0 {
+		names = DefaultPII
+	}
+	p := &PII{}
+	for _, n := range names {
+		if n = fold(n); n != "" {
+			p.names = append(p.names, n)
+		}
+	}
+	return p
+}
+
+// Names are the configured names, folded.
+func (p *PII) Names() []string { return p.names }
+
+func fold(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(strings.TrimSpace(s)) {
+		if r != '_' && r != '-' && r != ' ' && r != '.' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// IsPII reports whether a field named key holds personal data.
+func (p *PII) IsPII(key string) bool {
+	k := fold(key)
+	for _, n := range p.names {
+		if k == n || (len(n) >= 4 && strings.Contains(k, n)) {
+			return true
+		}
+	}
+	return false
+}
+
+// maskValue hides a value but keeps enough of its shape to tell values apart at a glance:
+// the first character, and for an email the top-level domain.
+func maskValue(kind, v string) string {
+	switch {
+	case v == "":
+		return ""
+	case kind == kenner.KindEmail:
+		local, domain, _ := strings.Cut(v, "@")
+		tld := ""
+		if i := strings.LastIndexByte(domain, '.'); i >= 0 {
+			tld = domain[i:]
+		}
+		return firstRune(local) + "***@***" + tld
+	case kind == kenner.KindPhone && len(v) > 4:
+		return v[:1] + strings.Repeat("*", len(v)-3) + v[len(v)-2:]
+	default:
+		return firstRune(v) + "***"
+	}
+}
+
+func firstRune(s string) string {
+	for _, r := range s {
+		return string(r)
+	}
+	return ""
+}
+
+// MaskIdentifier hides an identifier's value; profile ids are not personal data and stay.
+func MaskIdentifier(id kenner.Identifier) kenner.Identifier {
+	if id.Kind == kenner.KindProfileID {
+		return id
+	}
+	return kenner.Identifier{Kind: id.Kind, Value: maskValue(id.Kind, id.Value)}
+}
+
+// MaskTraitValue hides the value of a PII trait named name: strings keep their shape (see
+// maskValue), anything else becomes "***".
+func MaskTraitValue(name string, raw json.RawMessage) json.RawMessage {
+	s, ok := jsonobj.String(raw)
+	if !ok {
+		return json.RawMessage(`"***"`)
+	}
+	kind := ""
+	switch fold(name) {
+	case kenner.KindEmail, kenner.KindPhone:
+		kind = fold(name)
+	}
+	return jsonobj.AppendString(nil, maskValue(kind, s))
+}
+
+// MaskTraits hides the values of the PII traits of a name → value map, in place.
+func (p *PII) MaskTraits(traits map[string]json.RawMessage) {
+	for k, v := range traits {
+		if p.IsPII(k) {
+			traits[k] = MaskTraitValue(k, v)
+		} else if jsonobj.IsObject(v) || isArray(v) {
+			traits[k] = p.walk(v, false, maskField)
+		}
+	}
+}
+
+// identityFields are the Segment message fields that name a person.
+var identityFields = []string{"userId", "anonymousId", "previousId"}
+
+// MaskEvent hides the personal data of a stored Segment message: its person ids, PII traits
+// at any depth of traits and context.traits, context.ip, and properties named exactly like a
+// PII name (properties are event data: "product_name" is not a person's name). Bodies that are
+// not objects (shredded events) come back unchanged.
+func (p *PII) MaskEvent(body []byte) []byte { return p.event(body, maskField) }
+
+// StripEvent removes the same fields MaskEvent hides, except the pseudonymous ids: what is
+// kept of an event whose person did not consent to a purpose whose policy is "strip".
+func (p *PII) StripEvent(body []byte) []byte { return p.event(body, nil) }
+
+func (p *PII) event(body []byte, replace func(string, []byte) []byte) []byte {
+	obj, err := jsonobj.Parse(body)
+	if err != nil {
+		return body
+	}
+	for i, f := range obj {
+		switch f.Key {
+		case "userId", "anonymousId", "previousId":
+			if s, ok := jsonobj.String(f.Value); ok && replace != nil {
+				obj[i].Value = jsonobj.AppendString(nil, maskValue("", s))
+			}
+		case "traits":
+			obj[i].Value = p.walk(f.Value, false, replace)
+		case "properties":
+			obj[i].Value = p.walk(f.Value, true, replace)
+		case "context":
+			ctx, err := jsonobj.Parse(f.Value)
+			if err != nil {
+				continue
+			}
+			out := ctx[:0]
+			for _, c := range ctx {
+				switch c.Key {
+				case "traits":
+					c.Value = p.walk(c.Value, false, replace)
+				case "ip":
+					if replace == nil {
+						continue
+					}
+					c.Value = replace(c.Key, c.Value)
+				}
+				out = append(out, c)
+			}
+			obj[i].Value = out.Encode()
+		}
+	}
+	return obj.Encode()
+}
+
+func isArray(raw []byte) bool { return len(raw) > 0 && raw[0] == '[' }
+
+func maskField(key string, raw []byte) []byte { return MaskTraitValue(key, raw) }
+
+// walk rewrites the PII fields of a JSON value at any depth: with replace, or removed when
+// replace is nil. exact matches names only when equal. Values it cannot parse come back
+// unchanged.
+func (p *PII) walk(raw []byte, exact bool, replace func(key string, raw []byte) []byte) []byte {
+	switch {
+	case jsonobj.IsObject(raw):
+		obj, err := jsonobj.Parse(raw)
+		if err != nil {
+			return raw
+		}
+		out := obj[:0]
+		for _, f := range obj {
+			pii := p.IsPII(f.Key)
+			if exact {
+				pii = p.isExactPII(f.Key)
+			}
+			switch {
+			case pii && replace == nil:
+				continue
+			case pii:
+				f.Value = replace(f.Key, f.Value)
+			case jsonobj.IsObject(f.Value) || isArray(f.Value):
+				f.Value = p.walk(f.Value, exact, replace)
+			}
+			out = append(out, f)
+		}
+		return out.Encode()
+	case isArray(raw):
+		elems, err := jsonobj.Elements(raw)
+		if err != nil {
+			return raw
+		}
+		buf := []byte{'['}
+		for i, e := range elems {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			if jsonobj.IsObject(e) || isArray(e) {
+				e = p.walk(e, exact, replace)
+			}
+			buf = append(buf, e...)
+		}
+		return append(buf, ']')
+	}
+	return raw
+}
+
+func (p *PII) isExactPII(key string) bool {
+	k := fold(key)
+	for _, n := range p.names {
+		if k == n {
+			return true
+		}
+	}
+	return false
+}

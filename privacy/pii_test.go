@@ -1,0 +1,81 @@
+package privacy
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/kenner-cdp/kenner"
+)
+
+func TestIsPII(t *testing.T) {
+	p := NewPII(nil)
+	tests := []struct {
+		key  string
+		want bool
+	}{
+		{"email", true}, {"Email", true}, {"email_address", true}, {"first_name", true}, {"lastName", true},
+		{"phone_number", true}, {"ip", true}, {"birthday", true}, {"address", true},
+		{"zip", false}, {"shipping", false}, {"plan", false}, {"total", false},
+	}
+	for _, tc := range tests {
+		if got := p.IsPII(tc.key); got != tc.want {
+			t.Errorf("IsPII(%q) = %v, want %v", tc.key, got, tc.want)
+		}
+	}
+	if !NewPII([]string{"ssn"}).IsPII("SSN") || NewPII([]string{"ssn"}).IsPII("email") {
+		t.Error("a configured list replaces the defaults")
+	}
+}
+
+func TestMaskIdentifier(t *testing.T) {
+	tests := []struct{ in, want kenner.Identifier }{
+		{kenner.Identifier{Kind: "email", Value: "ada@example.co.uk"}, kenner.Identifier{Kind: "email", Value: "a***@***.uk"}},
+		{kenner.Identifier{Kind: "phone", Value: "+4930123456"}, kenner.Identifier{Kind: "phone", Value: "+********56"}},
+		{kenner.Identifier{Kind: "user_id", Value: "ümit-1"}, kenner.Identifier{Kind: "user_id", Value: "ü***"}},
+		{kenner.Identifier{Kind: "id", Value: "prf_1"}, kenner.Identifier{Kind: "id", Value: "prf_1"}},
+	}
+	for _, tc := range tests {
+		if got := MaskIdentifier(tc.in); got != tc.want {
+			t.Errorf("MaskIdentifier(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestStripAndMaskEvent(t *testing.T) {
+	p := NewPII(nil)
+	in := `{"type":"track","event":"Order Completed","name":"page name","userId":"u1",` +
+		`"properties":{"email":"a@b.c","product_name":"Lamp","products":[{"name":"Lamp","sku":"L1"}]},` +
+		`"traits":{"email":"a@b.c","company":{"name":"Acme","plan":"pro"}},` +
+		`"context":{"ip":"203.0.113.9","traits":{"phone":"+1555"},"library":{"name":"analytics.js"}}}`
+	tests := []struct {
+		name string
+		do   func([]byte) []byte
+		want string
+	}{
+		{"strip", p.StripEvent, `{"type":"track","event":"Order Completed","name":"page name","userId":"u1",` +
+			`"properties":{"product_name":"Lamp","products":[{"sku":"L1"}]},` +
+			`"traits":{"company":{"plan":"pro"}},` +
+			`"context":{"traits":{},"library":{"name":"analytics.js"}}}`},
+		{"mask", p.MaskEvent, `{"type":"track","event":"Order Completed","name":"page name","userId":"u***",` +
+			`"properties":{"email":"a***@***.c","product_name":"Lamp","products":[{"name":"L***","sku":"L1"}]},` +
+			`"traits":{"email":"a***@***.c","company":{"name":"A***","plan":"pro"}},` +
+			`"context":{"ip":"2***","traits":{"phone":"+**55"},"library":{"name":"analytics.js"}}}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.do([]byte(in))
+			var g, w any
+			if err := json.Unmarshal(got, &g); err != nil {
+				t.Fatalf("invalid JSON %s: %v", got, err)
+			}
+			json.Unmarshal([]byte(tc.want), &w)
+			if d := cmp.Diff(w, g); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+	if got := p.StripEvent(nil); got != nil {
+		t.Errorf("a shredded (empty) body must stay empty, got %q", got)
+	}
+}
