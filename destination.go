@@ -25,6 +25,9 @@ type Destination struct {
 	BatchSize   int     `json:"batch_size,omitempty"`
 	Parallel    int     `json:"parallel,omitempty"`
 	MaxAttempts int     `json:"max_attempts,omitempty"`
+	// Purposes are the consent purposes (e.g. "advertising") the destination's use of data
+	// needs: it receives only people who consented to all of them.
+	Purposes []string `json:"purposes,omitempty"`
 	// Paused destinations queue their deliveries without sending them.
 	Paused    bool      `json:"paused"`
 	CreatedAt time.Time `json:"created_at"`

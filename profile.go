@@ -30,6 +30,10 @@ type Profile struct {
 	Aggregates map[string]*Aggregate
 	// Segments are the segments the profile is in, with the time it entered.
 	Segments map[string]time.Time
+	// Consent is the person's latest answer per purpose (lowercase purpose names), and
+	// ConsentHistory every change of an answer, oldest first.
+	Consent        map[string]Consent
+	ConsentHistory []ConsentChange
 	// Expires is when a windowed aggregate next changes with no new event (zero: never); the
 	// segment sweeper evaluates the profile again then.
 	Expires time.Time
@@ -43,6 +47,21 @@ type Trait struct {
 	Timestamp time.Time       `json:"timestamp"`
 	// Rank breaks ties between values of the same event time: the later in the log wins.
 	Rank int64 `json:"rank"`
+}
+
+// Consent is a person's answer for one purpose, with where it came from.
+type Consent struct {
+	Granted   bool      `json:"granted"`
+	SourceID  string    `json:"source_id"`
+	MessageID string    `json:"message_id"`
+	Timestamp time.Time `json:"timestamp"`
+	Rank      int64     `json:"rank"`
+}
+
+// ConsentChange is one change of a person's answer for a purpose.
+type ConsentChange struct {
+	Purpose string `json:"purpose"`
+	Consent
 }
 
 // Group is an account (B2B) the person belongs to, from group calls.

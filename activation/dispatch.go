@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/privacy"
 	"github.com/kenner-cdp/kenner/process"
+	"github.com/kenner-cdp/kenner/profile"
 	"github.com/kenner-cdp/kenner/segment"
 )
 
@@ -75,6 +77,11 @@ func (s *Service) dispatchChanges(ctx context.Context) (int, error) {
 			if err != nil {
 				return 0, err
 			}
+			// A deletion goes to every subscriber: it is what consent withdrawn asks for.
+			if len(r.dest.Purposes) > 0 && c.Type != kenner.ChangeProfileDeleted &&
+				(p == nil || !s.cfg.Consent.Allows(r.dest.Purposes, nil, p.Consent)) {
+				continue
+			}
 			var seg *kenner.Segment
 			if c.SegmentID != "" {
 				if seg, err = s.cachedSegment(ctx, segments, c.WorkspaceID, c.SegmentID); err != nil {
@@ -135,6 +142,7 @@ func (s *Service) dispatchEvents(ctx context.Context, part int, recs []kenner.Lo
 	routes := s.routes.Load()
 	var ds []kenner.Delivery
 	now := s.now()
+	profiles := map[string]*kenner.Profile{}
 	for _, rec := range recs {
 		var subscribed []*route
 		for _, r := range routesOf(routes, rec.WorkspaceID) {
@@ -156,9 +164,22 @@ func (s *Service) dispatchEvents(ctx context.Context, part int, recs []kenner.Lo
 				s.logger.Error("undecodable event in log; not delivered", "seq", rec.Seq, "index", i, "err", err)
 				continue
 			}
+			stated, current, verdict, err := s.eventConsent(ctx, profiles, rec.WorkspaceID, subscribed, e, body)
+			if err != nil {
+				return err
+			}
+			switch verdict {
+			case privacy.Drop:
+				continue
+			case privacy.Strip:
+				body = s.cfg.PII.StripEvent(body)
+			}
 			var doc map[string]any
 			var payload json.RawMessage
 			for _, r := range subscribed {
+				if len(r.dest.Purposes) > 0 && !s.cfg.Consent.Allows(r.dest.Purposes, stated, current) {
+					continue
+				}
 				if r.filter != nil {
 					if doc == nil && json.Unmarshal(body, &doc) != nil {
 						continue
@@ -179,6 +200,45 @@ func (s *Service) dispatchEvents(ctx context.Context, part int, recs []kenner.Lo
 	}
 	last := recs[len(recs)-1].Seq
 	return s.enqueue(ctx, kenner.Position{Consumer: EventsConsumer, Partition: part, Seq: last}, ds)
+}
+
+// eventConsent is what consent says about delivering an event: its own statement, its
+// person's current answers (read only when the policy or a destination needs them), and the
+// policy's verdict. The person is looked up by the event's user id, else anonymous id; a
+// person the processor has not seen yet has no answers.
+func (s *Service) eventConsent(ctx context.Context, cache map[string]*kenner.Profile, ws string, routes []*route, e kenner.Event, body []byte) (map[string]bool, map[string]kenner.Consent, privacy.Verdict, error) {
+	needed := s.cfg.Consent.Active()
+	for _, r := range routes {
+		needed = needed || len(r.dest.Purposes) > 0
+	}
+	if !needed {
+		return nil, nil, privacy.Keep, nil
+	}
+	stated := profile.StatedConsent(body)
+	var current map[string]kenner.Consent
+	for _, id := range []kenner.Identifier{{Kind: kenner.KindUserID, Value: e.UserID}, {Kind: kenner.KindAnonymousID, Value: e.AnonymousID}} {
+		if id.Value == "" {
+			continue
+		}
+		key := ws + "\x00" + id.Kind + ":" + id.Value
+		p, ok := cache[key]
+		if !ok {
+			var err error
+			p, err = s.store.Profile(ctx, ws, id)
+			if kenner.ErrorCode(err) == kenner.ENotFound {
+				p, err = nil, nil
+			}
+			if err != nil {
+				return nil, nil, privacy.Keep, err
+			}
+			cache[key] = p
+		}
+		if p != nil {
+			current = p.Consent
+			break
+		}
+	}
+	return stated, current, s.cfg.Consent.Verdict(stated, current), nil
 }
 
 // enqueue writes deliveries with the position they were read up to, then wakes the workers.

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/privacy"
 )
 
 // Config tunes delivery. Zero values take the defaults.
@@ -35,10 +36,18 @@ type Config struct {
 	// Retention is how long delivered deliveries stay in the delivery log (default 7 days);
 	// pending ones and dead letters stay until they are delivered or replayed.
 	Retention time.Duration
-	Now       func() time.Time
+	// Consent is the consent policy: events it drops are not delivered, events it strips are
+	// delivered stripped, and destinations with purposes receive only consenting people (nil:
+	// no policy; purposes are then checked against people's stated answers, default granted).
+	Consent *privacy.ConsentPolicy
+	PII     *privacy.PII
+	Now     func() time.Time
 }
 
 func (c *Config) defaults() {
+	if c.PII == nil {
+		c.PII = privacy.NewPII(nil)
+	}
 	if c.Poll <= 0 {
 		c.Poll = time.Second
 	}
@@ -101,6 +110,11 @@ func (s *Service) Validate(ctx context.Context, d *kenner.Destination) error {
 	if d.RateLimit < 0 || d.BatchSize < 0 || d.Parallel < 0 || d.MaxAttempts < 0 {
 		return Invalid("rate_limit, batch_size, parallel and max_attempts must not be negative")
 	}
+	purposes, err := privacy.CheckPurposes(d.Purposes)
+	if err != nil {
+		return err
+	}
+	d.Purposes = purposes
 	if d.BatchSize > 1000 || d.Parallel > 64 {
 		return Invalid("batch_size is at most 1000 and parallel at most 64")
 	}

@@ -18,6 +18,8 @@ import (
 
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/jsonobj"
+	"github.com/kenner-cdp/kenner/privacy"
+	"github.com/kenner-cdp/kenner/profile"
 	"github.com/kenner-cdp/kenner/web"
 	"golang.org/x/sync/semaphore"
 )
@@ -31,6 +33,10 @@ type Sources interface {
 type Config struct {
 	// RateLimit is the sustained number of events per second one source may send; 0 is no limit.
 	RateLimit float64
+	// Consent, when active, strips the personal data of events that themselves refuse consent
+	// to one of its purposes before they reach the log; PII names what is stripped.
+	Consent *privacy.ConsentPolicy
+	PII     *privacy.PII
 	// Burst is how many events above the rate a source may send at once (default: 10 s worth).
 	Burst int
 	// TrustProxy takes the client IP from X-Forwarded-For, for deployments behind a proxy.
@@ -53,6 +59,9 @@ type Handler struct {
 
 // New returns a Handler appending to log.
 func New(log kenner.Log, sources Sources, metrics *Metrics, logger *slog.Logger, cfg Config) *Handler {
+	if cfg.PII == nil {
+		cfg.PII = privacy.NewPII(nil)
+	}
 	h := &Handler{log: log, sources: sources, metrics: metrics, logger: logger, cfg: cfg, now: time.Now,
 		inFlight: semaphore.NewWeighted(maxInFlightBytes)}
 	h.limiter = web.NewLimiter(cfg.RateLimit, cfg.Burst, "source", "events", func() time.Time { return h.now() })
@@ -177,6 +186,17 @@ func (h *Handler) accept(r *http.Request, pathType string) error {
 			return err
 		}
 	}
+	return h.appendMessages(r.Context(), src, raws, pathType, req)
+}
+
+// Accept appends messages made by Kenner itself (an API call, an import) for a source, after
+// the same checks and enrichment as the tracking API's. Each message must have a type.
+func (h *Handler) Accept(ctx context.Context, src *kenner.Source, raws [][]byte) error {
+	return h.appendMessages(ctx, src, raws, "", &requestInfo{receivedAt: h.now().UTC()})
+}
+
+func (h *Handler) appendMessages(ctx context.Context, src *kenner.Source, raws [][]byte, pathType string, req *requestInfo) error {
+	var err error
 	if err := h.limiter.Allow(src.ID, len(raws)); err != nil {
 		return err
 	}
@@ -189,9 +209,13 @@ func (h *Handler) accept(r *http.Request, pathType string) error {
 			}
 			return err
 		}
+		if h.cfg.Consent.Active() && h.cfg.Consent.StatedDenial(profile.StatedConsent(msgs[i].body)) {
+			msgs[i].body = h.cfg.PII.StripEvent(msgs[i].body)
+			h.metrics.consentStripped.Inc()
+		}
 	}
 	start := time.Now()
-	err = h.log.Append(r.Context(), h.batches(src, msgs))
+	err = h.log.Append(ctx, h.batches(src, msgs))
 	h.metrics.appendLatency.Observe(time.Since(start).Seconds())
 	if err != nil {
 		return err

@@ -10,6 +10,9 @@ type Metrics struct {
 	accepted      prometheus.Counter
 	rejectedBy    *prometheus.CounterVec
 	appendLatency prometheus.Histogram
+	// consentStripped counts events stripped of personal data on arrival because they
+	// refused consent to a purpose.
+	consentStripped prometheus.Counter
 }
 
 // NewMetrics registers the tracking API's metrics with reg.
@@ -25,8 +28,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "kenner_log_append_seconds", Help: "Time to append one request's events durably to the log.",
 			Buckets: prometheus.ExponentialBuckets(0.0002, 2, 16),
 		}),
+		consentStripped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kenner_ingest_consent_stripped_total", Help: "Events stripped of personal data on arrival because they refused consent to a purpose of the policy.",
+		}),
 	}
-	reg.MustRegister(m.accepted, m.rejectedBy, m.appendLatency)
+	reg.MustRegister(m.accepted, m.rejectedBy, m.appendLatency, m.consentStripped)
 	return m
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/jsonobj"
+	"github.com/kenner-cdp/kenner/privacy"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -37,6 +38,15 @@ func New(log kenner.Log, store kenner.Store, cfg Config, reg prometheus.Register
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
+	}
+	if cfg.PII == nil {
+		cfg.PII = privacy.NewPII(nil)
+	}
+	if cfg.Consent.Active() && cfg.Segments.ConsentDefaults == nil {
+		cfg.Segments.ConsentDefaults = map[string]bool{}
+		for purpose := range cfg.Consent.Purposes {
+			cfg.Segments.ConsentDefaults[purpose] = cfg.Consent.DefaultGranted
+		}
 	}
 	return &Processor{log: log, store: store, cfg: cfg, logger: logger, metrics: newMetrics(reg), now: now}
 }
@@ -208,6 +218,7 @@ type metrics struct {
 	lag        prometheus.Histogram
 	dropped    *prometheus.CounterVec
 	merges     prometheus.Counter
+	consent    *prometheus.CounterVec
 	// segmentChanges counts entries and exits; segmentErrors evaluations that failed (a
 	// missing trait, the cost limit), which count as "not a member".
 	segmentChanges prometheus.Counter
@@ -225,10 +236,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	m.dropped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kenner_identity_dropped_total",
 		Help: "Identifiers of events not used for resolution, by reason (invalid, blocked value, rule)."}, []string{"reason"})
+	m.consent = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kenner_consent_events_total",
+		Help: "Events of people without consent for a purpose, by what the consent policy did (strip, drop)."}, []string{"verdict"})
 	m.merges = prometheus.NewCounter(prometheus.CounterOpts{Name: "kenner_identity_merges_total", Help: "Profiles merged into another."})
 	m.segmentChanges = prometheus.NewCounter(prometheus.CounterOpts{Name: "kenner_segment_membership_changes_total", Help: "Profiles entering or leaving a segment."})
 	m.segmentErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "kenner_segment_evaluation_errors_total",
 		Help: "Segment conditions that failed for a profile (a missing trait, the cost limit); the profile is not a member."})
-	reg.MustRegister(m.processed, m.duplicates, m.skipped, m.position, m.lag, m.dropped, m.merges, m.segmentChanges, m.segmentErrors)
+	reg.MustRegister(m.processed, m.duplicates, m.skipped, m.position, m.lag, m.dropped, m.merges, m.consent, m.segmentChanges, m.segmentErrors)
 	return m
 }

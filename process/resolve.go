@@ -9,6 +9,7 @@ import (
 
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/identity"
+	"github.com/kenner-cdp/kenner/privacy"
 	"github.com/kenner-cdp/kenner/profile"
 	"github.com/kenner-cdp/kenner/segment"
 )
@@ -27,6 +28,10 @@ type Config struct {
 	// Committed is called after each transaction that may have added to the changes stream
 	// (activation's Wake), so consumers in this process react without polling.
 	Committed func()
+	// Consent is the consent policy (nil: every event is used as it comes); PII names the
+	// fields its "strip" removes.
+	Consent *privacy.ConsentPolicy
+	PII     *privacy.PII
 	// Suppressed reports an erased identifier (normalized): an event carrying one is dropped
 	// (nil: none are).
 	Suppressed func(workspaceID, kind, value string) bool
@@ -42,6 +47,7 @@ func ProfileID(rank int64) string { return "prf_" + strconv.FormatInt(rank, 36) 
 // pending is one event on its way through resolution.
 type pending struct {
 	event   kenner.Event
+	stated  map[string]bool // what the event says about consent
 	ids     []identity.Identifier
 	drops   []identity.Drop
 	prev    []identity.Identifier // an alias call's previousId, as user_id and as anonymous_id
@@ -106,6 +112,23 @@ func (p *Processor) resolve(ctx context.Context, b kenner.Batch, ws string, even
 	graph, err := b.LoadGraph(ctx, ws, dedupe(lookup))
 	if err != nil {
 		return err
+	}
+	for _, w := range work {
+		w.stated = profile.StatedConsent(w.event.Body)
+	}
+	if p.cfg.Consent.Active() {
+		var gone map[string]bool
+		if work, gone, err = p.applyConsentPolicy(ctx, b, ws, graph, work, x); err != nil {
+			return err
+		}
+		events = slices.DeleteFunc(events, func(e kenner.Event) bool { return gone[e.MessageID] })
+		if len(work) == 0 {
+			if reassign || len(events) == 0 {
+				return nil
+			}
+			_, err := b.InsertEvents(ctx, events)
+			return err
+		}
 	}
 	set := identity.NewWorkingSet(p.cfg.Rules, graph, ProfileID)
 	added := map[identity.Identifier]kenner.Identity{}
@@ -235,6 +258,7 @@ func (p *Processor) resolve(ctx context.Context, b kenner.Batch, ws string, even
 			return err
 		}
 		c := change(id)
+		c.Consent = profile.ApplyConsent(profiles[id], &w.event, w.stated) || c.Consent
 		c.Traits = append(c.Traits, traits...)
 		c.Aggregates = append(c.Aggregates, aggs...)
 		c.Identities = c.Identities || len(w.decided.Added) > 0
@@ -265,6 +289,7 @@ func (p *Processor) resolve(ctx context.Context, b kenner.Batch, ws string, even
 	for _, e := range events {
 		if w := byMessage[e.MessageID]; w != nil && w.target != "" {
 			e.ProfileID = final(w.target)
+			e.Body = w.event.Body // stripped under the consent policy
 		}
 		out = append(out, e)
 	}

@@ -131,6 +131,7 @@ func (p Policy) Merge(into, from *kenner.Profile) {
 		Seen(into, from.FirstSeen)
 		Seen(into, from.LastSeen)
 	}
+	mergeConsent(into, from)
 	for k, a := range from.Aggregates {
 		if into.Aggregates == nil {
 			into.Aggregates = map[string]*kenner.Aggregate{}

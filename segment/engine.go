@@ -25,6 +25,9 @@ const DefaultCostLimit = 100_000
 // Options tune an Engine.
 type Options struct {
 	CostLimit uint64 // 0: DefaultCostLimit
+	// ConsentDefaults are the answers assumed for the purposes of the consent policy when a
+	// person never gave one, so that consent.<purpose> is defined for every profile.
+	ConsentDefaults map[string]bool
 }
 
 // Engine is a workspace's computed traits and segments, compiled. It is immutable: a change of
@@ -37,6 +40,7 @@ type Engine struct {
 	byID     map[string]*compiled
 	// dependents lists, for each segment, the segments whose conditions name it.
 	dependents map[string][]string
+	consent    map[string]bool // Options.ConsentDefaults
 }
 
 // aggregate is one event aggregate kept on every profile: a computed trait's, or a counter
@@ -81,7 +85,7 @@ func Compile(traits []kenner.ComputedTrait, segments []kenner.Segment, opts Opti
 	if opts.CostLimit == 0 {
 		opts.CostLimit = DefaultCostLimit
 	}
-	c := &compiler{opts: opts, e: &Engine{aggs: map[string]*aggregate{}, byEvent: map[string][]*aggregate{},
+	c := &compiler{opts: opts, e: &Engine{consent: opts.ConsentDefaults, aggs: map[string]*aggregate{}, byEvent: map[string][]*aggregate{},
 		byID: map[string]*compiled{}, dependents: map[string][]string{}}}
 	if err := c.traits(traits); err != nil {
 		return nil, err

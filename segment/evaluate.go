@@ -27,6 +27,12 @@ func (e *Engine) Input(p *kenner.Profile, ids []kenner.Identifier, now time.Time
 			in.Traits[k] = v
 		}
 	}
+	for k, v := range e.consent {
+		in.Consent[k] = v
+	}
+	for k, c := range p.Consent {
+		in.Consent[k] = c.Granted
+	}
 	if ids == nil {
 		for _, i := range p.Identities {
 			ids = append(ids, i.Identifier)

@@ -32,6 +32,7 @@ type destinationRequest struct {
 	Parallel    *int                 `json:"parallel"`
 	MaxAttempts *int                 `json:"max_attempts"`
 	Paused      *bool                `json:"paused"`
+	Purposes    []string             `json:"purposes"`
 
 	ID        any `json:"id"`
 	CreatedAt any `json:"created_at"`
@@ -69,6 +70,9 @@ func (req *destinationRequest) apply(d *kenner.Destination) {
 	}
 	if req.Paused != nil {
 		d.Paused = *req.Paused
+	}
+	if req.Purposes != nil {
+		d.Purposes = req.Purposes
 	}
 }
 

@@ -100,7 +100,7 @@ func (s *Server) exportProfile(w http.ResponseWriter, r *http.Request, tok *kenn
 		"traits":      traitsJSON(p, nil),
 		"identities":  identitiesJSON(p, nil),
 		"events":      events,
-		"consent":     map[string]any{"current": map[string]any{}, "history": []any{}},
+		"consent":     map[string]any{"current": currentConsentJSON(p), "history": consentHistoryJSON(p)},
 		"segments":    map[string]any{"current": sortedIDs(p.Segments), "history": orEmpty(history)},
 		"merges":      orEmpty(merges),
 		"deliveries":  deliveries,

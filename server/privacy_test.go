@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/kenner-cdp/kenner"
-	"github.com/kenner-cdp/kenner/server"
 	"github.com/kenner-cdp/kenner/web"
 )
 
@@ -70,8 +69,8 @@ func TestPIIMasking(t *testing.T) {
 
 // TestTokenRateLimit checks that one token's requests are limited without touching another's.
 func TestTokenRateLimit(t *testing.T) {
-	st := newStack(t, func(d *server.Deps) {
-		d.TokenLimiter = web.NewLimiter(0.01, 3, "token", "requests", nil)
+	st := newStack(t, func(c *stackConfig) {
+		c.deps.TokenLimiter = web.NewLimiter(0.01, 3, "token", "requests", nil)
 	})
 	for i := range 3 {
 		if code, out := st.do(t, "GET", "/v1/segments", st.tokens[kenner.RoleViewer], ""); code != 200 {

@@ -90,7 +90,7 @@ type profileJSON struct {
 	Groups     []groupJSON                `json:"groups"`
 	Computed   map[string]json.RawMessage `json:"computed"`
 	Segments   []string                   `json:"segments"`
-	Consent    map[string]json.RawMessage `json:"consent"`
+	Consent    map[string]consentJSON     `json:"consent"`
 	FirstSeen  *time.Time                 `json:"first_seen"`
 	LastSeen   *time.Time                 `json:"last_seen"`
 	Version    int64                      `json:"version"`
@@ -106,7 +106,7 @@ type groupJSON struct {
 // newProfileJSON renders p; a non-nil mask hides its identifiers and PII traits.
 func newProfileJSON(p *kenner.Profile, eng *segment.Engine, mask *privacy.PII) profileJSON {
 	out := profileJSON{ID: p.ID, Traits: map[string]json.RawMessage{}, Identities: []kenner.Identifier{}, Groups: []groupJSON{},
-		Computed: computedJSON(eng, p), Segments: sortedIDs(p.Segments), Consent: map[string]json.RawMessage{},
+		Computed: computedJSON(eng, p), Segments: sortedIDs(p.Segments), Consent: currentConsentJSON(p),
 		Version: p.Version, UpdatedAt: p.UpdatedAt}
 	for name, t := range p.Traits {
 		out.Traits[name] = t.Value

@@ -98,6 +98,8 @@ func New(deps Deps) *Server {
 	s.admin("GET /v1/profiles/{ref}/events", kenner.RoleViewer, s.getProfileEvents)
 	s.admin("GET /v1/profiles/{ref}/merges", kenner.RoleViewer, s.getProfileMerges)
 	s.admin("GET /v1/profiles/{ref}/segments", kenner.RoleViewer, s.getProfileSegments)
+	s.admin("GET /v1/profiles/{ref}/consent", kenner.RoleViewer, s.getConsent)
+	s.admin("PUT /v1/profiles/{ref}/consent", kenner.RoleMarketer, s.putConsent)
 	s.admin("POST /v1/profiles/{ref}/split", kenner.RoleAdmin, s.splitProfile)
 	s.admin("GET /v1/profiles/{ref}/export", kenner.RoleAdmin, s.exportProfile)
 	s.admin("DELETE /v1/profiles/{ref}", kenner.RoleAdmin, s.eraseProfile)

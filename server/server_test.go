@@ -40,7 +40,15 @@ type stack struct {
 
 // newStack runs the whole server in-process on real components: SQLite, the embedded log and
 // the processor.
-func newStack(t *testing.T, opts ...func(*server.Deps)) *stack {
+// stackConfig is what a test may change in the stack before it starts.
+type stackConfig struct {
+	deps   server.Deps
+	proc   process.Config
+	ingest ingest.Config
+	act    activation.Config
+}
+
+func newStack(t *testing.T, opts ...func(*stackConfig)) *stack {
 	t.Helper()
 	ctx := t.Context()
 	logger := slog.New(slog.DiscardHandler)
@@ -70,18 +78,20 @@ func newStack(t *testing.T, opts ...func(*server.Deps)) *stack {
 		st.tokens[r] = secret
 	}
 	reg := prometheus.NewRegistry()
-	tracking := ingest.New(log, creds, ingest.NewMetrics(reg), logger, ingest.Config{})
-	act := activation.New(store, log, activation.Config{Senders: builtin.Senders(store, log.Conn()),
-		Poll: 50 * time.Millisecond, BackoffBase: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond, MaxAttempts: 3}, reg, logger)
-	pcfg := process.DefaultConfig()
+	sc := stackConfig{proc: process.DefaultConfig(), act: activation.Config{Senders: builtin.Senders(store, log.Conn()),
+		Poll: 50 * time.Millisecond, BackoffBase: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond, MaxAttempts: 3}}
+	for _, o := range opts {
+		o(&sc)
+	}
+	tracking := ingest.New(log, creds, ingest.NewMetrics(reg), logger, sc.ingest)
+	act := activation.New(store, log, sc.act, reg, logger)
+	pcfg := sc.proc
 	pcfg.Committed = act.Wake
 	proc := process.New(log, store, pcfg, reg, logger)
 	builder := process.NewBuilder(proc, store, time.Second, logger)
-	deps := server.Deps{Store: store, Log: log, Creds: creds, Ingest: tracking, Registry: reg, Logger: logger, Consumer: process.ConsumerName,
-		Splitter: proc, Audience: proc, Builder: builder, Activation: act}
-	for _, o := range opts {
-		o(&deps)
-	}
+	deps := sc.deps
+	deps.Store, deps.Log, deps.Creds, deps.Ingest, deps.Registry, deps.Logger = store, log, creds, tracking, reg, logger
+	deps.Consumer, deps.Splitter, deps.Audience, deps.Builder, deps.Activation = process.ConsumerName, proc, proc, builder, act
 	st.api = server.New(deps)
 	srv := httptest.NewServer(st.api)
 	st.url = srv.URL

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/privacy"
 	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/providers/file"
@@ -32,7 +33,8 @@ type config struct {
 	DefaultRegion  string
 	RateLimit      float64
 	TokenRateLimit float64
-	PIITraits      []string
+	PII            *privacy.PII
+	Consent        *privacy.ConsentPolicy
 	TrustProxy     bool
 	LogLevel       string
 	LogFormat      string
@@ -83,8 +85,32 @@ func loadConfig(cmd *cobra.Command) (config, error) {
 		LogLevel: k.String("log-level"), LogFormat: k.String("log-format"), SecretFile: k.String("secret-file"),
 		DebugAddr: k.String("debug-addr"), MemoryLimit: k.Int64("memory-limit"), URL: k.String("url"), Token: k.String("token"),
 	}
+	var err error
 	c.TokenRateLimit = k.Float64("token-rate-limit")
-	c.PIITraits = k.Strings("pii-traits")
+	c.PII = privacy.NewPII(k.Strings("pii-traits"))
+	purposes := map[string]string{}
+	if m := k.StringMap("consent-purposes"); len(m) > 0 {
+		purposes = m
+	} else {
+		for _, pair := range k.Strings("consent-purposes") {
+			name, v, ok := strings.Cut(pair, "=")
+			if !ok {
+				return config{}, usageError{fmt.Errorf("consent-purposes: want purpose=drop or purpose=strip, not %q", pair)}
+			}
+			purposes[name] = v
+		}
+	}
+	var granted bool
+	switch d := k.String("consent-default"); d {
+	case "", "granted":
+		granted = true
+	case "denied":
+	default:
+		return config{}, usageError{fmt.Errorf("consent-default: want granted or denied, not %q", d)}
+	}
+	if c.Consent, err = privacy.NewConsentPolicy(purposes, granted); err != nil {
+		return config{}, usageError{fmt.Errorf("consent-purposes: %s", kenner.ErrorMessage(err))}
+	}
 	if c.RateLimit < 0 || c.TokenRateLimit < 0 {
 		return config{}, usageError{fmt.Errorf("rate-limit and token-rate-limit: want a number of per second, 0 for no limit")}
 	}
@@ -92,7 +118,6 @@ func loadConfig(cmd *cobra.Command) (config, error) {
 	c.IdentityPriority = k.Strings("identity-priority")
 	c.TraitSourcePriority = k.Strings("trait-source-priority")
 	c.SegmentCostLimit = uint64(k.Int64("segment-cost-limit"))
-	var err error
 	if v := k.String("segment-sweep"); v != "" {
 		if c.SegmentSweep, err = time.ParseDuration(v); err != nil || c.SegmentSweep < time.Second {
 			return config{}, usageError{fmt.Errorf("segment-sweep: want a duration of at least 1s, like 1m, not %q", v)}
@@ -232,5 +257,8 @@ func addIdentityFlags(cmd *cobra.Command) {
 	f.StringSlice("identity-limits", nil, "most identifiers of a kind per profile, kind=N (default user_id=1,email=5,phone=5,anonymous_id=100)")
 	f.StringSlice("identity-blocked", nil, "extra values that identify no one, kind=value (kind * for every kind)")
 	f.StringSlice("trait-source-priority", nil, "source names whose trait values win over newer values from other sources, most trusted first")
+	f.StringSlice("pii-traits", privacy.DefaultPII, "trait and field names holding personal data: masked for the analyst and viewer roles, stripped by the consent policy (names containing one of four letters or more match too)")
+	f.StringSlice("consent-purposes", nil, "consent policy, purpose=drop|strip: what becomes of the events of people who did not consent to the purpose (e.g. analytics=strip,advertising=drop)")
+	f.String("consent-default", "granted", "the answer assumed for a person who never answered for a purpose: granted (opt-out) or denied (opt-in)")
 	f.Int64("segment-cost-limit", 100000, "most CEL cost units one segment condition may spend on one profile")
 }

@@ -30,6 +30,8 @@ func processConfig(cfg config, store kenner.Store) process.Config {
 		ExternalIDs: cfg.ExternalIDs,
 		Policy:      profile.Policy{SourcePriority: cfg.TraitSourcePriority},
 		Segments:    segment.Options{CostLimit: cfg.SegmentCostLimit},
+		Consent:     cfg.Consent,
+		PII:         cfg.PII,
 	}
 	if len(cfg.TraitSourcePriority) > 0 {
 		pc.Policy.SourceName = (&sourceNames{store: store, names: map[string]string{}}).name

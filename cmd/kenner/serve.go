@@ -51,7 +51,6 @@ its batch, then closes the store and the log, and exits 0.`,
 	addIdentityFlags(cmd)
 	f.Float64("rate-limit", 0, "events per second one source may send (0: no limit)")
 	f.Float64("token-rate-limit", 0, "admin API requests per second one token may make, with bursts of 10 s worth (0: no limit)")
-	f.StringSlice("pii-traits", privacy.DefaultPII, "trait and field names holding personal data, masked for the analyst and viewer roles (names containing one match too)")
 	f.Bool("trust-proxy", false, "take client IPs from X-Forwarded-For")
 	f.String("segment-sweep", "1m", "how often windowed segments are re-evaluated for profiles whose events left a window")
 	f.Int("delivery-attempts", 10, "attempts per delivery before it goes to the dead letters (a destination's max_attempts overrides)")
@@ -74,11 +73,12 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	sealed := app.sealed(log, reg)
 	tracking := ingest.New(sealed, app.creds, ingest.NewMetrics(reg), logger, ingest.Config{
-		RateLimit: cfg.RateLimit, TrustProxy: cfg.TrustProxy,
+		RateLimit: cfg.RateLimit, TrustProxy: cfg.TrustProxy, Consent: cfg.Consent, PII: cfg.PII,
 	})
 	act := activation.New(app.store, sealed, activation.Config{
 		Senders:     builtin.Senders(app.store, log.Conn()),
 		MaxAttempts: cfg.DeliveryAttempts, BackoffMax: cfg.DeliveryBackoffMax, Retention: cfg.DeliveryRetention,
+		Consent: cfg.Consent, PII: cfg.PII,
 	}, reg, logger)
 	pcfg := processConfig(cfg, app.store)
 	pcfg.Committed = act.Wake
@@ -90,7 +90,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		Consumer: process.ConsumerName, Splitter: proc, Normalizer: pcfg.Normalizer, ExternalIDs: pcfg.ExternalIDs,
 		Audience: proc, Builder: builder, Activation: act,
 		Eraser:       privacy.NewEraser(app.store, app.keys, app.suppress, logger),
-		PII:          privacy.NewPII(cfg.PIITraits),
+		PII:          cfg.PII,
 		TokenLimiter: web.NewLimiter(cfg.TokenRateLimit, 0, "token", "requests", nil),
 	})
 

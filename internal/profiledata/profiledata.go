@@ -15,11 +15,14 @@ type document struct {
 	Groups     map[string]kenner.Group      `json:"groups,omitempty"`
 	Aggregates map[string]*kenner.Aggregate `json:"aggregates,omitempty"`
 	Segments   map[string]time.Time         `json:"segments,omitempty"`
+	Consent    map[string]kenner.Consent    `json:"consent,omitempty"`
+	History    []kenner.ConsentChange       `json:"consent_history,omitempty"`
 }
 
 // Encode returns p's data document.
 func Encode(p *kenner.Profile) ([]byte, error) {
-	b, err := json.Marshal(document{Traits: p.Traits, Groups: p.Groups, Aggregates: p.Aggregates, Segments: p.Segments})
+	b, err := json.Marshal(document{Traits: p.Traits, Groups: p.Groups, Aggregates: p.Aggregates, Segments: p.Segments,
+		Consent: p.Consent, History: p.ConsentHistory})
 	if err != nil {
 		return nil, fmt.Errorf("encode profile %s: %w", p.ID, err)
 	}
@@ -33,5 +36,6 @@ func Decode(b []byte, p *kenner.Profile) error {
 		return fmt.Errorf("decode profile %s: %w", p.ID, err)
 	}
 	p.Traits, p.Groups, p.Aggregates, p.Segments = d.Traits, d.Groups, d.Aggregates, d.Segments
+	p.Consent, p.ConsentHistory = d.Consent, d.History
 	return nil
 }
