@@ -29,9 +29,26 @@ type PrivacyStore interface {
 	SaveErasure(ctx context.Context, e *Erasure) error
 	Erasure(ctx context.Context, workspaceID, id string) (*Erasure, error)
 
+	// ExpireEvents removes up to limit stored events of the workspace that x selects and
+	// returns how many went; ExpireAudit does the same for audit entries older than before,
+	// in every workspace.
+	ExpireEvents(ctx context.Context, workspaceID string, x Expiry, limit int) (int64, error)
+	ExpireAudit(ctx context.Context, before time.Time, limit int) (int64, error)
+
 	// AppendAudit records an admin action; Audit lists them newest first.
 	AppendAudit(ctx context.Context, e *AuditEntry) error
 	Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
+}
+
+// Expiry selects the events a retention rule removes: those with an event time before Before,
+// of Type and of Name when they are set, and not of the types and names in ExceptTypes and
+// ExceptNames (classes with rules of their own).
+type Expiry struct {
+	Before      time.Time
+	Type        string
+	Name        string
+	ExceptTypes []string
+	ExceptNames []string
 }
 
 // Suppression is an erased identifier, kept as a keyed hash so that the list itself holds no

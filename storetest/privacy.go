@@ -2,11 +2,17 @@ package storetest
 
 import (
 	"context"
+	"log/slog"
+	"reflect"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/privacy"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // testErase builds two people through the processor, erases one, and checks that nothing of
@@ -145,5 +151,69 @@ func testAudit(t *testing.T, s kenner.Store) {
 	none, _ := s.Audit(ctx(t), kenner.AuditFilter{WorkspaceID: "ws", Actor: "tok_b", Limit: 10})
 	if len(byAction) != 2 || len(none) != 0 {
 		t.Errorf("by action %d, other workspace's actor %d", len(byAction), len(none))
+	}
+}
+
+// testRetention runs the retention job's rules against the store: the most specific rule an
+// event falls under decides, every workspace is covered, and the audit log has its own rule.
+func testRetention(t *testing.T, s kenner.Store) {
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	mustWorkspace(t, s, "ws")
+	mustWorkspace(t, s, "ws2")
+	var events []kenner.Event
+	add := func(ws, msgID, typ, name string, age time.Duration) {
+		e := event(ws, uint64(len(events)+1), 0, msgID, "u", "")
+		e.Type, e.Name, e.Timestamp = typ, name, now.Add(-age)
+		events = append(events, e)
+	}
+	day := 24 * time.Hour
+	add("ws", "page-old", kenner.TypePage, "Home", 400*day)
+	add("ws", "page-new", kenner.TypePage, "Home", 10*day)
+	add("ws", "order-old", kenner.TypeTrack, "Order Completed", 800*day)
+	add("ws", "debug-old", kenner.TypeTrack, "Debug", 40*day)
+	add("ws", "identify-old", kenner.TypeIdentify, "", 800*day)
+	add("ws", "identify-new", kenner.TypeIdentify, "", 700*day)
+	add("ws2", "other-old", kenner.TypeIdentify, "", 800*day)
+	if _, err := AppendEvents(s, ctx(t), kenner.Position{}, events); err != nil {
+		t.Fatal(err)
+	}
+	for i, age := range []time.Duration{400 * day, day} {
+		if err := s.AppendAudit(ctx(t), &kenner.AuditEntry{WorkspaceID: "ws", At: now.Add(-age), Actor: "tok", Action: "POST /v1/segments", Target: strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rules, err := privacy.ParseRetention(map[string]string{"events": "760d", "type:page": "395d", "event:Debug": "30d",
+		"event:Order Completed": "2555d", "audit": "365d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := privacy.NewRetention(s, rules, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	job.Now = func() time.Time { return now }
+	got, err := job.RunOnce(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{"events": 2, "type:page": 1, "event:Debug": 1, "event:Order Completed": 0, "audit": 1}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("deleted %v, want %v", got, want)
+	}
+	for ws, left := range map[string]string{"ws": "identify-new,order-old,page-new", "ws2": ""} {
+		es, _, err := s.Events(ctx(t), kenner.EventFilter{WorkspaceID: ws, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, e := range es {
+			ids = append(ids, e.MessageID)
+		}
+		if strings.Join(ids, ",") != left {
+			t.Errorf("%s keeps %v, want %s (newest in the log first)", ws, ids, left)
+		}
+	}
+	if a, _ := s.Audit(ctx(t), kenner.AuditFilter{WorkspaceID: "ws", Limit: 10}); len(a) != 1 || a[0].Target != "1" {
+		t.Errorf("audit keeps %+v, want the recent entry", a)
+	}
+	if again, err := job.RunOnce(ctx(t)); err != nil || again["events"]+again["type:page"]+again["audit"] != 0 {
+		t.Errorf("second pass deleted %v %v, want nothing", again, err)
 	}
 }

@@ -39,6 +39,7 @@ func Run(t *testing.T, open Opener) {
 		{"DeliveryQueue", testDeliveryQueue},
 		{"Erase", testErase},
 		{"Audit", testAudit},
+		{"Retention", testRetention},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

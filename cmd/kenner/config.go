@@ -22,27 +22,29 @@ import (
 // variables, and the YAML file named by --config. Keys use dashes: the flag --nats-listen is
 // KENNER_NATS_LISTEN in the environment and nats-listen in the file.
 type config struct {
-	Data           string
-	Addr           string
-	Store          string
-	NATS           string
-	NATSListen     string
-	NATSStream     string
-	Partitions     int
-	Sync           string
-	DefaultRegion  string
-	RateLimit      float64
-	TokenRateLimit float64
-	PII            *privacy.PII
-	Consent        *privacy.ConsentPolicy
-	TrustProxy     bool
-	LogLevel       string
-	LogFormat      string
-	SecretFile     string
-	DebugAddr      string
-	MemoryLimit    int64
-	URL            string
-	Token          string
+	Data              string
+	Addr              string
+	Store             string
+	NATS              string
+	NATSListen        string
+	NATSStream        string
+	Partitions        int
+	Sync              string
+	DefaultRegion     string
+	RateLimit         float64
+	TokenRateLimit    float64
+	PII               *privacy.PII
+	Consent           *privacy.ConsentPolicy
+	Retention         []privacy.RetentionRule
+	RetentionInterval time.Duration
+	TrustProxy        bool
+	LogLevel          string
+	LogFormat         string
+	SecretFile        string
+	DebugAddr         string
+	MemoryLimit       int64
+	URL               string
+	Token             string
 
 	ExternalIDs         []string
 	IdentityPriority    []string
@@ -85,20 +87,11 @@ func loadConfig(cmd *cobra.Command) (config, error) {
 		LogLevel: k.String("log-level"), LogFormat: k.String("log-format"), SecretFile: k.String("secret-file"),
 		DebugAddr: k.String("debug-addr"), MemoryLimit: k.Int64("memory-limit"), URL: k.String("url"), Token: k.String("token"),
 	}
-	var err error
 	c.TokenRateLimit = k.Float64("token-rate-limit")
 	c.PII = privacy.NewPII(k.Strings("pii-traits"))
-	purposes := map[string]string{}
-	if m := k.StringMap("consent-purposes"); len(m) > 0 {
-		purposes = m
-	} else {
-		for _, pair := range k.Strings("consent-purposes") {
-			name, v, ok := strings.Cut(pair, "=")
-			if !ok {
-				return config{}, usageError{fmt.Errorf("consent-purposes: want purpose=drop or purpose=strip, not %q", pair)}
-			}
-			purposes[name] = v
-		}
+	purposes, err := stringMap(k, "consent-purposes", "purpose=drop or purpose=strip")
+	if err != nil {
+		return config{}, err
 	}
 	var granted bool
 	switch d := k.String("consent-default"); d {
@@ -110,6 +103,18 @@ func loadConfig(cmd *cobra.Command) (config, error) {
 	}
 	if c.Consent, err = privacy.NewConsentPolicy(purposes, granted); err != nil {
 		return config{}, usageError{fmt.Errorf("consent-purposes: %s", kenner.ErrorMessage(err))}
+	}
+	retention, err := stringMap(k, "retention", "class=duration, e.g. events=760d")
+	if err != nil {
+		return config{}, err
+	}
+	if c.Retention, err = privacy.ParseRetention(retention); err != nil {
+		return config{}, usageError{fmt.Errorf("retention: %s", kenner.ErrorMessage(err))}
+	}
+	if v := k.String("retention-interval"); v != "" {
+		if c.RetentionInterval, err = time.ParseDuration(v); err != nil || c.RetentionInterval < time.Minute {
+			return config{}, usageError{fmt.Errorf("retention-interval: want a duration of at least 1m, like 1h, not %q", v)}
+		}
 	}
 	if c.RateLimit < 0 || c.TokenRateLimit < 0 {
 		return config{}, usageError{fmt.Errorf("rate-limit and token-rate-limit: want a number of per second, 0 for no limit")}
@@ -226,6 +231,22 @@ func intMap(k *koanf.Koanf, key string) (map[string]int, error) {
 			return nil, usageError{fmt.Errorf("%s: want kind=number, not %q", key, pair)}
 		}
 		out[strings.TrimSpace(name)] = n
+	}
+	return out, nil
+}
+
+// stringMap reads a map of strings given as a YAML mapping or as "k=v,k=v" (flag, environment).
+func stringMap(k *koanf.Koanf, key, want string) (map[string]string, error) {
+	if m := k.StringMap(key); len(m) > 0 {
+		return m, nil
+	}
+	out := map[string]string{}
+	for _, pair := range k.Strings(key) {
+		name, v, ok := strings.Cut(pair, "=")
+		if !ok {
+			return nil, usageError{fmt.Errorf("%s: want %s, not %q", key, want, pair)}
+		}
+		out[strings.TrimSpace(name)] = strings.TrimSpace(v)
 	}
 	return out, nil
 }

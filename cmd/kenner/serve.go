@@ -56,6 +56,7 @@ its batch, then closes the store and the log, and exits 0.`,
 	f.Int("delivery-attempts", 10, "attempts per delivery before it goes to the dead letters (a destination's max_attempts overrides)")
 	f.String("delivery-backoff-max", "10m", "longest wait between two attempts of a delivery (waits grow exponentially from 1s, with jitter)")
 	f.String("delivery-retention", "7d", "how long delivered deliveries stay in the delivery log (pending ones and dead letters stay)")
+	f.String("retention-interval", "1h", "how often the retention job runs")
 	f.String("debug-addr", "", "serve Go's pprof profiles at HOST:PORT/debug/pprof/ (off by default; never expose it)")
 	return cmd
 }
@@ -114,6 +115,9 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	wg.Go(func() { builder.Run(procCtx) })
 	wg.Go(func() { act.Run(procCtx) })
 	wg.Go(func() { app.suppress.Run(procCtx, 5*time.Second) })
+	wg.Go(func() {
+		privacy.NewRetention(app.store, cfg.Retention, reg, logger).Run(procCtx, cfg.RetentionInterval)
+	})
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -146,6 +150,7 @@ func addLogFlags(cmd *cobra.Command) {
 	f.String("nats-stream", "events", "JetStream stream of the event log; its subjects are kenner.STREAM.<partition>")
 	f.Int("partitions", 4, "log partitions (fixed when the log is created)")
 	f.String("sync", "1s", `how often the log fsyncs: a duration, or "always" to fsync every append`)
+	f.StringSlice("retention", nil, "how long data is kept, class=duration: events, type:<type>, event:<name>, audit (e.g. events=760d,type:page=395d); the most specific rule wins; the log keeps events as long as the longest rule")
 	f.Int64("memory-limit", 512, "soft memory limit in MiB for the Go runtime (0: none; GOMEMLIMIT overrides)")
 }
 
@@ -156,6 +161,7 @@ func openLog(ctx context.Context, cfg config, logger *slog.Logger) (*nats.Log, e
 		URL: cfg.NATS, Dir: filepath.Join(cfg.Data, "log"), Listen: cfg.NATSListen,
 		Stream: cfg.NATSStream, Subject: "kenner." + cfg.NATSStream,
 		Partitions: cfg.Partitions, SyncAlways: always, SyncInterval: every,
+		MaxAge: privacy.LogMaxAge(cfg.Retention),
 	}, logger)
 }
 
