@@ -14,6 +14,9 @@ type PrivacyStore interface {
 	// PutSubjectKeys stores keys for subjects that have none and returns the key each subject
 	// has afterwards: when two nodes create one subject's key at once, both use the first.
 	PutSubjectKeys(ctx context.Context, workspaceID string, keys map[string][]byte) (map[string][]byte, error)
+	// ReplaceSubjectKey swaps a subject's stored key for next, if it is still old (a
+	// compare-and-swap: EConflict when another node changed it first, ENotFound when absent).
+	ReplaceSubjectKey(ctx context.Context, workspaceID, subject string, old, next []byte) error
 	// Suppressions lists the suppressed identifier hashes of every workspace after a cursor
 	// (0: from the start), oldest first, with the cursor of the last one.
 	Suppressions(ctx context.Context, after int64, limit int) ([]Suppression, int64, error)

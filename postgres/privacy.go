@@ -223,3 +223,22 @@ func (s *Store) Audit(ctx context.Context, f kenner.AuditFilter) ([]kenner.Audit
 		return e, err
 	})
 }
+
+// ReplaceSubjectKey implements kenner.PrivacyStore.
+func (s *Store) ReplaceSubjectKey(ctx context.Context, ws, subject string, old, next []byte) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE subject_keys SET key = $1 WHERE workspace_id = $2 AND subject = $3 AND key = $4`, next, ws, subject, old)
+	if err != nil {
+		return fmt.Errorf("replace subject key: %w", err)
+	}
+	if tag.RowsAffected() > 0 {
+		return nil
+	}
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM subject_keys WHERE workspace_id = $1 AND subject = $2`, ws, subject).Scan(&n); err != nil {
+		return fmt.Errorf("replace subject key: %w", err)
+	}
+	if n == 0 {
+		return kenner.Errorf(kenner.ENotFound, "no key for subject %s", subject)
+	}
+	return kenner.Errorf(kenner.EConflict, "the key of subject %s changed meanwhile", subject)
+}

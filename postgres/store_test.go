@@ -30,3 +30,15 @@ func TestScenarios(t *testing.T) {
 		return s
 	})
 }
+
+// TestConformanceEncrypted runs the suite with personal data encrypted at rest.
+func TestConformanceEncrypted(t *testing.T) {
+	base := pgtest.URL(t)
+	storetest.Run(t, storetest.Sealed(func(t *testing.T) kenner.Store {
+		s, err := postgres.Open(t.Context(), pgtest.Schema(t, base))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}))
+}

@@ -131,7 +131,9 @@ func (s *Server) eraseProfile(w http.ResponseWriter, r *http.Request, tok *kenne
 	if err != nil {
 		return err
 	}
-	web.JSON(w, http.StatusOK, e)
+	// 202 as the API contract says: an erasure is a request with a status (it is done by the
+	// time this answers, but clients should read the status).
+	web.JSON(w, http.StatusAccepted, e)
 	return nil
 }
 

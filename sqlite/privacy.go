@@ -297,3 +297,26 @@ func (s *Store) Audit(ctx context.Context, f kenner.AuditFilter) ([]kenner.Audit
 	}
 	return out, rows.Err()
 }
+
+// ReplaceSubjectKey implements kenner.PrivacyStore.
+func (s *Store) ReplaceSubjectKey(ctx context.Context, ws, subject string, old, next []byte) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE subject_keys SET key = ? WHERE workspace_id = ? AND subject = ? AND key = ?`, next, ws, subject, old)
+	if err != nil {
+		return fmt.Errorf("replace subject key: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return missingOrChanged(ctx, s.w, ws, subject)
+	}
+	return nil
+}
+
+func missingOrChanged(ctx context.Context, db *sql.DB, ws, subject string) error {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM subject_keys WHERE workspace_id = ? AND subject = ?`, ws, subject).Scan(&n); err != nil {
+		return fmt.Errorf("replace subject key: %w", err)
+	}
+	if n == 0 {
+		return kenner.Errorf(kenner.ENotFound, "no key for subject %s", subject)
+	}
+	return kenner.Errorf(kenner.EConflict, "the key of subject %s changed meanwhile", subject)
+}

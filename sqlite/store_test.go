@@ -49,3 +49,15 @@ func TestScenarios(t *testing.T) {
 		return s
 	})
 }
+
+func openSQLite(t *testing.T) kenner.Store {
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "kenner.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformanceEncrypted(t *testing.T) { storetest.Run(t, storetest.Sealed(openSQLite)) }
+
+func TestScenariosEncrypted(t *testing.T) { storetest.RunScenarios(t, storetest.Sealed(openSQLite)) }

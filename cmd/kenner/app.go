@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -68,6 +71,17 @@ func openLocal(ctx context.Context, cfg config, logger *slog.Logger) (*local, er
 	if err != nil {
 		return nil, err
 	}
+	kek, err := loadKEK(cfg, secret)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	fields, err := privacy.OpenFieldCipher(ctx, store, kek, cfg.PII)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	store = privacy.NewSealedStore(store, fields)
 	keys := privacy.NewKeys(store, secret)
 	l := &local{cfg: cfg, store: store, creds: auth.NewService(store, auth.NewHasher(secret)), logger: logger,
 		keys: keys, suppress: privacy.NewSuppressor(store, keys, logger)}
@@ -139,6 +153,50 @@ func loadSecret(cfg config) ([]byte, error) {
 		return nil, fmt.Errorf("secret file: %w", err)
 	}
 	return []byte(s), f.Close()
+}
+
+// loadKEK reads the key that encrypts the store's data key: KENNER_ENCRYPTION_KEY, else
+// --encryption-key-file, else one derived from the instance secret (so a copy of the database
+// alone reveals nothing; keeping the key apart from the data directory protects against a
+// copy of the whole directory too).
+func loadKEK(cfg config, secret []byte) ([]byte, error) {
+	if v := os.Getenv("KENNER_ENCRYPTION_KEY"); v != "" {
+		k, err := parseKey(v)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("KENNER_ENCRYPTION_KEY: %w", err)}
+		}
+		return k, nil
+	}
+	if cfg.EncryptionKeyFile != "" {
+		return readKeyFile(cfg.EncryptionKeyFile)
+	}
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("kenner/store-kek"))
+	return m.Sum(nil), nil
+}
+
+func readKeyFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("encryption key file: %w", err)}
+	}
+	k, err := parseKey(string(b))
+	if err != nil {
+		return nil, usageError{fmt.Errorf("encryption key file %s: %w", path, err)}
+	}
+	return k, nil
+}
+
+// parseKey reads a 32-byte key written as hex or base64 (openssl rand -base64 32).
+func parseKey(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if k, err := hex.DecodeString(s); err == nil && len(k) == 32 {
+		return k, nil
+	}
+	if k, err := base64.StdEncoding.DecodeString(s); err == nil && len(k) == 32 {
+		return k, nil
+	}
+	return nil, errors.New("want 32 bytes as 64 hex digits or base64 (openssl rand -base64 32)")
 }
 
 // bootstrap makes the first workspace with a source named "default" and an owner token, and

@@ -41,6 +41,7 @@ type config struct {
 	LogLevel          string
 	LogFormat         string
 	SecretFile        string
+	EncryptionKeyFile string
 	DebugAddr         string
 	MemoryLimit       int64
 	URL               string
@@ -84,7 +85,7 @@ func loadConfig(cmd *cobra.Command) (config, error) {
 		Data: k.String("data"), Addr: k.String("addr"), Store: k.String("store"), NATS: k.String("nats"),
 		NATSListen: k.String("nats-listen"), NATSStream: k.String("nats-stream"), Partitions: k.Int("partitions"), Sync: k.String("sync"),
 		DefaultRegion: k.String("default-region"), RateLimit: k.Float64("rate-limit"), TrustProxy: k.Bool("trust-proxy"),
-		LogLevel: k.String("log-level"), LogFormat: k.String("log-format"), SecretFile: k.String("secret-file"),
+		LogLevel: k.String("log-level"), LogFormat: k.String("log-format"), SecretFile: k.String("secret-file"), EncryptionKeyFile: k.String("encryption-key-file"),
 		DebugAddr: k.String("debug-addr"), MemoryLimit: k.Int64("memory-limit"), URL: k.String("url"), Token: k.String("token"),
 	}
 	c.TokenRateLimit = k.Float64("token-rate-limit")
@@ -204,6 +205,7 @@ func addGlobalFlags(cmd *cobra.Command) {
 	f.String("config", "", "YAML configuration file (also KENNER_CONFIG)")
 	f.String("data", "./kenner-data", "data directory of the embedded store and log")
 	f.String("store", "", "store URL: empty for the embedded SQLite store in --data, or postgres://...")
+	f.String("encryption-key-file", "", "file with the 32-byte key (base64 or hex) that encrypts the store's data key; KENNER_ENCRYPTION_KEY gives it directly (default: derived from the instance secret)")
 	f.String("secret-file", "", "file with the instance secret that keys credential hashes (default DATA/secret.key)")
 	f.String("log-level", "info", "log level: debug, info, warn, error")
 	f.String("log-format", "text", "log format: text or json")

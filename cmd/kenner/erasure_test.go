@@ -59,7 +59,12 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	secrets := []string{"zelda.quixote@example.org", "usr-zq-48151623", "anon-zq-42424242", "Zelda Quixotova", "+4915123456789", "Quixote Lane 17"}
+	secrets := []string{"zelda.quixote@example.org", "usr-zq-48151623", "anon-zq-42424242", "Zelda Quixotova", "+4915123456789", "Quixote Lane 17", "zelda-tier-31415"}
+	// Personal data that is encrypted at rest: no file ever holds it in plain text.
+	personal := []string{"zelda.quixote@example.org", "Zelda Quixotova", "+4915123456789", "Quixote Lane 17", "bob.keeper@example.org"}
+	// bob's plan is not personal data, so it is in the store in plain text: finding it shows
+	// that the scan sees what the store holds.
+	const control = "bob-tier-27182"
 	find := func() map[string][]string {
 		found := map[string][]string{}
 		filepath.WalkDir(data, func(path string, d fs.DirEntry, err error) error {
@@ -72,7 +77,7 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 			}
 			defer f.Close()
 			b, _ := io.ReadAll(f)
-			for _, needle := range append(secrets, "bob.keeper@example.org") {
+			for _, needle := range append(append(secrets, personal...), control) {
 				if bytes.Contains(b, []byte(needle)) {
 					rel, _ := filepath.Rel(data, path)
 					found[needle] = append(found[needle], rel)
@@ -85,8 +90,8 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 	scan := func(when string) {
 		t.Helper()
 		found := find()
-		if len(found["bob.keeper@example.org"]) == 0 {
-			t.Errorf("%s: the scan did not find bob's email, which is kept: it cannot see the data", when)
+		if len(found[control]) == 0 {
+			t.Errorf("%s: the scan did not find bob's plan, which is kept: it cannot see the data", when)
 		}
 		for _, needle := range secrets {
 			if files := found[needle]; len(files) > 0 {
@@ -101,9 +106,9 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 	send(`{"batch":[
 		{"type":"page","anonymousId":"anon-zq-42424242","name":"Pricing","messageId":"z1"},
 		{"type":"identify","anonymousId":"anon-zq-42424242","userId":"usr-zq-48151623","messageId":"z2",
-		 "traits":{"email":"Zelda.Quixote@example.org","name":"Zelda Quixotova","phone":"+49 151 23456789","address":{"street":"Quixote Lane 17"}}},
+		 "traits":{"email":"Zelda.Quixote@example.org","name":"Zelda Quixotova","phone":"+49 151 23456789","address":{"street":"Quixote Lane 17"},"plan":"zelda-tier-31415"}},
 		{"type":"track","userId":"usr-zq-48151623","event":"Order Completed","properties":{"total":99.5},"messageId":"z3"},
-		{"type":"identify","userId":"usr-bob-99","traits":{"email":"bob.keeper@example.org"},"messageId":"b1"}]}`)
+		{"type":"identify","userId":"usr-bob-99","traits":{"email":"bob.keeper@example.org","plan":"bob-tier-27182"},"messageId":"b1"}]}`)
 	waitUntil(t, "profiles", func() bool {
 		code, _ := api("GET", "/v1/profiles/user_id:usr-bob-99", "")
 		code2, p := api("GET", "/v1/profiles/user_id:usr-zq-48151623", "")
@@ -128,11 +133,17 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 	})
 	profileID := export["profile"].(map[string]any)["id"].(string)
 
-	// Before the erasure the scan sees the person in the store, and never in the log, which
-	// holds events encrypted.
+	// Before the erasure the scan sees the person's plan in the store, but never their
+	// personal data: the store keeps it encrypted (emails and phones, PII traits, event
+	// bodies, payloads), and the log holds events encrypted per person.
 	before := find()
-	if len(before["zelda.quixote@example.org"]) == 0 {
+	if len(before["zelda-tier-31415"]) == 0 {
 		t.Errorf("before erasure the scan found no trace of the person: %v", before)
+	}
+	for _, needle := range personal {
+		if files := before[needle]; len(files) > 0 {
+			t.Errorf("%q in plain text in %v: personal data must be encrypted at rest", needle, files)
+		}
 	}
 	for needle, files := range before {
 		for _, f := range files {
@@ -143,7 +154,7 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 	}
 
 	code, erasure := api("DELETE", "/v1/profiles/email:Zelda.Quixote@example.org", "")
-	if code != 200 || erasure["status"] != "done" || erasure["profile_id"] != profileID {
+	if code != 202 || erasure["status"] != "done" || erasure["profile_id"] != profileID {
 		t.Fatalf("erase: %d %v", code, erasure)
 	}
 	if code, again := api("GET", "/v1/erasures/"+erasure["id"].(string), ""); code != 200 || again["status"] != "done" {
@@ -173,11 +184,11 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 
 	// A new event with the erased email, from a new device, is dropped.
 	send(`{"batch":[{"type":"identify","anonymousId":"anon-new-device","traits":{"email":"zelda.quixote@example.org"},"messageId":"z9"},
-		{"type":"identify","userId":"usr-bob-99","traits":{"plan":"pro"},"messageId":"b2"}]}`)
+		{"type":"identify","userId":"usr-bob-99","traits":{"seats":3},"messageId":"b2"}]}`)
 	waitUntil(t, "bob's update", func() bool {
 		_, p := api("GET", "/v1/profiles/user_id:usr-bob-99", "")
 		traits, _ := p["traits"].(map[string]any)
-		return traits["plan"] == "pro"
+		return traits["seats"] == 3.0
 	})
 	if code, _ := api("GET", "/v1/profiles/email:zelda.quixote@example.org", ""); code != 404 {
 		t.Errorf("a suppressed email made a profile again: %d", code)

@@ -1,0 +1,310 @@
+package privacy
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/kenner-cdp/kenner"
+)
+
+// SealedStore is a store whose personal data is encrypted at rest with a FieldCipher: email
+// and phone identifiers (deterministically, so lookups still work), PII traits, event bodies,
+// change data and delivery payloads. It wraps any kenner.Store; callers see plain values.
+type SealedStore struct {
+	kenner.Store
+	c *FieldCipher
+}
+
+// NewSealedStore wraps store.
+func NewSealedStore(store kenner.Store, c *FieldCipher) *SealedStore {
+	return &SealedStore{Store: store, c: c}
+}
+
+// Unwrap returns the store underneath.
+func (s *SealedStore) Unwrap() kenner.Store { return s.Store }
+
+func (c *FieldCipher) sealIDs(ids []kenner.Identifier) []kenner.Identifier {
+	out := make([]kenner.Identifier, len(ids))
+	for i, id := range ids {
+		out[i] = c.SealIdentifier(id)
+	}
+	return out
+}
+
+func (c *FieldCipher) openIDs(ids []kenner.Identifier) []kenner.Identifier {
+	for i, id := range ids {
+		ids[i] = c.OpenIdentifier(id)
+	}
+	return ids
+}
+
+// sealProfile returns a copy of p with its PII traits encrypted.
+func (c *FieldCipher) sealProfile(p *kenner.Profile) *kenner.Profile {
+	q := *p
+	q.Traits = make(map[string]kenner.Trait, len(p.Traits))
+	for name, t := range p.Traits {
+		t.Value = c.SealTrait(name, t.Value)
+		q.Traits[name] = t
+	}
+	return &q
+}
+
+func (c *FieldCipher) openProfile(p *kenner.Profile) {
+	if p == nil {
+		return
+	}
+	for name, t := range p.Traits {
+		t.Value = c.OpenTrait(t.Value)
+		p.Traits[name] = t
+	}
+	for i, id := range p.Identities {
+		p.Identities[i].Identifier = c.OpenIdentifier(id.Identifier)
+	}
+}
+
+func (c *FieldCipher) openEvents(es []kenner.Event) error {
+	for i := range es {
+		b, err := c.OpenBlob(es[i].Body)
+		if err != nil {
+			return err
+		}
+		es[i].Body = b
+	}
+	return nil
+}
+
+func (c *FieldCipher) openDeliveries(ds []kenner.Delivery) error {
+	for i := range ds {
+		b, err := c.OpenBlob(ds[i].Payload)
+		if err != nil {
+			return err
+		}
+		ds[i].Payload = json.RawMessage(b)
+	}
+	return nil
+}
+
+// Events implements kenner.EventStore.
+func (s *SealedStore) Events(ctx context.Context, f kenner.EventFilter) ([]kenner.Event, string, error) {
+	es, next, err := s.Store.Events(ctx, f)
+	if err == nil {
+		err = s.c.openEvents(es)
+	}
+	return es, next, err
+}
+
+// Profile implements kenner.ProfileStore.
+func (s *SealedStore) Profile(ctx context.Context, ws string, id kenner.Identifier) (*kenner.Profile, error) {
+	p, err := s.Store.Profile(ctx, ws, s.c.SealIdentifier(id))
+	s.c.openProfile(p)
+	return p, err
+}
+
+// Profiles implements kenner.AudienceStore.
+func (s *SealedStore) Profiles(ctx context.Context, ws string, ids []string) (map[string]*kenner.Profile, error) {
+	ps, err := s.Store.Profiles(ctx, ws, ids)
+	for _, p := range ps {
+		s.c.openProfile(p)
+	}
+	return ps, err
+}
+
+// Decisions implements kenner.ProfileStore.
+func (s *SealedStore) Decisions(ctx context.Context, ws, profileID string, after int64, limit int) ([]kenner.Decision, int64, error) {
+	ds, next, err := s.Store.Decisions(ctx, ws, profileID, after, limit)
+	for i := range ds {
+		ds[i].Identifier = s.c.OpenIdentifier(ds[i].Identifier)
+	}
+	return ds, next, err
+}
+
+// Changes implements kenner.AudienceStore.
+func (s *SealedStore) Changes(ctx context.Context, after int64, limit int) ([]kenner.Change, error) {
+	cs, err := s.Store.Changes(ctx, after, limit)
+	for i := range cs {
+		if err != nil {
+			break
+		}
+		var b []byte
+		b, err = s.c.OpenBlob(cs[i].Data)
+		cs[i].Data = b
+	}
+	return cs, err
+}
+
+// ClaimDeliveries implements kenner.DestinationStore.
+func (s *SealedStore) ClaimDeliveries(ctx context.Context, destinationID string, now, lease time.Time, limit int) ([]kenner.Delivery, error) {
+	ds, err := s.Store.ClaimDeliveries(ctx, destinationID, now, lease, limit)
+	if err == nil {
+		err = s.c.openDeliveries(ds)
+	}
+	return ds, err
+}
+
+// Deliveries implements kenner.DestinationStore.
+func (s *SealedStore) Deliveries(ctx context.Context, f kenner.DeliveryFilter) ([]kenner.Delivery, error) {
+	ds, err := s.Store.Deliveries(ctx, f)
+	if err == nil {
+		err = s.c.openDeliveries(ds)
+	}
+	return ds, err
+}
+
+// Delivery implements kenner.DestinationStore.
+func (s *SealedStore) Delivery(ctx context.Context, ws string, id int64) (*kenner.Delivery, error) {
+	d, err := s.Store.Delivery(ctx, ws, id)
+	if err != nil {
+		return d, err
+	}
+	b, err := s.c.OpenBlob(d.Payload)
+	d.Payload = b
+	return d, err
+}
+
+// ProfileFootprint implements kenner.PrivacyStore.
+func (s *SealedStore) ProfileFootprint(ctx context.Context, ws, profileID string) ([]string, []kenner.Identifier, error) {
+	ps, ids, err := s.Store.ProfileFootprint(ctx, ws, profileID)
+	return ps, s.c.openIDs(ids), err
+}
+
+// Erase implements kenner.PrivacyStore.
+func (s *SealedStore) Erase(ctx context.Context, ws string, plan kenner.ErasePlan) (map[string]int64, error) {
+	plan.Identifiers = s.c.sealIDs(plan.Identifiers)
+	return s.Store.Erase(ctx, ws, plan)
+}
+
+// Apply implements kenner.ProfileStore: fn sees a batch that encrypts what it writes and
+// decrypts what it reads.
+func (s *SealedStore) Apply(ctx context.Context, pos kenner.Position, fn kenner.ApplyFunc) error {
+	return s.Store.Apply(ctx, pos, func(ctx context.Context, b kenner.Batch) error {
+		return fn(ctx, &sealedBatch{Batch: b, c: s.c})
+	})
+}
+
+type sealedBatch struct {
+	kenner.Batch
+	c *FieldCipher
+}
+
+func (b *sealedBatch) LoadGraph(ctx context.Context, ws string, ids []kenner.Identifier) (kenner.Graph, error) {
+	g, err := b.Batch.LoadGraph(ctx, ws, b.c.sealIDs(ids))
+	if err != nil {
+		return g, err
+	}
+	owners := make(map[kenner.Identifier]string, len(g.Owners))
+	for id, p := range g.Owners {
+		owners[b.c.OpenIdentifier(id)] = p
+	}
+	g.Owners = owners
+	for id, n := range g.Profiles {
+		n.Identifiers = b.c.openIDs(n.Identifiers)
+		g.Profiles[id] = n
+	}
+	for i := range g.Separations {
+		b.c.openIDs(g.Separations[i].A)
+		b.c.openIDs(g.Separations[i].B)
+	}
+	return g, nil
+}
+
+func (b *sealedBatch) LoadProfiles(ctx context.Context, ws string, ids []string) (map[string]*kenner.Profile, error) {
+	ps, err := b.Batch.LoadProfiles(ctx, ws, ids)
+	for _, p := range ps {
+		b.c.openProfile(p)
+	}
+	return ps, err
+}
+
+func (b *sealedBatch) WriteGraph(ctx context.Context, ws string, c kenner.GraphChanges) error {
+	out := kenner.GraphChanges{Merges: c.Merges, Identities: make(map[string][]kenner.Identity, len(c.Identities))}
+	for _, n := range c.Created {
+		n.Identifiers = b.c.sealIDs(n.Identifiers)
+		out.Created = append(out.Created, n)
+	}
+	for p, ids := range c.Identities {
+		sealed := make([]kenner.Identity, len(ids))
+		for i, id := range ids {
+			id.Identifier = b.c.SealIdentifier(id.Identifier)
+			sealed[i] = id
+		}
+		out.Identities[p] = sealed
+	}
+	out.Decisions = b.sealDecisions(c.Decisions)
+	return b.Batch.WriteGraph(ctx, ws, out)
+}
+
+func (b *sealedBatch) sealDecisions(ds []kenner.Decision) []kenner.Decision {
+	out := make([]kenner.Decision, len(ds))
+	for i, d := range ds {
+		d.Identifier = b.c.SealIdentifier(d.Identifier)
+		out[i] = d
+	}
+	return out
+}
+
+func (b *sealedBatch) AddDecisions(ctx context.Context, ws string, ds []kenner.Decision) error {
+	return b.Batch.AddDecisions(ctx, ws, b.sealDecisions(ds))
+}
+
+func (b *sealedBatch) AddSeparation(ctx context.Context, ws string, sep kenner.Separation) error {
+	return b.Batch.AddSeparation(ctx, ws, kenner.Separation{A: b.c.sealIDs(sep.A), B: b.c.sealIDs(sep.B)})
+}
+
+func (b *sealedBatch) SaveProfiles(ctx context.Context, ps []*kenner.Profile) error {
+	sealed := make([]*kenner.Profile, len(ps))
+	for i, p := range ps {
+		sealed[i] = b.c.sealProfile(p)
+	}
+	err := b.Batch.SaveProfiles(ctx, sealed)
+	for i, p := range ps {
+		p.Version, p.UpdatedAt = sealed[i].Version, sealed[i].UpdatedAt // set by the store
+	}
+	return err
+}
+
+func (b *sealedBatch) InsertEvents(ctx context.Context, es []kenner.Event) (int, error) {
+	sealed := make([]kenner.Event, len(es))
+	for i, e := range es {
+		e.Body = b.c.SealBlob(e.Body)
+		sealed[i] = e
+	}
+	return b.Batch.InsertEvents(ctx, sealed)
+}
+
+func (b *sealedBatch) ResetProfile(ctx context.Context, ws, id string) ([]kenner.Event, error) {
+	es, err := b.Batch.ResetProfile(ctx, ws, id)
+	if err == nil {
+		err = b.c.openEvents(es)
+	}
+	return es, err
+}
+
+func (b *sealedBatch) ProfileEvents(ctx context.Context, ws string, ids []string) (map[string][]kenner.Event, error) {
+	m, err := b.Batch.ProfileEvents(ctx, ws, ids)
+	for _, es := range m {
+		if err != nil {
+			break
+		}
+		err = b.c.openEvents(es)
+	}
+	return m, err
+}
+
+func (b *sealedBatch) AddChanges(ctx context.Context, cs []kenner.Change) error {
+	sealed := make([]kenner.Change, len(cs))
+	for i, c := range cs {
+		c.Data = b.c.SealBlob(c.Data)
+		sealed[i] = c
+	}
+	return b.Batch.AddChanges(ctx, sealed)
+}
+
+func (b *sealedBatch) Enqueue(ctx context.Context, ds []kenner.Delivery) error {
+	sealed := make([]kenner.Delivery, len(ds))
+	for i, d := range ds {
+		d.Payload = b.c.SealBlob(d.Payload)
+		sealed[i] = d
+	}
+	return b.Batch.Enqueue(ctx, sealed)
+}
