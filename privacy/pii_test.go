@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/profile"
 )
 
 func TestIsPII(t *testing.T) {
@@ -78,4 +79,36 @@ func TestStripAndMaskEvent(t *testing.T) {
 	if got := p.StripEvent(nil); got != nil {
 		t.Errorf("a shredded (empty) body must stay empty, got %q", got)
 	}
+}
+
+// FuzzEventPrivacy feeds arbitrary tracking payloads to what reads personal data and consent
+// out of them: it must never panic, keep valid JSON valid, and leave no PII field behind.
+func FuzzEventPrivacy(f *testing.F) {
+	f.Add([]byte(`{"type":"identify","userId":"u1","traits":{"email":"a@b.c","address":{"city":"X"}},"context":{"ip":"1.2.3.4","consent":{"categoryPreferences":{"Ads":false}}}}`))
+	f.Add([]byte(`{"properties":{"products":[{"name":"x"},[1,{"email":2}]]},"context":{"traits":null}}`))
+	f.Add([]byte(`{"traits":"not an object","context":[]}`))
+	f.Add([]byte(`[]`))
+	p := NewPII(nil)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		profile.StatedConsent(body)
+		stripped, masked := p.StripEvent(body), p.MaskEvent(body)
+		var v map[string]any
+		if json.Unmarshal(body, &v) != nil {
+			return
+		}
+		for _, out := range [][]byte{stripped, masked} {
+			if !json.Valid(out) {
+				t.Fatalf("%s became invalid JSON: %s", body, out)
+			}
+		}
+		var s map[string]any
+		json.Unmarshal(stripped, &s)
+		if traits, ok := s["traits"].(map[string]any); ok {
+			for k := range traits {
+				if p.IsPII(k) {
+					t.Fatalf("stripped event keeps traits.%s: %s", k, stripped)
+				}
+			}
+		}
+	})
 }
