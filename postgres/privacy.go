@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -42,10 +44,12 @@ func (s *Store) subjectKeys(ctx context.Context, q querier, ws string, subjects 
 
 // PutSubjectKeys implements kenner.PrivacyStore.
 func (s *Store) PutSubjectKeys(ctx context.Context, ws string, keys map[string][]byte) (map[string][]byte, error) {
-	ids := make([]string, 0, len(keys))
+	// Inserted in one order on every node: two nodes inserting overlapping subjects in
+	// different orders would each wait on the other's uncommitted row (a deadlock).
+	ids := slices.Sorted(maps.Keys(keys))
 	vals := make([][]byte, 0, len(keys))
-	for id, k := range keys {
-		ids, vals = append(ids, id), append(vals, k)
+	for _, id := range ids {
+		vals = append(vals, keys[id])
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO subject_keys (workspace_id, subject, key, created_at)
 		SELECT $1, s, k, now() FROM unnest($2::text[], $3::bytea[]) AS t(s, k) ON CONFLICT DO NOTHING`, ws, ids, vals)

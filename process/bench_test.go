@@ -15,6 +15,7 @@ import (
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/postgres"
 	"github.com/kenner-cdp/kenner/postgres/pgtest"
+	"github.com/kenner-cdp/kenner/privacy"
 	"github.com/kenner-cdp/kenner/process"
 	"github.com/kenner-cdp/kenner/sqlite"
 	"github.com/prometheus/client_golang/prometheus"
@@ -97,6 +98,12 @@ func loaded(b *testing.B, name string) *loadedStore {
 	switch name {
 	case "sqlite":
 		store, err = sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "k.db"))
+	case "sqlite-encrypted":
+		if store, err = sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "k.db")); err == nil {
+			var c *privacy.FieldCipher
+			c, err = privacy.OpenFieldCipher(b.Context(), store, make([]byte, 32), nil)
+			store = privacy.NewSealedStore(store, c)
+		}
 	case "postgres":
 		if os.Getenv("KENNER_TEST_POSTGRES") == "" {
 			b.Skip("KENNER_TEST_POSTGRES is not set")
@@ -131,6 +138,10 @@ func loaded(b *testing.B, name string) *loadedStore {
 // events as the log hands them over) and "lookup" (GET-profile's store work by user id from 8
 // goroutines, with latency percentiles).
 func BenchmarkSQLite(b *testing.B) { benchStore(b, "sqlite") }
+
+// BenchmarkSQLiteEncrypted is BenchmarkSQLite with personal data encrypted at rest (what
+// kenner serve runs).
+func BenchmarkSQLiteEncrypted(b *testing.B) { benchStore(b, "sqlite-encrypted") }
 
 // BenchmarkPostgres: see BenchmarkSQLite.
 func BenchmarkPostgres(b *testing.B) { benchStore(b, "postgres") }
