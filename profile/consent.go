@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"bytes"
 	"cmp"
 	"slices"
 	"strings"
@@ -16,6 +17,10 @@ const MaxConsentHistory = 200
 // context.consent.categoryPreferences, a map of purpose (category) to true/false. Purposes are
 // lowercased; values that are not booleans are ignored. nil: the event says nothing.
 func StatedConsent(body []byte) map[string]bool {
+	// Most events say nothing about consent; this runs for every event processed.
+	if !bytes.Contains(body, []byte("categoryPreferences")) {
+		return nil
+	}
 	m, err := jsonobj.Parse(body)
 	if err != nil {
 		return nil
