@@ -164,18 +164,21 @@ func (r *Retention) RunOnce(ctx context.Context) (map[string]int64, error) {
 		classes = append(classes, c)
 	}
 	slices.Sort(classes)
+	// drain deletes chunk after chunk until a chunk comes back short.
+	drain := func(class string, expire func() (int64, error)) error {
+		for {
+			n, err := expire()
+			out[class] += n
+			r.deleted.WithLabelValues(class).Add(float64(n))
+			if err != nil || n < retentionChunk {
+				return err
+			}
+		}
+	}
 	for _, ws := range wss {
 		for _, class := range classes {
-			for {
-				n, err := r.store.ExpireEvents(ctx, ws.ID, xs[class], retentionChunk)
-				out[class] += n
-				r.deleted.WithLabelValues(class).Add(float64(n))
-				if err != nil {
-					return out, err
-				}
-				if n < retentionChunk {
-					break
-				}
+			if err := drain(class, func() (int64, error) { return r.store.ExpireEvents(ctx, ws.ID, xs[class], retentionChunk) }); err != nil {
+				return out, err
 			}
 		}
 	}
@@ -183,16 +186,8 @@ func (r *Retention) RunOnce(ctx context.Context) (map[string]int64, error) {
 		if rule.Class != ClassAudit {
 			continue
 		}
-		for {
-			n, err := r.store.ExpireAudit(ctx, now.Add(-rule.Keep), retentionChunk)
-			out[rule.Class] += n
-			r.deleted.WithLabelValues(rule.Class).Add(float64(n))
-			if err != nil {
-				return out, err
-			}
-			if n < retentionChunk {
-				break
-			}
+		if err := drain(rule.Class, func() (int64, error) { return r.store.ExpireAudit(ctx, now.Add(-rule.Keep), retentionChunk) }); err != nil {
+			return out, err
 		}
 	}
 	r.lastRun.SetToCurrentTime()

@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/privacy"
+	"github.com/kenner-cdp/kenner/profile"
 	"github.com/kenner-cdp/kenner/web"
 )
 
@@ -119,7 +119,7 @@ func (s *Server) putConsent(w http.ResponseWriter, r *http.Request, tok *kenner.
 	}
 	prefs := map[string]bool{}
 	for p, v := range req.Purposes {
-		prefs[strings.ToLower(strings.TrimSpace(p))] = v
+		prefs[profile.Purpose(p)] = v
 	}
 	source := req.Source
 	if source == "" {
