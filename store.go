@@ -29,6 +29,7 @@ type Store interface {
 	AudienceStore
 	DestinationStore
 	PrivacyStore
+	ImportStore
 }
 
 // EventStore keeps accepted raw events, deduplicated by message id per workspace. Events are

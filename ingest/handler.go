@@ -20,6 +20,7 @@ import (
 	"github.com/kenner-cdp/kenner/jsonobj"
 	"github.com/kenner-cdp/kenner/privacy"
 	"github.com/kenner-cdp/kenner/profile"
+	"github.com/kenner-cdp/kenner/standardize"
 	"github.com/kenner-cdp/kenner/web"
 	"golang.org/x/sync/semaphore"
 )
@@ -37,6 +38,8 @@ type Config struct {
 	// to one of its purposes before they reach the log; PII names what is stripped.
 	Consent *privacy.ConsentPolicy
 	PII     *privacy.PII
+	// Standardize brings traits and properties to standard forms; nil leaves them as sent.
+	Standardize *standardize.Rules
 	// Burst is how many events above the rate a source may send at once (default: 10 s worth).
 	Burst int
 	// TrustProxy takes the client IP from X-Forwarded-For, for deployments behind a proxy.
@@ -195,6 +198,53 @@ func (h *Handler) Accept(ctx context.Context, src *kenner.Source, raws [][]byte)
 	return h.appendMessages(ctx, src, raws, "", &requestInfo{receivedAt: h.now().UTC()})
 }
 
+// Result is what became of one message given to Import: Err when it was refused, and the
+// values that had no standard form (kept as sent).
+type Result struct {
+	Err      error
+	Problems []standardize.Problem
+	// Body is the message as it is appended (enriched and standardized).
+	Body []byte
+}
+
+// Import is Accept for bulk loads: each message is checked on its own, so that one bad row
+// does not refuse the others, and the valid ones are appended together. With dryRun nothing
+// is appended. Per-source rate limits do not apply: an import is an admin's act.
+func (h *Handler) Import(ctx context.Context, src *kenner.Source, raws [][]byte, dryRun bool) ([]Result, error) {
+	req := &requestInfo{receivedAt: h.now().UTC()}
+	results := make([]Result, len(raws))
+	msgs := make([]message, 0, len(raws))
+	for i, raw := range raws {
+		if !jsonobj.Valid(raw) {
+			results[i].Err = kenner.Errorf(kenner.EInvalid, "not valid JSON")
+			continue
+		}
+		m, err := parseMessage(raw, "", req, &h.uas, h.cfg.Standardize)
+		if err != nil {
+			results[i].Err = err
+			continue
+		}
+		if h.cfg.Consent.Active() && h.cfg.Consent.StatedDenial(profile.StatedConsent(m.body)) {
+			m.body = h.cfg.PII.StripEvent(m.body)
+			h.metrics.consentStripped.Inc()
+		}
+		h.metrics.standardizeProblems(m.problems)
+		results[i].Problems, results[i].Body = m.problems, m.body
+		msgs = append(msgs, m)
+	}
+	if dryRun || len(msgs) == 0 {
+		return results, nil
+	}
+	start := time.Now()
+	err := h.log.Append(ctx, h.batches(src, msgs))
+	h.metrics.appendLatency.Observe(time.Since(start).Seconds())
+	if err != nil {
+		return nil, err
+	}
+	h.metrics.accepted.Add(float64(len(msgs)))
+	return results, nil
+}
+
 func (h *Handler) appendMessages(ctx context.Context, src *kenner.Source, raws [][]byte, pathType string, req *requestInfo) error {
 	var err error
 	if err := h.limiter.Allow(src.ID, len(raws)); err != nil {
@@ -203,7 +253,7 @@ func (h *Handler) appendMessages(ctx context.Context, src *kenner.Source, raws [
 
 	msgs := make([]message, len(raws))
 	for i, raw := range raws {
-		if msgs[i], err = parseMessage(raw, pathType, req, &h.uas); err != nil {
+		if msgs[i], err = parseMessage(raw, pathType, req, &h.uas, h.cfg.Standardize); err != nil {
 			if pathType == "" {
 				return kenner.Errorf(kenner.ErrorCode(err), "batch[%d]: %s", i, kenner.ErrorMessage(err))
 			}
@@ -213,6 +263,7 @@ func (h *Handler) appendMessages(ctx context.Context, src *kenner.Source, raws [
 			msgs[i].body = h.cfg.PII.StripEvent(msgs[i].body)
 			h.metrics.consentStripped.Inc()
 		}
+		h.metrics.standardizeProblems(msgs[i].problems)
 	}
 	start := time.Now()
 	err = h.log.Append(ctx, h.batches(src, msgs))

@@ -36,12 +36,14 @@ type message struct {
 	partitionKey string
 	subject      kenner.Identifier // whose key encrypts it in the log
 	body         []byte
+	// problems are values that have no standard form (kept as sent).
+	problems []standardize.Problem
 }
 
 // parseMessage validates one Segment message and enriches it the way Segment's and
 // RudderStack's servers do. raw must be valid JSON (the caller checked the whole body once).
 // pathType is the type fixed by the endpoint, or "" for batch/import.
-func parseMessage(raw []byte, pathType string, req *requestInfo, uas *uaCache) (message, error) {
+func parseMessage(raw []byte, pathType string, req *requestInfo, uas *uaCache, rules *standardize.Rules) (message, error) {
 	if len(raw) > MaxEventBytes {
 		return message{}, kenner.Errorf(kenner.EInvalid, "event is %d bytes, more than the limit of 32 KB", len(raw))
 	}
@@ -112,6 +114,7 @@ func parseMessage(raw []byte, pathType string, req *requestInfo, uas *uaCache) (
 		return message{}, err
 	}
 	m = m.Set("context", ctx)
+	m, msg.problems = standardized(m, rules)
 	// The write key is a credential: it must never reach the log, the store or a destination.
 	m = m.Delete("writeKey")
 	msg.body = m.Encode()

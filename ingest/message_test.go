@@ -84,7 +84,7 @@ func TestParseMessage(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			msg, err := parseMessage([]byte(tc.in), tc.pathType, &requestInfo{ip: "198.51.100.1", receivedAt: received}, &uaCache{})
+			msg, err := parseMessage([]byte(tc.in), tc.pathType, &requestInfo{ip: "198.51.100.1", receivedAt: received}, &uaCache{}, nil)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error = %v, want it to mention %q", err, tc.wantErr)
@@ -114,7 +114,7 @@ func TestParseMessage(t *testing.T) {
 func TestEnrichContext(t *testing.T) {
 	in := `{"anonymousId":"a","context":{"userAgent":"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",` +
 		`"page":{"url":"https://x.example/p?utm_source=news&utm_medium=email&utm_campaign=spring#top"}}}`
-	msg, err := parseMessage([]byte(in), "page", &requestInfo{ip: "198.51.100.1", receivedAt: received}, &uaCache{})
+	msg, err := parseMessage([]byte(in), "page", &requestInfo{ip: "198.51.100.1", receivedAt: received}, &uaCache{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestEnrichContext(t *testing.T) {
 
 	// What the client sent wins over what the server would derive.
 	in = `{"anonymousId":"a","context":{"ip":"203.0.113.9","campaign":{"name":"mine"},"page":{"url":"https://x/?utm_campaign=other"}}}`
-	msg, err = parseMessage([]byte(in), "page", &requestInfo{ip: "198.51.100.1", receivedAt: received}, &uaCache{})
+	msg, err = parseMessage([]byte(in), "page", &requestInfo{ip: "198.51.100.1", receivedAt: received}, &uaCache{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/standardize"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -13,6 +14,8 @@ type Metrics struct {
 	// consentStripped counts events stripped of personal data on arrival because they
 	// refused consent to a purpose.
 	consentStripped prometheus.Counter
+	// nonStandard counts values that had no standard form of their kind (kept as sent).
+	nonStandard *prometheus.CounterVec
 }
 
 // NewMetrics registers the tracking API's metrics with reg.
@@ -31,9 +34,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		consentStripped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kenner_ingest_consent_stripped_total", Help: "Events stripped of personal data on arrival because they refused consent to a purpose of the policy.",
 		}),
+		nonStandard: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kenner_standardize_invalid_total", Help: "Trait and property values with no standard form of their kind, kept as sent, by kind.",
+		}, []string{"kind"}),
 	}
-	reg.MustRegister(m.accepted, m.rejectedBy, m.appendLatency, m.consentStripped)
+	reg.MustRegister(m.accepted, m.rejectedBy, m.appendLatency, m.consentStripped, m.nonStandard)
 	return m
+}
+
+func (m *Metrics) standardizeProblems(ps []standardize.Problem) {
+	for _, p := range ps {
+		m.nonStandard.WithLabelValues(string(p.Kind)).Inc()
+	}
 }
 
 func (m *Metrics) rejected(err error) {

@@ -37,7 +37,9 @@ func loadCountryNames() {
 		for b := 'A'; b <= 'Z'; b++ {
 			code := string([]rune{a, b})
 			r, err := language.ParseRegion(code)
-			if err != nil || !r.IsCountry() || r.String() != code || r.ISO3() == "ZZZ" {
+			if err != nil || !r.IsCountry() || r.String() != code || r.ISO3() == "ZZZ" || r.Canonicalize() != r {
+				// Deprecated codes (FX, the old Metropolitan France, shares its names
+				// with FR) give way to the current one.
 				continue
 			}
 			for _, n := range nameLanguages {
@@ -62,7 +64,7 @@ func Country(s string) (string, error) {
 	}
 	if len(s) <= 3 {
 		if r, err := language.ParseRegion(s); err == nil && r.IsCountry() && r.ISO3() != "ZZZ" {
-			return r.String(), nil
+			return r.Canonicalize().String(), nil
 		}
 	}
 	countryNamesOnce.Do(loadCountryNames)

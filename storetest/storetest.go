@@ -40,6 +40,8 @@ func Run(t *testing.T, open Opener) {
 		{"Erase", testErase},
 		{"Audit", testAudit},
 		{"Retention", testRetention},
+		{"Imports", testImports},
+		{"ImportKeys", testImportKeys},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
