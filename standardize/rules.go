@@ -109,7 +109,9 @@ type Problem struct {
 	Reason string
 }
 
-func (p Problem) String() string { return fmt.Sprintf("%s is not a valid %s (%s); kept as sent", p.Field, p.Kind, p.Reason) }
+func (p Problem) String() string {
+	return fmt.Sprintf("%s is not a valid %s (%s); kept as sent", p.Field, p.Kind, p.Reason)
+}
 
 // Result is what standardizing one object did.
 type Result struct {
