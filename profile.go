@@ -47,6 +47,8 @@ type Trait struct {
 	Timestamp time.Time       `json:"timestamp"`
 	// Rank breaks ties between values of the same event time: the later in the log wins.
 	Rank int64 `json:"rank"`
+	// Original is the value as the source sent it, when standardization changed it.
+	Original json.RawMessage `json:"original,omitempty"`
 }
 
 // Consent is a person's answer for one purpose, with where it came from.

@@ -159,6 +159,9 @@ func (p *PII) event(body []byte, replace func(string, []byte) []byte) []byte {
 				switch c.Key {
 				case "traits":
 					c.Value = p.walk(c.Value, false, replace)
+				case "original":
+					// What standardization changed, as sent: the same fields again.
+					c.Value = p.event(c.Value, replace)
 				case "ip":
 					if replace == nil {
 						continue

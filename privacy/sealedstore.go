@@ -45,6 +45,9 @@ func (c *FieldCipher) sealProfile(p *kenner.Profile) *kenner.Profile {
 	q.Traits = make(map[string]kenner.Trait, len(p.Traits))
 	for name, t := range p.Traits {
 		t.Value = c.SealTrait(name, t.Value)
+		if t.Original != nil {
+			t.Original = c.SealTrait(name, t.Original)
+		}
 		q.Traits[name] = t
 	}
 	return &q
@@ -56,6 +59,9 @@ func (c *FieldCipher) openProfile(p *kenner.Profile) {
 	}
 	for name, t := range p.Traits {
 		t.Value = c.OpenTrait(t.Value)
+		if t.Original != nil {
+			t.Original = c.OpenTrait(t.Original)
+		}
 		p.Traits[name] = t
 	}
 	for i, id := range p.Identities {

@@ -96,9 +96,14 @@ func (p Policy) Apply(prof *kenner.Profile, e *kenner.Event) (traits []string, e
 		if err != nil {
 			return nil, nil // no traits object: nothing to set
 		}
+		originals := originalTraits(m)
 		for _, f := range fields {
 			traits = append(traits, f.Key)
-			p.SetTrait(prof, f.Key, kenner.Trait{Value: compact(f.Value), SourceID: e.SourceID, MessageID: e.MessageID, Timestamp: e.Timestamp, Rank: rank})
+			t := kenner.Trait{Value: compact(f.Value), SourceID: e.SourceID, MessageID: e.MessageID, Timestamp: e.Timestamp, Rank: rank}
+			if o := originals.Get(f.Key); o != nil {
+				t.Original = compact(o)
+			}
+			p.SetTrait(prof, f.Key, t)
 		}
 	case kenner.TypeGroup:
 		id, ok := m.GetString("groupId")
@@ -149,4 +154,22 @@ func compact(raw []byte) json.RawMessage {
 		return json.RawMessage(slices.Clone(raw))
 	}
 	return b.Bytes()
+}
+
+// originalTraits returns what ingestion's standardization changed in the traits, as sent
+// (context.original.traits), or nil.
+func originalTraits(m jsonobj.Object) jsonobj.Object {
+	ctx, err := jsonobj.Parse(m.Get("context"))
+	if err != nil {
+		return nil
+	}
+	orig, err := jsonobj.Parse(ctx.Get("original"))
+	if err != nil {
+		return nil
+	}
+	traits, err := jsonobj.Parse(orig.Get("traits"))
+	if err != nil {
+		return nil
+	}
+	return traits
 }

@@ -319,6 +319,7 @@ func idCursor(next int64) string {
 // traitJSON is a trait with its provenance.
 type traitJSON struct {
 	Value     json.RawMessage `json:"value"`
+	Original  json.RawMessage `json:"original,omitempty"`
 	SourceID  string          `json:"source_id"`
 	MessageID string          `json:"message_id"`
 	Timestamp time.Time       `json:"timestamp"`
@@ -327,13 +328,18 @@ type traitJSON struct {
 func traitsJSON(p *kenner.Profile, mask *privacy.PII) map[string]traitJSON {
 	out := make(map[string]traitJSON, len(p.Traits))
 	for name, t := range p.Traits {
-		v := t.Value
+		v, orig := t.Value, t.Original
 		if mask != nil {
 			m := map[string]json.RawMessage{name: v}
 			mask.MaskTraits(m)
 			v = m[name]
+			if orig != nil {
+				m[name] = orig
+				mask.MaskTraits(m)
+				orig = m[name]
+			}
 		}
-		out[name] = traitJSON{Value: v, SourceID: t.SourceID, MessageID: t.MessageID, Timestamp: t.Timestamp}
+		out[name] = traitJSON{Value: v, Original: orig, SourceID: t.SourceID, MessageID: t.MessageID, Timestamp: t.Timestamp}
 	}
 	return out
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/privacy"
+	"github.com/kenner-cdp/kenner/standardize"
 	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/providers/file"
@@ -35,6 +36,7 @@ type config struct {
 	TokenRateLimit    float64
 	PII               *privacy.PII
 	Consent           *privacy.ConsentPolicy
+	Standardize       *standardize.Rules
 	Retention         []privacy.RetentionRule
 	RetentionInterval time.Duration
 	TrustProxy        bool
@@ -178,6 +180,15 @@ func loadConfig(cmd *cobra.Command) (config, error) {
 	if c.DefaultRegion != "" && (len(c.DefaultRegion) != 2 || strings.Trim(c.DefaultRegion, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "") {
 		return config{}, usageError{fmt.Errorf("default-region must be a two-letter country code (ISO 3166 alpha-2), not %q", c.DefaultRegion)}
 	}
+	if !k.Bool("no-standardize") {
+		fields, err := stringMap(k, "standardize", "field=kind, e.g. mobile=phone")
+		if err != nil {
+			return config{}, err
+		}
+		if c.Standardize, err = standardize.NewRules(fields, c.DefaultRegion); err != nil {
+			return config{}, usageError{err}
+		}
+	}
 	if c.Sync == "" {
 		c.Sync = "1s"
 	}
@@ -280,6 +291,8 @@ func addIdentityFlags(cmd *cobra.Command) {
 	f.StringSlice("identity-limits", nil, "most identifiers of a kind per profile, kind=N (default user_id=1,email=5,phone=5,anonymous_id=100)")
 	f.StringSlice("identity-blocked", nil, "extra values that identify no one, kind=value (kind * for every kind)")
 	f.StringSlice("trait-source-priority", nil, "source names whose trait values win over newer values from other sources, most trusted first")
+	f.StringSlice("standardize", nil, "standard form of more trait and property names, field=kind with kind one of email, phone, name, country, date, currency, amount, boolean, none (none turns a default off)")
+	f.Bool("no-standardize", false, "keep every trait and property as sent (by default emails, phones, names, countries, dates, currencies and amounts are standardized)")
 	f.StringSlice("pii-traits", privacy.DefaultPII, "trait and field names holding personal data: masked for the analyst and viewer roles, stripped by the consent policy (names containing one of four letters or more match too)")
 	f.StringSlice("consent-purposes", nil, "consent policy, purpose=drop|strip: what becomes of the events of people who did not consent to the purpose (e.g. analytics=strip,advertising=drop)")
 	f.String("consent-default", "granted", "the answer assumed for a person who never answered for a purpose: granted (opt-out) or denied (opt-in)")

@@ -75,6 +75,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	sealed := app.sealed(log, reg)
 	tracking := ingest.New(sealed, app.creds, ingest.NewMetrics(reg), logger, ingest.Config{
 		RateLimit: cfg.RateLimit, TrustProxy: cfg.TrustProxy, Consent: cfg.Consent, PII: cfg.PII,
+		Standardize: cfg.Standardize,
 	})
 	act := activation.New(app.store, sealed, activation.Config{
 		Senders:     builtin.Senders(app.store, log.Conn()),
