@@ -335,3 +335,21 @@ func TestLayout(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteRejects(t *testing.T) {
+	h := newHarness(t)
+	rep := h.run(t, "customers.csv", "customers.yaml", importer.Options{Type: "identify"})
+	f, _ := os.Open("testdata/customers.csv")
+	defer f.Close()
+	var out bytes.Buffer
+	if err := importer.WriteRejects(f, nil, rep.Rejects, &out); err != nil {
+		t.Fatal(err)
+	}
+	want := "_line;_reason;Customer ID;E-Mail;Phone;First Name;Country;Signed up;Plan;Notes\n" +
+		"7;no identifier: userId and anonymousId are both empty;;nobody@example.com;;Nobody;FR;01.01.2020;free;no id here\n" +
+		`8;a quoted field is not closed before the end of the file;1005;"broken@example.com;030 111;Broken;DE;01.01.2020;free;quote never closes` + "\n" +
+		"10;9 fields, but the header has 8;1007;dorothy@example.com;030 222222;Dorothy;DE;01.01.2020;pro;extra;fields\n"
+	if diff := cmp.Diff(want, out.String()); diff != "" {
+		t.Errorf("rejects file (-want +got):\n%s", diff)
+	}
+}

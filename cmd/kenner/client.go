@@ -61,17 +61,26 @@ func (c *apiClient) do(ctx context.Context, method, path string, in, out any) er
 		return fmt.Errorf("kenner server at %s: %w", c.base, err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		if json.NewDecoder(resp.Body).Decode(&e) == nil && e.Error.Code != "" {
-			return &kenner.Error{Code: e.Error.Code, Message: e.Error.Message}
-		}
-		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+	if err := apiError(resp, method, path); err != nil {
+		return err
 	}
 	if out == nil {
 		return nil
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// apiError returns the error of an answer that is not a success: the server's code and
+// message as a *kenner.Error when it sent them.
+func apiError(resp *http.Response, method, path string) error {
+	if resp.StatusCode < 300 {
+		return nil
+	}
+	var e struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	if json.NewDecoder(resp.Body).Decode(&e) == nil && e.Error.Code != "" {
+		return &kenner.Error{Code: e.Error.Code, Message: e.Error.Message}
+	}
+	return fmt.Errorf("%s %s: %s", method, path, resp.Status)
 }
