@@ -47,8 +47,8 @@ func TestImportCommand(t *testing.T) {
 		t.Errorf("again with --strict: %d %q", code, out)
 	}
 	for _, bad := range [][]string{
-		{"import", csv, "--data", data, "--map", mapping},                               // no --as
-		{"import", csv, "--data", data, "--as", "identify"},                              // no mapping
+		{"import", csv, "--data", data, "--map", mapping},                                  // no --as
+		{"import", csv, "--data", data, "--as", "identify"},                                // no mapping
 		{"import", csv + ".missing", "--data", data, "--as", "identify", "--map", mapping}, // no file
 		{"import", csv, "--data", data, "--as", "identify", "--map", mapping, "--source", "nope"},
 	} {
