@@ -22,7 +22,9 @@ import (
 
 // Sink validates and appends messages; ingest.Handler is one.
 type Sink interface {
-	Import(ctx context.Context, src *kenner.Source, raws [][]byte, dryRun bool) ([]ingest.Result, error)
+	Prepare(src *kenner.Source, raws [][]byte) *ingest.Prepared
+	Reserve(ctx context.Context, p *ingest.Prepared) error
+	AppendPrepared(ctx context.Context, p *ingest.Prepared) error
 }
 
 // Ledger remembers the keys of imported rows.
@@ -56,8 +58,12 @@ func New(sink Sink, ledger Ledger) *Importer {
 	return &Importer{sink: sink, ledger: ledger, now: time.Now}
 }
 
-// chunkRows is how many rows go to the log together.
-const chunkRows = 2000
+// chunkRows is how many rows go to the log together; ledgerBatch how many row keys are
+// recorded together.
+const (
+	chunkRows   = 25000
+	ledgerBatch = 250000
+)
 
 // maxIssues and sampleSize bound what a report lists.
 const (
@@ -70,6 +76,13 @@ type chunk struct {
 	msgs [][]byte
 	keys [][]byte
 	errs []error
+
+	// Filled by the second stage: which rows are duplicates, and the prepared messages of
+	// the rest (rows idx).
+	dup      []bool
+	idx      []int
+	prepared *ingest.Prepared
+	err      error
 }
 
 // Run imports the file read from r into src, filling rep (whose ID, file and times the
@@ -155,10 +168,64 @@ func (im *Importer) Run(ctx context.Context, src *kenner.Source, r io.Reader, op
 		}
 	}()
 
-	seen := map[[16]byte]struct{}{}
-	for ch := range chunks {
-		if err := im.load(ctx, src, ch, seen, opts, rep); err != nil {
+	// Checking against the ledger and preparing (parsing, standardizing: CPU) one chunk,
+	// creating the encryption keys of the next, and appending the one before run side by
+	// side.
+	checked := make(chan *chunk, 1)
+	go func() {
+		defer close(checked)
+		seen := map[[16]byte]struct{}{}
+		for ch := range chunks {
+			ch.err = im.prepare(ctx, src, ch, seen)
+			select {
+			case checked <- ch:
+			case <-ctx.Done():
+				return
+			}
+			if ch.err != nil {
+				return
+			}
+		}
+	}()
+	prepared := make(chan *chunk, 1)
+	go func() {
+		defer close(prepared)
+		for ch := range checked {
+			if ch.err == nil && ch.prepared != nil && !opts.DryRun {
+				ch.err = im.sink.Reserve(ctx, ch.prepared)
+			}
+			select {
+			case prepared <- ch:
+			case <-ctx.Done():
+				return
+			}
+			if ch.err != nil {
+				return
+			}
+		}
+	}()
+	// The keys of appended rows are recorded after the append, in large batches (a B-tree of
+	// random keys costs a page write per key and commit). A crash between the append and the
+	// record imports those rows again on the next run, and the processor drops them by
+	// message id: the ledger spares work and counts duplicates, the message id guarantees.
+	var ledger [][]byte
+	defer func() {
+		if len(ledger) == 0 {
+			return
+		}
+		if lerr := im.ledger.AddImportKeys(context.WithoutCancel(ctx), src.WorkspaceID, ledger); lerr != nil && err == nil {
+			err = fmt.Errorf("import ledger: %w", lerr)
+		}
+	}()
+	for ch := range prepared {
+		if err := im.commit(ctx, src, ch, opts, rep, &ledger); err != nil {
 			return err
+		}
+		if len(ledger) >= ledgerBatch {
+			if err := im.ledger.AddImportKeys(ctx, src.WorkspaceID, ledger); err != nil {
+				return fmt.Errorf("import ledger: %w", err)
+			}
+			ledger = ledger[:0]
 		}
 		rep.Bytes = counted.n.Load()
 		rep.UpdatedAt = im.now().UTC()
@@ -169,20 +236,20 @@ func (im *Importer) Run(ctx context.Context, src *kenner.Source, r io.Reader, op
 	return ctx.Err()
 }
 
-// load imports one chunk: drops duplicates, appends the rest, records their keys.
-func (im *Importer) load(ctx context.Context, src *kenner.Source, ch *chunk, seen map[[16]byte]struct{}, opts Options, rep *kenner.Import) error {
-	rep.Rows += len(ch.recs)
-	var fresh []int // indexes of rows to check against the ledger
+// prepare marks the duplicates of a chunk (rows seen earlier in the file, or recorded in
+// the ledger) and prepares the messages of the rest.
+func (im *Importer) prepare(ctx context.Context, src *kenner.Source, ch *chunk, seen map[[16]byte]struct{}) error {
+	ch.dup = make([]bool, len(ch.recs))
+	var fresh []int
 	var keys [][]byte
 	for i, err := range ch.errs {
 		if err != nil {
-			im.reject(rep, opts, ch.recs[i], err)
 			continue
 		}
 		var k [16]byte
 		copy(k[:], ch.keys[i])
 		if _, dup := seen[k]; dup {
-			rep.Duplicates++
+			ch.dup[i] = true
 			continue
 		}
 		seen[k] = struct{}{}
@@ -197,49 +264,63 @@ func (im *Importer) load(ctx context.Context, src *kenner.Source, ch *chunk, see
 		return fmt.Errorf("import ledger: %w", err)
 	}
 	var raws [][]byte
-	var idx []int
 	for j, i := range fresh {
 		if known[j] {
-			rep.Duplicates++
+			ch.dup[i] = true
 			continue
 		}
 		raws = append(raws, ch.msgs[i])
-		idx = append(idx, i)
+		ch.idx = append(ch.idx, i)
 	}
-	if len(raws) == 0 {
-		return nil
+	if len(raws) > 0 {
+		ch.prepared = im.sink.Prepare(src, raws)
 	}
-	results, err := im.sink.Import(ctx, src, raws, opts.DryRun)
-	if err != nil {
-		return err
+	return nil
+}
+
+// commit appends a prepared chunk, records its keys in the ledger and counts its rows.
+func (im *Importer) commit(ctx context.Context, src *kenner.Source, ch *chunk, opts Options, rep *kenner.Import, ledger *[][]byte) error {
+	if ch.err != nil {
+		return ch.err
 	}
-	var done [][]byte
-	for j, res := range results {
-		rec := ch.recs[idx[j]]
-		if res.Err != nil {
-			im.reject(rep, opts, rec, res.Err)
-			continue
-		}
-		rep.Imported++
-		done = append(done, ch.keys[idx[j]])
-		for _, p := range res.Problems {
-			rep.Warnings++
-			if len(rep.Issues) < maxWarnings {
-				rep.Issues = append(rep.Issues, kenner.ImportIssue{Line: rec.Line, Reason: p.String()})
+	rep.Rows += len(ch.recs)
+	byRow := map[int]ingest.Result{}
+	if ch.prepared != nil {
+		if !opts.DryRun {
+			if err := im.sink.AppendPrepared(ctx, ch.prepared); err != nil {
+				return err
 			}
 		}
-		if opts.DryRun && len(rep.Sample) < sampleSize {
-			rep.Sample = append(rep.Sample, json.RawMessage(res.Body))
+		for j, res := range ch.prepared.Results {
+			byRow[ch.idx[j]] = res
 		}
 	}
-	if opts.DryRun || len(done) == 0 {
-		return nil
+	var done [][]byte
+	for i, rec := range ch.recs {
+		switch res, prepared := byRow[i]; {
+		case ch.errs[i] != nil:
+			im.reject(rep, opts, rec, ch.errs[i])
+		case ch.dup[i]:
+			rep.Duplicates++
+		case !prepared:
+		case res.Err != nil:
+			im.reject(rep, opts, rec, res.Err)
+		default:
+			rep.Imported++
+			done = append(done, ch.keys[i])
+			for _, p := range res.Problems {
+				rep.Warnings++
+				if len(rep.Issues) < maxWarnings {
+					rep.Issues = append(rep.Issues, kenner.ImportIssue{Line: rec.Line, Reason: p.String()})
+				}
+			}
+			if opts.DryRun && len(rep.Sample) < sampleSize {
+				rep.Sample = append(rep.Sample, json.RawMessage(res.Body))
+			}
+		}
 	}
-	// The keys are recorded after the append: a crash in between imports the rows again on
-	// the next run, and the processor drops them by message id; the other order would lose
-	// them.
-	if err := im.ledger.AddImportKeys(ctx, src.WorkspaceID, done); err != nil {
-		return fmt.Errorf("import ledger: %w", err)
+	if !opts.DryRun {
+		*ledger = append(*ledger, done...)
 	}
 	return nil
 }

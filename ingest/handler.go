@@ -13,7 +13,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kenner-cdp/kenner"
@@ -211,38 +213,102 @@ type Result struct {
 // does not refuse the others, and the valid ones are appended together. With dryRun nothing
 // is appended. Per-source rate limits do not apply: an import is an admin's act.
 func (h *Handler) Import(ctx context.Context, src *kenner.Source, raws [][]byte, dryRun bool) ([]Result, error) {
-	req := &requestInfo{receivedAt: h.now().UTC()}
-	results := make([]Result, len(raws))
-	msgs := make([]message, 0, len(raws))
-	for i, raw := range raws {
-		if !jsonobj.Valid(raw) {
-			results[i].Err = kenner.Errorf(kenner.EInvalid, "not valid JSON")
-			continue
-		}
-		m, err := parseMessage(raw, "", req, &h.uas, h.cfg.Standardize)
-		if err != nil {
-			results[i].Err = err
-			continue
-		}
-		if h.cfg.Consent.Active() && h.cfg.Consent.StatedDenial(profile.StatedConsent(m.body)) {
-			m.body = h.cfg.PII.StripEvent(m.body)
-			h.metrics.consentStripped.Inc()
-		}
-		h.metrics.standardizeProblems(m.problems)
-		results[i].Problems, results[i].Body = m.problems, m.body
-		msgs = append(msgs, m)
+	p := h.Prepare(src, raws)
+	if dryRun {
+		return p.Results, nil
 	}
-	if dryRun || len(msgs) == 0 {
-		return results, nil
-	}
-	start := time.Now()
-	err := h.log.Append(ctx, h.batches(src, msgs))
-	h.metrics.appendLatency.Observe(time.Since(start).Seconds())
-	if err != nil {
+	if err := h.AppendPrepared(ctx, p); err != nil {
 		return nil, err
 	}
-	h.metrics.accepted.Add(float64(len(msgs)))
-	return results, nil
+	return p.Results, nil
+}
+
+// Prepared is a batch of messages checked by Prepare and ready for AppendPrepared. Results
+// has one entry per message given.
+type Prepared struct {
+	src     *kenner.Source
+	msgs    []message
+	Results []Result
+}
+
+// parallelMin is the batch size from which Prepare spreads the work over the cores.
+const parallelMin = 512
+
+// Prepare validates, enriches and standardizes messages as Import does, without appending
+// them, so that a bulk loader can prepare one batch while the previous one is appended.
+func (h *Handler) Prepare(src *kenner.Source, raws [][]byte) *Prepared {
+	req := &requestInfo{receivedAt: h.now().UTC()}
+	p := &Prepared{src: src, Results: make([]Result, len(raws))}
+	parsed := make([]message, len(raws))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(raws)/parallelMin))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(raws); i += workers {
+				p.Results[i].Err = h.prepareOne(raws[i], req, &parsed[i], &p.Results[i])
+			}
+		})
+	}
+	wg.Wait()
+	for i := range parsed {
+		if p.Results[i].Err == nil {
+			p.msgs = append(p.msgs, parsed[i])
+		}
+	}
+	return p
+}
+
+func (h *Handler) prepareOne(raw []byte, req *requestInfo, m *message, res *Result) error {
+	if !jsonobj.Valid(raw) {
+		return kenner.Errorf(kenner.EInvalid, "not valid JSON")
+	}
+	var err error
+	if *m, err = parseMessage(raw, "", req, &h.uas, h.cfg.Standardize); err != nil {
+		return err
+	}
+	if h.cfg.Consent.Active() && h.cfg.Consent.StatedDenial(profile.StatedConsent(m.body)) {
+		m.body = h.cfg.PII.StripEvent(m.body)
+		h.metrics.consentStripped.Inc()
+	}
+	h.metrics.standardizeProblems(m.problems)
+	res.Problems, res.Body = m.problems, m.body
+	return nil
+}
+
+// reserver is a log that can create the encryption keys of subjects ahead of an append
+// (privacy.SealedLog).
+type reserver interface {
+	Reserve(ctx context.Context, ws string, subjects []kenner.Identifier) error
+}
+
+// Reserve readies what appending a prepared batch needs from the store (the keys that
+// encrypt its messages in the log), so that it can run beside the append of the batch
+// before.
+func (h *Handler) Reserve(ctx context.Context, p *Prepared) error {
+	r, ok := h.log.(reserver)
+	if !ok || len(p.msgs) == 0 {
+		return nil
+	}
+	subjects := make([]kenner.Identifier, len(p.msgs))
+	for i, m := range p.msgs {
+		subjects[i] = m.subject
+	}
+	return r.Reserve(ctx, p.src.WorkspaceID, subjects)
+}
+
+// AppendPrepared appends the valid messages of a prepared batch to the log.
+func (h *Handler) AppendPrepared(ctx context.Context, p *Prepared) error {
+	if len(p.msgs) == 0 {
+		return nil
+	}
+	start := time.Now()
+	err := h.log.Append(ctx, h.batches(p.src, p.msgs))
+	h.metrics.appendLatency.Observe(time.Since(start).Seconds())
+	if err != nil {
+		return err
+	}
+	h.metrics.accepted.Add(float64(len(p.msgs)))
+	return nil
 }
 
 func (h *Handler) appendMessages(ctx context.Context, src *kenner.Source, raws [][]byte, pathType string, req *requestInfo) error {

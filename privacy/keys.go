@@ -113,6 +113,35 @@ func (k *Keys) forWrite(ctx context.Context, ws string, subjects []subjectID) (m
 	return out, k.add(ws, stored, out)
 }
 
+// forCreate is forWrite for subjects that are likely new (a bulk load of new people): it
+// skips the lookup and tries to create every key not cached, keeping whatever key another
+// writer already stored.
+func (k *Keys) forCreate(ctx context.Context, ws string, subjects []subjectID) error {
+	now := k.now().UnixNano()
+	fresh := make(map[string][]byte, len(subjects))
+	k.mu.Lock()
+	for _, s := range subjects {
+		if c, ok := k.cache[s]; ok && now-c.at < int64(keyTTL) {
+			continue
+		}
+		fresh[s.String()] = nil
+	}
+	k.mu.Unlock()
+	if len(fresh) == 0 {
+		return nil
+	}
+	for s := range fresh {
+		var dk [32]byte
+		rand.Read(dk[:])
+		fresh[s] = k.seal(ws, s, dk[:])
+	}
+	stored, err := k.store.PutSubjectKeys(ctx, ws, fresh)
+	if err != nil {
+		return err
+	}
+	return k.add(ws, stored, make(map[subjectID][32]byte, len(stored)))
+}
+
 // forRead returns the data keys subjects still have; a destroyed key is simply absent.
 func (k *Keys) forRead(ctx context.Context, ws string, subjects []subjectID) (map[subjectID][32]byte, error) {
 	out, _, err := k.lookup(ctx, ws, subjects)

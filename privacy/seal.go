@@ -92,12 +92,18 @@ func contextTraits(m jsonobj.Object) []byte {
 	return c.Get("traits")
 }
 
-// Append encrypts the events and appends them.
+// Append encrypts the events and appends them. The keys of all the batches' subjects are
+// fetched (and the missing ones created) together, in one store transaction per workspace.
 func (l *SealedLog) Append(ctx context.Context, batches []kenner.LogBatch) error {
-	out := make([]kenner.LogBatch, 0, len(batches))
+	type pending struct {
+		b        kenner.LogBatch
+		subjects []subjectID
+		kept     [][]byte
+	}
+	ps := make([]pending, 0, len(batches))
+	byWS := map[string][]subjectID{}
 	for _, b := range batches {
-		subjects := make([]subjectID, 0, len(b.Events))
-		kept := make([][]byte, 0, len(b.Events))
+		p := pending{b: b, subjects: make([]subjectID, 0, len(b.Events)), kept: make([][]byte, 0, len(b.Events))}
 		for i, e := range b.Events {
 			var given *kenner.Identifier
 			if len(b.Subjects) == len(b.Events) {
@@ -111,36 +117,65 @@ func (l *SealedLog) Append(ctx context.Context, batches []kenner.LogBatch) error
 				l.dropped.Inc()
 				continue
 			}
-			subjects, kept = append(subjects, s), append(kept, e)
+			p.subjects, p.kept = append(p.subjects, s), append(p.kept, e)
 		}
-		if len(kept) == 0 {
-			continue
+		if len(p.kept) > 0 {
+			ps = append(ps, p)
+			byWS[b.WorkspaceID] = append(byWS[b.WorkspaceID], p.subjects...)
 		}
-		keys, err := l.keys.forWrite(ctx, b.WorkspaceID, subjects)
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	keysByWS := make(map[string]map[subjectID][32]byte, len(byWS))
+	for ws, subjects := range byWS {
+		keys, err := l.keys.forWrite(ctx, ws, subjects)
 		if err != nil {
 			return fmt.Errorf("subject keys: %w", err)
 		}
-		aeads := make(map[subjectID]cipher.AEAD, len(keys))
-		sealed := make([][]byte, len(kept))
-		for i, e := range kept {
-			aead := aeads[subjects[i]]
+		keysByWS[ws] = keys
+	}
+	out := make([]kenner.LogBatch, 0, len(ps))
+	for _, p := range ps {
+		keys := keysByWS[p.b.WorkspaceID]
+		aeads := make(map[subjectID]cipher.AEAD, len(p.kept))
+		sealed := make([][]byte, len(p.kept))
+		for i, e := range p.kept {
+			aead := aeads[p.subjects[i]]
 			if aead == nil {
-				dk, ok := keys[subjects[i]]
+				dk, ok := keys[p.subjects[i]]
 				if !ok {
 					return errors.New("seal event: no key")
 				}
 				aead = newAEAD(dk)
-				aeads[subjects[i]] = aead
+				aeads[p.subjects[i]] = aead
 			}
-			sealed[i] = seal(aead, b.WorkspaceID, subjects[i], e)
+			sealed[i] = seal(aead, p.b.WorkspaceID, p.subjects[i], e)
 		}
+		b := p.b
 		b.Events, b.Subjects = sealed, nil
 		out = append(out, b)
 	}
-	if len(out) == 0 {
+	return l.Log.Append(ctx, out)
+}
+
+// Reserve creates ahead of time the keys that appending events of these subjects (user ids,
+// else anonymous ids) will need, so that a bulk loader can create the next batch's keys
+// while the previous batch is appended.
+func (l *SealedLog) Reserve(ctx context.Context, ws string, subjects []kenner.Identifier) error {
+	ids := make([]subjectID, 0, len(subjects))
+	for _, s := range subjects {
+		if s.Value != "" {
+			ids = append(ids, l.keys.subjectID(ws, s.Kind, s.Value))
+		}
+	}
+	if len(ids) == 0 {
 		return nil
 	}
-	return l.Log.Append(ctx, out)
+	if err := l.keys.forCreate(ctx, ws, ids); err != nil {
+		return fmt.Errorf("subject keys: %w", err)
+	}
+	return nil
 }
 
 func newAEAD(key [32]byte) cipher.AEAD {

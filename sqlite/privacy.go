@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,20 +35,35 @@ func (s *Store) SubjectKeys(ctx context.Context, ws string, subjects []string) (
 	return out, nil
 }
 
-// PutSubjectKeys implements kenner.PrivacyStore.
+// PutSubjectKeys implements kenner.PrivacyStore. Keys are inserted in subject order, which
+// keeps a large batch's writes on neighbouring pages; only the subjects another writer
+// beat us to are read back.
 func (s *Store) PutSubjectKeys(ctx context.Context, ws string, keys map[string][]byte) (map[string][]byte, error) {
 	ids := make([]string, 0, len(keys))
+	for id := range keys {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	out := make(map[string][]byte, len(keys))
+	var lost []string
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		clear(out)
+		lost = lost[:0]
 		st, err := tx.PrepareContext(ctx, `INSERT INTO subject_keys (workspace_id, subject, key, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`)
 		if err != nil {
 			return err
 		}
 		defer st.Close()
 		now := millis(time.Now())
-		for id, key := range keys {
-			ids = append(ids, id)
-			if _, err := st.ExecContext(ctx, ws, id, key, now); err != nil {
+		for _, id := range ids {
+			res, err := st.ExecContext(ctx, ws, id, keys[id], now)
+			if err != nil {
 				return err
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				out[id] = keys[id]
+			} else {
+				lost = append(lost, id)
 			}
 		}
 		return nil
@@ -54,7 +71,14 @@ func (s *Store) PutSubjectKeys(ctx context.Context, ws string, keys map[string][
 	if err != nil {
 		return nil, fmt.Errorf("put subject keys: %w", err)
 	}
-	return s.subjectKeysFrom(ctx, s.w, ws, ids)
+	if len(lost) > 0 {
+		theirs, err := s.subjectKeysFrom(ctx, s.w, ws, lost)
+		if err != nil {
+			return nil, fmt.Errorf("put subject keys: %w", err)
+		}
+		maps.Copy(out, theirs)
+	}
+	return out, nil
 }
 
 // subjectKeysFrom reads keys through the writer, so that a key it just wrote is seen.

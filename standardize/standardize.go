@@ -37,6 +37,9 @@ func Phone(s, defaultRegion string) (string, error) {
 	if s == "" {
 		return "", errors.New("empty")
 	}
+	if e164, ok := phoneFast(s); ok {
+		return e164, nil
+	}
 	if strings.HasPrefix(s, "00") {
 		s = "+" + s[2:]
 	}
