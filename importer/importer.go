@@ -140,7 +140,9 @@ func (im *Importer) Run(ctx context.Context, src *kenner.Source, r io.Reader, op
 	// cost about the same, and there are two cores.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	chunks := make(chan *chunk, 2)
+	// Each stage holds one chunk and hands it on unbuffered: more in flight costs memory
+	// (and garbage collection) and gains nothing.
+	chunks := make(chan *chunk)
 	go func() {
 		defer close(chunks)
 		for {
@@ -154,6 +156,7 @@ func (im *Importer) Run(ctx context.Context, src *kenner.Source, r io.Reader, op
 				cerr := rec.Err
 				if cerr == nil {
 					msg, key, cerr = conv.convert(rec)
+					rec.Fields, rec.Object = nil, nil // converted: only the line and its text are kept
 				}
 				ch.recs, ch.msgs, ch.keys, ch.errs = append(ch.recs, rec), append(ch.msgs, msg), append(ch.keys, key), append(ch.errs, cerr)
 			}
@@ -171,7 +174,7 @@ func (im *Importer) Run(ctx context.Context, src *kenner.Source, r io.Reader, op
 	// Checking against the ledger and preparing (parsing, standardizing: CPU) one chunk,
 	// creating the encryption keys of the next, and appending the one before run side by
 	// side.
-	checked := make(chan *chunk, 1)
+	checked := make(chan *chunk)
 	go func() {
 		defer close(checked)
 		seen := map[[16]byte]struct{}{}
@@ -187,7 +190,7 @@ func (im *Importer) Run(ctx context.Context, src *kenner.Source, r io.Reader, op
 			}
 		}
 	}()
-	prepared := make(chan *chunk, 1)
+	prepared := make(chan *chunk)
 	go func() {
 		defer close(prepared)
 		for ch := range checked {
@@ -275,6 +278,7 @@ func (im *Importer) prepare(ctx context.Context, src *kenner.Source, ch *chunk, 
 	if len(raws) > 0 {
 		ch.prepared = im.sink.Prepare(src, raws)
 	}
+	ch.msgs = nil // prepared: the messages live on in ch.prepared
 	return nil
 }
 

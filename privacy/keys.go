@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -130,16 +131,58 @@ func (k *Keys) forCreate(ctx context.Context, ws string, subjects []subjectID) e
 	if len(fresh) == 0 {
 		return nil
 	}
+	// Making and wrapping keys is CPU work; a bulk load makes thousands at once.
+	ids := make([]string, 0, len(fresh))
 	for s := range fresh {
-		var dk [32]byte
-		rand.Read(dk[:])
-		fresh[s] = k.seal(ws, s, dk[:])
+		ids = append(ids, s)
+	}
+	wrapped := make([][]byte, len(ids))
+	plain := make([][32]byte, len(ids))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(ids)/1000))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(ids); i += workers {
+				rand.Read(plain[i][:])
+				wrapped[i] = k.seal(ws, ids[i], plain[i][:])
+			}
+		})
+	}
+	wg.Wait()
+	for i, s := range ids {
+		fresh[s] = wrapped[i]
 	}
 	stored, err := k.store.PutSubjectKeys(ctx, ws, fresh)
 	if err != nil {
 		return err
 	}
-	return k.add(ws, stored, make(map[subjectID][32]byte, len(stored)))
+	// The keys stored as made are cached as they are; those another writer stored first
+	// are unwrapped.
+	theirs := map[string][]byte{}
+	at := k.now().UnixNano()
+	k.mu.Lock()
+	if len(k.cache) > 1_000_000 {
+		clear(k.cache)
+	}
+	for i, s := range ids {
+		w, ok := stored[s]
+		if !ok {
+			continue
+		}
+		if string(w) != string(wrapped[i]) {
+			theirs[s] = w
+			continue
+		}
+		var id subjectID
+		if _, err := hex.Decode(id[:], []byte(s)); err == nil {
+			k.cache[id] = cachedKey{key: plain[i], at: at}
+		}
+	}
+	k.mu.Unlock()
+	if len(theirs) == 0 {
+		return nil
+	}
+	return k.add(ws, theirs, make(map[subjectID][32]byte, len(theirs)))
 }
 
 // forRead returns the data keys subjects still have; a destroyed key is simply absent.

@@ -49,21 +49,39 @@ func (s *Store) PutSubjectKeys(ctx context.Context, ws string, keys map[string][
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		clear(out)
 		lost = lost[:0]
-		st, err := tx.PrepareContext(ctx, `INSERT INTO subject_keys (workspace_id, subject, key, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
 		now := millis(time.Now())
-		for _, id := range ids {
-			res, err := st.ExecContext(ctx, ws, id, keys[id], now)
+		// Many rows per statement: a statement's overhead is larger than a row's insert.
+		const perStmt = 200
+		for start := 0; start < len(ids); start += perStmt {
+			part := ids[start:min(start+perStmt, len(ids))]
+			a := make([]any, 0, 4*len(part))
+			for _, id := range part {
+				a = append(a, ws, id, keys[id], now)
+			}
+			rows, err := tx.QueryContext(ctx, `INSERT INTO subject_keys (workspace_id, subject, key, created_at) VALUES (?, ?, ?, ?)`+
+				strings.Repeat(", (?, ?, ?, ?)", len(part)-1)+` ON CONFLICT DO NOTHING RETURNING subject`, a...)
 			if err != nil {
 				return err
 			}
-			if n, _ := res.RowsAffected(); n == 1 {
-				out[id] = keys[id]
-			} else {
-				lost = append(lost, id)
+			inserted := make(map[string]bool, len(part))
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return err
+				}
+				inserted[id] = true
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			for _, id := range part {
+				if inserted[id] {
+					out[id] = keys[id]
+				} else {
+					lost = append(lost, id)
+				}
 			}
 		}
 		return nil
