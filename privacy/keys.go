@@ -97,9 +97,15 @@ func (k *Keys) SuppressionHash(workspaceID, kind, value string) string {
 
 // forWrite returns the data keys of subjects, creating the missing ones.
 func (k *Keys) forWrite(ctx context.Context, ws string, subjects []subjectID) (map[subjectID][32]byte, error) {
+	out, _, err := k.forWriteCount(ctx, ws, subjects)
+	return out, err
+}
+
+// forWriteCount is forWrite, also saying how many keys were missing.
+func (k *Keys) forWriteCount(ctx context.Context, ws string, subjects []subjectID) (map[subjectID][32]byte, int, error) {
 	out, missing, err := k.lookup(ctx, ws, subjects)
 	if err != nil || len(missing) == 0 {
-		return out, err
+		return out, 0, err
 	}
 	fresh := make(map[string][]byte, len(missing))
 	for _, s := range missing {
@@ -109,15 +115,15 @@ func (k *Keys) forWrite(ctx context.Context, ws string, subjects []subjectID) (m
 	}
 	stored, err := k.store.PutSubjectKeys(ctx, ws, fresh)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return out, k.add(ws, stored, out)
+	return out, len(missing), k.add(ws, stored, out)
 }
 
 // forCreate is forWrite for subjects that are likely new (a bulk load of new people): it
 // skips the lookup and tries to create every key not cached, keeping whatever key another
 // writer already stored.
-func (k *Keys) forCreate(ctx context.Context, ws string, subjects []subjectID) error {
+func (k *Keys) forCreate(ctx context.Context, ws string, subjects []subjectID) (existed int, err error) {
 	now := k.now().UnixNano()
 	fresh := make(map[string][]byte, len(subjects))
 	k.mu.Lock()
@@ -129,7 +135,7 @@ func (k *Keys) forCreate(ctx context.Context, ws string, subjects []subjectID) e
 	}
 	k.mu.Unlock()
 	if len(fresh) == 0 {
-		return nil
+		return 0, nil
 	}
 	// Making and wrapping keys is CPU work; a bulk load makes thousands at once.
 	ids := make([]string, 0, len(fresh))
@@ -154,7 +160,7 @@ func (k *Keys) forCreate(ctx context.Context, ws string, subjects []subjectID) e
 	}
 	stored, err := k.store.PutSubjectKeys(ctx, ws, fresh)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	// The keys stored as made are cached as they are; those another writer stored first
 	// are unwrapped.
@@ -180,9 +186,9 @@ func (k *Keys) forCreate(ctx context.Context, ws string, subjects []subjectID) e
 	}
 	k.mu.Unlock()
 	if len(theirs) == 0 {
-		return nil
+		return 0, nil
 	}
-	return k.add(ws, theirs, make(map[subjectID][32]byte, len(theirs)))
+	return len(theirs), k.add(ws, theirs, make(map[subjectID][32]byte, len(theirs)))
 }
 
 // forRead returns the data keys subjects still have; a destroyed key is simply absent.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -30,6 +31,8 @@ type SealedLog struct {
 	suppress *Suppressor
 	dropped  prometheus.Counter
 	shredded prometheus.Counter
+	// reserveKnown: the last Reserve found most subjects' keys already stored.
+	reserveKnown atomic.Bool
 }
 
 // NewSealedLog wraps a log. Events carrying a suppressed user id, anonymous id or email are
@@ -172,9 +175,21 @@ func (l *SealedLog) Reserve(ctx context.Context, ws string, subjects []kenner.Id
 	if len(ids) == 0 {
 		return nil
 	}
-	if err := l.keys.forCreate(ctx, ws, ids); err != nil {
+	// A load of new people is best served by creating keys blindly, a load of events of
+	// known people by looking them up first; the last batch tells which this is.
+	if l.reserveKnown.Load() {
+		_, missing, err := l.keys.forWriteCount(ctx, ws, ids)
+		if err != nil {
+			return fmt.Errorf("subject keys: %w", err)
+		}
+		l.reserveKnown.Store(2*missing < len(ids))
+		return nil
+	}
+	existed, err := l.keys.forCreate(ctx, ws, ids)
+	if err != nil {
 		return fmt.Errorf("subject keys: %w", err)
 	}
+	l.reserveKnown.Store(2*existed > len(ids))
 	return nil
 }
 

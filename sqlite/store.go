@@ -43,7 +43,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// indexes at random for every event it applies.
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
 		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)" +
-		"&_pragma=secure_delete(ON)&_pragma=wal_autocheckpoint(8192)&_pragma=journal_size_limit(67108864)&_txlock=immediate"
+		"&_pragma=secure_delete(ON)&_pragma=wal_autocheckpoint(8192)&_pragma=journal_size_limit(67108864)&_txlock=immediate" +
+		"&_pragma=mmap_size(1073741824)"
 	w, err := sql.Open("sqlite", dsn+"&_pragma=cache_size(-131072)")
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)

@@ -54,7 +54,7 @@ directory, and prints both and their ratios (what BENCHMARKS.md reports).`,
 		},
 	}
 	noop.Flags().String("addr", "127.0.0.1:0", "listen address")
-	cmd.AddCommand(in, noop)
+	cmd.AddCommand(in, noop, newBenchImportCmd())
 	return cmd
 }
 
