@@ -179,13 +179,15 @@ func (im *Importer) Run(ctx context.Context, src *kenner.Source, r io.Reader, op
 		defer close(checked)
 		seen := map[[16]byte]struct{}{}
 		for ch := range chunks {
-			ch.err = im.prepare(ctx, src, ch, seen)
+			// err is read here, not from ch: once sent, ch belongs to the next stage.
+			err := im.prepare(ctx, src, ch, seen)
+			ch.err = err
 			select {
 			case checked <- ch:
 			case <-ctx.Done():
 				return
 			}
-			if ch.err != nil {
+			if err != nil {
 				return
 			}
 		}
@@ -194,15 +196,17 @@ func (im *Importer) Run(ctx context.Context, src *kenner.Source, r io.Reader, op
 	go func() {
 		defer close(prepared)
 		for ch := range checked {
-			if ch.err == nil && ch.prepared != nil && !opts.DryRun {
-				ch.err = im.sink.Reserve(ctx, ch.prepared)
+			err := ch.err
+			if err == nil && ch.prepared != nil && !opts.DryRun {
+				err = im.sink.Reserve(ctx, ch.prepared)
+				ch.err = err
 			}
 			select {
 			case prepared <- ch:
 			case <-ctx.Done():
 				return
 			}
-			if ch.err != nil {
+			if err != nil {
 				return
 			}
 		}

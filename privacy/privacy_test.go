@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/kenner-cdp/kenner"
@@ -14,25 +15,36 @@ import (
 )
 
 // memLog keeps appended records in memory, to look at exactly what the sealed log writes.
-type memLog struct{ recs []kenner.LogRecord }
+type memLog struct {
+	mu   sync.Mutex
+	recs []kenner.LogRecord
+}
 
 func (m *memLog) Partitions() int { return 1 }
 func (m *memLog) Append(_ context.Context, bs []kenner.LogBatch) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	for _, b := range bs {
 		m.recs = append(m.recs, kenner.LogRecord{Seq: uint64(len(m.recs) + 1), WorkspaceID: b.WorkspaceID, SourceID: b.SourceID, Events: b.Events})
 	}
 	return nil
 }
 func (m *memLog) Read(ctx context.Context, _ int, after uint64, fn func(context.Context, []kenner.LogRecord) error) error {
+	m.mu.Lock()
 	var out []kenner.LogRecord
 	for _, r := range m.recs[after:] {
 		r.Events = append([][]byte(nil), r.Events...)
 		out = append(out, r)
 	}
+	m.mu.Unlock()
 	return fn(ctx, out)
 }
-func (m *memLog) Heads(context.Context) ([]uint64, error) { return []uint64{uint64(len(m.recs))}, nil }
-func (m *memLog) Ping(context.Context) error              { return nil }
+func (m *memLog) Heads(context.Context) ([]uint64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return []uint64{uint64(len(m.recs))}, nil
+}
+func (m *memLog) Ping(context.Context) error { return nil }
 
 func setup(t *testing.T) (*sqlite.Store, *privacy.Keys, *privacy.Suppressor, *memLog, *privacy.SealedLog) {
 	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "k.db"))
