@@ -26,6 +26,20 @@ const (
 	EncodingLatin1 = "latin1"
 )
 
+// open reads a file with the mapping's format, encoding and delimiter (each detected when
+// not given).
+func (m *Mapping) open(r io.Reader) (reader, string, error) {
+	var delim rune
+	if m.Delimiter != "" {
+		d := []rune(strings.ReplaceAll(m.Delimiter, `\t`, "\t"))
+		if len(d) != 1 {
+			return nil, "", fmt.Errorf("delimiter must be one character, not %q", m.Delimiter)
+		}
+		delim = d[0]
+	}
+	return openFile(r, strings.ToLower(m.Format), m.Encoding, delim)
+}
+
 // reader yields the rows of a file.
 type reader interface {
 	Next() *Record

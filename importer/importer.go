@@ -113,16 +113,8 @@ func (im *Importer) Run(ctx context.Context, src *kenner.Source, r io.Reader, op
 	if !slices.Contains(Types, typ) {
 		return kenner.Errorf(kenner.EInvalid, "import type %q: want one of %s", typ, strings.Join(Types, ", "))
 	}
-	var delim rune
-	if m.Delimiter != "" {
-		d := []rune(strings.ReplaceAll(m.Delimiter, `\t`, "\t"))
-		if len(d) != 1 {
-			return kenner.Errorf(kenner.EInvalid, "delimiter must be one character, not %q", m.Delimiter)
-		}
-		delim = d[0]
-	}
 	counted := &countingReader{r: r}
-	rows, format, err := openFile(counted, strings.ToLower(m.Format), m.Encoding, delim)
+	rows, format, err := m.open(counted)
 	if err != nil {
 		return kenner.Errorf(kenner.EInvalid, "%v", err)
 	}

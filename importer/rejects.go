@@ -22,11 +22,7 @@ func WriteRejects(r io.Reader, m *Mapping, rejects []kenner.ImportIssue, w io.Wr
 	for _, x := range rejects {
 		reasons[x.Line] = x.Reason
 	}
-	var delim rune
-	if m.Delimiter != "" {
-		delim = []rune(strings.ReplaceAll(m.Delimiter, `\t`, "\t"))[0]
-	}
-	rows, format, err := openFile(r, strings.ToLower(m.Format), m.Encoding, delim)
+	rows, format, err := m.open(r)
 	if err != nil {
 		return err
 	}

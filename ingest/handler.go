@@ -200,27 +200,13 @@ func (h *Handler) Accept(ctx context.Context, src *kenner.Source, raws [][]byte)
 	return h.appendMessages(ctx, src, raws, "", &requestInfo{receivedAt: h.now().UTC()})
 }
 
-// Result is what became of one message given to Import: Err when it was refused, and the
+// Result is what became of one message given to Prepare: Err when it was refused, and the
 // values that had no standard form (kept as sent).
 type Result struct {
 	Err      error
 	Problems []standardize.Problem
 	// Body is the message as it is appended (enriched and standardized).
 	Body []byte
-}
-
-// Import is Accept for bulk loads: each message is checked on its own, so that one bad row
-// does not refuse the others, and the valid ones are appended together. With dryRun nothing
-// is appended. Per-source rate limits do not apply: an import is an admin's act.
-func (h *Handler) Import(ctx context.Context, src *kenner.Source, raws [][]byte, dryRun bool) ([]Result, error) {
-	p := h.Prepare(src, raws)
-	if dryRun {
-		return p.Results, nil
-	}
-	if err := h.AppendPrepared(ctx, p); err != nil {
-		return nil, err
-	}
-	return p.Results, nil
 }
 
 // Prepared is a batch of messages checked by Prepare and ready for AppendPrepared. Results
@@ -234,8 +220,10 @@ type Prepared struct {
 // parallelMin is the batch size from which Prepare spreads the work over the cores.
 const parallelMin = 512
 
-// Prepare validates, enriches and standardizes messages as Import does, without appending
-// them, so that a bulk loader can prepare one batch while the previous one is appended.
+// Prepare is Accept for bulk loads, without the append: each message is checked on its own,
+// so that one bad row does not refuse the others, and a loader can prepare one batch while
+// the previous one is appended (AppendPrepared). Per-source rate limits do not apply: an
+// import is an admin's act.
 func (h *Handler) Prepare(src *kenner.Source, raws [][]byte) *Prepared {
 	req := &requestInfo{receivedAt: h.now().UTC()}
 	p := &Prepared{src: src, Results: make([]Result, len(raws))}
