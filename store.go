@@ -30,6 +30,7 @@ type Store interface {
 	DestinationStore
 	PrivacyStore
 	ImportStore
+	SourceSettingsStore
 }
 
 // EventStore keeps accepted raw events, deduplicated by message id per workspace. Events are

@@ -17,6 +17,8 @@ type Source struct {
 	Name         string    `json:"name"`
 	WriteKeyHash string    `json:"-"`
 	CreatedAt    time.Time `json:"created_at"`
+	// Settings are empty for a source that only takes the tracking API's events as they are.
+	Settings SourceSettings `json:"settings"`
 }
 
 // Role is what a token or console user may do. Roles are ordered: each one may do everything

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -65,14 +66,18 @@ func (s *Store) CreateSource(ctx context.Context, src *kenner.Source) error {
 	return nil
 }
 
-const sourceColumns = `id, workspace_id, name, write_key_hash, created_at`
+const sourceColumns = `id, workspace_id, name, write_key_hash, created_at, settings`
 
 func scanSource(row pgx.Row) (*kenner.Source, error) {
 	var src kenner.Source
-	if err := row.Scan(&src.ID, &src.WorkspaceID, &src.Name, &src.WriteKeyHash, &src.CreatedAt); err != nil {
+	var settings []byte
+	if err := row.Scan(&src.ID, &src.WorkspaceID, &src.Name, &src.WriteKeyHash, &src.CreatedAt, &settings); err != nil {
 		return nil, err
 	}
 	src.CreatedAt = utc(src.CreatedAt)
+	if err := json.Unmarshal(settings, &src.Settings); err != nil {
+		return nil, fmt.Errorf("source %s settings: %w", src.ID, err)
+	}
 	return &src, nil
 }
 

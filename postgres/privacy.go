@@ -125,6 +125,7 @@ func (s *Store) Erase(ctx context.Context, ws string, plan kenner.ErasePlan) (ma
 		args        []any
 	}{
 		{"events", `DELETE FROM events WHERE workspace_id = $1 AND profile_id = ANY($2)`, []any{ws, plan.ProfileIDs}},
+		{"quarantine", `DELETE FROM quarantine WHERE workspace_id = $1 AND (user_id = ANY($2) OR anonymous_id = ANY($3))`, []any{ws, quarantineIDs(plan.Identifiers, kenner.KindUserID), quarantineIDs(plan.Identifiers, kenner.KindAnonymousID)}},
 		{"profiles", `DELETE FROM profiles WHERE workspace_id = $1 AND id = ANY($2)`, []any{ws, plan.ProfileIDs}},
 		{"identities", `DELETE FROM identities WHERE workspace_id = $1 AND profile_id = ANY($2)`, []any{ws, plan.ProfileIDs}},
 		{"identities", `DELETE FROM identities WHERE workspace_id = $1 AND ` + idents, []any{ws, kinds, values}},
@@ -245,4 +246,16 @@ func (s *Store) ReplaceSubjectKey(ctx context.Context, ws, subject string, old, 
 		return kenner.Errorf(kenner.ENotFound, "no key for subject %s", subject)
 	}
 	return kenner.Errorf(kenner.EConflict, "the key of subject %s changed meanwhile", subject)
+}
+
+// quarantineIDs are the values of one kind of identifier, by which quarantined events (which
+// belong to no profile) are found for erasure.
+func quarantineIDs(ids []kenner.Identifier, kind string) []string {
+	out := []string{}
+	for _, id := range ids {
+		if id.Kind == kind {
+			out = append(out, id.Value)
+		}
+	}
+	return out
 }

@@ -314,3 +314,29 @@ func (b *sealedBatch) Enqueue(ctx context.Context, ds []kenner.Delivery) error {
 	}
 	return b.Batch.Enqueue(ctx, sealed)
 }
+
+// Quarantine implements kenner.SourceSettingsStore: blocked events are sealed like stored
+// events.
+func (s *SealedStore) Quarantine(ctx context.Context, es []kenner.QuarantinedEvent) error {
+	sealed := make([]kenner.QuarantinedEvent, len(es))
+	for i, e := range es {
+		e.Body = s.c.SealBlob(e.Body)
+		sealed[i] = e
+	}
+	if err := s.Store.Quarantine(ctx, sealed); err != nil {
+		return err
+	}
+	for i := range es {
+		es[i].ID = sealed[i].ID
+	}
+	return nil
+}
+
+// QuarantinedEvents implements kenner.SourceSettingsStore.
+func (s *SealedStore) QuarantinedEvents(ctx context.Context, f kenner.QuarantineFilter) ([]kenner.QuarantinedEvent, error) {
+	es, err := s.Store.QuarantinedEvents(ctx, f)
+	for i := 0; err == nil && i < len(es); i++ {
+		es[i].Body, err = s.c.OpenBlob(es[i].Body)
+	}
+	return es, err
+}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -68,15 +69,19 @@ func (s *Store) CreateSource(ctx context.Context, src *kenner.Source) error {
 	return nil
 }
 
-const sourceColumns = `id, workspace_id, name, write_key_hash, created_at`
+const sourceColumns = `id, workspace_id, name, write_key_hash, created_at, settings`
 
 func scanSource(row interface{ Scan(...any) error }) (*kenner.Source, error) {
 	var src kenner.Source
 	var created int64
-	if err := row.Scan(&src.ID, &src.WorkspaceID, &src.Name, &src.WriteKeyHash, &created); err != nil {
+	var settings []byte
+	if err := row.Scan(&src.ID, &src.WorkspaceID, &src.Name, &src.WriteKeyHash, &created, &settings); err != nil {
 		return nil, err
 	}
 	src.CreatedAt = fromMillis(created)
+	if err := json.Unmarshal(settings, &src.Settings); err != nil {
+		return nil, fmt.Errorf("source %s settings: %w", src.ID, err)
+	}
 	return &src, nil
 }
 

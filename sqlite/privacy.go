@@ -232,6 +232,12 @@ func (s *Store) Erase(ctx context.Context, ws string, plan kenner.ErasePlan) (ma
 			if err := del("identities", `DELETE FROM identities WHERE workspace_id = ? AND kind = ? AND value = ?`, ws, id.Kind, id.Value); err != nil {
 				return err
 			}
+			if col := map[string]string{kenner.KindUserID: "user_id", kenner.KindAnonymousID: "anonymous_id"}[id.Kind]; col != "" {
+				// Quarantined events belong to no profile; they are found by who sent them.
+				if err := del("quarantine", `DELETE FROM quarantine WHERE workspace_id = ? AND `+col+` = ?`, ws, id.Value); err != nil {
+					return err
+				}
+			}
 		}
 		now := millis(time.Now())
 		for _, h := range plan.Suppress {

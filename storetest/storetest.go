@@ -42,6 +42,9 @@ func Run(t *testing.T, open Opener) {
 		{"Retention", testRetention},
 		{"Imports", testImports},
 		{"ImportKeys", testImportKeys},
+		{"SourceSettings", testSourceSettings},
+		{"Violations", testViolations},
+		{"Quarantine", testQuarantine},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
