@@ -99,17 +99,9 @@ func compileTarget(s, typ, format, defaultFormat string) (target, error) {
 	if !slices.Contains(columnTypes, typ) {
 		return target{}, fmt.Errorf("unknown type %q (want string, number, integer, boolean, date or json)", typ)
 	}
-	path := strings.Split(s, ".")
-	for _, p := range path {
-		if p == "" {
-			return target{}, fmt.Errorf("target %q has an empty path element", s)
-		}
-	}
-	switch {
-	case len(path) == 1 && slices.Contains(fixedTargets, path[0]):
-	case len(path) > 1 && (path[0] == "traits" || path[0] == "properties" || path[0] == "context"):
-	default:
-		return target{}, fmt.Errorf("unknown target %q (want userId, anonymousId, event, timestamp, messageId, groupId, name, or traits.<name>, properties.<name>, context.<name>)", s)
+	path, err := TargetPath(s)
+	if err != nil {
+		return target{}, err
 	}
 	t := target{path: path, typ: typ}
 	if path[0] == "timestamp" {
@@ -122,6 +114,24 @@ func compileTarget(s, typ, format, defaultFormat string) (target, error) {
 		t.layout, t.format = Layout(format), format
 	}
 	return t, nil
+}
+
+// TargetPath checks a message field that a column (or a webhook mapping) may fill and splits
+// it into its path.
+func TargetPath(s string) ([]string, error) {
+	path := strings.Split(strings.TrimSpace(s), ".")
+	for _, p := range path {
+		if p == "" {
+			return nil, fmt.Errorf("target %q has an empty path element", s)
+		}
+	}
+	switch {
+	case len(path) == 1 && slices.Contains(fixedTargets, path[0]):
+	case len(path) > 1 && (path[0] == "traits" || path[0] == "properties" || path[0] == "context"):
+	default:
+		return nil, fmt.Errorf("unknown target %q (want userId, anonymousId, event, timestamp, messageId, groupId, name, or traits.<name>, properties.<name>, context.<name>)", s)
+	}
+	return path, nil
 }
 
 // Layout turns a date format written with the usual tokens (YYYY-MM-DD HH:mm:ss, or
