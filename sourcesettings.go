@@ -104,7 +104,9 @@ type QuarantineFilter struct {
 
 // SourceSettingsStore keeps source settings and what tracking plans found.
 type SourceSettingsStore interface {
-	SourceByID(ctx context.Context, workspaceID, id string) (*Source, error)
+	// SourceByID finds a source by its id, in any workspace (ids are unique): a webhook URL
+	// names its source alone.
+	SourceByID(ctx context.Context, id string) (*Source, error)
 	// UpdateSourceSettings replaces a source's settings.
 	UpdateSourceSettings(ctx context.Context, workspaceID, id string, s SourceSettings) error
 

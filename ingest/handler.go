@@ -200,6 +200,17 @@ func (h *Handler) Accept(ctx context.Context, src *kenner.Source, raws [][]byte)
 	return h.appendMessages(ctx, src, raws, "", &requestInfo{receivedAt: h.now().UTC()})
 }
 
+// BatchError is a batch refused for one of its messages. It reads as "batch[i]: ..." to the
+// caller; Index and Err let a caller that made the messages say which of its own inputs it was.
+type BatchError struct {
+	Index int
+	Err   error
+	batch *kenner.Error
+}
+
+func (e *BatchError) Error() string { return e.batch.Error() }
+func (e *BatchError) Unwrap() error { return e.batch }
+
 // Result is what became of one message given to Prepare: Err when it was refused, and the
 // values that had no standard form (kept as sent).
 type Result struct {
@@ -309,7 +320,7 @@ func (h *Handler) appendMessages(ctx context.Context, src *kenner.Source, raws [
 	for i, raw := range raws {
 		if msgs[i], err = parseMessage(raw, pathType, req, &h.uas, h.cfg.Standardize); err != nil {
 			if pathType == "" {
-				return kenner.Errorf(kenner.ErrorCode(err), "batch[%d]: %s", i, kenner.ErrorMessage(err))
+				return &BatchError{Index: i, Err: err, batch: kenner.Errorf(kenner.ErrorCode(err), "batch[%d]: %s", i, kenner.ErrorMessage(err))}
 			}
 			return err
 		}

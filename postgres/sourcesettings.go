@@ -11,8 +11,8 @@ import (
 )
 
 // SourceByID implements kenner.SourceSettingsStore.
-func (s *Store) SourceByID(ctx context.Context, ws, id string) (*kenner.Source, error) {
-	src, err := scanSource(s.pool.QueryRow(ctx, `SELECT `+sourceColumns+` FROM sources WHERE workspace_id = $1 AND id = $2`, ws, id))
+func (s *Store) SourceByID(ctx context.Context, id string) (*kenner.Source, error) {
+	src, err := scanSource(s.pool.QueryRow(ctx, `SELECT `+sourceColumns+` FROM sources WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, kenner.Errorf(kenner.ENotFound, "no source %q", id)
 	}

@@ -157,14 +157,8 @@ func (s *Server) sourceByRef(ctx context.Context, ws, ref string) (*kenner.Sourc
 	if kenner.ErrorCode(err) != kenner.ENotFound {
 		return src, err
 	}
-	all, err := s.deps.Store.Sources(ctx, ws)
-	if err != nil {
-		return nil, err
-	}
-	for i := range all {
-		if all[i].ID == ref {
-			return &all[i], nil
-		}
+	if src, err := s.deps.Store.SourceByID(ctx, ref); err == nil && src.WorkspaceID == ws {
+		return src, nil
 	}
 	return nil, kenner.Errorf(kenner.ENotFound, "no source named %q", ref)
 }

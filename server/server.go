@@ -71,6 +71,7 @@ type Server struct {
 	mux     *http.ServeMux
 	routes  []Route
 	latency *prometheus.HistogramVec
+	hooks   *webhooks
 }
 
 // New builds the API's routes.
@@ -84,12 +85,14 @@ func New(deps Deps) *Server {
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 	}, []string{"route", "code"})
 	deps.Registry.MustRegister(s.latency)
+	s.hooks = newWebhooks(deps.Registry)
 
 	deps.Ingest.Register(s.mux)
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(deps.Registry, promhttp.HandlerOpts{Registry: deps.Registry}))
 	s.mux.HandleFunc("GET /openapi.json", serveOpenAPI)
+	s.mux.HandleFunc("POST /v1/webhooks/{source}", s.receiveWebhook)
 
 	s.admin("GET /v1/events", kenner.RoleAnalyst, s.listEvents)
 	s.admin("GET /v1/profiles/{ref}", kenner.RoleViewer, s.getProfile)
@@ -129,6 +132,9 @@ func New(deps Deps) *Server {
 	s.admin("POST /v1/destinations/{id}/snapshot", kenner.RoleAdmin, s.snapshotDestination)
 	s.admin("GET /v1/sources", kenner.RoleAdmin, s.listSources)
 	s.admin("POST /v1/sources", kenner.RoleAdmin, s.createSource)
+	s.admin("GET /v1/sources/{id}", kenner.RoleAdmin, s.getSource)
+	s.admin("PUT /v1/sources/{id}/webhook", kenner.RoleAdmin, s.putWebhook)
+	s.admin("DELETE /v1/sources/{id}/webhook", kenner.RoleAdmin, s.deleteWebhook)
 	s.admin("POST /v1/imports", kenner.RoleAdmin, s.createImport)
 	s.admin("GET /v1/imports", kenner.RoleAdmin, s.listImports)
 	s.admin("GET /v1/imports/{id}", kenner.RoleAdmin, s.getImport)

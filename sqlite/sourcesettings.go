@@ -11,8 +11,8 @@ import (
 )
 
 // SourceByID implements kenner.SourceSettingsStore.
-func (s *Store) SourceByID(ctx context.Context, ws, id string) (*kenner.Source, error) {
-	src, err := scanSource(s.r.QueryRowContext(ctx, `SELECT `+sourceColumns+` FROM sources WHERE workspace_id = ? AND id = ?`, ws, id))
+func (s *Store) SourceByID(ctx context.Context, id string) (*kenner.Source, error) {
+	src, err := scanSource(s.r.QueryRowContext(ctx, `SELECT `+sourceColumns+` FROM sources WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, kenner.Errorf(kenner.ENotFound, "no source %q", id)
 	}

@@ -15,7 +15,7 @@ func testSourceSettings(t *testing.T, s kenner.Store) {
 	if err := s.CreateSource(ctx(t), src); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.SourceByID(ctx(t), "ws", src.ID)
+	got, err := s.SourceByID(ctx(t), src.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func testSourceSettings(t *testing.T, s kenner.Store) {
 		t.Fatal(err)
 	}
 	for name, find := range map[string]func() (*kenner.Source, error){
-		"SourceByID":           func() (*kenner.Source, error) { return s.SourceByID(ctx(t), "ws", src.ID) },
+		"SourceByID":           func() (*kenner.Source, error) { return s.SourceByID(ctx(t), src.ID) },
 		"SourceByName":         func() (*kenner.Source, error) { return s.SourceByName(ctx(t), "ws", "shop") },
 		"SourceByWriteKeyHash": func() (*kenner.Source, error) { return s.SourceByWriteKeyHash(ctx(t), "h-shop") },
 	} {
@@ -47,7 +47,7 @@ func testSourceSettings(t *testing.T, s kenner.Store) {
 	}
 	wantCode(t, "unknown source", s.UpdateSourceSettings(ctx(t), "ws", "src_none", settings), kenner.ENotFound)
 	wantCode(t, "other workspace", s.UpdateSourceSettings(ctx(t), "ws2", src.ID, settings), kenner.ENotFound)
-	wantCode(t, "unknown id", func() error { _, err := s.SourceByID(ctx(t), "ws", "src_none"); return err }(), kenner.ENotFound)
+	wantCode(t, "unknown id", func() error { _, err := s.SourceByID(ctx(t), "src_none"); return err }(), kenner.ENotFound)
 }
 
 func jsonEqual(a, b json.RawMessage) bool {
