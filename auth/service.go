@@ -19,6 +19,7 @@ const (
 type Store interface {
 	CreateSource(ctx context.Context, s *kenner.Source) error
 	SourceByWriteKeyHash(ctx context.Context, hash string) (*kenner.Source, error)
+	SourceByID(ctx context.Context, id string) (*kenner.Source, error)
 	CreateToken(ctx context.Context, t *kenner.Token) error
 	TokenByHash(ctx context.Context, hash string) (*kenner.Token, error)
 	RevokeToken(ctx context.Context, workspaceID, id string, at time.Time) error
@@ -37,6 +38,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	sources map[string]cached[*kenner.Source]
+	byID    map[string]cached[*kenner.Source]
 	tokens  map[string]cached[*kenner.Token]
 }
 
@@ -49,7 +51,7 @@ type cached[T any] struct {
 // NewService returns a Service over store, hashing with hasher.
 func NewService(store Store, hasher *Hasher) *Service {
 	return &Service{store: store, hasher: hasher, now: time.Now,
-		sources: map[string]cached[*kenner.Source]{}, tokens: map[string]cached[*kenner.Token]{}}
+		sources: map[string]cached[*kenner.Source]{}, byID: map[string]cached[*kenner.Source]{}, tokens: map[string]cached[*kenner.Token]{}}
 }
 
 // CreateSource creates a source and returns it with its write key, which is not stored and
@@ -111,6 +113,25 @@ func (s *Service) Source(ctx context.Context, writeKey string) (*kenner.Source, 
 		return nil, kenner.Errorf(kenner.EUnauthorized, "invalid write key")
 	}
 	return src, err
+}
+
+// SourceByID returns a source by its id (a webhook URL names it), or an unauthorized error.
+func (s *Service) SourceByID(ctx context.Context, id string) (*kenner.Source, error) {
+	src, err := lookup(ctx, s, s.byID, id, s.store.SourceByID)
+	if kenner.ErrorCode(err) == kenner.ENotFound {
+		// The same answer as a bad key, so that source ids cannot be probed.
+		return nil, kenner.Errorf(kenner.EUnauthorized, "unknown webhook source or invalid credentials")
+	}
+	return src, err
+}
+
+// SourceChanged drops cached sources after a source's settings changed, so that this node
+// applies them at once; other nodes of a cluster do within cacheTTL.
+func (s *Service) SourceChanged() {
+	s.mu.Lock()
+	clear(s.sources)
+	clear(s.byID)
+	s.mu.Unlock()
 }
 
 // Token returns the active token for a presented secret, or an unauthorized error.

@@ -48,7 +48,7 @@ type stackConfig struct {
 	act    activation.Config
 }
 
-func newStack(t *testing.T, opts ...func(*stackConfig)) *stack {
+func newStack(t testing.TB, opts ...func(*stackConfig)) *stack {
 	t.Helper()
 	ctx := t.Context()
 	logger := slog.New(slog.DiscardHandler)
@@ -110,7 +110,7 @@ func newStack(t *testing.T, opts ...func(*stackConfig)) *stack {
 	return st
 }
 
-func (s *stack) do(t *testing.T, method, path, token, body string) (int, map[string]any) {
+func (s *stack) do(t testing.TB, method, path, token, body string) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(method, s.url+path, strings.NewReader(body))
 	if token != "" {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/kenner-cdp/kenner"
@@ -58,7 +59,7 @@ func (s *Server) putWebhook(w http.ResponseWriter, r *http.Request, tok *kenner.
 		return err
 	}
 	src.Settings.Webhook = &m
-	if err := s.deps.Store.UpdateSourceSettings(r.Context(), tok.WorkspaceID, src.ID, src.Settings); err != nil {
+	if err := s.updateSettings(r.Context(), src); err != nil {
 		return err
 	}
 	web.JSON(w, http.StatusOK, sourceJSON(src))
@@ -71,9 +72,17 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, tok *kenn
 		return err
 	}
 	src.Settings.Webhook = nil
-	if err := s.deps.Store.UpdateSourceSettings(r.Context(), tok.WorkspaceID, src.ID, src.Settings); err != nil {
+	if err := s.updateSettings(r.Context(), src); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) updateSettings(ctx context.Context, src *kenner.Source) error {
+	if err := s.deps.Store.UpdateSourceSettings(ctx, src.WorkspaceID, src.ID, src.Settings); err != nil {
+		return err
+	}
+	s.deps.Creds.SourceChanged()
 	return nil
 }

@@ -44,9 +44,7 @@ func newWebhooks(reg prometheus.Registerer) *webhooks {
 	return w
 }
 
-// mapping returns the compiled mapping of a source, compiling it again only when it changed
-// (settings are read from the store on every request, so that an edit on one node applies
-// on all).
+// mapping returns the compiled mapping of a source, compiling it again only when it changed.
 func (h *webhooks) mapping(src *kenner.Source) (*inbound.Mapping, error) {
 	if src.Settings.Webhook == nil {
 		return nil, kenner.Errorf(kenner.ENotFound, "source %s has no webhook mapping: set one with PUT /v1/sources/{id}/webhook", src.ID)
@@ -95,11 +93,7 @@ type webhookOutcome struct {
 
 func (s *Server) webhook(w http.ResponseWriter, r *http.Request) (webhookOutcome, error) {
 	ctx := r.Context()
-	src, err := s.deps.Store.SourceByID(ctx, r.PathValue("source"))
-	if kenner.ErrorCode(err) == kenner.ENotFound {
-		// The same answer as a bad key, so that source ids cannot be probed.
-		return webhookOutcome{}, kenner.Errorf(kenner.EUnauthorized, "unknown webhook source or invalid credentials")
-	}
+	src, err := s.deps.Creds.SourceByID(ctx, r.PathValue("source"))
 	if err != nil {
 		return webhookOutcome{}, err
 	}

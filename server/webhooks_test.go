@@ -16,7 +16,7 @@ import (
 	"github.com/kenner-cdp/kenner"
 )
 
-func (s *stack) sourceID(t *testing.T, name string) string {
+func (s *stack) sourceID(t testing.TB, name string) string {
 	t.Helper()
 	src, err := s.store.SourceByName(t.Context(), "ws", name)
 	if err != nil {
