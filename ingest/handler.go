@@ -23,6 +23,7 @@ import (
 	"github.com/kenner-cdp/kenner/privacy"
 	"github.com/kenner-cdp/kenner/profile"
 	"github.com/kenner-cdp/kenner/standardize"
+	"github.com/kenner-cdp/kenner/trackingplan"
 	"github.com/kenner-cdp/kenner/web"
 	"golang.org/x/sync/semaphore"
 )
@@ -46,6 +47,8 @@ type Config struct {
 	Burst int
 	// TrustProxy takes the client IP from X-Forwarded-For, for deployments behind a proxy.
 	TrustProxy bool
+	// Plans enforces sources' tracking plans; nil: plans are not enforced.
+	Plans *trackingplan.Enforcer
 }
 
 // Handler serves the tracking endpoints.
@@ -244,7 +247,7 @@ func (h *Handler) Prepare(src *kenner.Source, raws [][]byte) *Prepared {
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < len(raws); i += workers {
-				p.Results[i].Err = h.prepareOne(raws[i], req, &parsed[i], &p.Results[i])
+				p.Results[i].Err = h.prepareOne(src, raws[i], req, &parsed[i], &p.Results[i])
 			}
 		})
 	}
@@ -257,7 +260,7 @@ func (h *Handler) Prepare(src *kenner.Source, raws [][]byte) *Prepared {
 	return p
 }
 
-func (h *Handler) prepareOne(raw []byte, req *requestInfo, m *message, res *Result) error {
+func (h *Handler) prepareOne(src *kenner.Source, raw []byte, req *requestInfo, m *message, res *Result) error {
 	if !jsonobj.Valid(raw) {
 		return kenner.Errorf(kenner.EInvalid, "not valid JSON")
 	}
@@ -270,6 +273,14 @@ func (h *Handler) prepareOne(raw []byte, req *requestInfo, m *message, res *Resu
 		h.metrics.consentStripped.Inc()
 	}
 	h.metrics.standardizeProblems(m.problems)
+	v, err := h.planCheck(src, m, req.receivedAt)
+	if err != nil {
+		return err
+	}
+	if v.Action == kenner.PlanBlock {
+		// An import's blocked rows are rejected rows, listed in its report with the reasons.
+		return kenner.Errorf(kenner.EInvalid, "blocked by the tracking plan: %s", summary(v.Violations))
+	}
 	res.Problems, res.Body = m.problems, m.body
 	return nil
 }
@@ -311,33 +322,74 @@ func (h *Handler) AppendPrepared(ctx context.Context, p *Prepared) error {
 }
 
 func (h *Handler) appendMessages(ctx context.Context, src *kenner.Source, raws [][]byte, pathType string, req *requestInfo) error {
-	var err error
+	_, err := h.appendChecked(ctx, src, raws, pathType, req, false)
+	return err
+}
+
+// appendChecked appends messages after the tracking API's checks and the source's tracking
+// plan: blocked messages go to the quarantine (durably, before the answer), unless replay,
+// when they are left out and reported (they are in the quarantine already).
+func (h *Handler) appendChecked(ctx context.Context, src *kenner.Source, raws [][]byte, pathType string, req *requestInfo, replay bool) (blocked []int, err error) {
 	if err := h.limiter.Allow(src.ID, len(raws)); err != nil {
-		return err
+		return nil, err
 	}
 
-	msgs := make([]message, len(raws))
+	msgs := make([]message, 0, len(raws))
+	var quarantined []kenner.QuarantinedEvent
 	for i, raw := range raws {
-		if msgs[i], err = parseMessage(raw, pathType, req, &h.uas, h.cfg.Standardize); err != nil {
+		m, err := parseMessage(raw, pathType, req, &h.uas, h.cfg.Standardize)
+		if err != nil {
 			if pathType == "" {
-				return &BatchError{Index: i, Err: err, batch: kenner.Errorf(kenner.ErrorCode(err), "batch[%d]: %s", i, kenner.ErrorMessage(err))}
+				return nil, &BatchError{Index: i, Err: err, batch: kenner.Errorf(kenner.ErrorCode(err), "batch[%d]: %s", i, kenner.ErrorMessage(err))}
 			}
-			return err
+			return nil, err
 		}
-		if h.cfg.Consent.Active() && h.cfg.Consent.StatedDenial(profile.StatedConsent(msgs[i].body)) {
-			msgs[i].body = h.cfg.PII.StripEvent(msgs[i].body)
+		if h.cfg.Consent.Active() && h.cfg.Consent.StatedDenial(profile.StatedConsent(m.body)) {
+			m.body = h.cfg.PII.StripEvent(m.body)
 			h.metrics.consentStripped.Inc()
 		}
-		h.metrics.standardizeProblems(msgs[i].problems)
+		h.metrics.standardizeProblems(m.problems)
+		v, err := h.planCheck(src, &m, req.receivedAt)
+		if err != nil {
+			return nil, err
+		}
+		if v.Action == kenner.PlanBlock {
+			blocked = append(blocked, i)
+			if !replay {
+				quarantined = append(quarantined, quarantineOf(src, m, v, req.receivedAt))
+			}
+			continue
+		}
+		msgs = append(msgs, m)
+	}
+	if len(quarantined) > 0 {
+		if err := h.cfg.Plans.Quarantine(ctx, quarantined); err != nil {
+			return nil, err
+		}
+	}
+	if len(msgs) == 0 {
+		return blocked, nil
 	}
 	start := time.Now()
 	err = h.log.Append(ctx, h.batches(src, msgs))
 	h.metrics.appendLatency.Observe(time.Since(start).Seconds())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	h.metrics.accepted.Add(float64(len(msgs)))
-	return nil
+	return blocked, nil
+}
+
+// Replay appends messages released from a source's quarantine. They are checked against the
+// plan again unless force; the indexes of those it still blocks are returned (they stay in
+// the quarantine).
+func (h *Handler) Replay(ctx context.Context, src *kenner.Source, raws [][]byte, force bool) ([]int, error) {
+	if force {
+		cp := *src
+		cp.Settings.TrackingPlan = nil
+		src = &cp
+	}
+	return h.appendChecked(ctx, src, raws, "", &requestInfo{receivedAt: h.now().UTC()}, true)
 }
 
 // batches groups messages by partition, keeping their order within each. Duplicates (an SDK

@@ -16,6 +16,8 @@ type Metrics struct {
 	consentStripped prometheus.Counter
 	// nonStandard counts values that had no standard form of their kind (kept as sent).
 	nonStandard *prometheus.CounterVec
+	// planned counts events that broke their source's tracking plan, by what was done.
+	planned *prometheus.CounterVec
 }
 
 // NewMetrics registers the tracking API's metrics with reg.
@@ -37,8 +39,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		nonStandard: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kenner_standardize_invalid_total", Help: "Trait and property values with no standard form of their kind, kept as sent, by kind.",
 		}, []string{"kind"}),
+		planned: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kenner_tracking_plan_violations_total", Help: "Events that broke their source's tracking plan, by action (allow, flag, block).",
+		}, []string{"action"}),
 	}
-	reg.MustRegister(m.accepted, m.rejectedBy, m.appendLatency, m.consentStripped, m.nonStandard)
+	reg.MustRegister(m.accepted, m.rejectedBy, m.appendLatency, m.consentStripped, m.nonStandard, m.planned)
 	return m
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/kenner-cdp/kenner/identity"
 	"github.com/kenner-cdp/kenner/ingest"
 	"github.com/kenner-cdp/kenner/privacy"
+	"github.com/kenner-cdp/kenner/trackingplan"
 	"github.com/kenner-cdp/kenner/web"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -50,6 +51,8 @@ type Deps struct {
 	PII *privacy.PII
 	// TokenLimiter limits admin requests per token (nil: no limit).
 	TokenLimiter *web.Limiter
+	// Plans enforces tracking plans (the one ingest uses); nil: none.
+	Plans *trackingplan.Enforcer
 	// Eraser carries out erasure requests (privacy.Eraser); nil: none are possible.
 	Eraser Eraser
 }
@@ -135,6 +138,12 @@ func New(deps Deps) *Server {
 	s.admin("GET /v1/sources/{id}", kenner.RoleAdmin, s.getSource)
 	s.admin("PUT /v1/sources/{id}/webhook", kenner.RoleAdmin, s.putWebhook)
 	s.admin("DELETE /v1/sources/{id}/webhook", kenner.RoleAdmin, s.deleteWebhook)
+	s.admin("PUT /v1/sources/{id}/tracking-plan", kenner.RoleAdmin, s.putTrackingPlan)
+	s.admin("DELETE /v1/sources/{id}/tracking-plan", kenner.RoleAdmin, s.deleteTrackingPlan)
+	s.admin("GET /v1/sources/{id}/violations", kenner.RoleAdmin, s.listViolations)
+	s.admin("GET /v1/sources/{id}/quarantine", kenner.RoleAdmin, s.listQuarantine)
+	s.admin("POST /v1/sources/{id}/quarantine/replay", kenner.RoleAdmin, s.replayQuarantine)
+	s.admin("POST /v1/sources/{id}/quarantine/discard", kenner.RoleAdmin, s.discardQuarantine)
 	s.admin("POST /v1/imports", kenner.RoleAdmin, s.createImport)
 	s.admin("GET /v1/imports", kenner.RoleAdmin, s.listImports)
 	s.admin("GET /v1/imports/{id}", kenner.RoleAdmin, s.getImport)

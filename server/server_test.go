@@ -25,6 +25,7 @@ import (
 	"github.com/kenner-cdp/kenner/process"
 	"github.com/kenner-cdp/kenner/server"
 	"github.com/kenner-cdp/kenner/sqlite"
+	"github.com/kenner-cdp/kenner/trackingplan"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -83,6 +84,9 @@ func newStack(t testing.TB, opts ...func(*stackConfig)) *stack {
 	for _, o := range opts {
 		o(&sc)
 	}
+	if sc.ingest.Plans == nil {
+		sc.ingest.Plans = trackingplan.NewEnforcer(store, logger)
+	}
 	tracking := ingest.New(log, creds, ingest.NewMetrics(reg), logger, sc.ingest)
 	act := activation.New(store, log, sc.act, reg, logger)
 	pcfg := sc.proc
@@ -91,6 +95,7 @@ func newStack(t testing.TB, opts ...func(*stackConfig)) *stack {
 	builder := process.NewBuilder(proc, store, time.Second, logger)
 	deps := sc.deps
 	deps.Store, deps.Log, deps.Creds, deps.Ingest, deps.Registry, deps.Logger = store, log, creds, tracking, reg, logger
+	deps.Plans = sc.ingest.Plans
 	deps.Consumer, deps.Splitter, deps.Audience, deps.Builder, deps.Activation = process.ConsumerName, proc, proc, builder, act
 	st.api = server.New(deps)
 	srv := httptest.NewServer(st.api)

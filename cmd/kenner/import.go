@@ -15,6 +15,7 @@ import (
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/importer"
 	"github.com/kenner-cdp/kenner/ingest"
+	"github.com/kenner-cdp/kenner/trackingplan"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 )
@@ -192,9 +193,15 @@ func importLocal(cmd *cobra.Command, cfg config, o importFlags, file io.Reader, 
 	if err != nil {
 		return nil, nil, usageError{fmt.Errorf("--source: %s", kenner.ErrorMessage(err))}
 	}
+	plans := trackingplan.NewEnforcer(app.store, logger)
 	tracking := ingest.New(app.sealed(log, nil), app.creds, ingest.NewMetrics(prometheus.NewRegistry()), logger, ingest.Config{
-		Consent: cfg.Consent, PII: cfg.PII, Standardize: cfg.Standardize,
+		Consent: cfg.Consent, PII: cfg.PII, Standardize: cfg.Standardize, Plans: plans,
 	})
+	defer func() {
+		if err := plans.Flush(context.WithoutCancel(ctx)); err != nil {
+			logger.Warn("saving tracking plan violations", "err", err)
+		}
+	}()
 	now := time.Now().UTC()
 	rep := &kenner.Import{ID: kenner.NewID("imp"), File: filepath.Base(o.path), TotalBytes: size, StartedAt: now, UpdatedAt: now,
 		WorkspaceID: src.WorkspaceID, SourceID: src.ID, Status: kenner.ImportRunning, Rejects: []kenner.ImportIssue{}}

@@ -20,6 +20,7 @@ import (
 	"github.com/kenner-cdp/kenner/privacy"
 	"github.com/kenner-cdp/kenner/process"
 	"github.com/kenner-cdp/kenner/server"
+	"github.com/kenner-cdp/kenner/trackingplan"
 	"github.com/kenner-cdp/kenner/web"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -73,9 +74,10 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	sealed := app.sealed(log, reg)
+	plans := trackingplan.NewEnforcer(app.store, logger)
 	tracking := ingest.New(sealed, app.creds, ingest.NewMetrics(reg), logger, ingest.Config{
 		RateLimit: cfg.RateLimit, TrustProxy: cfg.TrustProxy, Consent: cfg.Consent, PII: cfg.PII,
-		Standardize: cfg.Standardize,
+		Standardize: cfg.Standardize, Plans: plans,
 	})
 	act := activation.New(app.store, sealed, activation.Config{
 		Senders:     builtin.Senders(app.store, log.Conn()),
@@ -90,7 +92,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	api := server.New(server.Deps{
 		Store: app.store, Log: sealed, Creds: app.creds, Ingest: tracking, Registry: reg, Logger: logger,
 		Consumer: process.ConsumerName, Splitter: proc, Normalizer: pcfg.Normalizer, ExternalIDs: pcfg.ExternalIDs,
-		Audience: proc, Builder: builder, Activation: act,
+		Audience: proc, Builder: builder, Activation: act, Plans: plans,
 		Eraser:       privacy.NewEraser(app.store, app.keys, app.suppress, logger),
 		PII:          cfg.PII,
 		TokenLimiter: web.NewLimiter(cfg.TokenRateLimit, 0, "token", "requests", nil),
@@ -116,6 +118,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	wg.Go(func() { builder.Run(procCtx) })
 	wg.Go(func() { act.Run(procCtx) })
 	wg.Go(func() { app.suppress.Run(procCtx, 5*time.Second) })
+	wg.Go(func() { plans.Run(procCtx, time.Second) })
 	wg.Go(func() {
 		privacy.NewRetention(app.store, cfg.Retention, reg, logger).Run(procCtx, cfg.RetentionInterval)
 	})
