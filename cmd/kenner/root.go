@@ -52,7 +52,7 @@ KENNER_NATS_LISTEN), then the YAML file named by --config.`,
 			stopProfile()
 		}
 	}
-	root.AddCommand(newServeCmd(), newReplayCmd(), newSourceCmd(), newTokenCmd(), newEventsCmd(), newImportCmd(), newDeliveriesCmd(), newKeysCmd(), newBenchCmd())
+	root.AddCommand(newServeCmd(), newReplayCmd(), newSourceCmd(), newTokenCmd(), newEventsCmd(), newImportCmd(), newSyncCmd(), newDeliveriesCmd(), newKeysCmd(), newBenchCmd())
 	wrapAll(root)
 	root.Args = func(cmd *cobra.Command, args []string) error {
 		if len(args) > 0 {
