@@ -81,6 +81,7 @@ func newSourceCmd() *cobra.Command {
 		},
 	}
 	cmd.AddCommand(create, list)
+	cmd.AddCommand(sourceSettingsCmds()...)
 	return cmd
 }
 
