@@ -86,6 +86,17 @@ func TestSync(t *testing.T) {
 				t.Errorf("row 1 standardized: %v", p["traits"])
 			}
 
+			// Through the server, from a fresh state: every row is read again, only the new one
+			// is imported.
+			exec("INSERT INTO " + table + " (id, email, plan, amount, updated_at) VALUES (5, 'barbara@example.com', 'pro', 2, '2026-01-03 08:00:00')")
+			remote := []string{"sync", "--from", dsn, "--table", table, "--cursor", "updated_at", "--id", "id", "--as", "identify", "--map", mapping,
+				"--url", s.url, "--token", creds.AdminToken, "--state", filepath.Join(dir, "remote.json")}
+			code, out, stderr = runCLI(t, remote...)
+			if code != 0 || !strings.Contains(out, "5 rows read after the start") || !strings.Contains(out, "imported 1, duplicates 4") {
+				t.Errorf("remote sync: %d %q %q", code, out, stderr)
+			}
+			waitProfile(t, s.url, creds.AdminToken, "user_id:5", nil)
+
 			for _, bad := range [][]string{
 				{"sync", "--table", table, "--cursor", "updated_at", "--as", "identify", "--map", mapping, "--data", data},
 				{"sync", "--from", dsn, "--cursor", "updated_at", "--as", "identify", "--map", mapping, "--data", data},
