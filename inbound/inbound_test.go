@@ -232,12 +232,12 @@ func TestCustomMapping(t *testing.T) {
 	// A form tool's submission: literal, path and expression fields, and a condition on a header.
 	m := kenner.WebhookMapping{Events: []kenner.WebhookEvent{
 		{Name: "lead", When: `headers["x-form"] == "contact" && payload.answers.size() > 0`, Type: "identify", Fields: map[string]string{
-			"userId":            "$.respondent.id",
-			"traits.email":      "$.answers[?].email",
-			"traits.source":     "contact form",
-			"traits.interests":  "=payload.answers.filter(a, a.q == 'interest').map(a, a.a)",
-			"traits.createdAt":  "$.submitted",
-			"messageId":         "$.submission_id",
+			"userId":                  "$.respondent.id",
+			"traits.email":            "$.answers[?].email",
+			"traits.source":           "contact form",
+			"traits.interests":        "=payload.answers.filter(a, a.q == 'interest').map(a, a.a)",
+			"traits.createdAt":        "$.submitted",
+			"messageId":               "$.submission_id",
 			"context.campaign.source": "=has(payload.utm) ? payload.utm.source : ''",
 		}},
 	}}

@@ -30,7 +30,9 @@ func TestCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := func(event, path, msg string) kenner.Violation { return kenner.Violation{Event: event, Path: path, Message: msg} }
+	v := func(event, path, msg string) kenner.Violation {
+		return kenner.Violation{Event: event, Path: path, Message: msg}
+	}
 	tests := []struct {
 		name string
 		body string

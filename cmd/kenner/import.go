@@ -18,6 +18,7 @@ import (
 	"github.com/kenner-cdp/kenner/trackingplan"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func newImportCmd() *cobra.Command {
@@ -54,11 +55,8 @@ With --url the server imports the file as it is uploaded; otherwise the import w
 		RunE: runImport,
 	}
 	f := cmd.Flags()
-	f.String("source", "default", "name of the source the rows come from")
-	f.String("as", "", "message type of every row: identify, track, group, page or screen (default: the mapping's type)")
-	f.String("map", "", "mapping file (YAML or JSON)")
+	addRowFlags(f, "check the file and report what would happen; import nothing")
 	f.String("rejects", "", "write the rejected rows, with their line and reason, to this file")
-	f.Bool("dry-run", false, "check the file and report what would happen; import nothing")
 	f.Bool("strict", false, "exit with status 1 when a row is rejected")
 	f.String("format", "", "csv or ndjson (default: detected)")
 	f.String("encoding", "", "utf-8 (default) or latin1 (read as Windows-1252)")
@@ -67,6 +65,14 @@ With --url the server imports the file as it is uploaded; otherwise the import w
 	addLogFlags(cmd)
 	addIdentityFlags(cmd)
 	return cmd
+}
+
+// addRowFlags adds the flags of commands that turn rows into messages (import, sync).
+func addRowFlags(f *pflag.FlagSet, dryRun string) {
+	f.String("source", "default", "name of the source the rows come from")
+	f.String("as", "", "message type of every row: identify, track, group, page or screen (default: the mapping's type)")
+	f.String("map", "", "mapping file (YAML or JSON)")
+	f.Bool("dry-run", false, dryRun)
 }
 
 type importFlags struct {

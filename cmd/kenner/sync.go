@@ -48,10 +48,7 @@ MySQL: --from mysql://user:password@host:3306/database.`,
 	f.String("name", "", "name of this sync, for its state and its import records (default: the table)")
 	f.String("state", "", "file that keeps the cursor between runs (default: DATA/sync/NAME.json, or ./kenner-sync-NAME.json with --url)")
 	f.Duration("every", 0, "run again at this interval until interrupted (default: run once)")
-	f.String("source", "default", "name of the source the rows come from")
-	f.String("as", "", "message type of every row: identify, track, group, page or screen (default: the mapping's type)")
-	f.String("map", "", "mapping file (YAML or JSON)")
-	f.Bool("dry-run", false, "read and check the rows, import nothing and keep the cursor where it is")
+	addRowFlags(f, "read and check the rows, import nothing and keep the cursor where it is")
 	addLogFlags(cmd)
 	addIdentityFlags(cmd)
 	return cmd
