@@ -1,17 +1,15 @@
 package server
 
 import (
-	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/inbound"
 	"github.com/kenner-cdp/kenner/ingest"
+	"github.com/kenner-cdp/kenner/internal/compiled"
 	"github.com/kenner-cdp/kenner/web"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -23,19 +21,13 @@ const maxWebhookBytes = 1 << 20
 
 // webhooks receives payloads posted to webhook sources and keeps their compiled mappings.
 type webhooks struct {
-	mu       sync.Mutex
-	compiled map[string]compiledMapping // by source id
+	mappings *compiled.Cache[kenner.WebhookMapping, *inbound.Mapping] // by source id
 	requests *prometheus.CounterVec
 	now      func() time.Time
 }
 
-type compiledMapping struct {
-	sum [32]byte // of the mapping it was compiled from
-	m   *inbound.Mapping
-}
-
 func newWebhooks(reg prometheus.Registerer) *webhooks {
-	w := &webhooks{compiled: map[string]compiledMapping{}, now: time.Now,
+	w := &webhooks{mappings: compiled.New(inbound.Compile), now: time.Now,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kenner_webhook_requests_total",
 			Help: "Webhook payloads received, by outcome (accepted, ignored: no mapping event matched, rejected, unauthorized).",
@@ -44,27 +36,12 @@ func newWebhooks(reg prometheus.Registerer) *webhooks {
 	return w
 }
 
-// mapping returns the compiled mapping of a source, compiling it again only when it changed.
+// mapping returns the compiled mapping of a source.
 func (h *webhooks) mapping(src *kenner.Source) (*inbound.Mapping, error) {
 	if src.Settings.Webhook == nil {
 		return nil, kenner.Errorf(kenner.ENotFound, "source %s has no webhook mapping: set one with PUT /v1/sources/{id}/webhook", src.ID)
 	}
-	doc, _ := json.Marshal(src.Settings.Webhook)
-	sum := sha256.Sum256(doc)
-	h.mu.Lock()
-	c, ok := h.compiled[src.ID]
-	h.mu.Unlock()
-	if ok && c.sum == sum {
-		return c.m, nil
-	}
-	m, err := inbound.Compile(*src.Settings.Webhook)
-	if err != nil {
-		return nil, err
-	}
-	h.mu.Lock()
-	h.compiled[src.ID] = compiledMapping{sum: sum, m: m}
-	h.mu.Unlock()
-	return m, nil
+	return h.mappings.Get(src.ID, src.Settings.Webhook)
 }
 
 // receiveWebhook is POST /v1/webhooks/{source}: the payload is mapped to messages, which are

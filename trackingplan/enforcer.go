@@ -2,13 +2,12 @@ package trackingplan
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/json"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/internal/compiled"
 )
 
 // Store is what enforcing plans needs from the store.
@@ -25,14 +24,8 @@ type Enforcer struct {
 	logger *slog.Logger
 
 	mu      sync.Mutex
-	plans   map[string]compiledPlan // by source id
+	plans   *compiled.Cache[kenner.TrackingPlan, *Plan] // by source id
 	pending map[countKey]*kenner.ViolationCount
-}
-
-type compiledPlan struct {
-	sum  [32]byte
-	plan *Plan
-	err  error
 }
 
 type countKey struct {
@@ -43,28 +36,15 @@ type countKey struct {
 
 // NewEnforcer returns an Enforcer writing to store.
 func NewEnforcer(store Store, logger *slog.Logger) *Enforcer {
-	return &Enforcer{store: store, logger: logger, plans: map[string]compiledPlan{}, pending: map[countKey]*kenner.ViolationCount{}}
+	return &Enforcer{store: store, logger: logger, plans: compiled.New(Compile), pending: map[countKey]*kenner.ViolationCount{}}
 }
 
-// plan returns a source's compiled plan (nil when it has none), compiling it again only when
-// it changed.
+// plan returns a source's compiled plan (nil when it has none).
 func (e *Enforcer) plan(src *kenner.Source) (*Plan, error) {
 	if src.Settings.TrackingPlan == nil {
 		return nil, nil
 	}
-	doc, _ := json.Marshal(src.Settings.TrackingPlan)
-	sum := sha256.Sum256(doc)
-	e.mu.Lock()
-	c, ok := e.plans[src.ID]
-	e.mu.Unlock()
-	if !ok || c.sum != sum {
-		p, err := Compile(*src.Settings.TrackingPlan)
-		c = compiledPlan{sum: sum, plan: p, err: err}
-		e.mu.Lock()
-		e.plans[src.ID] = c
-		e.mu.Unlock()
-	}
-	return c.plan, c.err
+	return e.plans.Get(src.ID, src.Settings.TrackingPlan)
 }
 
 // Check judges one message of a source and counts its violations.
