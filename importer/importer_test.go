@@ -25,8 +25,10 @@ import (
 var src = &kenner.Source{ID: "src_crm", WorkspaceID: "ws", Name: "crm"}
 
 type harness struct {
-	log *nats.Log
-	imp *importer.Importer
+	log    *nats.Log
+	imp    *importer.Importer
+	sink   importer.Sink
+	ledger importer.Ledger
 }
 
 func newHarness(t testing.TB) *harness {
@@ -47,7 +49,7 @@ func newHarness(t testing.TB) *harness {
 		t.Fatal(err)
 	}
 	h := ingest.New(l, nil, ingest.NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler), ingest.Config{Standardize: rules})
-	return &harness{log: l, imp: importer.New(h, store)}
+	return &harness{log: l, imp: importer.New(h, store), sink: h, ledger: store}
 }
 
 func (h *harness) run(t *testing.T, file, mapping string, opts importer.Options) *kenner.Import {

@@ -291,19 +291,33 @@ type reserver interface {
 	Reserve(ctx context.Context, ws string, subjects []kenner.Identifier) error
 }
 
-// Reserve readies what appending a prepared batch needs from the store (the keys that
-// encrypt its messages in the log), so that it can run beside the append of the batch
-// before.
-func (h *Handler) Reserve(ctx context.Context, p *Prepared) error {
+// ReservesInBulk reports whether reserving several batches in one Reserve call costs less
+// than one call each: while the log is creating the keys of new people, which go into a
+// B-tree of random keys where one commit rewrites the pages several would each rewrite.
+func (h *Handler) ReservesInBulk() bool {
+	c, ok := h.log.(interface{ CreatesKeys() bool })
+	return ok && c.CreatesKeys()
+}
+
+// Reserve readies what appending prepared batches needs from the store (the keys that
+// encrypt their messages in the log), so that it can run beside the append of the batch
+// before (see ReservesInBulk).
+func (h *Handler) Reserve(ctx context.Context, ps ...*Prepared) error {
 	r, ok := h.log.(reserver)
-	if !ok || len(p.msgs) == 0 {
+	if !ok || len(ps) == 0 {
 		return nil
 	}
-	subjects := make([]kenner.Identifier, len(p.msgs))
-	for i, m := range p.msgs {
-		subjects[i] = m.subject
+	var subjects []kenner.Identifier
+	for _, p := range ps {
+		for _, m := range p.msgs {
+			subjects = append(subjects, m.subject)
+		}
 	}
-	return r.Reserve(ctx, p.src.WorkspaceID, subjects)
+	if len(subjects) == 0 {
+		return nil
+	}
+	// Batches of one import share a workspace.
+	return r.Reserve(ctx, ps[0].src.WorkspaceID, subjects)
 }
 
 // AppendPrepared appends the valid messages of a prepared batch to the log.

@@ -3,6 +3,7 @@ package privacy_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -158,5 +159,45 @@ func TestConcurrentKeyCreation(t *testing.T) {
 				t.Errorf("event %d read %q", i, e)
 			}
 		}
+	}
+}
+
+// A node reserving keys that another node created finds them (and their events stay
+// readable), and switches from creating keys to looking them up until new people come.
+func TestReserveModes(t *testing.T) {
+	store, _, _, mem, a := setup(t)
+	b := privacy.NewSealedLog(mem, privacy.NewKeys(store, []byte("0123456789abcdef0123456789abcdef")), nil, nil)
+	people := func(prefix string) []kenner.Identifier {
+		var ids []kenner.Identifier
+		for i := range 10 {
+			ids = append(ids, kenner.Identifier{Kind: "user_id", Value: fmt.Sprintf("%s%d", prefix, i)})
+		}
+		return ids
+	}
+	steps := []struct {
+		log         *privacy.SealedLog
+		subjects    []kenner.Identifier
+		wantCreates bool
+	}{
+		{a, people("new"), true},   // all new: keep creating
+		{b, people("new"), false},  // all stored by a: look them up next time
+		{b, people("next"), true},  // all missing again: create
+		{a, people("next"), false}, // b's keys
+	}
+	for i, s := range steps {
+		if err := s.log.Reserve(t.Context(), "ws", s.subjects); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.log.CreatesKeys(); got != s.wantCreates {
+			t.Errorf("step %d: CreatesKeys = %v, want %v", i, got, s.wantCreates)
+		}
+	}
+	ev := []byte(`{"type":"track","userId":"next3","event":"E","messageId":"n3"}`)
+	if err := a.Append(t.Context(), []kenner.LogBatch{{WorkspaceID: "ws", Events: [][]byte{ev}}}); err != nil {
+		t.Fatal(err)
+	}
+	got := read(t, b)
+	if len(got) != 1 || !bytes.Equal(got[0], ev) {
+		t.Errorf("b reads %q, want a's event", got)
 	}
 }

@@ -193,6 +193,11 @@ func (l *SealedLog) Reserve(ctx context.Context, ws string, subjects []kenner.Id
 	return nil
 }
 
+// CreatesKeys reports whether Reserve is creating keys (the last batch was mostly new
+// subjects) rather than looking them up. Creating them for several batches at once costs
+// less than for each alone; looking them up does not.
+func (l *SealedLog) CreatesKeys() bool { return !l.reserveKnown.Load() }
+
 func newAEAD(key [32]byte) cipher.AEAD {
 	block, _ := aes.NewCipher(key[:])
 	aead, _ := cipher.NewGCM(block)

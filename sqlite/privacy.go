@@ -28,7 +28,7 @@ func args(ws string, vals []string) []any {
 
 // SubjectKeys implements kenner.PrivacyStore.
 func (s *Store) SubjectKeys(ctx context.Context, ws string, subjects []string) (map[string][]byte, error) {
-	out, err := s.subjectKeysFrom(ctx, s.r, ws, subjects)
+	out, err := subjectKeysFrom(ctx, s.r, ws, subjects)
 	if err != nil {
 		return nil, fmt.Errorf("subject keys: %w", err)
 	}
@@ -45,10 +45,8 @@ func (s *Store) PutSubjectKeys(ctx context.Context, ws string, keys map[string][
 	}
 	slices.Sort(ids)
 	out := make(map[string][]byte, len(keys))
-	var lost []string
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		clear(out)
-		lost = lost[:0]
 		now := millis(time.Now())
 		// Many rows per statement: a statement's overhead is larger than a row's insert.
 		const perStmt = 200
@@ -58,49 +56,38 @@ func (s *Store) PutSubjectKeys(ctx context.Context, ws string, keys map[string][
 			for _, id := range part {
 				a = append(a, ws, id, keys[id], now)
 			}
-			rows, err := tx.QueryContext(ctx, `INSERT INTO subject_keys (workspace_id, subject, key, created_at) VALUES (?, ?, ?, ?)`+
-				strings.Repeat(", (?, ?, ?, ?)", len(part)-1)+` ON CONFLICT DO NOTHING RETURNING subject`, a...)
+			res, err := tx.ExecContext(ctx, `INSERT INTO subject_keys (workspace_id, subject, key, created_at) VALUES (?, ?, ?, ?)`+
+				strings.Repeat(", (?, ?, ?, ?)", len(part)-1)+` ON CONFLICT DO NOTHING`, a...)
 			if err != nil {
 				return err
 			}
-			inserted := make(map[string]bool, len(part))
-			for rows.Next() {
-				var id string
-				if err := rows.Scan(&id); err != nil {
-					rows.Close()
-					return err
+			// Usually every key is new; when some were not, the stored keys tell which.
+			if n, err := res.RowsAffected(); err == nil && int(n) == len(part) {
+				for _, id := range part {
+					out[id] = keys[id]
 				}
-				inserted[id] = true
+				continue
 			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
+			stored, err := subjectKeysFrom(ctx, tx, ws, part)
+			if err != nil {
 				return err
 			}
-			for _, id := range part {
-				if inserted[id] {
-					out[id] = keys[id]
-				} else {
-					lost = append(lost, id)
-				}
-			}
+			maps.Copy(out, stored)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("put subject keys: %w", err)
 	}
-	if len(lost) > 0 {
-		theirs, err := s.subjectKeysFrom(ctx, s.w, ws, lost)
-		if err != nil {
-			return nil, fmt.Errorf("put subject keys: %w", err)
-		}
-		maps.Copy(out, theirs)
-	}
 	return out, nil
 }
 
-// subjectKeysFrom reads keys through the writer, so that a key it just wrote is seen.
-func (s *Store) subjectKeysFrom(ctx context.Context, db *sql.DB, ws string, ids []string) (map[string][]byte, error) {
+// querier is a connection pool or a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func subjectKeysFrom(ctx context.Context, db querier, ws string, ids []string) (map[string][]byte, error) {
 	out := map[string][]byte{}
 	for len(ids) > 0 {
 		chunk := ids[:min(len(ids), 500)]

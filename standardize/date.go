@@ -45,9 +45,13 @@ func Time(s, layout string) (t time.Time, dateOnly bool, err error) {
 		}
 		return time.Unix(n, 0).UTC(), false, nil
 	}
-	for _, l := range dateTimeLayouts {
-		if t, err := time.Parse(l, s); err == nil {
-			return t.UTC(), false, nil
+	// Every date-time layout has a colon: a date alone skips them (each failed parse costs
+	// an error allocation, and imports carry a date column per row).
+	if strings.IndexByte(s, ':') >= 0 {
+		for _, l := range dateTimeLayouts {
+			if t, err := time.Parse(l, s); err == nil {
+				return t.UTC(), false, nil
+			}
 		}
 	}
 	for _, l := range dateLayouts {

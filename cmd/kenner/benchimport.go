@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -86,7 +87,9 @@ func writeBenchFiles(dir string, rows int) error {
 		}
 		w := bufio.NewWriterSize(f, 1<<20)
 		fill(w)
-		if err := w.Flush(); err != nil {
+		// Synced, so that writing the files back to disk does not run during the imports
+		// they are timing.
+		if err := errors.Join(w.Flush(), f.Sync()); err != nil {
 			f.Close()
 			return err
 		}

@@ -62,7 +62,7 @@ With --url the server imports the file as it is uploaded; otherwise the import w
 	f.String("encoding", "", "utf-8 (default) or latin1 (read as Windows-1252)")
 	f.String("delimiter", "", "CSV delimiter (default: sniffed from the header)")
 	f.Bool("no-progress", false, "do not draw the progress bar (it is drawn only on a terminal)")
-	addLogFlags(cmd)
+	addLogFlags(cmd, batchMemoryLimit)
 	addIdentityFlags(cmd)
 	return cmd
 }

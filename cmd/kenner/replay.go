@@ -51,7 +51,7 @@ holds the data directory; with --store postgres:// and --nats, stop every node y
 			return nil
 		},
 	}
-	addLogFlags(cmd)
+	addLogFlags(cmd, serveMemoryLimit)
 	addIdentityFlags(cmd)
 	return cmd
 }

@@ -49,7 +49,7 @@ MySQL: --from mysql://user:password@host:3306/database.`,
 	f.String("state", "", "file that keeps the cursor between runs (default: DATA/sync/NAME.json, or ./kenner-sync-NAME.json with --url)")
 	f.Duration("every", 0, "run again at this interval until interrupted (default: run once)")
 	addRowFlags(f, "read and check the rows, import nothing and keep the cursor where it is")
-	addLogFlags(cmd)
+	addLogFlags(cmd, batchMemoryLimit)
 	addIdentityFlags(cmd)
 	return cmd
 }
