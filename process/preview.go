@@ -2,6 +2,8 @@ package process
 
 import (
 	"context"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/kenner-cdp/kenner"
@@ -51,23 +53,11 @@ func (p *Processor) Preview(ctx context.Context, ws string, seg kenner.Segment, 
 	}
 	only := map[string]bool{seg.ID: true}
 	now := p.now().UTC()
-	after := ""
-	for max == 0 || out.Evaluated < int64(max) {
-		n := 1000
-		if max > 0 {
-			n = min(n, max-int(out.Evaluated))
-		}
-		ids, err := p.store.ProfileIDs(ctx, ws, after, n)
-		if err != nil {
-			return out, err
-		}
-		if len(ids) == 0 {
-			break
-		}
-		after = ids[len(ids)-1]
+	evaluate := func(ctx context.Context, ids []string) (previewPage, error) {
+		var pg previewPage
 		profiles, err := p.store.Profiles(ctx, ws, ids)
 		if err != nil {
-			return out, err
+			return pg, err
 		}
 		for _, id := range ids {
 			prof := profiles[id]
@@ -86,24 +76,119 @@ func (p *Processor) Preview(ctx context.Context, ws string, seg kenner.Segment, 
 			}
 			if len(missing) > 0 {
 				if err := p.foldStored(ctx, ws, eng, prof, missing); err != nil {
-					return out, err
+					return pg, err
 				}
 			}
 			res := eng.Evaluate(eng.Input(prof, idents, now), prof.Segments, only)[seg.ID]
-			out.Evaluated++
+			pg.evaluated++
 			if res.Err != nil {
-				out.Errors++
+				pg.errors++
 			}
 			if res.Member {
-				out.Count++
-				if len(out.Sample) < sample {
-					out.Sample = append(out.Sample, prof)
+				pg.count++
+				if len(pg.sample) < sample {
+					pg.sample = append(pg.sample, prof)
 				}
 			}
 		}
+		return pg, nil
 	}
+	err = p.pages(ctx, ws, max, evaluate, func(pg previewPage) {
+		out.Count += pg.count
+		out.Evaluated += pg.evaluated
+		out.Errors += pg.errors
+		for _, prof := range pg.sample {
+			if len(out.Sample) < sample {
+				out.Sample = append(out.Sample, prof)
+			}
+		}
+	})
 	out.Took = time.Since(start)
-	return out, nil
+	return out, err
+}
+
+// previewPage is what one page of profiles adds to a preview.
+type previewPage struct {
+	count, evaluated, errors int64
+	sample                   []*kenner.Profile
+}
+
+// pages lists the workspace's profile ids (at most max, 0: all) in pages of 1,000, runs
+// work on each page with one worker per core (reading and decoding profile documents is
+// most of a preview's time), and hands the results to add in page order, so that a preview's
+// sample does not depend on which worker finished first.
+func (p *Processor) pages(ctx context.Context, ws string, max int, work func(context.Context, []string) (previewPage, error), add func(previewPage)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	// Workers stop once the lister does, which stops when ctx is done.
+	defer func() { cancel(); wg.Wait() }()
+	type job struct {
+		ids  []string
+		done chan previewPage
+		err  chan error
+	}
+	jobs := make(chan *job)
+	order := make(chan *job, runtime.GOMAXPROCS(0)*2)
+	listErr := make(chan error, 1)
+	go func() {
+		defer close(jobs)
+		defer close(order)
+		after, listed := "", 0
+		for max == 0 || listed < max {
+			n := 1000
+			if max > 0 {
+				n = min(n, max-listed)
+			}
+			ids, err := p.store.ProfileIDs(ctx, ws, after, n)
+			if err != nil {
+				listErr <- err
+				return
+			}
+			if len(ids) == 0 {
+				return
+			}
+			after, listed = ids[len(ids)-1], listed+len(ids)
+			j := &job{ids: ids, done: make(chan previewPage, 1), err: make(chan error, 1)}
+			select {
+			case order <- j:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case jobs <- j:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for j := range jobs {
+				pg, err := work(ctx, j.ids)
+				if err != nil {
+					j.err <- err
+					continue
+				}
+				j.done <- pg
+			}
+		})
+	}
+	for j := range order {
+		select {
+		case pg := <-j.done:
+			add(pg)
+		case err := <-j.err:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	select {
+	case err := <-listErr:
+		return err
+	default:
+		return ctx.Err()
+	}
 }
 
 // foldStored folds a profile's stored events into the aggregates in only.
