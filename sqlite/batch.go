@@ -3,10 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"github.com/kenner-cdp/kenner/internal/profiledata"
+	"strings"
 	"time"
+
+	"github.com/kenner-cdp/kenner/internal/profiledata"
 
 	"github.com/kenner-cdp/kenner"
 )
@@ -64,60 +65,132 @@ func (b *batch) queryRow(ctx context.Context, query string, args ...any) *sql.Ro
 	return st.QueryRowContext(ctx, args...)
 }
 
+// inChunk is how many keys one lookup statement takes. Short chunks are padded with
+// repeats of their last key, so that every lookup runs the one statement prepared for it.
+const inChunk = 200
+
+// chunks calls fn with ids in chunks of inChunk, each padded to that length.
+func chunks[T any](ids []T, fn func(part []T) error) error {
+	for start := 0; start < len(ids); start += inChunk {
+		part := ids[start:min(start+inChunk, len(ids))]
+		if len(part) < inChunk {
+			padded := make([]T, inChunk)
+			copy(padded, part)
+			for i := len(part); i < inChunk; i++ {
+				padded[i] = part[len(part)-1]
+			}
+			part = padded
+		}
+		if err := fn(part); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// KnownMessages looks a batch's message ids up in chunks: one statement per id cost more in
+// database/sql than the index lookups themselves.
 func (b *batch) KnownMessages(ctx context.Context, ws string, ids []string) (map[string]bool, error) {
 	known := map[string]bool{}
-	for _, id := range ids {
-		var one int
-		err := b.queryRow(ctx, `SELECT 1 FROM events WHERE workspace_id = ? AND message_id = ?`, ws, id).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
+	err := chunks(ids, func(part []string) error {
+		rows, err := b.query(ctx, `SELECT message_id FROM events WHERE workspace_id = ? AND message_id IN `+in(inChunk), args(ws, part)...)
 		if err != nil {
-			return nil, fmt.Errorf("known messages: %w", err)
+			return err
 		}
-		known[id] = true
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			known[id] = true
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("known messages: %w", err)
 	}
 	return known, nil
 }
 
+// LoadGraph reads, in chunks of identifiers: their owners, then those profiles' ranks and
+// identifiers.
 func (b *batch) LoadGraph(ctx context.Context, ws string, ids []kenner.Identifier) (kenner.Graph, error) {
 	g := kenner.Graph{Owners: map[kenner.Identifier]string{}, Profiles: map[string]kenner.GraphNode{}}
-	for _, id := range ids {
-		if _, ok := g.Owners[id]; ok {
-			continue
+	var owners []string
+	seen := map[string]bool{}
+	err := chunks(ids, func(part []kenner.Identifier) error {
+		a := make([]any, 0, 2*len(part)+1)
+		for _, id := range part {
+			a = append(a, id.Kind, id.Value)
 		}
-		var owner string
-		err := b.queryRow(ctx, `SELECT profile_id FROM identities WHERE workspace_id = ? AND kind = ? AND value = ?`, ws, id.Kind, id.Value).Scan(&owner)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
+		a = append(a, ws)
+		rows, err := b.query(ctx, `SELECT i.profile_id FROM (VALUES (?, ?)`+strings.Repeat(", (?, ?)", inChunk-1)+`) AS v
+			JOIN identities AS i ON i.workspace_id = ? AND i.kind = v.column1 AND i.value = v.column2`, a...)
 		if err != nil {
-			return g, fmt.Errorf("load graph: %w", err)
+			return err
 		}
-		if _, ok := g.Profiles[owner]; ok {
-			continue
-		}
-		node := kenner.GraphNode{ID: owner}
-		if err := b.queryRow(ctx, `SELECT rank FROM profiles WHERE workspace_id = ? AND id = ?`, ws, owner).Scan(&node.Rank); err != nil {
-			return g, fmt.Errorf("load graph: profile %s: %w", owner, err)
-		}
-		rows, err := b.query(ctx, `SELECT kind, value FROM identities INDEXED BY identities_profile WHERE workspace_id = ? AND profile_id = ?`, ws, owner)
-		if err != nil {
-			return g, fmt.Errorf("load graph: %w", err)
-		}
+		defer rows.Close()
 		for rows.Next() {
-			var i kenner.Identifier
-			if err := rows.Scan(&i.Kind, &i.Value); err != nil {
-				rows.Close()
-				return g, fmt.Errorf("load graph: %w", err)
+			var owner string
+			if err := rows.Scan(&owner); err != nil {
+				return err
 			}
+			if !seen[owner] {
+				seen[owner] = true
+				owners = append(owners, owner)
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return g, fmt.Errorf("load graph: %w", err)
+	}
+	err = chunks(owners, func(part []string) error {
+		rows, err := b.query(ctx, `SELECT id, rank FROM profiles WHERE workspace_id = ? AND id IN `+in(inChunk), args(ws, part)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var node kenner.GraphNode
+			if err := rows.Scan(&node.ID, &node.Rank); err != nil {
+				return err
+			}
+			g.Profiles[node.ID] = node
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows, err = b.query(ctx, `SELECT profile_id, kind, value FROM identities INDEXED BY identities_profile WHERE workspace_id = ? AND profile_id IN `+in(inChunk), args(ws, part)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var owner string
+			var i kenner.Identifier
+			if err := rows.Scan(&owner, &i.Kind, &i.Value); err != nil {
+				return err
+			}
+			if _, dup := g.Owners[i]; dup {
+				continue // a padded chunk's repeats
+			}
+			node := g.Profiles[owner]
 			node.Identifiers = append(node.Identifiers, i)
+			g.Profiles[owner] = node
 			g.Owners[i] = owner
 		}
-		rows.Close()
-		g.Profiles[owner] = node
+		return rows.Err()
+	})
+	if err != nil {
+		return g, fmt.Errorf("load graph: %w", err)
 	}
-	var err error
+	for _, owner := range owners {
+		if _, ok := g.Profiles[owner]; !ok {
+			return g, fmt.Errorf("load graph: profile %s: %w", owner, sql.ErrNoRows)
+		}
+	}
 	g.Separations, err = b.separations(ctx, ws, ids, g)
 	return g, err
 }
@@ -194,17 +267,25 @@ func (b *batch) separation(ctx context.Context, id int64) (kenner.Separation, er
 
 func (b *batch) LoadProfiles(ctx context.Context, ws string, ids []string) (map[string]*kenner.Profile, error) {
 	out := make(map[string]*kenner.Profile, len(ids))
-	for _, id := range ids {
-		p, err := scanProfile(b.queryRow(ctx, `SELECT `+profileColumns+` FROM profiles WHERE workspace_id = ? AND id = ?`, ws, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
+	err := chunks(ids, func(part []string) error {
+		rows, err := b.query(ctx, `SELECT `+profileColumns+` FROM profiles WHERE workspace_id = ? AND id IN `+in(inChunk), args(ws, part)...)
 		if err != nil {
-			return nil, fmt.Errorf("load profile %s: %w", id, err)
+			return err
 		}
-		if p.mergedInto == "" {
-			out[id] = &p.Profile
+		defer rows.Close()
+		for rows.Next() {
+			p, err := scanProfile(rows)
+			if err != nil {
+				return err
+			}
+			if p.mergedInto == "" && out[p.ID] == nil {
+				out[p.ID] = &p.Profile
+			}
 		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load profiles: %w", err)
 	}
 	return out, nil
 }
@@ -252,50 +333,71 @@ func (b *batch) AddDecisions(ctx context.Context, ws string, ds []kenner.Decisio
 	return nil
 }
 
+// rowsPerInsert is how many rows one multi-row insert writes.
+const rowsPerInsert = 64
+
 func (b *batch) SaveProfiles(ctx context.Context, profiles []*kenner.Profile) error {
 	now := time.Now().UTC()
-	for _, p := range profiles {
-		data, err := profiledata.Encode(p)
-		if err != nil {
-			return err
+	const cols = 9
+	// No padding here: a repeated row would count as a second update of its version.
+	for start := 0; start < len(profiles); start += rowsPerInsert {
+		part := profiles[start:min(start+rowsPerInsert, len(profiles))]
+		a := make([]any, 0, cols*len(part))
+		for _, p := range part {
+			data, err := profiledata.Encode(p)
+			if err != nil {
+				return err
+			}
+			p.Version++
+			p.UpdatedAt = now
+			a = append(a, p.WorkspaceID, p.ID, p.Rank, data, seenMillis(p.FirstSeen), seenMillis(p.LastSeen), p.Version, millis(now), seenMillis(p.Expires))
 		}
-		p.Version++
-		p.UpdatedAt = now
 		if _, err := b.exec(ctx, `INSERT INTO profiles (workspace_id, id, rank, data, first_seen, last_seen, version, updated_at, expires)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			VALUES `+values(len(part), cols)+`
 			ON CONFLICT (workspace_id, id) DO UPDATE SET data = excluded.data, first_seen = excluded.first_seen,
 				last_seen = excluded.last_seen, version = profiles.version + 1, updated_at = excluded.updated_at, expires = excluded.expires`,
-			p.WorkspaceID, p.ID, p.Rank, data, seenMillis(p.FirstSeen), seenMillis(p.LastSeen), p.Version, millis(now), seenMillis(p.Expires)); err != nil {
-			return fmt.Errorf("save profile %s: %w", p.ID, err)
+			a...); err != nil {
+			return fmt.Errorf("save profiles: %w", err)
 		}
 	}
 	return nil
+}
+
+// values is the VALUES list of rows rows of cols parameters each.
+func values(rows, cols int) string {
+	row := "(?" + strings.Repeat(", ?", cols-1) + ")"
+	return row + strings.Repeat(", "+row, rows-1)
 }
 
 func (b *batch) InsertEvents(ctx context.Context, events []kenner.Event) (int, error) {
 	// A replayed record conflicts on its place in the log and changes nothing. A message id seen
 	// before conflicts on (workspace, message_id): the copy earliest in the log is kept, whatever
 	// order the partitions are processed in, so a replay always ends in the same state; the
-	// profile stays the one the first stored copy went to.
+	// profile stays the one the first stored copy went to. Rows go in chunks padded with
+	// repeats of their last event, which conflict on id and change nothing.
 	added := 0
-	for i := range events {
-		e := &events[i]
+	const cols = 12
+	for start := 0; start < len(events); start += rowsPerInsert {
+		part := events[start:min(start+rowsPerInsert, len(events))]
+		a := make([]any, 0, cols*rowsPerInsert)
+		for i := range rowsPerInsert {
+			e := &part[min(i, len(part)-1)]
+			a = append(a, kenner.EventRank(e.Seq, e.Index), e.WorkspaceID, e.SourceID, e.MessageID, e.Type, e.Name,
+				e.UserID, e.AnonymousID, millis(e.Timestamp), millis(e.ReceivedAt), []byte(e.Body), e.ProfileID)
+		}
 		res, err := b.exec(ctx, `INSERT INTO events
 			(id, workspace_id, source_id, message_id, type, name, user_id, anonymous_id, ts, received_at, body, profile_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			VALUES `+values(rowsPerInsert, cols)+`
 			ON CONFLICT (id) DO NOTHING
 			ON CONFLICT (workspace_id, message_id) DO UPDATE SET
 				id = excluded.id, source_id = excluded.source_id, type = excluded.type, name = excluded.name,
 				user_id = excluded.user_id, anonymous_id = excluded.anonymous_id, ts = excluded.ts, received_at = excluded.received_at, body = excluded.body
-			WHERE excluded.id < events.id`,
-			kenner.EventRank(e.Seq, e.Index), e.WorkspaceID, e.SourceID, e.MessageID, e.Type, e.Name,
-			e.UserID, e.AnonymousID, millis(e.Timestamp), millis(e.ReceivedAt), []byte(e.Body), e.ProfileID)
+			WHERE excluded.id < events.id`, a...)
 		if err != nil {
-			return added, fmt.Errorf("append event %s: %w", e.MessageID, err)
+			return added, fmt.Errorf("append events: %w", err)
 		}
-		if n, _ := res.RowsAffected(); n > 0 {
-			added++
-		}
+		n, _ := res.RowsAffected()
+		added += int(n)
 	}
 	return added, nil
 }
