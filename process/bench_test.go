@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -121,10 +122,19 @@ func loaded(b *testing.B, name string) *loadedStore {
 	s := &loadedStore{store: store, load: &benchLoad{profiles: profiles, rng: rand.New(rand.NewPCG(1, 2))},
 		proc: process.New(nil, store, process.DefaultConfig(), prometheus.NewRegistry(), slog.New(slog.DiscardHandler))}
 	start := time.Now()
-	recs := s.load.records(events, 100)
-	for i := 0; i < len(recs); i += 10 {
-		if err := s.proc.Apply(b.Context(), 0, recs[i:min(i+10, len(recs))]); err != nil {
-			b.Fatal(err)
+	// Generated and applied a million events at a time: ten million bodies at once would
+	// hold gigabytes.
+	for done := 0; done < events; {
+		n := min(1_000_000, events-done)
+		recs := s.load.records(n, 100)
+		for i := 0; i < len(recs); i += 10 {
+			if err := s.proc.Apply(b.Context(), 0, recs[i:min(i+10, len(recs))]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		done += n
+		if events > 1_000_000 {
+			fmt.Fprintf(os.Stderr, "%s: loaded %d of %d events in %s\n", name, done, events, time.Since(start).Round(time.Second))
 		}
 	}
 	b.Logf("%s: loaded %d events for %d people in %s (%.0f events/s)", name, events, profiles, time.Since(start).Round(time.Second),
@@ -192,6 +202,40 @@ func benchStore(b *testing.B, name string) {
 			defineSegments(b, s.store)
 		}
 		benchProcess(b, s)
+	})
+	// lookup-1000rps asks for profiles at 1,000 requests/s from 8 goroutines, each request at
+	// its scheduled time, and measures latency from that time (so a slow request that delays
+	// the next ones counts against them too).
+	b.Run("lookup-1000rps", func(b *testing.B) {
+		const rate, workers = 1000, 8
+		lat := make([]time.Duration, b.N)
+		start := time.Now()
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				rng := rand.New(rand.NewPCG(uint64(w), 9))
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= b.N {
+						return
+					}
+					due := start.Add(time.Duration(i) * time.Second / rate)
+					time.Sleep(time.Until(due))
+					ref := kenner.Identifier{Kind: kenner.KindUserID, Value: "u-" + strconv.Itoa(rng.IntN(s.load.profiles))}
+					if _, err := s.store.Profile(b.Context(), "ws", ref); err != nil && kenner.ErrorCode(err) != kenner.ENotFound {
+						b.Error(err)
+						return
+					}
+					lat[i] = time.Since(due)
+				}
+			})
+		}
+		wg.Wait()
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
 	})
 	b.Run("lookup", func(b *testing.B) {
 		var mu sync.Mutex
