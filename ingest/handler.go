@@ -307,17 +307,26 @@ func (h *Handler) Reserve(ctx context.Context, ps ...*Prepared) error {
 	if !ok || len(ps) == 0 {
 		return nil
 	}
-	var subjects []kenner.Identifier
+	var order []string
+	subjects := map[string][]kenner.Identifier{}
 	for _, p := range ps {
+		ws := p.src.WorkspaceID
+		if _, ok := subjects[ws]; !ok {
+			order = append(order, ws)
+		}
 		for _, m := range p.msgs {
-			subjects = append(subjects, m.subject)
+			subjects[ws] = append(subjects[ws], m.subject)
 		}
 	}
-	if len(subjects) == 0 {
-		return nil
+	for _, ws := range order {
+		if len(subjects[ws]) == 0 {
+			continue
+		}
+		if err := r.Reserve(ctx, ws, subjects[ws]); err != nil {
+			return err
+		}
 	}
-	// Batches of one import share a workspace.
-	return r.Reserve(ctx, ps[0].src.WorkspaceID, subjects)
+	return nil
 }
 
 // AppendPrepared appends the valid messages of a prepared batch to the log.

@@ -120,7 +120,7 @@ type previewPage struct {
 func (p *Processor) pages(ctx context.Context, ws string, max int, work func(context.Context, []string) (previewPage, error), add func(previewPage)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	// Workers stop once the lister does, which stops when ctx is done.
+	// The lister stops when ctx is done, and the workers once it has.
 	defer func() { cancel(); wg.Wait() }()
 	type job struct {
 		ids  []string
@@ -130,7 +130,7 @@ func (p *Processor) pages(ctx context.Context, ws string, max int, work func(con
 	jobs := make(chan *job)
 	order := make(chan *job, runtime.GOMAXPROCS(0)*2)
 	listErr := make(chan error, 1)
-	go func() {
+	wg.Go(func() {
 		defer close(jobs)
 		defer close(order)
 		after, listed := "", 0
@@ -160,7 +160,7 @@ func (p *Processor) pages(ctx context.Context, ws string, max int, work func(con
 				return
 			}
 		}
-	}()
+	})
 	for range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
 			for j := range jobs {
