@@ -118,7 +118,7 @@ func (im *Importer) Run(ctx context.Context, src *kenner.Source, r io.Reader, op
 	if !slices.Contains(Types, typ) {
 		return kenner.Errorf(kenner.EInvalid, "import type %q: want one of %s", typ, strings.Join(Types, ", "))
 	}
-	counted := &countingReader{r: r}
+	counted := &CountingReader{R: r}
 	rows, format, err := m.open(counted)
 	if err != nil {
 		return kenner.Errorf(kenner.EInvalid, "%v", err)
@@ -262,7 +262,7 @@ func (im *Importer) Run(ctx context.Context, src *kenner.Source, r io.Reader, op
 			}
 			ledger = ledger[:0]
 		}
-		rep.Bytes = counted.n.Load()
+		rep.Bytes = counted.N()
 		rep.UpdatedAt = im.now().UTC()
 		if opts.Progress != nil {
 			opts.Progress(rep)
@@ -379,13 +379,18 @@ func (im *Importer) reject(rep *kenner.Import, opts Options, rec *Record, err er
 	}
 }
 
-type countingReader struct {
-	r io.Reader
+// CountingReader counts the bytes read through it, for progress that another goroutine
+// reads (the importer's report, the CLI's bar while a file uploads).
+type CountingReader struct {
+	R io.Reader
 	n atomic.Int64
 }
 
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
+func (c *CountingReader) Read(p []byte) (int, error) {
+	n, err := c.R.Read(p)
 	c.n.Add(int64(n))
 	return n, err
 }
+
+// N is how many bytes have been read so far.
+func (c *CountingReader) N() int64 { return c.n.Load() }

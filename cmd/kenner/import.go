@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"time"
 
 	"github.com/kenner-cdp/kenner"
@@ -234,7 +233,7 @@ func importLocal(cmd *cobra.Command, cfg config, o importFlags, file io.Reader, 
 func importRemote(ctx context.Context, c *apiClient, o importFlags, file io.Reader, size int64, bar *progressBar) (*kenner.Import, error) {
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
-	sent := &sentCounter{r: file}
+	sent := &importer.CountingReader{R: file}
 	go func() {
 		fields := [][2]string{{"source", o.source}, {"type", o.typ}, {"mapping", string(o.mappingText)}, {"dry_run", fmt.Sprint(o.dryRun)}}
 		for _, f := range fields {
@@ -262,7 +261,7 @@ func importRemote(ctx context.Context, c *apiClient, o importFlags, file io.Read
 			case <-stop:
 				return
 			case <-t.C:
-				bar.update(sent.n.Load(), -1)
+				bar.update(sent.N(), -1)
 			}
 		}
 	}()
@@ -286,17 +285,6 @@ func importRemote(ctx context.Context, c *apiClient, o importFlags, file io.Read
 	}
 	rep := &kenner.Import{}
 	return rep, json.NewDecoder(resp.Body).Decode(rep)
-}
-
-type sentCounter struct {
-	r io.Reader
-	n atomic.Int64
-}
-
-func (s *sentCounter) Read(p []byte) (int, error) {
-	n, err := s.r.Read(p)
-	s.n.Add(int64(n))
-	return n, err
 }
 
 func writeRejectsFile(o importFlags, rejects []kenner.ImportIssue, truncated bool) error {
