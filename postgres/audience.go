@@ -354,21 +354,57 @@ func (b *batch) WriteMemberships(ctx context.Context, ws string, ms []kenner.Mem
 	if len(ms) == 0 {
 		return nil
 	}
+	// The batch's events in order come down to: a membership that was exited at any point is
+	// deleted, and one whose last event is an entry is then inserted with the time of the
+	// first entry after its last exit (or kept, with its old time, if it never left).
+	type key struct{ segment, profile string }
+	since := map[key]time.Time{}
+	exited := map[key]bool{}
+	var order []key
 	for _, m := range ms {
-		var err error
-		if m.Entered {
-			_, err = b.tx.Exec(ctx, `INSERT INTO segment_members (workspace_id, segment_id, profile_id, since) VALUES ($1, $2, $3, $4)
-				ON CONFLICT DO NOTHING`, ws, m.SegmentID, m.ProfileID, m.At)
-		} else {
-			_, err = b.tx.Exec(ctx, `DELETE FROM segment_members WHERE workspace_id = $1 AND segment_id = $2 AND profile_id = $3`, ws, m.SegmentID, m.ProfileID)
+		k := key{m.SegmentID, m.ProfileID}
+		if _, ok := since[k]; !ok && !exited[k] {
+			order = append(order, k)
 		}
-		if err == nil {
-			_, err = b.tx.Exec(ctx, `INSERT INTO segment_history (workspace_id, profile_id, segment_id, entered, at) VALUES ($1, $2, $3, $4, $5)`,
-				ws, m.ProfileID, m.SegmentID, m.Entered, m.At)
+		switch {
+		case !m.Entered:
+			exited[k] = true
+			delete(since, k)
+		case since[k].IsZero():
+			since[k] = m.At
 		}
-		if err != nil {
+	}
+	var delSeg, delProf, insSeg, insProf []string
+	var insAt []time.Time
+	for _, k := range order {
+		if exited[k] {
+			delSeg, delProf = append(delSeg, k.segment), append(delProf, k.profile)
+		}
+		if at, ok := since[k]; ok {
+			insSeg, insProf, insAt = append(insSeg, k.segment), append(insProf, k.profile), append(insAt, at)
+		}
+	}
+	if len(delSeg) > 0 {
+		if _, err := b.tx.Exec(ctx, `DELETE FROM segment_members m USING unnest($2::text[], $3::text[]) AS d(s, p)
+			WHERE m.workspace_id = $1 AND m.segment_id = d.s AND m.profile_id = d.p`, ws, delSeg, delProf); err != nil {
 			return fmt.Errorf("write memberships: %w", err)
 		}
+	}
+	if len(insSeg) > 0 {
+		if _, err := b.tx.Exec(ctx, `INSERT INTO segment_members (workspace_id, segment_id, profile_id, since)
+			SELECT $1, s, p, t FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS i(s, p, t)
+			ON CONFLICT DO NOTHING`, ws, insSeg, insProf, insAt); err != nil {
+			return fmt.Errorf("write memberships: %w", err)
+		}
+	}
+	seg, prof, entered, at := make([]string, len(ms)), make([]string, len(ms)), make([]bool, len(ms)), make([]time.Time, len(ms))
+	for i, m := range ms {
+		seg[i], prof[i], entered[i], at[i] = m.SegmentID, m.ProfileID, m.Entered, m.At
+	}
+	if _, err := b.tx.Exec(ctx, `INSERT INTO segment_history (workspace_id, profile_id, segment_id, entered, at)
+		SELECT $1, p, s, e, t FROM unnest($2::text[], $3::text[], $4::bool[], $5::timestamptz[]) WITH ORDINALITY AS h(p, s, e, t, o)
+		ORDER BY o`, ws, prof, seg, entered, at); err != nil {
+		return fmt.Errorf("write memberships: %w", err)
 	}
 	return b.AddChanges(ctx, kenner.MembershipChanges(ws, ms))
 }
@@ -381,11 +417,17 @@ func (b *batch) AddChanges(ctx context.Context, cs []kenner.Change) error {
 	if _, err := b.tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, changesLock); err != nil {
 		return fmt.Errorf("add change: %w", err)
 	}
-	for _, c := range cs {
-		if _, err := b.tx.Exec(ctx, `INSERT INTO changes (workspace_id, type, profile_id, segment_id, at, data) VALUES ($1, $2, $3, $4, $5, $6)`,
-			c.WorkspaceID, c.Type, c.ProfileID, c.SegmentID, c.At, []byte(c.Data)); err != nil {
-			return fmt.Errorf("add change: %w", err)
-		}
+	n := len(cs)
+	ws, typ, prof, seg, data := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([][]byte, n)
+	at := make([]time.Time, n)
+	for i, c := range cs {
+		ws[i], typ[i], prof[i], seg[i], at[i], data[i] = c.WorkspaceID, c.Type, c.ProfileID, c.SegmentID, c.At, []byte(c.Data)
+	}
+	// In the batch's order: seq is the stream's order.
+	if _, err := b.tx.Exec(ctx, `INSERT INTO changes (workspace_id, type, profile_id, segment_id, at, data)
+		SELECT w, t, p, s, a, d FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::bytea[])
+			WITH ORDINALITY AS c(w, t, p, s, a, d, o) ORDER BY o`, ws, typ, prof, seg, at, data); err != nil {
+		return fmt.Errorf("add change: %w", err)
 	}
 	return nil
 }
@@ -396,8 +438,10 @@ func (b *batch) ProfileEvents(ctx context.Context, ws string, ids []string) (map
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := b.tx.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE workspace_id = $1 AND profile_id = ANY($2) AND profile_id <> ''
-		ORDER BY seq, idx`, ws, ids)
+	// One index probe per profile, whatever the planner's statistics say: see LoadGraph.
+	rows, err := b.tx.Query(ctx, `SELECT e.* FROM unnest($2::text[]) AS p(id),
+		LATERAL (SELECT `+eventColumns+` FROM events WHERE workspace_id = $1 AND profile_id = p.id AND profile_id <> '' OFFSET 0) AS e
+		ORDER BY e.seq, e.idx`, ws, ids)
 	if err != nil {
 		return nil, fmt.Errorf("profile events: %w", err)
 	}

@@ -3,9 +3,11 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"github.com/kenner-cdp/kenner/internal/profiledata"
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/kenner-cdp/kenner/internal/profiledata"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/kenner-cdp/kenner"
@@ -57,8 +59,9 @@ func (b *batch) LoadGraph(ctx context.Context, ws string, ids []kenner.Identifie
 	var locked []string
 	for range 100 {
 		owners := map[string]bool{}
-		rows, err := b.tx.Query(ctx, `SELECT DISTINCT profile_id FROM identities
-			WHERE workspace_id = $1 AND (kind, value) IN (SELECT * FROM unnest($2::text[], $3::text[]))`, ws, kinds, values)
+		// One probe of the key per identifier, whatever the statistics say (see repoint).
+		rows, err := b.tx.Query(ctx, `SELECT DISTINCT i.profile_id FROM unnest($2::text[], $3::text[]) AS u(k, v),
+			LATERAL (SELECT profile_id FROM identities WHERE workspace_id = $1 AND kind = u.k AND value = u.v OFFSET 0) AS i`, ws, kinds, values)
 		if err != nil {
 			return g, fmt.Errorf("load graph: %w", err)
 		}
@@ -102,7 +105,13 @@ func (b *batch) LoadGraph(ctx context.Context, ws string, ids []kenner.Identifie
 	for id := range g.Profiles {
 		live = append(live, id)
 	}
-	rows, err := b.tx.Query(ctx, `SELECT kind, value, profile_id FROM identities WHERE workspace_id = $1 AND profile_id = ANY($2) ORDER BY rank, kind, value`, ws, live)
+	// A LATERAL probe per profile rather than profile_id = ANY($2): with statistics from when
+	// the table was small (a growing store between autovacuum runs), the planner scanned the
+	// whole workspace's identities for ANY and filtered them, 100x slower. OFFSET 0 keeps the
+	// subquery from being flattened back into that plan.
+	rows, err := b.tx.Query(ctx, `SELECT i.kind, i.value, i.profile_id FROM unnest($2::text[]) AS p(id),
+		LATERAL (SELECT kind, value, profile_id, rank FROM identities WHERE workspace_id = $1 AND profile_id = p.id OFFSET 0) AS i
+		ORDER BY i.rank, i.kind, i.value`, ws, live)
 	if err != nil {
 		return g, fmt.Errorf("load graph: %w", err)
 	}
@@ -188,18 +197,8 @@ func (b *batch) WriteGraph(ctx context.Context, ws string, c kenner.GraphChanges
 			return fmt.Errorf("create profiles: %w", err)
 		}
 	}
-	for _, m := range c.Merges {
-		for _, q := range []string{
-			`UPDATE identities SET profile_id = $1 WHERE workspace_id = $2 AND profile_id = $3`,
-			`UPDATE events SET profile_id = $1 WHERE workspace_id = $2 AND profile_id = $3 AND profile_id <> ''`,
-			`UPDATE decisions SET profile_id = $1 WHERE workspace_id = $2 AND profile_id = $3`,
-			`UPDATE profiles SET merged_into = $1 WHERE workspace_id = $2 AND merged_into = $3 AND merged_into <> ''`,
-			`UPDATE profiles SET merged_into = $1, data = '{}', expires = NULL, version = version + 1, updated_at = now() WHERE workspace_id = $2 AND id = $3`,
-		} {
-			if _, err := b.tx.Exec(ctx, q, m.Into, ws, m.From); err != nil {
-				return fmt.Errorf("merge %s into %s: %w", m.From, m.Into, err)
-			}
-		}
+	if err := b.merge(ctx, ws, c.Merges); err != nil {
+		return err
 	}
 	var kinds, values, owners, sources, msgs []string
 	var ranks []int64
@@ -218,6 +217,61 @@ func (b *batch) WriteGraph(ctx context.Context, ws string, c kenner.GraphChanges
 		}
 	}
 	return b.AddDecisions(ctx, ws, c.Decisions)
+}
+
+// merge applies a batch's merges in one statement per table. A profile merged into one that
+// is itself merged later in the batch goes straight to the last survivor, which is where the
+// merges one by one would have left its rows.
+func (b *batch) merge(ctx context.Context, ws string, merges []kenner.Merge) error {
+	if len(merges) == 0 {
+		return nil
+	}
+	next := make(map[string]string, len(merges))
+	for _, m := range merges {
+		next[m.From] = m.Into
+	}
+	from, into := make([]string, 0, len(merges)), make([]string, 0, len(merges))
+	for _, m := range merges {
+		to := m.Into
+		for range len(merges) {
+			n, ok := next[to]
+			if !ok {
+				break
+			}
+			to = n
+		}
+		from, into = append(from, m.From), append(into, to)
+	}
+	for _, q := range []string{
+		repoint("identities", "profile_id", "workspace_id, kind, value"),
+		repoint("events", "profile_id", "workspace_id, seq, idx"),
+		repoint("decisions", "profile_id", "id"),
+		repoint("profiles", "merged_into", "workspace_id, id"),
+		`UPDATE profiles t SET merged_into = m.i, data = '{}', expires = NULL, version = t.version + 1, updated_at = now()
+			FROM unnest($2::text[], $3::text[]) AS m(f, i) WHERE t.workspace_id = $1 AND t.id = m.f`,
+	} {
+		if _, err := b.tx.Exec(ctx, q, ws, from, into); err != nil {
+			return fmt.Errorf("merge %d profiles: %w", len(from), err)
+		}
+	}
+	return nil
+}
+
+// repoint returns an UPDATE of table that sets col from each $2[i] to $3[i] in workspace $1.
+// The rows are found by one index probe per value (a LATERAL subquery that OFFSET 0 keeps
+// from being flattened) and updated through their primary key (key, after workspace_id).
+// The plain join, col = m.f, was planned as a scan of the whole workspace whenever the
+// table's statistics were older than its growth (a fresh or fast-growing store, before
+// autovacuum's next ANALYZE): 70 ms instead of 1 ms per batch at 20,000 profiles.
+func repoint(table, col, key string) string {
+	var on []string
+	for k := range strings.SplitSeq(key, ", ") {
+		on = append(on, "t."+k+" = x."+k)
+	}
+	return `UPDATE ` + table + ` t SET ` + col + ` = x.i FROM (
+		SELECT y.*, m.i FROM unnest($2::text[], $3::text[]) AS m(f, i),
+		LATERAL (SELECT ` + key + ` FROM ` + table + ` WHERE workspace_id = $1 AND ` + col + ` = m.f AND ` + col + ` <> '' OFFSET 0) AS y
+	) AS x WHERE ` + strings.Join(on, " AND ")
 }
 
 func (b *batch) AddDecisions(ctx context.Context, ws string, ds []kenner.Decision) error {

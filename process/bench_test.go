@@ -1,18 +1,22 @@
 package process_test
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/postgres"
 	"github.com/kenner-cdp/kenner/postgres/pgtest"
@@ -80,6 +84,9 @@ type loadedStore struct {
 	store kenner.Store
 	proc  *process.Processor
 	load  *benchLoad
+	// size reports the store's bytes on disk: the SQLite files, or PostgreSQL's tables and
+	// indexes in the benchmark's schema.
+	size func() (int64, error)
 }
 
 var (
@@ -96,11 +103,16 @@ func loaded(b *testing.B, name string) *loadedStore {
 	}
 	var store kenner.Store
 	var err error
+	var size func() (int64, error)
 	switch name {
 	case "sqlite":
-		store, err = sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "k.db"))
+		dir := b.TempDir()
+		size = func() (int64, error) { return dirSize(dir) }
+		store, err = sqlite.Open(b.Context(), filepath.Join(dir, "k.db"))
 	case "sqlite-encrypted":
-		if store, err = sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "k.db")); err == nil {
+		dir := b.TempDir()
+		size = func() (int64, error) { return dirSize(dir) }
+		if store, err = sqlite.Open(b.Context(), filepath.Join(dir, "k.db")); err == nil {
 			var c *privacy.FieldCipher
 			c, err = privacy.OpenFieldCipher(b.Context(), store, make([]byte, 32), nil)
 			store = privacy.NewSealedStore(store, c)
@@ -110,7 +122,9 @@ func loaded(b *testing.B, name string) *loadedStore {
 			b.Skip("KENNER_TEST_POSTGRES is not set")
 		}
 		// pgtest drops the schema when b ends: b is the store's top-level benchmark.
-		store, err = postgres.Open(b.Context(), pgtest.Schema(b, pgtest.URL(b)))
+		url := pgtest.Schema(b, pgtest.URL(b))
+		size = func() (int64, error) { return schemaSize(b.Context(), url) }
+		store, err = postgres.Open(b.Context(), url)
 	}
 	if err != nil {
 		b.Fatal(err)
@@ -120,7 +134,7 @@ func loaded(b *testing.B, name string) *loadedStore {
 	}
 	profiles, events := benchSize()
 	s := &loadedStore{store: store, load: &benchLoad{profiles: profiles, rng: rand.New(rand.NewPCG(1, 2))},
-		proc: process.New(nil, store, process.DefaultConfig(), prometheus.NewRegistry(), slog.New(slog.DiscardHandler))}
+		proc: process.New(nil, store, process.DefaultConfig(), prometheus.NewRegistry(), slog.New(slog.DiscardHandler)), size: size}
 	start := time.Now()
 	// Generated and applied a million events at a time: ten million bodies at once would
 	// hold gigabytes.
@@ -137,10 +151,64 @@ func loaded(b *testing.B, name string) *loadedStore {
 			fmt.Fprintf(os.Stderr, "%s: loaded %d of %d events in %s\n", name, done, events, time.Since(start).Round(time.Second))
 		}
 	}
-	b.Logf("%s: loaded %d events for %d people in %s (%.0f events/s)", name, events, profiles, time.Since(start).Round(time.Second),
-		float64(events)/time.Since(start).Seconds())
+	took := time.Since(start)
+	bytes, err := s.size()
+	if err != nil {
+		b.Fatal(err)
+	}
+	runtime.GC()
+	// Printed, not logged: a full-size load takes long enough that its figures should not
+	// depend on the benchmark's verbosity.
+	fmt.Fprintf(os.Stderr, "%s: loaded %d events for %d people in %s (%.0f events/s); on disk %d MiB; %s\n",
+		name, events, profiles, took.Round(time.Second), float64(events)/took.Seconds(), bytes>>20, memoryUse())
 	benchStores[name] = s
 	return s
+}
+
+// memoryUse reads the process's resident set now and at its peak from /proc (Linux only;
+// elsewhere it says so).
+func memoryUse() string {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "RSS unknown on this system"
+	}
+	fields := map[string]string{}
+	for _, line := range strings.Split(string(status), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			fields[k] = strings.TrimSpace(v)
+		}
+	}
+	return fmt.Sprintf("RSS %s (peak %s)", fields["VmRSS"], fields["VmHWM"])
+}
+
+func dirSize(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		n += info.Size()
+		return nil
+	})
+	return n, err
+}
+
+// schemaSize sums the tables, indexes and TOAST of the schema the URL's search_path names.
+func schemaSize(ctx context.Context, url string) (int64, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	var n int64
+	err = conn.QueryRow(ctx, `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint
+		FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
+		WHERE ns.nspname = current_schema() AND c.relkind IN ('r', 'm')`).Scan(&n)
+	return n, err
 }
 
 // BenchmarkSQLite and BenchmarkPostgres load the store once, then run "process" (sustained

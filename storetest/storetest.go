@@ -35,6 +35,8 @@ func Run(t *testing.T, open Opener) {
 		{"ComputedTraits", testComputedTraits},
 		{"Segments", testSegments},
 		{"Memberships", testMemberships},
+		{"MembershipFlips", testMembershipFlips},
+		{"MergeChain", testMergeChain},
 		{"Destinations", testDestinations},
 		{"DeliveryQueue", testDeliveryQueue},
 		{"Erase", testErase},

@@ -1,0 +1,115 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/kenner-cdp/kenner"
+)
+
+// testMergeChain merges p1 into p2 and p2 into p3 in one batch, after p0 was merged into p1
+// in an earlier one: everything of p0, p1 and p2 ends on p3, as the merges one by one would
+// have left it.
+func testMergeChain(t *testing.T, s kenner.Store) {
+	mustWorkspace(t, s, "ws")
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	ids := []string{"p0", "p1", "p2", "p3"}
+	email := func(p string) kenner.Identifier { return kenner.Identifier{Kind: kenner.KindEmail, Value: p + "@example.com"} }
+	apply(t, s, func(ctx context.Context, b kenner.Batch) error {
+		var c kenner.GraphChanges
+		c.Identities = map[string][]kenner.Identity{}
+		var events []kenner.Event
+		for i, p := range ids {
+			c.Created = append(c.Created, kenner.GraphNode{ID: p, Rank: int64(i + 1)})
+			c.Identities[p] = []kenner.Identity{{Identifier: email(p), SourceID: "src", MessageID: "m-" + p, Rank: int64(i + 1), At: at}}
+			c.Decisions = append(c.Decisions, kenner.Decision{ProfileID: p, Action: kenner.DecisionMerge, From: "x", Identifier: email(p), MessageID: "m-" + p, Reason: "test", At: at})
+			e := event("ws", uint64(i+1), 0, "m-"+p, "", "a-"+p)
+			e.ProfileID = p
+			events = append(events, e)
+		}
+		if err := b.WriteGraph(ctx, "ws", c); err != nil {
+			return err
+		}
+		if _, err := b.InsertEvents(ctx, events); err != nil {
+			return err
+		}
+		return b.WriteGraph(ctx, "ws", kenner.GraphChanges{Merges: []kenner.Merge{{Into: "p1", From: "p0"}}})
+	})
+	apply(t, s, func(ctx context.Context, b kenner.Batch) error {
+		return b.WriteGraph(ctx, "ws", kenner.GraphChanges{Merges: []kenner.Merge{{Into: "p2", From: "p1"}, {Into: "p3", From: "p2"}}})
+	})
+	for _, p := range ids {
+		got, err := s.Profile(ctx(t), "ws", kenner.Identifier{Kind: kenner.KindProfileID, Value: p})
+		if err != nil || got.ID != "p3" {
+			t.Errorf("profile %s answers %v, %v; want p3", p, got, err)
+		}
+		if got, err := s.Profile(ctx(t), "ws", email(p)); err != nil || got.ID != "p3" {
+			t.Errorf("profile of %s answers %v, %v; want p3", email(p), got, err)
+		}
+	}
+	apply(t, s, func(ctx context.Context, b kenner.Batch) error {
+		var all []kenner.Identifier
+		for _, p := range ids {
+			all = append(all, email(p))
+		}
+		g, err := b.LoadGraph(ctx, "ws", all)
+		if err != nil {
+			return err
+		}
+		if len(g.Profiles) != 1 || len(g.Profiles["p3"].Identifiers) != 4 {
+			t.Errorf("graph after the chain: %+v, want p3 alone with 4 identifiers", g.Profiles)
+		}
+		return nil
+	})
+	events, _, err := s.Events(ctx(t), kenner.EventFilter{WorkspaceID: "ws", ProfileID: "p3"})
+	if err != nil || len(events) != 4 {
+		t.Errorf("events of p3: %d, %v; want 4", len(events), err)
+	}
+	ds, _, err := s.Decisions(ctx(t), "ws", "p3", 0, 10)
+	if err != nil || len(ds) != 4 {
+		t.Errorf("decisions of p3: %d, %v; want 4", len(ds), err)
+	}
+}
+
+// testMembershipFlips writes, in one batch, entries and exits of the same memberships: the
+// members are what the events one by one would leave, and the history keeps every event.
+func testMembershipFlips(t *testing.T, s kenner.Store) {
+	mustWorkspace(t, s, "ws")
+	seg := &kenner.Segment{WorkspaceID: "ws", Name: "All", Condition: "true"}
+	if err := s.CreateSegment(ctx(t), seg); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	m := func(p string, entered bool, minute int) kenner.MembershipEvent {
+		return kenner.MembershipEvent{SegmentID: seg.ID, ProfileID: p, Entered: entered, At: at.Add(time.Duration(minute) * time.Minute)}
+	}
+	apply(t, s, func(ctx context.Context, b kenner.Batch) error {
+		return b.WriteMemberships(ctx, "ws", []kenner.MembershipEvent{m("stays", true, 0), m("leaves", true, 0), m("returns", true, 0)})
+	})
+	apply(t, s, func(ctx context.Context, b kenner.Batch) error {
+		return b.WriteMemberships(ctx, "ws", []kenner.MembershipEvent{
+			m("leaves", false, 1),
+			m("returns", false, 1), m("returns", true, 2),
+			m("new", true, 3), m("new", false, 4),
+			m("again", true, 5), m("again", false, 6), m("again", true, 7), m("again", true, 8),
+		})
+	})
+	page, _, err := s.SegmentMembers(ctx(t), "ws", seg.ID, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]time.Time{}
+	for _, p := range page {
+		got[p.ProfileID] = p.Since
+	}
+	want := map[string]time.Time{"stays": at, "returns": at.Add(2 * time.Minute), "again": at.Add(7 * time.Minute)}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("members = %v, want %v", got, want)
+	}
+	hist, _, err := s.MembershipHistory(ctx(t), "ws", "again", 0, 10)
+	if err != nil || len(hist) != 4 || !hist[0].At.Equal(at.Add(8*time.Minute)) || hist[1].Entered == hist[2].Entered {
+		t.Errorf("history of again = %+v, %v; want its 4 events, newest first", hist, err)
+	}
+}
