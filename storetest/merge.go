@@ -16,7 +16,9 @@ func testMergeChain(t *testing.T, s kenner.Store) {
 	mustWorkspace(t, s, "ws")
 	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	ids := []string{"p0", "p1", "p2", "p3"}
-	email := func(p string) kenner.Identifier { return kenner.Identifier{Kind: kenner.KindEmail, Value: p + "@example.com"} }
+	email := func(p string) kenner.Identifier {
+		return kenner.Identifier{Kind: kenner.KindEmail, Value: p + "@example.com"}
+	}
 	apply(t, s, func(ctx context.Context, b kenner.Batch) error {
 		var c kenner.GraphChanges
 		c.Identities = map[string][]kenner.Identity{}
