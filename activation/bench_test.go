@@ -37,8 +37,19 @@ type pipeline struct {
 	count int
 	done  chan struct{}
 	want  int
+	// With the changes relay: every acknowledgement per user, and every change as it arrived
+	// on the changes stream (matched to its user after the run, see streamLatencies).
+	acks     map[string][]time.Time
+	arrivals []arrival
 }
 
+type arrival struct {
+	profileID string
+	at        time.Time
+}
+
+// newPipeline starts the pipeline; with dest nil there is no destination, and the changes
+// relay publishes on the changes stream instead.
 func newPipeline(b *testing.B, dest func(hookURL string) kenner.Destination, segments ...kenner.Segment) (*pipeline, func()) {
 	ctx := context.Background()
 	logger := slog.New(slog.DiscardHandler)
@@ -50,7 +61,7 @@ func newPipeline(b *testing.B, dest func(hookURL string) kenner.Destination, seg
 	if err != nil {
 		b.Fatal(err)
 	}
-	p := &pipeline{store: store, log: log, sent: map[string]time.Time{}, done: make(chan struct{})}
+	p := &pipeline{store: store, log: log, sent: map[string]time.Time{}, done: make(chan struct{}), acks: map[string][]time.Time{}}
 	if err := store.CreateWorkspace(ctx, &kenner.Workspace{ID: "ws", Name: "ws"}); err != nil {
 		b.Fatal(err)
 	}
@@ -58,18 +69,34 @@ func newPipeline(b *testing.B, dest func(hookURL string) kenner.Destination, seg
 		body, _ := io.ReadAll(r.Body)
 		p.arrived(body)
 	}))
-	d := dest(srv.URL)
+	var d kenner.Destination
+	if dest != nil {
+		d = dest(srv.URL)
+	}
 	for _, s := range segments {
 		if err := store.CreateSegment(ctx, &s); err != nil {
 			b.Fatal(err)
 		}
 		d.Subscribe.Segments = append(d.Subscribe.Segments, s.ID)
 	}
-	if err := store.CreateDestination(ctx, &d); err != nil {
-		b.Fatal(err)
+	if dest != nil {
+		if err := store.CreateDestination(ctx, &d); err != nil {
+			b.Fatal(err)
+		}
 	}
 	if d.Type == subject.Type {
 		if _, err := log.Conn().Subscribe("bench.>", func(m *natsgo.Msg) { p.arrived(m.Data) }); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var relay *process.Relay
+	if dest == nil {
+		changes, err := log.Changes(ctx, nats.ChangesOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		relay = process.NewRelay(store, changes, prometheus.NewRegistry(), logger)
+		if _, err := log.Conn().Subscribe("kenner.changes.*.segment.>", func(m *natsgo.Msg) { p.changed(m.Data) }); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -79,11 +106,17 @@ func newPipeline(b *testing.B, dest func(hookURL string) kenner.Destination, seg
 	}, prometheus.NewRegistry(), logger)
 	pcfg := process.DefaultConfig()
 	pcfg.Committed = act.Wake
+	if relay != nil {
+		pcfg.Committed = func() { act.Wake(); relay.Wake() }
+	}
 	proc := process.New(log, store, pcfg, prometheus.NewRegistry(), logger)
 	runCtx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { proc.Run(runCtx) })
 	wg.Go(func() { act.Run(runCtx) })
+	if relay != nil {
+		wg.Go(func() { relay.Run(runCtx) })
+	}
 	return p, func() { stop(); wg.Wait(); srv.Close(); store.Close(); log.Close() }
 }
 
@@ -118,6 +151,48 @@ func (p *pipeline) arrived(body []byte) {
 	}
 }
 
+// changed notes a change that arrived on the changes stream.
+func (p *pipeline) changed(data []byte) {
+	now := time.Now()
+	var c kenner.Change
+	json.Unmarshal(data, &c)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.arrivals = append(p.arrivals, arrival{c.ProfileID, now})
+	p.count++
+	if p.count == p.want {
+		close(p.done)
+	}
+}
+
+// streamLatencies matches each change that arrived on the stream to the acknowledgement of
+// its profile's user's latest event before it, once the run is over (a store lookup per
+// profile during the run would delay the arrivals after it).
+func (p *pipeline) streamLatencies(b *testing.B) {
+	users := map[string]string{}
+	for _, a := range p.arrivals {
+		if _, ok := users[a.profileID]; ok {
+			continue
+		}
+		prof, err := p.store.Profile(context.Background(), "ws", kenner.Identifier{Kind: kenner.KindProfileID, Value: a.profileID})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, id := range prof.Identities {
+			if id.Kind == kenner.KindUserID {
+				users[a.profileID] = "user:" + id.Value
+			}
+		}
+	}
+	for _, a := range p.arrivals {
+		acks := p.acks[users[a.profileID]]
+		i, _ := slices.BinarySearchFunc(acks, a.at, func(t, at time.Time) int { return t.Compare(at) })
+		if i > 0 {
+			p.lat = append(p.lat, a.at.Sub(acks[i-1]))
+		}
+	}
+}
+
 // send appends n track events at rate per second (0: as fast as the log takes them),
 // noting when the log acknowledged each.
 func (p *pipeline) send(b *testing.B, n, rate int, name func(i int) (user, event string)) {
@@ -149,6 +224,7 @@ func (p *pipeline) send(b *testing.B, n, rate int, name func(i int) (user, event
 		for k := range ids {
 			p.sent[ids[k]] = now
 			p.sent[who[k]] = now
+			p.acks[who[k]] = append(p.acks[who[k]], now)
 		}
 		p.mu.Unlock()
 		if rate > 0 {
@@ -166,6 +242,9 @@ func (p *pipeline) report(b *testing.B, n int, start time.Time) {
 	}
 	elapsed := time.Since(start)
 	p.mu.Lock()
+	if len(p.arrivals) > 0 {
+		p.streamLatencies(b)
+	}
 	lat := slices.Clone(p.lat)
 	p.mu.Unlock()
 	slices.Sort(lat)
@@ -196,7 +275,10 @@ func users(n int) func(i int) (string, string) {
 //     acknowledgement (when the tracking API answers 200) to the receiver;
 //   - segment-change-5000: events at 5,000/s for 10 s, each moving its profile in or out of a
 //     segment; latency from acknowledgement to the segment.entered/exited message published
-//     on a NATS subject (issue 4's "event accepted to membership change published").
+//     on a NATS subject by a NATS destination (through activation's delivery queue);
+//   - segment-change-stream-5000: the same load; latency from acknowledgement to the change
+//     arriving on the changes stream, where the relay publishes it (issue 4's "event accepted
+//     to membership change published").
 func BenchmarkDelivery(b *testing.B) {
 	b.Run("webhook-throughput", func(b *testing.B) {
 		n := max(b.N, 1000)
@@ -225,6 +307,15 @@ func BenchmarkDelivery(b *testing.B) {
 		p, closeAll := newPipeline(b, bus, kenner.Segment{WorkspaceID: "ws", Name: "odd", Condition: `events.count("Clicked") % 2 == 1`})
 		defer closeAll()
 		p.want = n // every event flips its profile in or out
+		start := time.Now()
+		p.send(b, n, 5000, users(5000))
+		p.report(b, n, start)
+	})
+	b.Run("segment-change-stream-5000", func(b *testing.B) {
+		const n = 50_000
+		p, closeAll := newPipeline(b, nil, kenner.Segment{WorkspaceID: "ws", Name: "odd", Condition: `events.count("Clicked") % 2 == 1`})
+		defer closeAll()
+		p.want = n
 		start := time.Now()
 		p.send(b, n, 5000, users(5000))
 		p.report(b, n, start)

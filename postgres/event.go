@@ -87,11 +87,11 @@ func (s *Store) Events(ctx context.Context, f kenner.EventFilter) ([]kenner.Even
 	return out, next, nil
 }
 
-// ResetDerived implements kenner.EventStore. Activation's positions stay: the log it reads
-// is unchanged, and the destinations have received what they received.
+// ResetDerived implements kenner.EventStore. Activation's and the changes relay's positions
+// stay: what they read is unchanged, and what they passed on was received.
 func (s *Store) ResetDerived(ctx context.Context) error {
 	if _, err := s.pool.Exec(ctx, `TRUNCATE events, profiles, identities, decisions, segment_members, segment_history;
-		DELETE FROM positions WHERE consumer NOT LIKE 'activation%'`); err != nil {
+		DELETE FROM positions WHERE consumer NOT LIKE 'activation%' AND consumer NOT LIKE 'changes%'`); err != nil {
 		return fmt.Errorf("reset derived state: %w", err)
 	}
 	return nil

@@ -91,10 +91,10 @@ func (s *Store) Events(ctx context.Context, f kenner.EventFilter) ([]kenner.Even
 	return out, next, nil
 }
 
-// ResetDerived implements kenner.EventStore. Activation's positions stay: the log it reads
-// is unchanged, and the destinations have received what they received.
+// ResetDerived implements kenner.EventStore. Activation's and the changes relay's positions
+// stay: what they read is unchanged, and what they passed on was received.
 func (s *Store) ResetDerived(ctx context.Context) error {
-	if _, err := s.w.ExecContext(ctx, `DELETE FROM events; DELETE FROM positions WHERE consumer NOT LIKE 'activation%'; DELETE FROM profiles;
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM events; DELETE FROM positions WHERE consumer NOT LIKE 'activation%' AND consumer NOT LIKE 'changes%'; DELETE FROM profiles;
 		DELETE FROM identities; DELETE FROM decisions; DELETE FROM segment_members; DELETE FROM segment_history;`); err != nil {
 		return fmt.Errorf("reset derived state: %w", err)
 	}

@@ -409,6 +409,13 @@ func testResetDerived(t *testing.T, s kenner.Store) {
 	if _, err := AppendEvents(s, ctx(t), kenner.Position{Consumer: "c", Seq: 4}, []kenner.Event{event("ws", 4, 0, "m", "u", "")}); err != nil {
 		t.Fatal(err)
 	}
+	// Consumers of what the store put out (activation, the changes relay) keep their place:
+	// what they passed on was passed on.
+	for _, c := range []string{"activation.x", "changes.relay"} {
+		if err := s.Apply(ctx(t), kenner.Position{Consumer: c, Seq: 7}, func(context.Context, kenner.Batch) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := s.ResetDerived(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -417,6 +424,11 @@ func testResetDerived(t *testing.T, s kenner.Store) {
 	}
 	if pos, _ := s.Position(ctx(t), "c", 0); pos != 0 {
 		t.Errorf("position %d after reset", pos)
+	}
+	for _, c := range []string{"activation.x", "changes.relay"} {
+		if pos, _ := s.Position(ctx(t), c, 0); pos != 7 {
+			t.Errorf("position of %s %d after reset, want 7", c, pos)
+		}
 	}
 	if _, err := s.SourceByWriteKeyHash(ctx(t), "h"); err != nil {
 		t.Errorf("configuration lost in reset: %v", err)

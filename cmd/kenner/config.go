@@ -59,6 +59,7 @@ type config struct {
 	DeliveryAttempts    int
 	DeliveryBackoffMax  time.Duration
 	DeliveryRetention   time.Duration
+	ChangesMaxAge       time.Duration
 }
 
 func loadConfig(cmd *cobra.Command) (config, error) {
@@ -146,6 +147,13 @@ func loadConfig(cmd *cobra.Command) (config, error) {
 			return config{}, usageError{fmt.Errorf("delivery-retention: want a duration of at least 1h, like 168h or 30d, not %q", v)}
 		}
 		c.DeliveryRetention = d
+	}
+	if v := k.String("changes-max-age"); v != "" {
+		d, err := kenner.ParseDuration(v)
+		if err != nil || d < time.Hour {
+			return config{}, usageError{fmt.Errorf("changes-max-age: want a duration of at least 1h, like 168h or 7d, not %q", v)}
+		}
+		c.ChangesMaxAge = d
 	}
 	if c.IdentityLimits, err = intMap(k, "identity-limits"); err != nil {
 		return config{}, err

@@ -33,6 +33,9 @@ func TestScaleOut(t *testing.T) {
 	t.Cleanup(func() {
 		l, err := nats.Open(context.Background(), nats.Options{URL: natsURL, Stream: stream, Subject: "kenner." + stream}, slog.New(slog.DiscardHandler))
 		if err == nil {
+			if c, err := l.Changes(context.Background(), nats.ChangesOptions{Stream: stream + "-changes", Subject: "kenner." + stream + "-changes"}); err == nil {
+				c.Delete(context.Background())
+			}
 			l.DeleteStream(context.Background())
 			l.Close()
 		}

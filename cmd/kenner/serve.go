@@ -57,6 +57,7 @@ its batch, then closes the store and the log, and exits 0.`,
 	f.Int("delivery-attempts", 10, "attempts per delivery before it goes to the dead letters (a destination's max_attempts overrides)")
 	f.String("delivery-backoff-max", "10m", "longest wait between two attempts of a delivery (waits grow exponentially from 1s, with jitter)")
 	f.String("delivery-retention", "7d", "how long delivered deliveries stay in the delivery log (pending ones and dead letters stay)")
+	f.String("changes-max-age", "7d", "how long the changes stream (profile updates, segment entries and exits, deletions) keeps a change")
 	f.String("retention-interval", "1h", "how often the retention job runs")
 	f.String("debug-addr", "", "serve Go's pprof profiles at HOST:PORT/debug/pprof/ (off by default; never expose it)")
 	return cmd
@@ -84,8 +85,13 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		MaxAttempts: cfg.DeliveryAttempts, BackoffMax: cfg.DeliveryBackoffMax, Retention: cfg.DeliveryRetention,
 		Consent: cfg.Consent, PII: cfg.PII,
 	}, reg, logger)
+	changes, err := log.Changes(ctx, changesOptions(cfg))
+	if err != nil {
+		return err
+	}
+	relay := process.NewRelay(app.store, changes, reg, logger)
 	pcfg := processConfig(cfg, app.store)
-	pcfg.Committed = act.Wake
+	pcfg.Committed = func() { act.Wake(); relay.Wake() }
 	pcfg.Suppressed = app.suppress.Suppressed
 	proc := process.New(sealed, app.store, pcfg, reg, logger)
 	builder := process.NewBuilder(proc, app.store, cfg.SegmentSweep, logger)
@@ -117,6 +123,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	wg.Go(func() { proc.Run(procCtx) })
 	wg.Go(func() { builder.Run(procCtx) })
 	wg.Go(func() { act.Run(procCtx) })
+	wg.Go(func() { relay.Run(procCtx) })
 	wg.Go(func() { app.suppress.Run(procCtx, 5*time.Second) })
 	wg.Go(func() { plans.Run(procCtx, time.Second) })
 	wg.Go(func() {
@@ -168,6 +175,17 @@ func openLog(ctx context.Context, cfg config, logger *slog.Logger) (*nats.Log, e
 		Partitions: cfg.Partitions, SyncAlways: always, SyncInterval: every,
 		MaxAge: privacy.LogMaxAge(cfg.Retention),
 	}, logger)
+}
+
+// changesOptions names the changes stream after the event stream: "changes" next to the
+// default "events", STREAM-changes next to any other, so that deployments (and tests) that
+// share a NATS server with their own event streams do not share changes either.
+func changesOptions(cfg config) nats.ChangesOptions {
+	name := "changes"
+	if cfg.NATSStream != "events" {
+		name = cfg.NATSStream + "-changes"
+	}
+	return nats.ChangesOptions{Stream: name, Subject: "kenner." + name, MaxAge: cfg.ChangesMaxAge}
 }
 
 // serveMemoryLimit is the default soft memory limit of long-running commands (serve, replay);
