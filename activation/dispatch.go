@@ -137,8 +137,8 @@ func (s *Service) cachedSegment(ctx context.Context, cache map[string]*kenner.Se
 	return seg, nil
 }
 
-// dispatchEvents queues log records for the destinations subscribed to raw events.
-func (s *Service) dispatchEvents(ctx context.Context, part int, recs []kenner.LogRecord) error {
+// eventDeliveries is what log records queue for the destinations subscribed to raw events.
+func (s *Service) eventDeliveries(ctx context.Context, recs []kenner.LogRecord) ([]kenner.Delivery, error) {
 	routes := s.routes.Load()
 	var ds []kenner.Delivery
 	now := s.now()
@@ -166,7 +166,7 @@ func (s *Service) dispatchEvents(ctx context.Context, part int, recs []kenner.Lo
 			}
 			stated, current, verdict, err := s.eventConsent(ctx, profiles, rec.WorkspaceID, subscribed, e, body)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			switch verdict {
 			case privacy.Drop:
@@ -190,7 +190,7 @@ func (s *Service) dispatchEvents(ctx context.Context, part int, recs []kenner.Lo
 				}
 				if payload == nil {
 					if payload, err = eventPayload(e.MessageID, body); err != nil {
-						return err
+						return nil, err
 					}
 				}
 				ds = append(ds, kenner.Delivery{WorkspaceID: rec.WorkspaceID, DestinationID: r.dest.ID, Key: e.MessageID,
@@ -198,8 +198,7 @@ func (s *Service) dispatchEvents(ctx context.Context, part int, recs []kenner.Lo
 			}
 		}
 	}
-	last := recs[len(recs)-1].Seq
-	return s.enqueue(ctx, kenner.Position{Consumer: EventsConsumer, Partition: part, Seq: last}, ds)
+	return ds, nil
 }
 
 // eventConsent is what consent says about delivering an event: its own statement, its
