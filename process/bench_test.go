@@ -51,13 +51,19 @@ type benchLoad struct {
 }
 
 func (l *benchLoad) records(events, perRecord int) []kenner.LogRecord {
+	return l.partition(events, perRecord, 0, 1)
+}
+
+// partition generates the events of the people of partition part of parts (person p is in
+// partition p % parts), as the log's partitioning by identity hands them to one reader.
+func (l *benchLoad) partition(events, perRecord, part, parts int) []kenner.LogRecord {
 	var recs []kenner.LogRecord
 	ts := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	for len(recs)*perRecord < events {
 		l.seq++
 		rec := kenner.LogRecord{Seq: l.seq, WorkspaceID: "ws", SourceID: "src"}
 		for range perRecord {
-			p := l.rng.IntN(l.profiles)
+			p := l.rng.IntN(l.profiles/parts)*parts + part
 			dev := l.rng.IntN(2)
 			at := ts.Add(time.Duration(l.seq) * time.Millisecond).Format(time.RFC3339Nano)
 			id := fmt.Sprintf("b-%d-%d", l.seq, len(rec.Events))
@@ -233,6 +239,7 @@ func benchStore(b *testing.B, name string) {
 		s.store.Close()
 	}()
 	b.Run("process", func(b *testing.B) { benchProcess(b, s) })
+	b.Run("process-4-partitions", func(b *testing.B) { benchPartitions(b, s, 4) })
 	// The segment benchmarks define computed traits and segments over the loaded store: the
 	// build (every profile recomputed from its events), a preview over every profile, and
 	// processing with the definitions in place.
@@ -385,4 +392,32 @@ func benchProcess(b *testing.B, s *loadedStore) {
 		}
 	}
 	b.ReportMetric(float64(len(recs)*100)/time.Since(start).Seconds(), "events/s")
+}
+
+// benchPartitions applies b.N new events read from parts partitions at once, one goroutine
+// per partition as Processor.Run reads them (on SQLite they share group commits; on
+// PostgreSQL they are concurrent transactions), and reports the rate.
+func benchPartitions(b *testing.B, s *loadedStore, parts int) {
+	recs := make([][]kenner.LogRecord, parts)
+	for part := range parts {
+		recs[part] = s.load.partition(b.N/parts, 100, part, parts)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	var n atomic.Int64
+	for part := range parts {
+		wg.Go(func() {
+			rs := recs[part]
+			for i := 0; i < len(rs); i += 10 {
+				if err := s.proc.Apply(b.Context(), part, rs[i:min(i+10, len(rs))]); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+			n.Add(int64(len(rs) * 100))
+		})
+	}
+	wg.Wait()
+	b.ReportMetric(float64(n.Load())/time.Since(start).Seconds(), "events/s")
 }
