@@ -52,16 +52,12 @@ func compileRoute(d kenner.Destination) (*route, error) {
 	return r, nil
 }
 
-// dispatchChanges queues the changes after the stored position for the destinations that
-// subscribe to them, and returns how many changes it read (0: none were waiting).
-func (s *Service) dispatchChanges(ctx context.Context) (int, error) {
-	pos, err := s.store.Position(ctx, ChangesConsumer, 0)
-	if err != nil {
-		return 0, err
-	}
-	changes, err := s.store.Changes(ctx, int64(pos), 500)
+// changeDeliveries reads the changes after pos and returns what they queue for the
+// destinations that subscribe to them, and the last change read (pos when none were waiting).
+func (s *Service) changeDeliveries(ctx context.Context, pos int64) ([]kenner.Delivery, int64, error) {
+	changes, err := s.store.Changes(ctx, pos, 500)
 	if err != nil || len(changes) == 0 {
-		return 0, err
+		return nil, pos, err
 	}
 	routes := s.routes.Load()
 	var ds []kenner.Delivery
@@ -75,7 +71,7 @@ func (s *Service) dispatchChanges(ctx context.Context) (int, error) {
 			}
 			p, err := s.cachedProfile(ctx, profiles, c.WorkspaceID, c.ProfileID)
 			if err != nil {
-				return 0, err
+				return nil, pos, err
 			}
 			// A deletion goes to every subscriber: it is what consent withdrawn asks for.
 			if len(r.dest.Purposes) > 0 && c.Type != kenner.ChangeProfileDeleted &&
@@ -85,22 +81,18 @@ func (s *Service) dispatchChanges(ctx context.Context) (int, error) {
 			var seg *kenner.Segment
 			if c.SegmentID != "" {
 				if seg, err = s.cachedSegment(ctx, segments, c.WorkspaceID, c.SegmentID); err != nil {
-					return 0, err
+					return nil, pos, err
 				}
 			}
 			payload, err := changePayload(c, seg, p)
 			if err != nil {
-				return 0, err
+				return nil, pos, err
 			}
 			ds = append(ds, kenner.Delivery{WorkspaceID: c.WorkspaceID, DestinationID: r.dest.ID, Key: changeKey(c),
 				OrderKey: c.ProfileID, Type: c.Type, Payload: payload, NextAt: now, CreatedAt: now})
 		}
 	}
-	last := changes[len(changes)-1].Seq
-	if err := s.enqueue(ctx, kenner.Position{Consumer: ChangesConsumer, Seq: uint64(last)}, ds); err != nil {
-		return 0, err
-	}
-	return len(changes), nil
+	return ds, changes[len(changes)-1].Seq, nil
 }
 
 // cachedProfile reads a profile once per dispatch round; a profile gone since (merged away,

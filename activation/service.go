@@ -246,13 +246,31 @@ func (s *Service) restart(ctx context.Context, what string, fn func(ctx context.
 	}
 }
 
+// runChanges queues the changes for the destinations that subscribe to them. Changes that
+// queue nothing move the stored position at most once a second, and when it has caught up:
+// a write per round would queue in front of the processor on the embedded store.
 func (s *Service) runChanges(ctx context.Context) error {
+	stored, err := s.store.Position(ctx, ChangesConsumer, 0)
+	if err != nil {
+		return err
+	}
+	pos, savedPos := int64(stored), int64(stored)
+	var saved time.Time
 	for {
-		n, err := s.dispatchChanges(ctx)
+		ds, last, err := s.changeDeliveries(ctx, pos)
 		if err != nil {
 			return err
 		}
-		if n > 0 {
+		// Caught up: the position is saved before waiting, so that a quiet store has it.
+		idle := last == pos && pos != savedPos
+		if len(ds) > 0 || idle || (last != pos && time.Since(saved) >= time.Second) {
+			if err := s.enqueue(ctx, kenner.Position{Consumer: ChangesConsumer, Seq: uint64(last)}, ds); err != nil {
+				return err
+			}
+			saved, savedPos = time.Now(), last
+		}
+		if last != pos {
+			pos = last
 			continue
 		}
 		select {
