@@ -27,8 +27,9 @@ var _ kenner.Store = (*Store)(nil)
 // writer at a time anyway, and queuing in Go is cheaper than SQLITE_BUSY retries); reads use a
 // pool, which WAL lets run beside the writer.
 type Store struct {
-	w *sql.DB
-	r *sql.DB
+	w    *sql.DB
+	r    *sql.DB
+	ckpt *checkpointer
 
 	applyMu    sync.Mutex
 	applyQueue []*applyRequest
@@ -43,9 +44,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// indexes at random for every event it applies.
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
 		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)" +
-		"&_pragma=secure_delete(ON)&_pragma=wal_autocheckpoint(8192)&_pragma=journal_size_limit(67108864)&_txlock=immediate" +
+		"&_pragma=secure_delete(ON)&_pragma=journal_size_limit(67108864)&_txlock=immediate" +
 		"&_pragma=mmap_size(1073741824)"
-	w, err := sql.Open("sqlite", dsn+"&_pragma=cache_size(-131072)")
+	w, err := sql.Open("sqlite", dsn+"&_pragma=cache_size(-131072)&_pragma=wal_autocheckpoint(65536)")
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -61,12 +62,20 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if s.ckpt, err = startCheckpointer(dsn); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
-// Close closes both connection pools.
+// Close stops the checkpointer and closes the connection pools.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	var err error
+	if s.ckpt != nil {
+		err = s.ckpt.close()
+	}
+	return errors.Join(err, s.r.Close(), s.w.Close())
 }
 
 // Ping checks that the database answers.
