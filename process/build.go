@@ -2,6 +2,7 @@ package process
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -98,7 +99,13 @@ func (b *Builder) Build(ctx context.Context, ws string) error {
 		}
 		start := time.Now()
 		processed, after, restart := int64(0), "", false
-		for !restart {
+		if !events {
+			processed, restart, err = b.evaluateOnly(ctx, ws, st, total)
+			if err != nil {
+				return err
+			}
+		}
+		for events && !restart {
 			ids, err := b.store.ProfileIDs(ctx, ws, after, b.batch)
 			if err != nil {
 				return err
@@ -130,6 +137,101 @@ func (b *Builder) Build(ctx context.Context, ws string) error {
 		b.logger.Info("segments built", "workspace", ws, "version", st.Version, "profiles", processed,
 			"events_read", events, "took", time.Since(start).Round(time.Millisecond))
 	}
+}
+
+// evaluateOnly builds definitions that need no new aggregates (a new segment over traits,
+// computed traits or event functions already kept): profiles are read and evaluated on
+// every core, as a preview is, and only those whose memberships or next window expiry would
+// change are recomputed and written, in transactions of b.batch. A profile the processor
+// changes meanwhile is evaluated by the processor under the new definitions too. It reports
+// how many profiles it evaluated and whether the definitions changed under it.
+func (b *Builder) evaluateOnly(ctx context.Context, ws string, st kenner.Build, total int64) (int64, bool, error) {
+	eng, err := b.proc.Engine(ctx, ws)
+	if err != nil {
+		return 0, false, err
+	}
+	now := b.proc.now().UTC()
+	type page struct {
+		evaluated int64
+		changed   []string
+	}
+	scan := func(ctx context.Context, ids []string) (page, error) {
+		var pg page
+		profiles, err := b.store.Profiles(ctx, ws, ids)
+		if err != nil {
+			return pg, err
+		}
+		for _, id := range ids {
+			prof := profiles[id]
+			if prof == nil {
+				continue // merged away or split since it was listed
+			}
+			pg.evaluated++
+			var idents []kenner.Identifier
+			if eng.ReadsIdentities() {
+				full, err := b.store.Profile(ctx, ws, kenner.Identifier{Kind: kenner.KindProfileID, Value: id})
+				if err != nil {
+					continue
+				}
+				for _, i := range full.Identities {
+					idents = append(idents, i.Identifier)
+				}
+			}
+			expires := prof.Expires
+			eng.Tidy(prof, now)
+			changed := !prof.Expires.Equal(expires)
+			for seg, r := range eng.Evaluate(eng.Input(prof, idents, now), prof.Segments, nil) {
+				_, was := prof.Segments[seg]
+				changed = changed || r.Member != was
+			}
+			if changed {
+				pg.changed = append(pg.changed, id)
+			}
+		}
+		return pg, nil
+	}
+	var processed int64
+	var pending []string
+	restart := false
+	flush := func() error {
+		for len(pending) > 0 {
+			n := min(len(pending), b.batch)
+			if err := b.proc.Recompute(ctx, ws, pending[:n], false); err != nil {
+				return err
+			}
+			pending = pending[n:]
+		}
+		return nil
+	}
+	errRestart := errors.New("definitions changed")
+	err = pages(ctx, b.store, ws, 0, scan, func(pg page) error {
+		processed += pg.evaluated
+		pending = append(pending, pg.changed...)
+		if len(pending) >= b.batch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if err := b.store.SetBuild(ctx, ws, kenner.Build{Built: st.Built, Processed: processed, Total: max(total, processed)}); err != nil {
+			return err
+		}
+		now, err := b.store.Build(ctx, ws)
+		if err != nil {
+			return err
+		}
+		if now.Version != st.Version {
+			restart = true
+			return errRestart
+		}
+		return nil
+	})
+	if restart {
+		return processed, true, nil
+	}
+	if err == nil {
+		err = flush()
+	}
+	return processed, false, err
 }
 
 // Sweep re-evaluates the profiles whose windowed values changed with time since they were

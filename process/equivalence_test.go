@@ -1,13 +1,14 @@
 package process_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,7 +73,8 @@ func checkEquivalence(t *testing.T, seed uint64) {
 	now := time.Date(2026, 5, 10, 0, 0, 0, 0, time.UTC)
 	cfg := process.DefaultConfig()
 	cfg.Now = func() time.Time { return now }
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	proc := process.New(nil, store, cfg, prometheus.NewRegistry(), logger)
 	builder := process.NewBuilder(proc, store, time.Hour, logger)
 	if err := builder.Build(ctx, "ws"); err != nil { // nothing to build yet: marks the definitions built
@@ -128,6 +130,47 @@ func checkEquivalence(t *testing.T, seed uint64) {
 	recompute(t, store, proc)
 	if diff := cmp.Diff(swept, snapshot(t, store, proc, now)); diff != "" {
 		t.Errorf("after the sweep (-swept +recompute):\n%s", diff)
+	}
+
+	// A new segment and an edited one that need no new aggregate: the build evaluates every
+	// profile and writes only those that change, and must leave what a full recompute does.
+	for _, s := range []kenner.Segment{
+		{ID: "seg_free_buyer", Name: "free buyer", Condition: `has(traits.plan) && traits.plan == "free" && computed.revenue > 0.0 && !events.exists("Order Completed", duration("72h"))`},
+		{ID: "seg_spender", Name: "spender", Condition: `computed.revenue > 100.0 || segment("shoes")`},
+	} {
+		s.WorkspaceID = "ws"
+		if err := store.CreateSegment(ctx, &s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pro := segs[1]
+	pro.WorkspaceID, pro.Condition = "ws", `has(traits.plan) && traits.plan == "free"`
+	if err := store.UpdateSegment(ctx, &pro); err != nil {
+		t.Fatal(err)
+	}
+	logs.Reset()
+	if err := builder.Build(ctx, "ws"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "events_read=false") {
+		t.Errorf("the build read events although no aggregate is new:\n%s", logs.String())
+	}
+	if st, err := store.Build(ctx, "ws"); err != nil || st.Built != st.Version || st.Processed != int64(len(incremental)) {
+		t.Errorf("build state %+v, %v; want built, %d profiles processed", st, err, len(incremental))
+	}
+	built := snapshot(t, store, proc, now)
+	recompute(t, store, proc)
+	if diff := cmp.Diff(built, snapshot(t, store, proc, now)); diff != "" {
+		t.Errorf("after an evaluation-only build (-built +recompute):\n%s", diff)
+	}
+	members := 0
+	for _, st := range built {
+		if slices.Contains(st.Members, "seg_free_buyer") {
+			members++
+		}
+	}
+	if members == 0 {
+		t.Error("the new segment has no members: the test shows nothing")
 	}
 }
 

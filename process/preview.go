@@ -93,7 +93,7 @@ func (p *Processor) Preview(ctx context.Context, ws string, seg kenner.Segment, 
 		}
 		return pg, nil
 	}
-	err = p.pages(ctx, ws, max, evaluate, func(pg previewPage) {
+	err = pages(ctx, p.store, ws, max, evaluate, func(pg previewPage) error {
 		out.Count += pg.count
 		out.Evaluated += pg.evaluated
 		out.Errors += pg.errors
@@ -102,6 +102,7 @@ func (p *Processor) Preview(ctx context.Context, ws string, seg kenner.Segment, 
 				out.Sample = append(out.Sample, prof)
 			}
 		}
+		return nil
 	})
 	out.Took = time.Since(start)
 	return out, err
@@ -116,15 +117,15 @@ type previewPage struct {
 // pages lists the workspace's profile ids (at most max, 0: all) in pages of 1,000, runs
 // work on each page with one worker per core (reading and decoding profile documents is
 // most of a preview's time), and hands the results to add in page order, so that a preview's
-// sample does not depend on which worker finished first.
-func (p *Processor) pages(ctx context.Context, ws string, max int, work func(context.Context, []string) (previewPage, error), add func(previewPage)) error {
+// sample does not depend on which worker finished first. An error from add stops it.
+func pages[T any](ctx context.Context, store kenner.Store, ws string, max int, work func(context.Context, []string) (T, error), add func(T) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	// The lister stops when ctx is done, and the workers once it has.
 	defer func() { cancel(); wg.Wait() }()
 	type job struct {
 		ids  []string
-		done chan previewPage
+		done chan T
 		err  chan error
 	}
 	jobs := make(chan *job)
@@ -139,7 +140,7 @@ func (p *Processor) pages(ctx context.Context, ws string, max int, work func(con
 			if max > 0 {
 				n = min(n, max-listed)
 			}
-			ids, err := p.store.ProfileIDs(ctx, ws, after, n)
+			ids, err := store.ProfileIDs(ctx, ws, after, n)
 			if err != nil {
 				listErr <- err
 				return
@@ -148,7 +149,7 @@ func (p *Processor) pages(ctx context.Context, ws string, max int, work func(con
 				return
 			}
 			after, listed = ids[len(ids)-1], listed+len(ids)
-			j := &job{ids: ids, done: make(chan previewPage, 1), err: make(chan error, 1)}
+			j := &job{ids: ids, done: make(chan T, 1), err: make(chan error, 1)}
 			select {
 			case order <- j:
 			case <-ctx.Done():
@@ -176,7 +177,9 @@ func (p *Processor) pages(ctx context.Context, ws string, max int, work func(con
 	for j := range order {
 		select {
 		case pg := <-j.done:
-			add(pg)
+			if err := add(pg); err != nil {
+				return err
+			}
 		case err := <-j.err:
 			return err
 		case <-ctx.Done():
