@@ -81,8 +81,23 @@ func (b *Builder) Once(ctx context.Context) error {
 func (b *Builder) Build(ctx context.Context, ws string) error {
 	for {
 		st, err := b.store.Build(ctx, ws)
-		if err != nil || st.Built >= st.Version {
+		if err != nil {
 			return err
+		}
+		if st.Built >= st.Version {
+			// Built before this process started: the profiles keep every aggregate of the
+			// current definitions, so the next change need not read events for those.
+			if _, known := b.built[ws]; !known && st.Version > 0 {
+				eng, err := b.proc.Engine(ctx, ws)
+				if err != nil {
+					return err
+				}
+				// Only if the definitions did not change while the engine was read.
+				if now, err := b.store.Build(ctx, ws); err == nil && now.Version == st.Version {
+					b.built[ws] = eng.AggregateKeys()
+				}
+			}
+			return nil
 		}
 		eng, err := b.proc.Engine(ctx, ws)
 		if err != nil {
