@@ -18,7 +18,19 @@ import (
 // events, so the wait is short.
 const changesLock = 0x6b656e6e6572 + 1
 
+// definitionsLock is the advisory lock (of workspace $1) that orders definition changes and
+// processing: a processing transaction holds it shared from reading the definitions version
+// to its commit, and a definitions change takes it exclusively. So no transaction that folded
+// and evaluated with the old definitions commits after the new ones: a build that starts
+// after the change, and reads profiles without locking them, sees everything evaluated with
+// the old definitions. (A rare deadlock with the changes lock, across two workspaces in one
+// batch, is detected by PostgreSQL and the batch runs again.)
+const definitionsLock = `hashtextextended('kenner.definitions' || chr(31) || $1, 0)`
+
 func bumpVersion(ctx context.Context, tx pgx.Tx, ws string) (int64, error) {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+definitionsLock+`)`, ws); err != nil {
+		return 0, fmt.Errorf("lock definitions: %w", err)
+	}
 	var v int64
 	err := tx.QueryRow(ctx, `INSERT INTO audience_versions (workspace_id, version) VALUES ($1, 1)
 		ON CONFLICT (workspace_id) DO UPDATE SET version = audience_versions.version + 1 RETURNING version`, ws).Scan(&v)
@@ -341,6 +353,9 @@ func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]kenner.C
 
 // DefinitionsVersion implements kenner.AudienceBatch.
 func (b *batch) DefinitionsVersion(ctx context.Context, ws string) (int64, error) {
+	if _, err := b.tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared(`+definitionsLock+`)`, ws); err != nil {
+		return 0, fmt.Errorf("definitions version: %w", err)
+	}
 	var v int64
 	err := b.tx.QueryRow(ctx, `SELECT version FROM audience_versions WHERE workspace_id = $1`, ws).Scan(&v)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {

@@ -115,3 +115,40 @@ func testMembershipFlips(t *testing.T, s kenner.Store) {
 		t.Errorf("history of again = %+v, %v; want its 4 events, newest first", hist, err)
 	}
 }
+
+// testDefinitionsWaitForProcessing: a definitions change does not commit while a processing
+// transaction that read the definitions version is open, so that no batch evaluated with the
+// old definitions lands after a build of the new ones has started reading profiles.
+func testDefinitionsWaitForProcessing(t *testing.T, s kenner.Store) {
+	mustWorkspace(t, s, "ws")
+	read, release := make(chan struct{}), make(chan struct{})
+	applied := make(chan error, 1)
+	go func() {
+		applied <- s.Apply(ctx(t), kenner.Position{}, func(ctx context.Context, b kenner.Batch) error {
+			if _, err := b.DefinitionsVersion(ctx, "ws"); err != nil {
+				return err
+			}
+			close(read)
+			<-release
+			return nil
+		})
+	}()
+	<-read
+	created := make(chan error, 1)
+	go func() {
+		created <- s.CreateSegment(ctx(t), &kenner.Segment{WorkspaceID: "ws", Name: "new", Condition: "true"})
+	}()
+	select {
+	case err := <-created:
+		close(release)
+		t.Fatalf("a segment was created (%v) while a transaction that read the definitions was open", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	if err := <-applied; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-created; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -37,6 +37,7 @@ func Run(t *testing.T, open Opener) {
 		{"Memberships", testMemberships},
 		{"MembershipFlips", testMembershipFlips},
 		{"MergeChain", testMergeChain},
+		{"DefinitionsWaitForProcessing", testDefinitionsWaitForProcessing},
 		{"Destinations", testDestinations},
 		{"DeliveryQueue", testDeliveryQueue},
 		{"Erase", testErase},
