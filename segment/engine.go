@@ -140,7 +140,7 @@ func (e *Engine) Fold(p *kenner.Profile, ev *kenner.Event) ([]string, error) {
 
 // FoldOnly is Fold restricted to the aggregates in only (nil: all).
 func (e *Engine) FoldOnly(p *kenner.Profile, ev *kenner.Event, only map[string]bool) ([]string, error) {
-	matching := append(e.byEvent[eventKey(ev)], e.byEvent["*"]...)
+	matching := e.byEvent[eventKey(ev)]
 	if len(matching) == 0 {
 		return nil, nil
 	}
