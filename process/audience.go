@@ -3,6 +3,8 @@ package process
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -194,16 +196,13 @@ func (p *Processor) Recompute(ctx context.Context, ws string, ids []string, even
 			if prof == nil {
 				continue // merged away or split since it was listed
 			}
-			if events {
-				prof.Aggregates = nil
-				for i := range stored[id] {
-					if _, err := eng.Fold(prof, &stored[id][i]); err != nil {
-						return err
-					}
-				}
-			}
 			list = append(list, prof)
 			changes[id] = &segment.Change{All: true}
+		}
+		if events {
+			if err := foldAll(eng, list, stored); err != nil {
+				return err
+			}
 		}
 		// Identities only matter to conditions that read them; load them only then.
 		ids := map[string][]kenner.Identifier{}
@@ -224,4 +223,29 @@ func (p *Processor) Recompute(ctx context.Context, ws string, ids []string, even
 		}
 		return b.SaveProfiles(ctx, list)
 	})
+}
+
+// foldAll rebuilds the aggregates of profiles from their stored events, on every core:
+// decoding event bodies is a third of a build's time, and the profiles are independent.
+func foldAll(eng *segment.Engine, profiles []*kenner.Profile, stored map[string][]kenner.Event) error {
+	workers := min(runtime.GOMAXPROCS(0), len(profiles))
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(profiles); i += workers {
+				prof := profiles[i]
+				prof.Aggregates = nil
+				evs := stored[prof.ID]
+				for j := range evs {
+					if _, err := eng.Fold(prof, &evs[j]); err != nil {
+						errs[w] = err
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
