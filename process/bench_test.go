@@ -186,7 +186,9 @@ func memoryUse() string {
 			fields[k] = strings.TrimSpace(v)
 		}
 	}
-	return fmt.Sprintf("RSS %s (peak %s)", fields["VmRSS"], fields["VmHWM"])
+	// RssFile is mostly the SQLite file mapped into memory (mmap_size): pages the kernel can
+	// drop; RssAnon is the process's own memory.
+	return fmt.Sprintf("RSS %s (peak %s; anonymous %s, file-backed %s)", fields["VmRSS"], fields["VmHWM"], fields["RssAnon"], fields["RssFile"])
 }
 
 func dirSize(dir string) (int64, error) {
