@@ -15,6 +15,10 @@ import (
 	"testing"
 	"time"
 
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/nats"
 	"github.com/kenner-cdp/kenner/postgres/pgtest"
 )
@@ -79,6 +83,68 @@ func TestScaleOut(t *testing.T) {
 		}
 	}
 	checkConcurrentProfiles(t, creds, a, b2)
+	checkChangesStream(t, natsURL, stream+"-changes")
+}
+
+// checkChangesStream reads the changes stream both nodes' relays publish to: the profiles
+// updated above are there, and each change of the store once, though both nodes publish it.
+func checkChangesStream(t *testing.T, natsURL, stream string) {
+	nc, err := natsgo.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var changes []kenner.Change
+		cons, err := js.OrderedConsumer(t.Context(), stream, jetstream.OrderedConsumerConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			batch, err := cons.FetchNoWait(500)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for m := range batch.Messages() {
+				var c kenner.Change
+				if err := json.Unmarshal(m.Data(), &c); err != nil {
+					t.Fatal(err)
+				}
+				if !strings.HasPrefix(m.Subject(), "kenner."+stream+".ws_default.") {
+					t.Errorf("change on subject %s", m.Subject())
+				}
+				changes = append(changes, c)
+				n++
+			}
+			if n == 0 {
+				break
+			}
+		}
+		seen, updated := map[int64]bool{}, 0
+		for _, c := range changes {
+			if seen[c.Seq] {
+				t.Fatalf("change %d is on the stream twice", c.Seq)
+			}
+			seen[c.Seq] = true
+			if c.Type == kenner.ChangeProfileUpdated {
+				updated++
+			}
+		}
+		// 12 people whose traits changed, each at least once.
+		if updated >= 12 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d profile.updated changes on %s after 30 s, want at least 12", updated, stream)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // checkConcurrentProfiles sends, through both nodes at once, events of people who use several
