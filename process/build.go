@@ -192,9 +192,9 @@ func (b *Builder) evaluateOnly(ctx context.Context, ws string, st kenner.Build, 
 					idents = append(idents, i.Identifier)
 				}
 			}
-			expires := prof.Expires
+			expires, segments := prof.Expires, len(prof.Segments)
 			eng.Tidy(prof, now)
-			changed := !prof.Expires.Equal(expires)
+			changed := !prof.Expires.Equal(expires) || len(prof.Segments) != segments
 			for seg, r := range eng.Evaluate(eng.Input(prof, idents, now), prof.Segments, nil) {
 				_, was := prof.Segments[seg]
 				changed = changed || r.Member != was

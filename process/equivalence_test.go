@@ -169,6 +169,18 @@ func checkEquivalence(t *testing.T, seed uint64) {
 	if diff := cmp.Diff(built, snapshot(t, store, proc, now)); diff != "" {
 		t.Errorf("after an evaluation-only build (-built +recompute):\n%s", diff)
 	}
+	// A deleted segment leaves the profiles with the build that follows.
+	if err := store.DeleteSegment(ctx, "ws", "seg_quiet"); err != nil {
+		t.Fatal(err)
+	}
+	if err := builder.Build(ctx, "ws"); err != nil {
+		t.Fatal(err)
+	}
+	for id, st := range snapshot(t, store, proc, now) {
+		if slices.Contains(st.Segments, "seg_quiet") {
+			t.Errorf("profile %s still holds the deleted segment: %v", id, st.Segments)
+		}
+	}
 	members := 0
 	for _, st := range built {
 		if slices.Contains(st.Members, "seg_free_buyer") {

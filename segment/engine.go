@@ -188,9 +188,16 @@ func (e *Engine) FoldOnly(p *kenner.Profile, ev *kenner.Event, only map[string]b
 	return changed, nil
 }
 
-// Tidy drops the aggregates no definition uses any more and the buckets that left their
-// window, and sets p.Expires to the next time a windowed value changes.
+// Tidy drops the aggregates no definition uses any more, the memberships of segments that
+// no longer exist (the store deleted their member lists; the profile API lists what the
+// profile holds), and the buckets that left their window, and sets p.Expires to the next
+// time a windowed value changes.
 func (e *Engine) Tidy(p *kenner.Profile, now time.Time) {
+	for id := range p.Segments {
+		if _, ok := e.byID[id]; !ok {
+			delete(p.Segments, id)
+		}
+	}
 	p.Expires = time.Time{}
 	for k, agg := range p.Aggregates {
 		a, ok := e.aggs[k]
