@@ -42,6 +42,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// on disk they were a tenth of the processor's time (every changed page written twice).
 	// The writer gets a bigger page cache than the readers: it walks the identity and profile
 	// indexes at random for every event it applies.
+	// mmap_size is SQLite's largest (2 GB): reads of mapped pages skip a system call and a copy
+	// each. At 1M profiles / 10M events (a 5 GB file) going from 1 GB to 2 GB took a preview of
+	// 100,000 profiles from 1.12 s to 0.61 s. Mapped pages count in RSS as file-backed memory,
+	// which the kernel reclaims under pressure.
 	// journal_size_limit keeps the WAL file at up to 256 MB when it restarts instead of
 	// truncating it: under load the WAL takes ~30 MB/s (each small commit rewrites whole index
 	// pages), and truncating a 100+ MB file each time it wrapped stalled the writer for 50–100
@@ -49,7 +53,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
 		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)" +
 		"&_pragma=secure_delete(ON)&_pragma=journal_size_limit(268435456)&_txlock=immediate" +
-		"&_pragma=mmap_size(1073741824)"
+		"&_pragma=mmap_size(2147418112)"
 	w, err := sql.Open("sqlite", dsn+"&_pragma=cache_size(-131072)&_pragma=wal_autocheckpoint(65536)")
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
