@@ -208,12 +208,8 @@ func (p *Processor) Recompute(ctx context.Context, ws string, ids []string, even
 		ids := map[string][]kenner.Identifier{}
 		if eng.ReadsIdentities() {
 			for _, prof := range list {
-				full, err := p.store.Profile(ctx, ws, kenner.Identifier{Kind: kenner.KindProfileID, Value: prof.ID})
-				if err != nil {
+				if ids[prof.ID], err = identifiers(ctx, p.store, ws, prof.ID); err != nil {
 					return err
-				}
-				for _, i := range full.Identities {
-					ids[prof.ID] = append(ids[prof.ID], i.Identifier)
 				}
 			}
 		}
@@ -248,4 +244,18 @@ func foldAll(eng *segment.Engine, profiles []*kenner.Profile, stored map[string]
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// identifiers reads the identifiers of profile id: the profile documents do not hold them,
+// and conditions that read identities need them.
+func identifiers(ctx context.Context, store kenner.Store, ws, id string) ([]kenner.Identifier, error) {
+	full, err := store.Profile(ctx, ws, kenner.Identifier{Kind: kenner.KindProfileID, Value: id})
+	if err != nil {
+		return nil, err
+	}
+	var out []kenner.Identifier
+	for _, i := range full.Identities {
+		out = append(out, i.Identifier)
+	}
+	return out, nil
 }

@@ -184,12 +184,8 @@ func (b *Builder) evaluateOnly(ctx context.Context, ws string, st kenner.Build, 
 			pg.evaluated++
 			var idents []kenner.Identifier
 			if eng.ReadsIdentities() {
-				full, err := b.store.Profile(ctx, ws, kenner.Identifier{Kind: kenner.KindProfileID, Value: id})
-				if err != nil {
-					continue
-				}
-				for _, i := range full.Identities {
-					idents = append(idents, i.Identifier)
+				if idents, err = identifiers(ctx, b.store, ws, id); err != nil {
+					continue // merged away or split since it was listed
 				}
 			}
 			expires, segments := prof.Expires, len(prof.Segments)

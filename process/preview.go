@@ -66,12 +66,8 @@ func (p *Processor) Preview(ctx context.Context, ws string, seg kenner.Segment, 
 			}
 			var idents []kenner.Identifier
 			if eng.ReadsIdentities() || len(missing) > 0 {
-				full, err := p.store.Profile(ctx, ws, kenner.Identifier{Kind: kenner.KindProfileID, Value: id})
-				if err != nil {
+				if idents, err = identifiers(ctx, p.store, ws, id); err != nil {
 					continue // merged or split since listed
-				}
-				for _, i := range full.Identities {
-					idents = append(idents, i.Identifier)
 				}
 			}
 			if len(missing) > 0 {

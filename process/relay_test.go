@@ -12,11 +12,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	natsgo "github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/nats"
+	"github.com/kenner-cdp/kenner/nats/natstest"
 	"github.com/kenner-cdp/kenner/process"
 	"github.com/kenner-cdp/kenner/sqlite"
 )
@@ -41,38 +41,6 @@ func addChanges(t *testing.T, store kenner.Store, cs ...kenner.Change) {
 		return b.AddChanges(ctx, cs)
 	}); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// streamed reads every change on the stream, in stream order.
-func streamed(t *testing.T, log *nats.Log, stream string) []kenner.Change {
-	t.Helper()
-	js, err := jetstream.New(log.Conn())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cons, err := js.OrderedConsumer(t.Context(), stream, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []kenner.Change
-	for {
-		batch, err := cons.FetchNoWait(100)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for m := range batch.Messages() {
-			var c kenner.Change
-			if err := json.Unmarshal(m.Data(), &c); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, c)
-			n++
-		}
-		if n == 0 {
-			return out
-		}
 	}
 }
 
@@ -148,7 +116,7 @@ func TestRelay(t *testing.T) {
 	stop()
 	wg.Wait()
 
-	got := streamed(t, log, "changes")
+	got, _ := natstest.Changes(t, log.Conn(), "changes")
 	want, err := store.Changes(ctx, 0, 10)
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +147,7 @@ func TestRelay(t *testing.T) {
 	})
 	stop()
 	wg.Wait()
-	if got := streamed(t, log, "changes"); len(got) != 5 || got[4].Type != kenner.ChangeProfileDeleted {
+	if got, _ := natstest.Changes(t, log.Conn(), "changes"); len(got) != 5 || got[4].Type != kenner.ChangeProfileDeleted {
 		t.Errorf("after a restart the stream holds %d changes, want 5 ending with the deletion: %+v", len(got), got)
 	}
 }

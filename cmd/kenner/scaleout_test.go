@@ -16,10 +16,10 @@ import (
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/nats"
+	"github.com/kenner-cdp/kenner/nats/natstest"
 	"github.com/kenner-cdp/kenner/postgres/pgtest"
 )
 
@@ -94,36 +94,12 @@ func checkChangesStream(t *testing.T, natsURL, stream string) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		var changes []kenner.Change
-		cons, err := js.OrderedConsumer(t.Context(), stream, jetstream.OrderedConsumerConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			batch, err := cons.FetchNoWait(500)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n := 0
-			for m := range batch.Messages() {
-				var c kenner.Change
-				if err := json.Unmarshal(m.Data(), &c); err != nil {
-					t.Fatal(err)
-				}
-				if !strings.HasPrefix(m.Subject(), "kenner."+stream+".ws_default.") {
-					t.Errorf("change on subject %s", m.Subject())
-				}
-				changes = append(changes, c)
-				n++
-			}
-			if n == 0 {
-				break
+		changes, subjects := natstest.Changes(t, nc, stream)
+		for _, subject := range subjects {
+			if !strings.HasPrefix(subject, "kenner."+stream+".ws_default.") {
+				t.Errorf("change on subject %s", subject)
 			}
 		}
 		seen, updated := map[int64]bool{}, 0
