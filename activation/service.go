@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/internal/supervisor"
 	"github.com/kenner-cdp/kenner/privacy"
 )
 
@@ -181,10 +182,10 @@ func (s *Service) Run(ctx context.Context) {
 	if err := s.Reload(ctx); err != nil && ctx.Err() == nil {
 		s.logger.Error("load destinations", "err", err)
 	}
-	wg.Go(func() { s.restart(ctx, "changes dispatcher", s.runChanges) })
+	wg.Go(func() { supervisor.Run(ctx, s.logger, "changes dispatcher", s.runChanges) })
 	for part := range s.log.Partitions() {
 		wg.Go(func() {
-			s.restart(ctx, fmt.Sprintf("events dispatcher %d", part), func(ctx context.Context) error { return s.runEvents(ctx, part) })
+			supervisor.Run(ctx, s.logger, fmt.Sprintf("events dispatcher %d", part), func(ctx context.Context) error { return s.runEvents(ctx, part) })
 		})
 	}
 	wg.Go(func() { s.pruneLoop(ctx) })
@@ -226,23 +227,6 @@ func (s *Service) pruneLoop(ctx context.Context) {
 			return
 		case <-time.After(time.Hour):
 		}
-	}
-}
-
-// restart runs fn again after a pause whenever it fails, until ctx is done.
-func (s *Service) restart(ctx context.Context, what string, fn func(ctx context.Context) error) {
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		err := fn(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		s.logger.Error(what+" stopped; restarting", "err", err, "after", backoff)
-		select {
-		case <-ctx.Done():
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 10*time.Second)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/internal/supervisor"
 	"github.com/kenner-cdp/kenner/jsonobj"
 	"github.com/kenner-cdp/kenner/privacy"
 	"github.com/prometheus/client_golang/prometheus"
@@ -57,19 +58,9 @@ func (p *Processor) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for part := range p.log.Partitions() {
 		wg.Go(func() {
-			backoff := 100 * time.Millisecond
-			for ctx.Err() == nil {
-				err := p.runPartition(ctx, part)
-				if ctx.Err() != nil {
-					return
-				}
-				p.logger.Error("processor stopped; restarting", "partition", part, "err", err, "after", backoff)
-				select {
-				case <-ctx.Done():
-				case <-time.After(backoff):
-				}
-				backoff = min(2*backoff, 10*time.Second)
-			}
+			supervisor.Run(ctx, p.logger, fmt.Sprintf("processor of partition %d", part), func(ctx context.Context) error {
+				return p.runPartition(ctx, part)
+			})
 		})
 	}
 	wg.Wait()

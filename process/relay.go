@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/internal/supervisor"
 )
 
 // RelayConsumer is the name under which the relay's position in the changes is stored.
@@ -76,19 +77,7 @@ func (r *Relay) Wake() {
 
 // Run publishes until ctx is done, starting again from the saved position after a failure.
 func (r *Relay) Run(ctx context.Context) {
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		err := r.run(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		r.logger.Error("changes relay stopped; restarting", "err", err, "after", backoff)
-		select {
-		case <-ctx.Done():
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 10*time.Second)
-	}
+	supervisor.Run(ctx, r.logger, "changes relay", r.run)
 }
 
 func (r *Relay) run(ctx context.Context) error {
