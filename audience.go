@@ -175,6 +175,9 @@ type AudienceStore interface {
 	SetBuild(ctx context.Context, workspaceID string, b Build) error
 	// Profiles reads live profiles by id (without identities); unknown ids are absent.
 	Profiles(ctx context.Context, workspaceID string, ids []string) (map[string]*Profile, error)
+	// ScanProfiles reads the live profiles whose ids are from first to last (both included), in
+	// id order, decoding only what fields names (nil: everything).
+	ScanProfiles(ctx context.Context, workspaceID, first, last string, fields *ProfileFields) ([]*Profile, error)
 	// ProfileIDs lists the ids of a workspace's live profiles after the cursor, in id order.
 	ProfileIDs(ctx context.Context, workspaceID, after string, limit int) ([]string, error)
 	// CountProfiles counts a workspace's live profiles.

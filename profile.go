@@ -198,3 +198,14 @@ type ProfileStore interface {
 	// newest); it returns the next cursor (0 at the end).
 	Decisions(ctx context.Context, workspaceID, profileID string, after int64, limit int) ([]Decision, int64, error)
 }
+
+// ProfileFields names the parts of a profile a reader needs, so that a pass over every
+// profile (a segment's build, a preview) decodes only those: decoding profile documents is
+// most of such a pass's time. A profile read this way is a view for evaluation, never to be
+// saved. Its columns (ids, times, version, expiry) and its memberships are always read.
+type ProfileFields struct {
+	AllTraits  bool
+	Traits     map[string]bool
+	Aggregates map[string]bool // by aggregate key
+	Consent    bool
+}

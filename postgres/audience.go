@@ -470,6 +470,26 @@ func (b *batch) ProfileEvents(ctx context.Context, ws string, ids []string) (map
 	return out, nil
 }
 
+// ScanProfiles implements kenner.AudienceStore. The range goes through the primary key
+// whatever the planner's statistics say (see lookups in batch.go).
+func (s *Store) ScanProfiles(ctx context.Context, ws, first, last string, fields *kenner.ProfileFields) ([]*kenner.Profile, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+profileColumns+` FROM profiles WHERE workspace_id = $1 AND id >= $2 AND id <= $3
+		AND merged_into = '' ORDER BY id`, ws, first, last)
+	if err != nil {
+		return nil, fmt.Errorf("scan profiles: %w", err)
+	}
+	defer rows.Close()
+	var out []*kenner.Profile
+	for rows.Next() {
+		p, err := scanProfileFields(rows, fields)
+		if err != nil {
+			return nil, fmt.Errorf("scan profiles: %w", err)
+		}
+		out = append(out, &p.Profile)
+	}
+	return out, rows.Err()
+}
+
 // Profiles implements kenner.AudienceStore.
 func (s *Store) Profiles(ctx context.Context, ws string, ids []string) (map[string]*kenner.Profile, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+profileColumns+` FROM profiles WHERE workspace_id = $1 AND id = ANY($2) AND merged_into = ''`, ws, ids)

@@ -428,17 +428,22 @@ type storedProfile struct {
 }
 
 func scanProfile(row pgx.Row) (storedProfile, error) {
+	return scanProfileFields(row, nil)
+}
+
+// scanProfileFields is scanProfile decoding only what fields names (nil: everything).
+func scanProfileFields(row pgx.Row, fields *kenner.ProfileFields) (storedProfile, error) {
 	var p storedProfile
 	var data []byte
 	var first, last, expires *time.Time
 	if err := row.Scan(&p.WorkspaceID, &p.ID, &p.Rank, &p.mergedInto, &data, &first, &last, &p.Version, &p.UpdatedAt, &expires); err != nil {
 		return p, err
 	}
-	return decodeProfile(p, data, first, last, expires)
+	return decodeProfile(p, data, first, last, expires, fields)
 }
 
-func decodeProfile(p storedProfile, data []byte, first, last, expires *time.Time) (storedProfile, error) {
-	if err := profiledata.Decode(data, &p.Profile); err != nil {
+func decodeProfile(p storedProfile, data []byte, first, last, expires *time.Time, fields *kenner.ProfileFields) (storedProfile, error) {
+	if err := profiledata.DecodeFields(data, &p.Profile, fields); err != nil {
 		return p, err
 	}
 	if first != nil {

@@ -46,7 +46,7 @@ func (s *Store) Profile(ctx context.Context, ws string, id kenner.Identifier) (*
 			return nil, fmt.Errorf("find profile: %w", err)
 		}
 		if out == nil {
-			sp, err := decodeProfile(p, data, first, last, expires)
+			sp, err := decodeProfile(p, data, first, last, expires, nil)
 			if err != nil {
 				return nil, err
 			}

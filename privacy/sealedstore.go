@@ -116,6 +116,15 @@ func (s *SealedStore) Profiles(ctx context.Context, ws string, ids []string) (ma
 	return ps, err
 }
 
+// ScanProfiles implements kenner.AudienceStore: only the traits read are opened.
+func (s *SealedStore) ScanProfiles(ctx context.Context, ws, first, last string, fields *kenner.ProfileFields) ([]*kenner.Profile, error) {
+	ps, err := s.Store.ScanProfiles(ctx, ws, first, last, fields)
+	for _, p := range ps {
+		s.c.openProfile(p)
+	}
+	return ps, err
+}
+
 // Decisions implements kenner.ProfileStore.
 func (s *SealedStore) Decisions(ctx context.Context, ws, profileID string, after int64, limit int) ([]kenner.Decision, int64, error) {
 	ds, next, err := s.Store.Decisions(ctx, ws, profileID, after, limit)

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/segment"
 )
 
 // Builder keeps memberships true when no event arrives: it recomputes every profile of a
@@ -20,9 +22,10 @@ type Builder struct {
 	interval time.Duration
 	batch    int
 	wake     chan struct{}
-	// built remembers, per workspace, the aggregates the last build computed: a build whose
-	// definitions add none (a new segment over traits) need not read the events again.
-	built map[string]map[string]bool
+	// built remembers, per workspace, the definitions the last build computed: a build whose
+	// definitions add no aggregate (a new segment over traits) need not read the events again,
+	// and need evaluate only the segments whose definitions changed.
+	built map[string]*segment.Engine
 }
 
 // NewBuilder returns a Builder that looks for work every interval and when woken.
@@ -31,7 +34,7 @@ func NewBuilder(proc *Processor, store kenner.Store, interval time.Duration, log
 		interval = time.Minute
 	}
 	return &Builder{proc: proc, store: store, logger: logger, interval: interval, batch: 500,
-		wake: make(chan struct{}, 1), built: map[string]map[string]bool{}}
+		wake: make(chan struct{}, 1), built: map[string]*segment.Engine{}}
 }
 
 // Wake makes Run look for work now (after a definitions change).
@@ -94,7 +97,7 @@ func (b *Builder) Build(ctx context.Context, ws string) error {
 				}
 				// Only if the definitions did not change while the engine was read.
 				if now, err := b.store.Build(ctx, ws); err == nil && now.Version == st.Version {
-					b.built[ws] = eng.AggregateKeys()
+					b.built[ws] = eng
 				}
 			}
 			return nil
@@ -103,10 +106,14 @@ func (b *Builder) Build(ctx context.Context, ws string) error {
 		if err != nil {
 			return err
 		}
-		keys := eng.AggregateKeys()
+		old := b.built[ws]
+		var have map[string]bool
+		if old != nil {
+			have = old.AggregateKeys()
+		}
 		events := false
-		for k := range keys {
-			events = events || !b.built[ws][k]
+		for k := range eng.AggregateKeys() {
+			events = events || !have[k]
 		}
 		total, err := b.store.CountProfiles(ctx, ws)
 		if err != nil {
@@ -115,7 +122,7 @@ func (b *Builder) Build(ctx context.Context, ws string) error {
 		start := time.Now()
 		processed, after, restart := int64(0), "", false
 		if !events {
-			processed, restart, err = b.evaluateOnly(ctx, ws, st, total)
+			processed, restart, err = b.evaluateOnly(ctx, ws, st, total, eng, old)
 			if err != nil {
 				return err
 			}
@@ -148,55 +155,70 @@ func (b *Builder) Build(ctx context.Context, ws string) error {
 		if err := b.store.SetBuild(ctx, ws, kenner.Build{Built: st.Version, Processed: processed, Total: processed}); err != nil {
 			return err
 		}
-		b.built[ws] = keys
+		b.built[ws] = eng
 		b.logger.Info("segments built", "workspace", ws, "version", st.Version, "profiles", processed,
 			"events_read", events, "took", time.Since(start).Round(time.Millisecond))
 	}
 }
 
 // evaluateOnly builds definitions that need no new aggregates (a new segment over traits,
-// computed traits or event functions already kept): profiles are read and evaluated on
-// every core, as a preview is, and only those whose memberships or next window expiry would
-// change are recomputed and written, in transactions of b.batch. A profile the processor
-// changes meanwhile is evaluated by the processor under the new definitions too. It reports
-// how many profiles it evaluated and whether the definitions changed under it.
-func (b *Builder) evaluateOnly(ctx context.Context, ws string, st kenner.Build, total int64) (int64, bool, error) {
-	eng, err := b.proc.Engine(ctx, ws)
-	if err != nil {
-		return 0, false, err
+// computed traits or event functions already kept), given the definitions old last built:
+// profiles are read and evaluated on every core, as a preview is, for the segments whose
+// definitions changed only, and reading only what those conditions read. Only the profiles
+// whose memberships change, or that hold what the definitions dropped, are recomputed and
+// written, in transactions of b.batch. A profile the processor changes meanwhile is
+// evaluated by the processor under the new definitions too. It reports how many profiles it
+// evaluated and whether the definitions changed under it.
+func (b *Builder) evaluateOnly(ctx context.Context, ws string, st kenner.Build, total int64, eng, old *segment.Engine) (int64, bool, error) {
+	only := eng.Since(old)
+	dropped := map[string]bool{} // aggregates old kept and eng does not
+	if old != nil {
+		keep := eng.AggregateKeys()
+		for k := range old.AggregateKeys() {
+			if !keep[k] {
+				dropped[k] = true
+			}
+		}
 	}
+	if len(only) == 0 && len(dropped) == 0 && len(eng.Deleted(old)) == 0 {
+		return 0, false, nil // a renamed segment: no membership can change
+	}
+	fields, readsIdentities := eng.Reads(only)
+	maps.Copy(fields.Aggregates, dropped)
 	now := b.proc.now().UTC()
 	type page struct {
 		evaluated int64
 		changed   []string
 	}
-	scan := func(ctx context.Context, ids []string) (page, error) {
+	scan := func(ctx context.Context, profiles []*kenner.Profile) (page, error) {
 		var pg page
-		profiles, err := b.store.Profiles(ctx, ws, ids)
-		if err != nil {
-			return pg, err
-		}
-		for _, id := range ids {
-			prof := profiles[id]
-			if prof == nil {
-				continue // merged away or split since it was listed
-			}
+		for _, prof := range profiles {
 			pg.evaluated++
+			changed := false
+			for id := range prof.Segments {
+				_, exists := eng.Segment(id)
+				changed = changed || !exists
+			}
+			for k := range prof.Aggregates {
+				changed = changed || dropped[k]
+			}
+			if changed {
+				pg.changed = append(pg.changed, prof.ID)
+				continue
+			}
 			var idents []kenner.Identifier
-			if eng.ReadsIdentities() {
-				if idents, err = identifiers(ctx, b.store, ws, id); err != nil {
-					continue // merged away or split since it was listed
+			if readsIdentities {
+				var err error
+				if idents, err = identifiers(ctx, b.store, ws, prof.ID); err != nil {
+					continue // merged away or split since it was read
 				}
 			}
-			expires, segments := prof.Expires, len(prof.Segments)
-			eng.Tidy(prof, now)
-			changed := !prof.Expires.Equal(expires) || len(prof.Segments) != segments
-			for seg, r := range eng.Evaluate(eng.Input(prof, idents, now), prof.Segments, nil) {
+			for seg, r := range eng.Evaluate(eng.Input(prof, idents, now), prof.Segments, only) {
 				_, was := prof.Segments[seg]
 				changed = changed || r.Member != was
 			}
 			if changed {
-				pg.changed = append(pg.changed, id)
+				pg.changed = append(pg.changed, prof.ID)
 			}
 		}
 		return pg, nil
@@ -215,7 +237,7 @@ func (b *Builder) evaluateOnly(ctx context.Context, ws string, st kenner.Build, 
 		return nil
 	}
 	errRestart := errors.New("definitions changed")
-	err = pages(ctx, b.store, ws, 0, scan, func(pg page) error {
+	err := pages(ctx, b.store, ws, 0, fields, scan, func(pg page) error {
 		processed += pg.evaluated
 		pending = append(pending, pg.changed...)
 		if len(pending) >= b.batch {

@@ -52,21 +52,14 @@ func (p *Processor) Preview(ctx context.Context, ws string, seg kenner.Segment, 
 		}
 	}
 	only := map[string]bool{seg.ID: true}
+	fields, readsIdentities := eng.Reads(only)
 	now := p.now().UTC()
-	evaluate := func(ctx context.Context, ids []string) (previewPage, error) {
+	evaluate := func(ctx context.Context, profiles []*kenner.Profile) (previewPage, error) {
 		var pg previewPage
-		profiles, err := p.store.Profiles(ctx, ws, ids)
-		if err != nil {
-			return pg, err
-		}
-		for _, id := range ids {
-			prof := profiles[id]
-			if prof == nil {
-				continue
-			}
+		for _, prof := range profiles {
 			var idents []kenner.Identifier
-			if eng.ReadsIdentities() || len(missing) > 0 {
-				if idents, err = identifiers(ctx, p.store, ws, id); err != nil {
+			if readsIdentities {
+				if idents, err = identifiers(ctx, p.store, ws, prof.ID); err != nil {
 					continue // merged or split since listed
 				}
 			}
@@ -89,7 +82,7 @@ func (p *Processor) Preview(ctx context.Context, ws string, seg kenner.Segment, 
 		}
 		return pg, nil
 	}
-	err = pages(ctx, p.store, ws, max, evaluate, func(pg previewPage) error {
+	err = pages(ctx, p.store, ws, max, fields, evaluate, func(pg previewPage) error {
 		out.Count += pg.count
 		out.Evaluated += pg.evaluated
 		out.Errors += pg.errors
@@ -100,8 +93,31 @@ func (p *Processor) Preview(ctx context.Context, ws string, seg kenner.Segment, 
 		}
 		return nil
 	})
+	if err == nil && len(out.Sample) > 0 {
+		err = p.wholeSample(ctx, ws, &out)
+	}
 	out.Took = time.Since(start)
 	return out, err
+}
+
+// wholeSample reads the sample's profiles again in full: the pass read only what the
+// condition needed. A member merged away since is left out.
+func (p *Processor) wholeSample(ctx context.Context, ws string, out *Preview) error {
+	ids := make([]string, len(out.Sample))
+	for i, prof := range out.Sample {
+		ids[i] = prof.ID
+	}
+	whole, err := p.store.Profiles(ctx, ws, ids)
+	if err != nil {
+		return err
+	}
+	out.Sample = out.Sample[:0]
+	for _, id := range ids {
+		if prof := whole[id]; prof != nil {
+			out.Sample = append(out.Sample, prof)
+		}
+	}
+	return nil
 }
 
 // previewPage is what one page of profiles adds to a preview.
@@ -110,11 +126,13 @@ type previewPage struct {
 	sample                   []*kenner.Profile
 }
 
-// pages lists the workspace's profile ids (at most max, 0: all) in pages of 1,000, runs
-// work on each page with one worker per core (reading and decoding profile documents is
-// most of a preview's time), and hands the results to add in page order, so that a preview's
-// sample does not depend on which worker finished first. An error from add stops it.
-func pages[T any](ctx context.Context, store kenner.Store, ws string, max int, work func(context.Context, []string) (T, error), add func(T) error) error {
+// pages lists the workspace's profile ids (at most max, 0: all) in pages of 1,000, and on
+// one worker per core reads each page's profiles (the fields of them that work needs: reading
+// and decoding profile documents is most of a preview's time) and runs work on them. It hands
+// the results to add in page order, so that a preview's sample does not depend on which
+// worker finished first. An error from add stops it.
+func pages[T any](ctx context.Context, store kenner.Store, ws string, max int, fields *kenner.ProfileFields,
+	work func(context.Context, []*kenner.Profile) (T, error), add func(T) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	// The lister stops when ctx is done, and the workers once it has.
@@ -161,7 +179,13 @@ func pages[T any](ctx context.Context, store kenner.Store, ws string, max int, w
 	for range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
 			for j := range jobs {
-				pg, err := work(ctx, j.ids)
+				// The page's range, read in key order: profiles created in it since it was
+				// listed are evaluated too, which is harmless.
+				profiles, err := store.ScanProfiles(ctx, ws, j.ids[0], j.ids[len(j.ids)-1], fields)
+				var pg T
+				if err == nil {
+					pg, err = work(ctx, profiles)
+				}
 				if err != nil {
 					j.err <- err
 					continue

@@ -307,6 +307,27 @@ func (s *Store) MembershipHistory(ctx context.Context, ws, profileID string, aft
 	return out, next, rows.Err()
 }
 
+// ScanProfiles implements kenner.AudienceStore. It reads the range in primary-key order: the
+// profiles table is clustered by (workspace_id, id), so the pages of a range are read once
+// and in sequence.
+func (s *Store) ScanProfiles(ctx context.Context, ws, first, last string, fields *kenner.ProfileFields) ([]*kenner.Profile, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+profileColumns+` FROM profiles WHERE workspace_id = ? AND id >= ? AND id <= ?
+		AND merged_into = '' ORDER BY id`, ws, first, last)
+	if err != nil {
+		return nil, fmt.Errorf("scan profiles: %w", err)
+	}
+	defer rows.Close()
+	var out []*kenner.Profile
+	for rows.Next() {
+		p, err := scanProfileFields(rows, fields)
+		if err != nil {
+			return nil, fmt.Errorf("scan profiles: %w", err)
+		}
+		out = append(out, &p.Profile)
+	}
+	return out, rows.Err()
+}
+
 // ProfileIDs implements kenner.AudienceStore.
 func (s *Store) ProfileIDs(ctx context.Context, ws, after string, limit int) ([]string, error) {
 	return s.strings(ctx, `SELECT id FROM profiles WHERE workspace_id = ? AND id > ? AND merged_into = '' ORDER BY id LIMIT ?`, ws, after, limit)

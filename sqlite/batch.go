@@ -463,13 +463,18 @@ type storedProfile struct {
 }
 
 func scanProfile(row interface{ Scan(...any) error }) (storedProfile, error) {
+	return scanProfileFields(row, nil)
+}
+
+// scanProfileFields is scanProfile decoding only what fields names (nil: everything).
+func scanProfileFields(row interface{ Scan(...any) error }, fields *kenner.ProfileFields) (storedProfile, error) {
 	var p storedProfile
 	var data []byte
 	var first, last, updated, expires int64
 	if err := row.Scan(&p.WorkspaceID, &p.ID, &p.Rank, &p.mergedInto, &data, &first, &last, &p.Version, &updated, &expires); err != nil {
 		return p, err
 	}
-	if err := profiledata.Decode(data, &p.Profile); err != nil {
+	if err := profiledata.DecodeFields(data, &p.Profile, fields); err != nil {
 		return p, err
 	}
 	if first != 0 || last != 0 {

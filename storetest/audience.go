@@ -106,8 +106,11 @@ func testMemberships(t *testing.T, s kenner.Store) {
 	var profiles []*kenner.Profile
 	for _, id := range []string{"p1", "p2", "p3"} {
 		profiles = append(profiles, &kenner.Profile{WorkspaceID: "ws", ID: id, Rank: 1,
-			Aggregates: map[string]*kenner.Aggregate{"c1": {Buckets: []kenner.Bucket{{Start: 60, Count: 2}}}},
-			Segments:   map[string]time.Time{seg.ID: at}})
+			Traits: map[string]kenner.Trait{"plan": {Value: json.RawMessage(`"pro"`), Timestamp: at},
+				"email": {Value: json.RawMessage(`"` + id + `@example.com"`), Timestamp: at}},
+			Aggregates: map[string]*kenner.Aggregate{"c1": {Buckets: []kenner.Bucket{{Start: 60, Count: 2}}},
+				"t2": {Buckets: []kenner.Bucket{{Count: 1, Sum: 3}}}},
+			Segments: map[string]time.Time{seg.ID: at}})
 	}
 	profiles[1].Expires = expires
 	apply(t, s, func(ctx context.Context, b kenner.Batch) error {
@@ -182,6 +185,7 @@ func testMemberships(t *testing.T, s kenner.Store) {
 	if got, err := s.Profiles(ctx(t), "ws", []string{"p1", "nope", "p3"}); err != nil || len(got) != 2 || got["p3"].Segments[seg.ID].IsZero() {
 		t.Errorf("Profiles = %v, %v; want p1 and p3 with their segments", got, err)
 	}
+	testScanProfiles(t, s, profiles, seg.ID, at)
 	if ids, err := s.ProfileIDs(ctx(t), "ws", "p1", 10); err != nil || !cmp.Equal(ids, []string{"p2", "p3"}) {
 		t.Errorf("ProfileIDs after p1 = %v, %v", ids, err)
 	}
@@ -193,5 +197,35 @@ func testMemberships(t *testing.T, s kenner.Store) {
 	}
 	if ids, _ := s.ExpiringProfiles(ctx(t), "ws", expires, 10); !cmp.Equal(ids, []string{"p2"}) {
 		t.Errorf("expiring at p2's time: %v", ids)
+	}
+}
+
+// testScanProfiles reads the profiles testMemberships saved by id range, whole and in part.
+func testScanProfiles(t *testing.T, s kenner.Store, saved []*kenner.Profile, segID string, at time.Time) {
+	t.Helper()
+	got, err := s.ScanProfiles(ctx(t), "ws", "p2", "p9", nil)
+	if err != nil || len(got) != 2 || got[0].ID != "p2" || got[1].ID != "p3" {
+		t.Fatalf("ScanProfiles p2..p9 = %v, %v; want p2, p3", got, err)
+	}
+	if diff := cmp.Diff(saved[1].Traits, got[0].Traits); diff != "" || len(got[0].Aggregates) != 2 || !got[0].Expires.Equal(saved[1].Expires) {
+		t.Errorf("ScanProfiles whole p2: traits (-want +got):\n%s aggregates %v expires %v", diff, got[0].Aggregates, got[0].Expires)
+	}
+	got, err = s.ScanProfiles(ctx(t), "ws", "p1", "p2", &kenner.ProfileFields{Traits: map[string]bool{"plan": true},
+		Aggregates: map[string]bool{"c1": true}})
+	if err != nil || len(got) != 2 || got[0].ID != "p1" {
+		t.Fatalf("ScanProfiles p1..p2 with fields = %v, %v", got, err)
+	}
+	p := got[0]
+	if _, ok := p.Traits["email"]; ok || string(p.Traits["plan"].Value) != `"pro"` {
+		t.Errorf("ScanProfiles with traits plan: %v", p.Traits)
+	}
+	if diff := cmp.Diff(saved[0].Aggregates["c1"], p.Aggregates["c1"]); diff != "" || len(p.Aggregates) != 1 {
+		t.Errorf("ScanProfiles with aggregate c1: %v (-want +got):\n%s", p.Aggregates, diff)
+	}
+	if !p.Segments[segID].Equal(at) {
+		t.Errorf("ScanProfiles with fields: segments %v; memberships are always read", p.Segments)
+	}
+	if got, err := s.ScanProfiles(ctx(t), "other", "", "~", nil); err != nil || len(got) != 0 {
+		t.Errorf("ScanProfiles of another workspace = %v, %v", got, err)
 	}
 }
