@@ -169,10 +169,11 @@ func dedupeStrings(s []string) []string {
 	return slices.Compact(s)
 }
 
-// Recompute rebuilds profiles from scratch for the current definitions, in one transaction:
-// their aggregates from their stored events (when events is set), then every segment. Used by
-// the build after definitions change and by the sweeper (events unset) when windows move.
-func (p *Processor) Recompute(ctx context.Context, ws string, ids []string, events bool) error {
+// Recompute rebuilds profiles for the current definitions, in one transaction: their
+// aggregates from their stored events (when events is set), then the segments in only (nil:
+// every segment; set only when the aggregates stand). Used by the build after definitions
+// change and by the sweeper when windows move.
+func (p *Processor) Recompute(ctx context.Context, ws string, ids []string, events bool, only map[string]bool) error {
 	defer p.committed()
 	return p.store.Apply(ctx, kenner.Position{}, func(ctx context.Context, b kenner.Batch) error {
 		profiles, err := b.LoadProfiles(ctx, ws, ids)
@@ -197,7 +198,7 @@ func (p *Processor) Recompute(ctx context.Context, ws string, ids []string, even
 				continue // merged away or split since it was listed
 			}
 			list = append(list, prof)
-			changes[id] = &segment.Change{All: true}
+			changes[id] = &segment.Change{All: only == nil || events, Segments: only}
 		}
 		if events {
 			if err := foldAll(eng, list, stored); err != nil {

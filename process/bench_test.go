@@ -278,7 +278,8 @@ func benchStore(b *testing.B, name string) {
 		for range min(b.N, 3) {
 			i := newSegments.Add(1)
 			cond := fmt.Sprintf(`has(traits.plan) && traits.plan == "p%d" && (computed.revenue > 50.0 || events.count("Order Completed", duration("720h")) >= 2)`, i%3)
-			if err := s.store.CreateSegment(ctx, &kenner.Segment{WorkspaceID: "ws", Name: fmt.Sprint("new", i), Condition: cond}); err != nil {
+			seg := &kenner.Segment{WorkspaceID: "ws", Name: fmt.Sprint("new", i), Condition: cond}
+			if err := s.store.CreateSegment(ctx, seg); err != nil {
 				b.Fatal(err)
 			}
 			start := time.Now()
@@ -289,6 +290,11 @@ func benchStore(b *testing.B, name string) {
 			st, _ := s.store.Build(ctx, "ws")
 			b.ReportMetric(float64(st.Processed)/took.Seconds(), "profiles/s")
 			b.ReportMetric(took.Seconds(), "s/build")
+			// Every member entering is a profile written: the part of a build that does not
+			// spread over cores.
+			if got, err := s.store.Segment(ctx, "ws", seg.ID); err == nil {
+				b.ReportMetric(float64(got.Members), "members")
+			}
 		}
 		b.ReportMetric(0, "ns/op")
 	})

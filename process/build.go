@@ -120,9 +120,9 @@ func (b *Builder) Build(ctx context.Context, ws string) error {
 			return err
 		}
 		start := time.Now()
-		processed, after, restart := int64(0), "", false
+		processed, written, after, restart := int64(0), int64(0), "", false
 		if !events {
-			processed, restart, err = b.evaluateOnly(ctx, ws, st, total, eng, old)
+			processed, written, restart, err = b.evaluateOnly(ctx, ws, st, total, eng, old)
 			if err != nil {
 				return err
 			}
@@ -135,10 +135,11 @@ func (b *Builder) Build(ctx context.Context, ws string) error {
 			if len(ids) == 0 {
 				break
 			}
-			if err := b.proc.Recompute(ctx, ws, ids, events); err != nil {
+			if err := b.proc.Recompute(ctx, ws, ids, events, nil); err != nil {
 				return err
 			}
 			processed += int64(len(ids))
+			written = processed
 			after = ids[len(ids)-1]
 			if err := b.store.SetBuild(ctx, ws, kenner.Build{Built: st.Built, Processed: processed, Total: max(total, processed)}); err != nil {
 				return err
@@ -157,7 +158,7 @@ func (b *Builder) Build(ctx context.Context, ws string) error {
 		}
 		b.built[ws] = eng
 		b.logger.Info("segments built", "workspace", ws, "version", st.Version, "profiles", processed,
-			"events_read", events, "took", time.Since(start).Round(time.Millisecond))
+			"written", written, "events_read", events, "took", time.Since(start).Round(time.Millisecond))
 	}
 }
 
@@ -168,8 +169,8 @@ func (b *Builder) Build(ctx context.Context, ws string) error {
 // whose memberships change, or that hold what the definitions dropped, are recomputed and
 // written, in transactions of b.batch. A profile the processor changes meanwhile is
 // evaluated by the processor under the new definitions too. It reports how many profiles it
-// evaluated and whether the definitions changed under it.
-func (b *Builder) evaluateOnly(ctx context.Context, ws string, st kenner.Build, total int64, eng, old *segment.Engine) (int64, bool, error) {
+// evaluated and wrote, and whether the definitions changed under it.
+func (b *Builder) evaluateOnly(ctx context.Context, ws string, st kenner.Build, total int64, eng, old *segment.Engine) (evaluated, written int64, restart bool, err error) {
 	only := eng.Since(old)
 	dropped := map[string]bool{} // aggregates old kept and eng does not
 	if old != nil {
@@ -181,7 +182,7 @@ func (b *Builder) evaluateOnly(ctx context.Context, ws string, st kenner.Build, 
 		}
 	}
 	if len(only) == 0 && len(dropped) == 0 && len(eng.Deleted(old)) == 0 {
-		return 0, false, nil // a renamed segment: no membership can change
+		return 0, 0, false, nil // a renamed segment: no membership can change
 	}
 	fields, readsIdentities := eng.Reads(only)
 	maps.Copy(fields.Aggregates, dropped)
@@ -223,13 +224,12 @@ func (b *Builder) evaluateOnly(ctx context.Context, ws string, st kenner.Build, 
 		}
 		return pg, nil
 	}
-	var processed int64
 	var pending []string
-	restart := false
 	flush := func() error {
 		for len(pending) > 0 {
 			n := min(len(pending), b.batch)
-			if err := b.proc.Recompute(ctx, ws, pending[:n], false); err != nil {
+			written += int64(n)
+			if err := b.proc.Recompute(ctx, ws, pending[:n], false, only); err != nil {
 				return err
 			}
 			pending = pending[n:]
@@ -237,15 +237,15 @@ func (b *Builder) evaluateOnly(ctx context.Context, ws string, st kenner.Build, 
 		return nil
 	}
 	errRestart := errors.New("definitions changed")
-	err := pages(ctx, b.store, ws, 0, fields, scan, func(pg page) error {
-		processed += pg.evaluated
+	err = pages(ctx, b.store, ws, 0, fields, scan, func(pg page) error {
+		evaluated += pg.evaluated
 		pending = append(pending, pg.changed...)
 		if len(pending) >= b.batch {
 			if err := flush(); err != nil {
 				return err
 			}
 		}
-		if err := b.store.SetBuild(ctx, ws, kenner.Build{Built: st.Built, Processed: processed, Total: max(total, processed)}); err != nil {
+		if err := b.store.SetBuild(ctx, ws, kenner.Build{Built: st.Built, Processed: evaluated, Total: max(total, evaluated)}); err != nil {
 			return err
 		}
 		now, err := b.store.Build(ctx, ws)
@@ -259,18 +259,25 @@ func (b *Builder) evaluateOnly(ctx context.Context, ws string, st kenner.Build, 
 		return nil
 	})
 	if restart {
-		return processed, true, nil
+		return evaluated, written, true, nil
 	}
 	if err == nil {
 		err = flush()
 	}
-	return processed, false, err
+	return evaluated, written, false, err
 }
 
 // Sweep re-evaluates the profiles whose windowed values changed with time since they were
 // last evaluated.
 func (b *Builder) Sweep(ctx context.Context, ws string) error {
 	now := b.proc.now()
+	eng, err := b.proc.Engine(ctx, ws)
+	if err != nil {
+		return err
+	}
+	// Only conditions over windowed values change as time passes. A segment created since
+	// the engine was read is the build's to evaluate.
+	windowed := eng.Windowed()
 	// Each round moves the profiles' expiry past now; the bound only guards against a bug
 	// spinning here.
 	for range 10_000 {
@@ -278,7 +285,7 @@ func (b *Builder) Sweep(ctx context.Context, ws string) error {
 		if err != nil || len(ids) == 0 {
 			return err
 		}
-		if err := b.proc.Recompute(ctx, ws, ids, false); err != nil {
+		if err := b.proc.Recompute(ctx, ws, ids, false, windowed); err != nil {
 			return err
 		}
 	}

@@ -243,7 +243,7 @@ func recompute(t *testing.T, store kenner.Store, proc *process.Processor) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := proc.Recompute(context.Background(), "ws", ids, true); err != nil {
+	if err := proc.Recompute(context.Background(), "ws", ids, true, nil); err != nil {
 		t.Fatal(err)
 	}
 }

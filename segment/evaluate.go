@@ -120,6 +120,9 @@ type Change struct {
 	Identities bool     // identifiers added
 	Consent    bool
 	All        bool // a merge or a recomputation: everything may have changed
+	// Segments are evaluated whatever else changed: those whose definitions a build
+	// changed, or whose windows a sweep moved.
+	Segments map[string]bool
 }
 
 // Affected returns the segments c can change the membership of (nil when none), including the
@@ -149,7 +152,7 @@ func (e *Engine) Affected(c Change) map[string]bool {
 	}
 	for _, s := range e.segments {
 		d := s.deps
-		if c.All || (d.allTraits && len(traits) > 0) || anyOf(d.traits, traits) || d.allComputed || anyOf(d.computed, computed) ||
+		if c.All || c.Segments[s.seg.ID] || (d.allTraits && len(traits) > 0) || anyOf(d.traits, traits) || d.allComputed || anyOf(d.computed, computed) ||
 			anyOf(d.aggs, aggs) || (d.identities && c.Identities) || (d.consent && c.Consent) || anyOf(d.segments, out) {
 			out[s.seg.ID] = true
 		}

@@ -130,6 +130,12 @@ func TestSegmentReferencesAndCycles(t *testing.T) {
 	if got := e.Affected(segment.Change{Traits: []string{"spend"}}); got["seg_pro"] || !got["seg_vip"] {
 		t.Errorf("Affected(spend) = %v, want VIP only", got)
 	}
+	if got := e.Affected(segment.Change{Segments: map[string]bool{"seg_pro": true}}); !got["seg_pro"] || !got["seg_vip"] {
+		t.Errorf("Affected(segment pro) = %v, want both (VIP names Pro)", got)
+	}
+	if got := e.Affected(segment.Change{Segments: map[string]bool{"seg_vip": true}}); got["seg_pro"] || !got["seg_vip"] {
+		t.Errorf("Affected(segment vip) = %v, want VIP only", got)
+	}
 	if got := e.Affected(segment.Change{Traits: []string{"name"}}); got != nil {
 		t.Errorf("Affected(name) = %v, want none", got)
 	}
