@@ -175,9 +175,12 @@ type AudienceStore interface {
 	SetBuild(ctx context.Context, workspaceID string, b Build) error
 	// Profiles reads live profiles by id (without identities); unknown ids are absent.
 	Profiles(ctx context.Context, workspaceID string, ids []string) (map[string]*Profile, error)
-	// ScanProfiles reads the live profiles whose ids are from first to last (both included), in
+	// ScanProfiles reads the live profiles whose ids are after the cursor and at most last, in
 	// id order, decoding only what fields names (nil: everything).
-	ScanProfiles(ctx context.Context, workspaceID, first, last string, fields *ProfileFields) ([]*Profile, error)
+	ScanProfiles(ctx context.Context, workspaceID, after, last string, fields *ProfileFields) ([]*Profile, error)
+	// ProfilePage finds the next page of a pass over the live profiles: of the (at most) limit
+	// ids after the cursor, the last and how many there are. A pass lists pages, not ids.
+	ProfilePage(ctx context.Context, workspaceID, after string, limit int) (last string, n int, err error)
 	// ProfileIDs lists the ids of a workspace's live profiles after the cursor, in id order.
 	ProfileIDs(ctx context.Context, workspaceID, after string, limit int) ([]string, error)
 	// CountProfiles counts a workspace's live profiles.

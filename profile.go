@@ -202,7 +202,7 @@ type ProfileStore interface {
 // ProfileFields names the parts of a profile a reader needs, so that a pass over every
 // profile (a segment's build, a preview) decodes only those: decoding profile documents is
 // most of such a pass's time. A profile read this way is a view for evaluation, never to be
-// saved. Its columns (ids, times, version, expiry) and its memberships are always read.
+// saved: it holds its id, its memberships and what the fields name, nothing else.
 type ProfileFields struct {
 	AllTraits  bool
 	Traits     map[string]bool

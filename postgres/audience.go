@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/internal/profiledata"
 )
 
 // changesLock serializes the transactions that append to the changes stream, so that seq
@@ -472,22 +473,54 @@ func (b *batch) ProfileEvents(ctx context.Context, ws string, ids []string) (map
 
 // ScanProfiles implements kenner.AudienceStore. The range goes through the primary key
 // whatever the planner's statistics say (see lookups in batch.go).
-func (s *Store) ScanProfiles(ctx context.Context, ws, first, last string, fields *kenner.ProfileFields) ([]*kenner.Profile, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+profileColumns+` FROM profiles WHERE workspace_id = $1 AND id >= $2 AND id <= $3
-		AND merged_into = '' ORDER BY id`, ws, first, last)
+func (s *Store) ScanProfiles(ctx context.Context, ws, after, last string, fields *kenner.ProfileFields) ([]*kenner.Profile, error) {
+	if fields == nil {
+		rows, err := s.pool.Query(ctx, `SELECT `+profileColumns+` FROM profiles WHERE workspace_id = $1 AND id > $2 AND id <= $3
+			AND merged_into = '' ORDER BY id`, ws, after, last)
+		return scanProfiles(rows, err, scanProfile)
+	}
+	// Only the id and the document: a pass reads every profile.
+	rows, err := s.pool.Query(ctx, `SELECT id, data FROM profiles WHERE workspace_id = $1 AND id > $2 AND id <= $3
+		AND merged_into = '' ORDER BY id`, ws, after, last)
+	return scanProfiles(rows, err, func(row pgx.Row) (storedProfile, error) {
+		p := storedProfile{Profile: kenner.Profile{WorkspaceID: ws}}
+		var data []byte
+		if err := row.Scan(&p.ID, &data); err != nil {
+			return p, err
+		}
+		return p, profiledata.DecodeFields(data, &p.Profile, fields)
+	})
+}
+
+func scanProfiles(rows pgx.Rows, err error, scan func(pgx.Row) (storedProfile, error)) ([]*kenner.Profile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scan profiles: %w", err)
 	}
 	defer rows.Close()
 	var out []*kenner.Profile
 	for rows.Next() {
-		p, err := scanProfileFields(rows, fields)
+		p, err := scan(rows)
 		if err != nil {
 			return nil, fmt.Errorf("scan profiles: %w", err)
 		}
 		out = append(out, &p.Profile)
 	}
 	return out, rows.Err()
+}
+
+// ProfilePage implements kenner.AudienceStore.
+func (s *Store) ProfilePage(ctx context.Context, ws, after string, limit int) (string, int, error) {
+	var last *string
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT max(id), count(*) FROM (SELECT id FROM profiles WHERE workspace_id = $1 AND id > $2
+		AND merged_into = '' ORDER BY id LIMIT $3) page`, ws, after, limit).Scan(&last, &n)
+	if err != nil {
+		return "", 0, fmt.Errorf("profile page: %w", err)
+	}
+	if last == nil {
+		return "", 0, nil
+	}
+	return *last, n, nil
 }
 
 // Profiles implements kenner.AudienceStore.

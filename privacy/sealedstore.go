@@ -117,8 +117,8 @@ func (s *SealedStore) Profiles(ctx context.Context, ws string, ids []string) (ma
 }
 
 // ScanProfiles implements kenner.AudienceStore: only the traits read are opened.
-func (s *SealedStore) ScanProfiles(ctx context.Context, ws, first, last string, fields *kenner.ProfileFields) ([]*kenner.Profile, error) {
-	ps, err := s.Store.ScanProfiles(ctx, ws, first, last, fields)
+func (s *SealedStore) ScanProfiles(ctx context.Context, ws, after, last string, fields *kenner.ProfileFields) ([]*kenner.Profile, error) {
+	ps, err := s.Store.ScanProfiles(ctx, ws, after, last, fields)
 	for _, p := range ps {
 		s.c.openProfile(p)
 	}

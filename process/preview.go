@@ -126,7 +126,7 @@ type previewPage struct {
 	sample                   []*kenner.Profile
 }
 
-// pages lists the workspace's profile ids (at most max, 0: all) in pages of 1,000, and on
+// pages divides the workspace's profiles (at most max, 0: all) into pages of 1,000, and on
 // one worker per core reads each page's profiles (the fields of them that work needs: reading
 // and decoding profile documents is most of a preview's time) and runs work on them. It hands
 // the results to add in page order, so that a preview's sample does not depend on which
@@ -138,9 +138,9 @@ func pages[T any](ctx context.Context, store kenner.Store, ws string, max int, f
 	// The lister stops when ctx is done, and the workers once it has.
 	defer func() { cancel(); wg.Wait() }()
 	type job struct {
-		ids  []string
-		done chan T
-		err  chan error
+		after, last string // the page: ids after the one, up to the other
+		done        chan T
+		err         chan error
 	}
 	jobs := make(chan *job)
 	order := make(chan *job, runtime.GOMAXPROCS(0)*2)
@@ -154,16 +154,16 @@ func pages[T any](ctx context.Context, store kenner.Store, ws string, max int, f
 			if max > 0 {
 				n = min(n, max-listed)
 			}
-			ids, err := store.ProfileIDs(ctx, ws, after, n)
+			last, got, err := store.ProfilePage(ctx, ws, after, n)
 			if err != nil {
 				listErr <- err
 				return
 			}
-			if len(ids) == 0 {
+			if got == 0 {
 				return
 			}
-			after, listed = ids[len(ids)-1], listed+len(ids)
-			j := &job{ids: ids, done: make(chan T, 1), err: make(chan error, 1)}
+			j := &job{after: after, last: last, done: make(chan T, 1), err: make(chan error, 1)}
+			after, listed = last, listed+got
 			select {
 			case order <- j:
 			case <-ctx.Done():
@@ -181,7 +181,7 @@ func pages[T any](ctx context.Context, store kenner.Store, ws string, max int, f
 			for j := range jobs {
 				// The page's range, read in key order: profiles created in it since it was
 				// listed are evaluated too, which is harmless.
-				profiles, err := store.ScanProfiles(ctx, ws, j.ids[0], j.ids[len(j.ids)-1], fields)
+				profiles, err := store.ScanProfiles(ctx, ws, j.after, j.last, fields)
 				var pg T
 				if err == nil {
 					pg, err = work(ctx, profiles)

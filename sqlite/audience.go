@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/internal/profiledata"
 )
 
 // bumpVersion counts a definitions change of the workspace and returns the new version.
@@ -310,22 +311,52 @@ func (s *Store) MembershipHistory(ctx context.Context, ws, profileID string, aft
 // ScanProfiles implements kenner.AudienceStore. It reads the range in primary-key order: the
 // profiles table is clustered by (workspace_id, id), so the pages of a range are read once
 // and in sequence.
-func (s *Store) ScanProfiles(ctx context.Context, ws, first, last string, fields *kenner.ProfileFields) ([]*kenner.Profile, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+profileColumns+` FROM profiles WHERE workspace_id = ? AND id >= ? AND id <= ?
-		AND merged_into = '' ORDER BY id`, ws, first, last)
+func (s *Store) ScanProfiles(ctx context.Context, ws, after, last string, fields *kenner.ProfileFields) ([]*kenner.Profile, error) {
+	if fields == nil {
+		rows, err := s.r.QueryContext(ctx, `SELECT `+profileColumns+` FROM profiles WHERE workspace_id = ? AND id > ? AND id <= ?
+			AND merged_into = '' ORDER BY id`, ws, after, last)
+		return scanProfiles(rows, err, scanProfile)
+	}
+	// Only the id and the document: each column read costs a conversion, and a pass
+	// reads every profile.
+	rows, err := s.r.QueryContext(ctx, `SELECT id, data FROM profiles WHERE workspace_id = ? AND id > ? AND id <= ?
+		AND merged_into = '' ORDER BY id`, ws, after, last)
+	return scanProfiles(rows, err, func(row interface{ Scan(...any) error }) (storedProfile, error) {
+		p := storedProfile{Profile: kenner.Profile{WorkspaceID: ws}}
+		var data []byte
+		if err := row.Scan(&p.ID, &data); err != nil {
+			return p, err
+		}
+		return p, profiledata.DecodeFields(data, &p.Profile, fields)
+	})
+}
+
+func scanProfiles(rows *sql.Rows, err error, scan func(interface{ Scan(...any) error }) (storedProfile, error)) ([]*kenner.Profile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scan profiles: %w", err)
 	}
 	defer rows.Close()
 	var out []*kenner.Profile
 	for rows.Next() {
-		p, err := scanProfileFields(rows, fields)
+		p, err := scan(rows)
 		if err != nil {
 			return nil, fmt.Errorf("scan profiles: %w", err)
 		}
 		out = append(out, &p.Profile)
 	}
 	return out, rows.Err()
+}
+
+// ProfilePage implements kenner.AudienceStore.
+func (s *Store) ProfilePage(ctx context.Context, ws, after string, limit int) (string, int, error) {
+	var last sql.NullString
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT max(id), count(*) FROM (SELECT id FROM profiles WHERE workspace_id = ? AND id > ?
+		AND merged_into = '' ORDER BY id LIMIT ?)`, ws, after, limit).Scan(&last, &n)
+	if err != nil {
+		return "", 0, fmt.Errorf("profile page: %w", err)
+	}
+	return last.String, n, nil
 }
 
 // ProfileIDs implements kenner.AudienceStore.

@@ -203,17 +203,17 @@ func testMemberships(t *testing.T, s kenner.Store) {
 // testScanProfiles reads the profiles testMemberships saved by id range, whole and in part.
 func testScanProfiles(t *testing.T, s kenner.Store, saved []*kenner.Profile, segID string, at time.Time) {
 	t.Helper()
-	got, err := s.ScanProfiles(ctx(t), "ws", "p2", "p9", nil)
+	got, err := s.ScanProfiles(ctx(t), "ws", "p1", "p9", nil)
 	if err != nil || len(got) != 2 || got[0].ID != "p2" || got[1].ID != "p3" {
-		t.Fatalf("ScanProfiles p2..p9 = %v, %v; want p2, p3", got, err)
+		t.Fatalf("ScanProfiles after p1 to p9 = %v, %v; want p2, p3", got, err)
 	}
 	if diff := cmp.Diff(saved[1].Traits, got[0].Traits); diff != "" || len(got[0].Aggregates) != 2 || !got[0].Expires.Equal(saved[1].Expires) {
 		t.Errorf("ScanProfiles whole p2: traits (-want +got):\n%s aggregates %v expires %v", diff, got[0].Aggregates, got[0].Expires)
 	}
-	got, err = s.ScanProfiles(ctx(t), "ws", "p1", "p2", &kenner.ProfileFields{Traits: map[string]bool{"plan": true},
+	got, err = s.ScanProfiles(ctx(t), "ws", "", "p2", &kenner.ProfileFields{Traits: map[string]bool{"plan": true},
 		Aggregates: map[string]bool{"c1": true}})
 	if err != nil || len(got) != 2 || got[0].ID != "p1" {
-		t.Fatalf("ScanProfiles p1..p2 with fields = %v, %v", got, err)
+		t.Fatalf("ScanProfiles to p2 with fields = %v, %v", got, err)
 	}
 	p := got[0]
 	if _, ok := p.Traits["email"]; ok || string(p.Traits["plan"].Value) != `"pro"` {
@@ -227,5 +227,15 @@ func testScanProfiles(t *testing.T, s kenner.Store, saved []*kenner.Profile, seg
 	}
 	if got, err := s.ScanProfiles(ctx(t), "other", "", "~", nil); err != nil || len(got) != 0 {
 		t.Errorf("ScanProfiles of another workspace = %v, %v", got, err)
+	}
+	for _, tt := range []struct {
+		after string
+		limit int
+		last  string
+		n     int
+	}{{"", 2, "p2", 2}, {"p1", 5, "p3", 2}, {"p3", 5, "", 0}, {"", 1, "p1", 1}} {
+		if last, n, err := s.ProfilePage(ctx(t), "ws", tt.after, tt.limit); err != nil || last != tt.last || n != tt.n {
+			t.Errorf("ProfilePage(after %q, %d) = %q, %d, %v; want %q, %d", tt.after, tt.limit, last, n, err, tt.last, tt.n)
+		}
 	}
 }
