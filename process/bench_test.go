@@ -93,6 +93,7 @@ type loadedStore struct {
 	// size reports the store's bytes on disk: the SQLite files, or PostgreSQL's tables and
 	// indexes in the benchmark's schema.
 	size func() (int64, error)
+	keep string // the kept store's file (KENNER_BENCH_KEEP), whose log position is saved on close
 }
 
 var (
@@ -112,11 +113,23 @@ func loaded(b *testing.B, name string) *loadedStore {
 	var store kenner.Store
 	var err error
 	var size func() (int64, error)
+	profiles, events := benchSize()
+	kept := "" // the file of a loaded store kept between runs
 	switch name {
 	case "sqlite":
 		dir := b.TempDir()
+		// KENNER_BENCH_KEEP names a directory where the loaded store stays for the next run
+		// of the same size: a full-size load takes a quarter of an hour.
+		if keep := os.Getenv("KENNER_BENCH_KEEP"); keep != "" {
+			dir = keep
+			kept = filepath.Join(dir, fmt.Sprintf("k-%d-%d.db", profiles, events))
+		}
 		size = func() (int64, error) { return dirSize(dir) }
-		store, err = sqlite.Open(b.Context(), filepath.Join(dir, "k.db"))
+		path := filepath.Join(dir, "k.db")
+		if kept != "" {
+			path = kept
+		}
+		store, err = sqlite.Open(b.Context(), path)
 	case "sqlite-encrypted":
 		dir := b.TempDir()
 		size = func() (int64, error) { return dirSize(dir) }
@@ -137,12 +150,26 @@ func loaded(b *testing.B, name string) *loadedStore {
 	if err != nil {
 		b.Fatal(err)
 	}
+	s := &loadedStore{store: store, load: &benchLoad{profiles: profiles, rng: rand.New(rand.NewPCG(1, 2))},
+		proc: process.New(nil, store, process.DefaultConfig(), prometheus.NewRegistry(), slog.New(slog.DiscardHandler)), size: size}
+	if kept != "" {
+		// The log position the last run left is kept beside the store, so that new events
+		// are new to it.
+		if seq, err := os.ReadFile(kept + ".seq"); err == nil {
+			if s.load.seq, err = strconv.ParseUint(strings.TrimSpace(string(seq)), 10, 64); err != nil {
+				b.Fatal(err)
+			}
+			s.load.rng = rand.New(rand.NewPCG(s.load.seq, 2))
+			s.keep = kept
+			bytes, _ := s.size()
+			fmt.Fprintf(os.Stderr, "%s: reusing the store kept at %s (%d MiB)\n", name, kept, bytes>>20)
+			benchStores[name] = s
+			return s
+		}
+	}
 	if err := store.CreateWorkspace(b.Context(), &kenner.Workspace{ID: "ws", Name: "ws"}); err != nil {
 		b.Fatal(err)
 	}
-	profiles, events := benchSize()
-	s := &loadedStore{store: store, load: &benchLoad{profiles: profiles, rng: rand.New(rand.NewPCG(1, 2))},
-		proc: process.New(nil, store, process.DefaultConfig(), prometheus.NewRegistry(), slog.New(slog.DiscardHandler)), size: size}
 	start := time.Now()
 	// Generated and applied a million events at a time: ten million bodies at once would
 	// hold gigabytes.
@@ -169,6 +196,7 @@ func loaded(b *testing.B, name string) *loadedStore {
 	// depend on the benchmark's verbosity.
 	fmt.Fprintf(os.Stderr, "%s: loaded %d events for %d people in %s (%.0f events/s); on disk %d MiB; %s\n",
 		name, events, profiles, took.Round(time.Second), float64(events)/took.Seconds(), bytes>>20, memoryUse())
+	s.keep = kept
 	benchStores[name] = s
 	return s
 }
@@ -240,6 +268,11 @@ func benchStore(b *testing.B, name string) {
 		benchMu.Lock()
 		delete(benchStores, name)
 		benchMu.Unlock()
+		if s.keep != "" {
+			if err := os.WriteFile(s.keep+".seq", []byte(strconv.FormatUint(s.load.seq, 10)), 0o644); err != nil {
+				b.Error(err)
+			}
+		}
 		s.store.Close()
 	}()
 	b.Run("process", func(b *testing.B) { benchProcess(b, s) })

@@ -41,6 +41,7 @@ type Engine struct {
 	// dependents lists, for each segment, the segments whose conditions name it.
 	dependents map[string][]string
 	consent    map[string]bool // Options.ConsentDefaults
+	counters   int             // aggregates behind events.count/exists (Input's aggs)
 }
 
 // aggregate is one event aggregate kept on every profile: a computed trait's, or a counter
@@ -92,6 +93,11 @@ func Compile(traits []kenner.ComputedTrait, segments []kenner.Segment, opts Opti
 	}
 	if err := c.segments(segments); err != nil {
 		return nil, err
+	}
+	for k, a := range c.e.aggs {
+		if a.spec.Func == kenner.FuncCount && k[0] == 'c' {
+			c.e.counters++
+		}
 	}
 	return c.e, nil
 }

@@ -2,9 +2,13 @@ package segment
 
 import (
 	"encoding/json"
+	"strconv"
 	"time"
 
+	"cel.dev/cel-go/interpreter"
+
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/jsonobj"
 	"github.com/kenner-cdp/kenner/profile"
 )
 
@@ -19,11 +23,12 @@ type Input struct {
 
 // Input builds what conditions read of p at now. ids are p's identifiers (nil: p.Identities).
 func (e *Engine) Input(p *kenner.Profile, ids []kenner.Identifier, now time.Time) Input {
-	in := Input{Traits: make(map[string]any, len(p.Traits)), Identities: map[string][]string{}, Consent: map[string]bool{},
-		aggs: map[string]int64{}}
+	// Every map a condition may read is there, empty rather than nil, allocated only when
+	// it holds something: a pass over every profile builds one Input per profile.
+	in := Input{Traits: make(map[string]any, len(p.Traits)), Identities: empty[[]string](len(ids) + len(p.Identities)),
+		Consent: empty[bool](len(e.consent) + len(p.Consent)), aggs: make(map[string]int64, e.counters)}
 	for k, t := range p.Traits {
-		var v any
-		if json.Unmarshal(t.Value, &v) == nil {
+		if v, ok := traitValue(t.Value); ok {
 			in.Traits[k] = v
 		}
 	}
@@ -51,6 +56,44 @@ func (e *Engine) Input(p *kenner.Profile, ids []kenner.Identifier, now time.Time
 	return in
 }
 
+// empty returns a map for n entries; no map at all when n is 0 (CEL reads a nil map as an
+// empty one, and nothing writes to it).
+func empty[V any](n int) map[string]V {
+	if n == 0 {
+		return nil
+	}
+	return make(map[string]V, n)
+}
+
+// traitValue decodes a trait's JSON value as encoding/json would into an any, without
+// encoding/json for strings without escapes, numbers and literals: most trait values.
+func traitValue(raw json.RawMessage) (any, bool) {
+	if len(raw) == 0 {
+		return nil, false
+	}
+	switch c := raw[0]; {
+	case c == '"':
+		s, ok := jsonobj.String(raw)
+		return s, ok
+	case c == '-' || c >= '0' && c <= '9':
+		f, err := strconv.ParseFloat(string(raw), 64)
+		if err == nil {
+			return f, true
+		}
+	case string(raw) == "true":
+		return true, true
+	case string(raw) == "false":
+		return false, true
+	case string(raw) == "null":
+		return nil, true
+	}
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return nil, false
+	}
+	return v, true
+}
+
 // Computed returns p's computed traits at now (a trait with no value is absent).
 func (e *Engine) Computed(p *kenner.Profile, now time.Time) map[string]any {
 	in := e.Input(p, nil, now)
@@ -66,8 +109,8 @@ func (e *Engine) computed(p *kenner.Profile, in Input, now time.Time) map[string
 			}
 			continue
 		}
-		v, _, err := t.expr.Eval(map[string]any{"traits": in.Traits, "computed": out, "identities": in.Identities,
-			"consent": in.Consent})
+		in.Computed = out
+		v, _, err := t.expr.Eval(&activation{in: &in})
 		if err == nil {
 			out[t.def.Name] = v.Value()
 		}
@@ -84,34 +127,62 @@ type Result struct {
 // Evaluate decides p's membership of the segments in only (nil: all), in dependency order, and
 // returns it by segment id. Segments outside only keep the membership in current.
 func (e *Engine) Evaluate(in Input, current map[string]time.Time, only map[string]bool) map[string]Result {
-	member := map[string]bool{}
-	for id := range current {
-		member[id] = true
-	}
-	out := map[string]Result{}
-	vars := map[string]any{"traits": in.Traits, "computed": in.Computed, "identities": in.Identities, "consent": in.Consent,
-		varAggs: in.aggs, varNone: []map[string]any{}}
+	out := make(map[string]Result, min(len(e.segments), max(len(only), 1)))
+	act := &activation{in: &in}
 	for _, c := range e.segments {
 		if only != nil && !only[c.seg.ID] {
 			continue
 		}
-		var segs []string
+		// The segments this one names, as evaluated just now (they come first) or as held.
+		act.segments = act.segments[:0]
 		for id := range c.deps.segments {
-			if member[id] {
-				segs = append(segs, id)
+			r, evaluated := out[id]
+			_, held := current[id]
+			if evaluated && r.Member || !evaluated && held {
+				act.segments = append(act.segments, id)
 			}
 		}
-		vars[varSegments] = segs
-		v, _, err := c.prog.Eval(vars)
+		v, _, err := c.prog.Eval(act)
 		r := Result{Err: err}
 		if err == nil {
 			r.Member, _ = v.Value().(bool)
 		}
-		member[c.seg.ID] = r.Member
 		out[c.seg.ID] = r
 	}
 	return out
 }
+
+// activation is what conditions and expressions read: Input's fields by their CEL names,
+// without building a map of them for every evaluation.
+type activation struct {
+	in       *Input
+	segments []string
+}
+
+// none is the always-empty list predicates are type-checked over.
+var none = []map[string]any{}
+
+func (a *activation) ResolveName(name string) (any, bool) {
+	switch name {
+	case "traits":
+		return a.in.Traits, true
+	case "computed":
+		return a.in.Computed, true
+	case "identities":
+		return a.in.Identities, true
+	case "consent":
+		return a.in.Consent, true
+	case varAggs:
+		return a.in.aggs, true
+	case varSegments:
+		return a.segments, true
+	case varNone:
+		return none, true
+	}
+	return nil, false
+}
+
+func (a *activation) Parent() interpreter.Activation { return nil }
 
 // Change is what happened to a profile, to find the segments it can affect.
 type Change struct {
