@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"sync"
 	"time"
 
 	"github.com/kenner-cdp/kenner"
@@ -224,27 +225,49 @@ func (b *Builder) evaluateOnly(ctx context.Context, ws string, st kenner.Build, 
 		}
 		return pg, nil
 	}
+	// The profiles that change are written by one goroutine while the pass goes on: the
+	// store has one writer, and the pass spreads over the cores. A failed write stops the pass.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	writes := make(chan []string, 2)
+	var writeErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for ids := range writes {
+			if writeErr != nil {
+				continue
+			}
+			if writeErr = b.proc.Recompute(ctx, ws, ids, false, only); writeErr != nil {
+				cancel()
+				continue
+			}
+			written += int64(len(ids))
+		}
+	})
 	var pending []string
-	flush := func() error {
-		for len(pending) > 0 {
+	send := func(all bool) {
+		for len(pending) >= b.batch || all && len(pending) > 0 {
 			n := min(len(pending), b.batch)
-			written += int64(n)
-			if err := b.proc.Recompute(ctx, ws, pending[:n], false, only); err != nil {
-				return err
+			select {
+			case writes <- pending[:n:n]:
+			case <-ctx.Done():
+				return
 			}
 			pending = pending[n:]
 		}
-		return nil
 	}
 	errRestart := errors.New("definitions changed")
+	// Progress is saved, and the definitions checked, a few times a second: each is a
+	// transaction, and a page takes a few milliseconds.
+	var saved time.Time
 	err = pages(ctx, b.store, ws, 0, fields, scan, func(pg page) error {
 		evaluated += pg.evaluated
 		pending = append(pending, pg.changed...)
-		if len(pending) >= b.batch {
-			if err := flush(); err != nil {
-				return err
-			}
+		send(false)
+		if time.Since(saved) < progressEvery {
+			return nil
 		}
+		saved = time.Now()
 		if err := b.store.SetBuild(ctx, ws, kenner.Build{Built: st.Built, Processed: evaluated, Total: max(total, evaluated)}); err != nil {
 			return err
 		}
@@ -258,14 +281,22 @@ func (b *Builder) evaluateOnly(ctx context.Context, ws string, st kenner.Build, 
 		}
 		return nil
 	})
-	if restart {
-		return evaluated, written, true, nil
-	}
 	if err == nil {
-		err = flush()
+		send(true)
+	}
+	close(writes)
+	wg.Wait()
+	switch {
+	case writeErr != nil:
+		return evaluated, written, false, writeErr
+	case restart:
+		return evaluated, written, true, nil
 	}
 	return evaluated, written, false, err
 }
+
+// progressEvery is how often a build saves its progress.
+const progressEvery = 250 * time.Millisecond
 
 // Sweep re-evaluates the profiles whose windowed values changed with time since they were
 // last evaluated.

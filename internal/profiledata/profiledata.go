@@ -3,27 +3,15 @@
 package profiledata
 
 import (
-	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/jsonobj"
 )
 
-type document struct {
-	Traits     map[string]kenner.Trait      `json:"traits,omitempty"`
-	Groups     map[string]kenner.Group      `json:"groups,omitempty"`
-	Aggregates map[string]*kenner.Aggregate `json:"aggregates,omitempty"`
-	Segments   map[string]time.Time         `json:"segments,omitempty"`
-	Consent    map[string]kenner.Consent    `json:"consent,omitempty"`
-	History    []kenner.ConsentChange       `json:"consent_history,omitempty"`
-}
-
 // Encode returns p's data document.
 func Encode(p *kenner.Profile) ([]byte, error) {
-	b, err := json.Marshal(document{Traits: p.Traits, Groups: p.Groups, Aggregates: p.Aggregates, Segments: p.Segments,
-		Consent: p.Consent, History: p.ConsentHistory})
+	b, err := encode(p)
 	if err != nil {
 		return nil, fmt.Errorf("encode profile %s: %w", p.ID, err)
 	}

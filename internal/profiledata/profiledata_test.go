@@ -1,7 +1,9 @@
 package profiledata
 
 import (
+	"bytes"
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"testing"
@@ -11,6 +13,17 @@ import (
 
 	"github.com/kenner-cdp/kenner"
 )
+
+// document is the data document as encoding/json reads and writes it: the reference the
+// hand-written encoder and decoder are held to.
+type document struct {
+	Traits     map[string]kenner.Trait      `json:"traits,omitempty"`
+	Groups     map[string]kenner.Group      `json:"groups,omitempty"`
+	Aggregates map[string]*kenner.Aggregate `json:"aggregates,omitempty"`
+	Segments   map[string]time.Time         `json:"segments,omitempty"`
+	Consent    map[string]kenner.Consent    `json:"consent,omitempty"`
+	History    []kenner.ConsentChange       `json:"consent_history,omitempty"`
+}
 
 func TestDecodeFields(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -62,12 +75,12 @@ func TestDecodeFields(t *testing.T) {
 	}
 }
 
-// TestDecodeMatchesEncodingJSON holds the hand-written decoder to what encoding/json reads
-// from the same documents, over random profiles with awkward keys and values.
+// TestDecodeMatchesEncodingJSON holds the hand-written encoder and decoder to what
+// encoding/json writes and reads, over random profiles with awkward keys and values.
 func TestDecodeMatchesEncodingJSON(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 9))
 	words := []string{"plan", "e\"mail", "<b>&", "ünï", "tab\there", `back\slash`, "", "x"}
-	values := []string{`"pro"`, `42`, `-1.5e3`, `null`, `true`, `{"a":[1,{"b":"}"}]}`, `"\u00e9\n"`, `[]`}
+	values := []string{`"pro"`, `42`, `-1.5e3`, `null`, `true`, `{"a":[1,{"b":"}"}]}`, `"\u00e9\n"`, `[]`, `{ "spaced" : [ 1 , 2 ] }`, `"<b>&amp; "`}
 	word := func() string { return words[rng.IntN(len(words))] + strconv.Itoa(rng.IntN(3)) }
 	when := func() time.Time {
 		at := time.Unix(rng.Int64N(4e9), rng.Int64N(1e9))
@@ -76,7 +89,18 @@ func TestDecodeMatchesEncodingJSON(t *testing.T) {
 		}
 		return at.UTC()
 	}
-	num := func() *float64 { f := rng.Float64()*200 - 100; return &f }
+	num := func() *float64 {
+		f := rng.Float64()*200 - 100
+		switch rng.IntN(5) {
+		case 0:
+			f *= 1e-9
+		case 1:
+			f *= 1e22
+		case 2:
+			f = math.Trunc(f)
+		}
+		return &f
+	}
 	sample := func() *kenner.Sample {
 		if rng.IntN(2) == 0 {
 			return nil
@@ -127,6 +151,14 @@ func TestDecodeMatchesEncodingJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		marshaled, err := json.Marshal(document{Traits: p.Traits, Groups: p.Groups, Aggregates: p.Aggregates, Segments: p.Segments,
+			Consent: p.Consent, History: p.ConsentHistory})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(doc, marshaled) {
+			t.Fatalf("profile %d: Encode\n%s\njson.Marshal\n%s", i, doc, marshaled)
+		}
 		var want document
 		if err := json.Unmarshal(doc, &want); err != nil {
 			t.Fatal(err)
@@ -142,8 +174,11 @@ func TestDecodeMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
+// benchDoc is a profile document as the benchmark load leaves them.
+var benchDoc = []byte(`{"traits":{"email":{"value":"p1@example.com","source_id":"src","message_id":"b-1-2","timestamp":"2024-01-01T00:00:01.59Z","rank":104202311},"plan":{"value":"p2","source_id":"src","message_id":"b-1-2","timestamp":"2024-01-01T00:00:01.59Z","rank":104202311}},"aggregates":{"t9f55e0ab6a173aad":{"b":[{"t":0,"n":1,"s":42.5,"lo":42.5,"hi":42.5}]},"cbb0cdb2b8d513b0":{"b":[{"t":1704067200,"n":3}]},"tcbb0cdb2b8d513b0":{"b":[{"t":0,"n":1,"f":{"at":"2024-01-01T00:00:01.59Z","r":104202311,"v":"/p/687"},"l":{"at":"2024-01-01T00:00:01.59Z","r":104202311,"v":"/p/687"}}]}},"segments":{"seg_1":"2024-01-01T00:00:01.59Z"}}`)
+
 func BenchmarkDecode(b *testing.B) {
-	doc := []byte(`{"traits":{"email":{"value":"p1@example.com","source_id":"src","message_id":"b-1-2","timestamp":"2024-01-01T00:00:01.59Z","rank":104202311},"plan":{"value":"p2","source_id":"src","message_id":"b-1-2","timestamp":"2024-01-01T00:00:01.59Z","rank":104202311}},"aggregates":{"t9f55e0ab6a173aad":{"b":[{"t":0,"n":1,"s":42.5,"lo":42.5,"hi":42.5}]},"cbb0cdb2b8d513b0":{"b":[{"t":1704067200,"n":3}]},"tcbb0cdb2b8d513b0":{"b":[{"t":0,"n":1,"f":{"at":"2024-01-01T00:00:01.59Z","r":104202311,"v":"/p/687"},"l":{"at":"2024-01-01T00:00:01.59Z","r":104202311,"v":"/p/687"}}]}},"segments":{"seg_1":"2024-01-01T00:00:01.59Z"}}`)
+	doc := benchDoc
 	b.Run("encoding/json", func(b *testing.B) {
 		for b.Loop() {
 			var d document
@@ -156,6 +191,27 @@ func BenchmarkDecode(b *testing.B) {
 		for b.Loop() {
 			var p kenner.Profile
 			if err := Decode(doc, &p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkEncode(b *testing.B) {
+	var p kenner.Profile
+	if err := Decode(benchDoc, &p); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("encoding/json", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := json.Marshal(document{Traits: p.Traits, Aggregates: p.Aggregates, Segments: p.Segments}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Encode", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := Encode(&p); err != nil {
 				b.Fatal(err)
 			}
 		}
