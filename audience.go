@@ -244,6 +244,39 @@ func SetSegmentState(s *Segment, b Build) {
 	}
 }
 
+// NetMemberships reduces a batch's entries and exits, in order, to what a members table
+// needs: the memberships to delete (exited at any point), then those to insert (whose last
+// event is an entry), since the first entry after their last exit. A membership entered and
+// never exited keeps its old time where it already exists.
+func NetMemberships(ms []MembershipEvent) (deletes, inserts []MembershipEvent) {
+	type key struct{ segment, profile string }
+	since := map[key]time.Time{}
+	exited := map[key]bool{}
+	var order []key
+	for _, m := range ms {
+		k := key{m.SegmentID, m.ProfileID}
+		if _, ok := since[k]; !ok && !exited[k] {
+			order = append(order, k)
+		}
+		switch {
+		case !m.Entered:
+			exited[k] = true
+			delete(since, k)
+		case since[k].IsZero():
+			since[k] = m.At
+		}
+	}
+	for _, k := range order {
+		if exited[k] {
+			deletes = append(deletes, MembershipEvent{SegmentID: k.segment, ProfileID: k.profile})
+		}
+		if at, ok := since[k]; ok {
+			inserts = append(inserts, MembershipEvent{SegmentID: k.segment, ProfileID: k.profile, Entered: true, At: at})
+		}
+	}
+	return deletes, inserts
+}
+
 // MembershipChanges are the changes-stream entries of entries and exits.
 func MembershipChanges(workspaceID string, ms []MembershipEvent) []Change {
 	out := make([]Change, 0, len(ms))

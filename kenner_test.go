@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/kenner-cdp/kenner"
 )
@@ -74,5 +77,42 @@ func TestErrorCode(t *testing.T) {
 	}
 	if kenner.ErrorCode(nil) != "" {
 		t.Error("nil has a code")
+	}
+}
+
+func TestNetMemberships(t *testing.T) {
+	at := func(m int) time.Time { return time.Date(2026, 1, 1, 0, m, 0, 0, time.UTC) }
+	in := func(seg, p string, m int) kenner.MembershipEvent {
+		return kenner.MembershipEvent{SegmentID: seg, ProfileID: p, Entered: true, At: at(m)}
+	}
+	out := func(seg, p string, m int) kenner.MembershipEvent {
+		return kenner.MembershipEvent{SegmentID: seg, ProfileID: p, At: at(m)}
+	}
+	gone := func(seg, p string) kenner.MembershipEvent {
+		return kenner.MembershipEvent{SegmentID: seg, ProfileID: p}
+	}
+	tests := []struct {
+		name             string
+		ms               []kenner.MembershipEvent
+		deletes, inserts []kenner.MembershipEvent
+	}{
+		{"an entry", []kenner.MembershipEvent{in("s", "p", 1)}, nil, []kenner.MembershipEvent{in("s", "p", 1)}},
+		{"an exit", []kenner.MembershipEvent{out("s", "p", 1)}, []kenner.MembershipEvent{gone("s", "p")}, nil},
+		{"entry then exit", []kenner.MembershipEvent{in("s", "p", 1), out("s", "p", 2)}, []kenner.MembershipEvent{gone("s", "p")}, nil},
+		{"exit then entry keeps the entry's time", []kenner.MembershipEvent{out("s", "p", 1), in("s", "p", 2), in("s", "p", 3)},
+			[]kenner.MembershipEvent{gone("s", "p")}, []kenner.MembershipEvent{in("s", "p", 2)}},
+		{"two memberships in order", []kenner.MembershipEvent{in("s", "p2", 1), in("t", "p1", 2)}, nil,
+			[]kenner.MembershipEvent{in("s", "p2", 1), in("t", "p1", 2)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			deletes, inserts := kenner.NetMemberships(tt.ms)
+			if diff := cmp.Diff(tt.deletes, deletes); diff != "" {
+				t.Errorf("deletes (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.inserts, inserts); diff != "" {
+				t.Errorf("inserts (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -370,35 +370,14 @@ func (b *batch) WriteMemberships(ctx context.Context, ws string, ms []kenner.Mem
 	if len(ms) == 0 {
 		return nil
 	}
-	// The batch's events in order come down to: a membership that was exited at any point is
-	// deleted, and one whose last event is an entry is then inserted with the time of the
-	// first entry after its last exit (or kept, with its old time, if it never left).
-	type key struct{ segment, profile string }
-	since := map[key]time.Time{}
-	exited := map[key]bool{}
-	var order []key
-	for _, m := range ms {
-		k := key{m.SegmentID, m.ProfileID}
-		if _, ok := since[k]; !ok && !exited[k] {
-			order = append(order, k)
-		}
-		switch {
-		case !m.Entered:
-			exited[k] = true
-			delete(since, k)
-		case since[k].IsZero():
-			since[k] = m.At
-		}
-	}
+	deletes, inserts := kenner.NetMemberships(ms)
 	var delSeg, delProf, insSeg, insProf []string
 	var insAt []time.Time
-	for _, k := range order {
-		if exited[k] {
-			delSeg, delProf = append(delSeg, k.segment), append(delProf, k.profile)
-		}
-		if at, ok := since[k]; ok {
-			insSeg, insProf, insAt = append(insSeg, k.segment), append(insProf, k.profile), append(insAt, at)
-		}
+	for _, m := range deletes {
+		delSeg, delProf = append(delSeg, m.SegmentID), append(delProf, m.ProfileID)
+	}
+	for _, m := range inserts {
+		insSeg, insProf, insAt = append(insSeg, m.SegmentID), append(insProf, m.ProfileID), append(insAt, m.At)
 	}
 	if len(delSeg) > 0 {
 		if _, err := b.tx.Exec(ctx, `DELETE FROM segment_members m USING unnest($2::text[], $3::text[]) AS d(s, p)

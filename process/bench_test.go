@@ -161,6 +161,9 @@ func loaded(b *testing.B, name string) *loadedStore {
 			}
 			s.load.rng = rand.New(rand.NewPCG(s.load.seq, 2))
 			s.keep = kept
+			if segs, err := store.Segments(b.Context(), "ws"); err == nil && len(segs) > 0 {
+				segmentsDefined.Store(store, true)
+			}
 			bytes, _ := s.size()
 			fmt.Fprintf(os.Stderr, "%s: reusing the store kept at %s (%d MiB)\n", name, kept, bytes>>20)
 			benchStores[name] = s
@@ -196,9 +199,18 @@ func loaded(b *testing.B, name string) *loadedStore {
 	// depend on the benchmark's verbosity.
 	fmt.Fprintf(os.Stderr, "%s: loaded %d events for %d people in %s (%.0f events/s); on disk %d MiB; %s\n",
 		name, events, profiles, took.Round(time.Second), float64(events)/took.Seconds(), bytes>>20, memoryUse())
-	s.keep = kept
+	if s.keep = kept; kept != "" {
+		s.saveSeq(b)
+	}
 	benchStores[name] = s
 	return s
+}
+
+// saveSeq records the log position of a kept store (KENNER_BENCH_KEEP).
+func (s *loadedStore) saveSeq(b *testing.B) {
+	if err := os.WriteFile(s.keep+".seq", []byte(strconv.FormatUint(s.load.seq, 10)), 0o644); err != nil {
+		b.Error(err)
+	}
 }
 
 // memoryUse reads the process's resident set now and at its peak from /proc (Linux only;
@@ -269,9 +281,7 @@ func benchStore(b *testing.B, name string) {
 		delete(benchStores, name)
 		benchMu.Unlock()
 		if s.keep != "" {
-			if err := os.WriteFile(s.keep+".seq", []byte(strconv.FormatUint(s.load.seq, 10)), 0o644); err != nil {
-				b.Error(err)
-			}
+			s.saveSeq(b)
 		}
 		s.store.Close()
 	}()
@@ -311,7 +321,8 @@ func benchStore(b *testing.B, name string) {
 		for range min(b.N, 3) {
 			i := newSegments.Add(1)
 			cond := fmt.Sprintf(`has(traits.plan) && traits.plan == "p%d" && (computed.revenue > 50.0 || events.count("Order Completed", duration("720h")) >= 2)`, i%3)
-			seg := &kenner.Segment{WorkspaceID: "ws", Name: fmt.Sprint("new", i), Condition: cond}
+			// Named apart from those of earlier runs on a kept store.
+			seg := &kenner.Segment{WorkspaceID: "ws", Name: fmt.Sprintf("new%d-%d", i, s.load.seq), Condition: cond}
 			if err := s.store.CreateSegment(ctx, seg); err != nil {
 				b.Fatal(err)
 			}

@@ -430,32 +430,37 @@ func (b *batch) DefinitionsVersion(ctx context.Context, ws string) (int64, error
 
 // WriteMemberships implements kenner.AudienceBatch.
 func (b *batch) WriteMemberships(ctx context.Context, ws string, ms []kenner.MembershipEvent) error {
-	for _, m := range ms {
-		var err error
-		if m.Entered {
-			_, err = b.exec(ctx, `INSERT INTO segment_members (workspace_id, segment_id, profile_id, since) VALUES (?, ?, ?, ?)
-				ON CONFLICT DO NOTHING`, ws, m.SegmentID, m.ProfileID, millis(m.At))
-		} else {
-			_, err = b.exec(ctx, `DELETE FROM segment_members WHERE workspace_id = ? AND segment_id = ? AND profile_id = ?`, ws, m.SegmentID, m.ProfileID)
-		}
-		if err == nil {
-			_, err = b.exec(ctx, `INSERT INTO segment_history (workspace_id, profile_id, segment_id, entered, at) VALUES (?, ?, ?, ?, ?)`,
-				ws, m.ProfileID, m.SegmentID, m.Entered, millis(m.At))
-		}
-		if err != nil {
+	deletes, inserts := kenner.NetMemberships(ms)
+	for _, m := range deletes {
+		if _, err := b.exec(ctx, `DELETE FROM segment_members WHERE workspace_id = ? AND segment_id = ? AND profile_id = ?`, ws, m.SegmentID, m.ProfileID); err != nil {
 			return fmt.Errorf("write memberships: %w", err)
 		}
+	}
+	entered := make([]any, 0, 4*len(inserts))
+	for _, m := range inserts {
+		entered = append(entered, ws, m.SegmentID, m.ProfileID, millis(m.At))
+	}
+	history := make([]any, 0, 5*len(ms))
+	for _, m := range ms {
+		history = append(history, ws, m.ProfileID, m.SegmentID, m.Entered, millis(m.At))
+	}
+	if err := b.insertRows(ctx, `INSERT INTO segment_members (workspace_id, segment_id, profile_id, since)`, ` ON CONFLICT DO NOTHING`, 4, entered); err != nil {
+		return fmt.Errorf("write memberships: %w", err)
+	}
+	if err := b.insertRows(ctx, `INSERT INTO segment_history (workspace_id, profile_id, segment_id, entered, at)`, "", 5, history); err != nil {
+		return fmt.Errorf("write membership history: %w", err)
 	}
 	return b.AddChanges(ctx, kenner.MembershipChanges(ws, ms))
 }
 
 // AddChanges implements kenner.AudienceBatch.
 func (b *batch) AddChanges(ctx context.Context, cs []kenner.Change) error {
+	a := make([]any, 0, 6*len(cs))
 	for _, c := range cs {
-		if _, err := b.exec(ctx, `INSERT INTO changes (workspace_id, type, profile_id, segment_id, at, data) VALUES (?, ?, ?, ?, ?, ?)`,
-			c.WorkspaceID, c.Type, c.ProfileID, c.SegmentID, millis(c.At), []byte(c.Data)); err != nil {
-			return fmt.Errorf("add change: %w", err)
-		}
+		a = append(a, c.WorkspaceID, c.Type, c.ProfileID, c.SegmentID, millis(c.At), []byte(c.Data))
+	}
+	if err := b.insertRows(ctx, `INSERT INTO changes (workspace_id, type, profile_id, segment_id, at, data)`, "", 6, a); err != nil {
+		return fmt.Errorf("add changes: %w", err)
 	}
 	return nil
 }

@@ -311,24 +311,25 @@ func (b *batch) WriteGraph(ctx context.Context, ws string, c kenner.GraphChanges
 			}
 		}
 	}
+	var a []any
 	for owner, ids := range c.Identities {
 		for _, i := range ids {
-			if _, err := b.exec(ctx, `INSERT INTO identities (workspace_id, kind, value, profile_id, source_id, message_id, rank, at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, ws, i.Kind, i.Value, owner, i.SourceID, i.MessageID, i.Rank, millis(i.At)); err != nil {
-				return fmt.Errorf("attach %s: %w", i.Identifier, err)
-			}
+			a = append(a, ws, i.Kind, i.Value, owner, i.SourceID, i.MessageID, i.Rank, millis(i.At))
 		}
+	}
+	if err := b.insertRows(ctx, `INSERT INTO identities (workspace_id, kind, value, profile_id, source_id, message_id, rank, at)`, "", 8, a); err != nil {
+		return fmt.Errorf("attach identifiers: %w", err)
 	}
 	return b.AddDecisions(ctx, ws, c.Decisions)
 }
 
 func (b *batch) AddDecisions(ctx context.Context, ws string, ds []kenner.Decision) error {
+	a := make([]any, 0, 10*len(ds))
 	for _, d := range ds {
-		if _, err := b.exec(ctx, `INSERT INTO decisions (workspace_id, profile_id, action, from_id, kind, value, message_id, reason, rank, at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ws, d.ProfileID, d.Action, d.From, d.Identifier.Kind, d.Identifier.Value,
-			d.MessageID, d.Reason, d.Rank, millis(d.At)); err != nil {
-			return fmt.Errorf("record decision: %w", err)
-		}
+		a = append(a, ws, d.ProfileID, d.Action, d.From, d.Identifier.Kind, d.Identifier.Value, d.MessageID, d.Reason, d.Rank, millis(d.At))
+	}
+	if err := b.insertRows(ctx, `INSERT INTO decisions (workspace_id, profile_id, action, from_id, kind, value, message_id, reason, rank, at)`, "", 10, a); err != nil {
+		return fmt.Errorf("record decisions: %w", err)
 	}
 	return nil
 }
@@ -358,6 +359,20 @@ func (b *batch) SaveProfiles(ctx context.Context, profiles []*kenner.Profile) er
 				last_seen = excluded.last_seen, version = profiles.version + 1, updated_at = excluded.updated_at, expires = excluded.expires`,
 			a...); err != nil {
 			return fmt.Errorf("save profiles: %w", err)
+		}
+	}
+	return nil
+}
+
+// insertRows runs head VALUES (...), ... tail for args, rows of cols values each, in
+// statements of up to rowsPerInsert rows: one statement per row was most of the cost of
+// writing memberships and changes.
+func (b *batch) insertRows(ctx context.Context, head, tail string, cols int, args []any) error {
+	n := len(args) / cols
+	for start := 0; start < n; start += rowsPerInsert {
+		k := min(rowsPerInsert, n-start)
+		if _, err := b.exec(ctx, head+` VALUES `+values(k, cols)+tail, args[start*cols:(start+k)*cols]...); err != nil {
+			return err
 		}
 	}
 	return nil
