@@ -90,7 +90,9 @@ func (e *Engine) Since(old *Engine) map[string]bool {
 	for _, s := range e.segments {
 		o, had := old.byID[s.seg.ID]
 		d := s.deps
-		if !had || o.seg.Condition != s.seg.Condition || anyOf(d.computed, changed) ||
+		// The same condition can name another segment: one deleted and another created
+		// under its name.
+		if !had || o.seg.Condition != s.seg.Condition || !maps.Equal(o.deps.segments, d.segments) || anyOf(d.computed, changed) ||
 			(d.allComputed && (removed || anyTrue(changed))) || (d.consent && consent) || anyOf(d.segments, out) {
 			out[s.seg.ID] = true
 		}

@@ -97,6 +97,11 @@ func TestSince(t *testing.T) {
 			[]string{"b", "d"}},
 		{"an edited expression", compile([]kenner.ComputedTrait{traits[0], {Name: "vip", Func: kenner.FuncExpression, Expression: `computed.orders > 4`}}, segs, segment.Options{}),
 			[]string{"b"}},
+		{"a named segment replaced by another of its name", compile(traits, func() []kenner.Segment {
+			out := slices.Clone(segs)
+			out[0].ID = "a2"
+			return out
+		}(), segment.Options{}), []string{"a2", "c"}},
 		{"consent defaults", compile(traits, segs, segment.Options{ConsentDefaults: map[string]bool{"ads": true}}), []string{"m"}},
 	}
 	for _, tt := range tests {
