@@ -159,9 +159,6 @@ type activation struct {
 	segments []string
 }
 
-// none is the always-empty list predicates are type-checked over.
-var none = []map[string]any{}
-
 func (a *activation) ResolveName(name string) (any, bool) {
 	switch name {
 	case "traits":
@@ -177,7 +174,7 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	case varSegments:
 		return a.segments, true
 	case varNone:
-		return none, true
+		return []map[string]any{}, true // the always-empty list predicates are type-checked over
 	}
 	return nil, false
 }
