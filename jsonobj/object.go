@@ -27,123 +27,80 @@ var ErrSyntax = errors.New("malformed JSON")
 
 // Parse splits a JSON object into its members. Values alias data.
 func Parse(data []byte) (Object, error) {
-	obj := make(Object, 0, 16)
-	err := Each(data, func(key, value []byte) error {
-		obj = obj.Set(string(key), value)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return obj, nil
-}
-
-// Each calls fn with each member of a JSON object, in order, without allocating for keys
-// that hold no escapes: key is the key's text (valid only during the call), value the
-// member's raw JSON (aliasing data). An error from fn stops it and is returned.
-func Each(data []byte, fn func(key, value []byte) error) error {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
-		return ErrSyntax
+		return nil, ErrSyntax
 	}
+	obj := make(Object, 0, 16)
 	i = skipSpace(data, i+1)
 	if i < len(data) && data[i] == '}' {
-		return trailing(data, i+1)
+		return obj, trailing(data, i+1)
 	}
 	for {
 		if i >= len(data) || data[i] != '"' {
-			return ErrSyntax
+			return nil, ErrSyntax
 		}
 		end, err := skipString(data, i)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		key, ok := keyText(data[i:end])
+		key, ok := String(data[i:end])
 		if !ok {
-			return ErrSyntax
+			return nil, ErrSyntax
 		}
 		i = skipSpace(data, end)
 		if i >= len(data) || data[i] != ':' {
-			return ErrSyntax
+			return nil, ErrSyntax
 		}
 		start := skipSpace(data, i+1)
 		end, err = skipValue(data, start)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := fn(key, data[start:end]); err != nil {
-			return err
-		}
+		obj = obj.Set(key, data[start:end])
 		i = skipSpace(data, end)
 		if i >= len(data) {
-			return ErrSyntax
+			return nil, ErrSyntax
 		}
 		switch data[i] {
 		case ',':
 			i = skipSpace(data, i+1)
 		case '}':
-			return trailing(data, i+1)
+			return obj, trailing(data, i+1)
 		default:
-			return ErrSyntax
+			return nil, ErrSyntax
 		}
 	}
-}
-
-// keyText is a quoted key's text: a slice of it when it holds nothing to unescape.
-func keyText(raw []byte) ([]byte, bool) {
-	inner := raw[1 : len(raw)-1]
-	for _, c := range inner {
-		if c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
-			s, ok := String(raw)
-			return []byte(s), ok
-		}
-	}
-	return inner, true
 }
 
 // Elements splits a JSON array into its elements' raw JSON. Values alias data.
 func Elements(data []byte) ([][]byte, error) {
-	var out [][]byte
-	err := EachElement(data, func(v []byte) error {
-		out = append(out, v)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// EachElement calls fn with each element of a JSON array, in order: its raw JSON, aliasing
-// data. An error from fn stops it and is returned.
-func EachElement(data []byte, fn func(value []byte) error) error {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '[' {
-		return ErrSyntax
+		return nil, ErrSyntax
 	}
+	var out [][]byte
 	i = skipSpace(data, i+1)
 	if i < len(data) && data[i] == ']' {
-		return trailing(data, i+1)
+		return out, trailing(data, i+1)
 	}
 	for {
 		end, err := skipValue(data, i)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := fn(data[i:end]); err != nil {
-			return err
-		}
+		out = append(out, data[i:end])
 		i = skipSpace(data, end)
 		if i >= len(data) {
-			return ErrSyntax
+			return nil, ErrSyntax
 		}
 		switch data[i] {
 		case ',':
 			i = skipSpace(data, i+1)
 		case ']':
-			return trailing(data, i+1)
+			return out, trailing(data, i+1)
 		default:
-			return ErrSyntax
+			return nil, ErrSyntax
 		}
 	}
 }
@@ -327,4 +284,16 @@ func skipValue(data []byte, i int) (int, error) {
 		}
 		return j, nil
 	}
+}
+
+// keyText is a quoted key's text: a slice of it when it holds nothing to unescape.
+func keyText(raw []byte) ([]byte, bool) {
+	inner := raw[1 : len(raw)-1]
+	for _, c := range inner {
+		if c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+			s, ok := String(raw)
+			return []byte(s), ok
+		}
+	}
+	return inner, true
 }
