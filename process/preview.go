@@ -59,6 +59,7 @@ func (p *Processor) Preview(ctx context.Context, ws string, seg kenner.Segment, 
 		for _, prof := range profiles {
 			var idents []kenner.Identifier
 			if readsIdentities {
+				var err error
 				if idents, err = identifiers(ctx, p.store, ws, prof.ID); err != nil {
 					continue // merged or split since listed
 				}

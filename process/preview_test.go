@@ -82,6 +82,16 @@ func TestPreviewPages(t *testing.T) {
 			}
 		})
 	}
+	// A condition over identities reads each profile's identifiers on every worker.
+	t.Run("identities", func(t *testing.T) {
+		got, err := proc.Preview(t.Context(), "ws", kenner.Segment{Condition: `identities.user_id.exists(u, u.endsWith("7"))`}, 0, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Count != people/10 || got.Evaluated != people || len(got.Sample) != 2 || len(got.Sample[0].Traits) == 0 {
+			t.Errorf("Preview over identities = count %d of %d, sample %v; want %d of %d, two whole profiles", got.Count, got.Evaluated, got.Sample, people/10, people)
+		}
+	})
 	t.Run("invalid condition", func(t *testing.T) {
 		_, err := proc.Preview(t.Context(), "ws", kenner.Segment{Condition: `traits.n +`}, 0, 0)
 		if kenner.ErrorCode(err) != kenner.EInvalid {
