@@ -154,6 +154,12 @@ func checkEquivalence(t *testing.T, seed uint64) {
 	if err := store.UpdateSegment(ctx, &pro); err != nil {
 		t.Fatal(err)
 	}
+	// An edited expression: the segment reading it is evaluated again, from kept aggregates.
+	big := traits[len(traits)-1]
+	big.WorkspaceID, big.Expression = "ws", `computed.revenue > 120.0`
+	if err := store.PutComputedTrait(ctx, &big); err != nil {
+		t.Fatal(err)
+	}
 	logs.Reset()
 	if err := builder.Build(ctx, "ws"); err != nil {
 		t.Fatal(err)
