@@ -34,7 +34,11 @@ func (s *Store) Apply(ctx context.Context, pos kenner.Position, fn kenner.ApplyF
 					return nil
 				}
 			}
-			if err := fn(ctx, &batch{tx: tx}); err != nil {
+			b := &batch{tx: tx}
+			if err := fn(ctx, b); err != nil {
+				return err
+			}
+			if err := b.flushChanges(ctx); err != nil {
 				return err
 			}
 			if pos.Consumer == "" {

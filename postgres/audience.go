@@ -404,11 +404,23 @@ func (b *batch) WriteMemberships(ctx context.Context, ws string, ms []kenner.Mem
 	return b.AddChanges(ctx, kenner.MembershipChanges(ws, ms))
 }
 
-// AddChanges implements kenner.AudienceBatch.
+// AddChanges implements kenner.AudienceBatch. The changes are written when the batch is about
+// to commit (flushChanges), so the changes lock is held only for that insert and the commit,
+// not for the rest of the batch's work: concurrent partitions then queue only on each other's
+// commits.
 func (b *batch) AddChanges(ctx context.Context, cs []kenner.Change) error {
+	b.changes = append(b.changes, cs...)
+	return nil
+}
+
+// flushChanges appends the batch's changes to the stream, in the batch's order (seq is the
+// stream's order), under changesLock.
+func (b *batch) flushChanges(ctx context.Context) error {
+	cs := b.changes
 	if len(cs) == 0 {
 		return nil
 	}
+	b.changes = nil
 	if _, err := b.tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, changesLock); err != nil {
 		return fmt.Errorf("add change: %w", err)
 	}
@@ -418,7 +430,6 @@ func (b *batch) AddChanges(ctx context.Context, cs []kenner.Change) error {
 	for i, c := range cs {
 		ws[i], typ[i], prof[i], seg[i], at[i], data[i] = c.WorkspaceID, c.Type, c.ProfileID, c.SegmentID, c.At, []byte(c.Data)
 	}
-	// In the batch's order: seq is the stream's order.
 	if _, err := b.tx.Exec(ctx, `INSERT INTO changes (workspace_id, type, profile_id, segment_id, at, data)
 		SELECT w, t, p, s, a, d FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::bytea[])
 			WITH ORDINALITY AS c(w, t, p, s, a, d, o) ORDER BY o`, ws, typ, prof, seg, at, data); err != nil {

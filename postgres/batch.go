@@ -18,7 +18,8 @@ import (
 // cannot both attach a new identifier), then the rows of the profiles that own them (so that
 // no other transaction merges, attaches to or rewrites those profiles until this one ends).
 type batch struct {
-	tx pgx.Tx
+	tx      pgx.Tx
+	changes []kenner.Change // written by flushChanges just before the commit
 }
 
 var _ kenner.Batch = (*batch)(nil)
