@@ -15,8 +15,10 @@ import (
 
 // changesLock serializes the transactions that append to the changes stream, so that seq
 // order is commit order: a consumer reading "after seq N" never skips a row a slower
-// transaction commits later with a smaller seq. Changes (entries, exits) are rare next to
-// events, so the wait is short.
+// transaction commits later with a smaller seq (storetest's ChangesFollowedWhileWritten fails
+// without it). A transaction takes it last, just before its commit (flushChanges), so it is
+// never held while waiting for another lock, and concurrent batches queue only on each
+// other's final insert and commit.
 const changesLock = 0x6b656e6e6572 + 1
 
 // definitionsLock is the advisory lock (of workspace $1) that orders definition changes and
@@ -24,8 +26,7 @@ const changesLock = 0x6b656e6e6572 + 1
 // to its commit, and a definitions change takes it exclusively. So no transaction that folded
 // and evaluated with the old definitions commits after the new ones: a build that starts
 // after the change, and reads profiles without locking them, sees everything evaluated with
-// the old definitions. (A rare deadlock with the changes lock, across two workspaces in one
-// batch, is detected by PostgreSQL and the batch runs again.)
+// the old definitions.
 const definitionsLock = `hashtextextended('kenner.definitions' || chr(31) || $1, 0)`
 
 func bumpVersion(ctx context.Context, tx pgx.Tx, ws string) (int64, error) {

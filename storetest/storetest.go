@@ -35,6 +35,7 @@ func Run(t *testing.T, open Opener) {
 		{"ComputedTraits", testComputedTraits},
 		{"Segments", testSegments},
 		{"Memberships", testMemberships},
+		{"ChangesFollowedWhileWritten", testChangesFollowed},
 		{"MembershipFlips", testMembershipFlips},
 		{"MergeChain", testMergeChain},
 		{"DefinitionsWaitForProcessing", testDefinitionsWaitForProcessing},

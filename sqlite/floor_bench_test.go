@@ -1,0 +1,212 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kenner-cdp/kenner/sqlite"
+)
+
+// BenchmarkWriteFloor measures the least work the embedded store must do per processed event,
+// whatever the processor's design: for each event one identity lookup, the event row with the
+// indexes the profile API needs (message id for deduplication, the profile's timeline) and
+// one profile row rewritten. Nothing else the processor does is here: no deduplication read,
+// no identity graph, no profile read or fold, no JSON, no segments. Statements are multi-row
+// (100 keys or rows each) and prepared, 1,000 events per transaction, with the store's own
+// pragmas and a checkpointer on its own connection, as the store runs.
+//
+// Its rate is an upper bound on the processor's sustained rate on this store and machine.
+// Sizes come from KENNER_BENCH_PROFILES and KENNER_BENCH_EVENTS as in the process package's
+// benchmarks (default 20,000 profiles, 200,000 events); KENNER_BENCH_KEEP=dir keeps the
+// loaded database for the next run.
+func BenchmarkWriteFloor(b *testing.B) {
+	profiles, events := 20_000, 200_000
+	if v, err := strconv.Atoi(os.Getenv("KENNER_BENCH_PROFILES")); err == nil && v > 0 {
+		profiles = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("KENNER_BENCH_EVENTS")); err == nil && v > 0 {
+		events = v
+	}
+	dir := b.TempDir()
+	if keep := os.Getenv("KENNER_BENCH_KEEP"); keep != "" {
+		dir = keep
+	}
+	path := filepath.Join(dir, fmt.Sprintf("floor-%d-%d.db", profiles, events))
+	_, err := os.Stat(path)
+	fresh := os.IsNotExist(err)
+	// The store creates the schema; the benchmark then writes through its own connections with
+	// the store's pragmas.
+	s, err := sqlite.Open(b.Context(), path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.Close()
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
+		"&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_pragma=secure_delete(ON)" +
+		"&_pragma=journal_size_limit(268435456)&_txlock=immediate&_pragma=mmap_size(2147418112)"
+	db, err := sql.Open("sqlite", dsn+"&_pragma=cache_size(-131072)&_pragma=wal_autocheckpoint(65536)")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	ckpt, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ckpt.Close()
+	ctx, cancel := context.WithCancel(b.Context())
+	defer cancel()
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				ckpt.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+			}
+		}
+	}()
+
+	f := &floor{db: db, rng: rand.New(rand.NewPCG(1, 2)), profiles: profiles, data: strings.Repeat("t", 300),
+		body: strings.Repeat("b", 400)}
+	if fresh {
+		start := time.Now()
+		if err := f.populate(b, events); err != nil {
+			os.Remove(path)
+			b.Fatal(err)
+		}
+		fmt.Fprintf(os.Stderr, "floor: loaded %d profiles and %d events in %s\n", profiles, events, time.Since(start).Round(time.Second))
+	} else if err := db.QueryRow(`SELECT coalesce(max(id), 0) FROM events`).Scan(&f.next); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for done := 0; done < b.N; done += 1000 {
+		if err := f.apply(min(1000, b.N-done)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+}
+
+type floor struct {
+	db         *sql.DB
+	rng        *rand.Rand
+	profiles   int
+	next       int64 // the last event id written
+	data, body string
+}
+
+// populate writes the profiles, four identifiers each (user id, two devices, email), and
+// events of people picked at random, as the process benchmarks' load does.
+func (f *floor) populate(b *testing.B, events int) error {
+	ctx := b.Context()
+	for p := 0; p < f.profiles; p += 100 {
+		n := min(100, f.profiles-p)
+		var prof, ids strings.Builder
+		var args, idArgs []any
+		for i := p; i < p+n; i++ {
+			if i > p {
+				prof.WriteString(",")
+				ids.WriteString(",")
+			}
+			prof.WriteString("('ws', ?, ?, '', ?, 0, 0, 1, 0)")
+			args = append(args, fmt.Sprintf("prf_%d", i), i, f.data)
+			ids.WriteString("('ws', 'user_id', ?, ?, 's', 'm', 0, 0), ('ws', 'anonymous_id', ?, ?, 's', 'm', 0, 0), " +
+				"('ws', 'anonymous_id', ?, ?, 's', 'm', 0, 0), ('ws', 'email', ?, ?, 's', 'm', 0, 0)")
+			id := fmt.Sprintf("prf_%d", i)
+			idArgs = append(idArgs, fmt.Sprintf("u-%d", i), id, fmt.Sprintf("a-%d-0", i), id, fmt.Sprintf("a-%d-1", i), id,
+				fmt.Sprintf("p%d@example.com", i), id)
+		}
+		if _, err := f.db.ExecContext(ctx, `INSERT INTO profiles (workspace_id, id, rank, merged_into, data, first_seen, last_seen, version, updated_at)
+			VALUES `+prof.String(), args...); err != nil {
+			return err
+		}
+		if _, err := f.db.ExecContext(ctx, `INSERT INTO identities (workspace_id, kind, value, profile_id, source_id, message_id, rank, at)
+			VALUES `+ids.String(), idArgs...); err != nil {
+			return err
+		}
+	}
+	for done := 0; done < events; done += 1000 {
+		if err := f.apply(min(1000, events-done)); err != nil {
+			return err
+		}
+		if events >= 1_000_000 && (done+1000)%1_000_000 == 0 {
+			fmt.Fprintf(os.Stderr, "floor: %d of %d events\n", done+1000, events)
+		}
+	}
+	return nil
+}
+
+// apply writes n events of people picked at random in one transaction: the identity lookups
+// of each 100, then their events, then their profiles.
+func (f *floor) apply(n int) error {
+	ctx := context.Background()
+	tx, err := f.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for done := 0; done < n; done += 100 {
+		m := min(100, n-done)
+		anon := make([]any, m)
+		for i := range anon {
+			anon[i] = fmt.Sprintf("a-%d-%d", f.rng.IntN(f.profiles), f.rng.IntN(2))
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT value, profile_id FROM identities WHERE workspace_id = 'ws' AND kind = 'anonymous_id'
+			AND value IN (?`+strings.Repeat(",?", m-1)+`)`, anon...)
+		if err != nil {
+			return err
+		}
+		owner := map[string]string{}
+		for rows.Next() {
+			var v, p string
+			if err := rows.Scan(&v, &p); err != nil {
+				rows.Close()
+				return err
+			}
+			owner[v] = p
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		var ev, prof strings.Builder
+		var evArgs, profArgs []any
+		for i, a := range anon {
+			p := owner[a.(string)]
+			if p == "" {
+				return fmt.Errorf("no owner for %s", a)
+			}
+			f.next++
+			if i > 0 {
+				ev.WriteString(",")
+				prof.WriteString(",")
+			}
+			ev.WriteString("(?, 'ws', 's', ?, 'page', 'Product', '', ?, 0, 0, ?, ?)")
+			evArgs = append(evArgs, f.next, fmt.Sprintf("m-%d", f.next), a, f.body, p)
+			prof.WriteString("(?, ?)")
+			profArgs = append(profArgs, p, f.data)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, workspace_id, source_id, message_id, type, name, user_id, anonymous_id,
+			ts, received_at, body, profile_id) VALUES `+ev.String(), evArgs...); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE profiles SET data = v.column2, last_seen = last_seen + 1, version = version + 1
+			FROM (VALUES `+prof.String()+`) AS v WHERE workspace_id = 'ws' AND id = v.column1`, profArgs...); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
