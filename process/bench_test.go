@@ -50,6 +50,20 @@ type benchLoad struct {
 	rng      *rand.Rand
 }
 
+// anyIdentifier picks a person at random and one of their identifiers: user id, one of the
+// two devices' anonymous ids, or email (which people who never sent an identify lack).
+func (l *benchLoad) anyIdentifier(rng *rand.Rand) kenner.Identifier {
+	p := strconv.Itoa(rng.IntN(l.profiles))
+	switch rng.IntN(3) {
+	case 0:
+		return kenner.Identifier{Kind: kenner.KindUserID, Value: "u-" + p}
+	case 1:
+		return kenner.Identifier{Kind: kenner.KindAnonymousID, Value: "a-" + p + "-" + strconv.Itoa(rng.IntN(2))}
+	default:
+		return kenner.Identifier{Kind: kenner.KindEmail, Value: "p" + p + "@example.com"}
+	}
+}
+
 func (l *benchLoad) records(events, perRecord int) []kenner.LogRecord {
 	return l.partition(events, perRecord, 0, 1)
 }
@@ -263,7 +277,7 @@ func schemaSize(ctx context.Context, url string) (int64, error) {
 
 // BenchmarkSQLite and BenchmarkPostgres load the store once, then run "process" (sustained
 // processing: identity resolution, profile fold, event insert, in batches of 10 records of 100
-// events as the log hands them over) and "lookup" (GET-profile's store work by user id from 8
+// events as the log hands them over) and "lookup" (GET-profile's store work by user id, anonymous id or email from 8
 // goroutines, with latency percentiles).
 func BenchmarkSQLite(b *testing.B) { benchStore(b, "sqlite") }
 
@@ -413,7 +427,7 @@ func benchStore(b *testing.B, name string) {
 					}
 					due := start.Add(time.Duration(i) * time.Second / rate)
 					time.Sleep(time.Until(due))
-					ref := kenner.Identifier{Kind: kenner.KindUserID, Value: "u-" + strconv.Itoa(rng.IntN(s.load.profiles))}
+					ref := s.load.anyIdentifier(rng)
 					if _, err := s.store.Profile(b.Context(), "ws", ref); err != nil && kenner.ErrorCode(err) != kenner.ENotFound {
 						b.Error(err)
 						return
@@ -437,7 +451,7 @@ func benchStore(b *testing.B, name string) {
 			rng := rand.New(rand.NewPCG(rand.Uint64(), 7))
 			var mine []time.Duration
 			for pb.Next() {
-				ref := kenner.Identifier{Kind: kenner.KindUserID, Value: "u-" + strconv.Itoa(rng.IntN(s.load.profiles))}
+				ref := s.load.anyIdentifier(rng)
 				t0 := time.Now()
 				_, err := s.store.Profile(b.Context(), "ws", ref)
 				mine = append(mine, time.Since(t0))

@@ -27,7 +27,16 @@ import (
 // Sizes come from KENNER_BENCH_PROFILES and KENNER_BENCH_EVENTS as in the process package's
 // benchmarks (default 20,000 profiles, 200,000 events); KENNER_BENCH_KEEP=dir keeps the
 // loaded database for the next run.
+//
+// "indexed" has the store's schema. "bare" drops the events table's secondary indexes (message
+// id, workspace order, profile timeline), which the profile API and deduplication need: it
+// bounds what any change of those indexes could give.
 func BenchmarkWriteFloor(b *testing.B) {
+	b.Run("indexed", func(b *testing.B) { writeFloor(b, false) })
+	b.Run("bare", func(b *testing.B) { writeFloor(b, true) })
+}
+
+func writeFloor(b *testing.B, bare bool) {
 	profiles, events := 20_000, 200_000
 	if v, err := strconv.Atoi(os.Getenv("KENNER_BENCH_PROFILES")); err == nil && v > 0 {
 		profiles = v
@@ -39,7 +48,11 @@ func BenchmarkWriteFloor(b *testing.B) {
 	if keep := os.Getenv("KENNER_BENCH_KEEP"); keep != "" {
 		dir = keep
 	}
-	path := filepath.Join(dir, fmt.Sprintf("floor-%d-%d.db", profiles, events))
+	variant := "indexed"
+	if bare {
+		variant = "bare"
+	}
+	path := filepath.Join(dir, fmt.Sprintf("floor-%s-%d-%d.db", variant, profiles, events))
 	_, err := os.Stat(path)
 	fresh := os.IsNotExist(err)
 	// The store creates the schema; the benchmark then writes through its own connections with
@@ -78,6 +91,13 @@ func BenchmarkWriteFloor(b *testing.B) {
 		}
 	}()
 
+	if bare {
+		for _, ix := range []string{"events_message", "events_workspace", "events_profile"} {
+			if _, err := db.Exec(`DROP INDEX IF EXISTS ` + ix); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
 	f := &floor{db: db, rng: rand.New(rand.NewPCG(1, 2)), profiles: profiles, data: strings.Repeat("t", 300),
 		body: strings.Repeat("b", 400)}
 	if fresh {
@@ -86,7 +106,7 @@ func BenchmarkWriteFloor(b *testing.B) {
 			os.Remove(path)
 			b.Fatal(err)
 		}
-		fmt.Fprintf(os.Stderr, "floor: loaded %d profiles and %d events in %s\n", profiles, events, time.Since(start).Round(time.Second))
+		fmt.Fprintf(os.Stderr, "floor %s: loaded %d profiles and %d events in %s\n", variant, profiles, events, time.Since(start).Round(time.Second))
 	} else if err := db.QueryRow(`SELECT coalesce(max(id), 0) FROM events`).Scan(&f.next); err != nil {
 		b.Fatal(err)
 	}
