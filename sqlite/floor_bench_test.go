@@ -1,4 +1,4 @@
-package sqlite_test
+package sqlite
 
 import (
 	"context"
@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/kenner-cdp/kenner/sqlite"
 )
 
 // BenchmarkWriteFloor measures the least work the embedded store must do per processed event,
@@ -55,41 +53,24 @@ func writeFloor(b *testing.B, bare bool) {
 	path := filepath.Join(dir, fmt.Sprintf("floor-%s-%d-%d.db", variant, profiles, events))
 	_, err := os.Stat(path)
 	fresh := os.IsNotExist(err)
-	// The store creates the schema; the benchmark then writes through its own connections with
-	// the store's pragmas.
-	s, err := sqlite.Open(b.Context(), path)
+	// The store creates the schema; the benchmark then writes through its own connection with
+	// the store writer's settings, beside the store's checkpointer.
+	s, err := Open(b.Context(), path)
 	if err != nil {
 		b.Fatal(err)
 	}
 	s.Close()
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
-		"&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_pragma=secure_delete(ON)" +
-		"&_pragma=journal_size_limit(268435456)&_txlock=immediate&_pragma=mmap_size(2147418112)"
-	db, err := sql.Open("sqlite", dsn+"&_pragma=cache_size(-131072)&_pragma=wal_autocheckpoint(65536)")
+	db, err := sql.Open("sqlite", dataSource(path)+writerPragmas)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
-	ckpt, err := sql.Open("sqlite", dsn)
+	ckpt, err := startCheckpointer(dataSource(path))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer ckpt.Close()
-	ctx, cancel := context.WithCancel(b.Context())
-	defer cancel()
-	go func() {
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				ckpt.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
-			}
-		}
-	}()
+	defer ckpt.close()
 
 	if bare {
 		for _, ix := range []string{"events_message", "events_workspace", "events_profile"} {

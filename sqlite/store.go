@@ -36,6 +36,17 @@ type Store struct {
 	commitSlot chan struct{}
 }
 
+// dataSource is the database's connection string with the pragmas every connection uses.
+func dataSource(path string) string {
+	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
+		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)" +
+		"&_pragma=secure_delete(ON)&_pragma=journal_size_limit(268435456)&_txlock=immediate" +
+		"&_pragma=mmap_size(2147418112)"
+}
+
+// writerPragmas are the writer connection's own settings (see Open).
+const writerPragmas = "&_pragma=cache_size(-131072)&_pragma=wal_autocheckpoint(65536)"
+
 // Open opens (creating if needed) the database at path and brings its schema up to date.
 func Open(ctx context.Context, path string) (*Store, error) {
 	// temp_store(MEMORY) keeps the savepoint and statement journals of a commit round in memory:
@@ -50,11 +61,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// truncating it: under load the WAL takes ~30 MB/s (each small commit rewrites whole index
 	// pages), and truncating a 100+ MB file each time it wrapped stalled the writer for 50–100
 	// ms, the p99 of event-to-segment-change latency.
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
-		"&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)" +
-		"&_pragma=secure_delete(ON)&_pragma=journal_size_limit(268435456)&_txlock=immediate" +
-		"&_pragma=mmap_size(2147418112)"
-	w, err := sql.Open("sqlite", dsn+"&_pragma=cache_size(-131072)&_pragma=wal_autocheckpoint(65536)")
+	dsn := dataSource(path)
+	w, err := sql.Open("sqlite", dsn+writerPragmas)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
