@@ -24,7 +24,7 @@ import (
 // Its rate is an upper bound on the processor's sustained rate on this store and machine.
 // Sizes come from KENNER_BENCH_PROFILES and KENNER_BENCH_EVENTS as in the process package's
 // benchmarks (default 20,000 profiles, 200,000 events); KENNER_BENCH_KEEP=dir keeps the
-// loaded database for the next run.
+// loaded database for the next run; KENNER_FLOOR_TX sets the events per measured transaction.
 //
 // "indexed" has the store's schema. "bare" drops the events table's secondary indexes (message
 // id, workspace order, profile timeline), which the profile API and deduplication need: it
@@ -93,8 +93,12 @@ func writeFloor(b *testing.B, bare bool) {
 	}
 	b.ResetTimer()
 	start := time.Now()
-	for done := 0; done < b.N; done += 1000 {
-		if err := f.apply(min(1000, b.N-done)); err != nil {
+	perTx := 1000 // KENNER_FLOOR_TX: events per transaction
+	if v, err := strconv.Atoi(os.Getenv("KENNER_FLOOR_TX")); err == nil && v > 0 {
+		perTx = v
+	}
+	for done := 0; done < b.N; done += perTx {
+		if err := f.apply(min(perTx, b.N-done)); err != nil {
 			b.Fatal(err)
 		}
 	}
