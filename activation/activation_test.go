@@ -20,6 +20,7 @@ import (
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/activation"
 	"github.com/kenner-cdp/kenner/activation/webhook"
+	"github.com/kenner-cdp/kenner/egress"
 	"github.com/kenner-cdp/kenner/nats"
 	"github.com/kenner-cdp/kenner/process"
 	"github.com/kenner-cdp/kenner/sqlite"
@@ -121,7 +122,7 @@ type harness struct {
 
 func (h *harness) start(ctx context.Context) (stop func()) {
 	cfg := activation.Config{
-		Senders: activation.Senders{webhook.Type: webhook.New},
+		Senders: activation.Senders{webhook.Type: webhook.Factory(egress.MustAllow("127.0.0.0/8"))},
 		Poll:    50 * time.Millisecond, Lease: 2 * time.Second,
 		BackoffBase: 10 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
 		MaxAttempts: 1000, BreakerFailures: 5,

@@ -21,6 +21,7 @@ import (
 	"github.com/kenner-cdp/kenner/activation"
 	"github.com/kenner-cdp/kenner/activation/subject"
 	"github.com/kenner-cdp/kenner/activation/webhook"
+	"github.com/kenner-cdp/kenner/egress"
 	"github.com/kenner-cdp/kenner/nats"
 	"github.com/kenner-cdp/kenner/process"
 	"github.com/kenner-cdp/kenner/sqlite"
@@ -101,7 +102,7 @@ func newPipeline(b *testing.B, dest func(hookURL string) kenner.Destination, seg
 		}
 	}
 	act := activation.New(store, log, activation.Config{
-		Senders: activation.Senders{webhook.Type: webhook.New, subject.Type: subject.Factory(log.Conn())},
+		Senders: activation.Senders{webhook.Type: webhook.Factory(egress.MustAllow("127.0.0.0/8")), subject.Type: subject.Factory(subject.Options{Publish: log.DestinationConn(), Lookup: log.Conn()})},
 		Poll:    time.Second,
 	}, prometheus.NewRegistry(), logger)
 	pcfg := process.DefaultConfig()

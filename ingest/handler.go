@@ -25,7 +25,6 @@ import (
 	"github.com/kenner-cdp/kenner/standardize"
 	"github.com/kenner-cdp/kenner/trackingplan"
 	"github.com/kenner-cdp/kenner/web"
-	"golang.org/x/sync/semaphore"
 )
 
 // Sources resolves a write key to its source.
@@ -49,6 +48,11 @@ type Config struct {
 	TrustProxy bool
 	// Plans enforces sources' tracking plans; nil: plans are not enforced.
 	Plans *trackingplan.Enforcer
+	// BodyTimeout bounds how long a request's body may take to arrive once its headers have
+	// (default 30 s); BudgetWait how long a request may wait for the memory budget of bodies
+	// being read (default 5 s) before it is answered 503.
+	BodyTimeout time.Duration
+	BudgetWait  time.Duration
 }
 
 // Handler serves the tracking endpoints.
@@ -60,9 +64,9 @@ type Handler struct {
 	cfg     Config
 	now     func() time.Time
 
-	uas      uaCache
-	inFlight *semaphore.Weighted
-	limiter  *web.Limiter
+	uas     uaCache
+	budget  *budget
+	limiter *web.Limiter
 }
 
 // New returns a Handler appending to log.
@@ -70,8 +74,11 @@ func New(log kenner.Log, sources Sources, metrics *Metrics, logger *slog.Logger,
 	if cfg.PII == nil {
 		cfg.PII = privacy.NewPII(nil)
 	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = defaultBodyReadDeadline
+	}
 	h := &Handler{log: log, sources: sources, metrics: metrics, logger: logger, cfg: cfg, now: time.Now,
-		inFlight: semaphore.NewWeighted(maxInFlightBytes)}
+		budget: newBudget(cfg.BudgetWait)}
 	h.limiter = web.NewLimiter(cfg.RateLimit, cfg.Burst, "source", "events", func() time.Time { return h.now() })
 	return h
 }
@@ -120,7 +127,7 @@ func (h *Handler) cors(next http.HandlerFunc) http.Handler {
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, pathType string) {
-	if err := h.accept(r, pathType); err != nil {
+	if err := h.accept(w, r, pathType); err != nil {
 		h.metrics.rejected(err)
 		web.Error(w, r, h.logger, err)
 		return
@@ -129,34 +136,29 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, pathType string)
 	w.Write([]byte(`{"success":true}` + "\n"))
 }
 
-// maxInFlightBytes bounds the request bodies being handled at once, so that a burst of clients
-// queues instead of growing memory without limit. A request counts for its declared length, or
-// for the request limit when it does not declare one (or is compressed).
-const maxInFlightBytes = 64 << 20
-
-func (h *Handler) accept(r *http.Request, pathType string) error {
-	weight := int64(MaxRequestBytes)
-	if r.ContentLength >= 0 && r.ContentLength <= MaxRequestBytes && r.Header.Get("Content-Encoding") == "" {
-		weight = max(r.ContentLength, 1)
-	}
-	if err := h.inFlight.Acquire(r.Context(), weight); err != nil {
-		return kenner.Errorf(kenner.EUnavailable, "request cancelled while waiting: %v", err)
-	}
-	defer h.inFlight.Release(weight)
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	req := &requestInfo{ip: clientIP(r, h.cfg.TrustProxy), receivedAt: h.now().UTC()}
-	// A key in the header is checked before the body is looked at, so that an unauthenticated
-	// client learns nothing from parse errors; a key in the body needs the body parsed first.
+func (h *Handler) accept(w http.ResponseWriter, r *http.Request, pathType string) error {
+	// A key in the header is checked before the body is read, so that a client without a
+	// valid key holds no memory for long and learns nothing from parse errors; a key in the
+	// body needs the body read first, on the smaller budget of unauthenticated requests.
 	var src *kenner.Source
+	var err error
 	writeKey, _, _ := r.BasicAuth()
 	if writeKey != "" {
 		if src, err = h.sources.Source(r.Context(), writeKey); err != nil {
 			return err
 		}
 	}
+	setReadDeadline(w, h.cfg.BodyTimeout)
+	br := h.budget.reader(r.Context(), r.Body, src != nil)
+	defer br.release()
+	body, err := readBody(r, br)
+	if err != nil {
+		if slowBody(err) {
+			return kenner.Errorf(kenner.EInvalid, "the request body did not arrive within %s", h.cfg.BodyTimeout)
+		}
+		return err
+	}
+	req := &requestInfo{ip: clientIP(r, h.cfg.TrustProxy), receivedAt: h.now().UTC()}
 
 	if !jsonobj.Valid(body) {
 		var v any
@@ -435,39 +437,48 @@ func (h *Handler) batches(src *kenner.Source, msgs []message) []kenner.LogBatch 
 	return out
 }
 
-// readBody reads the whole request body, gunzipping it when needed, within the request limit.
-func readBody(r *http.Request) ([]byte, error) {
+// readBody reads the whole request body from body (r.Body through the budget), gunzipping it
+// when needed, within the request limit.
+func readBody(r *http.Request, body *budgetReader) ([]byte, error) {
 	if r.ContentLength > MaxRequestBytes {
 		return nil, kenner.Errorf(kenner.ETooLarge, "request body is %d bytes, more than the limit of 500 KB", r.ContentLength)
 	}
-	var src io.Reader = r.Body
+	var src io.Reader = body
 	switch strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))) {
 	case "", "identity":
 	case "gzip":
+		// The budget counts what is held: the compressed stream is read through a small
+		// buffer, the decompressed body is what stays in memory.
 		zr, err := gzip.NewReader(r.Body)
 		if err != nil {
+			if slowBody(err) {
+				return nil, err
+			}
 			return nil, kenner.Errorf(kenner.EInvalid, "body is not valid gzip: %v", err)
 		}
 		defer zr.Close()
-		src = zr
+		body.r = zr
 	default:
 		return nil, kenner.Errorf(kenner.EInvalid, "unsupported Content-Encoding %q (gzip and identity are)", r.Header.Get("Content-Encoding"))
 	}
-	body, err := io.ReadAll(io.LimitReader(src, MaxRequestBytes+1))
+	data, err := io.ReadAll(io.LimitReader(src, MaxRequestBytes+1))
 	if err != nil {
+		if slowBody(err) || errors.Is(err, errBusy) {
+			return nil, err
+		}
 		var gzErr error = err
 		if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, kenner.Errorf(kenner.EInvalid, "body is not valid gzip: %v", gzErr)
 		}
 		return nil, kenner.Errorf(kenner.EInvalid, "reading body: %v", err)
 	}
-	if len(body) > MaxRequestBytes {
+	if len(data) > MaxRequestBytes {
 		return nil, kenner.Errorf(kenner.ETooLarge, "request body is more than the limit of 500 KB")
 	}
-	if len(body) == 0 {
+	if len(data) == 0 {
 		return nil, kenner.Errorf(kenner.EInvalid, "body is empty")
 	}
-	return body, nil
+	return data, nil
 }
 
 func clientIP(r *http.Request, trustProxy bool) string {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/kenner-cdp/kenner"
@@ -62,6 +63,11 @@ type Log struct {
 	logger   *slog.Logger
 	appender *appender
 	closed   chan struct{} // closed when the connection has closed (after a drain)
+	skipped  atomic.Int64
+
+	// dest is the embedded server's connection for NATS destinations, as a user that may
+	// not publish on Kenner's own subjects or the server's APIs (nil when external).
+	dest *natsgo.Conn
 }
 
 // Open starts the embedded server or connects to the external one and makes sure the stream
@@ -83,10 +89,16 @@ func Open(ctx context.Context, opts Options, logger *slog.Logger) (*Log, error) 
 	onClosed := natsgo.ClosedHandler(func(*natsgo.Conn) { close(l.closed) })
 	var err error
 	if opts.URL == "" {
-		if l.srv, err = startEmbedded(opts, logger); err != nil {
+		users := newEmbeddedUsers()
+		if l.srv, err = startEmbedded(opts, users, logger); err != nil {
 			return nil, err
 		}
-		l.nc, err = natsgo.Connect("", natsgo.InProcessServer(l.srv), natsgo.Name("kenner"), natsgo.MaxReconnects(-1), onClosed)
+		l.nc, err = natsgo.Connect("", natsgo.InProcessServer(l.srv), natsgo.Name("kenner"), natsgo.MaxReconnects(-1), onClosed,
+			natsgo.UserInfo(users.kenner.Username, users.kenner.Password))
+		if err == nil {
+			l.dest, err = natsgo.Connect("", natsgo.InProcessServer(l.srv), natsgo.Name("kenner-destinations"), natsgo.MaxReconnects(-1),
+				natsgo.UserInfo(users.destinations.Username, users.destinations.Password))
+		}
 	} else {
 		l.nc, err = natsgo.Connect(opts.URL, natsgo.Name("kenner"), natsgo.MaxReconnects(-1), natsgo.RetryOnFailedConnect(false), onClosed)
 	}
@@ -105,8 +117,12 @@ func Open(ctx context.Context, opts Options, logger *slog.Logger) (*Log, error) 
 	return l, nil
 }
 
-func startEmbedded(opts Options, logger *slog.Logger) (*server.Server, error) {
+func startEmbedded(opts Options, users embeddedUsers, logger *slog.Logger) (*server.Server, error) {
 	so := &server.Options{
+		Users: []*server.User{users.kenner, users.destinations},
+		// Clients of --nats-listen connect without credentials, as before users existed,
+		// and get Kenner's own rights: that listener is for trusted tools only.
+		NoAuthUser: users.kenner.Username,
 		ServerName:   "kenner-embedded",
 		JetStream:    true,
 		StoreDir:     opts.Dir,
@@ -226,6 +242,9 @@ func (l *Log) Close() error {
 	if l.appender != nil {
 		l.appender.close()
 	}
+	if l.dest != nil {
+		l.dest.Close()
+	}
 	if l.nc != nil {
 		// Drain lets readers finish what they were handed before the connection closes.
 		if l.nc.Drain() == nil {
@@ -248,6 +267,10 @@ func (l *Log) DeleteStream(ctx context.Context) error {
 	return l.js.DeleteStream(ctx, l.opts.Stream)
 }
 
-// Conn is the log's connection, for in-house publishers (the NATS destination) that should
-// reach the same server, embedded or not, without a second connection.
+// Conn is the log's connection: Kenner's own, with every right on the server.
 func (l *Log) Conn() *natsgo.Conn { return l.nc }
+
+// DestinationConn is the connection NATS destinations publish on: on the embedded server, a
+// user whose permissions forbid Kenner's subjects and the server's APIs; on an external
+// server nil (give destinations a URL with their own, restricted user: see SECURITY.md).
+func (l *Log) DestinationConn() *natsgo.Conn { return l.dest }

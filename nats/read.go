@@ -62,10 +62,10 @@ func (l *Log) Read(ctx context.Context, partition int, after uint64, fn func(con
 			SourceID:    msg.Headers().Get(headerSource),
 		}
 		if f := msg.Headers().Get(headerFormat); f != formatFrames {
-			return fmt.Errorf("log record %d: unknown format %q", rec.Seq, f)
-		}
-		if rec.Events, err = decodeFrames(msg.Data()); err != nil {
-			return fmt.Errorf("log record %d: %w", rec.Seq, err)
+			l.skip(rec.Seq, partition, fmt.Errorf("unknown format %q", f))
+		} else if rec.Events, err = decodeFrames(msg.Data()); err != nil {
+			rec.Events = nil
+			l.skip(rec.Seq, partition, err)
 		}
 		batch = append(batch, rec)
 		if meta.NumPending == 0 || len(batch) == maxReadBatch {
@@ -76,6 +76,19 @@ func (l *Log) Read(ctx context.Context, partition int, after uint64, fn func(con
 		}
 	}
 }
+
+// skip passes over a record that Kenner did not write (or that is damaged): it is handed to
+// the consumer without events, so that the partition's position moves past it instead of
+// stopping there for ever, and it stays in the stream at its sequence, untouched, for an
+// operator to inspect (the quarantine of the log). Each is logged and counted.
+func (l *Log) skip(seq uint64, partition int, err error) {
+	l.skipped.Add(1)
+	l.logger.Error("log record Kenner cannot read; skipped (it stays in the stream at its sequence)",
+		"seq", seq, "partition", partition, "err", err)
+}
+
+// SkippedRecords is how many records readers have skipped since the log was opened.
+func (l *Log) SkippedRecords() int64 { return l.skipped.Load() }
 
 // String describes the log for logs and /readyz.
 func (l *Log) String() string {

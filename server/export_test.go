@@ -37,7 +37,7 @@ func TestAudienceFileExport(t *testing.T) {
 	if code, d := st.do(t, "POST", "/v1/destinations", admin, body); code != 201 {
 		t.Fatalf("create = %d %v", code, d)
 	}
-	if code, _ := st.do(t, "POST", "/v1/destinations", admin, `{"name":"rel","type":"file","config":{"dir":"relative"}}`); code != 400 {
+	if code, _ := st.do(t, "POST", "/v1/destinations", admin, `{"name":"rel","type":"file","config":{"dir":"../../escape"}}`); code != 400 {
 		t.Errorf("relative dir = %d, want 400", code)
 	}
 	var rows [][]string

@@ -173,8 +173,18 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, tok *kenner.T
 
 // audited says which admin calls the audit log records: every change, and data subject
 // access requests (reads of a whole person).
-func audited(method, pattern string) bool {
-	return method != http.MethodGet || strings.HasSuffix(pattern, "/export")
+func audited(r *http.Request, pattern string) bool {
+	if r.Method != http.MethodGet || strings.HasSuffix(pattern, "/export") {
+		return true
+	}
+	// Reads of personal data in bulk: a segment's members with their identifiers.
+	return strings.HasSuffix(pattern, "/members") && wantsCSV(r)
+}
+
+// wantsCSV reports a request for the CSV form of a list.
+func wantsCSV(r *http.Request) bool {
+	f := r.URL.Query().Get("format")
+	return f == "csv" || (f == "" && strings.Contains(r.Header.Get("Accept"), "text/csv"))
 }
 
 type auditNoteKey struct{}

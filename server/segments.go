@@ -11,6 +11,7 @@ import (
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/process"
 	"github.com/kenner-cdp/kenner/segment"
+	"github.com/kenner-cdp/kenner/internal/csvcell"
 	"github.com/kenner-cdp/kenner/web"
 )
 
@@ -273,7 +274,7 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request, tok *kenner
 		return err
 	}
 	q := r.URL.Query()
-	if q.Get("format") == "csv" || (q.Get("format") == "" && strings.Contains(r.Header.Get("Accept"), "text/csv")) {
+	if wantsCSV(r) {
 		if !tok.Role.AtLeast(kenner.RoleMarketer) {
 			return kenner.Errorf(kenner.EForbidden, "exporting members with their identifiers needs the marketer role or higher")
 		}
@@ -327,7 +328,7 @@ func (s *Server) exportMembers(w http.ResponseWriter, r *http.Request, tok *kenn
 			for _, k := range kinds {
 				row = append(row, strings.Join(vals[k], " "))
 			}
-			cw.Write(row)
+			cw.Write(csvcell.Row(row))
 		}
 		cw.Flush()
 		if err := cw.Error(); err != nil || next == "" {

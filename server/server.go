@@ -72,6 +72,7 @@ type Route struct {
 type Server struct {
 	deps    Deps
 	mux     *http.ServeMux
+	public  *http.ServeMux
 	routes  []Route
 	latency *prometheus.HistogramVec
 	hooks   *webhooks
@@ -82,7 +83,7 @@ func New(deps Deps) *Server {
 	if deps.PII == nil {
 		deps.PII = privacy.NewPII(nil)
 	}
-	s := &Server{deps: deps, mux: http.NewServeMux()}
+	s := &Server{deps: deps, mux: http.NewServeMux(), public: http.NewServeMux()}
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "kenner_http_request_seconds", Help: "HTTP request latency by route and status class.",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
@@ -91,11 +92,14 @@ func New(deps Deps) *Server {
 	s.hooks = newWebhooks(deps.Registry)
 
 	deps.Ingest.Register(s.mux)
-	s.mux.HandleFunc("GET /healthz", s.healthz)
-	s.mux.HandleFunc("GET /readyz", s.readyz)
+	deps.Ingest.Register(s.public)
+	for _, m := range []*http.ServeMux{s.mux, s.public} {
+		m.HandleFunc("GET /healthz", s.healthz)
+		m.HandleFunc("GET /readyz", s.readyz)
+		m.HandleFunc("POST /v1/webhooks/{source}", s.receiveWebhook)
+	}
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(deps.Registry, promhttp.HandlerOpts{Registry: deps.Registry}))
 	s.mux.HandleFunc("GET /openapi.json", serveOpenAPI)
-	s.mux.HandleFunc("POST /v1/webhooks/{source}", s.receiveWebhook)
 
 	s.admin("GET /v1/events", kenner.RoleAnalyst, s.listEvents)
 	s.admin("GET /v1/profiles/{ref}", kenner.RoleViewer, s.getProfile)
@@ -153,14 +157,22 @@ func New(deps Deps) *Server {
 	return s
 }
 
+// Public is the handler of the public listener when the admin API has its own
+// (--admin-addr): the tracking API, webhook sources and health checks, nothing else.
+func (s *Server) Public() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(s.public, w, r) })
+}
+
 // Routes lists every admin route with its least role.
 func (s *Server) Routes() []Route { return s.routes }
 
 // ServeHTTP implements http.Handler, timing every request by its route pattern.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.serve(s.mux, w, r) }
+
+func (s *Server) serve(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-	s.mux.ServeHTTP(rec, r)
+	mux.ServeHTTP(rec, r)
 	route := r.Pattern
 	if route == "" {
 		route = "unmatched"
@@ -178,6 +190,10 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.ResponseWriter.WriteHeader(code)
 }
 
+// Unwrap lets http.ResponseController reach the connection (read deadlines of the tracking
+// API).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
 // Flush lets streaming handlers flush through the recorder.
 func (r *statusRecorder) Flush() {
 	if f, ok := r.ResponseWriter.(http.Flusher); ok {
@@ -188,9 +204,8 @@ func (r *statusRecorder) Flush() {
 // admin registers an admin route: a valid, active bearer token of at least role min is required.
 func (s *Server) admin(pattern string, min kenner.Role, h func(http.ResponseWriter, *http.Request, *kenner.Token) error) {
 	s.routes = append(s.routes, Route{Pattern: pattern, MinRole: min})
-	method, _, _ := strings.Cut(pattern, " ")
-	audit := audited(method, pattern)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		audit := audited(r, pattern)
 		tok, err := s.authenticate(r)
 		if err != nil {
 			tok = nil
@@ -239,17 +254,20 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // readyz answers 200 only when both the store and the log answer, so a load balancer stops
-// sending events to a node that could not acknowledge them.
+// sending events to a node that could not acknowledge them. It needs no token, so it says
+// which part failed, not how: the error itself (addresses, SQL) goes to the server's log.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	checks := map[string]string{"store": "ok", "log": "ok"}
 	status := http.StatusOK
 	if err := s.deps.Store.Ping(ctx); err != nil {
-		checks["store"], status = err.Error(), http.StatusServiceUnavailable
+		s.deps.Logger.Error("readiness: store", "err", err)
+		checks["store"], status = "unavailable", http.StatusServiceUnavailable
 	}
 	if err := s.deps.Log.Ping(ctx); err != nil {
-		checks["log"], status = err.Error(), http.StatusServiceUnavailable
+		s.deps.Logger.Error("readiness: log", "err", err)
+		checks["log"], status = "unavailable", http.StatusServiceUnavailable
 	}
 	web.JSON(w, status, map[string]any{"status": map[bool]string{true: "ready", false: "unavailable"}[status == http.StatusOK], "checks": checks})
 }

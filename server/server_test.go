@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -19,7 +20,9 @@ import (
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/activation"
 	"github.com/kenner-cdp/kenner/activation/builtin"
+	"github.com/kenner-cdp/kenner/activation/subject"
 	"github.com/kenner-cdp/kenner/auth"
+	"github.com/kenner-cdp/kenner/egress"
 	"github.com/kenner-cdp/kenner/ingest"
 	"github.com/kenner-cdp/kenner/nats"
 	"github.com/kenner-cdp/kenner/process"
@@ -79,7 +82,7 @@ func newStack(t testing.TB, opts ...func(*stackConfig)) *stack {
 		st.tokens[r] = secret
 	}
 	reg := prometheus.NewRegistry()
-	sc := stackConfig{proc: process.DefaultConfig(), act: activation.Config{Senders: builtin.Senders(store, log.Conn()),
+	sc := stackConfig{proc: process.DefaultConfig(), act: activation.Config{Senders: builtin.Senders(store, testSenderOptions(log)),
 		Poll: 50 * time.Millisecond, BackoffBase: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond, MaxAttempts: 3}}
 	for _, o := range opts {
 		o(&sc)
@@ -420,4 +423,11 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 			t.Errorf("openapi.json does not document %s", p)
 		}
 	}
+}
+
+// testSenderOptions lets destinations reach the tests' loopback receivers and write exports
+// under the system's temporary directory (where t.TempDir makes them).
+func testSenderOptions(log *nats.Log) builtin.Options {
+	return builtin.Options{Egress: egress.MustAllow("127.0.0.0/8", "::1"), ExportRoot: os.TempDir(),
+		Subjects: subject.Options{Publish: log.DestinationConn(), Lookup: log.Conn()}}
 }

@@ -3,8 +3,6 @@
 package builtin
 
 import (
-	natsgo "github.com/nats-io/nats.go"
-
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/activation"
 	"github.com/kenner-cdp/kenner/activation/email"
@@ -12,16 +10,27 @@ import (
 	"github.com/kenner-cdp/kenner/activation/forward"
 	"github.com/kenner-cdp/kenner/activation/subject"
 	"github.com/kenner-cdp/kenner/activation/webhook"
+	"github.com/kenner-cdp/kenner/egress"
 )
 
+// Options are what the built-in destinations may reach: Egress the addresses of HTTP, SMTP
+// and S3 receivers, ExportRoot the directory file exports write under (empty: none), and
+// Subjects the NATS connection and subject rules of NATS destinations.
+type Options struct {
+	Egress     egress.Policy
+	ExportRoot string
+	Subjects   subject.Options
+}
+
 // Senders are the built-in destination types: full exports read segment members from store,
-// and NATS destinations without a URL publish on conn (Kenner's own NATS).
-func Senders(store kenner.Store, conn *natsgo.Conn) activation.Senders {
+// and email destinations look up the person an event is about there.
+func Senders(store kenner.Store, opts Options) activation.Senders {
 	return activation.Senders{
-		webhook.Type: webhook.New,
-		email.Type:   email.New,
-		forward.Type: forward.New,
-		export.Type:  export.Factory(activation.StoreAudience(store)),
-		subject.Type: subject.Factory(conn),
+		webhook.Type: webhook.Factory(opts.Egress),
+		email.Type:   email.Factory(opts.Egress, store),
+		forward.Type: forward.Factory(opts.Egress),
+		export.Type:  export.Factory(activation.StoreAudience(store), export.Options{Root: opts.ExportRoot, Egress: opts.Egress}),
+		subject.Type: subject.Factory(opts.Subjects),
 	}
 }
+

@@ -17,6 +17,7 @@ import (
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/activation"
 	"github.com/kenner-cdp/kenner/activation/email"
+	"github.com/kenner-cdp/kenner/egress"
 	"github.com/kenner-cdp/kenner/internal/smtptest"
 )
 
@@ -64,7 +65,7 @@ func TestConfig(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := base()
 			tt.edit(c)
-			_, err := email.New(destination(t, c))
+			_, err := testFactory(destination(t, c))
 			if (err == nil) != tt.ok {
 				t.Fatalf("New = %v, want ok %v", err, tt.ok)
 			}
@@ -143,7 +144,7 @@ func entered(profileID, emailAddr, firstName string) json.RawMessage {
 func TestSendOverStartTLS(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{TLS: true, User: "kenner", Pass: "s3cret"})
 	host, port := hostPort(t, srv.Addr)
-	snd, err := email.New(destination(t, map[string]any{
+	snd, err := testFactory(destination(t, map[string]any{
 		"host": host, "port": port, "username": "kenner", "password": "s3cret", "ca_cert": srv.CertPEM,
 		"from": "Shop <news@shop.example>", "reply_to": "help@shop.example",
 		"subject": "Willkommen bei {{.segment.name}}, {{default \"friend\" .profile.traits.first_name}} ✓",
@@ -204,13 +205,14 @@ func TestFailures(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{User: "kenner", Pass: "pw"})
 	host, port := hostPort(t, srv.Addr)
 	cfg := map[string]any{"host": host, "port": port, "security": "none", "username": "kenner", "password": "pw",
-		"from": "news@shop.example", "to": "{{.message.properties.to}}", "subject": "Order {{.message.properties.order}}", "text": "Thanks"}
-	snd, err := email.New(destination(t, cfg))
+		"from": "news@shop.example", "subject": "Order {{.order}}", "text": "Thanks"}
+	snd, err := testFactory(destination(t, cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ev := func(to, order string) json.RawMessage {
-		b, _ := json.Marshal(map[string]any{"type": "event", "messageId": order, "message": map[string]any{"properties": map[string]any{"to": to, "order": order}}})
+		b, _ := json.Marshal(map[string]any{"type": "segment.entered", "order": order,
+			"profile": map[string]any{"id": "p" + order, "identities": []map[string]string{{"kind": "email", "value": to}}}})
 		return b
 	}
 	srv.Fail("gone@example.com", 550)
@@ -242,12 +244,12 @@ func TestFailures(t *testing.T) {
 	}
 
 	cfg["password"] = "wrong"
-	snd, _ = email.New(destination(t, cfg))
+	snd, _ = testFactory(destination(t, cfg))
 	if r := snd.Send(context.Background(), msgs[2:3]); r[0].Err == nil || r[0].Permanent {
 		t.Errorf("wrong password: %+v, want a retried failure", r[0])
 	}
 	cfg["password"], cfg["security"] = "pw", "starttls"
-	snd, _ = email.New(destination(t, cfg))
+	snd, _ = testFactory(destination(t, cfg))
 	if r := snd.Send(context.Background(), msgs[2:3]); r[0].Err == nil || !strings.Contains(r[0].Err.Error(), "STARTTLS") {
 		t.Errorf("no STARTTLS offered: %+v, want a failure naming STARTTLS", r[0])
 	}
@@ -257,7 +259,7 @@ func TestFailures(t *testing.T) {
 func TestImplicitTLS(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{Implicit: true})
 	host, port := hostPort(t, srv.Addr)
-	snd, err := email.New(destination(t, map[string]any{"host": host, "port": port, "security": "tls", "ca_cert": srv.CertPEM,
+	snd, err := testFactory(destination(t, map[string]any{"host": host, "port": port, "security": "tls", "ca_cert": srv.CertPEM,
 		"from": "news@shop.example", "subject": "Hi", "text": "Hi"}))
 	if err != nil {
 		t.Fatal(err)
@@ -269,3 +271,6 @@ func TestImplicitTLS(t *testing.T) {
 		t.Errorf("mails %+v: want one over TLS", m)
 	}
 }
+
+// testFactory makes email senders that may reach the tests' loopback SMTP servers.
+var testFactory = email.Factory(egress.MustAllow("127.0.0.0/8"), nil)

@@ -8,37 +8,55 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
+	"slices"
+	"strings"
 	"net/smtp"
 	"net/textproto"
 	"time"
 
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/activation"
+	"github.com/kenner-cdp/kenner/egress"
 )
 
-// New is the activation.Factory of email destinations.
-func New(d kenner.Destination) (activation.Sender, error) {
-	c, err := ParseConfig(d.Config)
-	if err != nil {
-		return nil, err
+// Profiles finds the person an event is about (kenner.Store does).
+type Profiles interface {
+	Profile(ctx context.Context, ws string, id kenner.Identifier) (*kenner.Profile, error)
+}
+
+// Factory is the activation.Factory of email destinations: SMTP connections go only where
+// policy allows, and mail goes only to the email identifiers of the person a delivery is
+// about (looked up in profiles for events), never to an address an event merely carries:
+// the write key is public, and an email destination must not be a relay for anyone who has it.
+func Factory(policy egress.Policy, profiles Profiles) activation.Factory {
+	return func(d kenner.Destination) (activation.Sender, error) {
+		c, err := ParseConfig(d.Config)
+		if err != nil {
+			return nil, err
+		}
+		if err := policy.CheckHost(c.Host); err != nil {
+			return nil, activation.Invalid("config.host: %s", kenner.ErrorMessage(err))
+		}
+		t, err := compile(c)
+		if err != nil {
+			return nil, err
+		}
+		from, _ := mail.ParseAddress(c.From)
+		s := &sender{mailer: &Mailer{cfg: c, policy: policy}, tpl: t, from: from, ws: d.WorkspaceID, profiles: profiles}
+		if c.ReplyTo != "" {
+			s.replyTo, _ = mail.ParseAddress(c.ReplyTo)
+		}
+		return s, nil
 	}
-	t, err := compile(c)
-	if err != nil {
-		return nil, err
-	}
-	from, _ := mail.ParseAddress(c.From)
-	s := &sender{mailer: &Mailer{cfg: c}, tpl: t, from: from}
-	if c.ReplyTo != "" {
-		s.replyTo, _ = mail.ParseAddress(c.ReplyTo)
-	}
-	return s, nil
 }
 
 type sender struct {
-	mailer  *Mailer
-	tpl     *templates
-	from    *mail.Address
-	replyTo *mail.Address
+	mailer   *Mailer
+	tpl      *templates
+	from     *mail.Address
+	replyTo  *mail.Address
+	ws       string
+	profiles Profiles
 }
 
 func (s *sender) Close() error { return nil }
@@ -51,8 +69,11 @@ func (s *sender) Send(ctx context.Context, msgs []activation.Message) []activati
 	var mails []Mail
 	var idx []int
 	for i, m := range msgs {
-		ml, skip, err := s.compose(m)
+		ml, skip, err := s.compose(ctx, m)
+		var retry *retryable
 		switch {
+		case errors.As(err, &retry):
+			results[i] = activation.Result{Err: err}
 		case err != nil:
 			results[i] = activation.Result{Err: err, Permanent: true}
 		case skip != "":
@@ -71,12 +92,22 @@ func (s *sender) Send(ctx context.Context, msgs []activation.Message) []activati
 	return results
 }
 
-func (s *sender) compose(m activation.Message) (Mail, string, error) {
+// retryable is a compose error that may pass: the person is not known yet.
+type retryable struct{ error }
+
+func (s *sender) compose(ctx context.Context, m activation.Message) (Mail, string, error) {
 	var data map[string]any
 	if err := json.Unmarshal(m.Payload, &data); err != nil {
 		return Mail{}, "", fmt.Errorf("payload: %w", err)
 	}
-	to := recipient(data)
+	emails, err := s.personEmails(ctx, data)
+	if err != nil {
+		return Mail{}, "", err
+	}
+	if len(emails) == 0 {
+		return Mail{}, "skipped: the person has no email identifier", nil
+	}
+	to := emails[0]
 	if s.tpl.to != nil {
 		v, err := render(s.tpl.to, data)
 		if err != nil {
@@ -90,6 +121,9 @@ func (s *sender) compose(m activation.Message) (Mail, string, error) {
 	addr, err := mail.ParseAddress(to)
 	if err != nil {
 		return Mail{}, "", fmt.Errorf("recipient %q: %w", to, err)
+	}
+	if !slices.Contains(emails, strings.ToLower(addr.Address)) {
+		return Mail{}, "skipped: the recipient is not one of the person's email identifiers", nil
 	}
 	subject, err := render(s.tpl.subject, data)
 	if err == nil {
@@ -112,11 +146,47 @@ func (s *sender) compose(m activation.Message) (Mail, string, error) {
 	return ml, "", nil
 }
 
-// Mailer sends mails to one SMTP server.
-type Mailer struct{ cfg Config }
+// personEmails are the email identifiers of the person a payload is about: the profile's in
+// a change, the profile of the event's user id (else anonymous id) for an event.
+func (s *sender) personEmails(ctx context.Context, data map[string]any) ([]string, error) {
+	if _, ok := data["profile"].(map[string]any); ok {
+		return identityEmails(data), nil
+	}
+	if s.profiles == nil {
+		return nil, nil
+	}
+	for _, id := range []kenner.Identifier{{Kind: kenner.KindUserID, Value: str(data, "message", "userId")}, {Kind: kenner.KindAnonymousID, Value: str(data, "message", "anonymousId")}} {
+		if id.Value == "" {
+			continue
+		}
+		p, err := s.profiles.Profile(ctx, s.ws, id)
+		if kenner.ErrorCode(err) == kenner.ENotFound {
+			continue
+		}
+		if err != nil {
+			return nil, &retryable{err}
+		}
+		var out []string
+		for _, i := range p.Identities {
+			if i.Kind == kenner.KindEmail {
+				out = append(out, strings.ToLower(i.Value))
+			}
+		}
+		return out, nil
+	}
+	// The processor may not have applied the event yet: try again later.
+	return nil, &retryable{errors.New("the person this event is about is not known yet")}
+}
 
-// NewMailer returns a Mailer for a checked config (ParseConfig).
-func NewMailer(c Config) *Mailer { return &Mailer{cfg: c} }
+// Mailer sends mails to one SMTP server.
+type Mailer struct {
+	cfg    Config
+	policy egress.Policy
+}
+
+// NewMailer returns a Mailer for a checked config (ParseConfig) that connects only where
+// policy allows.
+func NewMailer(c Config, policy egress.Policy) *Mailer { return &Mailer{cfg: c, policy: policy} }
 
 // Send delivers mails over one connection and returns one Result per mail: a 5xx answer to
 // one mail is permanent for that mail only; 4xx answers and connection failures are retried.
@@ -188,14 +258,14 @@ func (m *Mailer) sendOne(c *smtp.Client, ml Mail) activation.Result {
 func (m *Mailer) dial(ctx context.Context) (*smtp.Client, error) {
 	var conn net.Conn
 	var err error
-	d := &net.Dialer{}
+	d := m.policy.Dialer(10 * time.Second)
 	if m.cfg.Security == TLS {
 		conn, err = (&tls.Dialer{NetDialer: d, Config: m.cfg.tlsConfig()}).DialContext(ctx, "tcp", m.cfg.addr())
 	} else {
 		conn, err = d.DialContext(ctx, "tcp", m.cfg.addr())
 	}
 	if err != nil {
-		return nil, err
+		return nil, egress.Generic(err)
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)

@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 	texttemplate "text/template"
+	"text/template/parse"
+	"time"
 
 	"github.com/kenner-cdp/kenner/activation"
 )
@@ -44,6 +46,8 @@ func compile(c Config) (*templates, error) {
 		tpl, err = texttemplate.New(field).Funcs(funcs).Parse(src)
 		if err != nil {
 			err = activation.Invalid("config.%s: %v", field, err)
+		} else if d := rangeDepth(tpl.Tree.Root); d > maxRangeDepth {
+			err = activation.Invalid("config.%s: %d loops (range) inside each other; at most %d", field, d, maxRangeDepth)
 		}
 		return tpl
 	}
@@ -57,8 +61,81 @@ func compile(c Config) (*templates, error) {
 		if t.html, err = htmltemplate.New("html").Funcs(funcs).Parse(c.HTML); err != nil {
 			return nil, activation.Invalid("config.html: %v", err)
 		}
+		if d := rangeDepth(t.html.Tree.Root); d > maxRangeDepth {
+			return nil, activation.Invalid("config.html: %d loops (range) inside each other; at most %d", d, maxRangeDepth)
+		}
 	}
 	return t, nil
+}
+
+// Bounds of one rendering. A template is the admin's, but its data is the public's (an
+// event's properties): loops inside loops over a large array multiply, so their nesting is
+// limited when the config is saved, and output and time when it runs.
+const (
+	maxRangeDepth = 2
+	maxRender     = 512 << 10
+	renderTimeout = 2 * time.Second
+)
+
+// rangeDepth is the deepest nesting of range (and template calls, which could recurse).
+func rangeDepth(n parse.Node) int {
+	deepest := 0
+	walk := func(ns ...parse.Node) {
+		for _, c := range ns {
+			if c != nil && !isNil(c) {
+				deepest = max(deepest, rangeDepth(c))
+			}
+		}
+	}
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n != nil {
+			walk(n.Nodes...)
+		}
+	case *parse.RangeNode:
+		var ns []parse.Node
+		if n.List != nil {
+			ns = append(ns, n.List)
+		}
+		if n.ElseList != nil {
+			ns = append(ns, n.ElseList)
+		}
+		walk(ns...)
+		return deepest + 1
+	case *parse.IfNode:
+		walkBranch(&deepest, n.List, n.ElseList)
+	case *parse.WithNode:
+		walkBranch(&deepest, n.List, n.ElseList)
+	case *parse.TemplateNode:
+		return maxRangeDepth + 1 // {{template}} can recurse: not offered
+	}
+	return deepest
+}
+
+func walkBranch(deepest *int, lists ...*parse.ListNode) {
+	for _, l := range lists {
+		if l != nil {
+			*deepest = max(*deepest, rangeDepth(l))
+		}
+	}
+}
+
+func isNil(n parse.Node) bool {
+	l, ok := n.(*parse.ListNode)
+	return ok && l == nil
+}
+
+// errTooLarge stops a rendering whose output passed maxRender.
+var errTooLarge = fmt.Errorf("renders to more than %d KB", maxRender>>10)
+
+// capped is a buffer that refuses to grow past maxRender, which stops the template.
+type capped struct{ bytes.Buffer }
+
+func (c *capped) Write(p []byte) (int, error) {
+	if c.Len()+len(p) > maxRender {
+		return 0, errTooLarge
+	}
+	return c.Buffer.Write(p)
 }
 
 // executor is a text or an HTML template.
@@ -69,36 +146,44 @@ type executor interface {
 // render fills one template. A field the payload lacks renders as nothing rather than
 // Go's "<no value>".
 func render(tpl executor, data any) (string, error) {
-	var b bytes.Buffer
-	if err := tpl.Execute(&b, data); err != nil {
-		return "", err
+	type result struct {
+		s   string
+		err error
 	}
-	return strings.ReplaceAll(b.String(), "<no value>", ""), nil
+	done := make(chan result, 1)
+	go func() {
+		var b capped
+		if err := tpl.Execute(&b, data); err != nil {
+			done <- result{err: err}
+			return
+		}
+		done <- result{s: strings.ReplaceAll(b.String(), "<no value>", "")}
+	}()
+	timer := time.NewTimer(renderTimeout)
+	defer timer.Stop()
+	select {
+	case r := <-done:
+		return r.s, r.err
+	case <-timer.C:
+		// The rendering goroutine finishes on its own: its loops are bounded by the nesting
+		// limit and the payload's size, and its output by maxRender.
+		return "", fmt.Errorf("took longer than %s to render", renderTimeout)
+	}
 }
 
-// recipient is where an email about a payload goes when the config names no template: the
-// person's email identity, else an email trait of the profile or the event.
-func recipient(p map[string]any) string {
-	if prof, ok := p["profile"].(map[string]any); ok {
-		if ids, ok := prof["identities"].([]any); ok {
-			for _, id := range ids {
-				if m, ok := id.(map[string]any); ok && m["kind"] == "email" {
-					if v, ok := m["value"].(string); ok && v != "" {
-						return v
-					}
-				}
+// identityEmails are the email identifiers of the profile in a change's payload.
+func identityEmails(p map[string]any) []string {
+	var out []string
+	prof, _ := p["profile"].(map[string]any)
+	ids, _ := prof["identities"].([]any)
+	for _, id := range ids {
+		if m, ok := id.(map[string]any); ok && m["kind"] == "email" {
+			if v, ok := m["value"].(string); ok && v != "" {
+				out = append(out, strings.ToLower(v))
 			}
 		}
-		if v := str(prof, "traits", "email"); v != "" {
-			return v
-		}
 	}
-	for _, path := range [][]string{{"message", "traits", "email"}, {"message", "context", "traits", "email"}, {"message", "properties", "email"}} {
-		if v := str(p, path...); v != "" {
-			return v
-		}
-	}
-	return ""
+	return out
 }
 
 func str(m map[string]any, path ...string) string {

@@ -15,12 +15,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/activation"
+	"github.com/kenner-cdp/kenner/egress"
 )
 
 // Type is the destination type name.
@@ -45,12 +46,39 @@ type Config struct {
 	S3 *S3Config `json:"s3"`
 }
 
-// Factory is the activation.Factory of file exports; full exports read members from aud.
-func Factory(aud activation.Audience) activation.Factory {
-	return func(d kenner.Destination) (activation.Sender, error) { return newSender(d, aud) }
+// Options are where file exports may write: Root confines directories (an export's dir is
+// a directory inside it; empty: directory exports are refused), Egress the S3 endpoints.
+type Options struct {
+	Root   string
+	Egress egress.Policy
 }
 
-func newSender(d kenner.Destination, aud activation.Audience) (*sender, error) {
+// Factory is the activation.Factory of file exports; full exports read members from aud.
+func Factory(aud activation.Audience, opts Options) activation.Factory {
+	return func(d kenner.Destination) (activation.Sender, error) { return newSender(d, aud, opts) }
+}
+
+// confine resolves an export's dir inside root: a relative dir is taken under root, an
+// absolute one must lie within it, and ".." cannot climb out. Symbolic links are not
+// followed at this point; the directory is created, lazily, with 0700.
+func confine(root, dir string) (string, error) {
+	if root == "" {
+		return "", activation.Invalid("config.dir: this server takes no directory exports (start it with --export-root DIR to allow them), use s3")
+	}
+	root = filepath.Clean(root)
+	p := dir
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(root, p)
+	}
+	p = filepath.Clean(p)
+	rel, err := filepath.Rel(root, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", activation.Invalid("config.dir must be inside the export root %s, not %q", root, dir)
+	}
+	return p, nil
+}
+
+func newSender(d kenner.Destination, aud activation.Audience, opts Options) (*sender, error) {
 	var c Config
 	if len(d.Config) > 0 {
 		if err := json.Unmarshal(d.Config, &c); err != nil {
@@ -58,10 +86,14 @@ func newSender(d kenner.Destination, aud activation.Audience) (*sender, error) {
 		}
 	}
 	if c.Dir == "" && c.S3 == nil {
-		return nil, activation.Invalid("config needs dir (an absolute directory path), s3, or both")
+		return nil, activation.Invalid("config needs dir (a directory inside the export root), s3, or both")
 	}
-	if c.Dir != "" && !filepath.IsAbs(c.Dir) {
-		return nil, activation.Invalid("config.dir must be an absolute directory path, not %q", c.Dir)
+	if c.Dir != "" {
+		dir, err := confine(opts.Root, c.Dir)
+		if err != nil {
+			return nil, err
+		}
+		c.Dir = dir
 	}
 	switch c.Format {
 	case "":
@@ -81,13 +113,8 @@ func newSender(d kenner.Destination, aud activation.Audience) (*sender, error) {
 		}
 		s.every = every
 	}
-	if c.Dir != "" {
-		if err := os.MkdirAll(c.Dir, 0o700); err != nil {
-			return nil, activation.Invalid("config.dir: %v", err)
-		}
-	}
 	if c.S3 != nil {
-		up, err := newUploader(*c.S3)
+		up, err := newUploader(*c.S3, opts.Egress)
 		if err != nil {
 			return nil, err
 		}

@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/kenner-cdp/kenner/internal/csvcell"
 )
 
 // Row is one line of an export: a person added to or removed from a segment (incremental) or
@@ -29,7 +31,7 @@ type rowWriter interface {
 type csvRows struct{ w *csv.Writer }
 
 func (c csvRows) Write(r Row) error {
-	return c.w.Write([]string{r.Action, r.SegmentID, r.ProfileID, r.Kind, r.Value, r.At})
+	return c.w.Write(csvcell.Row([]string{r.Action, r.SegmentID, r.ProfileID, r.Kind, r.Value, r.At}))
 }
 
 func (c csvRows) Flush() error { c.w.Flush(); return c.w.Error() }
@@ -53,6 +55,11 @@ func (s *sender) write(ctx context.Context, name string, fill func(w rowWriter) 
 	var f *os.File
 	var err error
 	if s.cfg.Dir != "" {
+		// Created on the first file, not when the config is saved: saving a destination
+		// makes no directory anywhere.
+		if err := os.MkdirAll(s.cfg.Dir, 0o700); err != nil {
+			return err
+		}
 		f, err = os.OpenFile(filepath.Join(s.cfg.Dir, name+".tmp"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	} else {
 		f, err = os.CreateTemp("", "kenner-export-*")

@@ -2,14 +2,18 @@ package export
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/activation"
+	"github.com/kenner-cdp/kenner/egress"
 )
 
 // S3Config is where files are uploaded: any S3-compatible storage (AWS S3, MinIO, R2, GCS's
@@ -34,7 +38,7 @@ type uploader struct {
 	cfg    S3Config
 }
 
-func newUploader(c S3Config) (*uploader, error) {
+func newUploader(c S3Config, policy egress.Policy) (*uploader, error) {
 	if c.Bucket == "" {
 		return nil, activation.Invalid("config.s3.bucket is required")
 	}
@@ -44,6 +48,9 @@ func newUploader(c S3Config) (*uploader, error) {
 	u, err := url.Parse(c.Endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
 		return nil, activation.Invalid("config.s3.endpoint must be an http(s) URL with no path, such as https://s3.amazonaws.com, not %q", c.Endpoint)
+	}
+	if err := policy.CheckHost(u.Hostname()); err != nil {
+		return nil, activation.Invalid("config.s3.endpoint: %s", kenner.ErrorMessage(err))
 	}
 	creds := credentials.NewEnvAWS()
 	if c.AccessKeyID != "" || c.SecretAccessKey != "" {
@@ -56,7 +63,13 @@ func newUploader(c S3Config) (*uploader, error) {
 	if c.PathStyle {
 		lookup = minio.BucketLookupPath
 	}
-	client, err := minio.New(u.Host, &minio.Options{Creds: creds, Secure: u.Scheme == "https", Region: c.Region, BucketLookup: lookup})
+	tr, err := minio.DefaultTransport(u.Scheme == "https")
+	if err != nil {
+		return nil, err
+	}
+	tr.DialContext = policy.Dialer(10 * time.Second).DialContext
+	tr.Proxy = nil
+	client, err := minio.New(u.Host, &minio.Options{Creds: creds, Secure: u.Scheme == "https", Region: c.Region, BucketLookup: lookup, Transport: tr})
 	if err != nil {
 		return nil, activation.Invalid("config.s3: %v", err)
 	}
@@ -66,7 +79,13 @@ func newUploader(c S3Config) (*uploader, error) {
 func (u *uploader) upload(ctx context.Context, name, path, contentType string) error {
 	key := strings.TrimPrefix(u.cfg.Prefix, "/") + name
 	if _, err := u.client.FPutObject(ctx, u.cfg.Bucket, key, path, minio.PutObjectOptions{ContentType: contentType}); err != nil {
-		return fmt.Errorf("upload s3://%s/%s: %w", u.cfg.Bucket, key, err)
+		// The storage's own error codes (NoSuchBucket, AccessDenied) help; anything else is
+		// told generically, as for every destination (no view of internal services).
+		var er minio.ErrorResponse
+		if errors.As(err, &er) && er.Code != "" {
+			return fmt.Errorf("upload s3://%s/%s: %s", u.cfg.Bucket, key, er.Code)
+		}
+		return fmt.Errorf("upload s3://%s/%s: %w", u.cfg.Bucket, key, egress.Generic(err))
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/activation"
+	"github.com/kenner-cdp/kenner/egress"
 )
 
 // Type is the destination type name.
@@ -29,8 +30,12 @@ type Config struct {
 	Timeout  kenner.Duration `json:"timeout"`
 }
 
-// New is the activation.Factory of forwarders.
-func New(d kenner.Destination) (activation.Sender, error) {
+// Factory is the activation.Factory of forwarders that connect only where policy allows.
+func Factory(policy egress.Policy) activation.Factory {
+	return func(d kenner.Destination) (activation.Sender, error) { return newSender(d, policy) }
+}
+
+func newSender(d kenner.Destination, policy egress.Policy) (activation.Sender, error) {
 	var c Config
 	if len(d.Config) > 0 {
 		if err := json.Unmarshal(d.Config, &c); err != nil {
@@ -41,6 +46,9 @@ func New(d kenner.Destination) (activation.Sender, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, activation.Invalid("config.url must be the collector's absolute http or https URL, not %q", c.URL)
 	}
+	if err := policy.CheckHost(u.Hostname()); err != nil {
+		return nil, activation.Invalid("config.url: %s", kenner.ErrorMessage(err))
+	}
 	if c.WriteKey == "" {
 		return nil, activation.Invalid("config.write_key is required")
 	}
@@ -48,7 +56,7 @@ func New(d kenner.Destination) (activation.Sender, error) {
 		c.Timeout = kenner.Duration(10 * time.Second)
 	}
 	return &sender{cfg: c, endpoint: strings.TrimRight(c.URL, "/") + "/v1/batch",
-		client: &http.Client{Timeout: time.Duration(c.Timeout)}}, nil
+		client: policy.HTTPClient(time.Duration(c.Timeout), 4)}, nil
 }
 
 type sender struct {
@@ -83,7 +91,7 @@ func (s *sender) Send(ctx context.Context, msgs []activation.Message) []activati
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Kenner-Forwarder/1")
 	resp, err := s.client.Do(req)
-	return activation.Failed(len(msgs), activation.HTTPResult(resp, err, time.Now()))
+	return activation.Failed(len(msgs), activation.HTTPResult(resp, egress.Generic(err), time.Now()))
 }
 
 // toCall turns a delivery payload into a Segment call.

@@ -2,6 +2,11 @@
 // consumers, on Kenner's own NATS (embedded or external) or on another server. Nats-Msg-Id is
 // the idempotency key; when a JetStream stream captures the subject the publish waits for the
 // stream's ack, and the stream drops redeliveries itself.
+//
+// A destination's subject is the admin's choice, so it is kept away from what would harm
+// Kenner: the server's JetStream and system APIs ($JS., $SYS., ...), reply inboxes and
+// Kenner's own subjects are refused, on any server (an external one may be Kenner's own); on
+// the embedded server the publish also goes through a user whose permissions deny them.
 package subject
 
 import (
@@ -29,8 +34,42 @@ type Config struct {
 	URL     string `json:"url"`
 }
 
-// Factory returns the activation.Factory of NATS destinations; own is Kenner's connection.
-func Factory(own *natsgo.Conn) activation.Factory {
+// Options are Kenner's side of NATS destinations.
+type Options struct {
+	// Publish is the connection destinations without a URL publish on (nil: they need one);
+	// it should be a user that may not publish on Kenner's subjects (nats.Log.DestinationConn).
+	Publish *natsgo.Conn
+	// Lookup asks the server which stream captures a subject (a read-only API call the
+	// restricted user may not make); nil: Publish.
+	Lookup *natsgo.Conn
+	// Prefix, when set, is the only subject space destinations may publish in ("crm." or
+	// "out.>"-style prefixes without the wildcard: "out.").
+	Prefix string
+}
+
+// reserved are the subject prefixes no destination may publish on (compared without case:
+// a server is case-sensitive, but a near miss is a mistake or an attack, never intended).
+var reserved = []string{"$js.", "$sys.", "$kv.", "$o.", "$srv.", "_inbox.", "kenner."}
+
+// CheckSubject says whether a destination may publish on subj.
+func (o Options) CheckSubject(subj string) error {
+	if subj == "" || strings.ContainsAny(subj, " \t\r\n*>") || strings.HasPrefix(subj, ".") || strings.HasSuffix(subj, ".") || strings.Contains(subj, "..") {
+		return activation.Invalid("config.subject must be a NATS subject without wildcards (it may hold {type}), not %q", subj)
+	}
+	low := strings.ToLower(subj)
+	for _, r := range reserved {
+		if strings.HasPrefix(low, r) || low+"." == r {
+			return activation.Invalid("config.subject %q is reserved: subjects starting with $JS., $SYS., $KV., $O., $SRV., _INBOX. or kenner. belong to the server and to Kenner", subj)
+		}
+	}
+	if o.Prefix != "" && !strings.HasPrefix(subj, o.Prefix) {
+		return activation.Invalid("config.subject must start with %q on this server", o.Prefix)
+	}
+	return nil
+}
+
+// Factory returns the activation.Factory of NATS destinations.
+func Factory(opts Options) activation.Factory {
 	return func(d kenner.Destination) (activation.Sender, error) {
 		var c Config
 		if len(d.Config) > 0 {
@@ -38,33 +77,42 @@ func Factory(own *natsgo.Conn) activation.Factory {
 				return nil, activation.Invalid("config: %v", err)
 			}
 		}
-		if c.Subject == "" || strings.ContainsAny(c.Subject, " \t\r\n*>") || strings.HasPrefix(c.Subject, ".") || strings.HasSuffix(c.Subject, ".") {
-			return nil, activation.Invalid("config.subject must be a NATS subject without wildcards (it may hold {type}), not %q", c.Subject)
+		if err := opts.CheckSubject(strings.ReplaceAll(c.Subject, "{type}", "type")); err != nil {
+			return nil, err
 		}
-		nc, owned := own, false
+		nc, lookup, owned := opts.Publish, opts.Lookup, false
 		if c.URL != "" {
 			var err error
 			if nc, err = natsgo.Connect(c.URL, natsgo.Name("kenner-destination"), natsgo.MaxReconnects(-1), natsgo.Timeout(5*time.Second)); err != nil {
-				return nil, activation.Invalid("config.url: %v", err)
+				return nil, activation.Invalid("config.url: could not connect")
 			}
-			owned = true
+			lookup, owned = nc, true
 		}
 		if nc == nil {
-			return nil, activation.Invalid("config.url is required: Kenner has no NATS connection of its own here")
+			return nil, activation.Invalid("config.url is required: Kenner has no NATS connection for destinations here")
+		}
+		if lookup == nil {
+			lookup = nc
 		}
 		js, err := jetstream.New(nc)
 		if err != nil {
 			return nil, err
 		}
-		return &sender{cfg: c, nc: nc, js: js, owned: owned, streams: map[string]capture{}}, nil
+		ljs, err := jetstream.New(lookup)
+		if err != nil {
+			return nil, err
+		}
+		return &sender{cfg: c, opts: opts, nc: nc, js: js, lookup: ljs, owned: owned, streams: map[string]capture{}}, nil
 	}
 }
 
 type sender struct {
-	cfg   Config
-	nc    *natsgo.Conn
-	js    jetstream.JetStream
-	owned bool
+	cfg    Config
+	opts   Options
+	nc     *natsgo.Conn
+	js     jetstream.JetStream
+	lookup jetstream.JetStream
+	owned  bool
 
 	mu      sync.Mutex
 	streams map[string]capture
@@ -76,6 +124,10 @@ func (s *sender) Send(ctx context.Context, msgs []activation.Message) []activati
 	defer cancel()
 	for i, m := range msgs {
 		msg := natsgo.NewMsg(strings.ReplaceAll(s.cfg.Subject, "{type}", m.Type))
+		if err := s.opts.CheckSubject(msg.Subject); err != nil {
+			out[i] = activation.Result{Err: err, Permanent: true}
+			continue
+		}
 		msg.Data = m.Payload
 		msg.Header.Set(natsgo.MsgIdHdr, m.Key)
 		msg.Header.Set("Kenner-Type", m.Type)
@@ -101,7 +153,7 @@ func (s *sender) captured(ctx context.Context, subj string) bool {
 	if ok && time.Since(c.at) < time.Minute {
 		return c.yes
 	}
-	_, err := s.js.StreamNameBySubject(ctx, subj)
+	_, err := s.lookup.StreamNameBySubject(ctx, subj)
 	yes := err == nil
 	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return ok && c.yes // could not ask: keep the last answer

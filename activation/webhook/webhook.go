@@ -19,6 +19,8 @@ import (
 
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/activation"
+	"github.com/kenner-cdp/kenner/egress"
+	"golang.org/x/net/http/httpguts"
 )
 
 // Type is the destination type name.
@@ -50,8 +52,8 @@ func Sign(secret, timestamp string, body []byte) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// ParseConfig reads and checks a config.
-func ParseConfig(raw json.RawMessage) (Config, error) {
+// ParseConfig reads and checks a config; the URL's host must be one policy allows.
+func ParseConfig(raw json.RawMessage, policy egress.Policy) (Config, error) {
 	var c Config
 	if len(raw) == 0 {
 		return c, activation.Invalid("config.url is required")
@@ -63,9 +65,15 @@ func ParseConfig(raw json.RawMessage) (Config, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return c, activation.Invalid("config.url must be an absolute http or https URL, not %q", c.URL)
 	}
-	for k := range c.Headers {
+	if err := policy.CheckHost(u.Hostname()); err != nil {
+		return c, activation.Invalid("config.url: %s", kenner.ErrorMessage(err))
+	}
+	for k, v := range c.Headers {
 		if k == "" || strings.ContainsAny(k, " :\r\n") {
 			return c, activation.Invalid("config.headers: %q is not a header name", k)
+		}
+		if !httpguts.ValidHeaderFieldValue(v) {
+			return c, activation.Invalid("config.headers: the value of %s holds a line break or a control character", k)
 		}
 		switch http.CanonicalHeaderKey(k) {
 		case HeaderIdempotencyKey, HeaderTimestamp, HeaderSignature, "Content-Type", "Content-Length":
@@ -81,15 +89,15 @@ func ParseConfig(raw json.RawMessage) (Config, error) {
 	return c, nil
 }
 
-// New is the activation.Factory of webhooks.
-func New(d kenner.Destination) (activation.Sender, error) {
-	c, err := ParseConfig(d.Config)
-	if err != nil {
-		return nil, err
+// Factory is the activation.Factory of webhooks that connect only where policy allows.
+func Factory(policy egress.Policy) activation.Factory {
+	return func(d kenner.Destination) (activation.Sender, error) {
+		c, err := ParseConfig(d.Config, policy)
+		if err != nil {
+			return nil, err
+		}
+		return &sender{cfg: c, client: policy.HTTPClient(time.Duration(c.Timeout), max(d.Parallel, 4))}, nil
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = max(d.Parallel, 4)
-	return &sender{cfg: c, client: &http.Client{Transport: tr, Timeout: time.Duration(c.Timeout)}}, nil
 }
 
 type sender struct {
@@ -132,7 +140,7 @@ func (s *sender) Send(ctx context.Context, msgs []activation.Message) []activati
 		req.Header.Set(HeaderSignature, Sign(s.cfg.Secret, ts, body))
 	}
 	resp, err := s.client.Do(req)
-	return activation.Failed(len(msgs), activation.HTTPResult(resp, err, time.Now()))
+	return activation.Failed(len(msgs), activation.HTTPResult(resp, egress.Generic(err), time.Now()))
 }
 
 // withKey adds "idempotency_key" to a JSON object.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/activation"
+	"github.com/kenner-cdp/kenner/egress"
 )
 
 func TestSign(t *testing.T) {
@@ -34,7 +35,7 @@ func TestSendOutcomes(t *testing.T) {
 	}))
 	defer srv.Close()
 	cfg, _ := json.Marshal(Config{URL: srv.URL, Secret: "k"})
-	snd, err := New(kenner.Destination{Config: cfg})
+	snd, err := Factory(egress.MustAllow("127.0.0.0/8"))(kenner.Destination{Config: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func TestSendOutcomes(t *testing.T) {
 	for _, tc := range tests {
 		status = tc.status
 		r := snd.Send(t.Context(), one)[0]
-		if (r.Err == nil) != tc.ok || r.Permanent != tc.perm || r.RetryAfter.Seconds() != tc.retryAfter || r.Status != tc.status || (tc.status != 204 && r.Response != "answer") {
+		if (r.Err == nil) != tc.ok || r.Permanent != tc.perm || r.RetryAfter.Seconds() != tc.retryAfter || r.Status != tc.status || (tc.status != 204 && (r.Response == "answer") != (tc.status/100 == 2 || tc.status/100 == 4)) {
 			t.Errorf("status %d: result %+v", tc.status, r)
 		}
 	}
@@ -75,7 +76,7 @@ func TestSendOutcomes(t *testing.T) {
 	}
 
 	for _, bad := range []string{`{}`, `{"url":"/relative"}`, `{"url":"http://h","headers":{"Idempotency-Key":"x"}}`, `{"url":"http://h","timeout":"-1s"}`, `[1]`} {
-		if _, err := New(kenner.Destination{Config: json.RawMessage(bad)}); kenner.ErrorCode(err) != kenner.EInvalid {
+		if _, err := Factory(egress.MustAllow("127.0.0.0/8"))(kenner.Destination{Config: json.RawMessage(bad)}); kenner.ErrorCode(err) != kenner.EInvalid {
 			t.Errorf("config %s: err %v, want invalid", bad, err)
 		}
 	}

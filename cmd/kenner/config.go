@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/egress"
 	"github.com/kenner-cdp/kenner/privacy"
 	"github.com/kenner-cdp/kenner/standardize"
 	"github.com/knadh/koanf/parsers/yaml"
@@ -60,6 +61,12 @@ type config struct {
 	DeliveryBackoffMax  time.Duration
 	DeliveryRetention   time.Duration
 	ChangesMaxAge       time.Duration
+
+	AdminAddr          string
+	DestinationAllow   egress.Policy
+	ExportRoot         string
+	NATSDestinationURL string
+	MaxConnsPerClient  int
 }
 
 func loadConfig(cmd *cobra.Command) (config, error) {
@@ -92,6 +99,15 @@ func loadConfig(cmd *cobra.Command) (config, error) {
 		DebugAddr: k.String("debug-addr"), MemoryLimit: k.Int64("memory-limit"), URL: k.String("url"), Token: k.String("token"),
 	}
 	c.TokenRateLimit = k.Float64("token-rate-limit")
+	c.AdminAddr = k.String("admin-addr")
+	c.ExportRoot = k.String("export-root")
+	c.NATSDestinationURL = k.String("nats-destination-url")
+	c.MaxConnsPerClient = k.Int("max-conns-per-client")
+	allow, err := egress.New(k.Strings("destination-allow"))
+	if err != nil {
+		return config{}, usageError{fmt.Errorf("destination-allow: %s", kenner.ErrorMessage(err))}
+	}
+	c.DestinationAllow = allow
 	c.PII = privacy.NewPII(k.Strings("pii-traits"))
 	purposes, err := stringMap(k, "consent-purposes", "purpose=drop or purpose=strip")
 	if err != nil {

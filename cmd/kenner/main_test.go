@@ -144,7 +144,8 @@ func startNode(t *testing.T, data string, env []string, extra ...string) *child 
 		t.Fatal(err)
 	}
 	s := &child{t: t, data: data, url: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &bytes.Buffer{}}
-	args := append([]string{"serve", "--data", data, "--addr", fmt.Sprintf("127.0.0.1:%d", port)}, extra...)
+	// Test receivers listen on loopback, which destinations refuse unless allowed.
+	args := append([]string{"serve", "--data", data, "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--destination-allow", "127.0.0.0/8"}, extra...)
 	s.cmd = exec.Command(kennerBin, args...)
 	s.cmd.Env = append(os.Environ(), env...)
 	s.cmd.Stderr = s.logs

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kenner-cdp/kenner/activation"
 	"github.com/kenner-cdp/kenner/activation/builtin"
+	"github.com/kenner-cdp/kenner/activation/subject"
 	"github.com/kenner-cdp/kenner/ingest"
 	"github.com/kenner-cdp/kenner/nats"
 	"github.com/kenner-cdp/kenner/privacy"
@@ -22,6 +23,7 @@ import (
 	"github.com/kenner-cdp/kenner/server"
 	"github.com/kenner-cdp/kenner/trackingplan"
 	"github.com/kenner-cdp/kenner/web"
+	natsgo "github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
@@ -48,6 +50,11 @@ its batch, then closes the store and the log, and exits 0.`,
 	}
 	f := cmd.Flags()
 	f.String("addr", "127.0.0.1:8080", "HTTP listen address")
+	f.String("admin-addr", "", "serve the admin API, metrics and OpenAPI on this HOST:PORT only; --addr then serves just the tracking API, webhook sources and health checks")
+	f.StringSlice("destination-allow", nil, "address ranges destinations may reach although internal (CIDR or IP, e.g. 10.1.0.0/16,127.0.0.1); loopback, private, link-local and metadata addresses are refused otherwise")
+	f.String("export-root", "", "directory under which file-export destinations may write (default DATA/exports)")
+	f.String("nats-destination-url", "", "NATS URL (with a user restricted as SECURITY.md says) that NATS destinations without their own url publish on, with an external --nats")
+	f.Int("max-conns-per-client", 256, "open connections one client address may hold on the public listener (0: no limit)")
 	addLogFlags(cmd, serveMemoryLimit)
 	addIdentityFlags(cmd)
 	f.Float64("rate-limit", 0, "events per second one source may send (0: no limit)")
@@ -80,8 +87,17 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		RateLimit: cfg.RateLimit, TrustProxy: cfg.TrustProxy, Consent: cfg.Consent, PII: cfg.PII,
 		Standardize: cfg.Standardize, Plans: plans,
 	})
+	subjects, closeSubjects, err := destinationSubjects(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeSubjects()
+	exportRoot := cfg.ExportRoot
+	if exportRoot == "" {
+		exportRoot = filepath.Join(cfg.Data, "exports")
+	}
 	act := activation.New(app.store, sealed, activation.Config{
-		Senders:     builtin.Senders(app.store, log.Conn()),
+		Senders:     builtin.Senders(app.store, builtin.Options{Egress: cfg.DestinationAllow, ExportRoot: exportRoot, Subjects: subjects}),
 		MaxAttempts: cfg.DeliveryAttempts, BackoffMax: cfg.DeliveryBackoffMax, Retention: cfg.DeliveryRetention,
 		Consent: cfg.Consent, PII: cfg.PII,
 	}, reg, logger)
@@ -108,7 +124,25 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	connsRefused := prometheus.NewCounter(prometheus.CounterOpts{Name: "kenner_http_connections_refused_total",
+		Help: "Connections closed at once because their client address held --max-conns-per-client already."})
+	reg.MustRegister(connsRefused)
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "kenner_log_records_skipped_total",
+		Help: "Log records readers could not decode (not written by Kenner, or damaged) and skipped; they stay in the stream."},
+		func() float64 { return float64(log.SkippedRecords()) }))
+	ln = web.LimitPerClient(ln, cfg.MaxConnsPerClient, connsRefused.Inc)
+	var publicHandler http.Handler = api
+	var adminSrv *http.Server
+	var adminLn net.Listener
+	if cfg.AdminAddr != "" {
+		if adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on the admin address: %w", err)
+		}
+		publicHandler = api.Public()
+		adminSrv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	}
+	srv := &http.Server{Handler: publicHandler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 
 	if cfg.DebugAddr != "" {
 		stopDebug, err := serveDebug(cfg.DebugAddr, logger)
@@ -130,8 +164,12 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		privacy.NewRetention(app.store, cfg.Retention, reg, logger).Run(procCtx, cfg.RetentionInterval)
 	})
 
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(ln) }()
+	if adminSrv != nil {
+		go func() { serveErr <- adminSrv.Serve(adminLn) }()
+		logger.Info("admin API listening", "addr", "http://"+adminLn.Addr().String())
+	}
 	logger.Info("kenner listening", "addr", "http://"+ln.Addr().String(), "data", cfg.Data, "log", log.String())
 
 	select {
@@ -144,6 +182,11 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	if shutErr := srv.Shutdown(shutdownCtx); shutErr != nil {
 		logger.Error("http shutdown", "err", shutErr)
 	}
+	if adminSrv != nil {
+		if shutErr := adminSrv.Shutdown(shutdownCtx); shutErr != nil {
+			logger.Error("admin http shutdown", "err", shutErr)
+		}
+	}
 	stopProc()
 	wg.Wait()
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -151,6 +194,22 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// destinationSubjects is what NATS destinations without a URL publish on: the embedded
+// server's restricted user, or the user of --nats-destination-url on an external server
+// (without it, they need their own url).
+func destinationSubjects(cfg config, log *nats.Log) (subject.Options, func(), error) {
+	opts := subject.Options{Publish: log.DestinationConn(), Lookup: log.Conn()}
+	if cfg.NATSDestinationURL == "" {
+		return opts, func() {}, nil
+	}
+	nc, err := natsgo.Connect(cfg.NATSDestinationURL, natsgo.Name("kenner-destinations"), natsgo.MaxReconnects(-1))
+	if err != nil {
+		return opts, nil, fmt.Errorf("nats-destination-url: %w", err)
+	}
+	opts.Publish = nc
+	return opts, nc.Close, nil
 }
 
 // addLogFlags defines the flags that choose and shape the log, and the soft memory limit
