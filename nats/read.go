@@ -63,6 +63,8 @@ func (l *Log) Read(ctx context.Context, partition int, after uint64, fn func(con
 		}
 		if f := msg.Headers().Get(headerFormat); f != formatFrames {
 			l.skip(rec.Seq, partition, fmt.Errorf("unknown format %q", f))
+		} else if rec.WorkspaceID == "" || rec.SourceID == "" {
+			l.skip(rec.Seq, partition, errors.New("no workspace or source"))
 		} else if rec.Events, err = decodeFrames(msg.Data()); err != nil {
 			rec.Events = nil
 			l.skip(rec.Seq, partition, err)

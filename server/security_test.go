@@ -1,0 +1,179 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/activation/webhook"
+	"github.com/kenner-cdp/kenner/egress"
+)
+
+// TestNATSDestinationCannotTouchTheLog: the subjects that purged the event log or wrote a
+// foreign record into it are refused when a destination is saved, and the connection
+// destinations publish on may not publish there even if a check were missed.
+func TestNATSDestinationCannotTouchTheLog(t *testing.T) {
+	st := newStack(t)
+	admin := st.tokens[kenner.RoleAdmin]
+	for _, subj := range []string{"$JS.API.STREAM.PURGE.events", "$js.api.stream.delete.events", "kenner.events.0",
+		"kenner.changes", "_INBOX.steal", "$SYS.REQ.SERVER.PING", "$KV.bucket.key", "kenner"} {
+		body := fmt.Sprintf(`{"name":"x","type":"nats","config":{"subject":%q}}`, subj)
+		if code, out := st.do(t, "POST", "/v1/destinations", admin, body); code != 400 {
+			t.Errorf("subject %s: %d %v, want 400", subj, code, out)
+		}
+	}
+
+	st.track(t, `{"batch":[{"type":"track","userId":"u1","event":"Signed Up","messageId":"before"}]}`)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	js, _ := jetstream.New(st.log.Conn())
+	stream, err := js.Stream(ctx, "events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := stream.Info(ctx)
+
+	// The restricted user is refused by the server itself.
+	dest := st.log.DestinationConn()
+	errs := make(chan error, 4)
+	dest.SetErrorHandler(func(_ *natsgo.Conn, _ *natsgo.Subscription, err error) { errs <- err })
+	for _, subj := range []string{"$JS.API.STREAM.PURGE.events", "kenner.events.0"} {
+		dest.Publish(subj, []byte("foreign"))
+		dest.Flush()
+		select {
+		case err := <-errs:
+			if !strings.Contains(strings.ToLower(err.Error()), "permissions violation") {
+				t.Errorf("publish on %s: %v, want a permissions violation", subj, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("publish on %s by the destinations' user was not refused", subj)
+		}
+	}
+	after, _ := stream.Info(ctx)
+	if after.State.Msgs < before.State.Msgs {
+		t.Errorf("the event stream lost messages: %d -> %d", before.State.Msgs, after.State.Msgs)
+	}
+}
+
+// TestForeignLogRecordIsSkipped: a record Kenner did not write (no format header, or bad
+// frames) used to stop its partition's processor for ever; it is skipped and later events
+// are applied.
+func TestForeignLogRecordIsSkipped(t *testing.T) {
+	st := newStack(t)
+	viewer := st.tokens[kenner.RoleMarketer]
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	js, _ := jetstream.New(st.log.Conn())
+	for p := range st.log.Partitions() {
+		subj := fmt.Sprintf("kenner.events.%d", p)
+		if _, err := js.Publish(ctx, subj, []byte(`{"type":"track","userId":"intruder","event":"x"}`)); err != nil {
+			t.Fatal(err)
+		}
+		m := natsgo.NewMsg(subj)
+		m.Header.Set("Kenner-Format", "1")
+		m.Data = []byte{0xff, 0xff, 0xff, 0xff, 0x0f} // a frame longer than the record
+		if _, err := js.PublishMsg(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 8 {
+		st.track(t, fmt.Sprintf(`{"batch":[{"type":"identify","userId":"after-%d","traits":{"plan":"pro"},"messageId":"a%d"}]}`, i, i))
+	}
+	for i := range 8 {
+		waitFor(t, func() bool {
+			code, out := st.do(t, "GET", fmt.Sprintf("/v1/profiles/user_id:after-%d", i), viewer, "")
+			if code != 200 && code != 404 {
+				t.Fatalf("%d %v", code, out)
+			}
+			return code == 200
+		})
+	}
+	if code, _ := st.do(t, "GET", "/v1/profiles/user_id:intruder", viewer, ""); code != 404 {
+		t.Errorf("the foreign record's event was applied: %d", code)
+	}
+	// Each reader of the log (processor, activation) skips them and counts.
+	if n := st.log.SkippedRecords(); n < int64(2*st.log.Partitions()) {
+		t.Errorf("%d records skipped, want at least %d", n, 2*st.log.Partitions())
+	}
+}
+
+// TestDestinationSSRF: with the default policy (no --destination-allow), destinations that
+// point at internal addresses are refused when saved, in every spelling of the issue's
+// attack, and a host name that resolves to loopback is refused when it connects.
+func TestDestinationSSRF(t *testing.T) {
+	st := newStack(t, func(sc *stackConfig) {
+		sc.act.Senders[webhook.Type] = webhook.Factory(egress.Policy{})
+	})
+	admin := st.tokens[kenner.RoleAdmin]
+	for _, url := range []string{"http://169.254.169.254/latest/meta-data/", "http://10.0.0.5/", "http://[fd00::1]/",
+		"http://metadata.google.internal/computeMetadata/v1/", "http://0x7f000001/", "http://2130706433/", "http://127.0.0.1:8080/",
+		"http://[::ffff:127.0.0.1]/", "http://localhost/"} {
+		body := fmt.Sprintf(`{"name":"x","type":"webhook","config":{"url":%q}}`, url)
+		if code, out := st.do(t, "POST", "/v1/destinations", admin, body); code != 400 {
+			t.Errorf("webhook to %s: %d %v, want 400", url, code, out)
+		}
+	}
+	// A host name that resolves to an internal address passes this check (it is a name) and
+	// is refused when it connects: egress.TestClientRefusesAtConnect.
+}
+
+// TestRedirectNotFollowed: a receiver's 302 is its answer: the delivery does not go on to
+// the redirect's target (an internal service, with the destination's headers), and the
+// delivery log keeps no excerpt of it.
+func TestRedirectNotFollowed(t *testing.T) {
+	st := newStack(t)
+	admin := st.tokens[kenner.RoleAdmin]
+	var inner atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inner.Add(1)
+		fmt.Fprint(w, "internal page")
+	}))
+	defer target.Close()
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+"/admin", http.StatusFound)
+	}))
+	defer redirector.Close()
+	body := fmt.Sprintf(`{"name":"r","type":"webhook","config":{"url":%q,"headers":{"X-Api-Key":"k"}},"subscribe":{"events":true},"max_attempts":1}`, redirector.URL)
+	code, d := st.do(t, "POST", "/v1/destinations", admin, body)
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, d)
+	}
+	id := d["id"].(string)
+	st.track(t, `{"batch":[{"type":"track","userId":"u","event":"Signed Up","messageId":"r1"}]}`)
+	var dead []any
+	waitFor(t, func() bool {
+		_, out := st.do(t, "GET", "/v1/destinations/"+id+"/dead-letters", admin, "")
+		dead, _ = out["dead_letters"].([]any)
+		if dead == nil {
+			dead, _ = out["deliveries"].([]any)
+		}
+		return len(dead) == 1
+	})
+	if inner.Load() != 0 {
+		t.Error("the redirect was followed")
+	}
+	_, one := st.do(t, "GET", fmt.Sprintf("/v1/destinations/%s/deliveries/%.0f", id, dead[0].(map[string]any)["id"]), admin, "")
+	if strings.Contains(fmt.Sprint(one), "internal page") || strings.Contains(fmt.Sprint(one), "Found</a>") {
+		t.Errorf("the delivery log shows the redirect's body: %v", one)
+	}
+}
+
+// TestHeaderValuesRefused: a header value with a line break is refused when saved (Go
+// refuses it on send, so deliveries died slowly).
+func TestHeaderValuesRefused(t *testing.T) {
+	st := newStack(t)
+	admin := st.tokens[kenner.RoleAdmin]
+	body := `{"name":"h","type":"webhook","config":{"url":"http://127.0.0.1:9/","headers":{"X-A":"v\r\nX-Injected: 1"}}}`
+	if code, out := st.do(t, "POST", "/v1/destinations", admin, body); code != 400 {
+		t.Errorf("CRLF in a header value: %d %v, want 400", code, out)
+	}
+}
