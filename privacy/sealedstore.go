@@ -2,7 +2,10 @@ package privacy
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/kenner-cdp/kenner"
@@ -348,4 +351,100 @@ func (s *SealedStore) QuarantinedEvents(ctx context.Context, f kenner.Quarantine
 		es[i].Body, err = s.c.OpenBlob(es[i].Body)
 	}
 	return es, err
+}
+
+// secretPrefix marks a destination's credential sealed with the store's data key. Only the
+// secret values are sealed, in place, so the config stays JSON the stores can keep as it is.
+const secretPrefix = "kenner-sealed:v1:"
+
+func (c *FieldCipher) sealConfig(d *kenner.Destination) (*kenner.Destination, error) {
+	cfg, err := kenner.MapSecrets(d.Config, func(_, v string) (string, error) {
+		if strings.HasPrefix(v, secretPrefix) {
+			return v, nil
+		}
+		return secretPrefix + base64.RawStdEncoding.EncodeToString(c.SealBlob([]byte(v))), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	q := *d
+	q.Config = cfg
+	return &q, nil
+}
+
+func (c *FieldCipher) openConfig(d *kenner.Destination) error {
+	cfg, err := kenner.MapSecrets(d.Config, func(_, v string) (string, error) {
+		rest, ok := strings.CutPrefix(v, secretPrefix)
+		if !ok {
+			return v, nil // written before secrets were sealed
+		}
+		b, err := base64.RawStdEncoding.DecodeString(rest)
+		if err != nil {
+			return "", fmt.Errorf("destination %s: sealed secret: %w", d.ID, err)
+		}
+		plain, err := c.OpenBlob(b)
+		if err != nil {
+			return "", fmt.Errorf("destination %s: %w", d.ID, err)
+		}
+		return string(plain), nil
+	})
+	if err != nil {
+		return err
+	}
+	d.Config = cfg
+	return nil
+}
+
+// CreateDestination implements kenner.DestinationStore with the config's secrets sealed.
+func (s *SealedStore) CreateDestination(ctx context.Context, d *kenner.Destination) error {
+	q, err := s.c.sealConfig(d)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.CreateDestination(ctx, q); err != nil {
+		return err
+	}
+	// The store fills in the id and times; the caller keeps its plain config.
+	cfg := d.Config
+	*d = *q
+	d.Config = cfg
+	return nil
+}
+
+// UpdateDestination implements kenner.DestinationStore with the config's secrets sealed.
+func (s *SealedStore) UpdateDestination(ctx context.Context, d *kenner.Destination) error {
+	q, err := s.c.sealConfig(d)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.UpdateDestination(ctx, q); err != nil {
+		return err
+	}
+	cfg := d.Config
+	*d = *q
+	d.Config = cfg
+	return nil
+}
+
+// Destination implements kenner.DestinationStore with the config's secrets opened.
+func (s *SealedStore) Destination(ctx context.Context, ws, id string) (*kenner.Destination, error) {
+	d, err := s.Store.Destination(ctx, ws, id)
+	if err != nil {
+		return nil, err
+	}
+	return d, s.c.openConfig(d)
+}
+
+// Destinations implements kenner.DestinationStore with the configs' secrets opened.
+func (s *SealedStore) Destinations(ctx context.Context, ws string) ([]kenner.Destination, error) {
+	ds, err := s.Store.Destinations(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ds {
+		if err := s.c.openConfig(&ds[i]); err != nil {
+			return nil, err
+		}
+	}
+	return ds, nil
 }

@@ -44,10 +44,14 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, tok *kenner.
 	if err != nil {
 		return err
 	}
-	if tokens == nil {
-		tokens = []kenner.Token{}
+	// No role sees (or acts on) tokens above its own: an admin does not learn of the owners'.
+	visible := []kenner.Token{}
+	for _, t := range tokens {
+		if tok.Role.AtLeast(t.Role) {
+			visible = append(visible, t)
+		}
 	}
-	web.JSON(w, http.StatusOK, map[string]any{"tokens": tokens, "next": ""})
+	web.JSON(w, http.StatusOK, map[string]any{"tokens": visible, "next": ""})
 	return nil
 }
 
@@ -74,7 +78,17 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, tok *kenner
 }
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
-	if err := s.deps.Creds.RevokeToken(r.Context(), tok.WorkspaceID, r.PathValue("id")); err != nil {
+	id := r.PathValue("id")
+	tokens, err := s.deps.Store.Tokens(r.Context(), tok.WorkspaceID)
+	if err != nil {
+		return err
+	}
+	for _, t := range tokens {
+		if t.ID == id && !tok.Role.AtLeast(t.Role) {
+			return kenner.Errorf(kenner.EForbidden, "a %s token cannot revoke a %s token", tok.Role, t.Role)
+		}
+	}
+	if err := s.deps.Creds.RevokeToken(r.Context(), tok.WorkspaceID, id); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -84,6 +84,7 @@ type destinationView struct {
 
 func (s *Server) viewDestination(ctx context.Context, d kenner.Destination) (destinationView, error) {
 	n, err := s.deps.Store.QueueDepth(ctx, d.ID)
+	d.Config = kenner.HideSecrets(d.Config)
 	return destinationView{Destination: d, Pending: n}, err
 }
 
@@ -128,6 +129,10 @@ func (s *Server) createDestination(w http.ResponseWriter, r *http.Request, tok *
 	}
 	d := kenner.Destination{WorkspaceID: tok.WorkspaceID}
 	req.apply(&d)
+	var err error
+	if d.Config, err = kenner.KeepSecrets(d.Config, nil); err != nil {
+		return err
+	}
 	if err := s.saveDestination(r.Context(), &d, true); err != nil {
 		return err
 	}
@@ -143,7 +148,11 @@ func (s *Server) updateDestination(w http.ResponseWriter, r *http.Request, tok *
 	if err := web.Decode(r, 1<<20, &req); err != nil {
 		return err
 	}
+	old := d.Config
 	req.apply(d)
+	if d.Config, err = kenner.KeepSecrets(d.Config, old); err != nil {
+		return err
+	}
 	if err := s.saveDestination(r.Context(), d, false); err != nil {
 		return err
 	}

@@ -177,3 +177,34 @@ func TestHeaderValuesRefused(t *testing.T) {
 		t.Errorf("CRLF in a header value: %d %v, want 400", code, out)
 	}
 }
+
+// TestTokensAboveOwnRole: an admin neither sees nor revokes owner tokens (the initial one
+// included); an owner does both.
+func TestTokensAboveOwnRole(t *testing.T) {
+	st := newStack(t)
+	admin, owner := st.tokens[kenner.RoleAdmin], st.tokens[kenner.RoleOwner]
+	_, list := st.do(t, "GET", "/v1/tokens", owner, "")
+	var ownerIDs []string
+	for _, it := range list["tokens"].([]any) {
+		if m := it.(map[string]any); m["role"] == "owner" {
+			ownerIDs = append(ownerIDs, m["id"].(string))
+		}
+	}
+	if len(ownerIDs) == 0 {
+		t.Fatal("the owner sees no owner token")
+	}
+	_, list = st.do(t, "GET", "/v1/tokens", admin, "")
+	for _, it := range list["tokens"].([]any) {
+		if m := it.(map[string]any); m["role"] == "owner" {
+			t.Errorf("an admin sees owner token %v", m["id"])
+		}
+	}
+	for _, id := range ownerIDs {
+		if code, out := st.do(t, "DELETE", "/v1/tokens/"+id, admin, ""); code != 403 {
+			t.Errorf("admin revoking owner token %s: %d %v, want 403", id, code, out)
+		}
+	}
+	if code, _ := st.do(t, "GET", "/v1/tokens", owner, ""); code != 200 {
+		t.Errorf("the owner token stopped working: %d", code)
+	}
+}

@@ -12,7 +12,7 @@ import (
 )
 
 // secretShown stands for a webhook secret in answers: secrets are write-only.
-const secretShown = "(set)"
+const secretShown = kenner.SecretShown
 
 // sourceJSON is a source as the API shows it, with its webhook secret hidden.
 func sourceJSON(src *kenner.Source) *kenner.Source {

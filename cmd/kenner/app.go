@@ -60,9 +60,11 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 // openLocal opens the store of the data directory (creating both as needed) and makes sure the
 // bootstrap workspace exists.
 func openLocal(ctx context.Context, cfg config, logger *slog.Logger) (*local, error) {
+	privateFiles()
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
+	tightenData(cfg.Data, logger)
 	secret, err := loadSecret(cfg)
 	if err != nil {
 		return nil, err

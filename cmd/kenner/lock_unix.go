@@ -38,3 +38,8 @@ func lockData(dir string) (release func(), err error) {
 	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	return func() { f.Close() }, nil
 }
+
+// privateFiles makes every file Kenner creates from here on readable by its own user only
+// (0600, directories 0700): the SQLite database and its WAL, the JetStream log, exports. The
+// libraries that create them ask for 0644; the umask is what takes the rest away.
+func privateFiles() { syscall.Umask(0o077) }
