@@ -167,9 +167,10 @@ func (c *FieldCipher) openText(s, aad string) (string, bool) {
 	return string(plain), true
 }
 
-// SealTrait encrypts the value of a PII trait (by name) as a JSON string; others stay.
+// SealTrait encrypts the value of a PII trait (by name, or an object or list that holds a
+// PII field at any depth) as a JSON string; others stay.
 func (c *FieldCipher) SealTrait(name string, raw json.RawMessage) json.RawMessage {
-	if !c.pii.IsPII(name) || len(raw) == 0 || string(raw) == "null" {
+	if len(raw) == 0 || string(raw) == "null" || !(c.pii.IsPII(name) || c.pii.Nested(raw)) {
 		return raw
 	}
 	s := textPrefix + base64.RawURLEncoding.EncodeToString(sealWith(c.aead, raw, []byte("trait")))

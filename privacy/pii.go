@@ -167,6 +167,13 @@ func (p *PII) event(body []byte, replace func(string, []byte) []byte) []byte {
 						continue
 					}
 					c.Value = replace(c.Key, c.Value)
+				case "externalIds":
+					// Pseudonymous like user ids: kept by a strip, hidden by a mask.
+					if replace != nil {
+						c.Value = maskExternalIDs(c.Value)
+					}
+				case "page":
+					c.Value = hideQueries(c.Value, replace != nil)
 				}
 				out = append(out, c)
 			}
@@ -235,4 +242,90 @@ func (p *PII) isExactPII(key string) bool {
 		}
 	}
 	return false
+}
+
+// Nested reports whether a JSON object or array holds a PII field at any depth
+// ({"contacts": [{"email": ...}]}): such a value is personal data as a whole.
+func (p *PII) Nested(raw []byte) bool {
+	switch {
+	case jsonobj.IsObject(raw):
+		obj, err := jsonobj.Parse(raw)
+		if err != nil {
+			return false
+		}
+		for _, f := range obj {
+			if p.IsPII(f.Key) || p.Nested(f.Value) {
+				return true
+			}
+		}
+	case isArray(raw):
+		elems, err := jsonobj.Elements(raw)
+		if err != nil {
+			return false
+		}
+		for _, e := range elems {
+			if p.Nested(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// maskExternalIDs hides the id of each entry of context.externalIds.
+func maskExternalIDs(raw []byte) []byte {
+	elems, err := jsonobj.Elements(raw)
+	if err != nil {
+		return raw
+	}
+	buf := []byte{'['}
+	for i, e := range elems {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		if obj, err := jsonobj.Parse(e); err == nil {
+			for j, f := range obj {
+				if s, ok := jsonobj.String(f.Value); ok && f.Key == "id" {
+					obj[j].Value = jsonobj.AppendString(nil, maskValue("", s))
+				}
+			}
+			e = obj.Encode()
+		}
+		buf = append(buf, e...)
+	}
+	return append(buf, ']')
+}
+
+// hideQueries takes the query strings out of context.page's url, referrer and search: they
+// carry what sites put there (a password-reset token, an email in a sign-up link). A mask
+// leaves "?…" so the reader sees there was one; a strip removes it.
+func hideQueries(raw []byte, mask bool) []byte {
+	obj, err := jsonobj.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	for i, f := range obj {
+		s, ok := jsonobj.String(f.Value)
+		if !ok {
+			continue
+		}
+		switch f.Key {
+		case "url", "referrer":
+			if base, q, found := strings.Cut(s, "?"); found && q != "" {
+				if mask {
+					base += "?…"
+				}
+				obj[i].Value = jsonobj.AppendString(nil, base)
+			}
+		case "search":
+			if s != "" {
+				v := ""
+				if mask {
+					v = "?…"
+				}
+				obj[i].Value = jsonobj.AppendString(nil, v)
+			}
+		}
+	}
+	return obj.Encode()
 }

@@ -48,7 +48,9 @@ func TestStripAndMaskEvent(t *testing.T) {
 	in := `{"type":"track","event":"Order Completed","name":"page name","userId":"u1",` +
 		`"properties":{"email":"a@b.c","product_name":"Lamp","products":[{"name":"Lamp","sku":"L1"}]},` +
 		`"traits":{"email":"a@b.c","company":{"name":"Acme","plan":"pro"}},` +
-		`"context":{"ip":"203.0.113.9","traits":{"phone":"+1555"},"library":{"name":"analytics.js"}}}`
+		`"context":{"ip":"203.0.113.9","traits":{"phone":"+1555"},"library":{"name":"analytics.js"},` +
+		`"externalIds":[{"id":"crm-4411","type":"hubspot_id","collection":"users"}],` +
+		`"page":{"url":"https://shop.example/reset?token=s3cr3t&email=a@b.c","referrer":"https://mail.example/?u=a@b.c","search":"?token=s3cr3t","path":"/reset"}}}`
 	tests := []struct {
 		name string
 		do   func([]byte) []byte
@@ -57,11 +59,13 @@ func TestStripAndMaskEvent(t *testing.T) {
 		{"strip", p.StripEvent, `{"type":"track","event":"Order Completed","name":"page name","userId":"u1",` +
 			`"properties":{"product_name":"Lamp","products":[{"sku":"L1"}]},` +
 			`"traits":{"company":{"plan":"pro"}},` +
-			`"context":{"traits":{},"library":{"name":"analytics.js"}}}`},
+			`"context":{"traits":{},"library":{"name":"analytics.js"},"externalIds":[{"id":"crm-4411","type":"hubspot_id","collection":"users"}],` +
+			`"page":{"url":"https://shop.example/reset","referrer":"https://mail.example/","search":"","path":"/reset"}}}`},
 		{"mask", p.MaskEvent, `{"type":"track","event":"Order Completed","name":"page name","userId":"u***",` +
 			`"properties":{"email":"a***@***.c","product_name":"Lamp","products":[{"name":"L***","sku":"L1"}]},` +
 			`"traits":{"email":"a***@***.c","company":{"name":"A***","plan":"pro"}},` +
-			`"context":{"ip":"2***","traits":{"phone":"+**55"},"library":{"name":"analytics.js"}}}`},
+			`"context":{"ip":"2***","traits":{"phone":"+**55"},"library":{"name":"analytics.js"},"externalIds":[{"id":"c***","type":"hubspot_id","collection":"users"}],` +
+			`"page":{"url":"https://shop.example/reset?…","referrer":"https://mail.example/?…","search":"?…","path":"/reset"}}}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

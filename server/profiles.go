@@ -106,7 +106,7 @@ type groupJSON struct {
 // newProfileJSON renders p; a non-nil mask hides its identifiers and PII traits.
 func newProfileJSON(p *kenner.Profile, eng *segment.Engine, mask *privacy.PII) profileJSON {
 	out := profileJSON{ID: p.ID, Traits: map[string]json.RawMessage{}, Identities: []kenner.Identifier{}, Groups: []groupJSON{},
-		Computed: computedJSON(eng, p), Segments: sortedIDs(p.Segments), Consent: currentConsentJSON(p),
+		Computed: computedJSON(eng, p, mask), Segments: sortedIDs(p.Segments), Consent: currentConsentJSON(p),
 		Version: p.Version, UpdatedAt: p.UpdatedAt}
 	for name, t := range p.Traits {
 		out.Traits[name] = t.Value

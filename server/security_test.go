@@ -208,3 +208,45 @@ func TestTokensAboveOwnRole(t *testing.T) {
 		t.Errorf("the owner token stopped working: %d", code)
 	}
 }
+
+// TestComputedPIIMasked: a computed trait that keeps an email (the last one an event carried,
+// or an expression over the email trait) is masked for analysts and viewers like the email
+// itself; a count stays readable.
+func TestComputedPIIMasked(t *testing.T) {
+	st := newStack(t)
+	mk, analyst := st.tokens[kenner.RoleMarketer], st.tokens[kenner.RoleAnalyst]
+	for _, body := range []string{
+		`{"name":"last_contact","func":"last","event":"Contact Requested","property":"properties.email"}`,
+		`{"name":"mail_domain","func":"expression","expression":"'contact: ' + string(traits.email)"}`,
+		`{"name":"requests","func":"count","event":"Contact Requested"}`,
+	} {
+		if code, out := st.do(t, "POST", "/v1/computed-traits", mk, body); code != 201 {
+			t.Fatalf("computed trait: %d %v", code, out)
+		}
+	}
+	st.track(t, `{"batch":[{"type":"identify","userId":"u1","traits":{"email":"ann.secret@example.com"},"messageId":"c0"},
+		{"type":"track","userId":"u1","event":"Contact Requested","properties":{"email":"ann.other@example.com"},"messageId":"c1"}]}`)
+	var id string
+	waitFor(t, func() bool {
+		code, p := st.do(t, "GET", "/v1/profiles/user_id:u1?consistent=true", mk, "")
+		if code != 200 {
+			return false
+		}
+		id = p["id"].(string)
+		c, _ := p["computed"].(map[string]any)
+		return c["last_contact"] == "ann.other@example.com" && c["requests"] == float64(1)
+	})
+	code, p := st.do(t, "GET", "/v1/profiles/id:"+id, analyst, "")
+	if code != 200 {
+		t.Fatalf("analyst: %d %v", code, p)
+	}
+	c := p["computed"].(map[string]any)
+	for _, name := range []string{"last_contact", "mail_domain"} {
+		if v := fmt.Sprint(c[name]); strings.Contains(v, "ann.") || strings.Contains(v, "example.com") {
+			t.Errorf("the analyst sees %s = %v", name, v)
+		}
+	}
+	if c["requests"] != float64(1) {
+		t.Errorf("the analyst sees requests = %v, want the count", c["requests"])
+	}
+}

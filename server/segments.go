@@ -9,9 +9,10 @@ import (
 	"time"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/internal/csvcell"
+	"github.com/kenner-cdp/kenner/privacy"
 	"github.com/kenner-cdp/kenner/process"
 	"github.com/kenner-cdp/kenner/segment"
-	"github.com/kenner-cdp/kenner/internal/csvcell"
 	"github.com/kenner-cdp/kenner/web"
 )
 
@@ -408,15 +409,26 @@ func (s *Server) getProfileSegments(w http.ResponseWriter, r *http.Request, tok 
 }
 
 // computedJSON renders computed values as JSON for the profile document.
-func computedJSON(eng *segment.Engine, p *kenner.Profile) map[string]json.RawMessage {
+// computedJSON renders a profile's computed traits; with a mask, the values derived from
+// personal data (segment.Engine.Personal) are masked like the fields they come from.
+func computedJSON(eng *segment.Engine, p *kenner.Profile, mask *privacy.PII) map[string]json.RawMessage {
 	out := map[string]json.RawMessage{}
 	if eng == nil {
 		return out
 	}
+	var personal map[string]bool
+	if mask != nil {
+		personal = eng.Personal(mask.IsPII)
+	}
 	for k, v := range eng.Computed(p, time.Now()) {
-		if b, err := json.Marshal(v); err == nil {
-			out[k] = b
+		b, err := json.Marshal(v)
+		if err != nil {
+			continue
 		}
+		if personal[k] {
+			b = privacy.MaskTraitValue(k, b)
+		}
+		out[k] = b
 	}
 	return out
 }

@@ -61,7 +61,8 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 	}
 	secrets := []string{"zelda.quixote@example.org", "usr-zq-48151623", "anon-zq-42424242", "Zelda Quixotova", "+4915123456789", "Quixote Lane 17", "zelda-tier-31415"}
 	// Personal data that is encrypted at rest: no file ever holds it in plain text.
-	personal := []string{"zelda.quixote@example.org", "Zelda Quixotova", "+4915123456789", "Quixote Lane 17", "bob.keeper@example.org"}
+	// A PII field nested in a trait (contacts[].email) counts too.
+	personal := []string{"zelda.quixote@example.org", "Zelda Quixotova", "+4915123456789", "Quixote Lane 17", "bob.keeper@example.org", "nested.contact@example.org"}
 	// bob's plan is not personal data, so it is in the store in plain text: finding it shows
 	// that the scan sees what the store holds.
 	const control = "bob-tier-27182"
@@ -108,7 +109,7 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 		{"type":"identify","anonymousId":"anon-zq-42424242","userId":"usr-zq-48151623","messageId":"z2",
 		 "traits":{"email":"Zelda.Quixote@example.org","name":"Zelda Quixotova","phone":"+49 151 23456789","address":{"street":"Quixote Lane 17"},"plan":"zelda-tier-31415"}},
 		{"type":"track","userId":"usr-zq-48151623","event":"Order Completed","properties":{"total":99.5},"messageId":"z3"},
-		{"type":"identify","userId":"usr-bob-99","traits":{"email":"bob.keeper@example.org","plan":"bob-tier-27182"},"messageId":"b1"}]}`)
+		{"type":"identify","userId":"usr-bob-99","traits":{"email":"bob.keeper@example.org","plan":"bob-tier-27182","contacts":[{"role":"billing","email":"nested.contact@example.org"}]},"messageId":"b1"}]}`)
 	waitUntil(t, "profiles", func() bool {
 		code, _ := api("GET", "/v1/profiles/user_id:usr-bob-99", "")
 		code2, p := api("GET", "/v1/profiles/user_id:usr-zq-48151623", "")
