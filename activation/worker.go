@@ -171,6 +171,10 @@ func (w *worker) send(ctx context.Context, chunk []kenner.Delivery) []kenner.Out
 			r = results[i]
 		}
 		a := kenner.Attempt{DeliveryID: d.ID, At: now, Status: r.Status, LatencyMS: float64(latency.Microseconds()) / 1000, Response: r.Response}
+		if d.Type == kenner.ChangeProfileDeleted {
+			// The receiver's answer about an erased person may name them: not kept.
+			a.Response = ""
+		}
 		o := kenner.Outcome{DeliveryID: d.ID, Attempt: a}
 		switch {
 		case r.Err == nil:

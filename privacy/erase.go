@@ -2,11 +2,10 @@ package privacy
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/kenner-cdp/kenner"
@@ -99,19 +98,88 @@ func (e *Eraser) run(ctx context.Context, ws, profileID string, rec *kenner.Eras
 			}
 		}
 	}
+	if err := e.scrubImports(ctx, ws, all); err != nil {
+		return err
+	}
 	return e.notify(ctx, ws, profileID, all)
 }
+
+// scrubImports removes the person from import records: a file name that names them (an
+// export made for one customer, "zelda-quixote.csv") and the dry-run sample messages that
+// carry one of their identifiers. The counts stay: they are about the file, not the person.
+func (e *Eraser) scrubImports(ctx context.Context, ws string, idents []kenner.Identifier) error {
+	var needles []string
+	for _, id := range idents {
+		v := strings.ToLower(strings.TrimSpace(id.Value))
+		if len(v) < 4 {
+			continue // too short to name anyone, and would match every file
+		}
+		needles = append(needles, v)
+		if local, _, ok := strings.Cut(v, "@"); ok && len(local) >= 4 {
+			needles = append(needles, local)
+		}
+	}
+	if len(needles) == 0 {
+		return nil
+	}
+	names := func(s string) bool {
+		s = strings.ToLower(s)
+		for _, n := range needles {
+			if strings.Contains(s, n) {
+				return true
+			}
+		}
+		return false
+	}
+	after := ""
+	for {
+		page, next, err := e.store.Imports(ctx, ws, after, kenner.MaxPageLimit)
+		if err != nil {
+			return err
+		}
+		for i := range page {
+			im := &page[i]
+			changed := false
+			if im.File != "" && names(im.File) {
+				im.File, changed = erasedName, true
+			}
+			kept := im.Sample[:0]
+			for _, m := range im.Sample {
+				if names(string(m)) {
+					changed = true
+					continue
+				}
+				kept = append(kept, m)
+			}
+			im.Sample = kept
+			if changed {
+				if err := e.store.SaveImport(ctx, im); err != nil {
+					return err
+				}
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		after = next
+	}
+}
+
+// erasedName stands for an import's file name that named an erased person.
+const erasedName = "(erased)"
+
+// DeletionKey is the workspace's key of the identifier hashes in profile.deleted notices.
+func (e *Eraser) DeletionKey(ws string) []byte { return e.keys.DeletionKey(ws) }
 
 // notify puts profile.deleted on the changes stream.
 func (e *Eraser) notify(ctx context.Context, ws, profileID string, idents []kenner.Identifier) error {
 	type hashed struct {
-		Kind   string `json:"kind"`
-		SHA256 string `json:"sha256"`
+		Kind string `json:"kind"`
+		HMAC string `json:"hmac_sha256"`
 	}
 	var hs []hashed
 	for _, id := range idents {
-		sum := sha256.Sum256([]byte(id.Value))
-		hs = append(hs, hashed{Kind: id.Kind, SHA256: hex.EncodeToString(sum[:])})
+		hs = append(hs, hashed{Kind: id.Kind, HMAC: e.keys.DeletionHash(ws, id.Value)})
 	}
 	data, err := json.Marshal(map[string]any{"identities": hs})
 	if err != nil {

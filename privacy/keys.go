@@ -32,6 +32,7 @@ type Keys struct {
 	wrap    cipher.AEAD // wraps data keys at rest
 	subject []byte      // HMAC key naming subjects
 	suppKey []byte      // HMAC key of suppression hashes
+	delKey  []byte      // root of the workspaces' deletion-notice keys
 	now     func() time.Time
 
 	macs sync.Pool // HMAC-SHA256 states keyed with subject
@@ -61,7 +62,7 @@ func NewKeys(store kenner.PrivacyStore, secret []byte) *Keys {
 	}
 	block, _ := aes.NewCipher(derive("key-wrap/v1")) // 32 bytes: AES-256
 	wrap, _ := cipher.NewGCM(block)
-	k := &Keys{store: store, wrap: wrap, subject: derive("subject/v1"), suppKey: derive("suppression/v1"),
+	k := &Keys{store: store, wrap: wrap, subject: derive("subject/v1"), suppKey: derive("suppression/v1"), delKey: derive("deletion-notice/v1"),
 		now: time.Now, cache: map[subjectID]cachedKey{}}
 	k.macs.New = func() any { return hmac.New(sha256.New, k.subject) }
 	return k
@@ -92,6 +93,23 @@ func (k *Keys) subjectID(workspaceID, kind, value string) subjectID {
 func (k *Keys) SuppressionHash(workspaceID, kind, value string) string {
 	m := hmac.New(sha256.New, k.suppKey)
 	fmt.Fprintf(m, "%s\x00%s\x00%s", workspaceID, kind, strings.TrimSpace(value))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// DeletionKey is a workspace's key of the identifier hashes in profile.deleted notices:
+// receivers hash their own identifiers with it to find the person (GET
+// /v1/privacy/deletion-key), while a copy of a notice, without the key, cannot be reversed by
+// trying every phone number as an unkeyed SHA-256 could.
+func (k *Keys) DeletionKey(workspaceID string) []byte {
+	m := hmac.New(sha256.New, k.delKey)
+	m.Write([]byte(workspaceID))
+	return m.Sum(nil)
+}
+
+// DeletionHash is hex HMAC-SHA256 of an identifier's value under the workspace's DeletionKey.
+func (k *Keys) DeletionHash(workspaceID, value string) string {
+	m := hmac.New(sha256.New, k.DeletionKey(workspaceID))
+	m.Write([]byte(value))
 	return hex.EncodeToString(m.Sum(nil))
 }
 

@@ -448,3 +448,62 @@ func (s *SealedStore) Destinations(ctx context.Context, ws string) ([]kenner.Des
 	}
 	return ds, nil
 }
+
+// SaveImport implements kenner.ImportStore with a dry run's sample messages sealed: they are
+// whole events, personal data included.
+func (s *SealedStore) SaveImport(ctx context.Context, im *kenner.Import) error {
+	if len(im.Sample) == 0 {
+		return s.Store.SaveImport(ctx, im)
+	}
+	q := *im
+	q.Sample = make([]json.RawMessage, len(im.Sample))
+	for i, m := range im.Sample {
+		b, _ := json.Marshal(secretPrefix + base64.RawStdEncoding.EncodeToString(s.c.SealBlob(m)))
+		q.Sample[i] = b
+	}
+	return s.Store.SaveImport(ctx, &q)
+}
+
+func (c *FieldCipher) openSample(im *kenner.Import) error {
+	for i, m := range im.Sample {
+		var str string
+		if json.Unmarshal(m, &str) != nil {
+			continue // an object: written before samples were sealed
+		}
+		rest, ok := strings.CutPrefix(str, secretPrefix)
+		if !ok {
+			continue
+		}
+		b, err := base64.RawStdEncoding.DecodeString(rest)
+		if err != nil {
+			return fmt.Errorf("import %s: sealed sample: %w", im.ID, err)
+		}
+		if im.Sample[i], err = c.OpenBlob(b); err != nil {
+			return fmt.Errorf("import %s: %w", im.ID, err)
+		}
+	}
+	return nil
+}
+
+// Import implements kenner.ImportStore with the sample opened.
+func (s *SealedStore) Import(ctx context.Context, ws, id string) (*kenner.Import, error) {
+	im, err := s.Store.Import(ctx, ws, id)
+	if err != nil {
+		return nil, err
+	}
+	return im, s.c.openSample(im)
+}
+
+// Imports implements kenner.ImportStore with the samples opened.
+func (s *SealedStore) Imports(ctx context.Context, ws, after string, limit int) ([]kenner.Import, string, error) {
+	ims, next, err := s.Store.Imports(ctx, ws, after, limit)
+	if err != nil {
+		return nil, "", err
+	}
+	for i := range ims {
+		if err := s.c.openSample(&ims[i]); err != nil {
+			return nil, "", err
+		}
+	}
+	return ims, next, nil
+}

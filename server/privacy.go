@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -15,6 +16,19 @@ import (
 // Eraser forgets people (privacy.Eraser).
 type Eraser interface {
 	Erase(ctx context.Context, ws string, ref kenner.Identifier, requestedBy string) (*kenner.Erasure, error)
+	// DeletionKey is the workspace's key of the identifier hashes in profile.deleted.
+	DeletionKey(ws string) []byte
+}
+
+// getDeletionKey gives receivers of profile.deleted the key to hash their own identifiers
+// with, to find the person a notice is about.
+func (s *Server) getDeletionKey(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
+	if s.deps.Eraser == nil {
+		return kenner.Errorf(kenner.ENotFound, "erasure is not available on this server")
+	}
+	web.JSON(w, http.StatusOK, map[string]string{"key": hex.EncodeToString(s.deps.Eraser.DeletionKey(tok.WorkspaceID)),
+		"algorithm": "hex(HMAC-SHA256(hex-decoded key, identifier value as Kenner stores it: emails trimmed and lowercased, phones in E.164))"})
+	return nil
 }
 
 // exportProfile answers a data subject access request: everything Kenner holds about the

@@ -115,6 +115,7 @@ func New(deps Deps) *Server {
 	s.admin("DELETE /v1/profiles/{ref}", kenner.RoleAdmin, s.eraseProfile)
 	s.admin("GET /v1/erasures/{id}", kenner.RoleAdmin, s.getErasure)
 	s.admin("GET /v1/audit", kenner.RoleAdmin, s.listAudit)
+	s.admin("GET /v1/privacy/deletion-key", kenner.RoleAdmin, s.getDeletionKey)
 	s.admin("GET /v1/computed-traits", kenner.RoleViewer, s.listComputedTraits)
 	s.admin("POST /v1/computed-traits", kenner.RoleMarketer, s.putComputedTrait)
 	s.admin("GET /v1/computed-traits/{name}", kenner.RoleViewer, s.getComputedTrait)

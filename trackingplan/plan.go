@@ -115,7 +115,7 @@ func (p *Plan) Check(body []byte) (Verdict, error) {
 			if p.unplanned == kenner.PlanAllow {
 				return Verdict{Action: kenner.PlanAllow}, nil
 			}
-			return Verdict{Action: p.unplanned, Violations: []kenner.Violation{{Event: event, Message: "event is not in the tracking plan"}}}, nil
+			return Verdict{Action: p.unplanned, Violations: []kenner.Violation{{Event: SafeName(event), Message: "event is not in the tracking plan"}}}, nil
 		}
 		schema, section = s, m.Get("properties")
 	case kenner.TypeIdentify:
@@ -169,7 +169,7 @@ func pointer(loc []string) string {
 	var b strings.Builder
 	for _, t := range loc {
 		b.WriteByte('/')
-		b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(t))
+		b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(SafeName(t)))
 	}
 	return b.String()
 }
@@ -192,7 +192,11 @@ func describe(k jsonschema.ErrorKind) string {
 	case *kind.Const:
 		return "is not the required value"
 	case *kind.AdditionalProperties:
-		return "has properties not in the plan: " + quoteAll(k.Properties)
+		names := make([]string, len(k.Properties))
+		for i, n := range k.Properties {
+			names[i] = SafeName(n)
+		}
+		return "has properties not in the plan: " + quoteAll(names)
 	case *kind.MinLength:
 		return fmt.Sprintf("is shorter than %d characters", k.Want)
 	case *kind.MaxLength:
@@ -220,4 +224,25 @@ func quoteAll(names []string) string {
 
 func number(r *big.Rat) string {
 	return strings.TrimSuffix(strings.TrimRight(r.FloatString(6), "0"), ".")
+}
+
+// personalName stands in a violation for a name the client sent that looks like personal
+// data rather than a property or event name.
+const personalName = "(a name that looks like personal data)"
+
+// SafeName is a client-sent name (an unplanned event or property) as violations keep it:
+// violations are counts kept in plain text, shared by everyone who sent the same mistake, so
+// they cannot be erased per person; a name that looks like personal data (an email, a phone
+// number, a long digit string, an over-long name) is kept as a placeholder instead.
+func SafeName(name string) string {
+	digits := 0
+	for _, r := range name {
+		if r >= '0' && r <= '9' {
+			digits++
+		}
+	}
+	if strings.ContainsRune(name, '@') || digits >= 6 || len(name) > 64 {
+		return personalName
+	}
+	return name
 }

@@ -52,6 +52,13 @@ func TestCheck(t *testing.T) {
 		{"identify", `{"type":"identify","traits":{"email":"jane at example","plan":"gold"}}`, trackingplan.Verdict{Action: "block", Violations: []kenner.Violation{
 			v("identify", "/email", "is not a valid email"), v("identify", "/plan", "is not one of the allowed values")}}},
 		{"page is not planned", `{"type":"page","name":"Home"}`, trackingplan.Verdict{Action: "allow"}},
+		// Names the client sent that are personal data (a property named after an email, an
+		// event named after a phone number) are not kept: violations cannot be erased per person.
+		{"personal names", `{"type":"track","event":"Order Completed","properties":{"total":5,"ann@example.com":1}}`,
+			trackingplan.Verdict{Action: "block", Violations: []kenner.Violation{
+				v("Order Completed", "", "has properties not in the plan: '(a name that looks like personal data)'")}}},
+		{"personal event name", `{"type":"track","event":"call +31 6 1234 5678"}`, trackingplan.Verdict{Action: "flag", Violations: []kenner.Violation{
+			v("(a name that looks like personal data)", "", "event is not in the tracking plan")}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -64,8 +71,8 @@ func TestCheck(t *testing.T) {
 			}
 			// Violations are stored in plain text: they never repeat the values they found.
 			for _, vi := range got.Violations {
-				for _, secret := range []string{"secret code", "jane at example", "gold", "20000"} {
-					if strings.Contains(vi.Message, secret) {
+				for _, secret := range []string{"secret code", "jane at example", "gold", "20000", "ann@example.com", "1234 5678"} {
+					if strings.Contains(vi.Message+vi.Event+vi.Path, secret) {
 						t.Errorf("violation %q repeats the value %q", vi.Message, secret)
 					}
 				}

@@ -2,12 +2,16 @@ package main
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,6 +121,15 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 		return code == 200 && code2 == 200 && len(ids) == 4
 	})
 
+	// A dry-run import made for her alone: its file name names her and its sample holds her
+	// email, which the store keeps sealed.
+	q := url.Values{"source": {"default"}, "type": {"identify"}, "dry_run": {"true"}, "file": {"usr-zq-48151623-records.csv"},
+		"mapping": {"columns: {id: userId, email: traits.email}"}}
+	code, imp := api("POST", "/v1/imports?"+q.Encode(), "id,email\nusr-zq-48151623,zelda.quixote@example.org\n")
+	if sample, _ := imp["sample"].([]any); code != 200 || len(sample) != 1 {
+		t.Fatalf("dry-run import: %d %v", code, imp)
+	}
+
 	code, export := api("GET", "/v1/profiles/email:zelda.quixote@example.org/export", "")
 	if code != 200 {
 		t.Fatalf("export: %d %v", code, export)
@@ -166,18 +179,41 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 			t.Errorf("profile %s after erasure: %d, want 404", ref, code)
 		}
 	}
+	if _, im := api("GET", "/v1/imports/"+imp["id"].(string), ""); im["file"] != "(erased)" || im["sample"] != nil || im["rows"] != 1.0 {
+		t.Errorf("the import record still names her: %v", im)
+	}
+	var deleted []any
 	waitUntil(t, "profile.deleted at the destination", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, m := range received {
 			if m["type"] == "profile.deleted" {
 				p := m["profile"].(map[string]any)
-				ids, _ := p["identities"].([]any)
-				return p["id"] == profileID && len(ids) == 4
+				deleted, _ = p["identities"].([]any)
+				return p["id"] == profileID && len(deleted) == 4
 			}
 		}
 		return false
 	})
+	// The identifiers are hashed with the workspace's deletion key, which receivers fetch to
+	// hash their own; without it the hashes cannot be matched (an unkeyed SHA-256 of a phone
+	// number can be found by trying them all).
+	_, dk := api("GET", "/v1/privacy/deletion-key", "")
+	key, _ := hex.DecodeString(fmt.Sprint(dk["key"]))
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte("zelda.quixote@example.org"))
+	want, unkeyed := hex.EncodeToString(mac.Sum(nil)), sha256.Sum256([]byte("zelda.quixote@example.org"))
+	var matched bool
+	for _, it := range deleted {
+		m := it.(map[string]any)
+		matched = matched || (m["kind"] == "email" && m["hmac_sha256"] == want)
+		if strings.Contains(fmt.Sprint(m), hex.EncodeToString(unkeyed[:])) {
+			t.Errorf("profile.deleted carries an unkeyed SHA-256: %v", m)
+		}
+	}
+	if len(key) != 32 || !matched {
+		t.Errorf("no email hash under the deletion key %v in %v", dk, deleted)
+	}
 	_, audit := api("GET", "/v1/audit?action="+strings.ReplaceAll("DELETE /v1/profiles/{ref}", " ", "%20"), "")
 	if entries, _ := audit["entries"].([]any); len(entries) != 1 {
 		t.Errorf("audit entries of the erasure: %v", audit)
