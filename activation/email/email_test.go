@@ -274,3 +274,45 @@ func TestImplicitTLS(t *testing.T) {
 
 // testFactory makes email senders that may reach the tests' loopback SMTP servers.
 var testFactory = email.Factory(egress.MustAllow("127.0.0.0/8"), nil)
+
+// TestTemplateBounds: a template that multiplies its data (loops inside loops over a large
+// array from an event) is refused when saved, and one that renders a huge output stops at the
+// cap instead of growing the process by tens of MB per delivery.
+func TestTemplateBounds(t *testing.T) {
+	base := map[string]any{"host": "127.0.0.1", "port": 2525, "security": "none", "from": "news@shop.example", "subject": "Hi"}
+	nested := map[string]any{}
+	for k, v := range base {
+		nested[k] = v
+	}
+	nested["text"] = `{{range .message.properties.items}}{{range $.message.properties.items}}{{range $.message.properties.items}}x{{end}}{{end}}{{end}}`
+	if _, err := testFactory(destination(t, nested)); kenner.ErrorCode(err) != kenner.EInvalid || !strings.Contains(err.Error(), "inside each other") {
+		t.Errorf("three nested loops: %v, want refused", err)
+	}
+	nested["text"] = `{{define "x"}}{{template "x" .}}{{end}}{{template "x" .}}`
+	if _, err := testFactory(destination(t, nested)); err == nil {
+		t.Error("a recursive template was accepted")
+	}
+
+	srv := smtptest.Start(t, smtptest.Options{})
+	host, port := hostPort(t, srv.Addr)
+	big := map[string]any{}
+	for k, v := range base {
+		big[k] = v
+	}
+	big["host"], big["port"] = host, port
+	big["text"] = `{{range .items}}{{range $.items}}{{$.pad}}{{end}}{{end}}`
+	snd, err := testFactory(destination(t, big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := make([]int, 3000)
+	payload, _ := json.Marshal(map[string]any{"type": "segment.entered", "items": items, "pad": strings.Repeat("p", 100),
+		"profile": map[string]any{"id": "p1", "identities": []map[string]string{{"kind": "email", "value": "ann@example.com"}}}})
+	r := snd.Send(context.Background(), []activation.Message{{ID: 1, Key: "k", Payload: payload}})[0]
+	if r.Err == nil || !r.Permanent || !strings.Contains(r.Err.Error(), "renders to more than") {
+		t.Errorf("a 900 MB rendering: %+v, want a permanent failure at the cap", r)
+	}
+	if len(srv.Mails()) != 0 {
+		t.Error("the oversized mail was sent")
+	}
+}
