@@ -31,6 +31,7 @@ type SealedLog struct {
 	suppress *Suppressor
 	dropped  prometheus.Counter
 	shredded prometheus.Counter
+	broken   prometheus.Counter
 	// reserveKnown: the last Reserve found most subjects' keys already stored.
 	reserveKnown atomic.Bool
 }
@@ -41,9 +42,11 @@ func NewSealedLog(log kenner.Log, keys *Keys, suppress *Suppressor, reg promethe
 	l := &SealedLog{Log: log, keys: keys, suppress: suppress,
 		dropped:  prometheus.NewCounter(prometheus.CounterOpts{Name: "kenner_events_suppressed_total", Help: "Events dropped because they carry an erased identifier."}),
 		shredded: prometheus.NewCounter(prometheus.CounterOpts{Name: "kenner_log_events_shredded_total", Help: "Log events read whose key was destroyed by an erasure."}),
+		broken: prometheus.NewCounter(prometheus.CounterOpts{Name: "kenner_log_events_undecryptable_total",
+			Help: "Sealed log events that did not decrypt (not written by Kenner, or damaged); skipped, left in the log."}),
 	}
 	if reg != nil {
-		reg.MustRegister(l.dropped, l.shredded)
+		reg.MustRegister(l.dropped, l.shredded, l.broken)
 	}
 	return l
 }
@@ -257,8 +260,12 @@ func (l *SealedLog) open(ctx context.Context, recs []kenner.LogRecord) error {
 				events[j] = e
 				continue
 			}
+			// An event that does not open was not sealed by Kenner (a foreign record) or is
+			// damaged: it reads as empty, like a shredded one, so that the partition moves on
+			// instead of stopping at it for ever; it stays in the log.
 			if len(e) < 1+subjectLen+12+16 {
-				return fmt.Errorf("log record %d event %d: sealed event too short", recs[i].Seq, j)
+				l.broken.Inc()
+				continue
 			}
 			s := subjectID(e[1 : 1+subjectLen])
 			dk, ok := keys[recs[i].WorkspaceID][s]
@@ -274,7 +281,8 @@ func (l *SealedLog) open(ctx context.Context, recs []kenner.LogRecord) error {
 			ns := aead.NonceSize()
 			plain, err := aead.Open(nil, e[1+subjectLen:1+subjectLen+ns], e[1+subjectLen+ns:], aad(recs[i].WorkspaceID, s))
 			if err != nil {
-				return fmt.Errorf("log record %d event %d: %w", recs[i].Seq, j, err)
+				l.broken.Inc()
+				continue
 			}
 			events[j] = plain
 		}
