@@ -215,23 +215,31 @@ func (p *PII) walk(raw []byte, exact bool, replace func(key string, raw []byte) 
 		}
 		return out.Encode()
 	case isArray(raw):
-		elems, err := jsonobj.Elements(raw)
-		if err != nil {
-			return raw
-		}
-		buf := []byte{'['}
-		for i, e := range elems {
-			if i > 0 {
-				buf = append(buf, ',')
-			}
+		return mapElements(raw, func(e []byte) []byte {
 			if jsonobj.IsObject(e) || isArray(e) {
-				e = p.walk(e, exact, replace)
+				return p.walk(e, exact, replace)
 			}
-			buf = append(buf, e...)
-		}
-		return append(buf, ']')
+			return e
+		})
 	}
 	return raw
+}
+
+// mapElements rewrites each element of a JSON array with fn; an array it cannot parse comes
+// back unchanged.
+func mapElements(raw []byte, fn func(e []byte) []byte) []byte {
+	elems, err := jsonobj.Elements(raw)
+	if err != nil {
+		return raw
+	}
+	buf := []byte{'['}
+	for i, e := range elems {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, fn(e)...)
+	}
+	return append(buf, ']')
 }
 
 func (p *PII) isExactPII(key string) bool {
@@ -274,26 +282,18 @@ func (p *PII) Nested(raw []byte) bool {
 
 // maskExternalIDs hides the id of each entry of context.externalIds.
 func maskExternalIDs(raw []byte) []byte {
-	elems, err := jsonobj.Elements(raw)
-	if err != nil {
-		return raw
-	}
-	buf := []byte{'['}
-	for i, e := range elems {
-		if i > 0 {
-			buf = append(buf, ',')
+	return mapElements(raw, func(e []byte) []byte {
+		obj, err := jsonobj.Parse(e)
+		if err != nil {
+			return e
 		}
-		if obj, err := jsonobj.Parse(e); err == nil {
-			for j, f := range obj {
-				if s, ok := jsonobj.String(f.Value); ok && f.Key == "id" {
-					obj[j].Value = jsonobj.AppendString(nil, maskValue("", s))
-				}
+		for j, f := range obj {
+			if s, ok := jsonobj.String(f.Value); ok && f.Key == "id" {
+				obj[j].Value = jsonobj.AppendString(nil, maskValue("", s))
 			}
-			e = obj.Encode()
 		}
-		buf = append(buf, e...)
-	}
-	return append(buf, ']')
+		return obj.Encode()
+	})
 }
 
 // hideQueries takes the query strings out of context.page's url, referrer and search: they

@@ -40,19 +40,7 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 	data := t.TempDir()
 	s := startServer(t, data)
 	creds := credentialsOf(t, data)
-	api := func(method, path, body string) (int, map[string]any) {
-		t.Helper()
-		req, _ := http.NewRequest(method, s.url+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+creds.AdminToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		json.NewDecoder(resp.Body).Decode(&out)
-		return resp.StatusCode, out
-	}
+	api := adminAPI(t, s.url, creds.AdminToken)
 	send := func(body string) {
 		t.Helper()
 		req, _ := http.NewRequest("POST", s.url+"/v1/batch", strings.NewReader(body))

@@ -393,3 +393,21 @@ func TestReplay(t *testing.T) {
 		t.Errorf("listing changed by replay:\nbefore %v\nafter  %v", before, after)
 	}
 }
+
+// adminAPI returns a caller of the server's admin API with token: it answers the status and
+// the decoded JSON body.
+func adminAPI(t *testing.T, url, token string) func(method, path, body string) (int, map[string]any) {
+	return func(method, path, body string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, url+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+}

@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -22,19 +20,7 @@ func TestDestinationSecretsStaySecret(t *testing.T) {
 	os.WriteFile(filepath.Join(data, "left-by-an-old-version"), []byte("x"), 0o644)
 	s := startServer(t, data)
 	creds := credentialsOf(t, data)
-	api := func(method, path, body string) (int, map[string]any) {
-		t.Helper()
-		req, _ := http.NewRequest(method, s.url+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+creds.AdminToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		json.NewDecoder(resp.Body).Decode(&out)
-		return resp.StatusCode, out
-	}
+	api := adminAPI(t, s.url, creds.AdminToken)
 	secrets := []string{"whsec-7Hq2Zp0VbN", "hdr-token-Kx93mQ", "smtp-pass-Wy81rT", "s3-secret-Lp44eD"}
 	for _, body := range []string{
 		`{"name":"crm","type":"webhook","config":{"url":"http://127.0.0.1:9/hook","secret":"whsec-7Hq2Zp0VbN","headers":{"Authorization":"Bearer hdr-token-Kx93mQ"}}}`,
