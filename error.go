@@ -17,6 +17,8 @@ const (
 	ETooLarge     = "too_large"
 	EUnavailable  = "unavailable"
 	EInternal     = "internal"
+	// EMethodNotAllowed is a known path called with a method it does not take.
+	EMethodNotAllowed = "method_not_allowed"
 )
 
 // Error is an application error whose message is safe to show to the caller.

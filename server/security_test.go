@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -384,5 +385,39 @@ func TestExportDirConfined(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("saving the destination created %s (%v)", dir, err)
+	}
+}
+
+// TestUnmatchedRoutesAnswerJSON: unknown paths (404) and wrong methods (405, with Allow) get
+// the JSON error envelope like every other error.
+func TestUnmatchedRoutesAnswerJSON(t *testing.T) {
+	st := newStack(t)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		code         string
+	}{
+		{"GET", "/v1/nothing-here", 404, "not_found"},
+		{"GET", "/", 404, "not_found"},
+		{"DELETE", "/v1/track", 405, "method_not_allowed"},
+		{"PATCH", "/v1/segments", 405, "method_not_allowed"},
+	} {
+		req, _ := http.NewRequest(tc.method, st.url+tc.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || err != nil || body.Error.Code != tc.code || body.Error.Message == "" ||
+			!strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+			t.Errorf("%s %s: %d %q %+v (%v)", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Content-Type"), body, err)
+		}
+		if tc.status == 405 && resp.Header.Get("Allow") == "" {
+			t.Errorf("%s %s: no Allow header", tc.method, tc.path)
+		}
 	}
 }

@@ -173,13 +173,48 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.serve(s.m
 func (s *Server) serve(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-	mux.ServeHTTP(rec, r)
+	if h, pattern := mux.Handler(r); pattern == "" {
+		unmatched(rec, r, h)
+	} else {
+		mux.ServeHTTP(rec, r)
+	}
 	route := r.Pattern
 	if route == "" {
 		route = "unmatched"
 	}
 	s.latency.WithLabelValues(route, strconv.Itoa(rec.status/100)+"xx").Observe(time.Since(start).Seconds())
 }
+
+// unmatched answers a request no route takes (404, or 405 with Allow for a known path) with
+// the JSON error envelope, like every other error, instead of net/http's plain text.
+func unmatched(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	probe := &headerProbe{header: http.Header{}}
+	h.ServeHTTP(probe, r)
+	if allow := probe.header.Get("Allow"); allow != "" {
+		w.Header().Set("Allow", allow)
+	}
+	switch probe.status {
+	case http.StatusMethodNotAllowed:
+		web.Error(w, r, nil, kenner.Errorf(kenner.EMethodNotAllowed, "%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, probe.header.Get("Allow")))
+	case http.StatusNotFound, 0:
+		web.Error(w, r, nil, kenner.Errorf(kenner.ENotFound, "no such endpoint: %s %s (see /openapi.json)", r.Method, r.URL.Path))
+	default: // a redirect the mux makes (a missing trailing slash): pass it on
+		for k, v := range probe.header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(probe.status)
+	}
+}
+
+// headerProbe records what net/http's fallback handler would answer, without its body.
+type headerProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *headerProbe) Header() http.Header         { return p.header }
+func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *headerProbe) WriteHeader(code int)        { p.status = code }
 
 type statusRecorder struct {
 	http.ResponseWriter

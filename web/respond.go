@@ -31,6 +31,8 @@ func Status(code string) int {
 		return http.StatusTooManyRequests
 	case kenner.EUnavailable:
 		return http.StatusServiceUnavailable
+	case kenner.EMethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	default:
 		return http.StatusInternalServerError
 	}

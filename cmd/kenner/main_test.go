@@ -63,10 +63,18 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"source", "create", "--data", data, "a", "b"}, 2},
 		{[]string{"token", "list", "--url", "http://127.0.0.1:1"}, 2}, // --url without --token
 		{[]string{"bench", "ingest", "--clients", "0"}, 2},
+		{[]string{"foo"}, 2},
+		{[]string{"import-everything", "--data", data}, 2},
+		{[]string{"version"}, 0},
+		{[]string{"--version"}, 0},
+		{[]string{"version", "extra"}, 2},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			code, _, stderr := runCLI(t, tc.args...)
+			code, stdout, stderr := runCLI(t, tc.args...)
+			if strings.Contains(tc.args[0], "version") && code == 0 && !strings.HasPrefix(stdout, "kenner ") {
+				t.Errorf("version printed %q", stdout)
+			}
 			if code != tc.code {
 				t.Errorf("exit %d, want %d (stderr: %s)", code, tc.code, stderr)
 			}

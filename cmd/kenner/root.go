@@ -20,7 +20,12 @@ Settings come from flags, then KENNER_* environment variables (--nats-listen is
 KENNER_NATS_LISTEN), then the YAML file named by --config.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
+		// A root without a run function would print its help, and exit 0, for any unknown
+		// command: running it lets Args refuse those (exit 2) and show help otherwise.
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
+	root.SetVersionTemplate("kenner {{.Version}}\n")
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -52,7 +57,7 @@ KENNER_NATS_LISTEN), then the YAML file named by --config.`,
 			stopProfile()
 		}
 	}
-	root.AddCommand(newServeCmd(), newReplayCmd(), newSourceCmd(), newTokenCmd(), newEventsCmd(), newImportCmd(), newSyncCmd(), newDeliveriesCmd(), newKeysCmd(), newBenchCmd())
+	root.AddCommand(newServeCmd(), newReplayCmd(), newSourceCmd(), newTokenCmd(), newEventsCmd(), newImportCmd(), newSyncCmd(), newDeliveriesCmd(), newKeysCmd(), newBenchCmd(), newVersionCmd())
 	wrapAll(root)
 	root.Args = func(cmd *cobra.Command, args []string) error {
 		if len(args) > 0 {
