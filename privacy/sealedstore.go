@@ -106,6 +106,10 @@ func (s *SealedStore) Events(ctx context.Context, f kenner.EventFilter) ([]kenne
 // Profile implements kenner.ProfileStore.
 func (s *SealedStore) Profile(ctx context.Context, ws string, id kenner.Identifier) (*kenner.Profile, error) {
 	p, err := s.Store.Profile(ctx, ws, s.c.SealIdentifier(id))
+	if kenner.ErrorCode(err) == kenner.ENotFound {
+		// The store's message names the sealed form: name the one asked for instead.
+		return nil, kenner.Errorf(kenner.ENotFound, "no profile has %s", id)
+	}
 	s.c.openProfile(p)
 	return p, err
 }

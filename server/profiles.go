@@ -51,7 +51,12 @@ func (s *Server) lookupProfile(r *http.Request, tok *kenner.Token) (*kenner.Prof
 		// not meant to see emails.
 		return nil, kenner.Errorf(kenner.EForbidden, "the %s role sees masked personal data: look profiles up by id (id:prf_...)", tok.Role)
 	}
-	return s.deps.Store.Profile(r.Context(), tok.WorkspaceID, ref)
+	p, err := s.deps.Store.Profile(r.Context(), tok.WorkspaceID, ref)
+	if kenner.ErrorCode(err) == kenner.ENotFound {
+		// In the caller's words, not the normalized (or stored) form.
+		return nil, kenner.Errorf(kenner.ENotFound, "no profile has %s", r.PathValue("ref"))
+	}
+	return p, err
 }
 
 // masker is the PII policy to mask answers to tok with, or nil when its role sees PII.

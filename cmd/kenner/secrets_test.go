@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -21,6 +23,14 @@ func TestDestinationSecretsStaySecret(t *testing.T) {
 	s := startServer(t, data)
 	creds := credentialsOf(t, data)
 	api := adminAPI(t, s.url, creds.AdminToken)
+	// A lookup of an unknown email names it as the caller sent it, never its sealed form.
+	for _, ref := range []string{"email:Nobody@Example.com", "phone:+4915199999999"} {
+		code, out := api("GET", "/v1/profiles/"+ref, "")
+		msg := fmt.Sprint(out["error"].(map[string]any)["message"])
+		if code != 404 || !strings.Contains(msg, ref) || strings.Contains(msg, "~") {
+			t.Errorf("unknown %s: %d %q", ref, code, msg)
+		}
+	}
 	secrets := []string{"whsec-7Hq2Zp0VbN", "hdr-token-Kx93mQ", "smtp-pass-Wy81rT", "s3-secret-Lp44eD"}
 	for _, body := range []string{
 		`{"name":"crm","type":"webhook","config":{"url":"http://127.0.0.1:9/hook","secret":"whsec-7Hq2Zp0VbN","headers":{"Authorization":"Bearer hdr-token-Kx93mQ"}}}`,
