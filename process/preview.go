@@ -3,6 +3,7 @@ package process
 import (
 	"context"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -12,11 +13,14 @@ import (
 
 // Preview is how many profiles a condition selects, without saving it.
 type Preview struct {
-	Count     int64             `json:"count"`
-	Evaluated int64             `json:"evaluated"`
-	Errors    int64             `json:"errors"` // profiles the condition failed for (a missing trait)
-	Sample    []*kenner.Profile `json:"-"`
-	Took      time.Duration     `json:"-"`
+	Count     int64 `json:"count"`
+	Evaluated int64 `json:"evaluated"`
+	Errors    int64 `json:"errors"` // profiles the condition failed for (a missing trait)
+	// ErrorMessages are the first distinct reasons (at most maxErrorMessages), so that a
+	// marketer can fix the condition.
+	ErrorMessages []string          `json:"error_messages"`
+	Sample        []*kenner.Profile `json:"-"`
+	Took          time.Duration     `json:"-"`
 }
 
 // Preview evaluates seg over the workspace's profiles (at most max of them, 0: all) and keeps
@@ -73,6 +77,7 @@ func (p *Processor) Preview(ctx context.Context, ws string, seg kenner.Segment, 
 			pg.evaluated++
 			if res.Err != nil {
 				pg.errors++
+				pg.messages = addMessage(pg.messages, res.Err.Error())
 			}
 			if res.Member {
 				pg.count++
@@ -87,6 +92,9 @@ func (p *Processor) Preview(ctx context.Context, ws string, seg kenner.Segment, 
 		out.Count += pg.count
 		out.Evaluated += pg.evaluated
 		out.Errors += pg.errors
+		for _, m := range pg.messages {
+			out.ErrorMessages = addMessage(out.ErrorMessages, m)
+		}
 		for _, prof := range pg.sample {
 			if len(out.Sample) < sample {
 				out.Sample = append(out.Sample, prof)
@@ -101,22 +109,31 @@ func (p *Processor) Preview(ctx context.Context, ws string, seg kenner.Segment, 
 	return out, err
 }
 
-// wholeSample reads the sample's profiles again in full: the pass read only what the
-// condition needed. A member merged away since is left out.
+// maxErrorMessages is how many distinct reasons a preview reports.
+const maxErrorMessages = 3
+
+// addMessage adds m to ms unless it is there or ms is full.
+func addMessage(ms []string, m string) []string {
+	if len(ms) >= maxErrorMessages || slices.Contains(ms, m) {
+		return ms
+	}
+	return append(ms, m)
+}
+
+// wholeSample reads the sample's profiles again in full, identities included: the pass read
+// only what the condition needed. A member merged away since is left out.
 func (p *Processor) wholeSample(ctx context.Context, ws string, out *Preview) error {
-	ids := make([]string, len(out.Sample))
-	for i, prof := range out.Sample {
-		ids[i] = prof.ID
-	}
-	whole, err := p.store.Profiles(ctx, ws, ids)
-	if err != nil {
-		return err
-	}
-	out.Sample = out.Sample[:0]
-	for _, id := range ids {
-		if prof := whole[id]; prof != nil {
-			out.Sample = append(out.Sample, prof)
+	sample := out.Sample
+	out.Sample = out.Sample[:0:0]
+	for _, prof := range sample {
+		whole, err := p.store.Profile(ctx, ws, kenner.Identifier{Kind: kenner.KindProfileID, Value: prof.ID})
+		if kenner.ErrorCode(err) == kenner.ENotFound {
+			continue
 		}
+		if err != nil {
+			return err
+		}
+		out.Sample = append(out.Sample, whole)
 	}
 	return nil
 }
@@ -124,6 +141,7 @@ func (p *Processor) wholeSample(ctx context.Context, ws string, out *Preview) er
 // previewPage is what one page of profiles adds to a preview.
 type previewPage struct {
 	count, evaluated, errors int64
+	messages                 []string
 	sample                   []*kenner.Profile
 }
 

@@ -371,8 +371,12 @@ func (s *Server) previewSegment(w http.ResponseWriter, r *http.Request, tok *ken
 	for _, prof := range p.Sample {
 		out = append(out, newProfileJSON(prof, eng, s.masker(tok)))
 	}
+	msgs := p.ErrorMessages
+	if msgs == nil {
+		msgs = []string{}
+	}
 	web.JSON(w, http.StatusOK, map[string]any{"count": p.Count, "evaluated": p.Evaluated, "errors": p.Errors,
-		"took_ms": float64(p.Took.Microseconds()) / 1000, "sample": out})
+		"error_messages": msgs, "took_ms": float64(p.Took.Microseconds()) / 1000, "sample": out})
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -90,6 +91,15 @@ func TestSegmentAPI(t *testing.T) {
 	code, pv := st.do(t, "POST", "/v1/segments/preview", tok, `{"condition":"computed.revenue > 20.0","sample":1}`)
 	if code != 200 || pv["count"] != float64(1) || pv["evaluated"] != float64(2) || len(pv["sample"].([]any)) != 1 {
 		t.Errorf("preview: %d %v", code, pv)
+	}
+	// The sample shows who the members are: their identifiers (masked per role).
+	if ids, _ := pv["sample"].([]any)[0].(map[string]any)["identities"].([]any); len(ids) == 0 {
+		t.Errorf("preview sample without identities: %v", pv["sample"])
+	}
+	// A condition that fails for some profiles says why.
+	code, pv = st.do(t, "POST", "/v1/segments/preview", tok, `{"condition":"traits.vip == true"}`)
+	if msgs, _ := pv["error_messages"].([]any); code != 200 || pv["errors"].(float64) == 0 || len(msgs) == 0 || !strings.Contains(fmt.Sprint(msgs[0]), "vip") {
+		t.Errorf("preview errors without a reason: %d %v", code, pv)
 	}
 	// An event function no saved definition keeps yet is computed from the stored events.
 	code, pv = st.do(t, "POST", "/v1/segments/preview", tok, `{"condition":"events.exists(\"Order Completed\", duration(\"2000h\"), e, e.properties.total < 10.0)"}`)
