@@ -53,6 +53,9 @@ type Config struct {
 	// being read (default 5 s) before it is answered 503.
 	BodyTimeout time.Duration
 	BudgetWait  time.Duration
+	// MaxFuture is how far past its receipt an event's time may lie before it is clamped
+	// (0: DefaultMaxFuture, 1 h).
+	MaxFuture time.Duration
 }
 
 // Handler serves the tracking endpoints.
@@ -81,6 +84,12 @@ func New(log kenner.Log, sources Sources, metrics *Metrics, logger *slog.Logger,
 		budget: newBudget(cfg.BudgetWait)}
 	h.limiter = web.NewLimiter(cfg.RateLimit, cfg.Burst, "source", "events", func() time.Time { return h.now() })
 	return h
+}
+
+// request is what the handler knows of a request received now from ip ("" for messages
+// Kenner makes itself).
+func (h *Handler) request(ip string) *requestInfo {
+	return &requestInfo{ip: ip, receivedAt: h.now().UTC(), maxFuture: h.cfg.MaxFuture}
 }
 
 // Endpoints maps each tracking path to the message type it fixes ("" for batches).
@@ -158,7 +167,7 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request, pathType string
 		}
 		return err
 	}
-	req := &requestInfo{ip: clientIP(r, h.cfg.TrustProxy), receivedAt: h.now().UTC()}
+	req := h.request(clientIP(r, h.cfg.TrustProxy))
 
 	if !jsonobj.Valid(body) {
 		var v any
@@ -202,7 +211,7 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request, pathType string
 // Accept appends messages made by Kenner itself (an API call, an import) for a source, after
 // the same checks and enrichment as the tracking API's. Each message must have a type.
 func (h *Handler) Accept(ctx context.Context, src *kenner.Source, raws [][]byte) error {
-	return h.appendMessages(ctx, src, raws, "", &requestInfo{receivedAt: h.now().UTC()})
+	return h.appendMessages(ctx, src, raws, "", h.request(""))
 }
 
 // BatchError is a batch refused for one of its messages. It reads as "batch[i]: ..." to the
@@ -241,7 +250,7 @@ const parallelMin = 512
 // the previous one is appended (AppendPrepared). Per-source rate limits do not apply: an
 // import is an admin's act.
 func (h *Handler) Prepare(src *kenner.Source, raws [][]byte) *Prepared {
-	req := &requestInfo{receivedAt: h.now().UTC()}
+	req := h.request("")
 	p := &Prepared{src: src, Results: make([]Result, len(raws))}
 	parsed := make([]message, len(raws))
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(raws)/parallelMin))
@@ -414,7 +423,7 @@ func (h *Handler) Replay(ctx context.Context, src *kenner.Source, raws [][]byte,
 		cp.Settings.TrackingPlan = nil
 		src = &cp
 	}
-	return h.appendChecked(ctx, src, raws, "", &requestInfo{receivedAt: h.now().UTC()}, true)
+	return h.appendChecked(ctx, src, raws, "", h.request(""), true)
 }
 
 // batches groups messages by partition, keeping their order within each. Duplicates (an SDK

@@ -25,6 +25,8 @@ const (
 type requestInfo struct {
 	ip         string
 	receivedAt time.Time
+	// maxFuture is how far past receivedAt an event's time may lie (0: DefaultMaxFuture).
+	maxFuture time.Duration
 	// Batch-level fields apply to every message of a batch that lacks its own.
 	sentAt  []byte
 	context jsonobj.Object
@@ -106,12 +108,17 @@ func parseMessage(raw []byte, pathType string, req *requestInfo, uas *uaCache, r
 		m = m.SetString("messageId", msg.id)
 	}
 
-	if m, err = fixTimes(m, req); err != nil {
+	var clamped string
+	if m, clamped, err = fixTimes(m, req); err != nil {
 		return message{}, err
 	}
 	ctx, err := enrichContext(m, req, uas)
 	if err != nil {
 		return message{}, err
+	}
+	if clamped != "" {
+		c, _ := jsonobj.Parse(ctx)
+		ctx = c.SetString(ClampedKey, clamped).Encode()
 	}
 	m = m.Set("context", ctx)
 	m, msg.problems = standardized(m, rules)
@@ -143,24 +150,34 @@ func checkType(m jsonobj.Object, typ string) (jsonobj.Object, error) {
 	return m, nil
 }
 
+// DefaultMaxFuture is how far past its receipt an event's time may lie by default: clocks
+// drift, but an event cannot have happened tomorrow.
+const DefaultMaxFuture = time.Hour
+
+// ClampedKey is the context field that keeps an event's time as sent when it was clamped.
+const ClampedKey = "clampedTimestamp"
+
 // fixTimes sets receivedAt, originalTimestamp and timestamp. A client clock that is off is
 // corrected as Segment does: timestamp = receivedAt - (sentAt - originalTimestamp). A timestamp
-// set explicitly without sentAt (server libraries, historical imports) is kept as it is.
-func fixTimes(m jsonobj.Object, req *requestInfo) (jsonobj.Object, error) {
+// set explicitly without sentAt (server libraries, historical imports) is kept as it is, unless
+// it lies more than maxFuture after receivedAt: then it is clamped to receivedAt (a time in
+// 2099 would otherwise pin the event's traits and last_seen for ever), and clamped is the
+// time as sent, for the context.
+func fixTimes(m jsonobj.Object, req *requestInfo) (_ jsonobj.Object, clamped string, _ error) {
 	ts, hasTS, err := timeField(m, "timestamp")
 	if err != nil {
-		return m, err
+		return m, "", err
 	}
 	orig, hasOrig, err := timeField(m, "originalTimestamp")
 	if err != nil {
-		return m, err
+		return m, "", err
 	}
 	if !m.Has("sentAt") && req.sentAt != nil {
 		m = m.Set("sentAt", req.sentAt)
 	}
 	sent, hasSent, err := timeField(m, "sentAt")
 	if err != nil {
-		return m, err
+		return m, "", err
 	}
 	recv := req.receivedAt
 	switch {
@@ -175,12 +192,19 @@ func fixTimes(m jsonobj.Object, req *requestInfo) (jsonobj.Object, error) {
 	default:
 		ts = recv
 	}
+	maxFuture := req.maxFuture
+	if maxFuture <= 0 {
+		maxFuture = DefaultMaxFuture
+	}
+	if ts.After(recv.Add(maxFuture)) {
+		clamped, ts = formatTime(ts), recv
+	}
 	m = m.SetString("receivedAt", formatTime(recv))
 	m = m.SetString("timestamp", formatTime(ts))
 	if hasOrig {
 		m = m.SetString("originalTimestamp", formatTime(orig))
 	}
-	return m, nil
+	return m, clamped, nil
 }
 
 // TimeLayout is how Kenner writes times in messages: RFC 3339, UTC, milliseconds.

@@ -60,6 +60,23 @@ func TestParseMessage(t *testing.T) {
 			want: map[string]string{"timestamp": "2026-11-18T11:06:40.000Z"},
 		},
 		{
+			// A client clock in 2099 would pin the event's traits and last_seen for ever.
+			name: "a time far in the future is clamped to receipt", pathType: "identify",
+			in:   `{"userId":"u","timestamp":"2099-01-01T00:00:00Z"}`,
+			want: map[string]string{"timestamp": "2026-11-24T12:00:00.000Z", "originalTimestamp": "2099-01-01T00:00:00.000Z",
+				"context": `{"ip":"198.51.100.1","clampedTimestamp":"2099-01-01T00:00:00.000Z"}`},
+		},
+		{
+			name: "a clock a little ahead is kept", pathType: "identify",
+			in:   `{"userId":"u","timestamp":"2026-11-24T12:30:00Z"}`,
+			want: map[string]string{"timestamp": "2026-11-24T12:30:00.000Z", "context": `{"ip":"198.51.100.1"}`},
+		},
+		{
+			name: "skew correction that lands in the future is clamped too", pathType: "page",
+			in:   `{"anonymousId":"a","originalTimestamp":"2030-01-01T00:00:00Z","sentAt":"2026-11-24T12:00:00Z"}`,
+			want: map[string]string{"timestamp": "2026-11-24T12:00:00.000Z"},
+		},
+		{
 			name: "numeric user id becomes a string", pathType: "identify",
 			in:   `{"userId":42}`,
 			want: map[string]string{"userId": "42"},

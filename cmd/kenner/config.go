@@ -67,6 +67,7 @@ type config struct {
 	ExportRoot         string
 	NATSDestinationURL string
 	MaxConnsPerClient  int
+	MaxFuture          time.Duration
 }
 
 func loadConfig(cmd *cobra.Command) (config, error) {
@@ -99,6 +100,12 @@ func loadConfig(cmd *cobra.Command) (config, error) {
 		DebugAddr: k.String("debug-addr"), MemoryLimit: k.Int64("memory-limit"), URL: k.String("url"), Token: k.String("token"),
 	}
 	c.TokenRateLimit = k.Float64("token-rate-limit")
+	if v := k.String("max-future"); v != "" {
+		var err error
+		if c.MaxFuture, err = time.ParseDuration(v); err != nil || c.MaxFuture < time.Minute {
+			return config{}, usageError{fmt.Errorf("max-future: want a duration of at least 1m, like 1h, not %q", v)}
+		}
+	}
 	c.AdminAddr = k.String("admin-addr")
 	c.ExportRoot = k.String("export-root")
 	c.NATSDestinationURL = k.String("nats-destination-url")
@@ -321,4 +328,5 @@ func addIdentityFlags(cmd *cobra.Command) {
 	f.StringSlice("consent-purposes", nil, "consent policy, purpose=drop|strip: what becomes of the events of people who did not consent to the purpose (e.g. analytics=strip,advertising=drop)")
 	f.String("consent-default", "granted", "the answer assumed for a person who never answered for a purpose: granted (opt-out) or denied (opt-in)")
 	f.Int64("segment-cost-limit", 100000, "most CEL cost units one segment condition may spend on one profile")
+	f.String("max-future", "1h", "how far past its receipt an event's time may lie; a later time is clamped to the receipt and kept in context.clampedTimestamp")
 }

@@ -200,7 +200,7 @@ func importLocal(cmd *cobra.Command, cfg config, o importFlags, file io.Reader, 
 	}
 	plans := trackingplan.NewEnforcer(app.store, logger)
 	tracking := ingest.New(app.sealed(log, nil), app.creds, ingest.NewMetrics(prometheus.NewRegistry()), logger, ingest.Config{
-		Consent: cfg.Consent, PII: cfg.PII, Standardize: cfg.Standardize, Plans: plans,
+		Consent: cfg.Consent, PII: cfg.PII, Standardize: cfg.Standardize, Plans: plans, MaxFuture: cfg.MaxFuture,
 	})
 	defer func() {
 		if err := plans.Flush(context.WithoutCancel(ctx)); err != nil {

@@ -85,7 +85,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	plans := trackingplan.NewEnforcer(app.store, logger)
 	tracking := ingest.New(sealed, app.creds, ingest.NewMetrics(reg), logger, ingest.Config{
 		RateLimit: cfg.RateLimit, TrustProxy: cfg.TrustProxy, Consent: cfg.Consent, PII: cfg.PII,
-		Standardize: cfg.Standardize, Plans: plans,
+		Standardize: cfg.Standardize, Plans: plans, MaxFuture: cfg.MaxFuture,
 	})
 	subjects, closeSubjects, err := destinationSubjects(cfg, log)
 	if err != nil {
