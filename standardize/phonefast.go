@@ -84,10 +84,11 @@ func phoneFast(s string) (string, bool) {
 			return "", false
 		}
 		num := &phonenumbers.PhoneNumber{CountryCode: proto.Int32(int32(cc)), NationalNumber: proto.Uint64(national)}
-		if !phonenumbers.IsPossibleNumber(num) {
-			return "", false
+		e164 := "+" + string(digits[:n])
+		if !phonenumbers.IsPossibleNumber(num) || !validNumber(num, e164) {
+			return "", false // the slow path says why
 		}
-		return "+" + string(digits[:n]), true
+		return e164, true
 	}
 	return "", false
 }

@@ -31,7 +31,9 @@ func Email(s string) (string, error) {
 
 // Phone returns a phone number in E.164 (+4930123456). Numbers without a country code (no
 // leading + or 00) are read as numbers of defaultRegion (ISO 3166 alpha-2); without one they
-// are rejected rather than guessed.
+// are rejected rather than guessed. Only a valid number of its region is one: "12345" is a
+// possible length for the Netherlands but no number anyone has, and taking it as +3112345
+// would join everyone who typed it.
 func Phone(s, defaultRegion string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -51,7 +53,11 @@ func Phone(s, defaultRegion string) (string, error) {
 	if err != nil || !phonenumbers.IsPossibleNumber(num) {
 		return "", errors.New("not a phone number")
 	}
-	return phonenumbers.Format(num, phonenumbers.E164), nil
+	e164 := phonenumbers.Format(num, phonenumbers.E164)
+	if !validNumber(num, e164) {
+		return "", errors.New("not a valid phone number for its country")
+	}
+	return e164, nil
 }
 
 // Name trims a person's or company's name and collapses runs of spaces. A name written all in
