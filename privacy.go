@@ -20,6 +20,12 @@ type PrivacyStore interface {
 	// Suppressions lists the suppressed identifier hashes of every workspace after a cursor
 	// (0: from the start), oldest first, with the cursor of the last one.
 	Suppressions(ctx context.Context, after int64, limit int) ([]Suppression, int64, error)
+	// WorkspaceSuppressions lists one workspace's suppressions, newest first, after a cursor
+	// (0: from the newest), with the cursor of the next page (0: none).
+	WorkspaceSuppressions(ctx context.Context, workspaceID string, after int64, limit int) ([]Suppression, int64, error)
+	// LiftSuppression removes a suppression (ENotFound when the hash is not suppressed), so
+	// that a person who comes back after an erasure is let in again.
+	LiftSuppression(ctx context.Context, workspaceID, hash string) error
 
 	// ProfileFootprint returns the ids of a profile and of the profiles merged into it, with
 	// their identifiers: what an erasure of the profile removes.
@@ -57,9 +63,11 @@ type Expiry struct {
 // Suppression is an erased identifier, kept as a keyed hash so that the list itself holds no
 // personal data.
 type Suppression struct {
-	Seq         int64
-	WorkspaceID string
-	Hash        string
+	Seq         int64     `json:"seq"`
+	WorkspaceID string    `json:"-"`
+	Kind        string    `json:"kind"` // the identifier's kind (user_id, email, ...)
+	Hash        string    `json:"hash"`
+	CreatedAt   time.Time `json:"created_at"`
 }
 
 // ErasePlan is what one erasure removes.
@@ -69,7 +77,7 @@ type ErasePlan struct {
 	// SubjectKeys are the ids of the log keys to destroy; Suppress the identifier hashes to
 	// add to the suppression list.
 	SubjectKeys []string
-	Suppress    []string
+	Suppress    []Suppression // Kind and Hash
 }
 
 // Erasure states.
@@ -114,4 +122,18 @@ type AuditFilter struct {
 	Action      string
 	Before      int64
 	Limit       int
+}
+
+// PageBySeq cuts a page read with one row more than limit (newest first) to limit, and
+// answers the cursor of the next page: the last row's Seq, or 0 on the last page. Both stores
+// page suppressions this way.
+func PageBySeq(rows []Suppression, limit int, err error) ([]Suppression, int64, error) {
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(rows) <= limit {
+		return rows, 0, nil
+	}
+	rows = rows[:limit]
+	return rows, rows[len(rows)-1].Seq, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,21 +62,55 @@ func (s *Store) PutSubjectKeys(ctx context.Context, ws string, keys map[string][
 
 // Suppressions implements kenner.PrivacyStore.
 func (s *Store) Suppressions(ctx context.Context, after int64, limit int) ([]kenner.Suppression, int64, error) {
-	rows, err := s.pool.Query(ctx, `SELECT seq, workspace_id, hash FROM suppressions WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
+	rows, err := s.pool.Query(ctx, `SELECT seq, workspace_id, kind, hash, created_at FROM suppressions WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, after, fmt.Errorf("suppressions: %w", err)
 	}
+	out, err := scanSuppressions(rows)
+	if len(out) > 0 {
+		after = out[len(out)-1].Seq
+	}
+	return out, after, err
+}
+
+// WorkspaceSuppressions implements kenner.PrivacyStore.
+func (s *Store) WorkspaceSuppressions(ctx context.Context, ws string, after int64, limit int) ([]kenner.Suppression, int64, error) {
+	if after <= 0 {
+		after = math.MaxInt64
+	}
+	rows, err := s.pool.Query(ctx, `SELECT seq, workspace_id, kind, hash, created_at FROM suppressions
+		WHERE workspace_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`, ws, after, limit+1)
+	if err != nil {
+		return nil, 0, fmt.Errorf("suppressions: %w", err)
+	}
+	out, err := scanSuppressions(rows)
+	return kenner.PageBySeq(out, limit, err)
+}
+
+func scanSuppressions(rows pgx.Rows) ([]kenner.Suppression, error) {
 	defer rows.Close()
 	var out []kenner.Suppression
 	for rows.Next() {
 		var sp kenner.Suppression
-		if err := rows.Scan(&sp.Seq, &sp.WorkspaceID, &sp.Hash); err != nil {
-			return nil, after, fmt.Errorf("suppressions: %w", err)
+		if err := rows.Scan(&sp.Seq, &sp.WorkspaceID, &sp.Kind, &sp.Hash, &sp.CreatedAt); err != nil {
+			return nil, fmt.Errorf("suppressions: %w", err)
 		}
+		sp.CreatedAt = sp.CreatedAt.UTC()
 		out = append(out, sp)
-		after = sp.Seq
 	}
-	return out, after, rows.Err()
+	return out, rows.Err()
+}
+
+// LiftSuppression implements kenner.PrivacyStore.
+func (s *Store) LiftSuppression(ctx context.Context, ws, hash string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM suppressions WHERE workspace_id = $1 AND hash = $2`, ws, hash)
+	if err != nil {
+		return fmt.Errorf("lift suppression: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return kenner.Errorf(kenner.ENotFound, "that identifier is not suppressed")
+	}
+	return nil
 }
 
 // ProfileFootprint implements kenner.PrivacyStore.
@@ -147,8 +182,12 @@ func (s *Store) Erase(ctx context.Context, ws string, plan kenner.ErasePlan) (ma
 			}
 			counts[st.what] += tag.RowsAffected()
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO suppressions (workspace_id, hash, created_at) SELECT $1, h, now() FROM unnest($2::text[]) AS h
-			ON CONFLICT DO NOTHING`, ws, plan.Suppress); err != nil {
+		kinds, hashes := make([]string, len(plan.Suppress)), make([]string, len(plan.Suppress))
+		for i, sp := range plan.Suppress {
+			kinds[i], hashes[i] = sp.Kind, sp.Hash
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO suppressions (workspace_id, kind, hash, created_at) SELECT $1, k, h, now() FROM unnest($2::text[], $3::text[]) AS t(k, h)
+			ON CONFLICT DO NOTHING`, ws, kinds, hashes); err != nil {
 			return fmt.Errorf("suppress: %w", err)
 		}
 		return nil

@@ -16,13 +16,27 @@ type Eraser struct {
 	store    kenner.Store
 	keys     *Keys
 	suppress *Suppressor
+	kinds    map[string]bool
 	logger   *slog.Logger
 	now      func() time.Time
 }
 
-// NewEraser returns an Eraser.
-func NewEraser(store kenner.Store, keys *Keys, suppress *Suppressor, logger *slog.Logger) *Eraser {
-	return &Eraser{store: store, keys: keys, suppress: suppress, logger: logger, now: time.Now}
+// DefaultSuppressKinds are the identifier kinds an erasure suppresses by default: those that
+// name one person. A phone (a shared landline) or an anonymous id (a shared device) may be
+// another person's too, and suppressing it would drop them; configure them when they do not.
+var DefaultSuppressKinds = []string{kenner.KindUserID, kenner.KindEmail}
+
+// NewEraser returns an Eraser that suppresses the identifiers of the given kinds
+// (DefaultSuppressKinds when empty).
+func NewEraser(store kenner.Store, keys *Keys, suppress *Suppressor, kinds []string, logger *slog.Logger) *Eraser {
+	if len(kinds) == 0 {
+		kinds = DefaultSuppressKinds
+	}
+	e := &Eraser{store: store, keys: keys, suppress: suppress, kinds: map[string]bool{}, logger: logger, now: time.Now}
+	for _, k := range kinds {
+		e.kinds[k] = true
+	}
+	return e
 }
 
 // Erase forgets the person an identifier names: their profile (and the profiles merged into
@@ -73,7 +87,9 @@ func (e *Eraser) run(ctx context.Context, ws, profileID string, rec *kenner.Eras
 			}
 			plan := kenner.ErasePlan{ProfileIDs: ids, Identifiers: idents}
 			for _, id := range idents {
-				plan.Suppress = append(plan.Suppress, e.keys.SuppressionHash(ws, id.Kind, id.Value))
+				if e.kinds[id.Kind] {
+					plan.Suppress = append(plan.Suppress, kenner.Suppression{Kind: id.Kind, Hash: e.keys.SuppressionHash(ws, id.Kind, id.Value)})
+				}
 				if id.Kind == "user_id" || id.Kind == "anonymous_id" {
 					plan.SubjectKeys = append(plan.SubjectKeys, e.keys.Subject(ws, id.Kind, id.Value))
 				}

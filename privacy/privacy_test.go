@@ -93,7 +93,8 @@ func TestSealShredSuppress(t *testing.T) {
 	// Erase amy: her key goes, she is suppressed. Her event reads empty, in its place.
 	subject := keys.Subject("ws", "user_id", "amy")
 	if _, err := store.Erase(ctx, "ws", kenner.ErasePlan{ProfileIDs: []string{"prf_x"}, SubjectKeys: []string{subject},
-		Suppress: []string{keys.SuppressionHash("ws", "email", "amy@example.com")}}); err != nil {
+		Suppress: []kenner.Suppression{{Kind: "email", Hash: keys.SuppressionHash("ws", "email", "amy@example.com")},
+			{Kind: "user_id", Hash: keys.SuppressionHash("ws", "user_id", "amy")}}}); err != nil {
 		t.Fatal(err)
 	}
 	keys.Forget("ws", []string{subject})
@@ -110,15 +111,22 @@ func TestSealShredSuppress(t *testing.T) {
 		t.Errorf("fresh reader: %q", got)
 	}
 
-	// New events with her email (any case, new device) are dropped at append.
+	// New events with her email (any case, new device) go on without it: the device may be
+	// someone else's. An event with only her user id is dropped: it can only be hers.
 	if err := sealed.Append(ctx, []kenner.LogBatch{{WorkspaceID: "ws", Events: [][]byte{
-		[]byte(`{"type":"identify","anonymousId":"dev-9","traits":{"email":" AMY@example.com"},"messageId":"4"}`),
+		[]byte(`{"type":"identify","anonymousId":"dev-9","traits":{"email":" AMY@example.com","plan":"pro"},"messageId":"4"}`),
 		[]byte(`{"type":"track","anonymousId":"dev-9","context":{"traits":{"email":"amy@example.com"}},"event":"E","messageId":"5"}`),
+		[]byte(`{"type":"track","userId":"amy","event":"E","messageId":"6"}`),
 	}}}); err != nil {
 		t.Fatal(err)
 	}
-	if len(mem.recs) != 1 {
-		t.Errorf("suppressed events reached the log: %d records", len(mem.recs))
+	if len(mem.recs) != 2 || len(mem.recs[1].Events) != 2 {
+		t.Fatalf("want one new record of the two events that keep an identifier, got %d records", len(mem.recs))
+	}
+	got = read(t, sealed)
+	if len(got) != 5 || bytes.Contains(bytes.ToLower(got[3]), []byte("amy")) || bytes.Contains(got[4], []byte("amy")) ||
+		!bytes.Contains(got[3], []byte(`"plan":"pro"`)) || !bytes.Contains(got[4], []byte(`"anonymousId":"dev-9"`)) {
+		t.Errorf("events after her erasure: %q; want them without her email, the rest intact", got[3:])
 	}
 	if !supp.Suppressed("ws", "email", "amy@example.com") || supp.Suppressed("other", "email", "amy@example.com") {
 		t.Error("suppression must hold in its workspace only")
@@ -127,7 +135,7 @@ func TestSealShredSuppress(t *testing.T) {
 	// A tampered (or foreign) event is neither garbage nor a stop: it reads as empty, like an
 	// erased one, so the partition moves on; the others are intact.
 	mem.recs[0].Events[2][len(mem.recs[0].Events[2])-1] ^= 1
-	if got := read(t, sealed); len(got) != 3 || len(got[2]) != 0 || !bytes.Equal(got[1], anon) {
+	if got := read(t, sealed); len(got) != 5 || len(got[2]) != 0 || !bytes.Equal(got[1], anon) {
 		t.Errorf("after tampering read %q: want bob's event empty, the others intact", got)
 	}
 	// A node with another instance secret would find no keys and read everything as erased:

@@ -30,60 +30,97 @@ type SealedLog struct {
 	keys     *Keys
 	suppress *Suppressor
 	dropped  prometheus.Counter
+	stripped prometheus.Counter
 	shredded prometheus.Counter
 	broken   prometheus.Counter
 	// reserveKnown: the last Reserve found most subjects' keys already stored.
 	reserveKnown atomic.Bool
 }
 
-// NewSealedLog wraps a log. Events carrying a suppressed user id, anonymous id or email are
-// dropped at append (with the metric kenner_events_suppressed_total).
+// NewSealedLog wraps a log. Suppressed user ids, anonymous ids and emails are taken out of
+// events at append (kenner_identifiers_suppressed_total); an event left with no id is dropped
+// (kenner_events_suppressed_total).
 func NewSealedLog(log kenner.Log, keys *Keys, suppress *Suppressor, reg prometheus.Registerer) *SealedLog {
 	l := &SealedLog{Log: log, keys: keys, suppress: suppress,
-		dropped:  prometheus.NewCounter(prometheus.CounterOpts{Name: "kenner_events_suppressed_total", Help: "Events dropped because they carry an erased identifier."}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "kenner_events_suppressed_total",
+			Help: "Events dropped because every identifier they had was erased (user id and anonymous id)."}),
+		stripped: prometheus.NewCounter(prometheus.CounterOpts{Name: "kenner_identifiers_suppressed_total",
+			Help: "Erased identifiers taken out of events at append; the events went on without them."}),
 		shredded: prometheus.NewCounter(prometheus.CounterOpts{Name: "kenner_log_events_shredded_total", Help: "Log events read whose key was destroyed by an erasure."}),
 		broken: prometheus.NewCounter(prometheus.CounterOpts{Name: "kenner_log_events_undecryptable_total",
 			Help: "Sealed log events that did not decrypt (not written by Kenner, or damaged); skipped, left in the log."}),
 	}
 	if reg != nil {
-		reg.MustRegister(l.dropped, l.shredded, l.broken)
+		reg.MustRegister(l.dropped, l.stripped, l.shredded, l.broken)
 	}
 	return l
 }
 
-// subjectOf is whose key encrypts an event, and whether the event carries a suppressed
-// identifier. Ingestion names the subject (LogBatch.Subjects); otherwise it is read here.
-func (l *SealedLog) subjectOf(ws string, body []byte, given *kenner.Identifier) (subjectID, bool, error) {
+// subjectOf is whose key encrypts an event, and the event as it goes to the log. Ingestion
+// names the subject (LogBatch.Subjects); otherwise it is read here. An erased identifier is
+// taken out of the event, not the event out of the log: a new person who shares something
+// with the erased one (a device, a family email) goes on, without it. Only an event left with
+// no user id and no anonymous id is dropped (drop true): it can only be the erased person's.
+func (l *SealedLog) subjectOf(ws string, body []byte, given *kenner.Identifier) (_ subjectID, _ []byte, drop bool, _ error) {
 	check := l.suppress != nil && !l.suppress.Empty()
 	if given != nil && given.Value != "" && !check {
-		return l.keys.subjectID(ws, given.Kind, given.Value), false, nil
+		return l.keys.subjectID(ws, given.Kind, given.Value), body, false, nil
 	}
 	m, err := jsonobj.Parse(body)
 	if err != nil {
-		return subjectID{}, false, err
+		return subjectID{}, nil, false, err
 	}
 	user, _ := m.GetString("userId")
 	anon, _ := m.GetString("anonymousId")
 	if check {
-		if l.suppress.Suppressed(ws, "user_id", user) || l.suppress.Suppressed(ws, "anonymous_id", anon) {
-			return subjectID{}, true, nil
+		stripped := 0
+		if l.suppress.Suppressed(ws, "user_id", user) {
+			m, user, stripped = m.Delete("userId"), "", stripped+1
 		}
-		for _, obj := range [][]byte{m.Get("traits"), contextTraits(m)} {
-			if t, err := jsonobj.Parse(obj); err == nil && obj != nil {
-				if email, ok := t.GetString("email"); ok && l.suppress.Suppressed(ws, "email", normalEmail(email)) {
-					return subjectID{}, true, nil
-				}
+		if l.suppress.Suppressed(ws, "anonymous_id", anon) {
+			m, anon, stripped = m.Delete("anonymousId"), "", stripped+1
+		}
+		if t, ok := l.withoutSuppressedEmail(ws, m.Get("traits")); ok {
+			m, stripped = m.Set("traits", t), stripped+1
+		}
+		if c, err := jsonobj.Parse(m.Get("context")); err == nil && m.Get("context") != nil {
+			if t, ok := l.withoutSuppressedEmail(ws, c.Get("traits")); ok {
+				m, stripped = m.Set("context", c.Set("traits", t).Encode()), stripped+1
 			}
+		}
+		if stripped > 0 {
+			l.stripped.Add(float64(stripped))
+			if strings.TrimSpace(user) == "" && strings.TrimSpace(anon) == "" {
+				return subjectID{}, nil, true, nil
+			}
+			body = m.Encode()
 		}
 	}
 	switch {
 	case strings.TrimSpace(user) != "":
-		return l.keys.subjectID(ws, "user_id", user), false, nil
+		return l.keys.subjectID(ws, "user_id", user), body, false, nil
 	case strings.TrimSpace(anon) != "":
-		return l.keys.subjectID(ws, "anonymous_id", anon), false, nil
+		return l.keys.subjectID(ws, "anonymous_id", anon), body, false, nil
 	}
 	id, _ := m.GetString("messageId")
-	return l.keys.subjectID(ws, "message_id", id), false, nil
+	return l.keys.subjectID(ws, "message_id", id), body, false, nil
+}
+
+// withoutSuppressedEmail returns a traits object without its email when that email is
+// suppressed (ok true), so that it neither identifies nor lands on anyone's profile.
+func (l *SealedLog) withoutSuppressedEmail(ws string, raw []byte) ([]byte, bool) {
+	if raw == nil {
+		return nil, false
+	}
+	t, err := jsonobj.Parse(raw)
+	if err != nil {
+		return nil, false
+	}
+	email, ok := t.GetString("email")
+	if !ok || !l.suppress.Suppressed(ws, "email", normalEmail(email)) {
+		return nil, false
+	}
+	return t.Delete("email").Encode(), true
 }
 
 func contextTraits(m jsonobj.Object) []byte {
@@ -115,15 +152,15 @@ func (l *SealedLog) Append(ctx context.Context, batches []kenner.LogBatch) error
 			if len(b.Subjects) == len(b.Events) {
 				given = &b.Subjects[i]
 			}
-			s, suppressed, err := l.subjectOf(b.WorkspaceID, e, given)
+			s, body, drop, err := l.subjectOf(b.WorkspaceID, e, given)
 			if err != nil {
 				return fmt.Errorf("seal event: %w", err)
 			}
-			if suppressed {
+			if drop {
 				l.dropped.Inc()
 				continue
 			}
-			p.subjects, p.kept = append(p.subjects, s), append(p.kept, e)
+			p.subjects, p.kept = append(p.subjects, s), append(p.kept, body)
 		}
 		if len(p.kept) > 0 {
 			ps = append(ps, p)

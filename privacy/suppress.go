@@ -52,20 +52,59 @@ func (s *Suppressor) Refresh(ctx context.Context) error {
 	}
 }
 
-// Run refreshes every interval until ctx is done, for suppressions other nodes add.
+// Run refreshes every interval until ctx is done, for suppressions other nodes add; every
+// reloadEvery-th time it reads the whole list again, for the ones other nodes lift.
 func (s *Suppressor) Run(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
-	for {
+	for i := 1; ; i++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := s.Refresh(ctx); err != nil && ctx.Err() == nil {
+			refresh := s.Refresh
+			if i%reloadEvery == 0 {
+				refresh = s.reload
+			}
+			if err := refresh(ctx); err != nil && ctx.Err() == nil {
 				s.logger.Error("refresh suppression list", "err", err)
 			}
 		}
 	}
+}
+
+// reloadEvery is how many refreshes pass between two full reloads (a minute at serve's 5 s).
+const reloadEvery = 12
+
+// reload reads the whole list into a fresh copy, then swaps it in.
+func (s *Suppressor) reload(ctx context.Context) error {
+	fresh := &Suppressor{store: s.store, keys: s.keys, logger: s.logger, hashes: map[string]bool{}}
+	if err := fresh.Refresh(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.hashes, s.cursor = fresh.hashes, max(s.cursor, fresh.cursor)
+	s.mu.Unlock()
+	return nil
+}
+
+// Hash is the suppression hash of an identifier (normalized) in a workspace.
+func (s *Suppressor) Hash(workspaceID, kind, value string) string {
+	return s.keys.SuppressionHash(workspaceID, kind, value)
+}
+
+// Lift takes an identifier off the suppression list, in the store and at once in this
+// node's copy (others follow within their reload interval): a person who signs up again
+// after an erasure is let back in.
+func (s *Suppressor) Lift(ctx context.Context, workspaceID, kind, value string) error {
+	h := s.Hash(workspaceID, kind, value)
+	if err := s.store.LiftSuppression(ctx, workspaceID, h); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.hashes, workspaceID+"\x00"+h)
+	s.mu.Unlock()
+	return nil
 }
 
 // Empty reports that nothing was ever erased, so that callers can skip extracting identifiers.

@@ -89,9 +89,12 @@ func (p *Processor) resolve(ctx context.Context, b kenner.Batch, ws string, even
 			w.prev, _ = identity.Prepare(p.cfg.Rules, p.cfg.Normalizer, []identity.Identifier{
 				{Kind: identity.UserID, Value: ex.PreviousID}, {Kind: identity.AnonymousID, Value: ex.PreviousID}})
 		}
-		if p.suppressed(ws, w.ids) || p.suppressed(ws, w.prev) {
-			p.metrics.dropped.WithLabelValues("suppressed").Inc()
-			continue
+		var n, m int
+		w.ids, n = p.unsuppressed(ws, w.ids)
+		w.prev, m = p.unsuppressed(ws, w.prev)
+		p.metrics.dropped.WithLabelValues("suppressed").Add(float64(n + m))
+		if len(w.ids) == 0 && n > 0 {
+			continue // only erased identifiers: the erased person's own event
 		}
 		kept = append(kept, e)
 		for _, d := range w.drops {
@@ -346,14 +349,18 @@ func dropReason(d identity.Drop) string {
 }
 
 // suppressed reports whether any of ids was erased.
-func (p *Processor) suppressed(ws string, ids []identity.Identifier) bool {
+// unsuppressed returns ids without the erased ones, and how many it left out: an erased
+// identifier resolves to no one, while the event's other identifiers (a new person who
+// shares a landline with an erased one) go on.
+func (p *Processor) unsuppressed(ws string, ids []identity.Identifier) ([]identity.Identifier, int) {
 	if p.cfg.Suppressed == nil {
-		return false
+		return ids, 0
 	}
+	out := ids[:0:0]
 	for _, id := range ids {
-		if p.cfg.Suppressed(ws, id.Kind, id.Value) {
-			return true
+		if !p.cfg.Suppressed(ws, id.Kind, id.Value) {
+			out = append(out, id)
 		}
 	}
-	return false
+	return out, len(ids) - len(out)
 }

@@ -55,6 +55,8 @@ type Deps struct {
 	Plans *trackingplan.Enforcer
 	// Eraser carries out erasure requests (privacy.Eraser); nil: none are possible.
 	Eraser Eraser
+	// Suppressions lifts erased identifiers off the suppression list; nil: not possible.
+	Suppressions Suppressions
 }
 
 // Splitter moves identifiers out of a profile; see process.Processor.Split.
@@ -116,6 +118,8 @@ func New(deps Deps) *Server {
 	s.admin("GET /v1/erasures/{id}", kenner.RoleAdmin, s.getErasure)
 	s.admin("GET /v1/audit", kenner.RoleAdmin, s.listAudit)
 	s.admin("GET /v1/privacy/deletion-key", kenner.RoleAdmin, s.getDeletionKey)
+	s.admin("GET /v1/suppressions", kenner.RoleAdmin, s.listSuppressions)
+	s.admin("DELETE /v1/suppressions/{ref}", kenner.RoleOwner, s.liftSuppression)
 	s.admin("GET /v1/computed-traits", kenner.RoleViewer, s.listComputedTraits)
 	s.admin("POST /v1/computed-traits", kenner.RoleMarketer, s.putComputedTrait)
 	s.admin("GET /v1/computed-traits/{name}", kenner.RoleViewer, s.getComputedTrait)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -115,21 +116,56 @@ func subjectKeysFrom(ctx context.Context, db querier, ws string, ids []string) (
 
 // Suppressions implements kenner.PrivacyStore.
 func (s *Store) Suppressions(ctx context.Context, after int64, limit int) ([]kenner.Suppression, int64, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT seq, workspace_id, hash FROM suppressions WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	rows, err := s.r.QueryContext(ctx, `SELECT seq, workspace_id, kind, hash, created_at FROM suppressions WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, after, fmt.Errorf("suppressions: %w", err)
 	}
+	out, err := scanSuppressions(rows)
+	if len(out) > 0 {
+		after = out[len(out)-1].Seq
+	}
+	return out, after, err
+}
+
+// WorkspaceSuppressions implements kenner.PrivacyStore.
+func (s *Store) WorkspaceSuppressions(ctx context.Context, ws string, after int64, limit int) ([]kenner.Suppression, int64, error) {
+	if after <= 0 {
+		after = math.MaxInt64
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT seq, workspace_id, kind, hash, created_at FROM suppressions
+		WHERE workspace_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`, ws, after, limit+1)
+	if err != nil {
+		return nil, 0, fmt.Errorf("suppressions: %w", err)
+	}
+	out, err := scanSuppressions(rows)
+	return kenner.PageBySeq(out, limit, err)
+}
+
+func scanSuppressions(rows *sql.Rows) ([]kenner.Suppression, error) {
 	defer rows.Close()
 	var out []kenner.Suppression
 	for rows.Next() {
 		var sp kenner.Suppression
-		if err := rows.Scan(&sp.Seq, &sp.WorkspaceID, &sp.Hash); err != nil {
-			return nil, after, fmt.Errorf("suppressions: %w", err)
+		var at int64
+		if err := rows.Scan(&sp.Seq, &sp.WorkspaceID, &sp.Kind, &sp.Hash, &at); err != nil {
+			return nil, fmt.Errorf("suppressions: %w", err)
 		}
+		sp.CreatedAt = fromMillis(at)
 		out = append(out, sp)
-		after = sp.Seq
 	}
-	return out, after, rows.Err()
+	return out, rows.Err()
+}
+
+// LiftSuppression implements kenner.PrivacyStore.
+func (s *Store) LiftSuppression(ctx context.Context, ws, hash string) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM suppressions WHERE workspace_id = ? AND hash = ?`, ws, hash)
+	if err != nil {
+		return fmt.Errorf("lift suppression: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return kenner.Errorf(kenner.ENotFound, "that identifier is not suppressed")
+	}
+	return nil
 }
 
 // ProfileFootprint implements kenner.PrivacyStore.
@@ -227,8 +263,8 @@ func (s *Store) Erase(ctx context.Context, ws string, plan kenner.ErasePlan) (ma
 			}
 		}
 		now := millis(time.Now())
-		for _, h := range plan.Suppress {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO suppressions (workspace_id, hash, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, ws, h, now); err != nil {
+		for _, sp := range plan.Suppress {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO suppressions (workspace_id, kind, hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, ws, sp.Kind, sp.Hash, now); err != nil {
 				return fmt.Errorf("suppress: %w", err)
 			}
 		}

@@ -70,7 +70,7 @@ func testErase(t *testing.T, s kenner.Store) {
 	})
 
 	removed, err := s.Erase(ctx(t), "ws", kenner.ErasePlan{ProfileIDs: ids, Identifiers: idents,
-		SubjectKeys: []string{"s-amy"}, Suppress: []string{"h-amy-email", "h-amy-user"}})
+		SubjectKeys: []string{"s-amy"}, Suppress: []kenner.Suppression{{Kind: "email", Hash: "h-amy-email"}, {Kind: "user_id", Hash: "h-amy-user"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,11 +105,36 @@ func testErase(t *testing.T, s kenner.Store) {
 		t.Errorf("suppressions %v %d %v", sup, last, err)
 	}
 	// Suppressing again adds nothing.
-	if _, err := s.Erase(ctx(t), "ws", kenner.ErasePlan{ProfileIDs: ids, Suppress: []string{"h-amy-email"}}); err != nil {
+	if _, err := s.Erase(ctx(t), "ws", kenner.ErasePlan{ProfileIDs: ids, Suppress: []kenner.Suppression{{Kind: "email", Hash: "h-amy-email"}}}); err != nil {
 		t.Fatal(err)
 	}
 	if more, _, _ := s.Suppressions(ctx(t), last, 10); len(more) != 0 {
 		t.Errorf("suppressed twice: %v", more)
+	}
+	// A workspace's list, newest first, paged; another workspace's is apart.
+	if _, err := s.Erase(ctx(t), "ws-other", kenner.ErasePlan{Suppress: []kenner.Suppression{{Kind: "email", Hash: "h-other"}}}); err != nil {
+		t.Fatal(err)
+	}
+	page, next, err := s.WorkspaceSuppressions(ctx(t), "ws", 0, 1)
+	if err != nil || len(page) != 1 || page[0].Hash != "h-amy-user" || page[0].Kind != "user_id" || page[0].CreatedAt.IsZero() || next == 0 {
+		t.Errorf("first page of ws's suppressions: %+v next %d %v", page, next, err)
+	}
+	page, next, err = s.WorkspaceSuppressions(ctx(t), "ws", next, 1)
+	if err != nil || len(page) != 1 || page[0].Hash != "h-amy-email" || page[0].Kind != "email" || next != 0 {
+		t.Errorf("last page of ws's suppressions: %+v next %d %v", page, next, err)
+	}
+	// Lifting one lets it in again; lifting what is not there is not found.
+	if err := s.LiftSuppression(ctx(t), "ws", "h-amy-email"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.LiftSuppression(ctx(t), "ws", "h-amy-email"); kenner.ErrorCode(err) != kenner.ENotFound {
+		t.Errorf("lifting twice: %v, want not found", err)
+	}
+	if err := s.LiftSuppression(ctx(t), "ws", "h-other"); kenner.ErrorCode(err) != kenner.ENotFound {
+		t.Errorf("lifting another workspace's: %v, want not found", err)
+	}
+	if page, _, _ := s.WorkspaceSuppressions(ctx(t), "ws", 0, 10); len(page) != 1 || page[0].Hash != "h-amy-user" {
+		t.Errorf("after lifting: %+v", page)
 	}
 
 	e := &kenner.Erasure{ID: "era_1", WorkspaceID: "ws", ProfileID: amy.ID, Status: kenner.ErasurePending, RequestedBy: "tok_1", CreatedAt: now.UTC().Truncate(time.Millisecond)}

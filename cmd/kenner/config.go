@@ -68,6 +68,7 @@ type config struct {
 	NATSDestinationURL string
 	MaxConnsPerClient  int
 	MaxFuture          time.Duration
+	SuppressKinds      []string
 }
 
 func loadConfig(cmd *cobra.Command) (config, error) {
@@ -107,6 +108,7 @@ func loadConfig(cmd *cobra.Command) (config, error) {
 		}
 	}
 	c.AdminAddr = k.String("admin-addr")
+	c.SuppressKinds = k.Strings("suppress-kinds")
 	c.ExportRoot = k.String("export-root")
 	c.NATSDestinationURL = k.String("nats-destination-url")
 	c.MaxConnsPerClient = k.Int("max-conns-per-client")

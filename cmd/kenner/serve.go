@@ -54,6 +54,7 @@ its batch, then closes the store and the log, and exits 0.`,
 	f.StringSlice("destination-allow", nil, "address ranges destinations may reach although internal (CIDR or IP, e.g. 10.1.0.0/16,127.0.0.1); loopback, private, link-local and metadata addresses are refused otherwise")
 	f.String("export-root", "", "directory under which file-export destinations may write (default DATA/exports)")
 	f.String("nats-destination-url", "", "NATS URL (with a user restricted as SECURITY.md says) that NATS destinations without their own url publish on, with an external --nats")
+	f.StringSlice("suppress-kinds", privacy.DefaultSuppressKinds, "identifier kinds an erasure puts on the suppression list (add phone or anonymous_id only where they name one person)")
 	f.Int("max-conns-per-client", 256, "open connections one client address may hold on the public listener (0: no limit)")
 	addLogFlags(cmd, serveMemoryLimit)
 	addIdentityFlags(cmd)
@@ -115,7 +116,8 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		Store: app.store, Log: sealed, Creds: app.creds, Ingest: tracking, Registry: reg, Logger: logger,
 		Consumer: process.ConsumerName, Splitter: proc, Normalizer: pcfg.Normalizer, ExternalIDs: pcfg.ExternalIDs,
 		Audience: proc, Builder: builder, Activation: act, Plans: plans,
-		Eraser:       privacy.NewEraser(app.store, app.keys, app.suppress, logger),
+		Eraser:       privacy.NewEraser(app.store, app.keys, app.suppress, cfg.SuppressKinds, logger),
+		Suppressions: app.suppress,
 		PII:          cfg.PII,
 		TokenLimiter: web.NewLimiter(cfg.TokenRateLimit, 0, "token", "requests", nil),
 	})
