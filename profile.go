@@ -173,7 +173,8 @@ type Batch interface {
 	AddSeparation(ctx context.Context, workspaceID string, s Separation) error
 	// ResetProfile deletes a profile, the profiles merged into it, their identities and
 	// decisions, and returns their events in log order with ProfileID cleared, for a split to
-	// resolve again.
+	// resolve again. The profile's segment memberships stay: the split evaluates the profile
+	// again and changes only the memberships that really change.
 	ResetProfile(ctx context.Context, workspaceID, id string) ([]Event, error)
 	// AssignEvents sets the ProfileID of stored events (by message id).
 	AssignEvents(ctx context.Context, events []Event) error

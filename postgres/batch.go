@@ -411,7 +411,6 @@ func (b *batch) ResetProfile(ctx context.Context, ws, id string) ([]kenner.Event
 		`UPDATE events SET profile_id = '' WHERE workspace_id = $1 AND profile_id = $2 AND profile_id <> ''`,
 		`DELETE FROM identities WHERE workspace_id = $1 AND profile_id = $2`,
 		`DELETE FROM decisions WHERE workspace_id = $1 AND profile_id = $2`,
-		`DELETE FROM segment_members WHERE workspace_id = $1 AND profile_id = $2`,
 		`DELETE FROM profiles WHERE workspace_id = $1 AND (merged_into = $2 OR id = $2)`,
 	} {
 		if _, err := b.tx.Exec(ctx, q, ws, id); err != nil {

@@ -151,7 +151,7 @@ func (p *Processor) Apply(ctx context.Context, part int, recs []kenner.LogRecord
 	pos := kenner.Position{Consumer: ConsumerName, Partition: part, Seq: last}
 	err := p.store.Apply(ctx, pos, func(ctx context.Context, b kenner.Batch) error {
 		for _, ws := range order {
-			if err := p.resolve(ctx, b, ws, byWorkspace[ws], false); err != nil {
+			if err := p.resolve(ctx, b, ws, byWorkspace[ws], false, nil); err != nil {
 				return fmt.Errorf("workspace %s: %w", ws, err)
 			}
 		}

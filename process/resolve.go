@@ -3,6 +3,7 @@ package process
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -58,7 +59,11 @@ type pending struct {
 // resolve runs identity resolution and the profile fold for events of one workspace inside a
 // store transaction. fresh events are stored (InsertEvents); for a split's recomputation
 // (reassign) the events are already stored and only get their new profile.
-func (p *Processor) resolve(ctx context.Context, b kenner.Batch, ws string, events []kenner.Event, reassign bool) error {
+//
+// prior gives profiles created by this call the segment memberships they had before (a split
+// resolves a profile's events again under its id), so that evaluation announces only the
+// memberships that change.
+func (p *Processor) resolve(ctx context.Context, b kenner.Batch, ws string, events []kenner.Event, reassign bool, prior map[string]map[string]time.Time) error {
 	known := map[string]bool{}
 	if !reassign {
 		msgIDs := make([]string, len(events))
@@ -182,7 +187,7 @@ func (p *Processor) resolve(ctx context.Context, b kenner.Batch, ws string, even
 	}
 	for _, c := range changes.Created {
 		if profiles[c.ID] == nil {
-			profiles[c.ID] = &kenner.Profile{WorkspaceID: ws, ID: c.ID, Rank: c.Rank}
+			profiles[c.ID] = &kenner.Profile{WorkspaceID: ws, ID: c.ID, Rank: c.Rank, Segments: maps.Clone(prior[c.ID])}
 		}
 	}
 

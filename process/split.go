@@ -2,7 +2,9 @@ package process
 
 import (
 	"context"
+	"maps"
 	"slices"
+	"time"
 
 	"github.com/kenner-cdp/kenner"
 )
@@ -53,11 +55,21 @@ func (p *Processor) Split(ctx context.Context, ws string, ref kenner.Identifier,
 		if err := b.AddSeparation(ctx, ws, kenner.Separation{A: keep, B: move}); err != nil {
 			return err
 		}
+		// The memberships it has now, read under the lock: the profile is resolved again
+		// under its id, and only memberships that change are announced.
+		before, err := b.LoadProfiles(ctx, ws, []string{node.ID})
+		if err != nil {
+			return err
+		}
+		var prior map[string]time.Time
+		if pr := before[node.ID]; pr != nil {
+			prior = pr.Segments
+		}
 		events, err := b.ResetProfile(ctx, ws, node.ID)
 		if err != nil {
 			return err
 		}
-		if err := p.resolve(ctx, b, ws, events, true); err != nil {
+		if err := p.resolve(ctx, b, ws, events, true, map[string]map[string]time.Time{node.ID: prior}); err != nil {
 			return err
 		}
 		after, err := b.LoadGraph(ctx, ws, []kenner.Identifier{keep[0], move[0]})
@@ -65,6 +77,17 @@ func (p *Processor) Split(ctx context.Context, ws string, ref kenner.Identifier,
 			return err
 		}
 		kept, moved = after.Owners[keep[0]], after.Owners[move[0]]
+		if kept != node.ID && len(prior) > 0 {
+			// The kept identifiers ended on a profile of another id: the old id is gone, and
+			// so are its memberships.
+			var exits []kenner.MembershipEvent
+			for _, seg := range slices.Sorted(maps.Keys(prior)) {
+				exits = append(exits, kenner.MembershipEvent{SegmentID: seg, ProfileID: node.ID, At: p.now().UTC()})
+			}
+			if err := b.WriteMemberships(ctx, ws, exits); err != nil {
+				return err
+			}
+		}
 		now := p.now().UTC()
 		var ds []kenner.Decision
 		for _, id := range move {

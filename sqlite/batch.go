@@ -459,7 +459,6 @@ func (b *batch) ResetProfile(ctx context.Context, ws, id string) ([]kenner.Event
 		`UPDATE events SET profile_id = '' WHERE workspace_id = ? AND profile_id = ? AND profile_id <> ''`,
 		`DELETE FROM identities INDEXED BY identities_profile WHERE workspace_id = ? AND profile_id = ?`,
 		`DELETE FROM decisions WHERE workspace_id = ? AND profile_id = ?`,
-		`DELETE FROM segment_members INDEXED BY segment_members_profile WHERE workspace_id = ? AND profile_id = ?`,
 		`DELETE FROM profiles INDEXED BY profiles_merged WHERE workspace_id = ? AND merged_into = ? AND merged_into <> ''`,
 		`DELETE FROM profiles WHERE workspace_id = ? AND id = ?`,
 	} {
