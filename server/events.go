@@ -39,11 +39,39 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, tok *kenner.
 	} else {
 		s.waitForProcessor(r.Context())
 	}
+	if err := s.throughGraph(r.Context(), &f); err != nil {
+		return err
+	}
 	events, next, err := s.deps.Store.Events(r.Context(), f)
 	if err != nil {
 		return err
 	}
 	writeEvents(w, events, next, s.masker(tok))
+	return nil
+}
+
+// throughGraph turns a filter by user or anonymous id into one by the profile that id
+// belongs to, so that the answer is the person's whole timeline (every device, every id
+// merged in), not only the events that carry that id. An id no profile has yet (events not
+// processed) keeps the literal filter.
+func (s *Server) throughGraph(ctx context.Context, f *kenner.EventFilter) error {
+	var ref kenner.Identifier
+	switch {
+	case f.UserID != "":
+		ref = kenner.Identifier{Kind: kenner.KindUserID, Value: f.UserID}
+	case f.AnonymousID != "":
+		ref = kenner.Identifier{Kind: kenner.KindAnonymousID, Value: f.AnonymousID}
+	default:
+		return nil
+	}
+	p, err := s.deps.Store.Profile(ctx, f.WorkspaceID, ref)
+	if kenner.ErrorCode(err) == kenner.ENotFound {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	f.ProfileID, f.UserID, f.AnonymousID = p.ID, "", ""
 	return nil
 }
 

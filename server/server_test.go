@@ -193,12 +193,16 @@ func TestEventsDebugger(t *testing.T) {
 		}
 	}
 
+	// An anonymous page view on one of u2's devices is part of u2's timeline: the filters go
+	// through the identity graph to the person.
+	s.track(t, `{"batch":[{"type":"page","anonymousId":"a1","name":"Pricing","messageId":"m7"}]}`)
 	tests := []struct {
 		query string
 		want  int
 	}{
-		{"user_id=u2", 3},
-		{"anonymous_id=a4", 1},
+		{"user_id=u2", 4},
+		{"anonymous_id=a4", 4}, // u1's device: u1's m0, m2, m4, m6
+		{"anonymous_id=a1", 4},
 		{"message_id=m5", 1},
 		{"user_id=nobody", 0},
 	}
