@@ -209,4 +209,5 @@ type ProfileFields struct {
 	Traits     map[string]bool
 	Aggregates map[string]bool // by aggregate key
 	Consent    bool
+	Groups     bool
 }

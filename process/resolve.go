@@ -270,6 +270,7 @@ func (p *Processor) resolve(ctx context.Context, b kenner.Batch, ws string, even
 		c.Traits = append(c.Traits, traits...)
 		c.Aggregates = append(c.Aggregates, aggs...)
 		c.Identities = c.Identities || len(w.decided.Added) > 0
+		c.Groups = c.Groups || w.event.Type == kenner.TypeGroup
 	}
 	var save []*kenner.Profile
 	for _, id := range ids {

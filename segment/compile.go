@@ -56,6 +56,9 @@ func profileVars() []cel.EnvOption {
 		cel.Variable("computed", cel.MapType(cel.StringType, cel.DynType)),
 		cel.Variable("identities", cel.MapType(cel.StringType, cel.ListType(cel.StringType))),
 		cel.Variable("consent", cel.MapType(cel.StringType, cel.BoolType)),
+		// The accounts (B2B) the person belongs to, by group id, with each group's traits:
+		// "acme-bv" in groups, groups["acme-bv"].plan == "enterprise".
+		cel.Variable("groups", cel.MapType(cel.StringType, cel.MapType(cel.StringType, cel.DynType))),
 		cel.CrossTypeNumericComparisons(true),
 	}
 }
@@ -396,6 +399,8 @@ func collect(e ast.Expr) deps {
 				d.identities = true
 			case "consent":
 				d.consent = true
+			case "groups":
+				d.groups = true
 			}
 		case ast.SelectKind:
 			s := e.AsSelect()

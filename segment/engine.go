@@ -42,6 +42,7 @@ type Engine struct {
 	dependents map[string][]string
 	consent    map[string]bool // Options.ConsentDefaults
 	counters   int             // aggregates behind events.count/exists (Input's aggs)
+	groups     bool            // some definition reads groups (Input decodes them)
 }
 
 // aggregate is one event aggregate kept on every profile: a computed trait's, or a counter
@@ -78,6 +79,7 @@ type deps struct {
 	segments    map[string]bool
 	identities  bool
 	consent     bool
+	groups      bool
 }
 
 // Compile checks and compiles definitions. Errors are kenner.EInvalid and name the definition,
@@ -98,6 +100,12 @@ func Compile(traits []kenner.ComputedTrait, segments []kenner.Segment, opts Opti
 		if a.spec.Func == kenner.FuncCount && k[0] == 'c' {
 			c.e.counters++
 		}
+	}
+	for _, t := range c.e.traits {
+		c.e.groups = c.e.groups || t.deps.groups
+	}
+	for _, s := range c.e.segments {
+		c.e.groups = c.e.groups || s.deps.groups
 	}
 	return c.e, nil
 }

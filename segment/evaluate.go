@@ -18,6 +18,7 @@ type Input struct {
 	Computed   map[string]any
 	Identities map[string][]string
 	Consent    map[string]bool
+	Groups     map[string]map[string]any // group id → its traits; filled when a definition reads groups
 	aggs       map[string]int64
 }
 
@@ -50,6 +51,16 @@ func (e *Engine) Input(p *kenner.Profile, ids []kenner.Identifier, now time.Time
 		if a.spec.Func == kenner.FuncCount && a.key[0] == 'c' {
 			v, _ := profile.Value(p.Aggregates[k], a.spec, now)
 			in.aggs[k] = v.(int64)
+		}
+	}
+	if e.groups && len(p.Groups) > 0 {
+		in.Groups = make(map[string]map[string]any, len(p.Groups))
+		for id, g := range p.Groups {
+			traits := map[string]any{}
+			if len(g.Traits) > 0 {
+				json.Unmarshal(g.Traits, &traits)
+			}
+			in.Groups[id] = traits
 		}
 	}
 	in.Computed = e.computed(p, in, now)
@@ -169,6 +180,8 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		return a.in.Identities, true
 	case "consent":
 		return a.in.Consent, true
+	case "groups":
+		return a.in.Groups, true
 	case varAggs:
 		return a.in.aggs, true
 	case varSegments:
@@ -187,6 +200,7 @@ type Change struct {
 	Aggregates []string // keys of aggregates changed
 	Identities bool     // identifiers added
 	Consent    bool
+	Groups     bool // a group call: membership of an account or its traits
 	All        bool // a merge or a recomputation: everything may have changed
 	// Segments are evaluated whatever else changed: those whose definitions a build
 	// changed, or whose windows a sweep moved.
@@ -215,13 +229,13 @@ func (e *Engine) Affected(c Change) map[string]bool {
 			computed[t.def.Name] = aggs[t.agg.key]
 		default:
 			computed[t.def.Name] = t.deps.allTraits || t.deps.allComputed || anyOf(t.deps.traits, traits) ||
-				anyOf(t.deps.computed, computed) || (t.deps.identities && c.Identities)
+				anyOf(t.deps.computed, computed) || (t.deps.identities && c.Identities) || (t.deps.groups && c.Groups)
 		}
 	}
 	for _, s := range e.segments {
 		d := s.deps
 		if c.All || c.Segments[s.seg.ID] || (d.allTraits && len(traits) > 0) || anyOf(d.traits, traits) || d.allComputed || anyOf(d.computed, computed) ||
-			anyOf(d.aggs, aggs) || (d.identities && c.Identities) || (d.consent && c.Consent) || anyOf(d.segments, out) {
+			anyOf(d.aggs, aggs) || (d.identities && c.Identities) || (d.consent && c.Consent) || (d.groups && c.Groups) || anyOf(d.segments, out) {
 			out[s.seg.ID] = true
 		}
 	}

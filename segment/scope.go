@@ -33,6 +33,7 @@ func (e *Engine) Reads(only map[string]bool) (fields *kenner.ProfileFields, iden
 	add = func(d deps) {
 		f.AllTraits = f.AllTraits || d.allTraits
 		f.Consent = f.Consent || d.consent
+		f.Groups = f.Groups || d.groups
 		identities = identities || d.identities
 		maps.Copy(f.Traits, d.traits)
 		maps.Copy(f.Aggregates, d.aggs)

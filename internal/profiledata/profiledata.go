@@ -50,7 +50,7 @@ func DecodeFields(b []byte, p *kenner.Profile, f *kenner.ProfileFields) error {
 				err = r.Skip()
 			}
 		case "groups":
-			if f == nil {
+			if f == nil || f.Groups {
 				err = unmarshal(r, &p.Groups)
 			} else {
 				err = r.Skip()
