@@ -329,3 +329,20 @@ func hideQueries(raw []byte, mask bool) []byte {
 	}
 	return obj.Encode()
 }
+
+// accountNames are the PII names that still name a person in an account's (group's) traits:
+// a company's name, address or birthday is not personal data, but an email or phone may be a
+// person's (a founder's, a contact's).
+var accountNames = map[string]bool{"email": true, "phone": true}
+
+// MaskAccountTraits hides, in a group's traits, the fields that are personal data there: those
+// whose names are PII names that name a person even on an account (email, phone).
+func (p *PII) MaskAccountTraits(traits map[string]json.RawMessage) {
+	acct := &PII{}
+	for _, n := range p.names {
+		if accountNames[n] {
+			acct.names = append(acct.names, n)
+		}
+	}
+	acct.MaskTraits(traits)
+}

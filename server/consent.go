@@ -142,7 +142,19 @@ func (s *Server) putConsent(w http.ResponseWriter, r *http.Request, tok *kenner.
 	if err != nil {
 		return err
 	}
-	if err := s.deps.Ingest.Accept(ctx, &kenner.Source{ID: APISourceID, WorkspaceID: ws}, [][]byte{body}); err != nil {
+	// A source the body names (by name or id) is where the answer came from; free text (a
+	// "support desk") stays a property of an event from the API.
+	src := &kenner.Source{ID: APISourceID, WorkspaceID: ws}
+	if req.Source != "" {
+		named, err := s.sourceByRef(ctx, ws, req.Source)
+		switch {
+		case err == nil:
+			src = named
+		case kenner.ErrorCode(err) != kenner.ENotFound:
+			return err
+		}
+	}
+	if err := s.deps.Ingest.Accept(ctx, src, [][]byte{body}); err != nil {
 		return err
 	}
 	s.waitForProcessor(ctx)

@@ -163,3 +163,19 @@ func TestDestinationPurposes(t *testing.T) {
 	}
 	all.mu.Unlock()
 }
+
+// TestConsentSourceNamed: PUT .../consent records the source the body names (by name or id)
+// as the answer's source; free text stays a property of an API event.
+func TestConsentSourceNamed(t *testing.T) {
+	st := newStack(t)
+	mk := st.tokens[kenner.RoleMarketer]
+	st.track(t, `{"batch":[{"type":"identify","userId":"u1","messageId":"m1","traits":{"email":"ada@example.com"}}]}`)
+	code, out := st.do(t, "PUT", "/v1/profiles/user_id:u1/consent", mk, `{"purposes":{"newsletter":true},"source":"web"}`)
+	if c, _ := out["consent"].(map[string]any)["newsletter"].(map[string]any); code != 200 || c["source_id"] != st.sourceID(t, "web") {
+		t.Errorf("PUT naming source web = %d %v, want the web source's id", code, out)
+	}
+	code, out = st.do(t, "PUT", "/v1/profiles/user_id:u1/consent", mk, `{"purposes":{"newsletter":false},"source":"support desk"}`)
+	if c, _ := out["consent"].(map[string]any)["newsletter"].(map[string]any); code != 200 || c["source_id"] != "api" {
+		t.Errorf("PUT with free text = %d %v, want source api", code, out)
+	}
+}

@@ -74,7 +74,9 @@ func maskIdentifier(mask *privacy.PII, id kenner.Identifier) kenner.Identifier {
 	return privacy.MaskIdentifier(id)
 }
 
-func maskJSON(mask *privacy.PII, raw json.RawMessage) json.RawMessage {
+// maskAccountJSON masks a group's traits: an account's name is not personal data, a contact
+// email on it may be.
+func maskAccountJSON(mask *privacy.PII, raw json.RawMessage) json.RawMessage {
 	if mask == nil || len(raw) == 0 {
 		return raw
 	}
@@ -82,10 +84,11 @@ func maskJSON(mask *privacy.PII, raw json.RawMessage) json.RawMessage {
 	if json.Unmarshal(raw, &m) != nil {
 		return raw
 	}
-	mask.MaskTraits(m)
+	mask.MaskAccountTraits(m)
 	b, _ := json.Marshal(m)
 	return b
 }
+
 
 // profileJSON is a profile as the API shows it.
 type profileJSON struct {
@@ -120,7 +123,7 @@ func newProfileJSON(p *kenner.Profile, eng *segment.Engine, mask *privacy.PII) p
 		out.Identities = append(out.Identities, maskIdentifier(mask, i.Identifier))
 	}
 	for _, g := range p.Groups {
-		out.Groups = append(out.Groups, groupJSON{ID: g.ID, Traits: maskJSON(mask, g.Traits), At: g.Timestamp})
+		out.Groups = append(out.Groups, groupJSON{ID: g.ID, Traits: maskAccountJSON(mask, g.Traits), At: g.Timestamp})
 	}
 	if mask != nil {
 		mask.MaskTraits(out.Traits)

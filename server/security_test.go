@@ -421,3 +421,24 @@ func TestUnmatchedRoutesAnswerJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestAccountNamesNotMasked: masking is for personal data: an analyst sees the company a
+// person belongs to by name, and not the contact email on the account.
+func TestAccountNamesNotMasked(t *testing.T) {
+	st := newStack(t)
+	mk, analyst := st.tokens[kenner.RoleMarketer], st.tokens[kenner.RoleAnalyst]
+	st.track(t, `{"batch":[{"type":"group","userId":"u1","groupId":"acme","traits":{"name":"Acme BV","plan":"pro","email":"founder@acme.example"},"messageId":"g1"}]}`)
+	var id string
+	waitFor(t, func() bool {
+		code, p := st.do(t, "GET", "/v1/profiles/user_id:u1?consistent=true", mk, "")
+		if code == 200 {
+			id = p["id"].(string)
+		}
+		return code == 200
+	})
+	_, p := st.do(t, "GET", "/v1/profiles/id:"+id, analyst, "")
+	g := p["groups"].([]any)[0].(map[string]any)["traits"].(map[string]any)
+	if g["name"] != "Acme BV" || g["plan"] != "pro" || g["email"] == "founder@acme.example" {
+		t.Errorf("group traits as an analyst sees them: %v", g)
+	}
+}
