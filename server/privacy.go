@@ -191,8 +191,10 @@ func audited(r *http.Request, pattern string) bool {
 	if r.Method != http.MethodGet || strings.HasSuffix(pattern, "/export") {
 		return true
 	}
-	// Reads of personal data in bulk: a segment's members with their identifiers.
-	return strings.HasSuffix(pattern, "/members") && wantsCSV(r)
+	// Reads of personal data: a person's profile and its parts, the event debugger, and a
+	// segment's members with their identifiers.
+	return strings.HasPrefix(pattern, "GET /v1/profiles/") || pattern == "GET /v1/events" ||
+		(strings.HasSuffix(pattern, "/members") && wantsCSV(r))
 }
 
 // wantsCSV reports a request for the CSV form of a list.

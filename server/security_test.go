@@ -442,3 +442,28 @@ func TestAccountNamesNotMasked(t *testing.T) {
 		t.Errorf("group traits as an analyst sees them: %v", g)
 	}
 }
+
+// TestPersonalDataReadsAudited: reading a person's profile (any part of it) or the event
+// debugger is in the audit log, with the reference reduced to its kind.
+func TestPersonalDataReadsAudited(t *testing.T) {
+	st := newStack(t)
+	mk, admin := st.tokens[kenner.RoleMarketer], st.tokens[kenner.RoleAdmin]
+	st.track(t, `{"batch":[{"type":"identify","userId":"u1","traits":{"email":"ann@example.com"},"messageId":"a1"}]}`)
+	waitFor(t, func() bool {
+		code, _ := st.do(t, "GET", "/v1/profiles/email:ann@example.com?consistent=true", mk, "")
+		return code == 200
+	})
+	st.do(t, "GET", "/v1/profiles/email:ann@example.com/events", mk, "")
+	st.do(t, "GET", "/v1/events?user_id=u1", mk, "")
+	for _, action := range []string{"GET /v1/profiles/{ref}", "GET /v1/profiles/{ref}/events", "GET /v1/events"} {
+		_, out := st.do(t, "GET", "/v1/audit?action="+url.QueryEscape(action), admin, "")
+		entries, _ := out["entries"].([]any)
+		if len(entries) == 0 {
+			t.Errorf("%s is not audited", action)
+			continue
+		}
+		if target := fmt.Sprint(entries[0].(map[string]any)["target"]); strings.Contains(target, "ann@") || strings.Contains(target, "u1") {
+			t.Errorf("%s: the audit target names the person: %q", action, target)
+		}
+	}
+}

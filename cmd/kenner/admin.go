@@ -45,7 +45,12 @@ func newSourceCmd() *cobra.Command {
 				fmt.Fprintln(cmd.OutOrStdout(), out.WriteKey)
 				return nil
 			}, func(l *local) error {
-				_, key, err := l.creds.CreateSource(cmd.Context(), bootstrapWorkspace, args[0])
+				src, key, err := l.creds.CreateSource(cmd.Context(), bootstrapWorkspace, args[0])
+				target := args[0]
+				if src != nil {
+					target = src.ID
+				}
+				auditCLI(cmd.Context(), l.store, l.logger, "cli source create", target, err)
 				if err != nil {
 					return err
 				}
@@ -118,7 +123,12 @@ func newTokenCmd() *cobra.Command {
 				fmt.Fprintln(cmd.OutOrStdout(), out.Token)
 				return nil
 			}, func(l *local) error {
-				_, secret, err := l.creds.CreateToken(cmd.Context(), bootstrapWorkspace, name, kenner.Role(role), exp)
+				tok, secret, err := l.creds.CreateToken(cmd.Context(), bootstrapWorkspace, name, kenner.Role(role), exp)
+				target := role
+				if tok != nil {
+					target = tok.ID + " (" + role + ")"
+				}
+				auditCLI(cmd.Context(), l.store, l.logger, "cli token create", target, err)
 				if err != nil {
 					return err
 				}
@@ -170,7 +180,9 @@ func newTokenCmd() *cobra.Command {
 			return withAdmin(cmd, func(c *apiClient) error {
 				return c.do(cmd.Context(), "DELETE", "/v1/tokens/"+args[0], nil, nil)
 			}, func(l *local) error {
-				return l.creds.RevokeToken(context.WithoutCancel(cmd.Context()), bootstrapWorkspace, args[0])
+				err := l.creds.RevokeToken(context.WithoutCancel(cmd.Context()), bootstrapWorkspace, args[0])
+				auditCLI(cmd.Context(), l.store, l.logger, "cli token revoke", args[0], err)
+				return err
 			})
 		},
 	}

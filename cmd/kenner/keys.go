@@ -48,7 +48,9 @@ Make a key with: openssl rand -base64 32 > new.key`,
 				return err
 			}
 			defer store.Close()
-			if err := privacy.RotateKEK(ctx, store, oldKEK, newKEK); err != nil {
+			err = privacy.RotateKEK(ctx, store, oldKEK, newKEK)
+			auditCLI(ctx, store, newLogger(cfg, cmd.ErrOrStderr()), "cli keys rotate", "key-encryption key", err)
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "rotated: start every node with --encryption-key-file %s (or KENNER_ENCRYPTION_KEY)\n", path)

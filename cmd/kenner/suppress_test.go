@@ -1,9 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -93,5 +95,29 @@ func TestErasureSuppressesOnlyTheErased(t *testing.T) {
 	}
 	if target := entries[0].(map[string]any)["target"].(string); strings.Contains(target, "bob") {
 		t.Errorf("the audit log keeps the identifier: %q", target)
+	}
+}
+
+// TestLocalAdminCommandsAudited: admin commands run on the data directory itself (no server,
+// no token) are in the audit log, with the operating-system user as the actor.
+func TestLocalAdminCommandsAudited(t *testing.T) {
+	data := t.TempDir()
+	s := startServer(t, data)
+	creds := credentialsOf(t, data)
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	s.cmd.Wait()
+	for _, args := range [][]string{{"token", "create", "--data", data, "--role", "viewer"}, {"source", "create", "--data", data, "crm"}} {
+		if code, _, stderr := runCLI(t, args...); code != 0 {
+			t.Fatalf("%v: %d %s", args, code, stderr)
+		}
+	}
+	s = startServer(t, data)
+	api := adminAPI(t, s.url, creds.AdminToken)
+	for _, action := range []string{"cli token create", "cli source create"} {
+		_, out := api("GET", "/v1/audit?action="+url.QueryEscape(action), "")
+		entries, _ := out["entries"].([]any)
+		if len(entries) != 1 || !strings.HasPrefix(fmt.Sprint(entries[0].(map[string]any)["actor"]), "cli") {
+			t.Errorf("%s: audit %v", action, out)
+		}
 	}
 }
