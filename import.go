@@ -3,6 +3,7 @@ package kenner
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -46,6 +47,26 @@ type Import struct {
 	StartedAt  time.Time  `json:"started_at"`
 	UpdatedAt  time.Time  `json:"updated_at"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
+}
+
+// ImportStaleAfter is how long a running import may go without saving progress before it is
+// taken for interrupted: imports save progress at least once a chunk, every second or so
+// while rows flow, so minutes of silence mean the process that ran it stopped.
+const ImportStaleAfter = 5 * time.Minute
+
+// Interrupted reports whether the import is recorded as running but its process stopped
+// (a crash, a kill, a restart) without finishing it.
+func (im *Import) Interrupted(now time.Time) bool {
+	return im.Status == ImportRunning && now.Sub(im.UpdatedAt) > ImportStaleAfter
+}
+
+// MarkInterrupted records an interrupted import as failed, saying how far it got and that
+// running it again is safe.
+func (im *Import) MarkInterrupted(now time.Time) {
+	im.Status = ImportFailed
+	im.Error = fmt.Sprintf("interrupted: the process running it stopped after %d rows (no progress since %s); "+
+		"run the import again: rows already imported are recognized as duplicates", im.Rows, im.UpdatedAt.Format(time.RFC3339))
+	im.FinishedAt = &now
 }
 
 // MaxImportIssues bounds the rejects an import record lists.

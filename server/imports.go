@@ -176,8 +176,12 @@ func (s *Server) listImports(w http.ResponseWriter, r *http.Request, tok *kenner
 		list = []kenner.Import{}
 	}
 	// A list shows the counts; the rows themselves are at /v1/imports/{id}.
+	now := time.Now()
 	for i := range list {
 		list[i].Rejects, list[i].Issues, list[i].Sample = nil, nil, nil
+		if list[i].Interrupted(now) {
+			list[i].MarkInterrupted(now)
+		}
 	}
 	web.JSON(w, http.StatusOK, map[string]any{"imports": list, "next": next})
 	return nil
@@ -187,6 +191,11 @@ func (s *Server) getImport(w http.ResponseWriter, r *http.Request, tok *kenner.T
 	im, err := s.deps.Store.Import(r.Context(), tok.WorkspaceID, r.PathValue("id"))
 	if err != nil {
 		return err
+	}
+	// A process that ran it stopped (a CLI import killed beside this server): it shows as
+	// failed now; the next server start records it so.
+	if now := time.Now(); im.Interrupted(now) {
+		im.MarkInterrupted(now)
 	}
 	web.JSON(w, http.StatusOK, im)
 	return nil

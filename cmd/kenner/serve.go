@@ -16,6 +16,7 @@ import (
 	"github.com/kenner-cdp/kenner/activation"
 	"github.com/kenner-cdp/kenner/activation/builtin"
 	"github.com/kenner-cdp/kenner/activation/subject"
+	"github.com/kenner-cdp/kenner/importer"
 	"github.com/kenner-cdp/kenner/ingest"
 	"github.com/kenner-cdp/kenner/nats"
 	"github.com/kenner-cdp/kenner/privacy"
@@ -80,6 +81,12 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	}
 	defer closeAll()
 
+	// Imports a stopped process left running fail visibly, saying how far they got.
+	if n, err := importer.FailInterrupted(ctx, app.store, bootstrapWorkspace, time.Now()); err != nil {
+		logger.Warn("marking interrupted imports", "err", err)
+	} else if n > 0 {
+		logger.Warn("imports interrupted by a stop were marked failed; run them again", "imports", n)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	sealed := app.sealed(log, reg)
