@@ -314,21 +314,44 @@ func listMap(k *koanf.Koanf, key string) (map[string][]string, error) {
 	return out, nil
 }
 
-// addIdentityFlags defines the flags of identity resolution, which serve and replay share
-// (a replay must resolve with the rules the server will use).
+// addIdentityFlags defines the flags of identity resolution and segments, which serve and
+// replay share (a replay must resolve with the rules the server will use), with the flags of
+// how events are prepared (addEventFlags).
 func addIdentityFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.String("default-region", "", "country (ISO 3166 alpha-2) of phone numbers without a country code")
 	f.StringSlice("external-ids", nil, "extra identifier kinds read from traits and context.externalIds (e.g. crm_id,shopify_id)")
 	f.StringSlice("identity-priority", nil, "identifier kinds from most to least trusted (default user_id,email,phone,anonymous_id)")
 	f.StringSlice("identity-limits", nil, "most identifiers of a kind per profile, kind=N (default user_id=1,email=5,phone=5,anonymous_id=100)")
 	f.StringSlice("identity-blocked", nil, "extra values that identify no one, kind=value (kind * for every kind)")
 	f.StringSlice("trait-source-priority", nil, "source names whose trait values win over newer values from other sources, most trusted first")
+	f.Int64("segment-cost-limit", 100000, "most CEL cost units one segment condition may spend on one profile")
+	addEventFlags(cmd)
+}
+
+// eventFlags are the flags of how events are prepared before the log (standardization,
+// consent stripping, clock checks): serve, import and sync use them where they prepare
+// events; an import through --url is prepared by the server, with the server's.
+var eventFlags = []string{"default-region", "standardize", "no-standardize", "pii-traits", "consent-purposes", "consent-default", "max-future"}
+
+// addEventFlags defines eventFlags.
+func addEventFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.String("default-region", "", "country (ISO 3166 alpha-2) of phone numbers without a country code")
 	f.StringSlice("standardize", nil, "standard form of more trait and property names, field=kind with kind one of email, phone, name, country, date, currency, amount, boolean, none (none turns a default off)")
 	f.Bool("no-standardize", false, "keep every trait and property as sent (by default emails, phones, names, countries, dates, currencies and amounts are standardized)")
 	f.StringSlice("pii-traits", privacy.DefaultPII, "trait and field names holding personal data: masked for the analyst and viewer roles, stripped by the consent policy (names containing one of four letters or more match too)")
 	f.StringSlice("consent-purposes", nil, "consent policy, purpose=drop|strip: what becomes of the events of people who did not consent to the purpose (e.g. analytics=strip,advertising=drop)")
 	f.String("consent-default", "granted", "the answer assumed for a person who never answered for a purpose: granted (opt-out) or denied (opt-in)")
-	f.Int64("segment-cost-limit", 100000, "most CEL cost units one segment condition may spend on one profile")
 	f.String("max-future", "1h", "how far past its receipt an event's time may lie; a later time is clamped to the receipt and kept in context.clampedTimestamp")
+}
+
+// refuseEventFlagsRemote refuses eventFlags set with --url: the server prepares the events,
+// with its own settings, and silently ignoring a flag the user gave would mislead.
+func refuseEventFlagsRemote(cmd *cobra.Command) error {
+	for _, name := range eventFlags {
+		if f := cmd.Flags().Lookup(name); f != nil && f.Changed {
+			return usageError{fmt.Errorf("--%s does not apply with --url: the server prepares the events with its own settings (set it on kenner serve), or import with --data", name)}
+		}
+	}
+	return nil
 }

@@ -48,8 +48,9 @@ the same file again imports nothing twice), or rejected with its line and reason
 (--rejects writes those rows to a file to fix and import again). The exit status is 0 when
 the file was read, whatever was rejected; 1 with --strict when a row was rejected.
 
-With --url the server imports the file as it is uploaded; otherwise the import works on
---data directly (no server may hold it).`,
+With --url the server imports the file as it is uploaded, preparing the rows with its own
+settings (--default-region, --standardize, --consent-* and --max-future are then refused:
+set them on kenner serve); otherwise the import works on --data directly.`,
 		Args: cobra.ExactArgs(1),
 		RunE: runImport,
 	}
@@ -62,7 +63,7 @@ With --url the server imports the file as it is uploaded; otherwise the import w
 	f.String("delimiter", "", "CSV delimiter (default: sniffed from the header)")
 	f.Bool("no-progress", false, "do not draw the progress bar (it is drawn only on a terminal)")
 	addLogFlags(cmd, batchMemoryLimit)
-	addIdentityFlags(cmd)
+	addEventFlags(cmd)
 	return cmd
 }
 
@@ -142,6 +143,9 @@ func runImport(cmd *cobra.Command, args []string) error {
 	var rep *kenner.Import
 	var allRejects []kenner.ImportIssue
 	if c != nil {
+		if err := refuseEventFlagsRemote(cmd); err != nil {
+			return err
+		}
 		if rep, err = importRemote(cmd.Context(), c, o, file, size, bar); err != nil {
 			return err
 		}

@@ -46,6 +46,8 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 
 func TestExitCodes(t *testing.T) {
 	data := t.TempDir()
+	rows := filepath.Join(t.TempDir(), "rows.csv")
+	os.WriteFile(rows, []byte("id\nu1\n"), 0o600)
 	tests := []struct {
 		args []string
 		code int
@@ -68,6 +70,10 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"version"}, 0},
 		{[]string{"--version"}, 0},
 		{[]string{"version", "extra"}, 2},
+		// An import through a server is prepared with the server's settings: flags that would
+		// be ignored are refused, and identity flags are not import's at all.
+		{[]string{"import", rows, "--as", "identify", "--url", "http://127.0.0.1:1", "--token", "t", "--default-region", "NL"}, 2},
+		{[]string{"import", rows, "--as", "identify", "--data", data, "--identity-priority", "email"}, 2},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

@@ -50,7 +50,7 @@ MySQL: --from mysql://user:password@host:3306/database.`,
 	f.Duration("every", 0, "run again at this interval until interrupted (default: run once)")
 	addRowFlags(f, "read and check the rows, import nothing and keep the cursor where it is")
 	addLogFlags(cmd, batchMemoryLimit)
-	addIdentityFlags(cmd)
+	addEventFlags(cmd)
 	return cmd
 }
 
@@ -96,6 +96,11 @@ func runSync(cmd *cobra.Command, _ []string) error {
 	c, cfg, err := remoteClient(cmd)
 	if err != nil {
 		return err
+	}
+	if c != nil {
+		if err := refuseEventFlagsRemote(cmd); err != nil {
+			return err
+		}
 	}
 	statePath := str("state")
 	if statePath == "" {
