@@ -187,7 +187,7 @@ func (w *worker) send(ctx context.Context, chunk []kenner.Delivery) []kenner.Out
 			failed = failed || !r.Permanent
 		default:
 			o.Status, o.Attempt.Error = kenner.DeliveryPending, r.Err.Error()
-			o.NextAt = now.Add(w.backoff(d.Attempts + 1))
+			o.NextAt = now.Add(w.retryDelay(d.Attempts + 1))
 			if r.RetryAfter > 0 {
 				o.NextAt = now.Add(min(r.RetryAfter, time.Hour))
 				w.breaker.holdUntil(o.NextAt)
@@ -201,6 +201,23 @@ func (w *worker) send(ctx context.Context, chunk []kenner.Delivery) []kenner.Out
 	return out
 }
 
+// retryDelay is the wait before attempt n+1 of a delivery that failed: prompt (jittered, at
+// most promptRetryMax) while the receiver answers most requests, since the failure says
+// little about the next try; backoff otherwise.
+func (w *worker) retryDelay(n int) time.Duration {
+	if w.breaker.healthy() {
+		d := min(w.s.cfg.BackoffBase<<min(n-1, 30), promptRetryMax, w.s.cfg.BackoffMax)
+		if d <= 0 {
+			d = promptRetryMax
+		}
+		return d/2 + rand.N(d/2+1)
+	}
+	return w.backoff(n)
+}
+
+// promptRetryMax bounds the prompt retries of a healthy destination.
+const promptRetryMax = 2 * time.Second
+
 // backoff is the delay before attempt n+1: exponential with full jitter, so that many
 // deliveries failing together do not come back together.
 func (w *worker) backoff(n int) time.Duration {
@@ -211,9 +228,11 @@ func (w *worker) backoff(n int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// breaker stops a destination from hammering a receiver that is down: after threshold
-// failed requests in a row it sends nothing for a cool-down that doubles each time a probe
-// (one delivery) fails, and closes again when a probe succeeds.
+// breaker tells a receiver that is down from one that is flaky, by the outcomes of its
+// recent requests. Down: after threshold failed requests in a row, when most recent requests
+// failed, it sends nothing for a cool-down that doubles each time a probe (one delivery)
+// fails, and closes again when a probe succeeds. Flaky (failures among successes): it stays
+// closed, and a failed delivery is retried promptly (healthy).
 type breaker struct {
 	mu        sync.Mutex
 	threshold int
@@ -223,6 +242,35 @@ type breaker struct {
 	cooldown  time.Duration
 	until     time.Time
 	probing   bool
+	recent    [breakerWindow]bool // outcomes of the last requests, true for a failure
+	seen, pos int
+}
+
+// breakerWindow is how many recent requests the failure rate is taken over.
+const breakerWindow = 20
+
+// failureRate is the share of failed requests among the recent ones (0 with none yet).
+func (b *breaker) failureRate() float64 {
+	n := min(b.seen, breakerWindow)
+	if n == 0 {
+		return 0
+	}
+	failed := 0
+	for i := range n {
+		if b.recent[i] {
+			failed++
+		}
+	}
+	return float64(failed) / float64(n)
+}
+
+// healthy reports that the receiver is not down (its breaker closed, and not nearly every
+// recent request failed): a delivery that failed among successes is the receiver's bad
+// luck, retried promptly rather than backed off.
+func (b *breaker) healthy() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return !b.open && b.failureRate() < downRate
 }
 
 // admit says how long to wait before sending, and whether the next round is a probe.
@@ -242,12 +290,17 @@ func (b *breaker) admit(now time.Time) (time.Duration, bool) {
 func (b *breaker) record(now time.Time, ok bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.recent[b.pos] = !ok
+	b.pos, b.seen = (b.pos+1)%breakerWindow, b.seen+1
 	if ok {
 		b.failures, b.open, b.probing, b.cooldown = 0, false, false, 0
 		return
 	}
 	b.failures++
-	if b.probing || b.failures >= b.threshold {
+	// Open on a failed probe, or on a run of failures when most recent requests failed: a
+	// run among many successes (a flaky receiver: 40% failures give a run of five about once
+	// in a hundred requests) is not a receiver that is down.
+	if b.probing || (b.failures >= b.threshold && b.failureRate() >= downRate) {
 		b.open, b.probing = true, false
 		if b.cooldown == 0 {
 			b.cooldown = b.base
@@ -257,6 +310,10 @@ func (b *breaker) record(now time.Time, ok bool) {
 		b.until = maxTime(b.until, now.Add(b.cooldown))
 	}
 }
+
+// downRate is the share of recent requests that must have failed for a run of failures to
+// open the breaker.
+const downRate = 0.8
 
 // holdUntil honours a receiver's Retry-After for the whole destination.
 func (b *breaker) holdUntil(t time.Time) {
