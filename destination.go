@@ -29,9 +29,14 @@ type Destination struct {
 	// needs: it receives only people who consented to all of them.
 	Purposes []string `json:"purposes,omitempty"`
 	// Paused destinations queue their deliveries without sending them.
-	Paused    bool      `json:"paused"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Paused bool `json:"paused"`
+	// SyncExisting sends the current members of the subscribed segments as segment.entered,
+	// once, when the destination is new (the API sets it by default when it subscribes to
+	// segments); SyncedAt says when that was done.
+	SyncExisting bool       `json:"sync_existing,omitempty"`
+	SyncedAt     *time.Time `json:"synced_at,omitempty"`
+	CreatedAt    time.Time  `json:"created_at"`
+	UpdatedAt    time.Time  `json:"updated_at"`
 }
 
 // Subscription says what a destination receives.

@@ -89,6 +89,7 @@ type Service struct {
 	reload  chan struct{}
 	mu      sync.Mutex
 	workers map[string]*worker
+	syncs   syncs
 }
 
 // New returns a Service over store and log.
@@ -168,6 +169,21 @@ func (s *Service) Reload(ctx context.Context) error {
 	return nil
 }
 
+// loaded are the destinations of the last reload.
+func (s *Service) loaded() []kenner.Destination {
+	t := s.routes.Load()
+	if t == nil {
+		return nil
+	}
+	var out []kenner.Destination
+	for _, rs := range t.byWorkspace {
+		for _, r := range rs {
+			out = append(out, r.dest)
+		}
+	}
+	return out
+}
+
 // Wake tells the changes dispatcher that new changes are in the store.
 func (s *Service) Wake() {
 	select {
@@ -191,6 +207,7 @@ func (s *Service) Run(ctx context.Context) {
 	wg.Go(func() { s.pruneLoop(ctx) })
 	tick := time.NewTicker(s.cfg.Poll)
 	defer tick.Stop()
+	s.startSyncs(ctx, s.loaded())
 	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
@@ -198,9 +215,11 @@ func (s *Service) Run(ctx context.Context) {
 			if err := s.Reload(ctx); err != nil && ctx.Err() == nil {
 				s.logger.Error("reload destinations", "err", err)
 			}
+			s.startSyncs(ctx, s.loaded())
 		}
 	}
 	wg.Wait()
+	s.syncs.wg.Wait()
 	s.syncWorkers(nil)
 }
 

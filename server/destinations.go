@@ -33,8 +33,12 @@ type destinationRequest struct {
 	MaxAttempts *int                 `json:"max_attempts"`
 	Paused      *bool                `json:"paused"`
 	Purposes    []string             `json:"purposes"`
+	// SyncExisting sends the current members of the segments once, on creation (default:
+	// true when the destination subscribes to segments).
+	SyncExisting *bool `json:"sync_existing"`
 
 	ID        any `json:"id"`
+	SyncedAt  any `json:"synced_at"`
 	CreatedAt any `json:"created_at"`
 	UpdatedAt any `json:"updated_at"`
 	Pending   any `json:"pending"`
@@ -129,6 +133,10 @@ func (s *Server) createDestination(w http.ResponseWriter, r *http.Request, tok *
 	}
 	d := kenner.Destination{WorkspaceID: tok.WorkspaceID}
 	req.apply(&d)
+	d.SyncExisting = len(d.Subscribe.Segments) > 0
+	if req.SyncExisting != nil {
+		d.SyncExisting = *req.SyncExisting
+	}
 	var err error
 	if d.Config, err = kenner.KeepSecrets(d.Config, nil); err != nil {
 		return err
