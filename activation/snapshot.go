@@ -152,3 +152,46 @@ func (s *Service) queueSnapshot(ctx context.Context, d kenner.Destination, key s
 	return s.enqueue(ctx, kenner.Position{}, []kenner.Delivery{{WorkspaceID: d.WorkspaceID, DestinationID: d.ID,
 		Key: key, OrderKey: "snapshot", Type: DeliverySnapshot, Payload: payload, NextAt: now, CreatedAt: now}})
 }
+
+// DeliveryTest is the type of the message a test send carries.
+const DeliveryTest = "test"
+
+// TestResult is what a test send to a destination got: the receiver's status and answer (as
+// the delivery log would keep it), the error, and how long it took.
+type TestResult struct {
+	Delivered bool    `json:"delivered"`
+	Status    int     `json:"status,omitempty"`
+	Response  string  `json:"response,omitempty"`
+	Error     string  `json:"error,omitempty"`
+	LatencyMS float64 `json:"latency_ms"`
+}
+
+// Test sends one test message ({"type": "test", "at", "destination": {"id", "name"}}) to a
+// destination now, outside its queue, and says what happened: the "send a sample" of a
+// destination's settings page. It counts in no delivery log and is never retried.
+func (s *Service) Test(ctx context.Context, workspaceID, destinationID string) (TestResult, error) {
+	d, err := s.store.Destination(ctx, workspaceID, destinationID)
+	if err != nil {
+		return TestResult{}, err
+	}
+	f := s.cfg.Senders[d.Type]
+	if f == nil {
+		return TestResult{}, Invalid("unknown destination type %q", d.Type)
+	}
+	snd, err := f(*d)
+	if err != nil {
+		return TestResult{}, err
+	}
+	defer snd.Close()
+	now := s.now().UTC()
+	payload, _ := json.Marshal(map[string]any{"type": DeliveryTest, "at": now.Format(time.RFC3339Nano),
+		"destination": map[string]string{"id": d.ID, "name": d.Name}})
+	msg := Message{ID: 0, Key: fmt.Sprintf("test_%s_%d", d.ID, now.UnixNano()), OrderKey: "test", Type: DeliveryTest, Payload: payload, Attempt: 1}
+	start := time.Now()
+	r := snd.Send(ctx, []Message{msg})[0]
+	out := TestResult{Delivered: r.Err == nil, Status: r.Status, Response: r.Response, LatencyMS: float64(time.Since(start).Microseconds()) / 1000}
+	if r.Err != nil {
+		out.Error = r.Err.Error()
+	}
+	return out, nil
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/activation"
 	"github.com/kenner-cdp/kenner/web"
 )
 
@@ -17,6 +18,22 @@ type Activation interface {
 	Reload(ctx context.Context) error
 	// Snapshot queues a full export of a destination's segments and returns its key.
 	Snapshot(ctx context.Context, workspaceID, destinationID string) (string, error)
+	// Test sends a test message to a destination now and says what happened.
+	Test(ctx context.Context, workspaceID, destinationID string) (activation.TestResult, error)
+}
+
+// testDestination sends one test message ({"type": "test"}) and answers what the receiver
+// said, without queueing anything.
+func (s *Server) testDestination(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
+	if s.deps.Activation == nil {
+		return kenner.Errorf(kenner.EInternal, "activation is not running")
+	}
+	res, err := s.deps.Activation.Test(r.Context(), tok.WorkspaceID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	web.JSON(w, http.StatusOK, res)
+	return nil
 }
 
 // destinationRequest is a destination as clients send it; fields they leave out keep their

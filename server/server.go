@@ -142,6 +142,7 @@ func New(deps Deps) *Server {
 	s.admin("GET /v1/destinations/{id}/dead-letters", kenner.RoleAdmin, s.listDeadLetters)
 	s.admin("POST /v1/destinations/{id}/dead-letters/replay", kenner.RoleAdmin, s.replayDeadLetters)
 	s.admin("POST /v1/destinations/{id}/snapshot", kenner.RoleAdmin, s.snapshotDestination)
+	s.admin("POST /v1/destinations/{id}/test", kenner.RoleAdmin, s.testDestination)
 	s.admin("GET /v1/sources", kenner.RoleAdmin, s.listSources)
 	s.admin("POST /v1/sources", kenner.RoleAdmin, s.createSource)
 	s.admin("GET /v1/sources/{id}", kenner.RoleAdmin, s.getSource)

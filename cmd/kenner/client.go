@@ -84,3 +84,23 @@ func apiError(resp *http.Response, method, path string) error {
 	}
 	return fmt.Errorf("%s %s: %s", method, path, resp.Status)
 }
+
+// download copies the body of a GET to w (a CSV export).
+func (c *apiClient) download(ctx context.Context, path string, w io.Writer) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", c.base+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	// An export can take longer than an API call's timeout.
+	resp, err := (&http.Client{}).Do(req)
+	if err != nil {
+		return fmt.Errorf("kenner server at %s: %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	if err := apiError(resp, "GET", path); err != nil {
+		return err
+	}
+	_, err = io.Copy(w, resp.Body)
+	return err
+}

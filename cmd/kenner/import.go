@@ -344,53 +344,6 @@ func printImport(w io.Writer, rep *kenner.Import, took time.Duration) {
 }
 
 // progressBar draws an import's progress on a terminal, at most five times a second.
-type progressBar struct {
-	w     io.Writer
-	on    bool
-	total int64
-	start time.Time
-	last  time.Time
-	drawn bool
-}
-
-func (p *progressBar) update(bytes int64, rows int) {
-	if !p.on || time.Since(p.last) < 200*time.Millisecond {
-		return
-	}
-	p.last = time.Now()
-	const width = 30
-	line := ""
-	if p.total > 0 {
-		frac := min(float64(bytes)/float64(p.total), 1)
-		n := int(frac * width)
-		bar := make([]byte, width)
-		for i := range bar {
-			switch {
-			case i < n:
-				bar[i] = '='
-			case i == n:
-				bar[i] = '>'
-			default:
-				bar[i] = ' '
-			}
-		}
-		line = fmt.Sprintf("[%s] %3.0f%% ", bar, frac*100)
-	}
-	line += fmt.Sprintf("%.1f MB", float64(bytes)/1e6)
-	if rows >= 0 {
-		line += fmt.Sprintf(", %d rows (%.0f rows/s)", rows, float64(rows)/time.Since(p.start).Seconds())
-	}
-	fmt.Fprintf(p.w, "\r%-90s", line)
-	p.drawn = true
-}
-
-func (p *progressBar) finish() {
-	if p.drawn {
-		fmt.Fprintf(p.w, "\r%-90s\r", "")
-		p.drawn = false
-	}
-}
-
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {

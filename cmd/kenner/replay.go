@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
+	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/process"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
@@ -42,7 +44,11 @@ holds the data directory; with --store postgres:// and --nats, stop every node y
 			pcfg := processConfig(cfg, app.store)
 			pcfg.Suppressed = app.suppress.Suppressed
 			proc := process.New(app.sealed(log, nil), app.store, pcfg, prometheus.NewRegistry(), logger)
-			if err := proc.CatchUp(ctx); err != nil {
+			noProgress, _ := cmd.Flags().GetBool("no-progress")
+			stopBar := replayProgress(ctx, cmd, !noProgress && isTerminal(cmd.ErrOrStderr()), log, app.store, proc)
+			err = proc.CatchUp(ctx)
+			stopBar()
+			if err != nil {
 				return fmt.Errorf("replay: %w", err)
 			}
 			d := time.Since(start)
@@ -53,5 +59,49 @@ holds the data directory; with --store postgres:// and --nats, stop every node y
 	}
 	addLogFlags(cmd, serveMemoryLimit)
 	addIdentityFlags(cmd)
+	cmd.Flags().Bool("no-progress", false, "do not draw the progress bar (it is drawn only on a terminal)")
 	return cmd
+}
+
+// replayProgress draws, until stopped, how far the processor is through the log: the share
+// of the log's records behind its positions, events applied, their rate and the time left.
+func replayProgress(ctx context.Context, cmd *cobra.Command, on bool, log kenner.Log, store kenner.Store, proc *process.Processor) (stop func()) {
+	if !on {
+		return func() {}
+	}
+	heads, err := log.Heads(ctx)
+	if err != nil {
+		return func() {}
+	}
+	var total int64
+	for _, h := range heads {
+		total += int64(h)
+	}
+	bar := &progressBar{w: cmd.ErrOrStderr(), on: true, total: total, start: time.Now()}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			var at int64
+			for p := range heads {
+				pos, err := store.Position(ctx, process.ConsumerName, p)
+				if err != nil {
+					return
+				}
+				at += int64(pos)
+			}
+			applied := proc.Applied()
+			bar.draw(at, fmt.Sprintf("%d events applied", applied),
+				fmt.Sprintf("%.0f events/s", float64(applied)/max(time.Since(bar.start).Seconds(), 1e-3)))
+		}
+	}()
+	return func() { cancel(); <-done; bar.finish() }
 }

@@ -57,7 +57,8 @@ KENNER_NATS_LISTEN), then the YAML file named by --config.`,
 			stopProfile()
 		}
 	}
-	root.AddCommand(newServeCmd(), newReplayCmd(), newSourceCmd(), newTokenCmd(), newEventsCmd(), newImportCmd(), newSyncCmd(), newDeliveriesCmd(), newKeysCmd(), newBenchCmd(), newVersionCmd())
+	root.AddCommand(newServeCmd(), newReplayCmd(), newSourceCmd(), newTokenCmd(), newEventsCmd(), newImportCmd(), newSyncCmd(), newDeliveriesCmd(), newKeysCmd(), newBenchCmd(), newVersionCmd(),
+		newProfilesCmd(), newSegmentsCmd(), newDestinationsCmd())
 	wrapAll(root)
 	root.Args = func(cmd *cobra.Command, args []string) error {
 		if len(args) > 0 {
