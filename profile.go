@@ -181,6 +181,7 @@ type Batch interface {
 	// AddDecisions records decisions.
 	AddDecisions(ctx context.Context, workspaceID string, d []Decision) error
 
+	IdentityGuardBatch
 	AudienceBatch
 	DeliveryBatch
 }

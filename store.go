@@ -31,6 +31,7 @@ type Store interface {
 	PrivacyStore
 	ImportStore
 	SourceSettingsStore
+	IdentityGuardStore
 }
 
 // EventStore keeps accepted raw events, deduplicated by message id per workspace. Events are

@@ -511,3 +511,32 @@ func (s *SealedStore) Imports(ctx context.Context, ws, after string, limit int) 
 	}
 	return ims, next, nil
 }
+
+// ProtectedProfiles implements kenner.IdentityGuardBatch: decisions name sealed identifiers.
+func (b *sealedBatch) ProtectedProfiles(ctx context.Context, ws string, id kenner.Identifier) (int, error) {
+	return b.Batch.ProtectedProfiles(ctx, ws, b.c.SealIdentifier(id))
+}
+
+// BlockIdentifier implements kenner.IdentityGuardBatch with the value sealed.
+func (b *sealedBatch) BlockIdentifier(ctx context.Context, ws string, bl kenner.BlockedIdentifier) error {
+	bl.Identifier = b.c.SealIdentifier(bl.Identifier)
+	return b.Batch.BlockIdentifier(ctx, ws, bl)
+}
+
+// BlockedIdentifiers implements kenner.IdentityGuardStore with the values opened.
+func (s *SealedStore) BlockedIdentifiers(ctx context.Context, ws string) ([]kenner.BlockedIdentifier, error) {
+	out, err := s.Store.BlockedIdentifiers(ctx, ws)
+	for i := range out {
+		out[i].Identifier = s.c.OpenIdentifier(out[i].Identifier)
+	}
+	return out, err
+}
+
+// AllowIdentifier implements kenner.IdentityGuardStore.
+func (s *SealedStore) AllowIdentifier(ctx context.Context, ws string, id kenner.Identifier) error {
+	if err := s.Store.AllowIdentifier(ctx, ws, s.c.SealIdentifier(id)); kenner.ErrorCode(err) == kenner.ENotFound {
+		return kenner.Errorf(kenner.ENotFound, "%s is not on the guard's list", id)
+	} else {
+		return err
+	}
+}

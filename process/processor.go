@@ -32,6 +32,7 @@ type Processor struct {
 	now     func() time.Time
 	applied atomic.Int64
 	engines engines
+	guard   guard
 }
 
 // New returns a Processor reading log into store under cfg.
@@ -147,6 +148,9 @@ func (p *Processor) Apply(ctx context.Context, part int, recs []kenner.LogRecord
 			order = append(order, e.WorkspaceID)
 		}
 		byWorkspace[e.WorkspaceID] = append(byWorkspace[e.WorkspaceID], e)
+	}
+	if err := p.refreshGuard(ctx); err != nil {
+		return err
 	}
 	pos := kenner.Position{Consumer: ConsumerName, Partition: part, Seq: last}
 	err := p.store.Apply(ctx, pos, func(ctx context.Context, b kenner.Batch) error {

@@ -36,10 +36,16 @@ type Config struct {
 	// Suppressed reports an erased identifier (normalized): an event carrying one is dropped
 	// (nil: none are).
 	Suppressed func(workspaceID, kind, value string) bool
+	// SharedLimit is how many people (profiles with their own user ids) may present one
+	// email or phone before it stops identifying anyone (0: no limit; DefaultConfig:
+	// DefaultSharedLimit).
+	SharedLimit int
 }
 
 // DefaultConfig is Segment's recommended identity settings and latest-wins traits.
-func DefaultConfig() Config { return Config{Rules: identity.DefaultRules()} }
+func DefaultConfig() Config {
+	return Config{Rules: identity.DefaultRules(), SharedLimit: DefaultSharedLimit}
+}
 
 // ProfileID names the profile created by the event at rank. Deriving it from the log position
 // makes a replay create the same ids.
@@ -101,6 +107,9 @@ func (p *Processor) resolve(ctx context.Context, b kenner.Batch, ws string, even
 		if len(w.ids) == 0 && n > 0 {
 			continue // only erased identifiers: the erased person's own event
 		}
+		var shared int
+		w.ids, shared = p.unguarded(ws, w.ids)
+		p.metrics.dropped.WithLabelValues("shared").Add(float64(shared))
 		kept = append(kept, e)
 		for _, d := range w.drops {
 			p.metrics.dropped.WithLabelValues(dropReason(d)).Inc()
@@ -228,6 +237,15 @@ func (p *Processor) resolve(ctx context.Context, b kenner.Batch, ws string, even
 		gc.Decisions[i].At = p.now().UTC()
 	}
 	if err := b.WriteGraph(ctx, ws, gc); err != nil {
+		return err
+	}
+	var protected []kenner.Identifier
+	for _, d := range gc.Decisions {
+		if d.Action == kenner.DecisionProtect {
+			protected = append(protected, d.Identifier)
+		}
+	}
+	if err := p.checkShared(ctx, b, ws, protected); err != nil {
 		return err
 	}
 

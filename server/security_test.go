@@ -467,3 +467,43 @@ func TestPersonalDataReadsAudited(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedValueGuard: an email presented by more people than the limit (a shop's own
+// address typed at the till) stops identifying anyone and is listed; an admin can let it
+// back, after which it identifies again and is not blocked a second time.
+func TestSharedValueGuard(t *testing.T) {
+	st := newStack(t, func(sc *stackConfig) { sc.proc.SharedLimit = 2 })
+	mk, admin := st.tokens[kenner.RoleMarketer], st.tokens[kenner.RoleAdmin]
+	st.track(t, `{"batch":[{"type":"identify","userId":"c1","traits":{"email":"till@shop.example"},"messageId":"g1"},
+		{"type":"identify","userId":"c2","traits":{"email":"till@shop.example"},"messageId":"g2"},
+		{"type":"identify","userId":"c3","traits":{"email":"till@shop.example"},"messageId":"g3"}]}`)
+	var blocked []any
+	waitFor(t, func() bool {
+		_, out := st.do(t, "GET", "/v1/identity/blocked", admin, "")
+		blocked, _ = out["blocked"].([]any)
+		return len(blocked) == 1
+	})
+	if b := blocked[0].(map[string]any); b["kind"] != "email" || b["value"] != "till@shop.example" || b["profiles"] != 3.0 || b["allowed"] != false {
+		t.Errorf("blocked: %v", b)
+	}
+	st.track(t, `{"batch":[{"type":"identify","anonymousId":"walk-in","traits":{"email":"till@shop.example"},"messageId":"g4"}]}`)
+	waitFor(t, func() bool {
+		code, _ := st.do(t, "GET", "/v1/profiles/anonymous_id:walk-in?consistent=true", mk, "")
+		return code == 200
+	})
+	if _, p := st.do(t, "GET", "/v1/profiles/anonymous_id:walk-in", mk, ""); len(p["identities"].([]any)) != 1 {
+		t.Errorf("the blocked email joined the walk-in: %v", p["identities"])
+	}
+	if code, out := st.do(t, "DELETE", "/v1/identity/blocked/email:till@shop.example", admin, ""); code != 204 {
+		t.Fatalf("allow: %d %v", code, out)
+	}
+	st.track(t, `{"batch":[{"type":"identify","anonymousId":"walk-in-2","traits":{"email":"till@shop.example"},"messageId":"g5"}]}`)
+	waitFor(t, func() bool {
+		_, p := st.do(t, "GET", "/v1/profiles/anonymous_id:walk-in-2?consistent=true", mk, "")
+		ids, _ := p["identities"].([]any)
+		return len(ids) >= 2
+	})
+	if _, out := st.do(t, "GET", "/v1/identity/blocked", admin, ""); out["blocked"].([]any)[0].(map[string]any)["allowed"] != true {
+		t.Errorf("after allowing: %v", out)
+	}
+}

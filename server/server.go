@@ -57,6 +57,8 @@ type Deps struct {
 	Eraser Eraser
 	// Suppressions lifts erased identifiers off the suppression list; nil: not possible.
 	Suppressions Suppressions
+	// Guard hears of identifiers an operator allows again (the processor); nil: none.
+	Guard Guard
 }
 
 // Splitter moves identifiers out of a profile; see process.Processor.Split.
@@ -120,6 +122,8 @@ func New(deps Deps) *Server {
 	s.admin("GET /v1/privacy/deletion-key", kenner.RoleAdmin, s.getDeletionKey)
 	s.admin("GET /v1/suppressions", kenner.RoleAdmin, s.listSuppressions)
 	s.admin("DELETE /v1/suppressions/{ref}", kenner.RoleOwner, s.liftSuppression)
+	s.admin("GET /v1/identity/blocked", kenner.RoleAdmin, s.listBlockedIdentifiers)
+	s.admin("DELETE /v1/identity/blocked/{ref}", kenner.RoleAdmin, s.allowBlockedIdentifier)
 	s.admin("GET /v1/computed-traits", kenner.RoleViewer, s.listComputedTraits)
 	s.admin("POST /v1/computed-traits", kenner.RoleMarketer, s.putComputedTrait)
 	s.admin("GET /v1/computed-traits/{name}", kenner.RoleViewer, s.getComputedTrait)

@@ -27,7 +27,7 @@ import (
 // and a store made by open. Each file is a list of commands, each followed by "----" and the
 // output it must print, then a blank line (commands that print nothing need no "----"):
 //
-//	config limit KIND=N | priority K1,K2 | block KIND=VALUE | external KIND | region CC | source-priority S1,S2
+//	config limit KIND=N | priority K1,K2 | block KIND=VALUE | external KIND | region CC | source-priority S1,S2 | shared-limit N
 //	identify|track|page|screen|group|alias FIELD=VALUE ...
 //	    user=, anon=, previous= (alias), group= (group), event= (track), name= (page),
 //	    email=, phone=, KIND= (a trait or external id), traits=JSON, source=NAME, id=MESSAGEID,
@@ -45,6 +45,7 @@ import (
 //	sweep                    re-evaluate the profiles whose windowed values moved (the sweep)
 //	members NAME             the segment's members
 //	changes                  the changes stream since the last "changes"
+//	blocked                  the shared-value guard's list: kind:value people [allowed]
 //
 // Events are sent to the log as they come and applied in one batch when a command reads.
 // Profile ids print as P<n>: the profile created by the n-th event.
@@ -162,6 +163,19 @@ func (sc *scenario) exec(t *testing.T, command string) (string, error) {
 			return "", err
 		}
 		return sc.audience(ctx, verb, rest)
+	case "blocked":
+		if err := sc.flush(ctx); err != nil {
+			return "", err
+		}
+		list, err := sc.store.BlockedIdentifiers(ctx, "ws")
+		if err != nil {
+			return "", err
+		}
+		var b strings.Builder
+		for _, bl := range list {
+			fmt.Fprintf(&b, "%s people=%d allowed=%v\n", bl.Identifier, bl.Profiles, bl.Allowed)
+		}
+		return b.String(), nil
 	}
 	if err := sc.flush(ctx); err != nil {
 		return "", err
@@ -253,6 +267,8 @@ func (sc *scenario) configure(fields []string) error {
 		sc.cfg.Normalizer.DefaultRegion = v
 	case "source-priority":
 		sc.cfg.Policy.SourcePriority = strings.Split(v, ",")
+	case "shared-limit":
+		sc.cfg.SharedLimit, _ = strconv.Atoi(v)
 	default:
 		return fmt.Errorf("unknown setting %q", fields[0])
 	}

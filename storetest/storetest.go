@@ -49,6 +49,7 @@ func Run(t *testing.T, open Opener) {
 		{"SourceSettings", testSourceSettings},
 		{"Violations", testViolations},
 		{"Quarantine", testQuarantine},
+		{"IdentityGuard", testIdentityGuard},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/egress"
 	"github.com/kenner-cdp/kenner/privacy"
+	"github.com/kenner-cdp/kenner/process"
 	"github.com/kenner-cdp/kenner/standardize"
 	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/env/v2"
@@ -69,6 +70,7 @@ type config struct {
 	MaxConnsPerClient  int
 	MaxFuture          time.Duration
 	SuppressKinds      []string
+	SharedLimit        int
 }
 
 func loadConfig(cmd *cobra.Command) (config, error) {
@@ -109,6 +111,10 @@ func loadConfig(cmd *cobra.Command) (config, error) {
 	}
 	c.AdminAddr = k.String("admin-addr")
 	c.SuppressKinds = k.Strings("suppress-kinds")
+	c.SharedLimit = k.Int("identity-shared-limit")
+	if c.SharedLimit < 0 {
+		return config{}, usageError{fmt.Errorf("identity-shared-limit: want a number of people, 0 for no limit")}
+	}
 	c.ExportRoot = k.String("export-root")
 	c.NATSDestinationURL = k.String("nats-destination-url")
 	c.MaxConnsPerClient = k.Int("max-conns-per-client")
@@ -323,6 +329,7 @@ func addIdentityFlags(cmd *cobra.Command) {
 	f.StringSlice("identity-priority", nil, "identifier kinds from most to least trusted (default user_id,email,phone,anonymous_id)")
 	f.StringSlice("identity-limits", nil, "most identifiers of a kind per profile, kind=N (default user_id=1,email=5,phone=5,anonymous_id=100)")
 	f.StringSlice("identity-blocked", nil, "extra values that identify no one, kind=value (kind * for every kind)")
+	f.Int("identity-shared-limit", process.DefaultSharedLimit, "people (profiles with their own user ids) that may present one email or phone before it stops identifying anyone and is listed at /v1/identity/blocked (0: no limit)")
 	f.StringSlice("trait-source-priority", nil, "source names whose trait values win over newer values from other sources, most trusted first")
 	f.Int64("segment-cost-limit", 100000, "most CEL cost units one segment condition may spend on one profile")
 	addEventFlags(cmd)

@@ -32,6 +32,7 @@ func processConfig(cfg config, store kenner.Store) process.Config {
 		Segments:    segment.Options{CostLimit: cfg.SegmentCostLimit},
 		Consent:     cfg.Consent,
 		PII:         cfg.PII,
+		SharedLimit: cfg.SharedLimit,
 	}
 	if len(cfg.TraitSourcePriority) > 0 {
 		pc.Policy.SourceName = (&sourceNames{store: store, names: map[string]string{}}).name

@@ -125,6 +125,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		Audience: proc, Builder: builder, Activation: act, Plans: plans,
 		Eraser:       privacy.NewEraser(app.store, app.keys, app.suppress, cfg.SuppressKinds, logger),
 		Suppressions: app.suppress,
+		Guard:        proc,
 		PII:          cfg.PII,
 		TokenLimiter: web.NewLimiter(cfg.TokenRateLimit, 0, "token", "requests", nil),
 	})
