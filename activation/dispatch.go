@@ -32,6 +32,12 @@ func (r *route) wantsChange(c kenner.Change) bool {
 	case kenner.ChangeProfileUpdated, kenner.ChangeProfileDeleted:
 		return r.dest.Subscribe.Profiles
 	case kenner.ChangeSegmentEntered, kenner.ChangeSegmentExited:
+		if r.dest.SyncExisting && c.At.Before(r.dest.CreatedAt) {
+			// Memberships from before the destination existed reach it through its sync of
+			// the current members (syncExisting), which takes exactly those: one boundary,
+			// so no one is announced twice.
+			return false
+		}
 		return r.segments["*"] || r.segments[c.SegmentID]
 	}
 	return false

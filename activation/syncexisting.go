@@ -47,8 +47,9 @@ func (s *Service) startSyncs(ctx context.Context, dests []kenner.Destination) {
 	}
 }
 
-// syncExisting queues segment.entered for every current member of the destination's
-// segments, a page at a time, then records that it is done.
+// syncExisting queues segment.entered for every member of the destination's segments who
+// entered before the destination was created (later entries come through the changes
+// stream: see route.wantsChange), a page at a time, then records that it is done.
 func (s *Service) syncExisting(ctx context.Context, d kenner.Destination) (int, error) {
 	segs, err := s.subscribedSegments(ctx, d)
 	if err != nil {
@@ -65,6 +66,9 @@ func (s *Service) syncExisting(ctx context.Context, d kenner.Destination) (int, 
 			now := s.now()
 			var ds []kenner.Delivery
 			for _, m := range page {
+				if !m.Since.Before(d.CreatedAt) {
+					continue // entered since the destination exists: the changes stream sends it
+				}
 				p, err := s.store.Profile(ctx, d.WorkspaceID, kenner.Identifier{Kind: kenner.KindProfileID, Value: m.ProfileID})
 				if kenner.ErrorCode(err) == kenner.ENotFound {
 					continue // merged or erased since the page was read
@@ -121,4 +125,24 @@ func (s *Service) subscribedSegments(ctx context.Context, d kenner.Destination) 
 		out = append(out, *seg)
 	}
 	return out, nil
+}
+
+// SyncsByDefault says whether a new destination receives the current members of its segments
+// unless told otherwise: yes when it subscribes to segments, except for destinations with
+// full exports of their own (file exports snapshot every member).
+func (s *Service) SyncsByDefault(d kenner.Destination) bool {
+	if len(d.Subscribe.Segments) == 0 {
+		return false
+	}
+	f := s.cfg.Senders[d.Type]
+	if f == nil {
+		return true
+	}
+	snd, err := f(d)
+	if err != nil {
+		return true // Validate reports the config
+	}
+	defer snd.Close()
+	_, snapshots := snd.(Snapshotter)
+	return !snapshots
 }

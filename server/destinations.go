@@ -20,6 +20,8 @@ type Activation interface {
 	Snapshot(ctx context.Context, workspaceID, destinationID string) (string, error)
 	// Test sends a test message to a destination now and says what happened.
 	Test(ctx context.Context, workspaceID, destinationID string) (activation.TestResult, error)
+	// SyncsByDefault says whether a new destination gets its segments' current members.
+	SyncsByDefault(d kenner.Destination) bool
 }
 
 // testDestination sends one test message ({"type": "test"}) and answers what the receiver
@@ -150,7 +152,9 @@ func (s *Server) createDestination(w http.ResponseWriter, r *http.Request, tok *
 	}
 	d := kenner.Destination{WorkspaceID: tok.WorkspaceID}
 	req.apply(&d)
-	d.SyncExisting = len(d.Subscribe.Segments) > 0
+	if s.deps.Activation != nil {
+		d.SyncExisting = s.deps.Activation.SyncsByDefault(d)
+	}
 	if req.SyncExisting != nil {
 		d.SyncExisting = *req.SyncExisting
 	}

@@ -195,16 +195,17 @@ func TestAudienceFullExportToS3(t *testing.T) {
 	if n := unsigned.Load(); n > 0 {
 		t.Errorf("%d requests to S3 were not signed with AWS signature v4", n)
 	}
-	_, dl := st.do(t, "GET", "/v1/destinations/"+d["id"].(string)+"/deliveries?status=delivered", admin, "")
-	full := 0
-	for _, d := range dl["deliveries"].([]any) {
-		if d.(map[string]any)["type"] == "audience.snapshot" {
-			full++
+	// The upload comes before the delivery is marked delivered: wait for the mark.
+	waitFor(t, func() bool {
+		_, dl := st.do(t, "GET", "/v1/destinations/"+d["id"].(string)+"/deliveries?status=delivered", admin, "")
+		full := 0
+		for _, d := range dl["deliveries"].([]any) {
+			if d.(map[string]any)["type"] == "audience.snapshot" {
+				full++
+			}
 		}
-	}
-	if full != 2 {
-		t.Errorf("delivery log has %d delivered full exports, want 2: %v", full, dl)
-	}
+		return full == 2
+	})
 
 	// A webhook has no full export.
 	_, hook := st.do(t, "POST", "/v1/destinations", admin, `{"name":"hook","type":"webhook","config":{"url":"http://127.0.0.1:1/x"}}`)
