@@ -150,22 +150,30 @@ func TestChaosDelivery(t *testing.T) {
 	}
 }
 
+// openStoreAndLog opens a SQLite store with workspace "ws" and an embedded log of two
+// partitions, both closed when the test ends.
+func openStoreAndLog(t *testing.T) (*sqlite.Store, *nats.Log) {
+	t.Helper()
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "k.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	log, err := nats.Open(t.Context(), nats.Options{Dir: t.TempDir(), Partitions: 2}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { log.Close() })
+	if err := store.CreateWorkspace(t.Context(), &kenner.Workspace{ID: "ws", Name: "ws"}); err != nil {
+		t.Fatal(err)
+	}
+	return store, log
+}
+
 func chaos(t *testing.T, seed uint64) {
 	ctx := t.Context()
 	logger := slog.New(slog.DiscardHandler)
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "k.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	log, err := nats.Open(ctx, nats.Options{Dir: t.TempDir(), Partitions: 2}, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer log.Close()
-	if err := store.CreateWorkspace(ctx, &kenner.Workspace{ID: "ws", Name: "ws"}); err != nil {
-		t.Fatal(err)
-	}
+	store, log := openStoreAndLog(t)
 	seg := &kenner.Segment{WorkspaceID: "ws", Name: "buyers", Condition: `events.exists("Order Completed")`}
 	if err := store.CreateSegment(ctx, seg); err != nil {
 		t.Fatal(err)

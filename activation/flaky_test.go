@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -18,8 +17,6 @@ import (
 	"github.com/kenner-cdp/kenner/activation"
 	"github.com/kenner-cdp/kenner/activation/webhook"
 	"github.com/kenner-cdp/kenner/egress"
-	"github.com/kenner-cdp/kenner/nats"
-	"github.com/kenner-cdp/kenner/sqlite"
 )
 
 // TestFlakyReceiver: with the default retry settings (1 s doubling to 10 min, breaker at five
@@ -30,19 +27,7 @@ import (
 func TestFlakyReceiver(t *testing.T) {
 	ctx := t.Context()
 	logger := slog.New(slog.DiscardHandler)
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "k.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	log, err := nats.Open(ctx, nats.Options{Dir: t.TempDir(), Partitions: 2}, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer log.Close()
-	if err := store.CreateWorkspace(ctx, &kenner.Workspace{ID: "ws", Name: "ws"}); err != nil {
-		t.Fatal(err)
-	}
+	store, log := openStoreAndLog(t)
 	var mu sync.Mutex
 	rng := rand.New(rand.NewPCG(40, 40))
 	delivered := map[string]bool{}

@@ -41,16 +41,7 @@ func TestErasureLeavesNoTrace(t *testing.T) {
 	s := startServer(t, data)
 	creds := credentialsOf(t, data)
 	api := adminAPI(t, s.url, creds.AdminToken)
-	send := func(body string) {
-		t.Helper()
-		req, _ := http.NewRequest("POST", s.url+"/v1/batch", strings.NewReader(body))
-		req.SetBasicAuth(creds.WriteKey, "")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("batch: %v %v", err, resp)
-		}
-		resp.Body.Close()
-	}
+	send := batchSender(t, s.url, creds.WriteKey)
 	secrets := []string{"zelda.quixote@example.org", "usr-zq-48151623", "anon-zq-42424242", "Zelda Quixotova", "+4915123456789", "Quixote Lane 17", "zelda-tier-31415"}
 	// Personal data that is encrypted at rest: no file ever holds it in plain text.
 	// A PII field nested in a trait (contacts[].email) counts too.

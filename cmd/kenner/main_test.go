@@ -425,3 +425,18 @@ func adminAPI(t *testing.T, url, token string) func(method, path, body string) (
 		return resp.StatusCode, out
 	}
 }
+
+// batchSender returns a function that posts a /v1/batch body with the write key and fails
+// the test unless it is accepted.
+func batchSender(t *testing.T, url, writeKey string) func(body string) {
+	return func(body string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", url+"/v1/batch", strings.NewReader(body))
+		req.SetBasicAuth(writeKey, "")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("batch: %v %v", err, resp)
+		}
+		resp.Body.Close()
+	}
+}

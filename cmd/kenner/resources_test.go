@@ -17,13 +17,9 @@ func TestResourceCommands(t *testing.T) {
 	data := t.TempDir()
 	s := startServer(t, data)
 	creds := credentialsOf(t, data)
-	req, _ := http.NewRequest("POST", s.url+"/v1/batch", strings.NewReader(`{"batch":[
+	batchSender(t, s.url, creds.WriteKey)(`{"batch":[
 		{"type":"identify","userId":"u1","traits":{"email":"ann@example.com","plan":"pro"},"messageId":"r1"},
-		{"type":"track","userId":"u1","event":"Order Completed","properties":{"revenue":12},"messageId":"r2"}]}`))
-	req.SetBasicAuth(creds.WriteKey, "")
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("batch: %v %v", err, resp)
-	}
+		{"type":"track","userId":"u1","event":"Order Completed","properties":{"revenue":12},"messageId":"r2"}]}`)
 	remote := []string{"--url", s.url, "--token", creds.AdminToken}
 	cli := func(args ...string) string {
 		t.Helper()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	"syscall"
@@ -19,16 +18,7 @@ func TestErasureSuppressesOnlyTheErased(t *testing.T) {
 	s := startServer(t, data)
 	creds := credentialsOf(t, data)
 	owner := adminAPI(t, s.url, creds.AdminToken)
-	send := func(body string) {
-		t.Helper()
-		req, _ := http.NewRequest("POST", s.url+"/v1/batch", strings.NewReader(body))
-		req.SetBasicAuth(creds.WriteKey, "")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("batch: %v %v", err, resp)
-		}
-		resp.Body.Close()
-	}
+	send := batchSender(t, s.url, creds.WriteKey)
 	found := func(ref string) bool {
 		code, _ := owner("GET", "/v1/profiles/"+ref+"?consistent=true", "")
 		return code == 200
