@@ -32,6 +32,7 @@ type Store interface {
 	ImportStore
 	SourceSettingsStore
 	IdentityGuardStore
+	UserStore
 }
 
 // EventStore keeps accepted raw events, deduplicated by message id per workspace. Events are

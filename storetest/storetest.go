@@ -50,6 +50,7 @@ func Run(t *testing.T, open Opener) {
 		{"Violations", testViolations},
 		{"Quarantine", testQuarantine},
 		{"IdentityGuard", testIdentityGuard},
+		{"Users", testUsers},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
