@@ -54,6 +54,9 @@ func NewService(store Store, hasher *Hasher) *Service {
 		sources: map[string]cached[*kenner.Source]{}, byID: map[string]cached[*kenner.Source]{}, tokens: map[string]cached[*kenner.Token]{}}
 }
 
+// Hasher is the keyed hash credentials are stored under.
+func (s *Service) Hasher() *Hasher { return s.hasher }
+
 // CreateSource creates a source and returns it with its write key, which is not stored and
 // cannot be shown again.
 func (s *Service) CreateSource(ctx context.Context, workspaceID, name string) (*kenner.Source, string, error) {

@@ -59,6 +59,8 @@ type Deps struct {
 	Suppressions Suppressions
 	// Guard hears of identifiers an operator allows again (the processor); nil: none.
 	Guard Guard
+	// Users are the console's users (required for the users API).
+	Users *auth.Users
 }
 
 // Splitter moves identifiers out of a profile; see process.Processor.Split.
@@ -86,6 +88,9 @@ type Server struct {
 func New(deps Deps) *Server {
 	if deps.PII == nil {
 		deps.PII = privacy.NewPII(nil)
+	}
+	if deps.Users == nil {
+		deps.Users = auth.NewUsers(deps.Store, deps.Creds.Hasher())
 	}
 	s := &Server{deps: deps, mux: http.NewServeMux(), public: http.NewServeMux()}
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -164,6 +169,10 @@ func New(deps Deps) *Server {
 	s.admin("GET /v1/tokens", kenner.RoleAdmin, s.listTokens)
 	s.admin("POST /v1/tokens", kenner.RoleAdmin, s.createToken)
 	s.admin("DELETE /v1/tokens/{id}", kenner.RoleAdmin, s.revokeToken)
+	s.admin("GET /v1/users", kenner.RoleAdmin, s.listUsers)
+	s.admin("POST /v1/users", kenner.RoleAdmin, s.createUser)
+	s.admin("DELETE /v1/users/{id}", kenner.RoleAdmin, s.deleteUser)
+	s.admin("POST /v1/users/{id}/password", kenner.RoleAdmin, s.resetUserPassword)
 	return s
 }
 

@@ -35,6 +35,7 @@ type local struct {
 	cfg    config
 	store  kenner.Store
 	creds  *auth.Service
+	users  *auth.Users
 	logger *slog.Logger
 	// keys encrypt events in the log per person; suppress is the list of erased identifiers.
 	keys     *privacy.Keys
@@ -85,7 +86,8 @@ func openLocal(ctx context.Context, cfg config, logger *slog.Logger) (*local, er
 	}
 	store = privacy.NewSealedStore(store, fields)
 	keys := privacy.NewKeys(store, secret)
-	l := &local{cfg: cfg, store: store, creds: auth.NewService(store, auth.NewHasher(secret)), logger: logger,
+	hasher := auth.NewHasher(secret)
+	l := &local{cfg: cfg, store: store, creds: auth.NewService(store, hasher), users: auth.NewUsers(store, hasher), logger: logger,
 		keys: keys, suppress: privacy.NewSuppressor(store, keys, logger)}
 	if err := l.bootstrap(ctx); err != nil {
 		store.Close()
@@ -201,6 +203,10 @@ func parseKey(s string) ([]byte, error) {
 	return nil, errors.New("want 32 bytes as 64 hex digits or base64 (openssl rand -base64 32)")
 }
 
+// bootstrapOwnerEmail is the console login of the first owner; change it by creating
+// another owner (kenner user create) and deleting this one.
+const bootstrapOwnerEmail = "owner@kenner.local"
+
 // bootstrap makes the first workspace with a source named "default" and an owner token, and
 // writes their credentials to DATA/initial-credentials.json, once.
 func (l *local) bootstrap(ctx context.Context) error {
@@ -219,6 +225,10 @@ func (l *local) bootstrap(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	owner, password, err := l.users.Create(ctx, bootstrapWorkspace, bootstrapOwnerEmail, "Owner", kenner.RoleOwner, "")
+	if err != nil {
+		return err
+	}
 	path := filepath.Join(l.cfg.Data, credentialsFile)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, os.ErrExist) {
@@ -230,7 +240,8 @@ func (l *local) bootstrap(ctx context.Context) error {
 	}
 	enc := json.NewEncoder(f)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(map[string]string{"write_key": writeKey, "admin_token": token}); err != nil {
+	if err := enc.Encode(map[string]string{"write_key": writeKey, "admin_token": token,
+		"console_email": owner.Email, "console_password": password}); err != nil {
 		f.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}

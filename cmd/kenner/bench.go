@@ -301,8 +301,10 @@ func freePort() (int, error) {
 }
 
 type initialCredentials struct {
-	WriteKey   string `json:"write_key"`
-	AdminToken string `json:"admin_token"`
+	WriteKey        string `json:"write_key"`
+	AdminToken      string `json:"admin_token"`
+	ConsoleEmail    string `json:"console_email"`
+	ConsolePassword string `json:"console_password"`
 }
 
 // waitForCredentials waits until a fresh server has bootstrapped and answers /readyz.

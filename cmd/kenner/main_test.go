@@ -108,7 +108,8 @@ func TestLocalAdminCommands(t *testing.T) {
 	}
 	first, _ := os.ReadFile(path)
 	var creds initialCredentials
-	if err := json.Unmarshal(first, &creds); err != nil || !strings.HasPrefix(creds.WriteKey, "wk_") || !strings.HasPrefix(creds.AdminToken, "kt_") {
+	if err := json.Unmarshal(first, &creds); err != nil || !strings.HasPrefix(creds.WriteKey, "wk_") || !strings.HasPrefix(creds.AdminToken, "kt_") ||
+		creds.ConsoleEmail != "owner@kenner.local" || len(creds.ConsolePassword) < 10 {
 		t.Fatalf("credentials file: %s", first)
 	}
 	code, out, _ = runCLI(t, "source", "create", "ios", "--data", data)

@@ -126,6 +126,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		Eraser:       privacy.NewEraser(app.store, app.keys, app.suppress, cfg.SuppressKinds, logger),
 		Suppressions: app.suppress,
 		Guard:        proc,
+		Users:        app.users,
 		PII:          cfg.PII,
 		TokenLimiter: web.NewLimiter(cfg.TokenRateLimit, 0, "token", "requests", nil),
 	})
