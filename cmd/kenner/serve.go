@@ -16,6 +16,7 @@ import (
 	"github.com/kenner-cdp/kenner/activation"
 	"github.com/kenner-cdp/kenner/activation/builtin"
 	"github.com/kenner-cdp/kenner/activation/subject"
+	"github.com/kenner-cdp/kenner/console"
 	"github.com/kenner-cdp/kenner/importer"
 	"github.com/kenner-cdp/kenner/ingest"
 	"github.com/kenner-cdp/kenner/nats"
@@ -130,6 +131,12 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		PII:          cfg.PII,
 		TokenLimiter: web.NewLimiter(cfg.TokenRateLimit, 0, "token", "requests", nil),
 	})
+
+	cons, err := console.New(api, app.users, logger, console.Options{TrustProxy: cfg.TrustProxy})
+	if err != nil {
+		return err
+	}
+	api.Mount("/console/", cons)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

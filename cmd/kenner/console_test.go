@@ -1,0 +1,148 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// consoleClient is a browser-like client of the console: cookies kept, redirects followed.
+type consoleClient struct {
+	t    *testing.T
+	base string
+	http *http.Client
+}
+
+func newConsoleClient(t *testing.T, base string) *consoleClient {
+	jar, _ := cookiejar.New(nil)
+	return &consoleClient{t: t, base: base, http: &http.Client{Jar: jar}}
+}
+
+func (c *consoleClient) get(path string) (int, string, string) {
+	c.t.Helper()
+	resp, err := c.http.Get(c.base + path)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Request.URL.Path, string(b)
+}
+
+func (c *consoleClient) post(path string, form url.Values) (int, string, string) {
+	c.t.Helper()
+	req, _ := http.NewRequest("POST", c.base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", c.base)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Request.URL.Path, string(b)
+}
+
+// csrfOf reads the CSRF token of a console page's forms.
+func csrfOf(page string) string {
+	_, rest, ok := strings.Cut(page, `name="csrf" value="`)
+	if !ok {
+		return ""
+	}
+	tok, _, _ := strings.Cut(rest, `"`)
+	return tok
+}
+
+// TestConsole signs in with the bootstrap owner's login, finds a person by email and sees
+// their timeline; an analyst sees personal data masked and no erase button; a signed-out
+// request goes to the login page; a form without its CSRF token is refused; wrong passwords
+// are refused and, repeated, rate limited.
+func TestConsole(t *testing.T) {
+	data := t.TempDir()
+	s := startServer(t, data)
+	creds := credentialsOf(t, data)
+	batchSender(t, s.url, creds.WriteKey)(`{"batch":[
+		{"type":"identify","userId":"u1","traits":{"email":"ann@example.com","name":"Ann Smith","plan":"pro"},"messageId":"c1"},
+		{"type":"track","userId":"u1","event":"Order Completed","properties":{"revenue":42},"messageId":"c2"}]}`)
+	api := adminAPI(t, s.url, creds.AdminToken)
+	waitUntil(t, "the profile", func() bool {
+		code, _ := api("GET", "/v1/profiles/user_id:u1?consistent=true", "")
+		return code == 200
+	})
+
+	owner := newConsoleClient(t, s.url)
+	if code, path, _ := owner.get("/"); code != 200 || path != "/console/login" {
+		t.Fatalf("signed out: / ended at %s (%d), want the login page", path, code)
+	}
+	if code, _, page := owner.post("/console/login", url.Values{"email": {creds.ConsoleEmail}, "password": {"wrong password!"}}); code != 401 || !strings.Contains(page, "Wrong email or password") {
+		t.Errorf("wrong password: %d", code)
+	}
+	code, path, page := owner.post("/console/login", url.Values{"email": {creds.ConsoleEmail}, "password": {creds.ConsolePassword}, "next": {"/console/profiles?q=ann@example.com"}})
+	if code != 200 || path != "/console/profiles" {
+		t.Fatalf("login: %d at %s", code, path)
+	}
+	for _, want := range []string{"ann@example.com", "Ann Smith", "Order Completed", "c2", "Erase this person"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the profile page lacks %q", want)
+		}
+	}
+	if !strings.Contains(page, `<label for="q"`) || !strings.Contains(page, "<h1>") {
+		t.Error("the profile page has an input without a label or no heading")
+	}
+	csrf := csrfOf(page)
+	if code, _, _ := owner.post("/console/profiles/erase", url.Values{"id": {"prf_x"}}); code != 403 {
+		t.Errorf("a POST without the CSRF token: %d, want 403", code)
+	}
+	if code, _, page := owner.get("/console/"); code != 200 || !strings.Contains(page, "Latest events") {
+		t.Errorf("overview: %d", code)
+	}
+	for _, p := range []string{"/console/segments", "/console/destinations", "/console/events", "/console/account"} {
+		if code, _, page := owner.get(p); code != 200 || !strings.Contains(page, "<h1>") {
+			t.Errorf("%s: %d", p, code)
+		}
+	}
+
+	// An analyst: masked data, no erase button, no lookup by email.
+	pw := strings.TrimSpace(func() string {
+		_, out, _ := runCLI(t, "user", "create", "ana@example.com", "--role", "analyst", "--url", s.url, "--token", creds.AdminToken)
+		return out
+	}())
+	analyst := newConsoleClient(t, s.url)
+	if code, _, _ := analyst.post("/console/login", url.Values{"email": {"ana@example.com"}, "password": {pw}}); code != 200 {
+		t.Fatalf("analyst login: %d", code)
+	}
+	_, _, page = analyst.get("/console/profiles?q=ann@example.com")
+	if !strings.Contains(page, "masked") {
+		t.Errorf("an analyst looked someone up by email")
+	}
+	_, p := api("GET", "/v1/profiles/user_id:u1", "")
+	_, _, page = analyst.get("/console/profiles?q=" + p["id"].(string))
+	if strings.Contains(page, "ann@example.com") || strings.Contains(page, "Ann Smith") || strings.Contains(page, "Erase this person") {
+		t.Errorf("the analyst sees personal data or the erase button")
+	}
+	if !strings.Contains(page, "Order Completed") {
+		t.Errorf("the analyst does not see the timeline")
+	}
+
+	// Signing out ends the session.
+	if code, path, _ := owner.post("/console/logout", url.Values{"csrf": {csrf}}); code != 200 || path != "/console/login" {
+		t.Errorf("logout: %d at %s", code, path)
+	}
+	if _, path, _ := owner.get("/console/"); path != "/console/login" {
+		t.Errorf("after logout / is at %s", path)
+	}
+	// Guessing is rate limited.
+	limited := false
+	for range 15 {
+		if code, _, _ := owner.post("/console/login", url.Values{"email": {creds.ConsoleEmail}, "password": {"guess guess guess"}}); code == 429 {
+			limited = true
+			break
+		}
+	}
+	if !limited {
+		t.Error("15 wrong passwords in a row were not rate limited")
+	}
+}

@@ -1,0 +1,251 @@
+package console
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/kenner-cdp/kenner"
+)
+
+// row is one line of a table page.
+type listData struct {
+	Header []string
+	Rows   [][]string
+	Empty  string
+	Notice string
+}
+
+// eventRow is an event as the tables show it.
+type eventRow struct{ Time, Type, Name, Who, MessageID string }
+
+func eventRows(raw []json.RawMessage) []eventRow {
+	var out []eventRow
+	for _, e := range raw {
+		var m struct {
+			Type, Event, Name, UserID, AnonymousID, MessageID, ReceivedAt, Timestamp string
+		}
+		json.Unmarshal(e, &m)
+		name := m.Event
+		if name == "" {
+			name = m.Name
+		}
+		who := m.UserID
+		if who == "" {
+			who = m.AnonymousID
+		}
+		at := m.Timestamp
+		if at == "" {
+			at = m.ReceivedAt
+		}
+		out = append(out, eventRow{Time: strings.Replace(strings.TrimSuffix(at, "Z"), "T", " ", 1), Type: m.Type, Name: name, Who: who, MessageID: m.MessageID})
+	}
+	return out
+}
+
+func (c *Console) overview(w http.ResponseWriter, r *http.Request, rq *request) {
+	ctx := r.Context()
+	data := struct {
+		Segments, Members, Destinations, Pending int
+		Events                                  []eventRow
+	}{}
+	var segs struct {
+		Segments []struct{ Members int } `json:"segments"`
+	}
+	if err := c.call(ctx, rq, "GET", "/v1/segments", nil, &segs); err == nil {
+		data.Segments = len(segs.Segments)
+		for _, s := range segs.Segments {
+			data.Members += s.Members
+		}
+	}
+	var dests struct {
+		Destinations []struct{ Pending int } `json:"destinations"`
+	}
+	if err := c.call(ctx, rq, "GET", "/v1/destinations", nil, &dests); err == nil {
+		data.Destinations = len(dests.Destinations)
+		for _, d := range dests.Destinations {
+			data.Pending += d.Pending
+		}
+	}
+	var evs struct {
+		Events []json.RawMessage `json:"events"`
+	}
+	if err := c.call(ctx, rq, "GET", "/v1/events?limit=10", nil, &evs); err == nil {
+		data.Events = eventRows(evs.Events)
+	}
+	c.page(w, "overview", rq, "overview", "Overview", data)
+}
+
+// profileView is a profile as the profile page shows it.
+type profileView struct {
+	ID         string
+	Identities []kenner.Identifier
+	Traits     []nameValue
+	Computed   []nameValue
+	Segments   []string
+	Events     []eventRow
+	CanErase   bool
+}
+
+type nameValue struct{ Name, Value string }
+
+func sortedValues(m map[string]json.RawMessage) []nameValue {
+	var out []nameValue
+	for k, v := range m {
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			s = string(v)
+		}
+		out = append(out, nameValue{k, s})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// refOf reads a search box: kind:value as typed, else the kind the value looks like.
+func refOf(q string) []string {
+	q = strings.TrimSpace(q)
+	if kind, _, ok := strings.Cut(q, ":"); ok && !strings.Contains(kind, " ") && !strings.Contains(kind, "@") {
+		return []string{q}
+	}
+	switch {
+	case strings.HasPrefix(q, "prf_"):
+		return []string{"id:" + q}
+	case strings.Contains(q, "@"):
+		return []string{"email:" + q}
+	case strings.HasPrefix(q, "+"):
+		return []string{"phone:" + q}
+	}
+	return []string{"user_id:" + q, "anonymous_id:" + q, "phone:" + q}
+}
+
+func (c *Console) profiles(w http.ResponseWriter, r *http.Request, rq *request) {
+	ctx := r.Context()
+	q := r.URL.Query().Get("q")
+	data := struct {
+		Query   string
+		Error   string
+		Profile *profileView
+	}{Query: q}
+	if strings.TrimSpace(q) != "" {
+		var p struct {
+			ID         string                     `json:"id"`
+			Identities []kenner.Identifier        `json:"identities"`
+			Traits     map[string]json.RawMessage `json:"traits"`
+			Computed   map[string]json.RawMessage `json:"computed"`
+			Segments   []string                   `json:"segments"`
+		}
+		var err error
+		for _, ref := range refOf(q) {
+			if err = c.call(ctx, rq, "GET", "/v1/profiles/"+url.PathEscape(ref), nil, &p); err == nil || kenner.ErrorCode(err) != kenner.ENotFound {
+				break
+			}
+		}
+		switch {
+		case kenner.ErrorCode(err) == kenner.ENotFound:
+			data.Error = fmt.Sprintf("No one has %q. Try another identifier.", q)
+		case kenner.ErrorCode(err) == kenner.EForbidden:
+			data.Error = "Your role sees personal data masked, so it cannot look people up by email or phone: search by profile id (prf_…)."
+		case err != nil:
+			data.Error = kenner.ErrorMessage(err)
+		default:
+			v := &profileView{ID: p.ID, Identities: p.Identities, Traits: sortedValues(p.Traits), Computed: sortedValues(p.Computed),
+				CanErase: rq.user.Role.AtLeast(kenner.RoleAdmin)}
+			var segs struct {
+				Segments []struct{ ID, Name string } `json:"segments"`
+			}
+			names := map[string]string{}
+			if c.call(ctx, rq, "GET", "/v1/segments", nil, &segs) == nil {
+				for _, s := range segs.Segments {
+					names[s.ID] = s.Name
+				}
+			}
+			for _, id := range p.Segments {
+				if n := names[id]; n != "" {
+					id = n
+				}
+				v.Segments = append(v.Segments, id)
+			}
+			var evs struct {
+				Events []json.RawMessage `json:"events"`
+			}
+			if c.call(ctx, rq, "GET", "/v1/profiles/id:"+url.PathEscape(p.ID)+"/events?limit=50", nil, &evs) == nil {
+				v.Events = eventRows(evs.Events)
+			}
+			data.Profile = v
+		}
+	}
+	c.page(w, "profiles", rq, "profiles", "Profiles", data)
+}
+
+func (c *Console) erase(w http.ResponseWriter, r *http.Request, rq *request) {
+	id := r.PostFormValue("id")
+	var out struct{ ID, Status string }
+	err := c.call(r.Context(), rq, "DELETE", "/v1/profiles/id:"+url.PathEscape(id), nil, &out)
+	data := listData{Empty: "Nothing to show."}
+	if err != nil {
+		data.Notice = "Could not erase: " + kenner.ErrorMessage(err)
+	} else {
+		data.Notice = fmt.Sprintf("Erasure %s is %s: the person is removed from profiles, events, segments and deliveries, and their identifiers suppressed.", out.ID, out.Status)
+	}
+	c.page(w, "list", rq, "profiles", "Erasure", data)
+}
+
+func (c *Console) segments(w http.ResponseWriter, r *http.Request, rq *request) {
+	var out struct {
+		Segments []struct {
+			ID, Name, Condition, State string
+			Members                    int
+		} `json:"segments"`
+	}
+	data := listData{Header: []string{"Name", "Members", "State", "Condition"},
+		Empty: "No segments yet. A segment is a condition over traits, events and consent; create one with the API (POST /v1/segments) or kenner segments create."}
+	if err := c.call(r.Context(), rq, "GET", "/v1/segments", nil, &out); err != nil {
+		data.Notice = kenner.ErrorMessage(err)
+	}
+	for _, s := range out.Segments {
+		data.Rows = append(data.Rows, []string{s.Name, fmt.Sprint(s.Members), s.State, s.Condition})
+	}
+	c.page(w, "list", rq, "segments", "Segments", data)
+}
+
+func (c *Console) destinations(w http.ResponseWriter, r *http.Request, rq *request) {
+	var out struct {
+		Destinations []struct {
+			Name, Type string
+			Pending    int
+			Paused     bool
+		} `json:"destinations"`
+	}
+	data := listData{Header: []string{"Name", "Type", "Waiting", "State"},
+		Empty: "No destinations yet. A destination receives events and segment changes: a webhook, your CRM, an ad audience."}
+	if err := c.call(r.Context(), rq, "GET", "/v1/destinations", nil, &out); err != nil {
+		data.Notice = kenner.ErrorMessage(err)
+	}
+	for _, d := range out.Destinations {
+		state := "sending"
+		if d.Paused {
+			state = "paused"
+		}
+		data.Rows = append(data.Rows, []string{d.Name, d.Type, fmt.Sprint(d.Pending), state})
+	}
+	c.page(w, "list", rq, "destinations", "Destinations", data)
+}
+
+func (c *Console) events(w http.ResponseWriter, r *http.Request, rq *request) {
+	var evs struct {
+		Events []json.RawMessage `json:"events"`
+	}
+	data := listData{Header: []string{"Time", "Type", "Event", "Person", "Message"},
+		Empty: "No events yet. Send one with a source's write key from any Segment SDK."}
+	if err := c.call(r.Context(), rq, "GET", "/v1/events?limit=100", nil, &evs); err != nil {
+		data.Notice = kenner.ErrorMessage(err)
+	}
+	for _, e := range eventRows(evs.Events) {
+		data.Rows = append(data.Rows, []string{e.Time, e.Type, e.Name, e.Who, e.MessageID})
+	}
+	c.page(w, "list", rq, "events", "Live events", data)
+}
