@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+)
+
+// browser starts headless Chromium (Debian's, as .ci/run installs it) for one test, and
+// records every URL the pages request. Without KENNER_TEST_BROWSER the test is skipped
+// when no Chromium is installed; with it (CI), a missing Chromium fails the test.
+func browser(t *testing.T) (context.Context, *[]string) {
+	t.Helper()
+	path := os.Getenv("KENNER_CHROMIUM")
+	if path == "" {
+		path, _ = exec.LookPath("chromium")
+	}
+	if path == "" {
+		if os.Getenv("KENNER_TEST_BROWSER") != "" {
+			t.Fatal("KENNER_TEST_BROWSER is set but no chromium is installed (apt-get install -y chromium)")
+		}
+		t.Skip("no chromium installed (apt-get install -y chromium); set KENNER_TEST_BROWSER to require it")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true),
+		chromedp.WindowSize(1280, 900))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() { cancelTimeout(); cancel(); cancelAlloc() })
+	var mu sync.Mutex
+	urls := &[]string{}
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*network.EventRequestWillBeSent); ok {
+			mu.Lock()
+			*urls = append(*urls, e.Request.URL)
+			mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatalf("network events: %v", err)
+	}
+	return ctx, urls
+}
+
+// screenshot saves the page under docs/screenshots when KENNER_SCREENSHOTS names the
+// repository (how the README's pictures are made), and into the test's directory otherwise.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	dir := t.TempDir()
+	if repo := os.Getenv("KENNER_SCREENSHOTS"); repo != "" {
+		dir = filepath.Join(repo, "docs", "screenshots")
+		os.MkdirAll(dir, 0o755)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestConsoleInBrowser drives the console in headless Chromium as a person would: a
+// signed-out visit lands on the sign-in form; the owner signs in, finds a person by email
+// and sees their timeline; an analyst sees them masked with no erase button. No page
+// requests anything outside Kenner's origin.
+func TestConsoleInBrowser(t *testing.T) {
+	data := t.TempDir()
+	s := startServer(t, data)
+	creds := credentialsOf(t, data)
+	send := batchSender(t, s.url, creds.WriteKey)
+	send(`{"batch":[
+		{"type":"identify","userId":"u1","anonymousId":"a-7f3","traits":{"email":"ann@example.com","name":"Ann Smith","plan":"pro","city":"Utrecht"},"messageId":"b1"},
+		{"type":"page","anonymousId":"a-7f3","name":"Pricing","messageId":"b2"},
+		{"type":"track","userId":"u1","event":"Order Completed","properties":{"revenue":42.5},"messageId":"b3"},
+		{"type":"identify","userId":"u2","traits":{"email":"bo@example.com","plan":"free"},"messageId":"b4"}]}`)
+	api := adminAPI(t, s.url, creds.AdminToken)
+	api("POST", "/v1/segments", `{"name":"Pro customers","condition":"has(traits.plan) && traits.plan == \"pro\""}`)
+	waitUntil(t, "the profiles", func() bool {
+		code, _ := api("GET", "/v1/profiles/user_id:u2?consistent=true", "")
+		return code == 200
+	})
+
+	ctx, urls := browser(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.url+"/"), chromedp.WaitVisible(chromedp.ID("email"))); err != nil {
+		t.Fatal(err)
+	}
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(loc, "/console/login") {
+		t.Errorf("signed out, / ended at %s", loc)
+	}
+	screenshot(t, ctx, "login")
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("email"), creds.ConsoleEmail),
+		chromedp.SendKeys(chromedp.ID("password"), creds.ConsolePassword),
+		chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(`//h1[text()="Overview"]`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, "overview")
+	if err := chromedp.Do(ctx,
+		chromedp.Click(`//nav//a[text()="Profiles"]`),
+		chromedp.WaitVisible(chromedp.ID("q")),
+		chromedp.SendKeys(chromedp.ID("q"), "ann@example.com"),
+		chromedp.Submit(chromedp.ID("q")),
+		chromedp.WaitVisible(`//h2[text()="Timeline"]`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	body, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ann@example.com", "Ann Smith", "Order Completed", "Pricing", "Pro customers", "Erase this person"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the profile page lacks %q", want)
+		}
+	}
+	screenshot(t, ctx, "profile")
+	if err := chromedp.Do(ctx, chromedp.Click(`//nav//a[text()="Segments"]`), chromedp.WaitVisible(`//h1[text()="Segments"]`)); err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, "segments")
+
+	// An analyst, in a fresh browser.
+	_, out, _ := runCLI(t, "user", "create", "ana@example.com", "--role", "analyst", "--url", s.url, "--token", creds.AdminToken)
+	actx, aurls := browser(t)
+	_, p := api("GET", "/v1/profiles/user_id:u1", "")
+	if err := chromedp.Do(actx,
+		chromedp.Navigate(s.url+"/console/profiles?q="+p["id"].(string)),
+		chromedp.WaitVisible(chromedp.ID("email")),
+		chromedp.SendKeys(chromedp.ID("email"), "ana@example.com"),
+		chromedp.SendKeys(chromedp.ID("password"), strings.TrimSpace(out)),
+		chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(`//h2[text()="Timeline"]`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if body, err = chromedp.Run(actx, chromedp.Text(chromedp.CSS("main"))); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(body, "ann@example.com") || strings.Contains(body, "Ann Smith") || strings.Contains(body, "Erase this person") {
+		t.Errorf("the analyst sees personal data or the erase button:\n%s", body)
+	}
+	if !strings.Contains(body, "Order Completed") {
+		t.Error("the analyst does not see the timeline")
+	}
+	screenshot(t, actx, "profile-analyst")
+
+	for _, u := range append(*urls, *aurls...) {
+		if !strings.HasPrefix(u, s.url+"/") && !strings.HasPrefix(u, "data:") {
+			t.Errorf("a page requested %s, outside Kenner", u)
+		}
+	}
+}
