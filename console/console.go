@@ -48,8 +48,9 @@ type Console struct {
 	users  *auth.Users
 	logger *slog.Logger
 	opts   Options
-	pages  map[string]*template.Template
-	login  *template.Template
+	pages     map[string]*template.Template
+	login     *template.Template
+	fragments *template.Template
 	mux    *http.ServeMux
 	limit  *web.Limiter
 }
@@ -68,7 +69,7 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	if err != nil {
 		return nil, err
 	}
-	for _, page := range []string{"overview", "profiles", "list", "account"} {
+	for _, page := range []string{"overview", "profiles", "list", "account", "segment_new", "destination_new", "destination"} {
 		t, err := template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console template %s: %w", page, err)
@@ -76,6 +77,9 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 		c.pages[page] = t
 	}
 	if c.login, err = template.ParseFS(templateFS, "templates/login.html"); err != nil {
+		return nil, err
+	}
+	if c.fragments, err = template.ParseFS(templateFS, "templates/preview.html"); err != nil {
 		return nil, err
 	}
 	assets, _ := fs.Sub(assetFS, "assets")
@@ -87,6 +91,13 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	c.mux.HandleFunc("GET /console/profiles", c.signedIn(c.profiles))
 	c.mux.HandleFunc("POST /console/profiles/erase", c.signedIn(c.erase))
 	c.mux.HandleFunc("GET /console/segments", c.signedIn(c.segments))
+	c.mux.HandleFunc("GET /console/segments/new", c.signedIn(c.newSegment))
+	c.mux.HandleFunc("POST /console/segments", c.signedIn(c.createSegment))
+	c.mux.HandleFunc("POST /console/segments/preview", c.signedIn(c.previewSegment))
+	c.mux.HandleFunc("GET /console/destinations/new", c.signedIn(c.newDestination))
+	c.mux.HandleFunc("POST /console/destinations", c.signedIn(c.createDestination))
+	c.mux.HandleFunc("GET /console/destinations/{id}", c.signedIn(c.destination))
+	c.mux.HandleFunc("POST /console/destinations/{id}/test", c.signedIn(c.testDestination))
 	c.mux.HandleFunc("GET /console/destinations", c.signedIn(c.destinations))
 	c.mux.HandleFunc("GET /console/events", c.signedIn(c.events))
 	c.mux.HandleFunc("GET /console/account", c.signedIn(c.account))

@@ -13,10 +13,13 @@ import (
 
 // row is one line of a table page.
 type listData struct {
-	Header []string
-	Rows   [][]string
-	Empty  string
-	Notice string
+	Header   []string
+	Rows     [][]string
+	Links    []string // per row: where its first cell leads ("": nowhere)
+	Empty    string
+	Notice   string
+	NewURL   string // a "new" button above the table
+	NewLabel string
 }
 
 // eventRow is an event as the tables show it.
@@ -202,12 +205,16 @@ func (c *Console) segments(w http.ResponseWriter, r *http.Request, rq *request) 
 		} `json:"segments"`
 	}
 	data := listData{Header: []string{"Name", "Members", "State", "Condition"},
-		Empty: "No segments yet. A segment is a condition over traits, events and consent; create one with the API (POST /v1/segments) or kenner segments create."}
+		Empty: "No segments yet. A segment is everyone who matches a condition over traits, events, consent and other segments: start with New segment.",
+		NewURL: "/console/segments/new", NewLabel: "New segment"}
 	if err := c.call(r.Context(), rq, "GET", "/v1/segments", nil, &out); err != nil {
 		data.Notice = kenner.ErrorMessage(err)
+	} else if name := r.URL.Query().Get("created"); name != "" {
+		data.Notice = fmt.Sprintf("Segment %q created; its members are being computed.", name)
 	}
 	for _, s := range out.Segments {
 		data.Rows = append(data.Rows, []string{s.Name, fmt.Sprint(s.Members), s.State, s.Condition})
+		data.Links = append(data.Links, "")
 	}
 	c.page(w, "list", rq, "segments", "Segments", data)
 }
@@ -215,13 +222,14 @@ func (c *Console) segments(w http.ResponseWriter, r *http.Request, rq *request) 
 func (c *Console) destinations(w http.ResponseWriter, r *http.Request, rq *request) {
 	var out struct {
 		Destinations []struct {
-			Name, Type string
-			Pending    int
-			Paused     bool
+			ID, Name, Type string
+			Pending        int
+			Paused         bool
 		} `json:"destinations"`
 	}
 	data := listData{Header: []string{"Name", "Type", "Waiting", "State"},
-		Empty: "No destinations yet. A destination receives events and segment changes: a webhook, your CRM, an ad audience."}
+		Empty:  "No destinations yet. A destination receives events and segment changes: a webhook, your CRM, an ad audience.",
+		NewURL: "/console/destinations/new", NewLabel: "New webhook"}
 	if err := c.call(r.Context(), rq, "GET", "/v1/destinations", nil, &out); err != nil {
 		data.Notice = kenner.ErrorMessage(err)
 	}
@@ -231,6 +239,7 @@ func (c *Console) destinations(w http.ResponseWriter, r *http.Request, rq *reque
 			state = "paused"
 		}
 		data.Rows = append(data.Rows, []string{d.Name, d.Type, fmt.Sprint(d.Pending), state})
+		data.Links = append(data.Links, "/console/destinations/"+url.PathEscape(d.ID))
 	}
 	c.page(w, "list", rq, "destinations", "Destinations", data)
 }
@@ -246,6 +255,7 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, rq *request) {
 	}
 	for _, e := range eventRows(evs.Events) {
 		data.Rows = append(data.Rows, []string{e.Time, e.Type, e.Name, e.Who, e.MessageID})
+		data.Links = append(data.Links, "")
 	}
 	c.page(w, "list", rq, "events", "Live events", data)
 }

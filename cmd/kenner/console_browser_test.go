@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,7 +139,69 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Click(`//nav//a[text()="Segments"]`), chromedp.WaitVisible(`//h1[text()="Segments"]`)); err != nil {
 		t.Fatal(err)
 	}
+
+	// The visual builder writes the condition and the preview counts the members.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(`//a[text()="New segment"]`),
+		chromedp.WaitVisible(chromedp.ID("name")),
+		chromedp.SendKeys(chromedp.ID("name"), "Utrecht customers"),
+		chromedp.SendKeys(chromedp.CSS(".r-name"), "city"),
+		chromedp.SendKeys(chromedp.CSS(".r-value"), "Utrecht"),
+		chromedp.WaitVisible(chromedp.ID("preview-count")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	// The preview follows the typing: wait for the one for the whole rule.
+	var count string
+	for range 40 {
+		if count, err = chromedp.Run(ctx, chromedp.Text(chromedp.ID("preview-count"))); err == nil && count == "1" {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if count != "1" {
+		t.Errorf("preview count %q (%v), want 1", count, err)
+	}
+	cond, _ := chromedp.Run(ctx, chromedp.Value(chromedp.ID("condition")))
+	if !strings.Contains(cond, `traits["city"] == "Utrecht"`) {
+		t.Errorf("the builder wrote %q", cond)
+	}
+	screenshot(t, ctx, "segment-builder")
+	if err := chromedp.Do(ctx, chromedp.Submit(chromedp.ID("name")), chromedp.WaitVisible(`//td[text()="Utrecht customers"]`)); err != nil {
+		t.Fatal(err)
+	}
 	screenshot(t, ctx, "segments")
+
+	// A webhook destination made in the console, and a delivery to it.
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer hook.Close()
+	if err := chromedp.Do(ctx,
+		chromedp.Click(`//nav//a[text()="Destinations"]`),
+		chromedp.Click(`//a[text()="New webhook"]`),
+		chromedp.WaitVisible(chromedp.ID("url")),
+		chromedp.SendKeys(chromedp.ID("name"), "CRM"),
+		chromedp.SendKeys(chromedp.ID("url"), hook.URL+"/kenner"),
+		chromedp.Submit(chromedp.ID("url")),
+		chromedp.WaitVisible(`//h2[text()="Deliveries"]`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	send(`{"batch":[{"type":"track","userId":"u1","event":"Product Viewed","messageId":"b5"}]}`)
+	delivered := false
+	for range 40 {
+		if err := chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(`//h2[text()="Deliveries"]`)); err != nil {
+			t.Fatal(err)
+		}
+		if text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main"))); strings.Contains(text, "delivered") && strings.Contains(text, "b5") {
+			delivered = true
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if !delivered {
+		t.Error("no delivery shown on the destination's page")
+	}
+	screenshot(t, ctx, "destination")
 
 	// An analyst, in a fresh browser.
 	_, out, _ := runCLI(t, "user", "create", "ana@example.com", "--role", "analyst", "--url", s.url, "--token", creds.AdminToken)
