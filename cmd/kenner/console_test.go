@@ -93,13 +93,24 @@ func TestConsole(t *testing.T) {
 		t.Error("the profile page has an input without a label or no heading")
 	}
 	csrf := csrfOf(page)
+	// A new source's write key is shown once, with how to send events.
+	if code, _, page := owner.post("/console/sources", url.Values{"csrf": {csrf}, "name": {"website"}}); code != 200 || !strings.Contains(page, "wk_") || !strings.Contains(page, "/v1/track") {
+		t.Errorf("create source: %d", code)
+	}
+	if _, _, page := owner.get("/console/settings"); !strings.Contains(page, creds.ConsoleEmail) || !strings.Contains(page, "API token") {
+		t.Errorf("settings lacks the users and tokens")
+	}
+	if _, _, page := owner.get("/console/privacy"); !strings.Contains(page, "GET /v1/profiles/{ref}") {
+		t.Errorf("the audit log does not show the profile read")
+	}
 	if code, _, _ := owner.post("/console/profiles/erase", url.Values{"id": {"prf_x"}}); code != 403 {
 		t.Errorf("a POST without the CSRF token: %d, want 403", code)
 	}
 	if code, _, page := owner.get("/console/"); code != 200 || !strings.Contains(page, "Latest events") {
 		t.Errorf("overview: %d", code)
 	}
-	for _, p := range []string{"/console/segments", "/console/destinations", "/console/events", "/console/account"} {
+	for _, p := range []string{"/console/segments", "/console/destinations", "/console/events", "/console/account",
+		"/console/sources", "/console/privacy", "/console/settings", "/console/segments/new", "/console/destinations/new"} {
 		if code, _, page := owner.get(p); code != 200 || !strings.Contains(page, "<h1>") {
 			t.Errorf("%s: %d", p, code)
 		}

@@ -1,0 +1,114 @@
+package console
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/kenner-cdp/kenner"
+)
+
+func shortTime(s string) string { return strings.Replace(strings.TrimSuffix(s, "Z"), "T", " ", 1) }
+
+type sourceRow struct{ ID, Name, Created string }
+
+func (c *Console) sourcesPage(w http.ResponseWriter, r *http.Request, rq *request, created map[string]string, errMsg string) {
+	var out struct {
+		Sources []struct {
+			ID        string `json:"id"`
+			Name      string `json:"name"`
+			CreatedAt string `json:"created_at"`
+		} `json:"sources"`
+	}
+	data := map[string]any{"CanCreate": rq.user.Role.AtLeast(kenner.RoleAdmin), "Base": "http://" + r.Host, "Error": errMsg}
+	if c.secure(r) {
+		data["Base"] = "https://" + r.Host
+	}
+	if err := c.call(r.Context(), rq, "GET", "/v1/sources", nil, &out); err != nil {
+		data["Error"] = kenner.ErrorMessage(err)
+	}
+	var rows []sourceRow
+	for _, s := range out.Sources {
+		rows = append(rows, sourceRow{ID: s.ID, Name: s.Name, Created: shortTime(s.CreatedAt)})
+	}
+	data["Sources"] = rows
+	if created != nil {
+		data["Created"] = created
+	}
+	c.page(w, "sources", rq, "sources", "Sources", data)
+}
+
+func (c *Console) sources(w http.ResponseWriter, r *http.Request, rq *request) {
+	c.sourcesPage(w, r, rq, nil, "")
+}
+
+func (c *Console) createSource(w http.ResponseWriter, r *http.Request, rq *request) {
+	var out struct {
+		Name     string `json:"name"`
+		WriteKey string `json:"write_key"`
+	}
+	if err := c.call(r.Context(), rq, "POST", "/v1/sources", map[string]string{"name": r.PostFormValue("name")}, &out); err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		c.sourcesPage(w, r, rq, nil, kenner.ErrorMessage(err))
+		return
+	}
+	c.sourcesPage(w, r, rq, map[string]string{"Name": out.Name, "WriteKey": out.WriteKey}, "")
+}
+
+// privacy lists the suppression list and the audit log.
+func (c *Console) privacy(w http.ResponseWriter, r *http.Request, rq *request) {
+	var sup struct {
+		Suppressions []struct {
+			Kind, Hash string
+			CreatedAt  string `json:"created_at"`
+		} `json:"suppressions"`
+	}
+	var audit struct {
+		Entries []struct {
+			At, Actor, Action, Target string
+			Role                      string
+			Status                    int
+		} `json:"entries"`
+	}
+	data := listData{Header: []string{"When", "Who", "Role", "What", "On", "Status"},
+		Empty: "The audit log is empty: every change, export and read of personal data appears here."}
+	if err := c.call(r.Context(), rq, "GET", "/v1/audit?limit=100", nil, &audit); err != nil {
+		data.Notice = kenner.ErrorMessage(err)
+	}
+	for _, e := range audit.Entries {
+		data.Rows = append(data.Rows, []string{shortTime(e.At), e.Actor, e.Role, e.Action, e.Target, fmt.Sprint(e.Status)})
+		data.Links = append(data.Links, "")
+	}
+	if err := c.call(r.Context(), rq, "GET", "/v1/suppressions", nil, &sup); err == nil {
+		data.Notice = fmt.Sprintf("%d identifiers are on the suppression list (erased people's user ids and emails, kept as keyed hashes). Audit log below.", len(sup.Suppressions))
+	}
+	c.page(w, "list", rq, "privacy", "Privacy and audit", data)
+}
+
+// settings lists the console users and API tokens, and adds users.
+func (c *Console) settings(w http.ResponseWriter, r *http.Request, rq *request) {
+	c.settingsPage(w, r, rq, "")
+}
+
+func (c *Console) settingsPage(w http.ResponseWriter, r *http.Request, rq *request, notice string) {
+	var users struct {
+		Users []kenner.User `json:"users"`
+	}
+	var tokens struct {
+		Tokens []kenner.Token `json:"tokens"`
+	}
+	data := listData{Header: []string{"Who", "Kind", "Role", "Since"}, Empty: "No users or tokens you may see.", Notice: notice}
+	if err := c.call(r.Context(), rq, "GET", "/v1/users", nil, &users); err != nil {
+		data.Notice = kenner.ErrorMessage(err)
+	}
+	c.call(r.Context(), rq, "GET", "/v1/tokens", nil, &tokens)
+	for _, u := range users.Users {
+		data.Rows = append(data.Rows, []string{u.Email, "console user", string(u.Role), u.CreatedAt.Format("2006-01-02")})
+		data.Links = append(data.Links, "")
+	}
+	for _, t := range tokens.Tokens {
+		data.Rows = append(data.Rows, []string{t.Name + " (" + t.ID + ")", "API token", string(t.Role), t.CreatedAt.Format("2006-01-02")})
+		data.Links = append(data.Links, "")
+	}
+	c.page(w, "list", rq, "settings", "Users and tokens", data)
+}
