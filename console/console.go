@@ -278,9 +278,9 @@ func (c *Console) account(w http.ResponseWriter, r *http.Request, rq *request) {
 
 func (c *Console) changePassword(w http.ResponseWriter, r *http.Request, rq *request) {
 	data := map[string]string{}
-	if _, err := c.users.Login(r.Context(), rq.user.Email, r.PostFormValue("current")); err != nil {
-		data["Error"] = "The current password is not right."
-	} else if _, err := c.users.SetPassword(r.Context(), rq.user.WorkspaceID, rq.user.ID, r.PostFormValue("new")); err != nil {
+	// Through the API, so that the change is audited like any other.
+	err := c.call(r.Context(), rq, "POST", "/v1/account/password", map[string]string{"current": r.PostFormValue("current"), "new": r.PostFormValue("new")}, nil)
+	if err != nil {
 		data["Error"] = kenner.ErrorMessage(err)
 	} else {
 		// Every session ended with the change, this one too: start a new one.

@@ -176,6 +176,7 @@ func New(deps Deps) *Server {
 	s.admin("POST /v1/users", kenner.RoleAdmin, s.createUser)
 	s.admin("DELETE /v1/users/{id}", kenner.RoleAdmin, s.deleteUser)
 	s.admin("POST /v1/users/{id}/password", kenner.RoleAdmin, s.resetUserPassword)
+	s.admin("POST /v1/account/password", kenner.RoleViewer, s.changeOwnPassword)
 	return s
 }
 

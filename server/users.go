@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/auth"
@@ -103,3 +104,31 @@ func (s *Server) resetUserPassword(w http.ResponseWriter, r *http.Request, tok *
 
 // users is the console users' service (Deps.Users).
 func (s *Server) users() *auth.Users { return s.deps.Users }
+
+// changeOwnPassword changes the signed-in console user's password after checking the
+// current one (the console's account page calls it as the user); API tokens have none.
+func (s *Server) changeOwnPassword(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
+	id, ok := strings.CutPrefix(tok.ID, "user:")
+	if !ok {
+		return kenner.Errorf(kenner.EInvalid, "only a console user has a password: this is an API token")
+	}
+	var in struct {
+		Current string `json:"current"`
+		New     string `json:"new"`
+	}
+	if err := web.Decode(r, maxAdminBody, &in); err != nil {
+		return err
+	}
+	u, err := s.deps.Store.User(r.Context(), tok.WorkspaceID, id)
+	if err != nil {
+		return err
+	}
+	if _, err := s.users().Login(r.Context(), u.Email, in.Current); err != nil {
+		return kenner.Errorf(kenner.EForbidden, "the current password is not right")
+	}
+	if _, err := s.users().SetPassword(r.Context(), tok.WorkspaceID, id, in.New); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -138,6 +138,19 @@ func TestConsole(t *testing.T) {
 		t.Errorf("the analyst does not see the timeline")
 	}
 
+	// A password change: checked against the current one, audited, and the session goes on.
+	if code, _, page := owner.post("/console/account/password", url.Values{"csrf": {csrf}, "current": {"not it at all"}, "new": {"a brand new password"}}); code != 200 || !strings.Contains(page, "not right") {
+		t.Errorf("a wrong current password: %d", code)
+	}
+	if code, _, page := owner.post("/console/account/password", url.Values{"csrf": {csrf}, "current": {creds.ConsolePassword}, "new": {"a brand new password"}}); code != 200 || !strings.Contains(page, "was changed") {
+		t.Errorf("password change: %d", code)
+	}
+	_, _, page = owner.get("/console/account")
+	csrf = csrfOf(page)
+	if _, _, page := owner.get("/console/privacy"); !strings.Contains(page, "POST /v1/account/password") {
+		t.Error("the password change is not in the audit log")
+	}
+
 	// Signing out ends the session.
 	if code, path, _ := owner.post("/console/logout", url.Values{"csrf": {csrf}}); code != 200 || path != "/console/login" {
 		t.Errorf("logout: %d at %s", code, path)
