@@ -90,6 +90,8 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	c.mux.HandleFunc("GET /console/{$}", c.signedIn(c.overview))
 	c.mux.HandleFunc("GET /console/profiles", c.signedIn(c.profiles))
 	c.mux.HandleFunc("POST /console/profiles/erase", c.signedIn(c.erase))
+	c.mux.HandleFunc("GET /console/profiles/export", c.signedIn(c.export))
+	c.mux.HandleFunc("GET /console/segments/{id}/members.csv", c.signedIn(c.membersCSV))
 	c.mux.HandleFunc("GET /console/segments", c.signedIn(c.segments))
 	c.mux.HandleFunc("GET /console/segments/new", c.signedIn(c.newSegment))
 	c.mux.HandleFunc("POST /console/segments", c.signedIn(c.createSegment))

@@ -90,8 +90,14 @@ type profileView struct {
 	Computed   []nameValue
 	Segments   []string
 	Events     []eventRow
+	Merges     []mergeRow
+	Consent    []nameValue
 	CanErase   bool
+	CanExport  bool
 }
+
+// mergeRow is an identity decision as the profile page shows it: what and why.
+type mergeRow struct{ At, Action, Identifier, Why string }
 
 type nameValue struct{ Name, Value string }
 
@@ -178,6 +184,33 @@ func (c *Console) profiles(w http.ResponseWriter, r *http.Request, rq *request) 
 			if c.call(ctx, rq, "GET", "/v1/profiles/id:"+url.PathEscape(p.ID)+"/events?limit=50", nil, &evs) == nil {
 				v.Events = eventRows(evs.Events)
 			}
+			var merges struct {
+				Merges []struct {
+					At, Action, Reason string
+					Identifier         kenner.Identifier
+				} `json:"merges"`
+			}
+			if c.call(ctx, rq, "GET", "/v1/profiles/id:"+url.PathEscape(p.ID)+"/merges?limit=50", nil, &merges) == nil {
+				for _, m := range merges.Merges {
+					v.Merges = append(v.Merges, mergeRow{At: shortTime(m.At), Action: m.Action, Identifier: m.Identifier.Kind + ":" + m.Identifier.Value, Why: m.Reason})
+				}
+			}
+			var consent struct {
+				Consent map[string]struct {
+					Granted bool `json:"granted"`
+				} `json:"consent"`
+			}
+			if c.call(ctx, rq, "GET", "/v1/profiles/id:"+url.PathEscape(p.ID)+"/consent", nil, &consent) == nil {
+				for purpose, a := range consent.Consent {
+					answer := "refused"
+					if a.Granted {
+						answer = "granted"
+					}
+					v.Consent = append(v.Consent, nameValue{purpose, answer})
+				}
+				sort.Slice(v.Consent, func(i, j int) bool { return v.Consent[i].Name < v.Consent[j].Name })
+			}
+			v.CanExport = rq.user.Role.AtLeast(kenner.RoleAdmin)
 			data.Profile = v
 		}
 	}
@@ -214,7 +247,11 @@ func (c *Console) segments(w http.ResponseWriter, r *http.Request, rq *request) 
 	}
 	for _, s := range out.Segments {
 		data.Rows = append(data.Rows, []string{s.Name, fmt.Sprint(s.Members), s.State, s.Condition})
-		data.Links = append(data.Links, "")
+		link := ""
+		if rq.user.Role.AtLeast(kenner.RoleMarketer) {
+			link = "/console/segments/" + url.PathEscape(s.ID) + "/members.csv"
+		}
+		data.Links = append(data.Links, link)
 	}
 	c.page(w, "list", rq, "segments", "Segments", data)
 }
@@ -258,4 +295,29 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, rq *request) {
 		data.Links = append(data.Links, "")
 	}
 	c.page(w, "list", rq, "events", "Live events", data)
+}
+
+// export downloads a person's data subject access export, as the API gives it.
+func (c *Console) export(w http.ResponseWriter, r *http.Request, rq *request) {
+	status, body := c.api.Do(r.Context(), rq.tok, "GET", "/v1/profiles/id:"+url.PathEscape(r.URL.Query().Get("id"))+"/export", nil)
+	if status == http.StatusOK {
+		w.Header().Set("Content-Disposition", `attachment; filename="`+r.URL.Query().Get("id")+`.json"`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// membersCSV downloads a segment's members with their identifiers (marketer and up).
+func (c *Console) membersCSV(w http.ResponseWriter, r *http.Request, rq *request) {
+	id := r.PathValue("id")
+	status, body := c.api.Do(r.Context(), rq.tok, "GET", "/v1/segments/"+url.PathEscape(id)+"/members?format=csv", nil)
+	if status == http.StatusOK {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="`+id+`.csv"`)
+	} else {
+		w.Header().Set("Content-Type", "application/json")
+	}
+	w.WriteHeader(status)
+	w.Write(body)
 }

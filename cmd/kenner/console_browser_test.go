@@ -167,7 +167,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("the builder wrote %q", cond)
 	}
 	screenshot(t, ctx, "segment-builder")
-	if err := chromedp.Do(ctx, chromedp.Submit(chromedp.ID("name")), chromedp.WaitVisible(`//td[text()="Utrecht customers"]`)); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Submit(chromedp.ID("name")), chromedp.WaitVisible(`//table//*[text()="Utrecht customers"]`)); err != nil {
 		t.Fatal(err)
 	}
 	screenshot(t, ctx, "segments")

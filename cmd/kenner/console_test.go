@@ -93,6 +93,20 @@ func TestConsole(t *testing.T) {
 		t.Error("the profile page has an input without a label or no heading")
 	}
 	csrf := csrfOf(page)
+	for _, want := range []string{"How this profile was joined", "Download everything held about this person"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the profile page lacks %q", want)
+		}
+	}
+	_, prof := api("GET", "/v1/profiles/user_id:u1", "")
+	if code, _, body := owner.get("/console/profiles/export?id=" + prof["id"].(string)); code != 200 || !strings.Contains(body, "ann@example.com") {
+		t.Errorf("export download: %d", code)
+	}
+	_, seg := api("POST", "/v1/segments", `{"name":"Pro","condition":"has(traits.plan) && traits.plan == \"pro\""}`)
+	waitUntil(t, "the segment's members", func() bool {
+		_, _, csv := owner.get("/console/segments/" + seg["id"].(string) + "/members.csv")
+		return strings.Contains(csv, "ann@example.com")
+	})
 	// A new source's write key is shown once, with how to send events.
 	if code, _, page := owner.post("/console/sources", url.Values{"csrf": {csrf}, "name": {"website"}}); code != 200 || !strings.Contains(page, "wk_") || !strings.Contains(page, "/v1/track") {
 		t.Errorf("create source: %d", code)
