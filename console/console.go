@@ -69,7 +69,7 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	if err != nil {
 		return nil, err
 	}
-	for _, page := range []string{"overview", "profiles", "list", "account", "segment_new", "destination_new", "destination", "sources"} {
+	for _, page := range []string{"overview", "profiles", "list", "account", "segment_new", "destination_new", "destination", "sources", "events"} {
 		t, err := template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console template %s: %w", page, err)
@@ -100,8 +100,11 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	c.mux.HandleFunc("POST /console/destinations", c.signedIn(c.createDestination))
 	c.mux.HandleFunc("GET /console/destinations/{id}", c.signedIn(c.destination))
 	c.mux.HandleFunc("POST /console/destinations/{id}/test", c.signedIn(c.testDestination))
+	c.mux.HandleFunc("POST /console/destinations/{id}/pause", c.signedIn(c.pauseDestination))
+	c.mux.HandleFunc("POST /console/destinations/{id}/replay", c.signedIn(c.replayDestination))
 	c.mux.HandleFunc("GET /console/destinations", c.signedIn(c.destinations))
 	c.mux.HandleFunc("GET /console/events", c.signedIn(c.events))
+	c.mux.HandleFunc("GET /console/events/rows", c.signedIn(c.eventRowsFragment))
 	c.mux.HandleFunc("GET /console/sources", c.signedIn(c.sources))
 	c.mux.HandleFunc("POST /console/sources", c.signedIn(c.createSource))
 	c.mux.HandleFunc("GET /console/privacy", c.signedIn(c.privacy))

@@ -74,7 +74,7 @@ func (c *Console) destinationView(r *http.Request, rq *request, notice string, f
 		rows = append(rows, deliveryRow{Created: strings.Replace(strings.TrimSuffix(x.CreatedAt, "Z"), "T", " ", 1), Type: x.Type, Status: x.Status, Attempts: x.Attempts, Key: x.Key})
 	}
 	return map[string]any{"ID": d.ID, "Name": d.Name, "Type": d.Type, "Pending": d.Pending, "Paused": d.Paused, "Deliveries": rows,
-		"Notice": notice, "Failed": failed}, nil
+		"Notice": notice, "Failed": failed, "CanManage": rq.user.Role.AtLeast(kenner.RoleAdmin)}, nil
 }
 
 func (c *Console) destination(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -102,6 +102,37 @@ func (c *Console) testDestination(w http.ResponseWriter, r *http.Request, rq *re
 	} else {
 		notice, failed = fmt.Sprintf("Not delivered: %s %s", res.Error, res.Response), true
 	}
+	c.destinationAfter(w, r, rq, notice, failed)
+}
+
+// pauseDestination pauses or resumes a destination.
+func (c *Console) pauseDestination(w http.ResponseWriter, r *http.Request, rq *request) {
+	paused := r.PostFormValue("paused") == "true"
+	notice, failed := "Paused: deliveries queue up until you resume.", false
+	if !paused {
+		notice = "Resumed: the queue is being sent."
+	}
+	if err := c.call(r.Context(), rq, "PUT", "/v1/destinations/"+url.PathEscape(r.PathValue("id")), map[string]bool{"paused": paused}, nil); err != nil {
+		notice, failed = kenner.ErrorMessage(err), true
+	}
+	c.destinationAfter(w, r, rq, notice, failed)
+}
+
+// replayDestination queues every dead letter of a destination again.
+func (c *Console) replayDestination(w http.ResponseWriter, r *http.Request, rq *request) {
+	var out struct {
+		Requeued int `json:"requeued"`
+	}
+	notice, failed := "", false
+	if err := c.call(r.Context(), rq, "POST", "/v1/destinations/"+url.PathEscape(r.PathValue("id"))+"/dead-letters/replay", map[string]any{}, &out); err != nil {
+		notice, failed = kenner.ErrorMessage(err), true
+	} else {
+		notice = fmt.Sprintf("%d dead letters queued again.", out.Requeued)
+	}
+	c.destinationAfter(w, r, rq, notice, failed)
+}
+
+func (c *Console) destinationAfter(w http.ResponseWriter, r *http.Request, rq *request, notice string, failed bool) {
 	data, err := c.destinationView(r, rq, notice, failed)
 	if err != nil {
 		c.page(w, "list", rq, "destinations", "Destination", listData{Notice: kenner.ErrorMessage(err), Empty: "No such destination."})

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/web"
 )
 
 // row is one line of a table page.
@@ -281,20 +282,63 @@ func (c *Console) destinations(w http.ResponseWriter, r *http.Request, rq *reque
 	c.page(w, "list", rq, "destinations", "Destinations", data)
 }
 
-func (c *Console) events(w http.ResponseWriter, r *http.Request, rq *request) {
+// eventFilter is the live events page's filter.
+type eventFilter struct{ Type, Event, User string }
+
+func filterOf(r *http.Request) eventFilter {
+	q := r.URL.Query()
+	return eventFilter{Type: q.Get("type"), Event: strings.TrimSpace(q.Get("event")), User: strings.TrimSpace(q.Get("user"))}
+}
+
+// recentEvents reads the latest events (by user through the identity graph when asked) and
+// keeps those the filter matches.
+func (c *Console) recentEvents(r *http.Request, rq *request, f eventFilter) ([]eventRow, error) {
+	path := "/v1/events?limit=200"
+	if f.User != "" {
+		path += "&user_id=" + url.QueryEscape(f.User)
+	}
 	var evs struct {
 		Events []json.RawMessage `json:"events"`
 	}
-	data := listData{Header: []string{"Time", "Type", "Event", "Person", "Message"},
-		Empty: "No events yet. Send one with a source's write key from any Segment SDK."}
-	if err := c.call(r.Context(), rq, "GET", "/v1/events?limit=100", nil, &evs); err != nil {
-		data.Notice = kenner.ErrorMessage(err)
+	if err := c.call(r.Context(), rq, "GET", path, nil, &evs); err != nil {
+		return nil, err
 	}
+	var out []eventRow
 	for _, e := range eventRows(evs.Events) {
-		data.Rows = append(data.Rows, []string{e.Time, e.Type, e.Name, e.Who, e.MessageID})
-		data.Links = append(data.Links, "")
+		if f.Type != "" && e.Type != f.Type {
+			continue
+		}
+		if f.Event != "" && !strings.Contains(strings.ToLower(e.Name), strings.ToLower(f.Event)) {
+			continue
+		}
+		out = append(out, e)
+		if len(out) == 100 {
+			break
+		}
 	}
-	c.page(w, "list", rq, "events", "Live events", data)
+	return out, nil
+}
+
+func (c *Console) events(w http.ResponseWriter, r *http.Request, rq *request) {
+	f := filterOf(r)
+	rows, err := c.recentEvents(r, rq, f)
+	if err != nil {
+		c.page(w, "list", rq, "events", "Live events", listData{Notice: kenner.ErrorMessage(err), Empty: "No events to show."})
+		return
+	}
+	c.page(w, "events", rq, "events", "Live events", map[string]any{"Rows": rows, "Types": kenner.EventTypes,
+		"Type": f.Type, "Event": f.Event, "User": f.User, "Query": r.URL.RawQuery})
+}
+
+// eventRows answers the live page's refresh: the table's rows only.
+func (c *Console) eventRowsFragment(w http.ResponseWriter, r *http.Request, rq *request) {
+	rows, err := c.recentEvents(r, rq, filterOf(r))
+	if err != nil {
+		web.Error(w, r, c.logger, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	c.pages["events"].ExecuteTemplate(w, "event-rows", rows)
 }
 
 // export downloads a person's data subject access export, as the API gives it.

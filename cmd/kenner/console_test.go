@@ -152,6 +152,27 @@ func TestConsole(t *testing.T) {
 		t.Errorf("the analyst does not see the timeline")
 	}
 
+	// Live events, filtered; the refresh answers rows only.
+	if _, _, page := owner.get("/console/events?type=track&event=order"); !strings.Contains(page, "Order Completed") || strings.Contains(page, "<td>identify</td>") {
+		t.Errorf("filtered live events wrong")
+	}
+	if code, _, rows := owner.get("/console/events/rows?type=identify"); code != 200 || strings.Contains(rows, "<html") || !strings.Contains(rows, "identify") {
+		t.Errorf("live events refresh: %d %q", code, rows)
+	}
+
+	// A destination paused and resumed, its dead letters replayed, from its page.
+	_, dst := api("POST", "/v1/destinations", `{"name":"crm","type":"webhook","config":{"url":"http://127.0.0.1:9/x"},"subscribe":{"profiles":true}}`)
+	dpath := "/console/destinations/" + dst["id"].(string)
+	if code, _, page := owner.post(dpath+"/pause", url.Values{"csrf": {csrf}, "paused": {"true"}}); code != 200 || !strings.Contains(page, "Resume sending") {
+		t.Errorf("pause: %d", code)
+	}
+	if code, _, page := owner.post(dpath+"/pause", url.Values{"csrf": {csrf}, "paused": {"false"}}); code != 200 || !strings.Contains(page, "Pause") {
+		t.Errorf("resume: %d", code)
+	}
+	if code, _, page := owner.post(dpath+"/replay", url.Values{"csrf": {csrf}}); code != 200 || !strings.Contains(page, "dead letters queued again") {
+		t.Errorf("replay: %d", code)
+	}
+
 	// A password change: checked against the current one, audited, and the session goes on.
 	if code, _, page := owner.post("/console/account/password", url.Values{"csrf": {csrf}, "current": {"not it at all"}, "new": {"a brand new password"}}); code != 200 || !strings.Contains(page, "not right") {
 		t.Errorf("a wrong current password: %d", code)
