@@ -44,15 +44,15 @@ type Options struct {
 
 // Console serves /console/.
 type Console struct {
-	api    API
-	users  *auth.Users
-	logger *slog.Logger
-	opts   Options
+	api       API
+	users     *auth.Users
+	logger    *slog.Logger
+	opts      Options
 	pages     map[string]*template.Template
 	login     *template.Template
 	fragments *template.Template
-	mux    *http.ServeMux
-	limit  *web.Limiter
+	mux       *http.ServeMux
+	limit     *web.Limiter
 }
 
 // cookieName is the session cookie.

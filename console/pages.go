@@ -54,7 +54,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, rq *request) 
 	ctx := r.Context()
 	data := struct {
 		Segments, Members, Destinations, Pending int
-		Events                                  []eventRow
+		Events                                   []eventRow
 	}{}
 	var segs struct {
 		Segments []struct{ Members int } `json:"segments"`
@@ -239,7 +239,7 @@ func (c *Console) segments(w http.ResponseWriter, r *http.Request, rq *request) 
 		} `json:"segments"`
 	}
 	data := listData{Header: []string{"Name", "Members", "State", "Condition"},
-		Empty: "No segments yet. A segment is everyone who matches a condition over traits, events, consent and other segments: start with New segment.",
+		Empty:  "No segments yet. A segment is everyone who matches a condition over traits, events, consent and other segments: start with New segment.",
 		NewURL: "/console/segments/new", NewLabel: "New segment"}
 	if err := c.call(r.Context(), rq, "GET", "/v1/segments", nil, &out); err != nil {
 		data.Notice = kenner.ErrorMessage(err)

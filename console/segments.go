@@ -55,4 +55,3 @@ func (c *Console) previewSegment(w http.ResponseWriter, r *http.Request, rq *req
 		c.logger.Error("console preview", "err", err)
 	}
 }
-

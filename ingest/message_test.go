@@ -62,7 +62,7 @@ func TestParseMessage(t *testing.T) {
 		{
 			// A client clock in 2099 would pin the event's traits and last_seen for ever.
 			name: "a time far in the future is clamped to receipt", pathType: "identify",
-			in:   `{"userId":"u","timestamp":"2099-01-01T00:00:00Z"}`,
+			in: `{"userId":"u","timestamp":"2099-01-01T00:00:00Z"}`,
 			want: map[string]string{"timestamp": "2026-11-24T12:00:00.000Z", "originalTimestamp": "2099-01-01T00:00:00.000Z",
 				"context": `{"ip":"198.51.100.1","clampedTimestamp":"2099-01-01T00:00:00.000Z"}`},
 		},

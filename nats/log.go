@@ -122,7 +122,7 @@ func startEmbedded(opts Options, users embeddedUsers, logger *slog.Logger) (*ser
 		Users: []*server.User{users.kenner, users.destinations},
 		// Clients of --nats-listen connect without credentials, as before users existed,
 		// and get Kenner's own rights: that listener is for trusted tools only.
-		NoAuthUser: users.kenner.Username,
+		NoAuthUser:   users.kenner.Username,
 		ServerName:   "kenner-embedded",
 		JetStream:    true,
 		StoreDir:     opts.Dir,

@@ -89,7 +89,6 @@ func maskAccountJSON(mask *privacy.PII, raw json.RawMessage) json.RawMessage {
 	return b
 }
 
-
 // profileJSON is a profile as the API shows it.
 type profileJSON struct {
 	ID         string                     `json:"id"`

@@ -33,4 +33,3 @@ func Senders(store kenner.Store, opts Options) activation.Senders {
 		subject.Type: subject.Factory(opts.Subjects),
 	}
 }
-

@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
-	"slices"
-	"strings"
 	"net/smtp"
 	"net/textproto"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/kenner-cdp/kenner"
