@@ -53,6 +53,7 @@ type Console struct {
 	fragments *template.Template
 	mux       *http.ServeMux
 	limit     *web.Limiter
+	now       func() time.Time
 }
 
 // cookieName is the session cookie.
@@ -63,7 +64,7 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	if opts.LoginRate <= 0 {
 		opts.LoginRate = 10
 	}
-	c := &Console{api: api, users: users, logger: logger, opts: opts, pages: map[string]*template.Template{}, mux: http.NewServeMux(),
+	c := &Console{api: api, users: users, logger: logger, opts: opts, pages: map[string]*template.Template{}, mux: http.NewServeMux(), now: time.Now,
 		limit: web.NewLimiter(opts.LoginRate/60, int(opts.LoginRate), "address", "sign-in attempts", nil)}
 	layout, err := template.ParseFS(templateFS, "templates/layout.html")
 	if err != nil {

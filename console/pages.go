@@ -2,11 +2,13 @@ package console
 
 import (
 	"encoding/json"
+	"html/template"
 	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/web"
@@ -55,6 +57,9 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, rq *request) 
 	data := struct {
 		Segments, Members, Destinations, Pending int
 		Events                                   []eventRow
+		Sampled                                  int
+		Sources                                  []sourceCount
+		Chart                                    template.JS
 	}{}
 	var segs struct {
 		Segments []struct{ Members int } `json:"segments"`
@@ -77,8 +82,24 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, rq *request) 
 	var evs struct {
 		Events []json.RawMessage `json:"events"`
 	}
-	if err := c.call(ctx, rq, "GET", "/v1/events?limit=10", nil, &evs); err == nil {
-		data.Events = eventRows(evs.Events)
+	if err := c.call(ctx, rq, "GET", "/v1/events?limit=1000", nil, &evs); err == nil {
+		rows := eventRows(evs.Events)
+		data.Events = rows[:min(10, len(rows))]
+		data.Sampled = len(evs.Events)
+		names := map[string]string{}
+		var srcs struct {
+			Sources []struct{ ID, Name string } `json:"sources"`
+		}
+		if c.call(ctx, rq, "GET", "/v1/sources", nil, &srcs) == nil {
+			for _, s := range srcs.Sources {
+				names[s.ID] = s.Name
+			}
+		}
+		var chart perMinute
+		data.Sources, chart = eventsPerMinute(evs.Events, names, c.now())
+		// json.Marshal escapes <, > and & in strings, so the data cannot end the script.
+		b, _ := json.Marshal(chart)
+		data.Chart = template.JS(b)
 	}
 	c.page(w, "overview", rq, "overview", "Overview", data)
 }
@@ -364,4 +385,66 @@ func (c *Console) membersCSV(w http.ResponseWriter, r *http.Request, rq *request
 	}
 	w.WriteHeader(status)
 	w.Write(body)
+}
+
+// sourceCount is how many of the sampled events a source sent.
+type sourceCount struct {
+	Name  string
+	Count int
+}
+
+// perMinute is the overview chart's data: minutes (unix seconds) and, per source, the events
+// of each minute of the last hour.
+type perMinute struct {
+	X      []int64 `json:"x"`
+	Series []struct {
+		Name string `json:"name"`
+		Y    []int  `json:"y"`
+	} `json:"series"`
+}
+
+// eventsPerMinute counts events per source and minute over the hour before now.
+func eventsPerMinute(raw []json.RawMessage, names map[string]string, now time.Time) ([]sourceCount, perMinute) {
+	end := now.Truncate(time.Minute)
+	start := end.Add(-59 * time.Minute)
+	var chart perMinute
+	for t := start; !t.After(end); t = t.Add(time.Minute) {
+		chart.X = append(chart.X, t.Unix())
+	}
+	bySource := map[string][]int{}
+	counts := map[string]int{}
+	var order []string
+	for _, e := range raw {
+		var m struct {
+			ReceivedAt time.Time `json:"receivedAt"`
+			SourceID   string    `json:"source_id"`
+		}
+		if json.Unmarshal(e, &m) != nil || m.ReceivedAt.IsZero() {
+			continue
+		}
+		src := names[m.SourceID]
+		if src == "" {
+			src = m.SourceID
+		}
+		if src == "" {
+			src = "other"
+		}
+		if _, ok := bySource[src]; !ok {
+			bySource[src] = make([]int, len(chart.X))
+			order = append(order, src)
+		}
+		counts[src]++
+		if i := int(m.ReceivedAt.Truncate(time.Minute).Sub(start) / time.Minute); i >= 0 && i < len(chart.X) {
+			bySource[src][i]++
+		}
+	}
+	var sources []sourceCount
+	for _, src := range order {
+		chart.Series = append(chart.Series, struct {
+			Name string `json:"name"`
+			Y    []int  `json:"y"`
+		}{src, bySource[src]})
+		sources = append(sources, sourceCount{src, counts[src]})
+	}
+	return sources, chart
 }

@@ -86,6 +86,11 @@ func writeEvents(w http.ResponseWriter, events []kenner.Event, next string, mask
 		}
 		buf.WriteString(`{"seq":`)
 		buf.WriteString(strconv.FormatUint(e.Seq, 10))
+		if e.SourceID != "" {
+			buf.WriteString(`,"source_id":`)
+			sb, _ := json.Marshal(e.SourceID)
+			buf.Write(sb)
+		}
 		body := bytes.TrimSpace(e.Body)
 		if mask != nil {
 			body = mask.MaskEvent(body)

@@ -116,6 +116,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
+	if drawn, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('#events-chart canvas') !== null`)); err != nil || !drawn {
+		t.Errorf("the events chart was not drawn (%v)", err)
+	}
 	screenshot(t, ctx, "overview")
 	if err := chromedp.Do(ctx,
 		chromedp.Click(`//nav//a[text()="Profiles"]`),
