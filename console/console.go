@@ -70,7 +70,7 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	if err != nil {
 		return nil, err
 	}
-	for _, page := range []string{"overview", "profiles", "list", "account", "segment_new", "destination_new", "destination", "sources", "events"} {
+	for _, page := range []string{"overview", "profiles", "list", "account", "segment_new", "destination_new", "destination", "sources", "events", "computed"} {
 		t, err := template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console template %s: %w", page, err)
@@ -92,6 +92,7 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	c.mux.HandleFunc("GET /console/profiles", c.signedIn(c.profiles))
 	c.mux.HandleFunc("POST /console/profiles/erase", c.signedIn(c.erase))
 	c.mux.HandleFunc("GET /console/profiles/export", c.signedIn(c.export))
+	c.mux.HandleFunc("POST /console/profiles/split", c.signedIn(c.split))
 	c.mux.HandleFunc("GET /console/segments/{id}/members.csv", c.signedIn(c.membersCSV))
 	c.mux.HandleFunc("GET /console/segments", c.signedIn(c.segments))
 	c.mux.HandleFunc("GET /console/segments/new", c.signedIn(c.newSegment))
@@ -106,6 +107,8 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	c.mux.HandleFunc("GET /console/destinations", c.signedIn(c.destinations))
 	c.mux.HandleFunc("GET /console/events", c.signedIn(c.events))
 	c.mux.HandleFunc("GET /console/events/rows", c.signedIn(c.eventRowsFragment))
+	c.mux.HandleFunc("GET /console/computed-traits", c.signedIn(c.computedTraits))
+	c.mux.HandleFunc("POST /console/computed-traits", c.signedIn(c.createComputedTrait))
 	c.mux.HandleFunc("GET /console/sources", c.signedIn(c.sources))
 	c.mux.HandleFunc("POST /console/sources", c.signedIn(c.createSource))
 	c.mux.HandleFunc("GET /console/privacy", c.signedIn(c.privacy))

@@ -448,3 +448,27 @@ func eventsPerMinute(raw []json.RawMessage, names map[string]string, now time.Ti
 	}
 	return sources, chart
 }
+
+// split moves the checked identifiers out of a profile.
+func (c *Console) split(w http.ResponseWriter, r *http.Request, rq *request) {
+	r.ParseForm()
+	var ids []kenner.Identifier
+	for _, m := range r.PostForm["move"] {
+		if kind, value, ok := strings.Cut(m, ":"); ok {
+			ids = append(ids, kenner.Identifier{Kind: kind, Value: value})
+		}
+	}
+	var out struct {
+		Kept  struct{ ID string } `json:"kept"`
+		Moved struct{ ID string } `json:"moved"`
+	}
+	data := listData{Empty: "Nothing to show."}
+	if err := c.call(r.Context(), rq, "POST", "/v1/profiles/id:"+url.PathEscape(r.PostFormValue("id"))+"/split", map[string]any{"identifiers": ids}, &out); err != nil {
+		data.Notice = "Could not split: " + kenner.ErrorMessage(err)
+	} else {
+		data.Notice = fmt.Sprintf("Split: %s keeps the rest, %s holds what was moved out, each recomputed from its own events.", out.Kept.ID, out.Moved.ID)
+		data.Header, data.Rows, data.Links = []string{"Profile"}, [][]string{{out.Kept.ID}, {out.Moved.ID}},
+			[]string{"/console/profiles?q=" + url.QueryEscape(out.Kept.ID), "/console/profiles?q=" + url.QueryEscape(out.Moved.ID)}
+	}
+	c.page(w, "list", rq, "profiles", "Split", data)
+}

@@ -152,6 +152,30 @@ func TestConsole(t *testing.T) {
 		t.Errorf("the analyst does not see the timeline")
 	}
 
+	// A split from the profile page: the anonymous device moves out.
+	batchSender(t, s.url, creds.WriteKey)(`{"batch":[{"type":"page","anonymousId":"kiosk-1","userId":"u1","name":"Home","messageId":"c9"}]}`)
+	waitUntil(t, "the kiosk id on u1", func() bool {
+		code, _ := api("GET", "/v1/profiles/anonymous_id:kiosk-1?consistent=true", "")
+		return code == 200
+	})
+	if _, _, page := owner.get("/console/profiles?q=u1"); !strings.Contains(page, "Split these out") {
+		t.Error("no split form on a profile with several identifiers")
+	}
+	if code, _, page := owner.post("/console/profiles/split", url.Values{"csrf": {csrf}, "id": {prof["id"].(string)}, "move": {"anonymous_id:kiosk-1"}}); code != 200 || !strings.Contains(page, "Split:") {
+		t.Errorf("split: %d", code)
+	}
+	if _, p := api("GET", "/v1/profiles/anonymous_id:kiosk-1", ""); p["id"] == prof["id"] {
+		t.Error("the kiosk id is still on the person's profile")
+	}
+
+	// A computed trait made in the console.
+	if code, _, page := owner.post("/console/computed-traits", url.Values{"csrf": {csrf}, "name": {"orders_30d"}, "func": {"count"}, "event": {"Order Completed"}, "window": {"30d"}}); code != 200 || !strings.Contains(page, "Computed trait orders_30d created") || !strings.Contains(page, "Order Completed") {
+		t.Errorf("create computed trait: %d", code)
+	}
+	if code, _, page := owner.post("/console/computed-traits", url.Values{"csrf": {csrf}, "name": {"bad"}, "func": {"sum"}}); code != 400 || !strings.Contains(page, "error") {
+		t.Errorf("a computed trait without its property: %d", code)
+	}
+
 	// Live events, filtered; the refresh answers rows only.
 	if _, _, page := owner.get("/console/events?type=track&event=order"); !strings.Contains(page, "Order Completed") || strings.Contains(page, "<td>identify</td>") {
 		t.Errorf("filtered live events wrong")
