@@ -2,8 +2,8 @@ package console
 
 import (
 	"encoding/json"
-	"html/template"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"sort"
