@@ -87,28 +87,48 @@ func (c *Console) privacy(w http.ResponseWriter, r *http.Request, rq *request) {
 
 // settings lists the console users and API tokens, and adds users.
 func (c *Console) settings(w http.ResponseWriter, r *http.Request, rq *request) {
-	c.settingsPage(w, r, rq, "")
+	c.settingsPage(w, r, rq, "", "")
 }
 
-func (c *Console) settingsPage(w http.ResponseWriter, r *http.Request, rq *request, notice string) {
+func (c *Console) settingsPage(w http.ResponseWriter, r *http.Request, rq *request, notice, errMsg string) {
 	var users struct {
 		Users []kenner.User `json:"users"`
 	}
 	var tokens struct {
 		Tokens []kenner.Token `json:"tokens"`
 	}
-	data := listData{Header: []string{"Who", "Kind", "Role", "Since"}, Empty: "No users or tokens you may see.", Notice: notice}
-	if err := c.call(r.Context(), rq, "GET", "/v1/users", nil, &users); err != nil {
-		data.Notice = kenner.ErrorMessage(err)
+	if err := c.call(r.Context(), rq, "GET", "/v1/users", nil, &users); err != nil && errMsg == "" {
+		errMsg = kenner.ErrorMessage(err)
 	}
 	c.call(r.Context(), rq, "GET", "/v1/tokens", nil, &tokens)
+	var rows [][]string
 	for _, u := range users.Users {
-		data.Rows = append(data.Rows, []string{u.Email, "console user", string(u.Role), u.CreatedAt.Format("2006-01-02")})
-		data.Links = append(data.Links, "")
+		rows = append(rows, []string{u.Email, "console user", string(u.Role), u.CreatedAt.Format("2006-01-02")})
 	}
 	for _, t := range tokens.Tokens {
-		data.Rows = append(data.Rows, []string{t.Name + " (" + t.ID + ")", "API token", string(t.Role), t.CreatedAt.Format("2006-01-02")})
-		data.Links = append(data.Links, "")
+		rows = append(rows, []string{t.Name + " (" + t.ID + ")", "API token", string(t.Role), t.CreatedAt.Format("2006-01-02")})
 	}
-	c.page(w, "list", rq, "settings", "Users and tokens", data)
+	var roles []string
+	for _, role := range []kenner.Role{kenner.RoleViewer, kenner.RoleAnalyst, kenner.RoleMarketer, kenner.RoleAdmin, kenner.RoleOwner} {
+		if rq.user.Role.AtLeast(role) {
+			roles = append(roles, string(role))
+		}
+	}
+	c.page(w, "settings", rq, "settings", "Users and tokens", map[string]any{"Rows": rows, "Roles": roles,
+		"CanCreate": rq.user.Role.AtLeast(kenner.RoleAdmin), "Notice": notice, "Error": errMsg})
+}
+
+// createUser invites a console user; their generated password is shown once.
+func (c *Console) createUser(w http.ResponseWriter, r *http.Request, rq *request) {
+	var out struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	in := map[string]string{"email": r.PostFormValue("email"), "name": r.PostFormValue("name"), "role": r.PostFormValue("role")}
+	if err := c.call(r.Context(), rq, "POST", "/v1/users", in, &out); err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		c.settingsPage(w, r, rq, "", kenner.ErrorMessage(err))
+		return
+	}
+	c.settingsPage(w, r, rq, fmt.Sprintf("%s can sign in with the password %s (shown only now).", out.Email, out.Password), "")
 }

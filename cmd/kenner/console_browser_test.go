@@ -139,6 +139,17 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	}
 	screenshot(t, ctx, "profile")
+	// Readable on a phone: nothing wider than the screen.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Reload(), chromedp.WaitVisible(`//h2[text()="Timeline"]`)); err != nil {
+		t.Fatal(err)
+	}
+	if wide, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)); err != nil || wide {
+		t.Errorf("the profile page is wider than a phone's screen (%v)", err)
+	}
+	screenshot(t, ctx, "profile-phone")
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
+		t.Fatal(err)
+	}
 	if err := chromedp.Do(ctx, chromedp.Click(`//nav//a[text()="Segments"]`), chromedp.WaitVisible(`//h1[text()="Segments"]`)); err != nil {
 		t.Fatal(err)
 	}

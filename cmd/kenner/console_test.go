@@ -168,6 +168,17 @@ func TestConsole(t *testing.T) {
 		t.Error("the kiosk id is still on the person's profile")
 	}
 
+	// A user invited from the settings page can sign in with the password shown.
+	code, _, page = owner.post("/console/settings/users", url.Values{"csrf": {csrf}, "email": {"mia@example.com"}, "role": {"marketer"}})
+	_, rest, _ := strings.Cut(page, "the password ")
+	invited, _, _ := strings.Cut(rest, " ")
+	if code != 200 || len(invited) < 10 {
+		t.Fatalf("invite: %d %q", code, invited)
+	}
+	if code, _, _ := newConsoleClient(t, s.url).post("/console/login", url.Values{"email": {"mia@example.com"}, "password": {invited}}); code != 200 {
+		t.Errorf("the invited user cannot sign in: %d", code)
+	}
+
 	// A computed trait made in the console.
 	if code, _, page := owner.post("/console/computed-traits", url.Values{"csrf": {csrf}, "name": {"orders_30d"}, "func": {"count"}, "event": {"Order Completed"}, "window": {"30d"}}); code != 200 || !strings.Contains(page, "Computed trait orders_30d created") || !strings.Contains(page, "Order Completed") {
 		t.Errorf("create computed trait: %d", code)
