@@ -3,6 +3,7 @@ package console
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/kenner-cdp/kenner"
@@ -131,4 +132,62 @@ func (c *Console) createUser(w http.ResponseWriter, r *http.Request, rq *request
 		return
 	}
 	c.settingsPage(w, r, rq, fmt.Sprintf("%s can sign in with the password %s (shown only now).", out.Email, out.Password), "")
+}
+
+func (c *Console) sourceView(w http.ResponseWriter, r *http.Request, rq *request, notice, errMsg string) {
+	id := r.PathValue("id")
+	var src struct{ ID, Name string }
+	if err := c.call(r.Context(), rq, "GET", "/v1/sources/"+url.PathEscape(id), nil, &src); err != nil {
+		c.page(w, "list", rq, "sources", "Source", listData{Notice: kenner.ErrorMessage(err), Empty: "No such source."})
+		return
+	}
+	var vs struct {
+		Violations []struct {
+			Event, Path, Message string
+			Count                int64
+			LastSeen             string `json:"last_seen"`
+		} `json:"violations"`
+	}
+	c.call(r.Context(), rq, "GET", "/v1/sources/"+url.PathEscape(id)+"/violations", nil, &vs)
+	type vrow struct {
+		Event, Path, Message, Last string
+		Count                      int64
+	}
+	var vrows []vrow
+	for _, v := range vs.Violations {
+		vrows = append(vrows, vrow{v.Event, v.Path, v.Message, shortTime(v.LastSeen), v.Count})
+	}
+	var qs struct {
+		Events []struct {
+			Event      string
+			ReceivedAt string `json:"received_at"`
+			Violations []struct{ Path, Message string }
+		} `json:"events"`
+	}
+	c.call(r.Context(), rq, "GET", "/v1/sources/"+url.PathEscape(id)+"/quarantine?limit=100", nil, &qs)
+	type qrow struct{ At, Event, Why string }
+	var qrows []qrow
+	for _, q := range qs.Events {
+		var why []string
+		for _, v := range q.Violations {
+			why = append(why, strings.TrimSpace(v.Path+" "+v.Message))
+		}
+		qrows = append(qrows, qrow{shortTime(q.ReceivedAt), q.Event, strings.Join(why, "; ")})
+	}
+	c.page(w, "source", rq, "sources", "Source "+src.Name, map[string]any{"ID": src.ID, "Name": src.Name, "Violations": vrows,
+		"Quarantine": qrows, "CanManage": rq.user.Role.AtLeast(kenner.RoleAdmin), "Notice": notice, "Error": errMsg})
+}
+
+func (c *Console) source(w http.ResponseWriter, r *http.Request, rq *request) {
+	c.sourceView(w, r, rq, "", "")
+}
+
+// replayQuarantine sends a source's quarantined events on, checked against the plan as it is.
+func (c *Console) replayQuarantine(w http.ResponseWriter, r *http.Request, rq *request) {
+	var out struct{ Released, Kept int64 }
+	if err := c.call(r.Context(), rq, "POST", "/v1/sources/"+url.PathEscape(r.PathValue("id"))+"/quarantine/replay", map[string]any{}, &out); err != nil {
+		c.sourceView(w, r, rq, "", kenner.ErrorMessage(err))
+		return
+	}
+	c.sourceView(w, r, rq, fmt.Sprintf("%d events sent on; %d still break the plan and stay here.", out.Released, out.Kept), "")
 }

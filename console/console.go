@@ -70,7 +70,7 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	if err != nil {
 		return nil, err
 	}
-	for _, page := range []string{"overview", "profiles", "list", "account", "segment_new", "destination_new", "destination", "sources", "events", "computed", "settings"} {
+	for _, page := range []string{"overview", "profiles", "list", "account", "segment_new", "destination_new", "destination", "sources", "events", "computed", "settings", "source"} {
 		t, err := template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console template %s: %w", page, err)
@@ -111,6 +111,8 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	c.mux.HandleFunc("POST /console/computed-traits", c.signedIn(c.createComputedTrait))
 	c.mux.HandleFunc("GET /console/sources", c.signedIn(c.sources))
 	c.mux.HandleFunc("POST /console/sources", c.signedIn(c.createSource))
+	c.mux.HandleFunc("GET /console/sources/{id}", c.signedIn(c.source))
+	c.mux.HandleFunc("POST /console/sources/{id}/replay", c.signedIn(c.replayQuarantine))
 	c.mux.HandleFunc("GET /console/privacy", c.signedIn(c.privacy))
 	c.mux.HandleFunc("GET /console/settings", c.signedIn(c.settings))
 	c.mux.HandleFunc("POST /console/settings/users", c.signedIn(c.createUser))

@@ -179,6 +179,23 @@ func TestConsole(t *testing.T) {
 		t.Errorf("the invited user cannot sign in: %d", code)
 	}
 
+	// A source's tracking plan problems and quarantine, and sending them on.
+	_, srcs := api("GET", "/v1/sources", "")
+	srcID := srcs["sources"].([]any)[0].(map[string]any)["id"].(string)
+	if code, out := api("PUT", "/v1/sources/"+srcID+"/tracking-plan", `{"mode":"block","unplanned":"block","events":{}}`); code != 200 {
+		t.Fatalf("tracking plan: %d %v", code, out)
+	}
+	batchSender(t, s.url, creds.WriteKey)(`{"batch":[{"type":"track","userId":"u1","event":"Unplanned Thing","messageId":"q1"}]}`)
+	var srcPage string
+	waitUntil(t, "the quarantine", func() bool {
+		_, _, srcPage = owner.get("/console/sources/" + srcID)
+		return strings.Contains(srcPage, "Unplanned Thing") && strings.Contains(srcPage, "Send them on")
+	})
+	if code, _, page := owner.post("/console/sources/"+srcID+"/replay", url.Values{"csrf": {csrf}}); code != 200 || !strings.Contains(page, "still break the plan") {
+		t.Errorf("replay quarantine: %d", code)
+	}
+	api("DELETE", "/v1/sources/"+srcID+"/tracking-plan", "")
+
 	// A computed trait made in the console.
 	if code, _, page := owner.post("/console/computed-traits", url.Values{"csrf": {csrf}, "name": {"orders_30d"}, "func": {"count"}, "event": {"Order Completed"}, "window": {"30d"}}); code != 200 || !strings.Contains(page, "Computed trait orders_30d created") || !strings.Contains(page, "Order Completed") {
 		t.Errorf("create computed trait: %d", code)
