@@ -1,6 +1,7 @@
 package console
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -135,6 +136,11 @@ func (c *Console) createUser(w http.ResponseWriter, r *http.Request, rq *request
 }
 
 func (c *Console) sourceView(w http.ResponseWriter, r *http.Request, rq *request, notice, errMsg string) {
+	c.sourceViewWith(w, r, rq, map[string]any{"Notice": notice, "Error": errMsg})
+}
+
+// sourceViewWith renders a source's page with extra data (a notice, an import's report).
+func (c *Console) sourceViewWith(w http.ResponseWriter, r *http.Request, rq *request, extra map[string]any) {
 	id := r.PathValue("id")
 	var src struct{ ID, Name string }
 	if err := c.call(r.Context(), rq, "GET", "/v1/sources/"+url.PathEscape(id), nil, &src); err != nil {
@@ -174,8 +180,12 @@ func (c *Console) sourceView(w http.ResponseWriter, r *http.Request, rq *request
 		}
 		qrows = append(qrows, qrow{shortTime(q.ReceivedAt), q.Event, strings.Join(why, "; ")})
 	}
-	c.page(w, "source", rq, "sources", "Source "+src.Name, map[string]any{"ID": src.ID, "Name": src.Name, "Violations": vrows,
-		"Quarantine": qrows, "CanManage": rq.user.Role.AtLeast(kenner.RoleAdmin), "Notice": notice, "Error": errMsg})
+	data := map[string]any{"ID": src.ID, "Name": src.Name, "Violations": vrows,
+		"Quarantine": qrows, "CanManage": rq.user.Role.AtLeast(kenner.RoleAdmin)}
+	for k, v := range extra {
+		data[k] = v
+	}
+	c.page(w, "source", rq, "sources", "Source "+src.Name, data)
 }
 
 func (c *Console) source(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -190,4 +200,30 @@ func (c *Console) replayQuarantine(w http.ResponseWriter, r *http.Request, rq *r
 		return
 	}
 	c.sourceView(w, r, rq, fmt.Sprintf("%d events sent on; %d still break the plan and stay here.", out.Released, out.Kept), "")
+}
+
+// importFile imports an uploaded file into the source through the API and shows the report.
+func (c *Console) importFile(w http.ResponseWriter, r *http.Request, rq *request) {
+	f, hdr, err := r.FormFile("file")
+	if err != nil {
+		c.sourceView(w, r, rq, "", "Choose a file to import.")
+		return
+	}
+	defer f.Close()
+	q := url.Values{"source": {r.PathValue("id")}, "type": {r.PostFormValue("type")}, "mapping": {r.PostFormValue("mapping")}, "file": {hdr.Filename}}
+	status, body := c.api.DoRaw(r.Context(), rq.tok, "POST", "/v1/imports?"+q.Encode(), "text/csv", f)
+	var rep struct {
+		Rows, Imported, Duplicates, Rejected int
+		Rejects                              []kenner.ImportIssue
+		Error                                struct{ Message string } `json:"error"`
+	}
+	json.Unmarshal(body, &rep)
+	if status >= 300 {
+		c.sourceView(w, r, rq, "", "The import failed: "+rep.Error.Message)
+		return
+	}
+	if len(rep.Rejects) > 20 {
+		rep.Rejects = rep.Rejects[:20]
+	}
+	c.sourceViewWith(w, r, rq, map[string]any{"Import": rep})
 }

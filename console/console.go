@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -31,6 +32,7 @@ var assetFS embed.FS
 // API is the admin API, called in process as a user (server.Server.Do).
 type API interface {
 	Do(ctx context.Context, tok *kenner.Token, method, path string, body []byte) (int, []byte)
+	DoRaw(ctx context.Context, tok *kenner.Token, method, path, contentType string, body io.Reader) (int, []byte)
 }
 
 // Options tune the console.
@@ -112,6 +114,7 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	c.mux.HandleFunc("GET /console/sources", c.signedIn(c.sources))
 	c.mux.HandleFunc("POST /console/sources", c.signedIn(c.createSource))
 	c.mux.HandleFunc("GET /console/sources/{id}", c.signedIn(c.source))
+	c.mux.HandleFunc("POST /console/sources/{id}/import", c.signedIn(c.importFile))
 	c.mux.HandleFunc("POST /console/sources/{id}/replay", c.signedIn(c.replayQuarantine))
 	c.mux.HandleFunc("GET /console/privacy", c.signedIn(c.privacy))
 	c.mux.HandleFunc("GET /console/settings", c.signedIn(c.settings))

@@ -187,14 +187,18 @@ type inProcessKey struct{}
 // routes, roles, masking and audit as a client with a token of that role) and returns the
 // status and body of the answer.
 func (s *Server) Do(ctx context.Context, tok *kenner.Token, method, path string, body []byte) (int, []byte) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
+	if body == nil {
+		return s.DoRaw(ctx, tok, method, path, "", nil)
 	}
-	r := httptest.NewRequestWithContext(context.WithValue(ctx, inProcessKey{}, tok), method, path, rd)
+	return s.DoRaw(ctx, tok, method, path, "application/json", bytes.NewReader(body))
+}
+
+// DoRaw is Do with a body of any content type (a file to import).
+func (s *Server) DoRaw(ctx context.Context, tok *kenner.Token, method, path, contentType string, body io.Reader) (int, []byte) {
+	r := httptest.NewRequestWithContext(context.WithValue(ctx, inProcessKey{}, tok), method, path, body)
 	r.RemoteAddr = "console"
-	if body != nil {
-		r.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		r.Header.Set("Content-Type", contentType)
 	}
 	rec := httptest.NewRecorder()
 	s.ServeHTTP(rec, r)

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -195,6 +197,28 @@ func TestConsole(t *testing.T) {
 		t.Errorf("replay quarantine: %d", code)
 	}
 	api("DELETE", "/v1/sources/"+srcID+"/tracking-plan", "")
+
+	// A file imported from the source's page: the report says what became of each row.
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	mw.WriteField("csrf", csrf)
+	mw.WriteField("type", "identify")
+	mw.WriteField("mapping", "columns: {id: userId, email: traits.email}")
+	fw, _ := mw.CreateFormFile("file", "crm.csv")
+	fw.Write([]byte("id,email\nu7,u7@example.com\n,nobody@example.com\n"))
+	mw.Close()
+	req, _ := http.NewRequest("POST", s.url+"/console/sources/"+srcID+"/import", &buf)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Origin", s.url)
+	resp, err := owner.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "Imported 1 of 2 rows") || !strings.Contains(string(b), "line 3") {
+		t.Errorf("import from the console: %d\n%s", resp.StatusCode, b)
+	}
 
 	// A computed trait made in the console.
 	if code, _, page := owner.post("/console/computed-traits", url.Values{"csrf": {csrf}, "name": {"orders_30d"}, "func": {"count"}, "event": {"Order Completed"}, "window": {"30d"}}); code != 200 || !strings.Contains(page, "Computed trait orders_30d created") || !strings.Contains(page, "Order Completed") {
