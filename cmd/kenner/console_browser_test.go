@@ -75,6 +75,28 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
+// accessible checks the basics on the current page: a heading, and a label for every form
+// field (by for=, by wrapping, or aria-label).
+func accessible(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	problems, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`(function () {
+	  var out = [];
+	  if (!document.querySelector('h1')) out.push('no h1');
+	  document.querySelectorAll('input:not([type=hidden]), select, textarea').forEach(function (el) {
+	    if (el.closest('template')) return;
+	    var labelled = (el.id && document.querySelector('label[for="' + el.id + '"]')) || el.closest('label') || el.getAttribute('aria-label');
+	    if (!labelled) out.push((el.name || el.className || el.tagName) + ' has no label');
+	  });
+	  return out;
+	})()`))
+	if err != nil {
+		t.Fatalf("%s: %v", page, err)
+	}
+	for _, p := range problems {
+		t.Errorf("%s: %s", page, p)
+	}
+}
+
 // TestConsoleInBrowser drives the console in headless Chromium as a person would: a
 // signed-out visit lands on the sign-in form; the owner signs in, finds a person by email
 // and sees their timeline; an analyst sees them masked with no erase button. No page
@@ -108,6 +130,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("signed out, / ended at %s", loc)
 	}
 	screenshot(t, ctx, "login")
+	accessible(t, ctx, "login")
 	if err := chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.ID("email"), creds.ConsoleEmail),
 		chromedp.SendKeys(chromedp.ID("password"), creds.ConsolePassword),
@@ -120,6 +143,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("the events chart was not drawn (%v)", err)
 	}
 	screenshot(t, ctx, "overview")
+	accessible(t, ctx, "overview")
 	if err := chromedp.Do(ctx,
 		chromedp.Click(`//nav//a[text()="Profiles"]`),
 		chromedp.WaitVisible(chromedp.ID("q")),
@@ -139,6 +163,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	}
 	screenshot(t, ctx, "profile")
+	accessible(t, ctx, "profile")
 	// Readable on a phone: nothing wider than the screen.
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Reload(), chromedp.WaitVisible(`//h2[text()="Timeline"]`)); err != nil {
 		t.Fatal(err)
@@ -181,6 +206,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("the builder wrote %q", cond)
 	}
 	screenshot(t, ctx, "segment-builder")
+	accessible(t, ctx, "segment builder")
 	if err := chromedp.Do(ctx, chromedp.Submit(chromedp.ID("name")), chromedp.WaitVisible(`//table//*[text()="Utrecht customers"]`)); err != nil {
 		t.Fatal(err)
 	}
@@ -216,6 +242,13 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Error("no delivery shown on the destination's page")
 	}
 	screenshot(t, ctx, "destination")
+	accessible(t, ctx, "destination")
+	for _, p := range []string{"/console/events", "/console/sources", "/console/computed-traits", "/console/settings", "/console/privacy", "/console/account", "/console/destinations/new"} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(s.url+p), chromedp.WaitVisible(`h1`)); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		accessible(t, ctx, p)
+	}
 
 	// An analyst, in a fresh browser.
 	_, out, _ := runCLI(t, "user", "create", "ana@example.com", "--role", "analyst", "--url", s.url, "--token", creds.AdminToken)
