@@ -45,14 +45,19 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, tok *kenner.
 		return err
 	}
 	// No role sees (or acts on) tokens above its own: an admin does not learn of the owners'.
-	visible := []kenner.Token{}
-	for _, t := range tokens {
-		if tok.Role.AtLeast(t.Role) {
-			visible = append(visible, t)
+	web.JSON(w, http.StatusOK, map[string]any{"tokens": upTo(tok.Role, tokens, func(t kenner.Token) kenner.Role { return t.Role }), "next": ""})
+	return nil
+}
+
+// upTo keeps the items (tokens, console users) whose role is at most role.
+func upTo[T any](role kenner.Role, items []T, roleOf func(T) kenner.Role) []T {
+	out := []T{}
+	for _, it := range items {
+		if role.AtLeast(roleOf(it)) {
+			out = append(out, it)
 		}
 	}
-	web.JSON(w, http.StatusOK, map[string]any{"tokens": visible, "next": ""})
-	return nil
+	return out
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {

@@ -16,13 +16,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, tok *kenner.T
 	if err != nil {
 		return err
 	}
-	out := []kenner.User{}
-	for _, u := range list {
-		if tok.Role.AtLeast(u.Role) {
-			out = append(out, u)
-		}
-	}
-	web.JSON(w, http.StatusOK, map[string]any{"users": out, "next": ""})
+	web.JSON(w, http.StatusOK, map[string]any{"users": upTo(tok.Role, list, func(u kenner.User) kenner.Role { return u.Role }), "next": ""})
 	return nil
 }
 
