@@ -108,7 +108,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, rq *request) 
 type profileView struct {
 	ID         string
 	Identities []kenner.Identifier
-	Traits     []nameValue
+	Traits     []traitRow
 	Computed   []nameValue
 	Segments   []string
 	Events     []eventRow
@@ -117,6 +117,9 @@ type profileView struct {
 	CanErase   bool
 	CanExport  bool
 }
+
+// traitRow is a trait with where its value came from.
+type traitRow struct{ Name, Value, Source, When string }
 
 // mergeRow is an identity decision as the profile page shows it: what and why.
 type mergeRow struct{ At, Action, Identifier, Why string }
@@ -183,8 +186,9 @@ func (c *Console) profiles(w http.ResponseWriter, r *http.Request, rq *request) 
 		case err != nil:
 			data.Error = kenner.ErrorMessage(err)
 		default:
-			v := &profileView{ID: p.ID, Identities: p.Identities, Traits: sortedValues(p.Traits), Computed: sortedValues(p.Computed),
+			v := &profileView{ID: p.ID, Identities: p.Identities, Computed: sortedValues(p.Computed),
 				CanErase: rq.user.Role.AtLeast(kenner.RoleAdmin)}
+			v.Traits = c.traitRows(r, rq, p.ID, p.Traits)
 			var segs struct {
 				Segments []struct{ ID, Name string } `json:"segments"`
 			}
@@ -471,4 +475,47 @@ func (c *Console) split(w http.ResponseWriter, r *http.Request, rq *request) {
 			[]string{"/console/profiles?q=" + url.QueryEscape(out.Kept.ID), "/console/profiles?q=" + url.QueryEscape(out.Moved.ID)}
 	}
 	c.page(w, "list", rq, "profiles", "Split", data)
+}
+
+// traitRows are a profile's traits with their provenance (the source by name, and when),
+// read from the traits endpoint; without it, the values alone.
+func (c *Console) traitRows(r *http.Request, rq *request, id string, plain map[string]json.RawMessage) []traitRow {
+	var answer struct {
+		Traits map[string]struct {
+			Value     json.RawMessage `json:"value"`
+			SourceID  string          `json:"source_id"`
+			Timestamp string          `json:"timestamp"`
+		} `json:"traits"`
+	}
+	if c.call(r.Context(), rq, "GET", "/v1/profiles/id:"+url.PathEscape(id)+"/traits", nil, &answer) != nil {
+		var out []traitRow
+		for _, nv := range sortedValues(plain) {
+			out = append(out, traitRow{Name: nv.Name, Value: nv.Value})
+		}
+		return out
+	}
+	names := map[string]string{}
+	var srcs struct {
+		Sources []struct{ ID, Name string } `json:"sources"`
+	}
+	if c.call(r.Context(), rq, "GET", "/v1/sources", nil, &srcs) == nil {
+		for _, s := range srcs.Sources {
+			names[s.ID] = s.Name
+		}
+	}
+	prov := answer.Traits
+	values := map[string]json.RawMessage{}
+	for k, t := range prov {
+		values[k] = t.Value
+	}
+	var out []traitRow
+	for _, nv := range sortedValues(values) {
+		t := prov[nv.Name]
+		src := names[t.SourceID]
+		if src == "" {
+			src = t.SourceID
+		}
+		out = append(out, traitRow{Name: nv.Name, Value: nv.Value, Source: src, When: shortTime(t.Timestamp)})
+	}
+	return out
 }

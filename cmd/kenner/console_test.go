@@ -86,7 +86,7 @@ func TestConsole(t *testing.T) {
 	if code != 200 || path != "/console/profiles" {
 		t.Fatalf("login: %d at %s", code, path)
 	}
-	for _, want := range []string{"ann@example.com", "Ann Smith", "Order Completed", "c2", "Erase this person"} {
+	for _, want := range []string{"ann@example.com", "Ann Smith", "Order Completed", "c2", "Erase this person", "<td class=\"muted\">default<br>"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the profile page lacks %q", want)
 		}
