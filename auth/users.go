@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -31,14 +32,15 @@ type Users struct {
 	hasher *Hasher
 	now    func() time.Time
 	// dummy is compared against when an email is unknown, so that a login takes as long
-	// whether or not the account exists.
-	dummy []byte
+	// whether or not the account exists; made on the first login (a bcrypt hash costs tens
+	// of milliseconds, which every CLI command would pay otherwise).
+	dummyOnce sync.Once
+	dummy     []byte
 }
 
 // NewUsers returns the console users' service.
 func NewUsers(store kenner.UserStore, hasher *Hasher) *Users {
-	dummy, _ := bcrypt.GenerateFromPassword([]byte("not a password anyone has"), bcryptCost)
-	return &Users{store: store, hasher: hasher, now: time.Now, dummy: dummy}
+	return &Users{store: store, hasher: hasher, now: time.Now}
 }
 
 // CheckPassword says whether a password is acceptable.
@@ -101,6 +103,7 @@ var errLogin = kenner.Errorf(kenner.EUnauthorized, "wrong email or password")
 func (u *Users) Login(ctx context.Context, email, password string) (*kenner.User, error) {
 	user, err := u.store.UserByEmail(ctx, email)
 	if kenner.ErrorCode(err) == kenner.ENotFound {
+		u.dummyOnce.Do(func() { u.dummy, _ = bcrypt.GenerateFromPassword([]byte("not a password anyone has"), bcryptCost) })
 		bcrypt.CompareHashAndPassword(u.dummy, []byte(password))
 		return nil, errLogin
 	}
