@@ -98,6 +98,7 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	c.mux.HandleFunc("GET /console/segments/{id}/members.csv", c.signedIn(c.membersCSV))
 	c.mux.HandleFunc("GET /console/segments", c.signedIn(c.segments))
 	c.mux.HandleFunc("GET /console/segments/new", c.signedIn(c.newSegment))
+	c.mux.HandleFunc("GET /console/segments/{id}", c.signedIn(c.segment))
 	c.mux.HandleFunc("POST /console/segments", c.signedIn(c.createSegment))
 	c.mux.HandleFunc("POST /console/segments/preview", c.signedIn(c.previewSegment))
 	c.mux.HandleFunc("GET /console/destinations/new", c.signedIn(c.newDestination))

@@ -273,11 +273,7 @@ func (c *Console) segments(w http.ResponseWriter, r *http.Request, rq *request) 
 	}
 	for _, s := range out.Segments {
 		data.Rows = append(data.Rows, []string{s.Name, fmt.Sprint(s.Members), s.State, s.Condition})
-		link := ""
-		if rq.user.Role.AtLeast(kenner.RoleMarketer) {
-			link = "/console/segments/" + url.PathEscape(s.ID) + "/members.csv"
-		}
-		data.Links = append(data.Links, link)
+		data.Links = append(data.Links, "/console/segments/"+url.PathEscape(s.ID))
 	}
 	c.page(w, "list", rq, "segments", "Segments", data)
 }
@@ -518,4 +514,36 @@ func (c *Console) traitRows(r *http.Request, rq *request, id string, plain map[s
 		out = append(out, traitRow{Name: nv.Name, Value: nv.Value, Source: src, When: shortTime(t.Timestamp)})
 	}
 	return out
+}
+
+// segment shows a segment: its condition, state and members (each linking to the profile),
+// and the members' CSV for marketers and up.
+func (c *Console) segment(w http.ResponseWriter, r *http.Request, rq *request) {
+	id := r.PathValue("id")
+	var seg struct {
+		ID, Name, Condition, State string
+		Members                    int
+	}
+	if err := c.call(r.Context(), rq, "GET", "/v1/segments/"+url.PathEscape(id), nil, &seg); err != nil {
+		c.page(w, "list", rq, "segments", "Segment", listData{Notice: kenner.ErrorMessage(err), Empty: "No such segment."})
+		return
+	}
+	var ms struct {
+		Members []struct {
+			ProfileID string `json:"profile_id"`
+			Since     string `json:"since"`
+		} `json:"members"`
+	}
+	c.call(r.Context(), rq, "GET", "/v1/segments/"+url.PathEscape(id)+"/members?limit=100", nil, &ms)
+	data := listData{Header: []string{"Profile", "Member since"},
+		Notice: fmt.Sprintf("%s: %d members (%s). Condition: %s", seg.Name, seg.Members, seg.State, seg.Condition),
+		Empty:  "No members yet: profiles enter as their events and traits match the condition."}
+	if rq.user.Role.AtLeast(kenner.RoleMarketer) {
+		data.NewURL, data.NewLabel = "/console/segments/"+url.PathEscape(id)+"/members.csv", "Download members (CSV)"
+	}
+	for _, m := range ms.Members {
+		data.Rows = append(data.Rows, []string{m.ProfileID, shortTime(m.Since)})
+		data.Links = append(data.Links, "/console/profiles?q="+url.QueryEscape(m.ProfileID))
+	}
+	c.page(w, "list", rq, "segments", "Segment "+seg.Name, data)
 }

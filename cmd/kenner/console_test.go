@@ -105,6 +105,10 @@ func TestConsole(t *testing.T) {
 		t.Errorf("export download: %d", code)
 	}
 	_, seg := api("POST", "/v1/segments", `{"name":"Pro","condition":"has(traits.plan) && traits.plan == \"pro\""}`)
+	waitUntil(t, "the segment's page lists its member", func() bool {
+		_, _, page := owner.get("/console/segments/" + seg["id"].(string))
+		return strings.Contains(page, prof["id"].(string)) && strings.Contains(page, "Download members (CSV)")
+	})
 	waitUntil(t, "the segment's members", func() bool {
 		_, _, csv := owner.get("/console/segments/" + seg["id"].(string) + "/members.csv")
 		return strings.Contains(csv, "ann@example.com")
