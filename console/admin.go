@@ -1,6 +1,7 @@
 package console
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -142,7 +143,12 @@ func (c *Console) sourceView(w http.ResponseWriter, r *http.Request, rq *request
 // sourceViewWith renders a source's page with extra data (a notice, an import's report).
 func (c *Console) sourceViewWith(w http.ResponseWriter, r *http.Request, rq *request, extra map[string]any) {
 	id := r.PathValue("id")
-	var src struct{ ID, Name string }
+	var src struct {
+		ID, Name string
+		Settings struct {
+			TrackingPlan json.RawMessage `json:"tracking_plan"`
+		} `json:"settings"`
+	}
 	if err := c.call(r.Context(), rq, "GET", "/v1/sources/"+url.PathEscape(id), nil, &src); err != nil {
 		c.page(w, "list", rq, "sources", "Source", listData{Notice: kenner.ErrorMessage(err), Empty: "No such source."})
 		return
@@ -180,7 +186,13 @@ func (c *Console) sourceViewWith(w http.ResponseWriter, r *http.Request, rq *req
 		}
 		qrows = append(qrows, qrow{shortTime(q.ReceivedAt), q.Event, strings.Join(why, "; ")})
 	}
-	data := map[string]any{"ID": src.ID, "Name": src.Name, "Violations": vrows,
+	plan := ""
+	if len(src.Settings.TrackingPlan) > 0 {
+		var b bytes.Buffer
+		json.Indent(&b, src.Settings.TrackingPlan, "", "  ")
+		plan = b.String()
+	}
+	data := map[string]any{"ID": src.ID, "Name": src.Name, "Violations": vrows, "Plan": plan,
 		"Quarantine": qrows, "CanManage": rq.user.Role.AtLeast(kenner.RoleAdmin)}
 	for k, v := range extra {
 		data[k] = v
@@ -226,4 +238,32 @@ func (c *Console) importFile(w http.ResponseWriter, r *http.Request, rq *request
 		rep.Rejects = rep.Rejects[:20]
 	}
 	c.sourceViewWith(w, r, rq, map[string]any{"Import": rep})
+}
+
+// savePlan sets (or, empty, removes) a source's tracking plan.
+func (c *Console) savePlan(w http.ResponseWriter, r *http.Request, rq *request) {
+	path := "/v1/sources/" + url.PathEscape(r.PathValue("id")) + "/tracking-plan"
+	plan := strings.TrimSpace(r.PostFormValue("plan"))
+	if plan == "" {
+		if err := c.call(r.Context(), rq, "DELETE", path, nil, nil); err != nil {
+			c.sourceView(w, r, rq, "", kenner.ErrorMessage(err))
+			return
+		}
+		c.sourceView(w, r, rq, "The tracking plan was removed: every event is accepted as it comes.", "")
+		return
+	}
+	if !json.Valid([]byte(plan)) {
+		c.sourceView(w, r, rq, "", "The plan is not valid JSON.")
+		return
+	}
+	status, body := c.api.Do(r.Context(), rq.tok, "PUT", path, []byte(plan))
+	if status >= 300 {
+		var e struct {
+			Error struct{ Message string } `json:"error"`
+		}
+		json.Unmarshal(body, &e)
+		c.sourceView(w, r, rq, "", "The plan was not saved: "+e.Error.Message)
+		return
+	}
+	c.sourceView(w, r, rq, "The tracking plan was saved and applies to new events now.", "")
 }

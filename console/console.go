@@ -116,6 +116,7 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	c.mux.HandleFunc("POST /console/sources", c.signedIn(c.createSource))
 	c.mux.HandleFunc("GET /console/sources/{id}", c.signedIn(c.source))
 	c.mux.HandleFunc("POST /console/sources/{id}/import", c.signedIn(c.importFile))
+	c.mux.HandleFunc("POST /console/sources/{id}/plan", c.signedIn(c.savePlan))
 	c.mux.HandleFunc("POST /console/sources/{id}/replay", c.signedIn(c.replayQuarantine))
 	c.mux.HandleFunc("GET /console/privacy", c.signedIn(c.privacy))
 	c.mux.HandleFunc("GET /console/settings", c.signedIn(c.settings))

@@ -188,8 +188,11 @@ func TestConsole(t *testing.T) {
 	// A source's tracking plan problems and quarantine, and sending them on.
 	_, srcs := api("GET", "/v1/sources", "")
 	srcID := srcs["sources"].([]any)[0].(map[string]any)["id"].(string)
-	if code, out := api("PUT", "/v1/sources/"+srcID+"/tracking-plan", `{"mode":"block","unplanned":"block","events":{}}`); code != 200 {
-		t.Fatalf("tracking plan: %d %v", code, out)
+	if code, _, page := owner.post("/console/sources/"+srcID+"/plan", url.Values{"csrf": {csrf}, "plan": {`{"mode":"block","unplanned":"nonsense"}`}}); code != 200 || !strings.Contains(page, "was not saved") {
+		t.Errorf("a bad plan: %d", code)
+	}
+	if code, _, page := owner.post("/console/sources/"+srcID+"/plan", url.Values{"csrf": {csrf}, "plan": {`{"mode":"block","unplanned":"block","events":{}}`}}); code != 200 || !strings.Contains(page, "was saved") || !strings.Contains(page, "&#34;unplanned&#34;: &#34;block&#34;") {
+		t.Fatalf("save the plan: %d", code)
 	}
 	batchSender(t, s.url, creds.WriteKey)(`{"batch":[{"type":"track","userId":"u1","event":"Unplanned Thing","messageId":"q1"}]}`)
 	var srcPage string
@@ -200,7 +203,9 @@ func TestConsole(t *testing.T) {
 	if code, _, page := owner.post("/console/sources/"+srcID+"/replay", url.Values{"csrf": {csrf}}); code != 200 || !strings.Contains(page, "still break the plan") {
 		t.Errorf("replay quarantine: %d", code)
 	}
-	api("DELETE", "/v1/sources/"+srcID+"/tracking-plan", "")
+	if code, _, page := owner.post("/console/sources/"+srcID+"/plan", url.Values{"csrf": {csrf}, "plan": {""}}); code != 200 || !strings.Contains(page, "was removed") {
+		t.Errorf("remove the plan: %d", code)
+	}
 
 	// A file imported from the source's page: the report says what became of each row.
 	var buf bytes.Buffer
