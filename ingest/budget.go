@@ -73,6 +73,18 @@ func (br *budgetReader) Read(p []byte) (int, error) {
 }
 
 func (br *budgetReader) acquire(n int64) error {
+	// The common case, memory to spare, takes no timer: a body is read in many small calls.
+	if br.authed && br.b.all.TryAcquire(n) {
+		br.held += n
+		return nil
+	}
+	if !br.authed && br.b.unauth.TryAcquire(n) {
+		if br.b.all.TryAcquire(n) {
+			br.held += n
+			return nil
+		}
+		br.b.unauth.Release(n)
+	}
 	ctx, cancel := context.WithTimeout(br.ctx, br.b.wait)
 	defer cancel()
 	if !br.authed {

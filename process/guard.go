@@ -2,7 +2,9 @@ package process
 
 import (
 	"context"
+	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kenner-cdp/kenner"
@@ -21,9 +23,37 @@ var guardedKinds = map[string]bool{kenner.KindEmail: true, kenner.KindPhone: tru
 // read again every guardRefresh (other nodes add to it, operators allow), and what this
 // processor blocked since.
 type guard struct {
-	mu      sync.Mutex
-	blocked map[string]bool // workspace \x00 kind \x00 value
+	mu sync.Mutex // serializes writers; readers load blocked without it
+	// blocked is workspace \x00 kind \x00 value, replaced whole on every change, so that
+	// the check each event makes takes no lock.
+	blocked atomic.Pointer[map[string]bool]
 	loaded  time.Time
+}
+
+// add blocks more keys (copy on write).
+func (g *guard) add(keys ...string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	next := map[string]bool{}
+	if cur := g.blocked.Load(); cur != nil {
+		maps.Copy(next, *cur)
+	}
+	for _, k := range keys {
+		next[k] = true
+	}
+	g.blocked.Store(&next)
+}
+
+// remove unblocks a key (copy on write).
+func (g *guard) remove(key string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	next := map[string]bool{}
+	if cur := g.blocked.Load(); cur != nil {
+		maps.Copy(next, *cur)
+	}
+	delete(next, key)
+	g.blocked.Store(&next)
 }
 
 const guardRefresh = 10 * time.Second
@@ -53,7 +83,8 @@ func (p *Processor) refreshGuard(ctx context.Context) error {
 		}
 	}
 	g.mu.Lock()
-	g.blocked, g.loaded = m, time.Now()
+	g.blocked.Store(&m)
+	g.loaded = time.Now()
 	g.mu.Unlock()
 	return nil
 }
@@ -63,18 +94,11 @@ func (p *Processor) unguarded(ws string, ids []identity.Identifier) ([]identity.
 	if p.cfg.SharedLimit <= 0 {
 		return ids, 0
 	}
-	p.guard.mu.Lock()
-	defer p.guard.mu.Unlock()
-	if len(p.guard.blocked) == 0 {
+	blocked := p.guard.blocked.Load()
+	if blocked == nil || len(*blocked) == 0 {
 		return ids, 0
 	}
-	out := ids[:0:0]
-	for _, id := range ids {
-		if !p.guard.blocked[guardKey(ws, id.Kind, id.Value)] {
-			out = append(out, id)
-		}
-	}
-	return out, len(ids) - len(out)
+	return without(ids, func(id identity.Identifier) bool { return (*blocked)[guardKey(ws, id.Kind, id.Value)] })
 }
 
 // checkShared blocks the identifiers that protect decisions of this batch named once more
@@ -99,12 +123,7 @@ func (p *Processor) checkShared(ctx context.Context, b kenner.Batch, ws string, 
 		if err := b.BlockIdentifier(ctx, ws, kenner.BlockedIdentifier{Identifier: id, Profiles: n + 1, CreatedAt: p.now().UTC()}); err != nil {
 			return err
 		}
-		p.guard.mu.Lock()
-		if p.guard.blocked == nil {
-			p.guard.blocked = map[string]bool{}
-		}
-		p.guard.blocked[guardKey(ws, id.Kind, id.Value)] = true
-		p.guard.mu.Unlock()
+		p.guard.add(guardKey(ws, id.Kind, id.Value))
 		p.metrics.dropped.WithLabelValues("shared").Add(0) // the series exists from the first block
 		p.logger.Warn("an identifier presented by too many people no longer identifies anyone (see GET /v1/identity/blocked)",
 			"workspace", ws, "kind", id.Kind, "people", n+1, "limit", p.cfg.SharedLimit)
@@ -115,7 +134,5 @@ func (p *Processor) checkShared(ctx context.Context, b kenner.Batch, ws string, 
 // Allow takes an identifier off this processor's blocked set at once (the store's list is
 // changed by the caller; other nodes follow within guardRefresh).
 func (p *Processor) Allow(ws string, id kenner.Identifier) {
-	p.guard.mu.Lock()
-	delete(p.guard.blocked, guardKey(ws, id.Kind, id.Value))
-	p.guard.mu.Unlock()
+	p.guard.remove(guardKey(ws, id.Kind, id.Value))
 }

@@ -380,11 +380,24 @@ func (p *Processor) unsuppressed(ws string, ids []identity.Identifier) ([]identi
 	if p.cfg.Suppressed == nil {
 		return ids, 0
 	}
-	out := ids[:0:0]
-	for _, id := range ids {
-		if !p.cfg.Suppressed(ws, id.Kind, id.Value) {
-			out = append(out, id)
+	return without(ids, func(id identity.Identifier) bool { return p.cfg.Suppressed(ws, id.Kind, id.Value) })
+}
+
+// without returns ids without those drop says to leave out, and how many it left out. The
+// common case, nothing left out, returns ids itself: this runs for every event.
+func without(ids []identity.Identifier, drop func(identity.Identifier) bool) ([]identity.Identifier, int) {
+	for i, id := range ids {
+		if !drop(id) {
+			continue
 		}
+		out := make([]identity.Identifier, i, len(ids)-1)
+		copy(out, ids[:i])
+		for _, rest := range ids[i+1:] {
+			if !drop(rest) {
+				out = append(out, rest)
+			}
+		}
+		return out, len(ids) - len(out)
 	}
-	return out, len(ids) - len(out)
+	return ids, 0
 }
