@@ -2,6 +2,7 @@ package kenner
 
 import (
 	"context"
+	"math"
 	"time"
 )
 
@@ -122,6 +123,15 @@ type AuditFilter struct {
 	Action      string
 	Before      int64
 	Limit       int
+}
+
+// NewestFirstFrom answers the Seq a newest-first page reads below: the cursor a previous page
+// answered, or past every row when there is none (0). Both stores start pages this way.
+func NewestFirstFrom(cursor int64) int64 {
+	if cursor <= 0 {
+		return math.MaxInt64
+	}
+	return cursor
 }
 
 // PageBySeq cuts a page read with one row more than limit (newest first) to limit, and

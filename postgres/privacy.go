@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -75,9 +74,7 @@ func (s *Store) Suppressions(ctx context.Context, after int64, limit int) ([]ken
 
 // WorkspaceSuppressions implements kenner.PrivacyStore.
 func (s *Store) WorkspaceSuppressions(ctx context.Context, ws string, after int64, limit int) ([]kenner.Suppression, int64, error) {
-	if after <= 0 {
-		after = math.MaxInt64
-	}
+	after = kenner.NewestFirstFrom(after)
 	rows, err := s.pool.Query(ctx, `SELECT seq, workspace_id, kind, hash, created_at FROM suppressions
 		WHERE workspace_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`, ws, after, limit+1)
 	if err != nil {

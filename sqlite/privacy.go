@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -129,9 +128,7 @@ func (s *Store) Suppressions(ctx context.Context, after int64, limit int) ([]ken
 
 // WorkspaceSuppressions implements kenner.PrivacyStore.
 func (s *Store) WorkspaceSuppressions(ctx context.Context, ws string, after int64, limit int) ([]kenner.Suppression, int64, error) {
-	if after <= 0 {
-		after = math.MaxInt64
-	}
+	after = kenner.NewestFirstFrom(after)
 	rows, err := s.r.QueryContext(ctx, `SELECT seq, workspace_id, kind, hash, created_at FROM suppressions
 		WHERE workspace_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`, ws, after, limit+1)
 	if err != nil {
