@@ -11,6 +11,48 @@ import (
 type SourceSettings struct {
 	Webhook      *WebhookMapping `json:"webhook,omitempty"`
 	TrackingPlan *TrackingPlan   `json:"tracking_plan,omitempty"`
+	Tag          *TagSettings    `json:"tag,omitempty"`
+}
+
+// Consent modes of the browser tag.
+const (
+	// ConsentOptional: the tag tracks from the first visit; a visitor may refuse purposes.
+	ConsentOptional = "optional"
+	// ConsentRequired: the tag sets no cookie and sends nothing until the site reports the
+	// visitor's consent (analytics.consent or window.kennerConsent).
+	ConsentRequired = "required"
+)
+
+// TagSettings configure a source's browser tag (served at /analytics.js/v1/{writeKey}/...):
+// what it tracks by itself and which other tags it loads, changed without touching the site.
+type TagSettings struct {
+	Consent string `json:"consent,omitempty"` // optional (default) or required
+	// ConsentPurpose is the consent category that allows tracking (default analytics).
+	ConsentPurpose string `json:"consent_purpose,omitempty"`
+	// PageViews sends a page view on load and on each single-page-app navigation (when the
+	// page's own snippet already calls page() on load, that call is the first view).
+	PageViews bool `json:"page_views"`
+	// Clicks tracks clicks on elements with a data-track="Event Name" attribute; their
+	// data-track-* attributes become properties.
+	Clicks bool `json:"clicks"`
+	// Forms tracks form submissions as "Form Submitted", never with password, card or
+	// hidden fields.
+	Forms bool `json:"forms"`
+	// OutboundLinks tracks clicks on links to other sites as "Outbound Link Clicked".
+	OutboundLinks bool `json:"outbound_links"`
+	// ScrollDepth tracks "Scroll Depth Reached" at 25, 50, 75 and 100 percent of a page.
+	ScrollDepth bool `json:"scroll_depth"`
+	// Tags are other scripts the tag loads for the marketer, each only once the visitor
+	// consented to its purpose.
+	Tags []ThirdPartyTag `json:"tags,omitempty"`
+}
+
+// ThirdPartyTag is a script the browser tag loads when the visitor consented to Purpose
+// (a consent category such as marketing or analytics).
+type ThirdPartyTag struct {
+	Name    string `json:"name"`
+	Src     string `json:"src"` // an https:// URL
+	Purpose string `json:"purpose"`
 }
 
 // WebhookMapping turns an arbitrary JSON payload posted to /v1/webhooks/{source} into Segment

@@ -33,6 +33,7 @@ type Store interface {
 	SourceSettingsStore
 	IdentityGuardStore
 	UserStore
+	SlotStore
 }
 
 // EventStore keeps accepted raw events, deduplicated by message id per workspace. Events are

@@ -122,11 +122,19 @@ func (h *Handler) Register(mux *http.ServeMux) {
 }
 
 // cors lets browser SDKs call the API from any origin. Credentials travel in the Authorization
-// header or the body, never in cookies, so a wildcard origin is safe.
+// header or the body, never in cookies: the only cookie these endpoints touch is the anonymous
+// id they set (setAnonymousCookie), and for a browser to keep it the request must be sent with
+// credentials, which needs the origin named rather than a wildcard.
 func (h *Handler) cors(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
-		hd.Set("Access-Control-Allow-Origin", "*")
+		if o := r.Header.Get("Origin"); o != "" {
+			hd.Set("Access-Control-Allow-Origin", o)
+			hd.Set("Access-Control-Allow-Credentials", "true")
+			hd.Add("Vary", "Origin")
+		} else {
+			hd.Set("Access-Control-Allow-Origin", "*")
+		}
 		hd.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
 		hd.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Content-Encoding, AnonymousId")
 		hd.Set("Access-Control-Max-Age", "86400")
@@ -205,7 +213,11 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request, pathType string
 			return err
 		}
 	}
-	return h.appendMessages(r.Context(), src, raws, pathType, req)
+	if err := h.appendMessages(r.Context(), src, raws, pathType, req); err != nil {
+		return err
+	}
+	setAnonymousCookie(w, r, raws, r.TLS != nil || h.cfg.TrustProxy && r.Header.Get("X-Forwarded-Proto") == "https")
+	return nil
 }
 
 // Accept appends messages made by Kenner itself (an API call, an import) for a source, after

@@ -35,6 +35,9 @@ type compiler struct {
 	// the segment being compiled, for the macros
 	cur *segmentScope
 	all []kenner.Segment
+	// rule: compiling a Rule against a finished engine, which may read only the event
+	// counters the engine already keeps.
+	rule bool
 }
 
 type segmentScope struct {
@@ -287,7 +290,13 @@ func (c *compiler) eventsMacro(exists bool) parser.MacroExpander {
 			check = eh.NewCall("size", filter)
 		}
 		a.key = aggregateKey("c", name, window.String(), whereText)
-		c.add(a)
+		if c.rule {
+			if _, kept := c.e.aggs[a.key]; !kept {
+				return nil, eh.NewError(target.ID(), fn+`: no segment keeps this count; define a segment with it and use segment("...") here`)
+			}
+		} else {
+			c.add(a)
+		}
 		c.cur.aggs[a.key] = true
 		var out ast.Expr = eh.NewCall("_[_]", eh.NewIdent(varAggs), eh.NewLiteral(types.String(a.key)))
 		if check != nil {

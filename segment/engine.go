@@ -43,6 +43,7 @@ type Engine struct {
 	consent    map[string]bool // Options.ConsentDefaults
 	counters   int             // aggregates behind events.count/exists (Input's aggs)
 	groups     bool            // some definition reads groups (Input decodes them)
+	opts       Options
 }
 
 // aggregate is one event aggregate kept on every profile: a computed trait's, or a counter
@@ -88,7 +89,7 @@ func Compile(traits []kenner.ComputedTrait, segments []kenner.Segment, opts Opti
 	if opts.CostLimit == 0 {
 		opts.CostLimit = DefaultCostLimit
 	}
-	c := &compiler{opts: opts, e: &Engine{consent: opts.ConsentDefaults, aggs: map[string]*aggregate{}, byEvent: map[string][]*aggregate{},
+	c := &compiler{opts: opts, e: &Engine{opts: opts, consent: opts.ConsentDefaults, aggs: map[string]*aggregate{}, byEvent: map[string][]*aggregate{},
 		byID: map[string]*compiled{}, dependents: map[string][]string{}}}
 	if err := c.traits(traits); err != nil {
 		return nil, err

@@ -53,18 +53,27 @@ func (e *Engine) Input(p *kenner.Profile, ids []kenner.Identifier, now time.Time
 			in.aggs[k] = v.(int64)
 		}
 	}
-	if e.groups && len(p.Groups) > 0 {
-		in.Groups = make(map[string]map[string]any, len(p.Groups))
-		for id, g := range p.Groups {
-			traits := map[string]any{}
-			if len(g.Traits) > 0 {
-				json.Unmarshal(g.Traits, &traits)
-			}
-			in.Groups[id] = traits
-		}
+	if e.groups {
+		in.Groups = decodeGroups(p)
 	}
 	in.Computed = e.computed(p, in, now)
 	return in
+}
+
+// decodeGroups is what conditions read of p's groups (nil when it has none).
+func decodeGroups(p *kenner.Profile) map[string]map[string]any {
+	if len(p.Groups) == 0 {
+		return nil
+	}
+	out := make(map[string]map[string]any, len(p.Groups))
+	for id, g := range p.Groups {
+		traits := map[string]any{}
+		if len(g.Traits) > 0 {
+			json.Unmarshal(g.Traits, &traits)
+		}
+		out[id] = traits
+	}
+	return out
 }
 
 // empty returns a map for n entries; no map at all when n is 0 (CEL reads a nil map as an

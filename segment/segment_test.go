@@ -206,3 +206,45 @@ func TestWindowExpiry(t *testing.T) {
 		t.Errorf("after every window: aggregates %v, expires %v; want none", p.Aggregates, p.Expires)
 	}
 }
+
+func TestRule(t *testing.T) {
+	segs := []kenner.Segment{{ID: "seg_vip", Name: "VIP", Condition: `traits.plan == "vip"`},
+		{ID: "seg_buyers", Name: "Buyers", Condition: `events.count("Order Completed") >= 2`}}
+	eng, err := segment.Compile(nil, segs, segment.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &kenner.Profile{ID: "p", Traits: map[string]kenner.Trait{"plan": {Value: json.RawMessage(`"vip"`)}, "age": {Value: json.RawMessage(`41`)}},
+		Segments: map[string]time.Time{"seg_vip": time.Now()},
+		Groups:   map[string]kenner.Group{"acme": {Traits: json.RawMessage(`{"tier":"gold"}`)}}}
+	for _, c := range []struct {
+		src     string
+		want    bool
+		invalid bool
+	}{
+		{src: `segment("VIP")`, want: true},
+		{src: `segment("seg_vip") && traits.age > 40`, want: true},
+		{src: `segment("Buyers")`, want: false},
+		{src: `events.count("Order Completed") >= 2`, want: false}, // kept by the Buyers segment
+		{src: `groups["acme"].tier == "gold"`, want: true},
+		{src: `events.count("Signed Up") > 0`, invalid: true}, // no profile keeps this count
+		{src: `segment("Nobody")`, invalid: true},
+		{src: `computed.ltv > 1`, invalid: true},
+		{src: `traits.plan`, invalid: true},
+	} {
+		r, err := eng.Rule(c.src)
+		if c.invalid {
+			if kenner.ErrorCode(err) != kenner.EInvalid {
+				t.Errorf("%s: %v, want invalid", c.src, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", c.src, err)
+		}
+		got, err := r.Holds(eng.RuleInput(p, nil, time.Now(), []*segment.Rule{r}), p.Segments)
+		if err != nil || got != c.want {
+			t.Errorf("%s = %v, %v; want %v", c.src, got, err, c.want)
+		}
+	}
+}

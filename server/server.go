@@ -20,6 +20,7 @@ import (
 	"github.com/kenner-cdp/kenner/identity"
 	"github.com/kenner-cdp/kenner/ingest"
 	"github.com/kenner-cdp/kenner/privacy"
+	"github.com/kenner-cdp/kenner/tag"
 	"github.com/kenner-cdp/kenner/trackingplan"
 	"github.com/kenner-cdp/kenner/web"
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,6 +65,10 @@ type Deps struct {
 	Guard Guard
 	// Users are the console's users (required for the users API).
 	Users *auth.Users
+	// Tag serves the browser tag, its settings and the decision API; Decider decides slots
+	// (nil: personalization is not available).
+	Tag     *tag.Handler
+	Decider *tag.Decider
 }
 
 // Splitter moves identifiers out of a profile; see process.Processor.Split.
@@ -95,6 +100,12 @@ func New(deps Deps) *Server {
 	if deps.Users == nil {
 		deps.Users = auth.NewUsers(deps.Store, deps.Creds.Hasher())
 	}
+	if deps.Decider == nil && deps.Audience != nil {
+		deps.Decider = tag.NewDecider(deps.Store, deps.Audience, deps.Store, deps.PII)
+	}
+	if deps.Tag == nil && deps.Decider != nil {
+		deps.Tag = tag.New(deps.Creds, deps.Decider, deps.Normalizer, deps.Logger, tag.Config{})
+	}
 	s := &Server{deps: deps, mux: http.NewServeMux(), public: http.NewServeMux()}
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "kenner_http_request_seconds", Help: "HTTP request latency by route and status class.",
@@ -106,6 +117,9 @@ func New(deps Deps) *Server {
 	deps.Ingest.Register(s.mux)
 	deps.Ingest.Register(s.public)
 	for _, m := range []*http.ServeMux{s.mux, s.public} {
+		if deps.Tag != nil {
+			deps.Tag.Register(m)
+		}
 		m.HandleFunc("GET /healthz", s.healthz)
 		m.HandleFunc("GET /readyz", s.readyz)
 		m.HandleFunc("POST /v1/webhooks/{source}", s.receiveWebhook)
@@ -166,6 +180,13 @@ func New(deps Deps) *Server {
 	s.admin("GET /v1/sources/{id}/quarantine", kenner.RoleAdmin, s.listQuarantine)
 	s.admin("POST /v1/sources/{id}/quarantine/replay", kenner.RoleAdmin, s.replayQuarantine)
 	s.admin("POST /v1/sources/{id}/quarantine/discard", kenner.RoleAdmin, s.discardQuarantine)
+	s.admin("GET /v1/sources/{id}/tag", kenner.RoleAdmin, s.getTagSettings)
+	s.admin("PUT /v1/sources/{id}/tag", kenner.RoleAdmin, s.putTagSettings)
+	s.admin("GET /v1/slots", kenner.RoleViewer, s.listSlots)
+	s.admin("POST /v1/slots", kenner.RoleMarketer, s.createSlot)
+	s.admin("GET /v1/slots/{id}", kenner.RoleViewer, s.getSlot)
+	s.admin("PUT /v1/slots/{id}", kenner.RoleMarketer, s.updateSlot)
+	s.admin("DELETE /v1/slots/{id}", kenner.RoleMarketer, s.deleteSlot)
 	s.admin("POST /v1/imports", kenner.RoleAdmin, s.createImport)
 	s.admin("GET /v1/imports", kenner.RoleAdmin, s.listImports)
 	s.admin("GET /v1/imports/{id}", kenner.RoleAdmin, s.getImport)

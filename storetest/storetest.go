@@ -51,6 +51,7 @@ func Run(t *testing.T, open Opener) {
 		{"Quarantine", testQuarantine},
 		{"IdentityGuard", testIdentityGuard},
 		{"Users", testUsers},
+		{"Slots", testSlots},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

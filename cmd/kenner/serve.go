@@ -23,6 +23,7 @@ import (
 	"github.com/kenner-cdp/kenner/privacy"
 	"github.com/kenner-cdp/kenner/process"
 	"github.com/kenner-cdp/kenner/server"
+	"github.com/kenner-cdp/kenner/tag"
 	"github.com/kenner-cdp/kenner/trackingplan"
 	"github.com/kenner-cdp/kenner/web"
 	natsgo "github.com/nats-io/nats.go"
@@ -120,8 +121,11 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	pcfg.Suppressed = app.suppress.Suppressed
 	proc := process.New(sealed, app.store, pcfg, reg, logger)
 	builder := process.NewBuilder(proc, app.store, cfg.SegmentSweep, logger)
+	decider := tag.NewDecider(app.store, proc, app.store, cfg.PII)
 	api := server.New(server.Deps{
-		Store: app.store, Log: sealed, Creds: app.creds, Ingest: tracking, Registry: reg, Logger: logger,
+		Decider: decider,
+		Tag:     tag.New(app.creds, decider, pcfg.Normalizer, logger, tag.Config{Version: version(), TrustProxy: cfg.TrustProxy}),
+		Store:   app.store, Log: sealed, Creds: app.creds, Ingest: tracking, Registry: reg, Logger: logger,
 		Consumer: process.ConsumerName, Splitter: proc, Normalizer: pcfg.Normalizer, ExternalIDs: pcfg.ExternalIDs,
 		Audience: proc, Builder: builder, Activation: act, Plans: plans,
 		Eraser:       privacy.NewEraser(app.store, app.keys, app.suppress, cfg.SuppressKinds, logger),

@@ -1,0 +1,112 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"github.com/jackc/pgx/v5"
+	"time"
+
+	"github.com/kenner-cdp/kenner"
+)
+
+const slotColumns = `id, workspace_id, name, definition, created_at, updated_at`
+
+func scanSlot(row pgx.Row) (*kenner.Slot, error) {
+	var s kenner.Slot
+	var def []byte
+	if err := row.Scan(&s.ID, &s.WorkspaceID, &s.Name, &def, &s.CreatedAt, &s.UpdatedAt); err != nil {
+		return nil, err
+	}
+	s.CreatedAt, s.UpdatedAt = s.CreatedAt.UTC(), s.UpdatedAt.UTC()
+	if err := kenner.SetSlotDefinition(&s, []byte(def)); err != nil {
+		return nil, fmt.Errorf("slot %s: %w", s.ID, err)
+	}
+	return &s, nil
+}
+
+// CreateSlot implements kenner.SlotStore.
+func (s *Store) CreateSlot(ctx context.Context, sl *kenner.Slot) error {
+	if sl.ID == "" {
+		sl.ID = kenner.NewID("slot")
+	}
+	now := time.Now().UTC()
+	sl.CreatedAt, sl.UpdatedAt = now, now
+	def, err := kenner.SlotDefinition(sl)
+	if err != nil {
+		return err
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO slots (`+slotColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+		sl.ID, sl.WorkspaceID, sl.Name, def, now, now)
+	if isUnique(err) {
+		return kenner.Errorf(kenner.EConflict, "a slot named %q already exists", sl.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("create slot: %w", err)
+	}
+	return nil
+}
+
+// UpdateSlot implements kenner.SlotStore.
+func (s *Store) UpdateSlot(ctx context.Context, sl *kenner.Slot) error {
+	def, err := kenner.SlotDefinition(sl)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	res, err := s.pool.Exec(ctx, `UPDATE slots SET name = $1, definition = $2, updated_at = $3 WHERE workspace_id = $4 AND id = $5`,
+		sl.Name, def, now, sl.WorkspaceID, sl.ID)
+	if isUnique(err) {
+		return kenner.Errorf(kenner.EConflict, "a slot named %q already exists", sl.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("update slot: %w", err)
+	}
+	if res.RowsAffected() == 0 {
+		return kenner.Errorf(kenner.ENotFound, "no slot %q", sl.ID)
+	}
+	sl.UpdatedAt = now
+	return nil
+}
+
+// DeleteSlot implements kenner.SlotStore.
+func (s *Store) DeleteSlot(ctx context.Context, ws, id string) error {
+	res, err := s.pool.Exec(ctx, `DELETE FROM slots WHERE workspace_id = $1 AND id = $2`, ws, id)
+	if err != nil {
+		return fmt.Errorf("delete slot: %w", err)
+	}
+	if res.RowsAffected() == 0 {
+		return kenner.Errorf(kenner.ENotFound, "no slot %q", id)
+	}
+	return nil
+}
+
+// Slot implements kenner.SlotStore.
+func (s *Store) Slot(ctx context.Context, ws, id string) (*kenner.Slot, error) {
+	sl, err := scanSlot(s.pool.QueryRow(ctx, `SELECT `+slotColumns+` FROM slots WHERE workspace_id = $1 AND id = $2`, ws, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, kenner.Errorf(kenner.ENotFound, "no slot %q", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("slot: %w", err)
+	}
+	return sl, nil
+}
+
+// Slots implements kenner.SlotStore.
+func (s *Store) Slots(ctx context.Context, ws string) ([]kenner.Slot, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+slotColumns+` FROM slots WHERE workspace_id = $1 ORDER BY name`, ws)
+	if err != nil {
+		return nil, fmt.Errorf("slots: %w", err)
+	}
+	defer rows.Close()
+	var out []kenner.Slot
+	for rows.Next() {
+		sl, err := scanSlot(rows)
+		if err != nil {
+			return nil, fmt.Errorf("slots: %w", err)
+		}
+		out = append(out, *sl)
+	}
+	return out, rows.Err()
+}
