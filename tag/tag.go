@@ -179,8 +179,11 @@ func (h *Handler) serveSettings(w http.ResponseWriter, r *http.Request) {
 		web.Error(w, r, h.logger, err)
 		return
 	}
+	// An https page may only send to https (mixed content is blocked), so a page asking over
+	// https means Kenner is reached over https, whatever terminates the TLS in between.
 	scheme := "http"
-	if r.TLS != nil || h.cfg.TrustProxy && r.Header.Get("X-Forwarded-Proto") == "https" {
+	if r.TLS != nil || h.cfg.TrustProxy && r.Header.Get("X-Forwarded-Proto") == "https" ||
+		strings.HasPrefix(r.Header.Get("Origin"), "https://") || strings.HasPrefix(r.Header.Get("Referer"), "https://") {
 		scheme = "https"
 	}
 	w.Header().Set("Cache-Control", "public, max-age=300")

@@ -19,7 +19,7 @@ import (
 // browser starts headless Chromium (Debian's, as .ci/run installs it) for one test, and
 // records every URL the pages request. Without KENNER_TEST_BROWSER the test is skipped
 // when no Chromium is installed; with it (CI), a missing Chromium fails the test.
-func browser(t *testing.T) (context.Context, *[]string) {
+func browser(t *testing.T, flags ...chromedp.ExecAllocatorOption) (context.Context, *[]string) {
 	t.Helper()
 	path := os.Getenv("KENNER_CHROMIUM")
 	if path == "" {
@@ -36,6 +36,7 @@ func browser(t *testing.T) (context.Context, *[]string) {
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true),
 		chromedp.WindowSize(1280, 900))
+	opts = append(opts, flags...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
