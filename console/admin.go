@@ -37,6 +37,7 @@ func (c *Console) sourcesPage(w http.ResponseWriter, r *http.Request, rq *reques
 	data["Sources"] = rows
 	if created != nil {
 		data["Created"] = created
+		data["Snippet"] = Snippet(data["Base"].(string), created["WriteKey"])
 	}
 	c.page(w, "sources", rq, "sources", "Sources", data)
 }
@@ -193,7 +194,7 @@ func (c *Console) sourceViewWith(w http.ResponseWriter, r *http.Request, rq *req
 		plan = b.String()
 	}
 	data := map[string]any{"ID": src.ID, "Name": src.Name, "Violations": vrows, "Plan": plan,
-		"Quarantine": qrows, "CanManage": rq.user.Role.AtLeast(kenner.RoleAdmin)}
+		"Quarantine": qrows, "CanManage": rq.user.Role.AtLeast(kenner.RoleAdmin), "Tag": c.tagView(r, rq, id)}
 	for k, v := range extra {
 		data[k] = v
 	}

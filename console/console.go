@@ -68,11 +68,11 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	}
 	c := &Console{api: api, users: users, logger: logger, opts: opts, pages: map[string]*template.Template{}, mux: http.NewServeMux(), now: time.Now,
 		limit: web.NewLimiter(opts.LoginRate/60, int(opts.LoginRate), "address", "sign-in attempts", nil)}
-	layout, err := template.ParseFS(templateFS, "templates/layout.html")
+	layout, err := template.New("layout.html").Funcs(template.FuncMap{"inc": func(i int) int { return i + 1 }}).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
 		return nil, err
 	}
-	for _, page := range []string{"overview", "profiles", "list", "account", "segment_new", "destination_new", "destination", "sources", "events", "computed", "settings", "source"} {
+	for _, page := range []string{"overview", "profiles", "list", "account", "segment_new", "destination_new", "destination", "sources", "events", "computed", "settings", "source", "slots"} {
 		t, err := template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console template %s: %w", page, err)
@@ -118,6 +118,11 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	c.mux.HandleFunc("POST /console/sources/{id}/import", c.signedIn(c.importFile))
 	c.mux.HandleFunc("POST /console/sources/{id}/plan", c.signedIn(c.savePlan))
 	c.mux.HandleFunc("POST /console/sources/{id}/replay", c.signedIn(c.replayQuarantine))
+	c.mux.HandleFunc("POST /console/sources/{id}/tag", c.signedIn(c.saveTag))
+	c.mux.HandleFunc("GET /console/personalization", c.signedIn(c.slots))
+	c.mux.HandleFunc("GET /console/personalization/{id}", c.signedIn(c.slot))
+	c.mux.HandleFunc("POST /console/personalization", c.signedIn(c.saveSlot))
+	c.mux.HandleFunc("POST /console/personalization/{id}/delete", c.signedIn(c.deleteSlot))
 	c.mux.HandleFunc("GET /console/privacy", c.signedIn(c.privacy))
 	c.mux.HandleFunc("GET /console/settings", c.signedIn(c.settings))
 	c.mux.HandleFunc("POST /console/settings/users", c.signedIn(c.createUser))

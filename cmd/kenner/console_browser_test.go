@@ -244,6 +244,49 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	screenshot(t, ctx, "destination")
 	accessible(t, ctx, "destination")
+	// A personalization slot made in the console, for the members of a segment.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(`//nav//a[text()="Personalization"]`),
+		chromedp.WaitVisible(chromedp.ID("slot-name")),
+		chromedp.SendKeys(chromedp.ID("slot-name"), "hero"),
+		chromedp.SendKeys(chromedp.ID("slot-default"), "<h2>10% off your first order</h2>"),
+		chromedp.SetValue(chromedp.ID("slot-holdout"), "10"),
+		chromedp.SendKeys(chromedp.ID("v-name-0"), "pro-upgrade"),
+		chromedp.SendKeys(chromedp.ID("v-cond-0"), `segment("Pro customers")`),
+		chromedp.SendKeys(chromedp.ID("v-content-0"), "<h2>Your team plan is one click away</h2>"),
+		chromedp.Submit(chromedp.ID("slot-name")),
+		chromedp.WaitVisible(`//p[@role="status" or @role="alert"]`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if msg, _ := chromedp.Run(ctx, chromedp.Text(`//p[@role="status" or @role="alert"]`)); !strings.Contains(msg, "Slot hero saved") {
+		t.Fatalf("saving a slot: %s", msg)
+	}
+	if _, list := api("GET", "/v1/slots", ""); len(list["slots"].([]any)) != 1 ||
+		path(list["slots"].([]any)[0].(map[string]any), "variants") == nil {
+		t.Errorf("slots after the console saved one: %v", list)
+	}
+	screenshot(t, ctx, "personalization")
+	accessible(t, ctx, "personalization")
+	// The source's tag settings, saved from its page.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(s.url+"/console/sources/default"),
+		chromedp.WaitVisible(chromedp.ID("tag-consent")),
+		chromedp.SetValue(chromedp.ID("tag-consent"), "required"),
+		chromedp.Click(`//input[@name="clicks"]`),
+		chromedp.Submit(chromedp.ID("tag-purpose")),
+		chromedp.WaitVisible(`//p[@role="status" or @role="alert"]`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if msg, _ := chromedp.Run(ctx, chromedp.Text(`//p[@role="status" or @role="alert"]`)); !strings.Contains(msg, "Tag settings saved") {
+		t.Fatalf("saving tag settings: %s", msg)
+	}
+	if _, tag := api("GET", "/v1/sources/default/tag", ""); tag["consent"] != "required" || tag["clicks"] != true {
+		t.Errorf("tag settings after the console saved them: %v", tag)
+	}
+	screenshot(t, ctx, "source-tag")
+	accessible(t, ctx, "source")
 	for _, p := range []string{"/console/events", "/console/sources", "/console/computed-traits", "/console/settings", "/console/privacy", "/console/account", "/console/destinations/new"} {
 		if err := chromedp.Do(ctx, chromedp.Navigate(s.url+p), chromedp.WaitVisible(`h1`)); err != nil {
 			t.Fatalf("%s: %v", p, err)

@@ -15,6 +15,8 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"github.com/kenner-cdp/kenner/console"
 )
 
 // site is a shop's website and Kenner behind the shop's own subdomain, both over TLS, as the
@@ -42,6 +44,7 @@ func startSite(t *testing.T, kennerURL, writeKey string) *site {
 	}
 	fill := func(b []byte) []byte {
 		s := strings.ReplaceAll(string(b), "{{SNIPPET}}", string(snippet))
+		s = strings.ReplaceAll(s, "{{KENNER_SNIPPET}}", console.Snippet("https://"+cdp, writeKey))
 		s = strings.ReplaceAll(s, "__KENNER_HOST__", cdp)
 		return []byte(strings.ReplaceAll(s, "__WRITE_KEY__", writeKey))
 	}
@@ -226,8 +229,8 @@ func TestTagInBrowser(t *testing.T) {
 	}
 }
 
-// TestTagConsentRequired: with consent required the tag neither sets a cookie nor sends
-// anything before the site reports consent; then the held events go, with the consent in
+// TestTagConsentRequired: on a page with the console's own snippet, with consent required
+// the tag neither sets a cookie nor sends anything before the site reports consent; then the held events go, with the consent in
 // their context; withdrawing consent deletes the cookie.
 func TestTagConsentRequired(t *testing.T) {
 	data := t.TempDir()
@@ -239,7 +242,7 @@ func TestTagConsentRequired(t *testing.T) {
 	}
 	st := startSite(t, s.url, creds.WriteKey)
 	ctx, urls := siteBrowser(t)
-	if err := chromedp.Do(ctx, chromedp.Navigate(st.www+"/landing.html"),
+	if err := chromedp.Do(ctx, chromedp.Navigate(st.www+"/own.html"),
 		chromedp.Poll[chromedp.Void](`window.analytics && window.analytics.initialized === true`, chromedp.WithPollingTimeout(15*time.Second)),
 		chromedp.Evaluate[chromedp.Void](`analytics.track("Before Consent"); undefined`),
 		// Long enough for the tag's 200 ms batching to have sent, were it allowed to.
