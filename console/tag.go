@@ -24,10 +24,10 @@ document.head.appendChild(s);a.page()}();
 
 // tagView is a source's tag settings as the form shows them.
 type tagView struct {
-	Consent, Purpose                                   string
+	Consent, Purpose                                     string
 	PageViews, Clicks, Forms, OutboundLinks, ScrollDepth bool
-	Tags                                               string // one "name | src | purpose" per line
-	Snippet                                            string
+	Tags                                                 string // one "name | src | purpose" per line
+	Snippet                                              string
 }
 
 func (c *Console) tagView(r *http.Request, rq *request, id string) tagView {
