@@ -13,8 +13,7 @@ import (
 func (s *Store) Profile(ctx context.Context, ws string, id kenner.Identifier) (*kenner.Profile, error) {
 	pid := id.Value
 	if id.Kind != kenner.KindProfileID {
-		err := s.r.QueryRowContext(ctx, `SELECT profile_id FROM identities WHERE workspace_id = ? AND kind = ? AND value = ?`,
-			ws, id.Kind, id.Value).Scan(&pid)
+		err := s.lookups.owner.QueryRowContext(ctx, ws, id.Kind, id.Value).Scan(&pid)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, kenner.Errorf(kenner.ENotFound, "no profile has %s", id)
 		}
@@ -22,9 +21,9 @@ func (s *Store) Profile(ctx context.Context, ws string, id kenner.Identifier) (*
 			return nil, fmt.Errorf("find profile: %w", err)
 		}
 	}
-	p, err := scanProfile(s.r.QueryRowContext(ctx, `SELECT `+profileColumns+` FROM profiles WHERE workspace_id = ? AND id = ?`, ws, pid))
+	p, err := scanProfile(s.lookups.profile.QueryRowContext(ctx, ws, pid))
 	if err == nil && p.mergedInto != "" {
-		p, err = scanProfile(s.r.QueryRowContext(ctx, `SELECT `+profileColumns+` FROM profiles WHERE workspace_id = ? AND id = ?`, ws, p.mergedInto))
+		p, err = scanProfile(s.lookups.profile.QueryRowContext(ctx, ws, p.mergedInto))
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, kenner.Errorf(kenner.ENotFound, "no profile has %s", id)
@@ -32,8 +31,7 @@ func (s *Store) Profile(ctx context.Context, ws string, id kenner.Identifier) (*
 	if err != nil {
 		return nil, fmt.Errorf("find profile: %w", err)
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT kind, value, source_id, message_id, rank, at FROM identities INDEXED BY identities_profile
-		WHERE workspace_id = ? AND profile_id = ? ORDER BY rank, kind, value`, ws, p.ID)
+	rows, err := s.lookups.identities.QueryContext(ctx, ws, p.ID)
 	if err != nil {
 		return nil, fmt.Errorf("profile identities: %w", err)
 	}
@@ -51,6 +49,28 @@ func (s *Store) Profile(ctx context.Context, ws string, id kenner.Identifier) (*
 		return nil, fmt.Errorf("profile identities: %w", err)
 	}
 	return &p.Profile, nil
+}
+
+// lookupStmts are Profile's statements.
+type lookupStmts struct{ owner, profile, identities *sql.Stmt }
+
+func prepareLookups(ctx context.Context, db *sql.DB) (lookupStmts, error) {
+	var l lookupStmts
+	var err error
+	for _, q := range []struct {
+		to  **sql.Stmt
+		sql string
+	}{
+		{&l.owner, `SELECT profile_id FROM identities WHERE workspace_id = ? AND kind = ? AND value = ?`},
+		{&l.profile, `SELECT ` + profileColumns + ` FROM profiles WHERE workspace_id = ? AND id = ?`},
+		{&l.identities, `SELECT kind, value, source_id, message_id, rank, at FROM identities INDEXED BY identities_profile
+		WHERE workspace_id = ? AND profile_id = ? ORDER BY rank, kind, value`},
+	} {
+		if *q.to, err = db.PrepareContext(ctx, q.sql); err != nil {
+			return l, fmt.Errorf("prepare the profile lookup: %w", err)
+		}
+	}
+	return l, nil
 }
 
 // Decisions implements kenner.ProfileStore.
