@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -283,19 +282,9 @@ func newDestinationsCmd() *cobra.Command {
 		})
 	create := apiCommand("create FILE", "Create a destination from its JSON definition (FILE, or - for standard input)", cobra.ExactArgs(1),
 		func(cmd *cobra.Command, c *apiClient, args []string) (any, func(io.Writer) error, error) {
-			var raw []byte
-			var err error
-			if args[0] == "-" {
-				raw, err = io.ReadAll(cmd.InOrStdin())
-			} else {
-				raw, err = os.ReadFile(args[0])
-			}
+			def, err := readJSONArg(cmd, args[0])
 			if err != nil {
-				return nil, nil, usageError{err}
-			}
-			var def map[string]any
-			if err := json.Unmarshal(raw, &def); err != nil {
-				return nil, nil, usageError{fmt.Errorf("%s is not a JSON object: %v", args[0], err)}
+				return nil, nil, err
 			}
 			var d map[string]any
 			if err := c.do(cmd.Context(), "POST", "/v1/destinations", def, &d); err != nil {

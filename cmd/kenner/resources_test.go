@@ -74,6 +74,18 @@ func TestResourceCommands(t *testing.T) {
 	if out := cli("destinations", "test", did); !strings.HasPrefix(out, "delivered: 200 thanks") {
 		t.Errorf("destinations test:\n%s", out)
 	}
+	slot := filepath.Join(t.TempDir(), "slot.json")
+	os.WriteFile(slot, []byte(`{"name":"hero","default":{"html":"hi"},"variants":[{"name":"pro","condition":"segment(\"Pro\")","content":{"html":"pro"}}]}`), 0o600)
+	if out := cli("slots", "create", slot); !strings.Contains(out, "hero") {
+		t.Errorf("slots create:\n%s", out)
+	}
+	if out := cli("slots", "list"); !strings.Contains(out, "hero") || !strings.Contains(out, "pro") {
+		t.Errorf("slots list:\n%s", out)
+	}
+	os.WriteFile(slot, []byte(`{"name":"hero","variants":[{"name":"x","condition":"segment(\"Nobody\")"}]}`), 0o600)
+	if code, _, stderr := runCLI(t, append([]string{"slots", "create", slot}, remote...)...); code == 0 || !strings.Contains(stderr, "Nobody") {
+		t.Errorf("slots create with an unknown segment: %d %s", code, stderr)
+	}
 	if code, _, stderr := runCLI(t, "segments", "list", "--data", data); code != 2 || !strings.Contains(stderr, "--url") {
 		t.Errorf("segments list without --url: %d %s", code, stderr)
 	}
