@@ -3,6 +3,8 @@ package kenner
 import (
 	"context"
 	"math"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -38,6 +40,9 @@ type PrivacyStore interface {
 	// SaveErasure creates or updates an erasure request.
 	SaveErasure(ctx context.Context, e *Erasure) error
 	Erasure(ctx context.Context, workspaceID, id string) (*Erasure, error)
+	// Erasures lists a workspace's erasure requests newest first, from after (a cursor of
+	// ErasureCursor; "" for the newest).
+	Erasures(ctx context.Context, workspaceID, after string, limit int) ([]Erasure, error)
 
 	// ExpireEvents removes up to limit stored events of the workspace that x selects and
 	// returns how many went; ExpireAudit does the same for audit entries older than before,
@@ -146,4 +151,23 @@ func PageBySeq(rows []Suppression, limit int, err error) ([]Suppression, int64, 
 	}
 	rows = rows[:limit]
 	return rows, rows[len(rows)-1].Seq, nil
+}
+
+// ErasureCursor is where a page of erasures ends: the next page starts after it. Erasures
+// are ordered by creation time, then id, both stores the same way.
+func ErasureCursor(e Erasure) string {
+	return strconv.FormatInt(e.CreatedAt.UnixMilli(), 10) + "." + e.ID
+}
+
+// ParseErasureCursor reads a cursor of ErasureCursor ("" is the start: the newest).
+func ParseErasureCursor(c string) (at time.Time, id string, err error) {
+	if c == "" {
+		return time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), "", nil
+	}
+	ms, id, ok := strings.Cut(c, ".")
+	n, perr := strconv.ParseInt(ms, 10, 64)
+	if !ok || perr != nil || id == "" {
+		return time.Time{}, "", Errorf(EInvalid, "bad cursor %q", c)
+	}
+	return time.UnixMilli(n).UTC(), id, nil
 }

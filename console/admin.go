@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/kenner-cdp/kenner"
 )
@@ -59,13 +62,11 @@ func (c *Console) createSource(w http.ResponseWriter, r *http.Request, rq *reque
 	c.sourcesPage(w, r, rq, map[string]string{"Name": out.Name, "WriteKey": out.WriteKey}, "")
 }
 
-// privacy lists the suppression list and the audit log.
+// privacy shows the suppression list's size, the erasure requests and the audit log.
 func (c *Console) privacy(w http.ResponseWriter, r *http.Request, rq *request) {
 	var sup struct {
-		Suppressions []struct {
-			Kind, Hash string
-			CreatedAt  string `json:"created_at"`
-		} `json:"suppressions"`
+		Suppressions []json.RawMessage `json:"suppressions"`
+		Next         string            `json:"next"`
 	}
 	var audit struct {
 		Entries []struct {
@@ -74,19 +75,56 @@ func (c *Console) privacy(w http.ResponseWriter, r *http.Request, rq *request) {
 			Status                    int
 		} `json:"entries"`
 	}
-	data := listData{Header: []string{"When", "Who", "Role", "What", "On", "Status"},
-		Empty: "The audit log is empty: every change, export and read of personal data appears here."}
+	var erasures struct {
+		Erasures []kenner.Erasure `json:"erasures"`
+		Next     string           `json:"next"`
+	}
+	data := map[string]any{}
 	if err := c.call(r.Context(), rq, "GET", "/v1/audit?limit=100", nil, &audit); err != nil {
-		data.Notice = kenner.ErrorMessage(err)
+		data["Error"] = kenner.ErrorMessage(err)
 	}
+	var rows [][]string
 	for _, e := range audit.Entries {
-		data.Rows = append(data.Rows, []string{shortTime(e.At), e.Actor, e.Role, e.Action, e.Target, fmt.Sprint(e.Status)})
-		data.Links = append(data.Links, "")
+		rows = append(rows, []string{shortTime(e.At), e.Actor, e.Role, e.Action, e.Target, fmt.Sprint(e.Status)})
 	}
-	if err := c.call(r.Context(), rq, "GET", "/v1/suppressions", nil, &sup); err == nil {
-		data.Notice = fmt.Sprintf("%d identifiers are on the suppression list (erased people's user ids and emails, kept as keyed hashes). Audit log below.", len(sup.Suppressions))
+	data["Audit"] = rows
+	q := url.Values{"limit": {"20"}, "after": {r.URL.Query().Get("erasures")}}
+	c.call(r.Context(), rq, "GET", "/v1/erasures?"+q.Encode(), nil, &erasures)
+	type erow struct{ Requested, Profile, Status, Removed, By, Done string }
+	var es []erow
+	for _, e := range erasures.Erasures {
+		var removed []string
+		for _, k := range slices.Sorted(maps.Keys(e.Removed)) {
+			removed = append(removed, fmt.Sprintf("%d %s", e.Removed[k], k))
+		}
+		done := ""
+		if e.DoneAt != nil {
+			done = shortTime(e.DoneAt.Format(time.RFC3339))
+		}
+		status := e.Status
+		if e.Error != "" {
+			status += ": " + e.Error
+		}
+		es = append(es, erow{shortTime(e.CreatedAt.Format(time.RFC3339)), e.ProfileID, status, strings.Join(removed, ", "), e.RequestedBy, done})
 	}
-	c.page(w, "list", rq, "privacy", "Privacy and audit", data)
+	data["Erasures"], data["MoreErasures"] = es, erasures.Next
+	// The list's size, counted a page of 1000 at a time; past that, "over N".
+	n, more := 0, ""
+	for page := 0; page < 10; page++ {
+		sup.Suppressions, sup.Next = nil, ""
+		if err := c.call(r.Context(), rq, "GET", "/v1/suppressions?limit=1000&after="+url.QueryEscape(more), nil, &sup); err != nil {
+			break
+		}
+		n += len(sup.Suppressions)
+		if more = sup.Next; more == "" {
+			break
+		}
+	}
+	data["Suppressed"] = fmt.Sprint(n)
+	if more != "" {
+		data["Suppressed"] = fmt.Sprintf("Over %d", n)
+	}
+	c.page(w, "privacy", rq, "privacy", "Privacy and audit", data)
 }
 
 // settings lists the console users and API tokens, and adds users.

@@ -223,6 +223,33 @@ func (s *Store) Erasure(ctx context.Context, ws, id string) (*kenner.Erasure, er
 	return e, json.Unmarshal(doc, e)
 }
 
+// Erasures implements kenner.PrivacyStore.
+func (s *Store) Erasures(ctx context.Context, ws, after string, limit int) ([]kenner.Erasure, error) {
+	at, id, err := kenner.ParseErasureCursor(after)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT doc FROM erasures WHERE workspace_id = $1 AND (created_at, id) < ($2, $3)
+		ORDER BY created_at DESC, id DESC LIMIT $4`, ws, at, id, kenner.PageLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("erasures: %w", err)
+	}
+	defer rows.Close()
+	var out []kenner.Erasure
+	for rows.Next() {
+		var doc []byte
+		if err := rows.Scan(&doc); err != nil {
+			return nil, fmt.Errorf("erasures: %w", err)
+		}
+		e := kenner.Erasure{WorkspaceID: ws}
+		if err := json.Unmarshal(doc, &e); err != nil {
+			return nil, fmt.Errorf("erasures: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
 // AppendAudit implements kenner.PrivacyStore.
 func (s *Store) AppendAudit(ctx context.Context, e *kenner.AuditEntry) error {
 	err := s.pool.QueryRow(ctx, `INSERT INTO audit_log (workspace_id, at, actor, role, action, target, status, remote_addr)

@@ -160,6 +160,28 @@ func (s *Server) getErasure(w http.ResponseWriter, r *http.Request, tok *kenner.
 	return nil
 }
 
+// listErasures answers the workspace's erasure requests, newest first.
+func (s *Server) listErasures(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
+	limit, err := pageLimit(r.URL.Query().Get("limit"))
+	if err != nil {
+		return err
+	}
+	es, err := s.deps.Store.Erasures(r.Context(), tok.WorkspaceID, r.URL.Query().Get("after"), limit+1)
+	if err != nil {
+		return err
+	}
+	next := ""
+	if len(es) > limit {
+		es = es[:limit]
+		next = kenner.ErasureCursor(es[limit-1])
+	}
+	if es == nil {
+		es = []kenner.Erasure{}
+	}
+	web.JSON(w, http.StatusOK, map[string]any{"erasures": es, "next": next})
+	return nil
+}
+
 // listAudit answers the audit log, newest first; ?actor= and ?action= filter, ?after= pages.
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
 	q := r.URL.Query()

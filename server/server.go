@@ -139,6 +139,7 @@ func New(deps Deps) *Server {
 	s.admin("POST /v1/profiles/{ref}/split", kenner.RoleAdmin, s.splitProfile)
 	s.admin("GET /v1/profiles/{ref}/export", kenner.RoleAdmin, s.exportProfile)
 	s.admin("DELETE /v1/profiles/{ref}", kenner.RoleAdmin, s.eraseProfile)
+	s.admin("GET /v1/erasures", kenner.RoleAdmin, s.listErasures)
 	s.admin("GET /v1/erasures/{id}", kenner.RoleAdmin, s.getErasure)
 	s.admin("GET /v1/audit", kenner.RoleAdmin, s.listAudit)
 	s.admin("GET /v1/privacy/deletion-key", kenner.RoleAdmin, s.getDeletionKey)

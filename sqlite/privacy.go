@@ -323,6 +323,33 @@ func (s *Store) Erasure(ctx context.Context, ws, id string) (*kenner.Erasure, er
 	return e, json.Unmarshal(doc, e)
 }
 
+// Erasures implements kenner.PrivacyStore.
+func (s *Store) Erasures(ctx context.Context, ws, after string, limit int) ([]kenner.Erasure, error) {
+	at, id, err := kenner.ParseErasureCursor(after)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT doc FROM erasures WHERE workspace_id = ? AND (created_at, id) < (?, ?)
+		ORDER BY created_at DESC, id DESC LIMIT ?`, ws, millis(at), id, kenner.PageLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("erasures: %w", err)
+	}
+	defer rows.Close()
+	var out []kenner.Erasure
+	for rows.Next() {
+		var doc []byte
+		if err := rows.Scan(&doc); err != nil {
+			return nil, fmt.Errorf("erasures: %w", err)
+		}
+		e := kenner.Erasure{WorkspaceID: ws}
+		if err := json.Unmarshal(doc, &e); err != nil {
+			return nil, fmt.Errorf("erasures: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
 // AppendAudit implements kenner.PrivacyStore.
 func (s *Store) AppendAudit(ctx context.Context, e *kenner.AuditEntry) error {
 	res, err := s.w.ExecContext(ctx, `INSERT INTO audit_log (workspace_id, at, actor, role, action, target, status, remote_addr) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,

@@ -150,6 +150,36 @@ func testErase(t *testing.T, s kenner.Store) {
 	}
 	_, err = s.Erasure(ctx(t), "other", "era_1")
 	wantCode(t, "erasure of another workspace", err, kenner.ENotFound)
+	// The list: newest first, paged by cursor, two at the same millisecond apart by id.
+	for i, id := range []string{"era_2", "era_3", "era_4"} {
+		at := e.CreatedAt.Add(time.Duration(min(i, 1)) * time.Second)
+		if err := s.SaveErasure(ctx(t), &kenner.Erasure{ID: id, WorkspaceID: "ws", ProfileID: "p", Status: kenner.ErasurePending, CreatedAt: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var listed []string
+	for cursor := ""; ; {
+		page, err := s.Erasures(ctx(t), "ws", cursor, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page {
+			listed = append(listed, e.ID)
+		}
+		if len(page) < 2 {
+			break
+		}
+		cursor = kenner.ErasureCursor(page[len(page)-1])
+	}
+	if want := []string{"era_4", "era_3", "era_2", "era_1"}; !slices.Equal(listed, want) {
+		t.Errorf("erasures %v, want %v", listed, want)
+	}
+	if other, _ := s.Erasures(ctx(t), "other", "", 10); len(other) != 0 {
+		t.Errorf("another workspace's erasures: %v", other)
+	}
+	if _, err := s.Erasures(ctx(t), "ws", "junk", 10); kenner.ErrorCode(err) != kenner.EInvalid {
+		t.Errorf("bad cursor: %v", err)
+	}
 }
 
 func testAudit(t *testing.T, s kenner.Store) {

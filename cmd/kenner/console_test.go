@@ -173,6 +173,21 @@ func TestConsole(t *testing.T) {
 	if _, p := api("GET", "/v1/profiles/anonymous_id:kiosk-1", ""); p["id"] == prof["id"] {
 		t.Error("the kiosk id is still on the person's profile")
 	}
+	// Erasing someone from the console; the privacy page lists the request.
+	batchSender(t, s.url, creds.WriteKey)(`{"batch":[{"type":"identify","userId":"u9","traits":{"email":"gone@example.com"},"messageId":"e9"}]}`)
+	var gone map[string]any
+	waitUntil(t, "u9's profile", func() bool {
+		var code int
+		code, gone = api("GET", "/v1/profiles/user_id:u9?consistent=true", "")
+		return code == 200
+	})
+	if code, _, page := owner.post("/console/profiles/erase", url.Values{"csrf": {csrf}, "id": {gone["id"].(string)}}); code != 200 || !strings.Contains(page, "Erasure era_") {
+		t.Errorf("erase: %d", code)
+	}
+	waitUntil(t, "the erasure on the privacy page", func() bool {
+		_, _, page := owner.get("/console/privacy")
+		return strings.Contains(page, gone["id"].(string)) && strings.Contains(page, "<td>done</td>")
+	})
 
 	// A user invited from the settings page can sign in with the password shown.
 	code, _, page = owner.post("/console/settings/users", url.Values{"csrf": {csrf}, "email": {"mia@example.com"}, "role": {"marketer"}})
