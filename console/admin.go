@@ -231,7 +231,36 @@ func (c *Console) sourceViewWith(w http.ResponseWriter, r *http.Request, rq *req
 		json.Indent(&b, src.Settings.TrackingPlan, "", "  ")
 		plan = b.String()
 	}
-	data := map[string]any{"ID": src.ID, "Name": src.Name, "Violations": vrows, "Plan": plan,
+	// The source's latest imports (from the console, the CLI or the API), with their progress.
+	var ims struct {
+		Imports []kenner.Import `json:"imports"`
+	}
+	c.call(r.Context(), rq, "GET", "/v1/imports?limit=200", nil, &ims)
+	type irow struct{ Started, File, Type, Status, Progress, Counts string }
+	var irows []irow
+	running := false
+	for _, im := range ims.Imports {
+		if im.SourceID != src.ID || len(irows) == 10 {
+			continue
+		}
+		progress := ""
+		if im.TotalBytes > 0 {
+			progress = fmt.Sprintf("%d%%", min(100, im.Bytes*100/im.TotalBytes))
+		}
+		if im.Status == kenner.ImportRunning {
+			running = true
+		}
+		status := im.Status
+		if im.DryRun {
+			status += " (dry run)"
+		}
+		if im.Error != "" {
+			status += ": " + im.Error
+		}
+		irows = append(irows, irow{shortTime(im.StartedAt.Format(time.RFC3339)), im.File, im.Type, status, progress,
+			fmt.Sprintf("%d rows: %d imported, %d duplicates, %d rejected", im.Rows, im.Imported, im.Duplicates, im.Rejected)})
+	}
+	data := map[string]any{"ID": src.ID, "Name": src.Name, "Violations": vrows, "Plan": plan, "Imports": irows, "ImportRunning": running,
 		"Quarantine": qrows, "CanManage": rq.user.Role.AtLeast(kenner.RoleAdmin), "Tag": c.tagView(r, rq, id)}
 	for k, v := range extra {
 		data[k] = v

@@ -243,6 +243,9 @@ func TestConsole(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(b), "Imported 1 of 2 rows") || !strings.Contains(string(b), "line 3") {
 		t.Errorf("import from the console: %d\n%s", resp.StatusCode, b)
 	}
+	if _, _, page := owner.get("/console/sources/" + srcID); !strings.Contains(page, "crm.csv") || !strings.Contains(page, "2 rows: 1 imported, 0 duplicates, 1 rejected") {
+		t.Errorf("the source's page does not list the import")
+	}
 
 	// A computed trait made in the console.
 	if code, _, page := owner.post("/console/computed-traits", url.Values{"csrf": {csrf}, "name": {"orders_30d"}, "func": {"count"}, "event": {"Order Completed"}, "window": {"30d"}}); code != 200 || !strings.Contains(page, "Computed trait orders_30d created") || !strings.Contains(page, "Order Completed") {
