@@ -156,8 +156,36 @@ func (c *Console) settingsPage(w http.ResponseWriter, r *http.Request, rq *reque
 			roles = append(roles, string(role))
 		}
 	}
+	var rules struct {
+		Priority      []string            `json:"priority"`
+		Limits        map[string]int      `json:"limits"`
+		Blocked       map[string][]string `json:"blocked"`
+		ExternalIDs   []string            `json:"external_ids"`
+		SharedLimit   int                 `json:"shared_limit"`
+		DefaultRegion string              `json:"default_region"`
+	}
+	var ruleRows [][]string
+	if c.call(r.Context(), rq, "GET", "/v1/identity/rules", nil, &rules) == nil {
+		for i, kind := range rules.Priority {
+			limit := "no limit"
+			if n := rules.Limits[kind]; n > 0 {
+				limit = fmt.Sprintf("at most %d per person", n)
+			}
+			ruleRows = append(ruleRows, []string{fmt.Sprint(i + 1), kind, limit, strings.Join(rules.Blocked[kind], ", ")})
+		}
+		for _, kind := range rules.ExternalIDs {
+			if !slices.Contains(rules.Priority, kind) {
+				ruleRows = append(ruleRows, []string{"after those", kind, "no limit", strings.Join(rules.Blocked[kind], ", ")})
+			}
+		}
+	}
+	shared := "off"
+	if rules.SharedLimit > 0 {
+		shared = fmt.Sprintf("an identifier presented by more than %d people stops identifying anyone", rules.SharedLimit)
+	}
 	c.page(w, "settings", rq, "settings", "Users and tokens", map[string]any{"Rows": rows, "Roles": roles,
-		"CanCreate": rq.user.Role.AtLeast(kenner.RoleAdmin), "Notice": notice, "Error": errMsg})
+		"CanCreate": rq.user.Role.AtLeast(kenner.RoleAdmin), "Notice": notice, "Error": errMsg,
+		"Rules": ruleRows, "BlockedAll": strings.Join(rules.Blocked["*"], ", "), "Shared": shared, "Region": rules.DefaultRegion})
 }
 
 // createUser invites a console user; their generated password is shown once.

@@ -4,12 +4,29 @@ import (
 	"net/http"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/identity"
 	"github.com/kenner-cdp/kenner/web"
 )
 
 // Guard is the processor's view of the shared-value guard (process.Processor).
 type Guard interface {
 	Allow(ws string, id kenner.Identifier)
+}
+
+// getIdentityRules answers the identity resolution settings in force (set by configuration:
+// --identity-priority, --identity-limits, --identity-blocked, --external-ids,
+// --identity-shared-limit, --default-region).
+func (s *Server) getIdentityRules(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
+	rules := s.deps.Rules
+	if rules.Priority == nil {
+		rules = identity.DefaultRules()
+	}
+	web.JSON(w, http.StatusOK, map[string]any{
+		"priority": rules.Priority, "limits": rules.Limits, "blocked": rules.Blocked,
+		"external_ids": append([]string{}, s.deps.ExternalIDs...), "shared_limit": s.deps.SharedLimit,
+		"default_region": s.deps.Normalizer.DefaultRegion,
+	})
+	return nil
 }
 
 // listBlockedIdentifiers lists what the shared-value guard stopped using: identifiers

@@ -43,6 +43,9 @@ type Deps struct {
 	Normalizer identity.Normalizer
 	// ExternalIDs are the configured identifier kinds besides the built-in ones.
 	ExternalIDs []string
+	// Rules and SharedLimit are the identity resolution settings in force, shown to admins.
+	Rules       identity.Rules
+	SharedLimit int
 	// Audience compiles definitions and previews segments (the processor).
 	Audience Audience
 	// Builder is woken when definitions change (process.Builder); nil: none.
@@ -145,6 +148,7 @@ func New(deps Deps) *Server {
 	s.admin("GET /v1/privacy/deletion-key", kenner.RoleAdmin, s.getDeletionKey)
 	s.admin("GET /v1/suppressions", kenner.RoleAdmin, s.listSuppressions)
 	s.admin("DELETE /v1/suppressions/{ref}", kenner.RoleOwner, s.liftSuppression)
+	s.admin("GET /v1/identity/rules", kenner.RoleViewer, s.getIdentityRules)
 	s.admin("GET /v1/identity/blocked", kenner.RoleAdmin, s.listBlockedIdentifiers)
 	s.admin("DELETE /v1/identity/blocked/{ref}", kenner.RoleAdmin, s.allowBlockedIdentifier)
 	s.admin("GET /v1/computed-traits", kenner.RoleViewer, s.listComputedTraits)

@@ -120,6 +120,9 @@ func TestConsole(t *testing.T) {
 	if _, _, page := owner.get("/console/settings"); !strings.Contains(page, creds.ConsoleEmail) || !strings.Contains(page, "API token") {
 		t.Errorf("settings lacks the users and tokens")
 	}
+	if _, _, page := owner.get("/console/settings"); !strings.Contains(page, "<td>user_id</td><td>at most 1 per person</td>") || !strings.Contains(page, "test@example.com") {
+		t.Errorf("settings lacks the identity rules")
+	}
 	if _, _, page := owner.get("/console/privacy"); !strings.Contains(page, "GET /v1/profiles/{ref}") {
 		t.Errorf("the audit log does not show the profile read")
 	}

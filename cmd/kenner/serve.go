@@ -127,6 +127,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		Tag:     tag.New(app.creds, decider, pcfg.Normalizer, logger, tag.Config{Version: version(), TrustProxy: cfg.TrustProxy}),
 		Store:   app.store, Log: sealed, Creds: app.creds, Ingest: tracking, Registry: reg, Logger: logger,
 		Consumer: process.ConsumerName, Splitter: proc, Normalizer: pcfg.Normalizer, ExternalIDs: pcfg.ExternalIDs,
+		Rules: pcfg.Rules, SharedLimit: pcfg.SharedLimit,
 		Audience: proc, Builder: builder, Activation: act, Plans: plans,
 		Eraser:       privacy.NewEraser(app.store, app.keys, app.suppress, cfg.SuppressKinds, logger),
 		Suppressions: app.suppress,
