@@ -67,6 +67,12 @@ type Segment struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
+// SegmentCount is a segment's member count on a day (the last count recorded that day).
+type SegmentCount struct {
+	Day     string `json:"day"` // YYYY-MM-DD, UTC
+	Members int64  `json:"members"`
+}
+
 // Aggregate is the incrementally maintained state behind a computed value for one profile:
 // events folded into time buckets, so a windowed value falls as buckets leave the window, and
 // two profiles' states merge by adding buckets up.
@@ -163,6 +169,11 @@ type AudienceStore interface {
 	DeleteSegment(ctx context.Context, workspaceID, id string) error
 	Segment(ctx context.Context, workspaceID, id string) (*Segment, error)
 	Segments(ctx context.Context, workspaceID string) ([]Segment, error)
+	// RecordSegmentCounts keeps each segment's member count as the count of day (YYYY-MM-DD),
+	// replacing what was recorded for that day.
+	RecordSegmentCounts(ctx context.Context, workspaceID, day string, members map[string]int64) error
+	// SegmentCounts lists a segment's daily counts from day from (YYYY-MM-DD) on, oldest first.
+	SegmentCounts(ctx context.Context, workspaceID, segmentID, from string) ([]SegmentCount, error)
 	// SegmentMembers lists members by profile id after the cursor ("" from the start).
 	SegmentMembers(ctx context.Context, workspaceID, segmentID, after string, limit int) ([]Membership, string, error)
 	// MembershipHistory lists a profile's entries and exits, newest first.

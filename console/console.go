@@ -72,7 +72,7 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	if err != nil {
 		return nil, err
 	}
-	for _, page := range []string{"overview", "profiles", "list", "account", "segment_new", "destination_new", "destination", "sources", "events", "computed", "settings", "source", "slots", "privacy"} {
+	for _, page := range []string{"overview", "profiles", "list", "account", "segment_new", "destination_new", "destination", "sources", "events", "computed", "settings", "source", "slots", "privacy", "segment"} {
 		t, err := template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console template %s: %w", page, err)

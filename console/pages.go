@@ -263,7 +263,7 @@ func (c *Console) segments(w http.ResponseWriter, r *http.Request, rq *request) 
 			Members                    int
 		} `json:"segments"`
 	}
-	data := listData{Header: []string{"Name", "Members", "State", "Condition"},
+	data := listData{Header: []string{"Name", "Members", "7 days", "State", "Condition"},
 		Empty:  "No segments yet. A segment is everyone who matches a condition over traits, events, consent and other segments: start with New segment.",
 		NewURL: "/console/segments/new", NewLabel: "New segment"}
 	if err := c.call(r.Context(), rq, "GET", "/v1/segments", nil, &out); err != nil {
@@ -272,7 +272,18 @@ func (c *Console) segments(w http.ResponseWriter, r *http.Request, rq *request) 
 		data.Notice = fmt.Sprintf("Segment %q created; its members are being computed.", name)
 	}
 	for _, s := range out.Segments {
-		data.Rows = append(data.Rows, []string{s.Name, fmt.Sprint(s.Members), s.State, s.Condition})
+		var trend struct {
+			Days []kenner.SegmentCount `json:"days"`
+		}
+		change := ""
+		if c.call(r.Context(), rq, "GET", "/v1/segments/"+url.PathEscape(s.ID)+"/trend?days=8", nil, &trend) == nil && len(trend.Days) > 0 {
+			if n := int64(s.Members) - trend.Days[0].Members; n >= 0 {
+				change = fmt.Sprintf("+%d", n)
+			} else {
+				change = fmt.Sprint(n)
+			}
+		}
+		data.Rows = append(data.Rows, []string{s.Name, fmt.Sprint(s.Members), change, s.State, s.Condition})
 		data.Links = append(data.Links, "/console/segments/"+url.PathEscape(s.ID))
 	}
 	c.page(w, "list", rq, "segments", "Segments", data)
@@ -522,7 +533,7 @@ func (c *Console) segment(w http.ResponseWriter, r *http.Request, rq *request) {
 	id := r.PathValue("id")
 	var seg struct {
 		ID, Name, Condition, State string
-		Members                    int
+		Members                    int64
 	}
 	if err := c.call(r.Context(), rq, "GET", "/v1/segments/"+url.PathEscape(id), nil, &seg); err != nil {
 		c.page(w, "list", rq, "segments", "Segment", listData{Notice: kenner.ErrorMessage(err), Empty: "No such segment."})
@@ -533,17 +544,51 @@ func (c *Console) segment(w http.ResponseWriter, r *http.Request, rq *request) {
 			ProfileID string `json:"profile_id"`
 			Since     string `json:"since"`
 		} `json:"members"`
+		Next string `json:"next"`
 	}
-	c.call(r.Context(), rq, "GET", "/v1/segments/"+url.PathEscape(id)+"/members?limit=100", nil, &ms)
-	data := listData{Header: []string{"Profile", "Member since"},
-		Notice: fmt.Sprintf("%s: %d members (%s). Condition: %s", seg.Name, seg.Members, seg.State, seg.Condition),
-		Empty:  "No members yet: profiles enter as their events and traits match the condition."}
-	if rq.user.Role.AtLeast(kenner.RoleMarketer) {
-		data.NewURL, data.NewLabel = "/console/segments/"+url.PathEscape(id)+"/members.csv", "Download members (CSV)"
-	}
+	q := url.Values{"limit": {"100"}, "after": {r.URL.Query().Get("after")}}
+	c.call(r.Context(), rq, "GET", "/v1/segments/"+url.PathEscape(id)+"/members?"+q.Encode(), nil, &ms)
+	type row struct{ ID, Since string }
+	var rows []row
 	for _, m := range ms.Members {
-		data.Rows = append(data.Rows, []string{m.ProfileID, shortTime(m.Since)})
-		data.Links = append(data.Links, "/console/profiles?q="+url.QueryEscape(m.ProfileID))
+		rows = append(rows, row{m.ProfileID, shortTime(m.Since)})
 	}
-	c.page(w, "list", rq, "segments", "Segment "+seg.Name, data)
+	var trend struct {
+		Days []kenner.SegmentCount `json:"days"`
+	}
+	c.call(r.Context(), rq, "GET", "/v1/segments/"+url.PathEscape(id)+"/trend?days=30", nil, &trend)
+	chart := struct {
+		X []int64 `json:"x"`
+		Y []int64 `json:"y"`
+	}{X: []int64{}, Y: []int64{}}
+	change := "—"
+	weekAgo := time.Now().UTC().AddDate(0, 0, -7).Format(time.DateOnly)
+	today := time.Now().UTC().Format(time.DateOnly)
+	if n := len(trend.Days); seg.State == kenner.SegmentReady && (n == 0 || trend.Days[n-1].Day != today) {
+		trend.Days = append(trend.Days, kenner.SegmentCount{Day: today})
+	}
+	for i, d := range trend.Days {
+		if d.Day == today && i == len(trend.Days)-1 {
+			d.Members = seg.Members // today: as it is now
+		}
+		if t, err := time.Parse(time.DateOnly, d.Day); err == nil {
+			chart.X, chart.Y = append(chart.X, t.Unix()), append(chart.Y, d.Members)
+		}
+	}
+	for _, d := range trend.Days { // the first count of the last 7 days against now
+		if d.Day >= weekAgo {
+			if n := seg.Members - d.Members; n >= 0 {
+				change = fmt.Sprintf("+%d", n)
+			} else {
+				change = fmt.Sprint(n)
+			}
+			break
+		}
+	}
+	data := map[string]any{"Name": seg.Name, "Condition": seg.Condition, "State": seg.State, "Members": seg.Members,
+		"Change": change, "Chart": chart, "Rows": rows, "Next": ms.Next}
+	if rq.user.Role.AtLeast(kenner.RoleMarketer) {
+		data["CSV"] = "/console/segments/" + url.PathEscape(id) + "/members.csv"
+	}
+	c.page(w, "segment", rq, "segments", "Segment "+seg.Name, data)
 }

@@ -179,9 +179,47 @@ func (s *Store) DeleteSegment(ctx context.Context, ws, id string) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM segment_members WHERE workspace_id = $1 AND segment_id = $2`, ws, id); err != nil {
 			return fmt.Errorf("delete segment: %w", err)
 		}
+		if _, err := tx.Exec(ctx, `DELETE FROM segment_counts WHERE workspace_id = $1 AND segment_id = $2`, ws, id); err != nil {
+			return fmt.Errorf("delete segment: %w", err)
+		}
 		_, err = bumpVersion(ctx, tx, ws)
 		return err
 	})
+}
+
+// RecordSegmentCounts implements kenner.AudienceStore.
+func (s *Store) RecordSegmentCounts(ctx context.Context, ws, day string, members map[string]int64) error {
+	ids := make([]string, 0, len(members))
+	counts := make([]int64, 0, len(members))
+	for id, n := range members {
+		ids, counts = append(ids, id), append(counts, n)
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO segment_counts (workspace_id, segment_id, day, members)
+		SELECT $1, id, $2::date, n FROM unnest($3::text[], $4::bigint[]) AS c(id, n)
+		ON CONFLICT (workspace_id, segment_id, day) DO UPDATE SET members = excluded.members`, ws, day, ids, counts)
+	if err != nil {
+		return fmt.Errorf("record segment counts: %w", err)
+	}
+	return nil
+}
+
+// SegmentCounts implements kenner.AudienceStore.
+func (s *Store) SegmentCounts(ctx context.Context, ws, id, from string) ([]kenner.SegmentCount, error) {
+	rows, err := s.pool.Query(ctx, `SELECT to_char(day, 'YYYY-MM-DD'), members FROM segment_counts
+		WHERE workspace_id = $1 AND segment_id = $2 AND day >= $3::date ORDER BY day`, ws, id, from)
+	if err != nil {
+		return nil, fmt.Errorf("segment counts: %w", err)
+	}
+	defer rows.Close()
+	var out []kenner.SegmentCount
+	for rows.Next() {
+		var c kenner.SegmentCount
+		if err := rows.Scan(&c.Day, &c.Members); err != nil {
+			return nil, fmt.Errorf("segment counts: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }
 
 const segmentColumns = `s.id, s.name, s.description, s.condition, s.version, s.created_at, s.updated_at,

@@ -27,7 +27,19 @@ type Builder struct {
 	// definitions add no aggregate (a new segment over traits) need not read the events again,
 	// and need evaluate only the segments whose definitions changed.
 	built map[string]*segment.Engine
+	// counted is what was last recorded of each workspace's segment counts (for the trends).
+	counted map[string]counted
 }
+
+// counted is a workspace's last record of segment counts: when, and which segments.
+type counted struct {
+	at  time.Time
+	ids map[string]bool
+}
+
+// countEvery is how often a workspace's segment member counts are recorded: the day's last
+// record is the day's count.
+const countEvery = 10 * time.Minute
 
 // NewBuilder returns a Builder that looks for work every interval and when woken.
 func NewBuilder(proc *Processor, store kenner.Store, interval time.Duration, logger *slog.Logger) *Builder {
@@ -35,7 +47,7 @@ func NewBuilder(proc *Processor, store kenner.Store, interval time.Duration, log
 		interval = time.Minute
 	}
 	return &Builder{proc: proc, store: store, logger: logger, interval: interval, batch: 500,
-		wake: make(chan struct{}, 1), built: map[string]*segment.Engine{}}
+		wake: make(chan struct{}, 1), built: map[string]*segment.Engine{}, counted: map[string]counted{}}
 }
 
 // Wake makes Run look for work now (after a definitions change).
@@ -76,7 +88,44 @@ func (b *Builder) Once(ctx context.Context) error {
 		if err := b.Sweep(ctx, ws.ID); err != nil {
 			return fmt.Errorf("sweep %s: %w", ws.ID, err)
 		}
+		if err := b.Count(ctx, ws.ID, false); err != nil {
+			return fmt.Errorf("count %s: %w", ws.ID, err)
+		}
 	}
+	return nil
+}
+
+// Count records the workspace's segment member counts as today's (UTC): every countEvery,
+// when a segment became ready since the last record (a new one has its first day at once),
+// or when now.
+func (b *Builder) Count(ctx context.Context, ws string, now bool) error {
+	at := b.proc.now().UTC()
+	last := b.counted[ws]
+	due := now || at.Sub(last.at) >= countEvery
+	if eng := b.built[ws]; !due && eng != nil {
+		// The segments of the last build, from memory: counting members is what waits.
+		for _, s := range eng.Segments() {
+			due = due || !last.ids[s.ID]
+		}
+	}
+	if !due {
+		return nil
+	}
+	segs, err := b.store.Segments(ctx, ws)
+	if err != nil {
+		return err
+	}
+	counts := make(map[string]int64, len(segs))
+	ids := make(map[string]bool, len(segs))
+	for _, s := range segs {
+		if s.State == kenner.SegmentReady {
+			counts[s.ID], ids[s.ID] = s.Members, true
+		}
+	}
+	if err := b.store.RecordSegmentCounts(ctx, ws, at.Format(time.DateOnly), counts); err != nil {
+		return err
+	}
+	b.counted[ws] = counted{at: at, ids: ids}
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -178,6 +179,34 @@ func (s *Server) getSegment(w http.ResponseWriter, r *http.Request, tok *kenner.
 		return err
 	}
 	web.JSON(w, http.StatusOK, seg)
+	return nil
+}
+
+// getSegmentTrend answers a segment's member count per day over the last ?days= (default 30,
+// at most 366), as recorded once a day (the day's last count; today's so far). It does not
+// count the members now: a caller that wants that has GET /v1/segments/{id}.
+func (s *Server) getSegmentTrend(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
+	days := 30
+	if d := r.URL.Query().Get("days"); d != "" {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 1 || n > 366 {
+			return kenner.Errorf(kenner.EInvalid, "days must be a number from 1 to 366")
+		}
+		days = n
+	}
+	id := r.PathValue("id")
+	from := time.Now().UTC().AddDate(0, 0, 1-days).Format(time.DateOnly)
+	counts, err := s.deps.Store.SegmentCounts(r.Context(), tok.WorkspaceID, id, from)
+	if err != nil {
+		return err
+	}
+	if len(counts) == 0 { // a segment not counted yet, or none at all
+		if _, err := s.deps.Store.Segment(r.Context(), tok.WorkspaceID, id); err != nil {
+			return err
+		}
+		counts = []kenner.SegmentCount{}
+	}
+	web.JSON(w, http.StatusOK, map[string]any{"id": id, "days": counts})
 	return nil
 }
 

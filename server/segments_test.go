@@ -52,6 +52,20 @@ func TestSegmentAPI(t *testing.T) {
 		return s["state"] == "ready" && s["members"] == float64(1)
 	})
 
+	// The builder records counts as it sweeps (every second here; at once for a workspace it has
+	// not counted yet).
+	waitFor(t, func() bool {
+		code, trend := st.do(t, "GET", "/v1/segments/"+id+"/trend?days=7", st.tokens[kenner.RoleViewer], "")
+		days, _ := trend["days"].([]any)
+		return code == 200 && len(days) == 1 && days[0].(map[string]any)["members"] == float64(1) &&
+			days[0].(map[string]any)["day"] == time.Now().UTC().Format(time.DateOnly)
+	})
+	if code, _ := st.do(t, "GET", "/v1/segments/seg_nope/trend", tok, ""); code != 404 {
+		t.Errorf("trend of no segment: %d", code)
+	}
+	if code, _ := st.do(t, "GET", "/v1/segments/"+id+"/trend?days=0", tok, ""); code != 400 {
+		t.Errorf("trend of 0 days: %d", code)
+	}
 	code, p := st.do(t, "GET", "/v1/profiles/user_id:u1", tok, "")
 	computed, _ := p["computed"].(map[string]any)
 	if code != 200 || computed["orders_30d"] != float64(2) || computed["revenue"] != 65.5 || len(p["segments"].([]any)) != 1 {

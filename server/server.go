@@ -163,6 +163,7 @@ func New(deps Deps) *Server {
 	s.admin("PUT /v1/segments/{id}", kenner.RoleMarketer, s.updateSegment)
 	s.admin("DELETE /v1/segments/{id}", kenner.RoleMarketer, s.deleteSegment)
 	s.admin("GET /v1/segments/{id}/members", kenner.RoleAnalyst, s.listMembers)
+	s.admin("GET /v1/segments/{id}/trend", kenner.RoleViewer, s.getSegmentTrend)
 	s.admin("GET /v1/destinations", kenner.RoleAdmin, s.listDestinations)
 	s.admin("POST /v1/destinations", kenner.RoleAdmin, s.createDestination)
 	s.admin("GET /v1/destinations/{id}", kenner.RoleAdmin, s.getDestination)

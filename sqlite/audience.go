@@ -173,6 +173,9 @@ func (s *Store) DeleteSegment(ctx context.Context, ws, id string) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM segment_members WHERE workspace_id = ? AND segment_id = ?`, ws, id); err != nil {
 			return fmt.Errorf("delete segment: %w", err)
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM segment_counts WHERE workspace_id = ? AND segment_id = ?`, ws, id); err != nil {
+			return fmt.Errorf("delete segment: %w", err)
+		}
 		_, err = bumpVersion(ctx, tx, ws)
 		return err
 	})
@@ -180,6 +183,37 @@ func (s *Store) DeleteSegment(ctx context.Context, ws, id string) error {
 
 const segmentColumns = `s.id, s.name, s.description, s.condition, s.version, s.created_at, s.updated_at,
 	(SELECT count(*) FROM segment_members m WHERE m.workspace_id = s.workspace_id AND m.segment_id = s.id)`
+
+// RecordSegmentCounts implements kenner.AudienceStore.
+func (s *Store) RecordSegmentCounts(ctx context.Context, ws, day string, members map[string]int64) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for id, n := range members {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO segment_counts (workspace_id, segment_id, day, members) VALUES (?, ?, ?, ?)
+				ON CONFLICT (workspace_id, segment_id, day) DO UPDATE SET members = excluded.members`, ws, id, day, n); err != nil {
+				return fmt.Errorf("record segment counts: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// SegmentCounts implements kenner.AudienceStore.
+func (s *Store) SegmentCounts(ctx context.Context, ws, id, from string) ([]kenner.SegmentCount, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT day, members FROM segment_counts WHERE workspace_id = ? AND segment_id = ? AND day >= ? ORDER BY day`, ws, id, from)
+	if err != nil {
+		return nil, fmt.Errorf("segment counts: %w", err)
+	}
+	defer rows.Close()
+	var out []kenner.SegmentCount
+	for rows.Next() {
+		var c kenner.SegmentCount
+		if err := rows.Scan(&c.Day, &c.Members); err != nil {
+			return nil, fmt.Errorf("segment counts: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
 
 func (s *Store) scanSegments(ctx context.Context, ws string, rows *sql.Rows) ([]kenner.Segment, error) {
 	defer rows.Close()

@@ -52,6 +52,7 @@ func Run(t *testing.T, open Opener) {
 		{"IdentityGuard", testIdentityGuard},
 		{"Users", testUsers},
 		{"Slots", testSlots},
+		{"SegmentCounts", testSegmentCounts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
