@@ -263,7 +263,7 @@ func (c *Console) segments(w http.ResponseWriter, r *http.Request, rq *request) 
 			Members                    int
 		} `json:"segments"`
 	}
-	data := listData{Header: []string{"Name", "Members", "7 days", "State", "Condition"},
+	data := listData{Header: []string{"Name", "Members", "Change in 7 days", "State", "Condition"},
 		Empty:  "No segments yet. A segment is everyone who matches a condition over traits, events, consent and other segments: start with New segment.",
 		NewURL: "/console/segments/new", NewLabel: "New segment"}
 	if err := c.call(r.Context(), rq, "GET", "/v1/segments", nil, &out); err != nil {

@@ -212,6 +212,13 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	screenshot(t, ctx, "segments")
+	if err := chromedp.Do(ctx, chromedp.Click(`//a[text()="Pro customers"]`), chromedp.WaitVisible(`//h2[text()="Members per day"]`)); err != nil {
+		t.Fatal(err)
+	}
+	if text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main"))); !strings.Contains(text, "members (ready)") {
+		t.Errorf("the segment's page:\n%s", text)
+	}
+	accessible(t, ctx, "segment")
 
 	// A webhook destination made in the console, and a delivery to it.
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
