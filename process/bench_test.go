@@ -418,35 +418,13 @@ func benchStore(b *testing.B, name string) {
 	// its scheduled time, and measures latency from that time (so a slow request that delays
 	// the next ones counts against them too).
 	b.Run("lookup-1000rps", func(b *testing.B) {
-		const rate, workers = 1000, 8
-		lat := make([]time.Duration, b.N)
-		start := time.Now()
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for w := range workers {
-			wg.Go(func() {
-				rng := rand.New(rand.NewPCG(uint64(w), 9))
-				for {
-					i := int(next.Add(1)) - 1
-					if i >= b.N {
-						return
-					}
-					due := start.Add(time.Duration(i) * time.Second / rate)
-					time.Sleep(time.Until(due))
-					ref := s.load.anyIdentifier(rng)
-					if _, err := s.store.Profile(b.Context(), "ws", ref); err != nil && kenner.ErrorCode(err) != kenner.ENotFound {
-						b.Error(err)
-						return
-					}
-					lat[i] = time.Since(due)
-				}
-			})
-		}
-		wg.Wait()
-		slices.Sort(lat)
-		b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
-		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
-		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+		paced(b, 1000, 8, 9, func(rng *rand.Rand) error {
+			_, err := s.store.Profile(b.Context(), "ws", s.load.anyIdentifier(rng))
+			if kenner.ErrorCode(err) == kenner.ENotFound {
+				return nil
+			}
+			return err
+		})
 	})
 	// decide-2000rps asks the personalization decision API (HTTP, through tag.Handler) at
 	// 2,000 requests/s from 16 goroutines for visitors named by user or anonymous id, with a
@@ -594,15 +572,46 @@ func benchDecide(b *testing.B, s *loadedStore, rate int) {
 	defer srv.Close()
 	const workers = 16
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
-	lat := make([]time.Duration, b.N)
 	var variants sync.Map
 	b.ResetTimer()
+	paced(b, rate, 16, 11, func(rng *rand.Rand) error {
+		ref := s.load.anyIdentifier(rng)
+		q := "anonymousId="
+		if ref.Kind == kenner.KindUserID {
+			q = "userId="
+		} else if ref.Kind != kenner.KindAnonymousID {
+			ref.Value = "a-" + strings.TrimSuffix(strings.TrimPrefix(ref.Value, "p"), "@example.com") + "-0"
+		}
+		resp, err := client.Get(srv.URL + "/v1/personalize?writeKey=k&" + q + url.QueryEscape(ref.Value))
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var ans tag.Answer
+		if err := json.NewDecoder(resp.Body).Decode(&ans); err != nil || resp.StatusCode != 200 {
+			return fmt.Errorf("decision: %d %v", resp.StatusCode, err)
+		}
+		n, _ := variants.LoadOrStore(ans.Decisions["hero"].Variant, new(atomic.Int64))
+		n.(*atomic.Int64).Add(1)
+		return nil
+	})
+	variants.Range(func(k, v any) bool {
+		b.Logf("variant %v: %d", k, v.(*atomic.Int64).Load())
+		return true
+	})
+}
+
+// paced calls do b.N times at rate calls/s from workers goroutines, each call at its scheduled
+// time, and reports latency from that time (so a slow call that delays the next ones counts
+// against them too): p50, p99 and the rate reached.
+func paced(b *testing.B, rate, workers int, seed uint64, do func(rng *rand.Rand) error) {
+	lat := make([]time.Duration, b.N)
 	start := time.Now()
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(uint64(w), 11))
+			rng := rand.New(rand.NewPCG(uint64(w), seed))
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= b.N {
@@ -610,28 +619,12 @@ func benchDecide(b *testing.B, s *loadedStore, rate int) {
 				}
 				due := start.Add(time.Duration(i) * time.Second / time.Duration(rate))
 				time.Sleep(time.Until(due))
-				ref := s.load.anyIdentifier(rng)
-				q := "anonymousId="
-				if ref.Kind == kenner.KindUserID {
-					q = "userId="
-				} else if ref.Kind != kenner.KindAnonymousID {
-					ref.Value = "a-" + strings.TrimSuffix(strings.TrimPrefix(ref.Value, "p"), "@example.com") + "-0"
-				}
-				resp, err := client.Get(srv.URL + "/v1/personalize?writeKey=k&" + q + url.QueryEscape(ref.Value))
+				err := do(rng)
+				lat[i] = time.Since(due)
 				if err != nil {
 					b.Error(err)
 					return
 				}
-				var ans tag.Answer
-				err = json.NewDecoder(resp.Body).Decode(&ans)
-				resp.Body.Close()
-				lat[i] = time.Since(due)
-				if err != nil || resp.StatusCode != 200 {
-					b.Errorf("decision: %d %v", resp.StatusCode, err)
-					return
-				}
-				n, _ := variants.LoadOrStore(ans.Decisions["hero"].Variant, new(atomic.Int64))
-				n.(*atomic.Int64).Add(1)
 			}
 		})
 	}
@@ -641,8 +634,4 @@ func benchDecide(b *testing.B, s *loadedStore, rate int) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 	b.ReportMetric(float64(b.N)/took.Seconds(), "req/s")
-	variants.Range(func(k, v any) bool {
-		b.Logf("variant %v: %d", k, v.(*atomic.Int64).Load())
-		return true
-	})
 }
