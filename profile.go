@@ -196,6 +196,9 @@ type ProfileStore interface {
 	// Profile finds a profile by any identifier, or by its id (kind "id", which also finds a
 	// profile merged away and answers the survivor), with its identities.
 	Profile(ctx context.Context, workspaceID string, id Identifier) (*Profile, error)
+	// ProfileState is Profile without the identities: the state alone, for a read on a hot
+	// path (a personalization decision) that does not show them.
+	ProfileState(ctx context.Context, workspaceID string, id Identifier) (*Profile, error)
 	// Decisions lists a profile's identity decisions, newest first, after cursor (0: from the
 	// newest); it returns the next cursor (0 at the end).
 	Decisions(ctx context.Context, workspaceID, profileID string, after int64, limit int) ([]Decision, int64, error)

@@ -66,6 +66,38 @@ func (s *Store) Profile(ctx context.Context, ws string, id kenner.Identifier) (*
 	return out, nil
 }
 
+// ProfileState implements kenner.ProfileStore.
+func (s *Store) ProfileState(ctx context.Context, ws string, id kenner.Identifier) (*kenner.Profile, error) {
+	pid := id.Value
+	if id.Kind != kenner.KindProfileID {
+		err := s.pool.QueryRow(ctx, `SELECT profile_id FROM identities WHERE workspace_id = $1 AND kind = $2 AND value = $3`,
+			ws, id.Kind, id.Value).Scan(&pid)
+		if err == pgx.ErrNoRows {
+			return nil, kenner.Errorf(kenner.ENotFound, "no profile has %s", id)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("find profile: %w", err)
+		}
+	}
+	var data []byte
+	var first, last, expires *time.Time
+	var p storedProfile
+	err := s.pool.QueryRow(ctx, `SELECT `+profileColumns+` FROM profiles WHERE workspace_id = $1 AND id = (
+		SELECT CASE WHEN merged_into <> '' THEN merged_into ELSE id END FROM profiles WHERE workspace_id = $1 AND id = $2)`, ws, pid).
+		Scan(&p.WorkspaceID, &p.ID, &p.Rank, &p.mergedInto, &data, &first, &last, &p.Version, &p.UpdatedAt, &expires)
+	if err == pgx.ErrNoRows {
+		return nil, kenner.Errorf(kenner.ENotFound, "no profile has %s", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find profile: %w", err)
+	}
+	sp, err := decodeProfile(p, data, first, last, expires, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &sp.Profile, nil
+}
+
 // Decisions implements kenner.ProfileStore.
 func (s *Store) Decisions(ctx context.Context, ws, profileID string, after int64, limit int) ([]kenner.Decision, int64, error) {
 	limit = kenner.PageLimit(limit)

@@ -114,6 +114,16 @@ func (s *SealedStore) Profile(ctx context.Context, ws string, id kenner.Identifi
 	return p, err
 }
 
+// ProfileState implements kenner.ProfileStore.
+func (s *SealedStore) ProfileState(ctx context.Context, ws string, id kenner.Identifier) (*kenner.Profile, error) {
+	p, err := s.Store.ProfileState(ctx, ws, s.c.SealIdentifier(id))
+	if kenner.ErrorCode(err) == kenner.ENotFound {
+		return nil, kenner.Errorf(kenner.ENotFound, "no profile has %s", id)
+	}
+	s.c.openProfile(p)
+	return p, err
+}
+
 // Profiles implements kenner.AudienceStore.
 func (s *SealedStore) Profiles(ctx context.Context, ws string, ids []string) (map[string]*kenner.Profile, error) {
 	ps, err := s.Store.Profiles(ctx, ws, ids)

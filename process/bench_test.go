@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -564,6 +565,9 @@ func benchDecide(b *testing.B, s *loadedStore, rate int) {
 			b.Fatal(err)
 		}
 	}
+	// kenner serve collects garbage at 200 % heap growth under its memory limit (gcPercent in
+	// cmd/kenner): measure under the same setting.
+	defer debug.SetGCPercent(debug.SetGCPercent(200))
 	dec := tag.NewDecider(s.store, s.proc, s.store, nil)
 	h := tag.New(benchSource{}, dec, identity.Normalizer{}, slog.New(slog.DiscardHandler), tag.Config{})
 	mux := http.NewServeMux()

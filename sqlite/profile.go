@@ -11,6 +11,36 @@ import (
 
 // Profile implements kenner.ProfileStore.
 func (s *Store) Profile(ctx context.Context, ws string, id kenner.Identifier) (*kenner.Profile, error) {
+	p, err := s.profileState(ctx, ws, id)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.lookups.identities.QueryContext(ctx, ws, p.ID)
+	if err != nil {
+		return nil, fmt.Errorf("profile identities: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var i kenner.Identity
+		var at int64
+		if err := rows.Scan(&i.Kind, &i.Value, &i.SourceID, &i.MessageID, &i.Rank, &at); err != nil {
+			return nil, fmt.Errorf("profile identities: %w", err)
+		}
+		i.At = fromMillis(at)
+		p.Identities = append(p.Identities, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("profile identities: %w", err)
+	}
+	return p, nil
+}
+
+// ProfileState implements kenner.ProfileStore.
+func (s *Store) ProfileState(ctx context.Context, ws string, id kenner.Identifier) (*kenner.Profile, error) {
+	return s.profileState(ctx, ws, id)
+}
+
+func (s *Store) profileState(ctx context.Context, ws string, id kenner.Identifier) (*kenner.Profile, error) {
 	pid := id.Value
 	if id.Kind != kenner.KindProfileID {
 		err := s.lookups.owner.QueryRowContext(ctx, ws, id.Kind, id.Value).Scan(&pid)
@@ -30,23 +60,6 @@ func (s *Store) Profile(ctx context.Context, ws string, id kenner.Identifier) (*
 	}
 	if err != nil {
 		return nil, fmt.Errorf("find profile: %w", err)
-	}
-	rows, err := s.lookups.identities.QueryContext(ctx, ws, p.ID)
-	if err != nil {
-		return nil, fmt.Errorf("profile identities: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var i kenner.Identity
-		var at int64
-		if err := rows.Scan(&i.Kind, &i.Value, &i.SourceID, &i.MessageID, &i.Rank, &at); err != nil {
-			return nil, fmt.Errorf("profile identities: %w", err)
-		}
-		i.At = fromMillis(at)
-		p.Identities = append(p.Identities, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("profile identities: %w", err)
 	}
 	return &p.Profile, nil
 }

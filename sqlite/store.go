@@ -77,6 +77,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(8)
+	// Keep them all open: database/sql keeps 2 idle by default, so a burst of reads closed the
+	// others and the next burst opened them again (pragmas, a fresh page cache, statements
+	// prepared anew), which was most of the decision API's tail latency at 1M profiles.
+	r.SetMaxIdleConns(8)
 	s := &Store{w: w, r: r, commitSlot: make(chan struct{}, 1)}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()

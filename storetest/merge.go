@@ -50,6 +50,15 @@ func testMergeChain(t *testing.T, s kenner.Store) {
 		if got, err := s.Profile(ctx(t), "ws", email(p)); err != nil || got.ID != "p3" {
 			t.Errorf("profile of %s answers %v, %v; want p3", email(p), got, err)
 		}
+		// The state alone: the same profile, without its identities.
+		full, _ := s.Profile(ctx(t), "ws", email(p))
+		state, err := s.ProfileState(ctx(t), "ws", email(p))
+		if err != nil || state.ID != "p3" || len(state.Identities) != 0 || state.Version != full.Version {
+			t.Errorf("profile state of %s: %+v, %v", email(p), state, err)
+		}
+	}
+	if _, err := s.ProfileState(ctx(t), "ws", kenner.Identifier{Kind: "email", Value: "nobody@example.com"}); kenner.ErrorCode(err) != kenner.ENotFound {
+		t.Errorf("profile state of no one: %v", err)
 	}
 	apply(t, s, func(ctx context.Context, b kenner.Batch) error {
 		var all []kenner.Identifier

@@ -19,9 +19,9 @@ type Engines interface {
 	Engine(ctx context.Context, ws string) (*segment.Engine, error)
 }
 
-// Profiles finds a profile by one of its identifiers.
+// Profiles finds a profile's state by one of its identifiers.
 type Profiles interface {
-	Profile(ctx context.Context, ws string, id kenner.Identifier) (*kenner.Profile, error)
+	ProfileState(ctx context.Context, ws string, id kenner.Identifier) (*kenner.Profile, error)
 }
 
 // Decision is what one slot shows one visitor. Control is true for a person in the slot's
@@ -53,8 +53,10 @@ type Decider struct {
 	pii      *privacy.PII
 	now      func() time.Time
 
-	mu    sync.Mutex
-	cache map[string]*compiledSet
+	mu         sync.Mutex
+	cache      map[string]*compiledSet
+	refreshing map[string]bool
+	changes    map[string]int // per workspace, how often Changed was called: a refresh begun before a change is not kept
 }
 
 type compiledSet struct {
@@ -80,13 +82,15 @@ func NewDecider(slots kenner.SlotStore, engines Engines, profiles Profiles, pii 
 	if pii == nil {
 		pii = privacy.NewPII(nil)
 	}
-	return &Decider{slots: slots, engines: engines, profiles: profiles, pii: pii, now: time.Now, cache: map[string]*compiledSet{}}
+	return &Decider{slots: slots, engines: engines, profiles: profiles, pii: pii, now: time.Now, cache: map[string]*compiledSet{},
+		refreshing: map[string]bool{}, changes: map[string]int{}}
 }
 
 // Changed drops what the decider holds of a workspace, after its slots changed.
 func (d *Decider) Changed(ws string) {
 	d.mu.Lock()
 	delete(d.cache, ws)
+	d.changes[ws]++
 	d.mu.Unlock()
 }
 
@@ -121,13 +125,39 @@ func compileSlot(eng *segment.Engine, s kenner.Slot) (compiledSlot, error) {
 // set returns the workspace's compiled slots, compiling them again when they are older than
 // refreshEvery. A slot that no longer compiles (a segment it names was deleted) is skipped:
 // its visitors get the default, and the rest of the site is unaffected.
+//
+// Only the request that finds the set stale refreshes it, outside the lock; the others go on
+// with the stale set meanwhile. Holding the lock through a refresh (it reads the definitions
+// in a store transaction) stalled every decision behind it: at 1M profiles that was a p99 of
+// 13–19 ms instead of 3.
 func (d *Decider) set(ctx context.Context, ws string) (*compiledSet, error) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	now := d.now()
-	if c := d.cache[ws]; c != nil && now.Sub(c.at) < refreshEvery {
+	c := d.cache[ws]
+	if c != nil && (now.Sub(c.at) < refreshEvery || d.refreshing[ws]) {
+		d.mu.Unlock()
 		return c, nil
 	}
+	d.refreshing[ws] = true
+	gen := d.changes[ws]
+	d.mu.Unlock()
+	fresh, err := d.compile(ctx, ws, now)
+	d.mu.Lock()
+	delete(d.refreshing, ws)
+	if err == nil && d.changes[ws] == gen {
+		d.cache[ws] = fresh
+	}
+	d.mu.Unlock()
+	if err != nil {
+		if c != nil {
+			return c, nil // the last good set, rather than no decisions at all
+		}
+		return nil, err
+	}
+	return fresh, nil
+}
+
+func (d *Decider) compile(ctx context.Context, ws string, now time.Time) (*compiledSet, error) {
 	eng, err := d.engines.Engine(ctx, ws)
 	if err != nil {
 		return nil, err
@@ -147,7 +177,6 @@ func (d *Decider) set(ctx context.Context, ws string) (*compiledSet, error) {
 			c.rules = append(c.rules, v.rule)
 		}
 	}
-	d.cache[ws] = c
 	return c, nil
 }
 
@@ -164,7 +193,7 @@ func (d *Decider) Decide(ctx context.Context, ws string, ids []kenner.Identifier
 		if id.Value == "" {
 			continue
 		}
-		p, err = d.profiles.Profile(ctx, ws, id)
+		p, err = d.profiles.ProfileState(ctx, ws, id)
 		if err == nil {
 			break
 		}

@@ -279,12 +279,22 @@ const (
 	batchMemoryLimit = 0
 )
 
+// gcPercent is the garbage collector's target under a soft memory limit (GOGC's 100 without
+// one). The limit already bounds the heap, so collecting at 200 % growth rather than 100 %
+// halves the collections of a lightly loaded server: the personalization decision API's p99
+// at 2,000 requests/s on 1M profiles went from 3.9–6.9 ms to 2.6–3.6 ms, while the tracking
+// API under load, which runs at the limit either way, did not move (BENCHMARKS.md).
+const gcPercent = 200
+
 // setMemoryLimit applies --memory-limit: a soft limit makes the garbage collector work harder
 // as the process nears it, instead of letting the heap double freely under sustained load.
-// GOMEMLIMIT overrides it.
+// GOMEMLIMIT overrides it, GOGC the collector's target.
 func setMemoryLimit(cfg config) {
 	if os.Getenv("GOMEMLIMIT") == "" && cfg.MemoryLimit > 0 {
 		debug.SetMemoryLimit(cfg.MemoryLimit << 20)
+		if os.Getenv("GOGC") == "" {
+			debug.SetGCPercent(gcPercent)
+		}
 	}
 }
 
