@@ -292,6 +292,13 @@ func (l *SealedLog) open(ctx context.Context, recs []kenner.LogRecord) error {
 	aeads := map[subjectID]cipher.AEAD{}
 	for i := range recs {
 		events := make([][]byte, len(recs[i].Events))
+		// The plain texts of a record share one buffer: one allocation per record, not one
+		// per event (the record's own bytes are not ours to overwrite).
+		size := 0
+		for _, e := range recs[i].Events {
+			size += len(e)
+		}
+		buf := make([]byte, 0, size)
 		for j, e := range recs[i].Events {
 			if len(e) == 0 || e[0] != sealedMark {
 				events[j] = e
@@ -316,12 +323,13 @@ func (l *SealedLog) open(ctx context.Context, recs []kenner.LogRecord) error {
 				aeads[s] = aead
 			}
 			ns := aead.NonceSize()
-			plain, err := aead.Open(nil, e[1+subjectLen:1+subjectLen+ns], e[1+subjectLen+ns:], aad(recs[i].WorkspaceID, s))
+			plain, err := aead.Open(buf, e[1+subjectLen:1+subjectLen+ns], e[1+subjectLen+ns:], aad(recs[i].WorkspaceID, s))
 			if err != nil {
 				l.broken.Inc()
 				continue
 			}
-			events[j] = plain
+			events[j] = plain[len(buf):len(plain):len(plain)]
+			buf = plain
 		}
 		recs[i].Events = events
 	}
