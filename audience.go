@@ -129,6 +129,14 @@ type Membership struct {
 	Since     time.Time `json:"since"`
 }
 
+// Counts of the whole workspace are recorded beside the segments' (RecordSegmentCounts) under
+// these ids, which no segment can have: counting a million profiles takes seconds, so the
+// overview reads the last recorded count instead.
+const (
+	CountOfProfiles   = "$profiles"
+	CountOfIdentified = "$identified"
+)
+
 // MembershipEvent is a profile entering or leaving a segment, kept as the profile's history.
 type MembershipEvent struct {
 	ID        int64     `json:"-"`
@@ -196,6 +204,8 @@ type AudienceStore interface {
 	ProfileIDs(ctx context.Context, workspaceID, after string, limit int) ([]string, error)
 	// CountProfiles counts a workspace's live profiles.
 	CountProfiles(ctx context.Context, workspaceID string) (int64, error)
+	// CountIdentified counts a workspace's live profiles that have a user id.
+	CountIdentified(ctx context.Context, workspaceID string) (int64, error)
 	// ExpiringProfiles lists profiles whose windowed values change at or before t.
 	ExpiringProfiles(ctx context.Context, workspaceID string, t time.Time, limit int) ([]string, error)
 	// Changes lists the changes stream after seq, oldest first.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,7 +61,41 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, rq *request) 
 		Sampled                                  int
 		Sources                                  []sourceCount
 		Chart                                    template.JS
+		// From /v1/stats: Profiles is "" until the first count; Processing says in words
+		// whether the profiles are up to date with what arrived.
+		Profiles, Identified, CountedOn, Processing string
+		Behind                                      bool
 	}{}
+	var stats struct {
+		Profiles, Identified *struct {
+			Count int64
+			Day   string
+		}
+		Processing struct {
+			Behind     bool
+			LagSeconds float64 `json:"lag_seconds"`
+		}
+	}
+	if err := c.call(ctx, rq, "GET", "/v1/stats", nil, &stats); err == nil {
+		if p := stats.Profiles; p != nil {
+			data.Profiles, data.CountedOn = thousands(p.Count), "on "+p.Day
+			if p.Day == c.now().UTC().Format(time.DateOnly) {
+				data.CountedOn = "today"
+			}
+			if i := stats.Identified; i != nil && p.Count > 0 {
+				data.Identified = fmt.Sprintf("%.0f%%", 100*float64(i.Count)/float64(p.Count))
+			}
+		}
+		data.Behind = stats.Processing.Behind
+		switch lag := time.Duration(stats.Processing.LagSeconds * float64(time.Second)); {
+		case !data.Behind:
+			data.Processing = "up to date"
+		case lag > 0:
+			data.Processing = lag.Round(time.Second).String() + " behind"
+		default:
+			data.Processing = "catching up"
+		}
+	}
 	var segs struct {
 		Segments []struct{ Members int } `json:"segments"`
 	}
@@ -102,6 +137,25 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, rq *request) 
 		data.Chart = template.JS(b)
 	}
 	c.page(w, "overview", rq, "overview", "Overview", data)
+}
+
+// thousands writes n with a thin space between groups of three digits (1 477 367), which
+// reads the same in every language.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteString("\u202f")
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
 }
 
 // profileView is a profile as the profile page shows it.

@@ -353,6 +353,17 @@ func (s *Store) CountProfiles(ctx context.Context, ws string) (int64, error) {
 	return n, nil
 }
 
+// CountIdentified implements kenner.AudienceStore: identities move to the survivor of a
+// merge, so the profiles they name are live.
+func (s *Store) CountIdentified(ctx context.Context, ws string) (int64, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, `SELECT count(DISTINCT profile_id) FROM identities WHERE workspace_id = $1 AND kind = $2`,
+		ws, kenner.KindUserID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count identified profiles: %w", err)
+	}
+	return n, nil
+}
+
 // ExpiringProfiles implements kenner.AudienceStore.
 func (s *Store) ExpiringProfiles(ctx context.Context, ws string, t time.Time, limit int) ([]string, error) {
 	return s.strings(ctx, `SELECT id FROM profiles WHERE workspace_id = $1 AND expires IS NOT NULL AND expires <= $2 AND merged_into = ''

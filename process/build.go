@@ -27,9 +27,27 @@ type Builder struct {
 	// definitions add no aggregate (a new segment over traits) need not read the events again,
 	// and need evaluate only the segments whose definitions changed.
 	built map[string]*segment.Engine
-	// counted is what was last recorded of each workspace's segment counts (for the trends).
-	counted map[string]counted
+	// counted is what was last recorded of each workspace's segment counts (for the trends);
+	// profilesCounted when its profiles were last counted, and how long that took.
+	counted         map[string]counted
+	profilesCounted map[string]counting
 }
+
+type counting struct {
+	at   time.Time
+	took time.Duration
+}
+
+// recountAfter is how long after a count of the workspace's profiles that took took the next
+// one is due: a thousand times as long, so that counting costs at most a thousandth of a
+// core, from every recountFloor (a small workspace's overview is current) to every
+// countEvery (a million profiles take seconds to count).
+func (b *Builder) recountAfter(took time.Duration) time.Duration {
+	return min(max(1000*took, b.recountFloor()), countEvery)
+}
+
+// recountFloor is the shortest time between two counts of a workspace's profiles.
+func (b *Builder) recountFloor() time.Duration { return min(b.interval, 10*time.Second) }
 
 // counted is a workspace's last record of segment counts: when, and which segments.
 type counted struct {
@@ -47,7 +65,7 @@ func NewBuilder(proc *Processor, store kenner.Store, interval time.Duration, log
 		interval = time.Minute
 	}
 	return &Builder{proc: proc, store: store, logger: logger, interval: interval, batch: 500,
-		wake: make(chan struct{}, 1), built: map[string]*segment.Engine{}, counted: map[string]counted{}}
+		wake: make(chan struct{}, 1), built: map[string]*segment.Engine{}, counted: map[string]counted{}, profilesCounted: map[string]counting{}}
 }
 
 // Wake makes Run look for work now (after a definitions change).
@@ -62,17 +80,42 @@ func (b *Builder) Wake() {
 func (b *Builder) Run(ctx context.Context) {
 	t := time.NewTicker(b.interval)
 	defer t.Stop()
+	// Profiles are counted more often than the sweep runs (recountAfter decides when).
+	counts := time.NewTicker(b.recountFloor())
+	defer counts.Stop()
 	for {
 		if err := b.Once(ctx); err != nil && ctx.Err() == nil {
 			b.logger.Error("segment build or sweep failed; retrying", "err", err, "after", b.interval)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-b.wake:
+		for waiting := true; waiting; {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				waiting = false
+			case <-b.wake:
+				waiting = false
+			case <-counts.C:
+				if err := b.countAll(ctx); err != nil && ctx.Err() == nil {
+					b.logger.Error("counting profiles failed", "err", err)
+				}
+			}
 		}
 	}
+}
+
+// countAll records the counts that are due in every workspace.
+func (b *Builder) countAll(ctx context.Context) error {
+	wss, err := b.store.Workspaces(ctx)
+	if err != nil {
+		return err
+	}
+	for _, ws := range wss {
+		if err := b.Count(ctx, ws.ID, false); err != nil {
+			return fmt.Errorf("count %s: %w", ws.ID, err)
+		}
+	}
+	return nil
 }
 
 // Once runs one round: every workspace's pending build, then its sweep.
@@ -97,7 +140,8 @@ func (b *Builder) Once(ctx context.Context) error {
 
 // Count records the workspace's segment member counts as today's (UTC): every countEvery,
 // when a segment became ready since the last record (a new one has its first day at once),
-// or when now.
+// or when now. The workspace's profile and identified counts are recorded beside them as
+// often as recountAfter allows.
 func (b *Builder) Count(ctx context.Context, ws string, now bool) error {
 	at := b.proc.now().UTC()
 	last := b.counted[ws]
@@ -108,24 +152,40 @@ func (b *Builder) Count(ctx context.Context, ws string, now bool) error {
 			due = due || !last.ids[s.ID]
 		}
 	}
-	if !due {
-		return nil
-	}
-	segs, err := b.store.Segments(ctx, ws)
-	if err != nil {
-		return err
-	}
-	counts := make(map[string]int64, len(segs))
-	ids := make(map[string]bool, len(segs))
-	for _, s := range segs {
-		if s.State == kenner.SegmentReady {
-			counts[s.ID], ids[s.ID] = s.Members, true
+	counts := map[string]int64{}
+	var ids map[string]bool
+	if due {
+		segs, err := b.store.Segments(ctx, ws)
+		if err != nil {
+			return err
 		}
+		ids = make(map[string]bool, len(segs))
+		for _, s := range segs {
+			if s.State == kenner.SegmentReady {
+				counts[s.ID], ids[s.ID] = s.Members, true
+			}
+		}
+	}
+	if pc, ok := b.profilesCounted[ws]; !ok || at.Sub(pc.at) >= b.recountAfter(pc.took) {
+		start := time.Now()
+		var err error
+		if counts[kenner.CountOfProfiles], err = b.store.CountProfiles(ctx, ws); err != nil {
+			return err
+		}
+		if counts[kenner.CountOfIdentified], err = b.store.CountIdentified(ctx, ws); err != nil {
+			return err
+		}
+		b.profilesCounted[ws] = counting{at: at, took: time.Since(start)}
+	}
+	if len(counts) == 0 && !due {
+		return nil
 	}
 	if err := b.store.RecordSegmentCounts(ctx, ws, at.Format(time.DateOnly), counts); err != nil {
 		return err
 	}
-	b.counted[ws] = counted{at: at, ids: ids}
+	if due {
+		b.counted[ws] = counted{at: at, ids: ids}
+	}
 	return nil
 }
 

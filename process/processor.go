@@ -31,6 +31,9 @@ type Processor struct {
 	metrics *metrics
 	now     func() time.Time
 	applied atomic.Int64
+	// until holds, per partition, when the last event applied was received: how far behind
+	// the processor is, for the console's overview (AppliedUntil).
+	until   sync.Map // int → time.Time
 	engines engines
 	guard   guard
 }
@@ -168,8 +171,20 @@ func (p *Processor) Apply(ctx context.Context, part int, recs []kenner.LogRecord
 	p.metrics.position.WithLabelValues(fmt.Sprint(part)).Set(float64(last))
 	if len(events) > 0 {
 		p.metrics.lag.Observe(p.now().Sub(events[len(events)-1].ReceivedAt).Seconds())
+		p.until.Store(part, events[len(events)-1].ReceivedAt)
 	}
 	return nil
+}
+
+// AppliedUntil is when the last event this processor applied from the partition was
+// received (ok false: none yet since it started). While the partition is behind the log,
+// now minus that time is how late its profiles are.
+func (p *Processor) AppliedUntil(partition int) (time.Time, bool) {
+	t, ok := p.until.Load(partition)
+	if !ok {
+		return time.Time{}, false
+	}
+	return t.(time.Time), true
 }
 
 func (p *Processor) committed() {

@@ -92,3 +92,28 @@ func TestReplayIsIdempotent(t *testing.T) {
 		t.Errorf("replay differs (-original +replay):\n%s", diff)
 	}
 }
+
+// TestAppliedUntil: the processor remembers, per partition, when the last event it applied was
+// received (how late its profiles are while behind), and nothing for a partition it has not
+// applied anything from.
+func TestAppliedUntil(t *testing.T) {
+	store := openStore(t)
+	if err := store.CreateWorkspace(t.Context(), &kenner.Workspace{ID: "ws", Name: "ws"}); err != nil {
+		t.Fatal(err)
+	}
+	p := process.New(nil, store, process.DefaultConfig(), prometheus.NewRegistry(), discard)
+	if _, ok := p.AppliedUntil(1); ok {
+		t.Error("applied until: known before anything was applied")
+	}
+	rec := kenner.LogRecord{Seq: 1, Partition: 1, WorkspaceID: "ws", SourceID: "src", Events: [][]byte{body("m1", "u1"), body("m2", "u2")}}
+	if err := p.Apply(t.Context(), 1, []kenner.LogRecord{rec}); err != nil {
+		t.Fatal(err)
+	}
+	want := time.Date(2026, 11, 24, 10, 0, 1, 0, time.UTC)
+	if got, ok := p.AppliedUntil(1); !ok || !got.Equal(want) {
+		t.Errorf("applied until = %v, %v; want %v", got, ok, want)
+	}
+	if _, ok := p.AppliedUntil(0); ok {
+		t.Error("partition 0: known though nothing was applied from it")
+	}
+}

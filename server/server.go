@@ -72,6 +72,14 @@ type Deps struct {
 	// (nil: personalization is not available).
 	Tag     *tag.Handler
 	Decider *tag.Decider
+	// Progress tells how far processing has got (the processor); nil: /v1/stats says only
+	// which partitions are behind.
+	Progress Progress
+}
+
+// Progress is how far the processor has got; see process.Processor.AppliedUntil.
+type Progress interface {
+	AppliedUntil(partition int) (time.Time, bool)
 }
 
 // Splitter moves identifiers out of a profile; see process.Processor.Split.
@@ -148,6 +156,7 @@ func New(deps Deps) *Server {
 	s.admin("GET /v1/privacy/deletion-key", kenner.RoleAdmin, s.getDeletionKey)
 	s.admin("GET /v1/suppressions", kenner.RoleAdmin, s.listSuppressions)
 	s.admin("DELETE /v1/suppressions/{ref}", kenner.RoleOwner, s.liftSuppression)
+	s.admin("GET /v1/stats", kenner.RoleViewer, s.getStats)
 	s.admin("GET /v1/identity/rules", kenner.RoleViewer, s.getIdentityRules)
 	s.admin("GET /v1/identity/blocked", kenner.RoleAdmin, s.listBlockedIdentifiers)
 	s.admin("DELETE /v1/identity/blocked/{ref}", kenner.RoleAdmin, s.allowBlockedIdentifier)

@@ -103,6 +103,7 @@ func newStack(t testing.TB, opts ...func(*stackConfig)) *stack {
 	deps.Store, deps.Log, deps.Creds, deps.Ingest, deps.Registry, deps.Logger = store, log, creds, tracking, reg, logger
 	deps.Plans = sc.ingest.Plans
 	deps.Consumer, deps.Splitter, deps.Audience, deps.Builder, deps.Activation, deps.Guard = process.ConsumerName, proc, proc, builder, act, proc
+	deps.Progress = proc
 	st.api = server.New(deps)
 	srv := httptest.NewServer(st.api)
 	st.url = srv.URL

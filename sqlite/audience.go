@@ -407,6 +407,17 @@ func (s *Store) CountProfiles(ctx context.Context, ws string) (int64, error) {
 	return n, nil
 }
 
+// CountIdentified implements kenner.AudienceStore: identities move to the survivor of a
+// merge, so the profiles they name are live.
+func (s *Store) CountIdentified(ctx context.Context, ws string) (int64, error) {
+	var n int64
+	if err := s.r.QueryRowContext(ctx, `SELECT count(DISTINCT profile_id) FROM identities WHERE workspace_id = ? AND kind = ?`,
+		ws, kenner.KindUserID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count identified profiles: %w", err)
+	}
+	return n, nil
+}
+
 // ExpiringProfiles implements kenner.AudienceStore.
 func (s *Store) ExpiringProfiles(ctx context.Context, ws string, t time.Time, limit int) ([]string, error) {
 	return s.strings(ctx, `SELECT id FROM profiles INDEXED BY profiles_expires WHERE workspace_id = ? AND expires > 0 AND expires <= ? AND merged_into = ''

@@ -26,6 +26,10 @@ func testMergeChain(t *testing.T, s kenner.Store) {
 		for i, p := range ids {
 			c.Created = append(c.Created, kenner.GraphNode{ID: p, Rank: int64(i + 1)})
 			c.Identities[p] = []kenner.Identity{{Identifier: email(p), SourceID: "src", MessageID: "m-" + p, Rank: int64(i + 1), At: at}}
+			if p == "p0" || p == "p2" { // identified: they have a user id
+				c.Identities[p] = append(c.Identities[p], kenner.Identity{Identifier: kenner.Identifier{Kind: kenner.KindUserID, Value: "u-" + p},
+					SourceID: "src", MessageID: "m-" + p, Rank: int64(i + 1), At: at})
+			}
 			c.Decisions = append(c.Decisions, kenner.Decision{ProfileID: p, Action: kenner.DecisionMerge, From: "x", Identifier: email(p), MessageID: "m-" + p, Reason: "test", At: at})
 			e := event("ws", uint64(i+1), 0, "m-"+p, "", "a-"+p)
 			e.ProfileID = p
@@ -39,9 +43,16 @@ func testMergeChain(t *testing.T, s kenner.Store) {
 		}
 		return b.WriteGraph(ctx, "ws", kenner.GraphChanges{Merges: []kenner.Merge{{Into: "p1", From: "p0"}}})
 	})
+	// p0's user id went to p1 with the merge: two live profiles are identified, p1 and p2.
+	if n, err := s.CountIdentified(ctx(t), "ws"); err != nil || n != 2 {
+		t.Errorf("CountIdentified before the chain = %d, %v; want 2", n, err)
+	}
 	apply(t, s, func(ctx context.Context, b kenner.Batch) error {
 		return b.WriteGraph(ctx, "ws", kenner.GraphChanges{Merges: []kenner.Merge{{Into: "p2", From: "p1"}, {Into: "p3", From: "p2"}}})
 	})
+	if n, err := s.CountIdentified(ctx(t), "ws"); err != nil || n != 1 {
+		t.Errorf("CountIdentified after the chain = %d, %v; want 1 (p3)", n, err)
+	}
 	for _, p := range ids {
 		got, err := s.Profile(ctx(t), "ws", kenner.Identifier{Kind: kenner.KindProfileID, Value: p})
 		if err != nil || got.ID != "p3" {
@@ -69,8 +80,8 @@ func testMergeChain(t *testing.T, s kenner.Store) {
 		if err != nil {
 			return err
 		}
-		if len(g.Profiles) != 1 || len(g.Profiles["p3"].Identifiers) != 4 {
-			t.Errorf("graph after the chain: %+v, want p3 alone with 4 identifiers", g.Profiles)
+		if len(g.Profiles) != 1 || len(g.Profiles["p3"].Identifiers) != 6 {
+			t.Errorf("graph after the chain: %+v, want p3 alone with 6 identifiers", g.Profiles)
 		}
 		return nil
 	})

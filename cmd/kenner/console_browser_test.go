@@ -140,6 +140,23 @@ func TestConsoleInBrowser(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
+	// Profiles are counted in the background (every 10 s at this size): the overview shows the
+	// count that includes the people sent above, and processing up to date.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		n, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#stat-profiles .n")))
+		state, err2 := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#stat-processing .n")))
+		if err == nil && err2 == nil && n != "…" && n != "0" && state == "up to date" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("the overview shows %q profiles (%v), processing %q (%v)", n, err, state, err2)
+			break
+		}
+		time.Sleep(time.Second)
+		if err := chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(`//h1[text()="Overview"]`)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if drawn, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('#events-chart canvas') !== null`)); err != nil || !drawn {
 		t.Errorf("the events chart was not drawn (%v)", err)
 	}

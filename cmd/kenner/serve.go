@@ -128,7 +128,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		Store:   app.store, Log: sealed, Creds: app.creds, Ingest: tracking, Registry: reg, Logger: logger,
 		Consumer: process.ConsumerName, Splitter: proc, Normalizer: pcfg.Normalizer, ExternalIDs: pcfg.ExternalIDs,
 		Rules: pcfg.Rules, SharedLimit: pcfg.SharedLimit,
-		Audience: proc, Builder: builder, Activation: act, Plans: plans,
+		Audience: proc, Builder: builder, Activation: act, Plans: plans, Progress: proc,
 		Eraser:       privacy.NewEraser(app.store, app.keys, app.suppress, cfg.SuppressKinds, logger),
 		Suppressions: app.suppress,
 		Guard:        proc,

@@ -1,0 +1,42 @@
+package server_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/kenner-cdp/kenner"
+)
+
+// TestStats: the overview's figures: profiles and identified profiles as the builder counts
+// them, and whether processing has caught up with the log.
+func TestStats(t *testing.T) {
+	st := newStack(t)
+	viewer := st.tokens[kenner.RoleViewer]
+	now := time.Now().UTC().Format(time.RFC3339)
+	st.track(t, `{"batch":[
+		{"type":"identify","userId":"u1","anonymousId":"a1","traits":{"plan":"pro"},"timestamp":"`+now+`"},
+		{"type":"page","anonymousId":"a2","name":"Home","timestamp":"`+now+`"},
+		{"type":"page","anonymousId":"a3","name":"Home","timestamp":"`+now+`"}]}`)
+	var stats map[string]any
+	waitFor(t, func() bool {
+		var code int
+		code, stats = st.do(t, "GET", "/v1/stats", viewer, "")
+		p, _ := stats["profiles"].(map[string]any)
+		i, _ := stats["identified"].(map[string]any)
+		return code == 200 && p != nil && p["count"] == float64(3) && i != nil && i["count"] == float64(1)
+	})
+	if day := stats["profiles"].(map[string]any)["day"]; day != time.Now().UTC().Format(time.DateOnly) {
+		t.Errorf("profiles counted on %v, want today", day)
+	}
+	proc := stats["processing"].(map[string]any)
+	parts, _ := proc["partitions"].([]any)
+	if len(parts) == 0 || proc["behind"] != false || proc["lag_seconds"] != float64(0) {
+		t.Errorf("processing after the events were counted: %v", proc)
+	}
+	if d := stats["destinations"].(map[string]any); d["count"] != float64(0) || d["pending"] != float64(0) {
+		t.Errorf("destinations: %v", d)
+	}
+	if code, _ := st.do(t, "GET", "/v1/stats", "", ""); code != 401 {
+		t.Errorf("stats without a token: %d, want 401", code)
+	}
+}
