@@ -55,10 +55,17 @@ const (
 
 // Log is a kenner.Log on JetStream.
 type Log struct {
-	opts     Options
-	srv      *server.Server // nil when external
-	nc       *natsgo.Conn
-	js       jetstream.JetStream
+	opts Options
+	srv  *server.Server // nil when external
+	nc   *natsgo.Conn
+	js   jetstream.JetStream
+	// rc is the readers' own connection (rjs its JetStream): the server cuts a connection
+	// whose undelivered messages pass its limit (a slow consumer), and readers falling behind
+	// under load must not take the tracking API's appends down with them (they did: 503s
+	// "server is disconnected" at 25k events/s).
+	rc       *natsgo.Conn
+	rjs      jetstream.JetStream
+	rclosed  chan struct{}
 	stream   jetstream.Stream
 	logger   *slog.Logger
 	appender *appender
@@ -85,28 +92,41 @@ func Open(ctx context.Context, opts Options, logger *slog.Logger) (*Log, error) 
 	if opts.Replicas <= 0 {
 		opts.Replicas = 1
 	}
-	l := &Log{opts: opts, logger: logger, closed: make(chan struct{})}
+	l := &Log{opts: opts, logger: logger, closed: make(chan struct{}), rclosed: make(chan struct{})}
 	onClosed := natsgo.ClosedHandler(func(*natsgo.Conn) { close(l.closed) })
+	onReaderClosed := natsgo.ClosedHandler(func(*natsgo.Conn) { close(l.rclosed) })
 	var err error
 	if opts.URL == "" {
 		users := newEmbeddedUsers()
 		if l.srv, err = startEmbedded(opts, users, logger); err != nil {
 			return nil, err
 		}
-		l.nc, err = natsgo.Connect("", natsgo.InProcessServer(l.srv), natsgo.Name("kenner"), natsgo.MaxReconnects(-1), onClosed,
-			natsgo.UserInfo(users.kenner.Username, users.kenner.Password))
+		own := func(name string, closed natsgo.Option) (*natsgo.Conn, error) {
+			return natsgo.Connect("", natsgo.InProcessServer(l.srv), natsgo.Name(name), natsgo.MaxReconnects(-1), closed,
+				natsgo.UserInfo(users.kenner.Username, users.kenner.Password))
+		}
+		if l.nc, err = own("kenner", onClosed); err == nil {
+			l.rc, err = own("kenner-readers", onReaderClosed)
+		}
 		if err == nil {
 			l.dest, err = natsgo.Connect("", natsgo.InProcessServer(l.srv), natsgo.Name("kenner-destinations"), natsgo.MaxReconnects(-1),
 				natsgo.UserInfo(users.destinations.Username, users.destinations.Password))
 		}
 	} else {
 		l.nc, err = natsgo.Connect(opts.URL, natsgo.Name("kenner"), natsgo.MaxReconnects(-1), natsgo.RetryOnFailedConnect(false), onClosed)
+		if err == nil {
+			l.rc, err = natsgo.Connect(opts.URL, natsgo.Name("kenner-readers"), natsgo.MaxReconnects(-1), natsgo.RetryOnFailedConnect(false), onReaderClosed)
+		}
 	}
 	if err != nil {
 		l.Close()
 		return nil, fmt.Errorf("connect to nats: %w", err)
 	}
 	if l.js, err = jetstream.New(l.nc, jetstream.WithPublishAsyncMaxPending(8192)); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if l.rjs, err = jetstream.New(l.rc); err != nil {
 		l.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
@@ -122,13 +142,15 @@ func startEmbedded(opts Options, users embeddedUsers, logger *slog.Logger) (*ser
 		Users: []*server.User{users.kenner, users.destinations},
 		// Clients of --nats-listen connect without credentials, as before users existed,
 		// and get Kenner's own rights: that listener is for trusted tools only.
-		NoAuthUser:   users.kenner.Username,
-		ServerName:   "kenner-embedded",
-		JetStream:    true,
-		StoreDir:     opts.Dir,
-		DontListen:   true,
-		NoSigs:       true,
-		MaxPayload:   8 << 20,
+		NoAuthUser: users.kenner.Username,
+		ServerName: "kenner-embedded",
+		JetStream:  true,
+		StoreDir:   opts.Dir,
+		DontListen: true,
+		NoSigs:     true,
+		MaxPayload: 8 << 20,
+		// Room for the readers' connection to have all its pulls undelivered (readBufferBytes).
+		MaxPending:   128 << 20,
 		SyncAlways:   opts.SyncAlways,
 		SyncInterval: opts.SyncInterval,
 	}
@@ -245,8 +267,17 @@ func (l *Log) Close() error {
 	if l.dest != nil {
 		l.dest.Close()
 	}
-	if l.nc != nil {
+	if l.rc != nil {
 		// Drain lets readers finish what they were handed before the connection closes.
+		if l.rc.Drain() == nil {
+			select {
+			case <-l.rclosed:
+			case <-time.After(10 * time.Second):
+			}
+		}
+		l.rc.Close()
+	}
+	if l.nc != nil {
 		if l.nc.Drain() == nil {
 			select {
 			case <-l.closed:

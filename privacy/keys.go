@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kenner-cdp/kenner"
@@ -39,6 +40,10 @@ type Keys struct {
 
 	mu    sync.Mutex
 	cache map[subjectID]cachedKey // pointer-free, so a large cache costs the GC nothing
+
+	batch *keyBatch // group commit of new keys (create)
+	// createFirst: most keys recently missing from the cache were new (forWriteCount).
+	createFirst atomic.Bool
 }
 
 // subjectID is a subject's name: the first 16 bytes of its keyed hash (its hex is the store's
@@ -63,7 +68,7 @@ func NewKeys(store kenner.PrivacyStore, secret []byte) *Keys {
 	block, _ := aes.NewCipher(derive("key-wrap/v1")) // 32 bytes: AES-256
 	wrap, _ := cipher.NewGCM(block)
 	k := &Keys{store: store, wrap: wrap, subject: derive("subject/v1"), suppKey: derive("suppression/v1"), delKey: derive("deletion-notice/v1"),
-		now: time.Now, cache: map[subjectID]cachedKey{}}
+		now: time.Now, cache: map[subjectID]cachedKey{}, batch: newKeyBatch()}
 	k.macs.New = func() any { return hmac.New(sha256.New, k.subject) }
 	return k
 }
@@ -119,23 +124,57 @@ func (k *Keys) forWrite(ctx context.Context, ws string, subjects []subjectID) (m
 	return out, err
 }
 
-// forWriteCount is forWrite, also saying how many keys were missing.
+// forWriteCount is forWrite, also saying how many keys were missing. While most keys it has
+// had to find were missing (new people arriving), it skips looking them up and creates them
+// at once: the store keeps a key another writer stored first, and answers it. That saves a
+// store read per request, a fifth of the CPU of a server taking one event per request from
+// new visitors. When most turn out to exist, it looks them up again.
 func (k *Keys) forWriteCount(ctx context.Context, ws string, subjects []subjectID) (map[subjectID][32]byte, int, error) {
-	out, missing, err := k.lookup(ctx, ws, subjects)
-	if err != nil || len(missing) == 0 {
+	if k.createFirst.Load() {
+		out, miss := k.cached(subjects)
+		if len(miss) == 0 {
+			return out, 0, nil
+		}
+		stored, existed, err := k.create(ws, miss)
+		if err != nil {
+			return nil, 0, err
+		}
+		k.createFirst.Store(2*existed <= len(miss))
+		return out, len(miss) - existed, k.add(ws, stored, out)
+	}
+	out, missing, looked, err := k.lookup(ctx, ws, subjects)
+	if err != nil || looked == 0 {
 		return out, 0, err
 	}
-	fresh := make(map[string][]byte, len(missing))
-	for _, s := range missing {
-		var dk [32]byte
-		rand.Read(dk[:])
-		fresh[s.String()] = k.seal(ws, s.String(), dk[:])
+	k.createFirst.Store(2*len(missing) > looked)
+	if len(missing) == 0 {
+		return out, 0, nil
 	}
-	stored, err := k.store.PutSubjectKeys(ctx, ws, fresh)
+	stored, _, err := k.create(ws, missing)
 	if err != nil {
 		return nil, 0, err
 	}
 	return out, len(missing), k.add(ws, stored, out)
+}
+
+// cached returns the keys of subjects this node has cached, and the subjects it has not
+// (each once).
+func (k *Keys) cached(subjects []subjectID) (map[subjectID][32]byte, []subjectID) {
+	out := make(map[subjectID][32]byte, len(subjects))
+	var miss []subjectID
+	seen := map[subjectID]bool{}
+	now := k.now().UnixNano()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, s := range subjects {
+		if c, ok := k.cache[s]; ok && now-c.at < int64(keyTTL) {
+			out[s] = c.key
+		} else if !seen[s] {
+			seen[s] = true
+			miss = append(miss, s)
+		}
+	}
+	return out, miss
 }
 
 // forCreate is forWrite for subjects that are likely new (a bulk load of new people): it
@@ -211,42 +250,35 @@ func (k *Keys) forCreate(ctx context.Context, ws string, subjects []subjectID) (
 
 // forRead returns the data keys subjects still have; a destroyed key is simply absent.
 func (k *Keys) forRead(ctx context.Context, ws string, subjects []subjectID) (map[subjectID][32]byte, error) {
-	out, _, err := k.lookup(ctx, ws, subjects)
+	out, _, _, err := k.lookup(ctx, ws, subjects)
 	return out, err
 }
 
-func (k *Keys) lookup(ctx context.Context, ws string, subjects []subjectID) (map[subjectID][32]byte, []subjectID, error) {
-	out := make(map[subjectID][32]byte, len(subjects))
-	var miss []string
-	seen := map[subjectID]bool{}
-	now := k.now().UnixNano()
-	k.mu.Lock()
-	for _, s := range subjects {
-		if c, ok := k.cache[s]; ok && now-c.at < int64(keyTTL) {
-			out[s] = c.key
-		} else if !seen[s] {
-			seen[s] = true
-			miss = append(miss, s.String())
-		}
-	}
-	k.mu.Unlock()
+// lookup returns the keys of subjects, from the cache or the store, the subjects that have
+// none, and how many it looked for in the store.
+func (k *Keys) lookup(ctx context.Context, ws string, subjects []subjectID) (map[subjectID][32]byte, []subjectID, int, error) {
+	out, miss := k.cached(subjects)
 	if len(miss) == 0 {
-		return out, nil, nil
+		return out, nil, 0, nil
 	}
-	stored, err := k.store.SubjectKeys(ctx, ws, miss)
+	ids := make([]string, len(miss))
+	for i, s := range miss {
+		ids[i] = s.String()
+	}
+	stored, err := k.store.SubjectKeys(ctx, ws, ids)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	if err := k.add(ws, stored, out); err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	var missing []subjectID
-	for s := range seen {
+	for _, s := range miss {
 		if _, ok := out[s]; !ok {
 			missing = append(missing, s)
 		}
 	}
-	return out, missing, nil
+	return out, missing, len(miss), nil
 }
 
 func (k *Keys) add(ws string, wrapped map[string][]byte, out map[subjectID][32]byte) error {

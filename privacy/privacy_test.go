@@ -210,3 +210,74 @@ func TestReserveModes(t *testing.T) {
 		t.Errorf("b reads %q, want a's event", got)
 	}
 }
+
+// Concurrent appends through one node, of people new and shared between them, create each
+// person's key once (the creations of waiting appends are committed together) and every
+// event reads back.
+func TestConcurrentAppendsShareKeyCreation(t *testing.T) {
+	_, _, _, _, a := setup(t)
+	const appends = 32
+	done := make(chan error, appends)
+	var want [][]byte
+	for i := range appends {
+		var evs [][]byte
+		for j := range 5 {
+			// the first two people are in every append; the others are new to this one
+			user := fmt.Sprintf("u-%d-%d", i, j)
+			if j < 2 {
+				user = fmt.Sprintf("shared-%d", j)
+			}
+			evs = append(evs, []byte(fmt.Sprintf(`{"type":"track","userId":%q,"event":"E","messageId":"m-%d-%d"}`, user, i, j)))
+		}
+		want = append(want, evs...)
+		go func() { done <- a.Append(t.Context(), []kenner.LogBatch{{WorkspaceID: "ws", Events: evs}}) }()
+	}
+	for range appends {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string]bool{}
+	for _, e := range read(t, a) {
+		got[string(e)] = true
+	}
+	for _, e := range want {
+		if !got[string(e)] {
+			t.Errorf("event %s did not read back", e)
+		}
+	}
+}
+
+// A node that has been creating keys for new people (it skips looking them up) and then meets
+// people another node created keeps the other node's keys: both read every event.
+func TestCreateFirstKeepsOtherNodesKeys(t *testing.T) {
+	store, _, _, mem, a := setup(t)
+	b := privacy.NewSealedLog(mem, privacy.NewKeys(store, []byte("0123456789abcdef0123456789abcdef")), nil, nil)
+	batch := func(prefix string) []kenner.LogBatch {
+		var evs [][]byte
+		for i := range 10 {
+			evs = append(evs, []byte(fmt.Sprintf(`{"type":"track","userId":"%s%d","event":"E","messageId":"%s-m%d"}`, prefix, i, prefix, i)))
+		}
+		return []kenner.LogBatch{{WorkspaceID: "ws", Events: evs}}
+	}
+	// a meets new people twice (the second time it creates without looking); b creates others.
+	for _, step := range []struct {
+		l      *privacy.SealedLog
+		prefix string
+	}{{a, "new"}, {a, "newer"}, {b, "theirs"}, {a, "theirs"}} {
+		if err := step.l.Append(t.Context(), batch(step.prefix)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, l := range map[string]*privacy.SealedLog{"a": a, "b": b} {
+		evs := read(t, l)
+		if len(evs) != 40 {
+			t.Fatalf("%s read %d events, want 40", name, len(evs))
+		}
+		for i, e := range evs {
+			if !bytes.HasPrefix(e, []byte(`{"type":"track"`)) {
+				t.Errorf("%s: event %d read %q", name, i, e)
+			}
+		}
+	}
+}

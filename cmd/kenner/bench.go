@@ -175,7 +175,9 @@ func loadTest(ctx context.Context, name, base, writeKey string, clients, batch i
 				resp, err := client.Do(req)
 				d := time.Since(t0)
 				ok := err == nil && resp.StatusCode == 200
+				var answer []byte
 				if resp != nil {
+					answer, _ = io.ReadAll(io.LimitReader(resp.Body, 512))
 					io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
 				}
@@ -184,7 +186,13 @@ func loadTest(ctx context.Context, name, base, writeKey string, clients, batch i
 				}
 				requests.Add(1)
 				if !ok {
-					errs.Add(1)
+					if errs.Add(1) == 1 { // the first failure says what the others likely were
+						what := fmt.Sprint(err)
+						if err == nil {
+							what = fmt.Sprintf("%d %s", resp.StatusCode, bytes.TrimSpace(answer))
+						}
+						fmt.Fprintf(os.Stderr, "%s: first failed request: %s\n", name, what)
+					}
 					continue
 				}
 				events.Add(int64(batch))

@@ -274,8 +274,15 @@ func changesOptions(cfg config) nats.ChangesOptions {
 // batchMemoryLimit that of imports and syncs, which hold a few chunks of rows and the keys
 // of every person they create: under serve's limit the garbage collector ran without pause
 // and a million-row import took a fifth longer.
+//
+// 1 GiB, not 512 MiB: under the tracking API's load the embedded JetStream server alone keeps
+// about 200 MB of 8 MB block buffers in the heap, and at 512 MiB the collector ran without
+// pause (a fifth of the CPU) and emptied the server's buffer pools, which then allocated
+// (and zeroed) new blocks. At 1 GiB `kenner bench ingest` (16 × 100) accepted 22.4–24.3k
+// events/s against 14.5–15.4k, p50 49–57 ms against 84–96 ms, for an RSS of 1.34 GB
+// against 0.74 GB (BENCHMARKS.md). A small machine sets --memory-limit lower.
 const (
-	serveMemoryLimit = 512
+	serveMemoryLimit = 1024
 	batchMemoryLimit = 0
 )
 
