@@ -7,11 +7,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/kenner-cdp/kenner/internal/benchenv"
 )
 
 // BenchmarkWriteFloor is the sqlite package's BenchmarkWriteFloor on Pebble: the least work
@@ -30,15 +31,9 @@ func BenchmarkWriteFloor(b *testing.B) {
 }
 
 func writeFloor(b *testing.B, bodies bool) {
-	profiles, events := 20_000, 200_000
-	if v, err := strconv.Atoi(os.Getenv("KENNER_BENCH_PROFILES")); err == nil && v > 0 {
-		profiles = v
-	}
-	if v, err := strconv.Atoi(os.Getenv("KENNER_BENCH_EVENTS")); err == nil && v > 0 {
-		events = v
-	}
+	profiles, events := benchenv.Sizes()
 	dir := b.TempDir()
-	if keep := os.Getenv("KENNER_BENCH_KEEP"); keep != "" {
+	if keep := benchenv.KeepDir(); keep != "" {
 		dir = keep
 	}
 	variant := "pointers"

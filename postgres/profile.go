@@ -9,18 +9,29 @@ import (
 	"github.com/kenner-cdp/kenner"
 )
 
+// profileIDOf is the id of the profile an identifier belongs to (the profile's own id for
+// kind "id", which may name a profile merged away).
+func (s *Store) profileIDOf(ctx context.Context, ws string, id kenner.Identifier) (string, error) {
+	if id.Kind == kenner.KindProfileID {
+		return id.Value, nil
+	}
+	var pid string
+	err := s.pool.QueryRow(ctx, `SELECT profile_id FROM identities WHERE workspace_id = $1 AND kind = $2 AND value = $3`,
+		ws, id.Kind, id.Value).Scan(&pid)
+	if err == pgx.ErrNoRows {
+		return "", kenner.Errorf(kenner.ENotFound, "no profile has %s", id)
+	}
+	if err != nil {
+		return "", fmt.Errorf("find profile: %w", err)
+	}
+	return pid, nil
+}
+
 // Profile implements kenner.ProfileStore.
 func (s *Store) Profile(ctx context.Context, ws string, id kenner.Identifier) (*kenner.Profile, error) {
-	pid := id.Value
-	if id.Kind != kenner.KindProfileID {
-		err := s.pool.QueryRow(ctx, `SELECT profile_id FROM identities WHERE workspace_id = $1 AND kind = $2 AND value = $3`,
-			ws, id.Kind, id.Value).Scan(&pid)
-		if err == pgx.ErrNoRows {
-			return nil, kenner.Errorf(kenner.ENotFound, "no profile has %s", id)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("find profile: %w", err)
-		}
+	pid, err := s.profileIDOf(ctx, ws, id)
+	if err != nil {
+		return nil, err
 	}
 	// One round trip: the profile (or the one it was merged into) and its identities.
 	rows, err := s.pool.Query(ctx, `WITH p AS (
@@ -68,21 +79,14 @@ func (s *Store) Profile(ctx context.Context, ws string, id kenner.Identifier) (*
 
 // ProfileState implements kenner.ProfileStore.
 func (s *Store) ProfileState(ctx context.Context, ws string, id kenner.Identifier) (*kenner.Profile, error) {
-	pid := id.Value
-	if id.Kind != kenner.KindProfileID {
-		err := s.pool.QueryRow(ctx, `SELECT profile_id FROM identities WHERE workspace_id = $1 AND kind = $2 AND value = $3`,
-			ws, id.Kind, id.Value).Scan(&pid)
-		if err == pgx.ErrNoRows {
-			return nil, kenner.Errorf(kenner.ENotFound, "no profile has %s", id)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("find profile: %w", err)
-		}
+	pid, err := s.profileIDOf(ctx, ws, id)
+	if err != nil {
+		return nil, err
 	}
 	var data []byte
 	var first, last, expires *time.Time
 	var p storedProfile
-	err := s.pool.QueryRow(ctx, `SELECT `+profileColumns+` FROM profiles WHERE workspace_id = $1 AND id = (
+	err = s.pool.QueryRow(ctx, `SELECT `+profileColumns+` FROM profiles WHERE workspace_id = $1 AND id = (
 		SELECT CASE WHEN merged_into <> '' THEN merged_into ELSE id END FROM profiles WHERE workspace_id = $1 AND id = $2)`, ws, pid).
 		Scan(&p.WorkspaceID, &p.ID, &p.Rank, &p.mergedInto, &data, &first, &last, &p.Version, &p.UpdatedAt, &expires)
 	if err == pgx.ErrNoRows {

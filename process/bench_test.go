@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/identity"
+	"github.com/kenner-cdp/kenner/internal/benchenv"
 	"github.com/kenner-cdp/kenner/postgres"
 	"github.com/kenner-cdp/kenner/postgres/pgtest"
 	"github.com/kenner-cdp/kenner/privacy"
@@ -37,16 +38,7 @@ import (
 // KENNER_BENCH_EVENTS events (default 200,000) into a store, once per store and run, then
 // measure processing more events and looking profiles up. BENCHMARKS.md has the figures at
 // 1,000,000 profiles and 10,000,000 events.
-func benchSize() (profiles, events int) {
-	profiles, events = 20_000, 200_000
-	if v, err := strconv.Atoi(os.Getenv("KENNER_BENCH_PROFILES")); err == nil && v > 0 {
-		profiles = v
-	}
-	if v, err := strconv.Atoi(os.Getenv("KENNER_BENCH_EVENTS")); err == nil && v > 0 {
-		events = v
-	}
-	return profiles, events
-}
+func benchSize() (profiles, events int) { return benchenv.Sizes() }
 
 // benchLoad generates events as a web shop sees them: each person browses on one of two
 // devices (anonymous id); one event in four carries their user id, one in twenty is an
@@ -141,7 +133,7 @@ func loaded(b *testing.B, name string) *loadedStore {
 		dir := b.TempDir()
 		// KENNER_BENCH_KEEP names a directory where the loaded store stays for the next run
 		// of the same size: a full-size load takes a quarter of an hour.
-		if keep := os.Getenv("KENNER_BENCH_KEEP"); keep != "" {
+		if keep := benchenv.KeepDir(); keep != "" {
 			dir = keep
 			kept = filepath.Join(dir, fmt.Sprintf("k-%d-%d.db", profiles, events))
 		}

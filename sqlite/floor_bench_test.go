@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kenner-cdp/kenner/internal/benchenv"
 )
 
 // BenchmarkWriteFloor measures the least work the embedded store must do per processed event,
@@ -35,15 +37,9 @@ func BenchmarkWriteFloor(b *testing.B) {
 }
 
 func writeFloor(b *testing.B, bare bool) {
-	profiles, events := 20_000, 200_000
-	if v, err := strconv.Atoi(os.Getenv("KENNER_BENCH_PROFILES")); err == nil && v > 0 {
-		profiles = v
-	}
-	if v, err := strconv.Atoi(os.Getenv("KENNER_BENCH_EVENTS")); err == nil && v > 0 {
-		events = v
-	}
+	profiles, events := benchenv.Sizes()
 	dir := b.TempDir()
-	if keep := os.Getenv("KENNER_BENCH_KEEP"); keep != "" {
+	if keep := benchenv.KeepDir(); keep != "" {
 		dir = keep
 	}
 	variant := "indexed"
