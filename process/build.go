@@ -39,11 +39,11 @@ type counting struct {
 }
 
 // recountAfter is how long after a count of the workspace's profiles that took took the next
-// one is due: a thousand times as long, so that counting costs at most a thousandth of a
-// core, from every recountFloor (a small workspace's overview is current) to every
-// countEvery (a million profiles take seconds to count).
+// one is due: a hundred times as long, so that counting costs at most a hundredth of a core,
+// from every recountFloor (a small workspace's overview is current) to every countEvery (a
+// million profiles take seconds to count).
 func (b *Builder) recountAfter(took time.Duration) time.Duration {
-	return min(max(1000*took, b.recountFloor()), countEvery)
+	return min(max(100*took, b.recountFloor()), countEvery)
 }
 
 // recountFloor is the shortest time between two counts of a workspace's profiles.
