@@ -75,6 +75,10 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, rq *request) 
 			Behind     bool
 			LagSeconds float64 `json:"lag_seconds"`
 		}
+		Segments struct {
+			Count   int
+			Members int
+		}
 	}
 	if err := c.call(ctx, rq, "GET", "/v1/stats", nil, &stats); err == nil {
 		if p := stats.Profiles; p != nil {
@@ -86,6 +90,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, rq *request) 
 				data.Identified = fmt.Sprintf("%.0f%%", 100*float64(i.Count)/float64(p.Count))
 			}
 		}
+		data.Segments, data.Members = stats.Segments.Count, stats.Segments.Members
 		data.Behind = stats.Processing.Behind
 		switch lag := time.Duration(stats.Processing.LagSeconds * float64(time.Second)); {
 		case !data.Behind:
@@ -94,15 +99,6 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, rq *request) 
 			data.Processing = lag.Round(time.Second).String() + " behind"
 		default:
 			data.Processing = "catching up"
-		}
-	}
-	var segs struct {
-		Segments []struct{ Members int } `json:"segments"`
-	}
-	if err := c.call(ctx, rq, "GET", "/v1/segments", nil, &segs); err == nil {
-		data.Segments = len(segs.Segments)
-		for _, s := range segs.Segments {
-			data.Members += s.Members
 		}
 	}
 	var dests struct {
@@ -243,20 +239,21 @@ func (c *Console) profiles(w http.ResponseWriter, r *http.Request, rq *request) 
 			v := &profileView{ID: p.ID, Identities: p.Identities, Computed: sortedValues(p.Computed),
 				CanErase: rq.user.Role.AtLeast(kenner.RoleAdmin)}
 			v.Traits = c.traitRows(r, rq, p.ID, p.Traits)
+			// The person's segments with their names (the segment list would also count every
+			// segment's members).
 			var segs struct {
 				Segments []struct{ ID, Name string } `json:"segments"`
 			}
-			names := map[string]string{}
-			if c.call(ctx, rq, "GET", "/v1/segments", nil, &segs) == nil {
+			if c.call(ctx, rq, "GET", "/v1/profiles/id:"+url.PathEscape(p.ID)+"/segments?limit=1", nil, &segs) == nil {
 				for _, s := range segs.Segments {
-					names[s.ID] = s.Name
+					name := s.Name
+					if name == "" {
+						name = s.ID
+					}
+					v.Segments = append(v.Segments, name)
 				}
-			}
-			for _, id := range p.Segments {
-				if n := names[id]; n != "" {
-					id = n
-				}
-				v.Segments = append(v.Segments, id)
+			} else {
+				v.Segments = p.Segments
 			}
 			var evs struct {
 				Events []json.RawMessage `json:"events"`

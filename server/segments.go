@@ -425,11 +425,21 @@ func (s *Server) getProfileSegments(w http.ResponseWriter, r *http.Request, tok 
 		Name  string    `json:"name"`
 		Since time.Time `json:"since"`
 	}
+	// Names from the compiled definitions the processor keeps: Store.Segment would also count
+	// each segment's members, a tenth of a second at a million profiles.
+	names := map[string]string{}
+	if eng, err := s.engine(r.Context(), tok.WorkspaceID); err == nil && eng != nil {
+		for _, seg := range eng.Segments() {
+			names[seg.ID] = seg.Name
+		}
+	}
 	segs := []current{}
 	for _, id := range sortedIDs(p.Segments) {
-		c := current{ID: id, Since: p.Segments[id]}
-		if seg, err := s.deps.Store.Segment(r.Context(), tok.WorkspaceID, id); err == nil {
-			c.Name = seg.Name
+		c := current{ID: id, Since: p.Segments[id], Name: names[id]}
+		if c.Name == "" {
+			if seg, err := s.deps.Store.Segment(r.Context(), tok.WorkspaceID, id); err == nil {
+				c.Name = seg.Name
+			}
 		}
 		segs = append(segs, c)
 	}

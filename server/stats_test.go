@@ -44,6 +44,15 @@ func TestStats(t *testing.T) {
 	if d := stats["destinations"].(map[string]any); d["count"] != float64(0) || d["pending"] != float64(0) {
 		t.Errorf("destinations: %v", d)
 	}
+	// Segment members as last recorded: a new segment's count is recorded once it is built.
+	if code, seg := st.do(t, "POST", "/v1/segments", st.tokens[kenner.RoleMarketer], `{"name":"Pro","condition":"has(traits.plan) && traits.plan == \"pro\""}`); code != 201 {
+		t.Fatalf("create segment: %d %v", code, seg)
+	}
+	waitFor(t, func() bool {
+		_, stats = st.do(t, "GET", "/v1/stats", viewer, "")
+		segs, _ := stats["segments"].(map[string]any)
+		return segs != nil && segs["count"] == float64(1) && segs["members"] == float64(1)
+	})
 	if code, _ := st.do(t, "GET", "/v1/stats", "", ""); code != 401 {
 		t.Errorf("stats without a token: %d, want 401", code)
 	}
