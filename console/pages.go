@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -65,6 +66,10 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, rq *request) 
 		// whether the profiles are up to date with what arrived.
 		Profiles, Identified, CountedOn, Processing string
 		Behind                                      bool
+		// Problems are the latest deliveries given up and tracking-plan violations, shown to
+		// the roles that may see destinations and sources.
+		Problems     []problem
+		ShowProblems bool
 	}{}
 	var stats struct {
 		Profiles, Identified *struct {
@@ -102,13 +107,28 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, rq *request) 
 		}
 	}
 	var dests struct {
-		Destinations []struct{ Pending int } `json:"destinations"`
+		Destinations []struct {
+			ID, Name string
+			Pending  int
+		} `json:"destinations"`
 	}
 	if err := c.call(ctx, rq, "GET", "/v1/destinations", nil, &dests); err == nil {
 		data.Destinations = len(dests.Destinations)
 		for _, d := range dests.Destinations {
 			data.Pending += d.Pending
 		}
+	}
+	var srcs struct {
+		Sources []struct{ ID, Name string } `json:"sources"`
+	}
+	names := map[string]string{}
+	if c.call(ctx, rq, "GET", "/v1/sources", nil, &srcs) == nil {
+		for _, s := range srcs.Sources {
+			names[s.ID] = s.Name
+		}
+	}
+	if data.ShowProblems = rq.user.Role.AtLeast(kenner.RoleAdmin); data.ShowProblems {
+		data.Problems = c.recentProblems(ctx, rq, dests.Destinations, srcs.Sources)
 	}
 	var evs struct {
 		Events []json.RawMessage `json:"events"`
@@ -117,15 +137,6 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, rq *request) 
 		rows := eventRows(evs.Events)
 		data.Events = rows[:min(10, len(rows))]
 		data.Sampled = len(evs.Events)
-		names := map[string]string{}
-		var srcs struct {
-			Sources []struct{ ID, Name string } `json:"sources"`
-		}
-		if c.call(ctx, rq, "GET", "/v1/sources", nil, &srcs) == nil {
-			for _, s := range srcs.Sources {
-				names[s.ID] = s.Name
-			}
-		}
 		var chart perMinute
 		data.Sources, chart = eventsPerMinute(evs.Events, names, c.now())
 		// json.Marshal escapes <, > and & in strings, so the data cannot end the script.
@@ -133,6 +144,59 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, rq *request) 
 		data.Chart = template.JS(b)
 	}
 	c.page(w, "overview", rq, "overview", "Overview", data)
+}
+
+// problem is something that went wrong recently, as the overview lists it.
+type problem struct {
+	When, Where, What, Link string
+	at                      time.Time
+}
+
+// recentProblems gathers, through the API, the last deliveries each destination gave up on
+// (its dead letters) and each source's tracking-plan violations, newest first, at most 10.
+func (c *Console) recentProblems(ctx context.Context, rq *request, dests []struct {
+	ID, Name string
+	Pending  int
+}, sources []struct{ ID, Name string }) []problem {
+	var out []problem
+	for _, d := range dests {
+		var dead struct {
+			Deliveries []kenner.Delivery `json:"deliveries"`
+		}
+		if c.call(ctx, rq, "GET", "/v1/destinations/"+url.PathEscape(d.ID)+"/dead-letters?limit=3", nil, &dead) != nil {
+			continue
+		}
+		for _, dl := range dead.Deliveries {
+			at := dl.DoneAt
+			if at.IsZero() {
+				at = dl.CreatedAt
+			}
+			out = append(out, problem{at: at, Where: d.Name, Link: "/console/destinations/" + url.PathEscape(d.ID),
+				What: fmt.Sprintf("delivery given up after %d attempts: %s", dl.Attempts, dl.LastError)})
+		}
+	}
+	for _, s := range sources {
+		var vs struct {
+			Violations []kenner.ViolationCount `json:"violations"`
+		}
+		if c.call(ctx, rq, "GET", "/v1/sources/"+url.PathEscape(s.ID)+"/violations", nil, &vs) != nil {
+			continue
+		}
+		for _, v := range vs.Violations {
+			what := v.Event + ": " + v.Message
+			if v.Path != "" {
+				what = v.Event + " " + v.Path + ": " + v.Message
+			}
+			out = append(out, problem{at: v.LastSeen, Where: s.Name, Link: "/console/sources/" + url.PathEscape(s.ID),
+				What: fmt.Sprintf("tracking plan: %s (%d times)", what, v.Count)})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].at.After(out[j].at) })
+	out = out[:min(10, len(out))]
+	for i := range out {
+		out[i].When = shortTime(out[i].at.UTC().Format(time.RFC3339))
+	}
+	return out
 }
 
 // thousands writes n with a thin space between groups of three digits (1 477 367), which

@@ -114,6 +114,14 @@ func TestConsoleInBrowser(t *testing.T) {
 		{"type":"identify","userId":"u2","traits":{"email":"bo@example.com","plan":"free"},"messageId":"b4"}]}`)
 	api := adminAPI(t, s.url, creds.AdminToken)
 	api("POST", "/v1/segments", `{"name":"Pro customers","condition":"has(traits.plan) && traits.plan == \"pro\""}`)
+	// A tracking plan the next order breaks: the overview lists the violation.
+	_, srcs := api("GET", "/v1/sources", "")
+	src := srcs["sources"].([]any)[0].(map[string]any)["id"].(string)
+	if code, out := api("PUT", "/v1/sources/"+src+"/tracking-plan", `{"mode":"flag","unplanned":"allow",
+		"events":{"Order Completed":{"type":"object","required":["order_id"]}}}`); code != 200 {
+		t.Fatalf("tracking plan: %d %v", code, out)
+	}
+	send(`{"batch":[{"type":"track","userId":"u2","event":"Order Completed","properties":{"revenue":10},"messageId":"b5"}]}`)
 	waitUntil(t, "the profiles", func() bool {
 		code, _ := api("GET", "/v1/profiles/user_id:u2?consistent=true", "")
 		return code == 200
@@ -156,6 +164,10 @@ func TestConsoleInBrowser(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(`//h1[text()="Overview"]`)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if problems, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main"))); err != nil || !strings.Contains(problems, "Recent problems") ||
+		!strings.Contains(problems, "tracking plan: Order Completed") {
+		t.Errorf("the overview lists no tracking-plan violation (%v)", err)
 	}
 	if drawn, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('#events-chart canvas') !== null`)); err != nil || !drawn {
 		t.Errorf("the events chart was not drawn (%v)", err)
