@@ -4,20 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"sync"
 )
 
-// keyBatch is group commit for the creation of missing subject keys: the tracking API's
-// concurrent requests each find a few new people, and one store transaction for all those
-// waiting costs about what one costs alone. At 128 clients sending one event each, every
-// request used to open its own write transaction, in line with the processor's, on the
-// embedded store's single writer.
-type keyBatch struct {
-	mu    sync.Mutex
-	queue []*keyRequest
-	slot  chan struct{} // held by the request that commits rounds (the leader)
-}
-
+// keyRequest is one caller's missing keys, created with those of the callers waiting beside
+// it (Keys.batch): the tracking API's concurrent requests each find a few new people, and one
+// store transaction for all of them costs about what one costs alone. At 128 clients sending
+// one event each, every request used to open its own write transaction, in line with the
+// processor's, on the embedded store's single writer.
 type keyRequest struct {
 	ws       string
 	subjects []subjectID
@@ -27,33 +20,11 @@ type keyRequest struct {
 	done     chan struct{}
 }
 
-func newKeyBatch() *keyBatch { return &keyBatch{slot: make(chan struct{}, 1)} }
-
 // create stores new keys for subjects (unless another writer stored them first) and returns
-// the wrapped keys stored, and how many of them were there already. A caller that finds no round committing becomes the leader and
-// commits rounds until none is waiting; the others wait for their round.
+// the wrapped keys stored, and how many of them were there already.
 func (k *Keys) create(ws string, subjects []subjectID) (map[string][]byte, int, error) {
 	r := &keyRequest{ws: ws, subjects: subjects, done: make(chan struct{})}
-	b := k.batch
-	b.mu.Lock()
-	b.queue = append(b.queue, r)
-	b.mu.Unlock()
-	select {
-	case b.slot <- struct{}{}:
-		for {
-			b.mu.Lock()
-			round := b.queue
-			b.queue = nil
-			b.mu.Unlock()
-			if len(round) == 0 {
-				break
-			}
-			k.createRound(round)
-		}
-		<-b.slot
-	case <-r.done:
-	}
-	<-r.done
+	k.batch.Do(r, r.done)
 	return r.stored, r.existed, r.err
 }
 

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/internal/groupcommit"
 )
 
 // keyTTL bounds how long a node keeps using a key another node may have destroyed.
@@ -41,7 +42,7 @@ type Keys struct {
 	mu    sync.Mutex
 	cache map[subjectID]cachedKey // pointer-free, so a large cache costs the GC nothing
 
-	batch *keyBatch // group commit of new keys (create)
+	batch *groupcommit.Group[*keyRequest] // group commit of new keys (create)
 	// createFirst: most keys recently missing from the cache were new (forWriteCount).
 	createFirst atomic.Bool
 }
@@ -68,7 +69,8 @@ func NewKeys(store kenner.PrivacyStore, secret []byte) *Keys {
 	block, _ := aes.NewCipher(derive("key-wrap/v1")) // 32 bytes: AES-256
 	wrap, _ := cipher.NewGCM(block)
 	k := &Keys{store: store, wrap: wrap, subject: derive("subject/v1"), suppKey: derive("suppression/v1"), delKey: derive("deletion-notice/v1"),
-		now: time.Now, cache: map[subjectID]cachedKey{}, batch: newKeyBatch()}
+		now: time.Now, cache: map[subjectID]cachedKey{}}
+	k.batch = groupcommit.New(k.createRound)
 	k.macs.New = func() any { return hmac.New(sha256.New, k.subject) }
 	return k
 }

@@ -24,27 +24,7 @@ type applyRequest struct {
 // back alone (commitRound).
 func (s *Store) Apply(ctx context.Context, pos kenner.Position, fn kenner.ApplyFunc) error {
 	req := &applyRequest{ctx: ctx, pos: pos, fn: fn, done: make(chan struct{})}
-	s.applyMu.Lock()
-	s.applyQueue = append(s.applyQueue, req)
-	s.applyMu.Unlock()
-	select {
-	case s.commitSlot <- struct{}{}:
-		// Leader: commit rounds until the queue is empty, so nothing queued waits for a
-		// caller that has already returned.
-		for {
-			s.applyMu.Lock()
-			round := s.applyQueue
-			s.applyQueue = nil
-			s.applyMu.Unlock()
-			if len(round) == 0 {
-				break
-			}
-			s.commitRound(round)
-		}
-		<-s.commitSlot
-	case <-req.done:
-	}
-	<-req.done
+	s.applies.Do(req, req.done)
 	return req.err
 }
 

@@ -11,10 +11,10 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/internal/groupcommit"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -35,9 +35,8 @@ type Store struct {
 	// request was a third of a lookup's CPU (the decision API makes one per page view).
 	lookups lookupStmts
 
-	applyMu    sync.Mutex
-	applyQueue []*applyRequest
-	commitSlot chan struct{}
+	// applies runs concurrent Apply calls in shared transactions (see Apply).
+	applies *groupcommit.Group[*applyRequest]
 }
 
 // dataSource is the database's connection string with the pragmas every connection uses.
@@ -81,7 +80,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// others and the next burst opened them again (pragmas, a fresh page cache, statements
 	// prepared anew), which was most of the decision API's tail latency at 1M profiles.
 	r.SetMaxIdleConns(8)
-	s := &Store{w: w, r: r, commitSlot: make(chan struct{}, 1)}
+	s := &Store{w: w, r: r}
+	s.applies = groupcommit.New(s.commitRound)
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
