@@ -17,6 +17,10 @@ const (
 	FuncLast         = "last"
 	FuncMostFrequent = "most_frequent"
 	FuncUnique       = "unique"
+	// FuncDays keeps one bucket per UTC day with a matching event: how many, and the sum of
+	// the property. It is the purchase history the prediction models read (kept for a model,
+	// not offered as a computed trait function).
+	FuncDays = "days"
 	// FuncExpression computes a value from traits and other computed traits with a CEL
 	// expression instead of aggregating events.
 	FuncExpression = "expression"

@@ -34,6 +34,7 @@ type Store interface {
 	IdentityGuardStore
 	UserStore
 	SlotStore
+	ModelStore
 }
 
 // EventStore keeps accepted raw events, deduplicated by message id per workspace. Events are

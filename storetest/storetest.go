@@ -52,6 +52,7 @@ func Run(t *testing.T, open Opener) {
 		{"IdentityGuard", testIdentityGuard},
 		{"Users", testUsers},
 		{"Slots", testSlots},
+		{"Models", testModels},
 		{"SegmentCounts", testSegmentCounts},
 	}
 	for _, tc := range tests {

@@ -1,0 +1,122 @@
+package kenner
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Model kinds.
+const (
+	// ModelCLV fits BG/NBD and Gamma-Gamma to the workspace's orders and scores each buyer:
+	// probability of being alive, expected purchases and value, lifetime value, RFM cell.
+	ModelCLV = "clv"
+	// ModelClassifier learns a yes/no label the marketer defines (churn, a propensity to buy,
+	// membership of a seed segment for lookalikes) from profile fields, by logistic regression.
+	ModelClassifier = "classifier"
+)
+
+// Model states.
+const (
+	ModelUntrained = "untrained"
+	ModelTraining  = "training"
+	ModelTrained   = "trained"
+	ModelFailed    = "failed"
+)
+
+// Model is a prediction model of a workspace: its definition, and the parameters of its
+// current trained version, which every profile's predictions.<name> is computed with.
+type Model struct {
+	WorkspaceID string `json:"-"`
+	ID          string `json:"id"`
+	// Name is the key of the model's scores in a profile's predictions (predictions.clv).
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+
+	// Event names the order events (clv); Revenue is the dotted path of their value.
+	Event   string `json:"event,omitempty"`
+	Revenue string `json:"revenue,omitempty"`
+	// CalibrationEnd, when set, trains on the purchases up to that day only (a back-test:
+	// the rest of the history checks the forecast); otherwise on everything up to the training.
+	CalibrationEnd string `json:"calibration_end,omitempty"`
+	// HorizonDays is the lifetime value's horizon; DiscountRate the yearly discount rate.
+	HorizonDays  int     `json:"horizon_days,omitempty"`
+	DiscountRate float64 `json:"discount_rate,omitempty"`
+
+	// Label is the classifier's CEL condition over the profile: true marks a positive example
+	// (traits.churned == true, "vip" in segments...).
+	Label string `json:"label,omitempty"`
+	// Features are the profile fields the classifier reads (traits.tenure, computed.orders);
+	// empty: every trait and computed trait the label does not read.
+	Features []string `json:"features,omitempty"`
+	// Retrain, when set, trains the model again that long after its last training.
+	Retrain Duration `json:"retrain,omitempty"`
+
+	Status  string `json:"status"`
+	Message string `json:"message,omitempty"`
+	// Version is the current trained version (0: none); Params its parameters, Card its
+	// metrics. Scores are computed with them.
+	Version   int             `json:"version"`
+	Params    json.RawMessage `json:"params,omitempty"`
+	Card      json.RawMessage `json:"card,omitempty"`
+	TrainedAt time.Time       `json:"trained_at,omitzero"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
+}
+
+// ModelVersion is one training of a model, kept for comparison and audit.
+type ModelVersion struct {
+	ModelID   string          `json:"model_id"`
+	Version   int             `json:"version"`
+	Status    string          `json:"status"`
+	Message   string          `json:"message,omitempty"`
+	Params    json.RawMessage `json:"params,omitempty"`
+	Card      json.RawMessage `json:"card,omitempty"`
+	TrainedAt time.Time       `json:"trained_at"`
+}
+
+// ModelStore keeps prediction models. A model is a definition like a computed trait: creating,
+// changing or deleting one changes the workspace's definitions version, so that processors
+// compile it in and the build re-evaluates the segments that read predictions.
+type ModelStore interface {
+	// CreateModel stores a new model, filling its id and times (EConflict: the name is taken).
+	CreateModel(ctx context.Context, m *Model) error
+	// UpdateModel replaces a model's definition, status and current version (ENotFound).
+	UpdateModel(ctx context.Context, m *Model) error
+	DeleteModel(ctx context.Context, workspaceID, id string) error
+	Model(ctx context.Context, workspaceID, id string) (*Model, error)
+	// Models lists a workspace's models by name.
+	Models(ctx context.Context, workspaceID string) ([]Model, error)
+	// AddModelVersion records a training of a model (EConflict: that version exists).
+	AddModelVersion(ctx context.Context, workspaceID string, v *ModelVersion) error
+	// ModelVersions lists a model's versions, newest first.
+	ModelVersions(ctx context.Context, workspaceID, modelID string) ([]ModelVersion, error)
+}
+
+// modelDocument is what a store keeps of a model besides its identity, name and times, as one
+// JSON document: both stores write it the same way.
+type modelDocument struct {
+	Model
+	ID   string `json:"id,omitempty"`
+	Name string `json:"name,omitempty"`
+}
+
+// ModelDocument encodes the parts of m a store keeps as one document.
+func ModelDocument(m *Model) ([]byte, error) {
+	d := modelDocument{Model: *m}
+	d.Model.CreatedAt, d.Model.UpdatedAt = time.Time{}, time.Time{}
+	return json.Marshal(d)
+}
+
+// SetModelDocument fills m from a document ModelDocument wrote, keeping its identity, name and
+// times.
+func SetModelDocument(m *Model, doc []byte) error {
+	var d modelDocument
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return err
+	}
+	id, ws, name, created, updated := m.ID, m.WorkspaceID, m.Name, m.CreatedAt, m.UpdatedAt
+	*m = d.Model
+	m.ID, m.WorkspaceID, m.Name, m.CreatedAt, m.UpdatedAt = id, ws, name, created, updated
+	return nil
+}
