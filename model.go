@@ -120,3 +120,68 @@ func SetModelDocument(m *Model, doc []byte) error {
 	m.ID, m.WorkspaceID, m.Name, m.CreatedAt, m.UpdatedAt = id, ws, name, created, updated
 	return nil
 }
+
+// Model defaults.
+const (
+	DefaultOrderEvent   = "Order Completed"
+	DefaultRevenue      = "properties.revenue"
+	DefaultHorizonDays  = 365
+	DefaultDiscountRate = 0.1
+)
+
+// SetDefaults fills what a model definition left out with the defaults of its kind, and
+// checks what no default can supply. It does not compile the label (the segment engine does).
+func (m *Model) SetDefaults() error {
+	switch m.Kind {
+	case ModelCLV:
+		if m.Event == "" {
+			m.Event = DefaultOrderEvent
+		}
+		if m.Revenue == "" {
+			m.Revenue = DefaultRevenue
+		}
+		if m.HorizonDays == 0 {
+			m.HorizonDays = DefaultHorizonDays
+		}
+		if m.DiscountRate == 0 {
+			m.DiscountRate = DefaultDiscountRate
+		}
+		if m.HorizonDays < 1 || m.HorizonDays > 3650 {
+			return Errorf(EInvalid, "horizon_days must be between 1 and 3650, got %d", m.HorizonDays)
+		}
+		if m.DiscountRate < 0 || m.DiscountRate >= 1 {
+			return Errorf(EInvalid, "discount_rate is a yearly rate between 0 and 1 (0.1 for 10%%), got %g", m.DiscountRate)
+		}
+		if m.CalibrationEnd != "" {
+			if _, err := time.Parse(time.DateOnly, m.CalibrationEnd); err != nil {
+				return Errorf(EInvalid, "calibration_end %q: want a day like 1997-09-30", m.CalibrationEnd)
+			}
+		}
+		if m.Label != "" || len(m.Features) > 0 {
+			return Errorf(EInvalid, "label and features are for classifiers; a clv model learns from its order event")
+		}
+	case ModelClassifier:
+		if m.Label == "" {
+			return Errorf(EInvalid, "a classifier needs a label: a condition true for the positive examples (traits.churned == true)")
+		}
+		if m.Event != "" || m.Revenue != "" || m.CalibrationEnd != "" || m.HorizonDays != 0 {
+			return Errorf(EInvalid, "event, revenue, calibration_end and horizon_days are for clv models")
+		}
+		for _, f := range m.Features {
+			if len(f) < 8 || (f[:7] != "traits." && (len(f) < 10 || f[:9] != "computed.")) {
+				return Errorf(EInvalid, "feature %q: name a profile field as traits.<name> or computed.<name>", f)
+			}
+		}
+	case "":
+		return Errorf(EInvalid, "kind is required: clv or classifier")
+	default:
+		return Errorf(EInvalid, "unknown kind %q: want clv or classifier", m.Kind)
+	}
+	if m.Retrain != 0 && time.Duration(m.Retrain) < time.Hour {
+		return Errorf(EInvalid, "retrain must be at least 1h (or absent: train on request only)")
+	}
+	if m.Status == "" {
+		m.Status = ModelUntrained
+	}
+	return nil
+}

@@ -88,6 +88,12 @@ func LearnFeatures(rows []map[string]any, fields []string) Features {
 			})
 			// The most frequent value is the baseline (no column), unless more values exist
 			// than columns, in which case the rare ones are.
+			// A value too rare to learn from (a name, an email: one per person) gets no column.
+			rare := max(5, present/200)
+			values = slices.DeleteFunc(values, func(v string) bool { return counts[v] < rare })
+			if len(values) == 0 {
+				continue
+			}
 			if len(values) <= maxCategories+1 {
 				values = values[1:]
 			} else {

@@ -43,15 +43,11 @@ func (p *Processor) engine(ctx context.Context, b kenner.Batch, ws string) (*seg
 	if v == 0 {
 		return emptyEngine, nil
 	}
-	traits, err := p.store.ComputedTraits(ctx, ws)
+	defs, err := p.definitions(ctx, ws)
 	if err != nil {
 		return nil, err
 	}
-	segs, err := p.store.Segments(ctx, ws)
-	if err != nil {
-		return nil, err
-	}
-	eng, err := segment.Compile(traits, segs, p.cfg.Segments)
+	eng, err := segment.CompileDefinitions(defs, p.cfg.Segments)
 	if err != nil {
 		// The API checks every change against the whole set, so this is a bug or a store edited
 		// by hand. Stopping the partition would stop all processing: keep the last good engine.
@@ -68,6 +64,22 @@ func (p *Processor) engine(ctx context.Context, b kenner.Batch, ws string) (*seg
 	p.engines.byWS[ws] = cachedEngine{version: v, engine: eng}
 	p.engines.mu.Unlock()
 	return eng, nil
+}
+
+// definitions reads what a workspace's engine compiles.
+func (p *Processor) definitions(ctx context.Context, ws string) (segment.Definitions, error) {
+	var d segment.Definitions
+	var err error
+	if d.Traits, err = p.store.ComputedTraits(ctx, ws); err != nil {
+		return d, err
+	}
+	if d.Segments, err = p.store.Segments(ctx, ws); err != nil {
+		return d, err
+	}
+	if d.Models, err = p.store.Models(ctx, ws); err != nil {
+		return d, err
+	}
+	return d, nil
 }
 
 // Engine returns the workspace's compiled definitions as the store has them now (for the API:

@@ -29,18 +29,15 @@ type Preview struct {
 func (p *Processor) Preview(ctx context.Context, ws string, seg kenner.Segment, max, sample int) (Preview, error) {
 	start := time.Now()
 	var out Preview
-	traits, err := p.store.ComputedTraits(ctx, ws)
-	if err != nil {
-		return out, err
-	}
-	segs, err := p.store.Segments(ctx, ws)
+	defs, err := p.definitions(ctx, ws)
 	if err != nil {
 		return out, err
 	}
 	if seg.ID == "" {
 		seg.ID = "preview"
 	}
-	eng, err := segment.Compile(traits, segment.WithSegment(segs, seg), p.cfg.Segments)
+	defs.Segments = segment.WithSegment(defs.Segments, seg)
+	eng, err := segment.CompileDefinitions(defs, p.cfg.Segments)
 	if err != nil {
 		return out, err
 	}

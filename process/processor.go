@@ -84,6 +84,21 @@ func (p *Processor) CatchUp(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { p.Run(runCtx) })
 	defer func() { stop(); wg.Wait() }()
+	return p.reach(ctx, heads)
+}
+
+// Caught waits until the running processor has applied every record that was in the log when
+// it was called: a reader that must see everything accepted so far (a model's training).
+func (p *Processor) Caught(ctx context.Context) error {
+	heads, err := p.log.Heads(ctx)
+	if err != nil {
+		return err
+	}
+	return p.reach(ctx, heads)
+}
+
+// reach waits until the stored positions are at heads.
+func (p *Processor) reach(ctx context.Context, heads []uint64) error {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for part, head := range heads {

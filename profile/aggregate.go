@@ -31,6 +31,9 @@ func (s Spec) Width() time.Duration {
 }
 
 func (s Spec) bucketStart(at time.Time) int64 {
+	if s.Func == kenner.FuncDays {
+		return at.UTC().Truncate(24 * time.Hour).Unix()
+	}
 	w := int64(s.Width() / time.Second)
 	if w == 0 {
 		return 0
@@ -60,6 +63,9 @@ func Add(a *kenner.Aggregate, s Spec, at time.Time, rank int64, value json.RawMe
 			return
 		}
 		numeric = true
+	case kenner.FuncDays:
+		// An order without a value still counts as a purchase day.
+		num, numeric = number(value)
 	case kenner.FuncFirst, kenner.FuncLast, kenner.FuncMostFrequent, kenner.FuncUnique:
 		if len(value) == 0 || string(value) == "null" {
 			return
@@ -156,7 +162,7 @@ func NextChange(a *kenner.Aggregate, s Spec, now time.Time) time.Time {
 // sorted []any of strings for unique. ok is false when no event counts (count is then 0 and
 // sum 0, the others have no value).
 func Value(a *kenner.Aggregate, s Spec, now time.Time) (v any, ok bool) {
-	var count int64
+	var count, days int64
 	var sum float64
 	var lo, hi *float64
 	var first, last *kenner.Sample
@@ -167,6 +173,7 @@ func Value(a *kenner.Aggregate, s Spec, now time.Time) (v any, ok bool) {
 				continue
 			}
 			count += b.Count
+			days++
 			sum += b.Sum
 			if b.Min != nil && (lo == nil || *b.Min < *lo) {
 				lo = b.Min
@@ -188,6 +195,8 @@ func Value(a *kenner.Aggregate, s Spec, now time.Time) (v any, ok bool) {
 	switch s.Func {
 	case kenner.FuncCount:
 		return count, true
+	case kenner.FuncDays:
+		return days, true
 	case kenner.FuncSum:
 		return sum, true
 	}

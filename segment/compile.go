@@ -62,6 +62,9 @@ func profileVars() []cel.EnvOption {
 		// The accounts (B2B) the person belongs to, by group id, with each group's traits:
 		// "acme-bv" in groups, groups["acme-bv"].plan == "enterprise".
 		cel.Variable("groups", cel.MapType(cel.StringType, cel.MapType(cel.StringType, cel.DynType))),
+		// The scores of the workspace's prediction models, by model name:
+		// predictions.clv.p_alive < 0.3, predictions.churn > 0.7.
+		cel.Variable("predictions", cel.MapType(cel.StringType, cel.DynType)),
 		cel.CrossTypeNumericComparisons(true),
 	}
 }
@@ -102,6 +105,9 @@ func (c *compiler) traits(defs []kenner.ComputedTrait) error {
 				return invalid("computed trait %q: %v", d.Name, err)
 			}
 			t.deps = collect(a.NativeRep().Expr())
+			if t.deps.predictions {
+				return invalid("computed trait %q: an expression cannot read predictions (models read computed traits)", d.Name)
+			}
 			if t.deps.computed[d.Name] {
 				return invalid("computed trait %q: its expression names itself", d.Name)
 			}
@@ -410,6 +416,8 @@ func collect(e ast.Expr) deps {
 				d.consent = true
 			case "groups":
 				d.groups = true
+			case "predictions":
+				d.predictions = true
 			}
 		case ast.SelectKind:
 			s := e.AsSelect()

@@ -37,6 +37,7 @@ type Engine struct {
 	byEvent  map[string][]*aggregate
 	traits   []*trait // aggregates first, then expressions in dependency order
 	segments []*compiled
+	models   []*model
 	byID     map[string]*compiled
 	// dependents lists, for each segment, the segments whose conditions name it.
 	dependents map[string][]string
@@ -81,17 +82,30 @@ type deps struct {
 	identities  bool
 	consent     bool
 	groups      bool
+	// predictions: the scores, which move with everything a model reads (traits, computed
+	// traits, purchases) and with every training.
+	predictions bool
 }
 
 // Compile checks and compiles definitions. Errors are kenner.EInvalid and name the definition,
 // the position in its condition and the problem.
 func Compile(traits []kenner.ComputedTrait, segments []kenner.Segment, opts Options) (*Engine, error) {
+	return CompileDefinitions(Definitions{Traits: traits, Segments: segments}, opts)
+}
+
+// CompileDefinitions is Compile with the workspace's prediction models, whose scores
+// conditions read as predictions.<model name>.
+func CompileDefinitions(d Definitions, opts Options) (*Engine, error) {
+	traits, segments := d.Traits, d.Segments
 	if opts.CostLimit == 0 {
 		opts.CostLimit = DefaultCostLimit
 	}
 	c := &compiler{opts: opts, e: &Engine{opts: opts, consent: opts.ConsentDefaults, aggs: map[string]*aggregate{}, byEvent: map[string][]*aggregate{},
 		byID: map[string]*compiled{}, dependents: map[string][]string{}}}
 	if err := c.traits(traits); err != nil {
+		return nil, err
+	}
+	if err := c.models(d.Models); err != nil {
 		return nil, err
 	}
 	if err := c.segments(segments); err != nil {

@@ -20,6 +20,11 @@ type Input struct {
 	Consent    map[string]bool
 	Groups     map[string]map[string]any // group id → its traits; filled when a definition reads groups
 	aggs       map[string]int64
+	// what predictions() computes the scores from, when first read
+	eng   *Engine
+	prof  *kenner.Profile
+	now   time.Time
+	preds map[string]any
 }
 
 // Input builds what conditions read of p at now. ids are p's identifiers (nil: p.Identities).
@@ -28,6 +33,9 @@ func (e *Engine) Input(p *kenner.Profile, ids []kenner.Identifier, now time.Time
 	// it holds something: a pass over every profile builds one Input per profile.
 	in := Input{Traits: make(map[string]any, len(p.Traits)), Identities: empty[[]string](len(ids) + len(p.Identities)),
 		Consent: empty[bool](len(e.consent) + len(p.Consent)), aggs: make(map[string]int64, e.counters)}
+	if len(e.models) > 0 {
+		in.eng, in.prof, in.now = e, p, now
+	}
 	for k, t := range p.Traits {
 		if v, ok := traitValue(t.Value); ok {
 			in.Traits[k] = v
@@ -191,6 +199,8 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		return a.in.Consent, true
 	case "groups":
 		return a.in.Groups, true
+	case "predictions":
+		return a.in.predictions(), true
 	case varAggs:
 		return a.in.aggs, true
 	case varSegments:
@@ -244,7 +254,8 @@ func (e *Engine) Affected(c Change) map[string]bool {
 	for _, s := range e.segments {
 		d := s.deps
 		if c.All || c.Segments[s.seg.ID] || (d.allTraits && len(traits) > 0) || anyOf(d.traits, traits) || d.allComputed || anyOf(d.computed, computed) ||
-			anyOf(d.aggs, aggs) || (d.identities && c.Identities) || (d.consent && c.Consent) || (d.groups && c.Groups) || anyOf(d.segments, out) {
+			anyOf(d.aggs, aggs) || (d.identities && c.Identities) || (d.consent && c.Consent) || (d.groups && c.Groups) || anyOf(d.segments, out) ||
+			(d.predictions && (len(traits) > 0 || len(aggs) > 0)) {
 			out[s.seg.ID] = true
 		}
 	}
@@ -271,7 +282,7 @@ func (e *Engine) Windowed() map[string]bool {
 				}
 			}
 		}
-		if s.deps.allComputed || anyOf(s.deps.segments, out) {
+		if s.deps.allComputed || s.deps.predictions || anyOf(s.deps.segments, out) {
 			out[s.seg.ID] = true
 		}
 	}

@@ -40,7 +40,16 @@ func (e *Engine) Reads(only map[string]bool) (fields *kenner.ProfileFields, iden
 		for name := range d.computed {
 			computed(name)
 		}
-		if d.allComputed {
+		if d.predictions {
+			// The models read traits, computed traits and their purchase histories.
+			f.AllTraits = true
+			for _, m := range e.models {
+				if m.agg != nil {
+					f.Aggregates[m.agg.key] = true
+				}
+			}
+		}
+		if d.allComputed || d.predictions {
 			for name := range byName {
 				computed(name)
 			}
@@ -88,13 +97,14 @@ func (e *Engine) Since(old *Engine) map[string]bool {
 	}
 	removed := len(before) > 0
 	consent := !maps.Equal(e.consent, old.consent)
+	models := modelsDiffer(e.models, old.models)
 	for _, s := range e.segments {
 		o, had := old.byID[s.seg.ID]
 		d := s.deps
 		// The same condition can name another segment: one deleted and another created
 		// under its name.
 		if !had || o.seg.Condition != s.seg.Condition || !maps.Equal(o.deps.segments, d.segments) || anyOf(d.computed, changed) ||
-			(d.allComputed && (removed || anyTrue(changed))) || (d.consent && consent) || anyOf(d.segments, out) {
+			(d.allComputed && (removed || anyTrue(changed))) || (d.consent && consent) || (d.predictions && models) || anyOf(d.segments, out) {
 			out[s.seg.ID] = true
 		}
 	}

@@ -96,12 +96,14 @@ type profileJSON struct {
 	Identities []kenner.Identifier        `json:"identities"`
 	Groups     []groupJSON                `json:"groups"`
 	Computed   map[string]json.RawMessage `json:"computed"`
-	Segments   []string                   `json:"segments"`
-	Consent    map[string]consentJSON     `json:"consent"`
-	FirstSeen  *time.Time                 `json:"first_seen"`
-	LastSeen   *time.Time                 `json:"last_seen"`
-	Version    int64                      `json:"version"`
-	UpdatedAt  time.Time                  `json:"updated_at"`
+	// Predictions are the scores of the workspace's trained models, by model name.
+	Predictions map[string]any         `json:"predictions"`
+	Segments    []string               `json:"segments"`
+	Consent     map[string]consentJSON `json:"consent"`
+	FirstSeen   *time.Time             `json:"first_seen"`
+	LastSeen    *time.Time             `json:"last_seen"`
+	Version     int64                  `json:"version"`
+	UpdatedAt   time.Time              `json:"updated_at"`
 }
 
 type groupJSON struct {
@@ -114,7 +116,10 @@ type groupJSON struct {
 func newProfileJSON(p *kenner.Profile, eng *segment.Engine, mask *privacy.PII) profileJSON {
 	out := profileJSON{ID: p.ID, Traits: map[string]json.RawMessage{}, Identities: []kenner.Identifier{}, Groups: []groupJSON{},
 		Computed: computedJSON(eng, p, mask), Segments: sortedIDs(p.Segments), Consent: currentConsentJSON(p),
-		Version: p.Version, UpdatedAt: p.UpdatedAt}
+		Version: p.Version, UpdatedAt: p.UpdatedAt, Predictions: map[string]any{}}
+	if eng != nil {
+		out.Predictions = eng.Predictions(p, time.Now())
+	}
 	for name, t := range p.Traits {
 		out.Traits[name] = t.Value
 	}

@@ -75,6 +75,9 @@ type Deps struct {
 	// Progress tells how far processing has got (the processor); nil: /v1/stats says only
 	// which partitions are behind.
 	Progress Progress
+	// Trainer trains prediction models (process.Trainer); nil: POST /v1/models/{id}/train
+	// answers unavailable.
+	Trainer Trainer
 }
 
 // Progress is how far the processor has got; see process.Processor.AppliedUntil.
@@ -202,6 +205,13 @@ func New(deps Deps) *Server {
 	s.admin("GET /v1/slots/{id}", kenner.RoleViewer, s.getSlot)
 	s.admin("PUT /v1/slots/{id}", kenner.RoleMarketer, s.updateSlot)
 	s.admin("DELETE /v1/slots/{id}", kenner.RoleMarketer, s.deleteSlot)
+	s.admin("GET /v1/models", kenner.RoleViewer, s.listModels)
+	s.admin("POST /v1/models", kenner.RoleMarketer, s.createModel)
+	s.admin("GET /v1/models/{id}", kenner.RoleViewer, s.getModel)
+	s.admin("PUT /v1/models/{id}", kenner.RoleMarketer, s.updateModel)
+	s.admin("DELETE /v1/models/{id}", kenner.RoleMarketer, s.deleteModel)
+	s.admin("POST /v1/models/{id}/train", kenner.RoleMarketer, s.trainModel)
+	s.admin("GET /v1/models/{id}/versions", kenner.RoleViewer, s.listModelVersions)
 	s.admin("POST /v1/imports", kenner.RoleAdmin, s.createImport)
 	s.admin("GET /v1/imports", kenner.RoleAdmin, s.listImports)
 	s.admin("GET /v1/imports/{id}", kenner.RoleAdmin, s.getImport)

@@ -121,6 +121,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	pcfg.Suppressed = app.suppress.Suppressed
 	proc := process.New(sealed, app.store, pcfg, reg, logger)
 	builder := process.NewBuilder(proc, app.store, cfg.SegmentSweep, logger)
+	trainer := process.NewTrainer(proc, app.store, builder.Wake, logger)
 	decider := tag.NewDecider(app.store, proc, app.store, cfg.PII)
 	api := server.New(server.Deps{
 		Decider: decider,
@@ -128,7 +129,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		Store:   app.store, Log: sealed, Creds: app.creds, Ingest: tracking, Registry: reg, Logger: logger,
 		Consumer: process.ConsumerName, Splitter: proc, Normalizer: pcfg.Normalizer, ExternalIDs: pcfg.ExternalIDs,
 		Rules: pcfg.Rules, SharedLimit: pcfg.SharedLimit,
-		Audience: proc, Builder: builder, Activation: act, Plans: plans, Progress: proc,
+		Audience: proc, Builder: builder, Activation: act, Plans: plans, Progress: proc, Trainer: trainer,
 		Eraser:       privacy.NewEraser(app.store, app.keys, app.suppress, cfg.SuppressKinds, logger),
 		Suppressions: app.suppress,
 		Guard:        proc,
@@ -179,6 +180,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { proc.Run(procCtx) })
 	wg.Go(func() { builder.Run(procCtx) })
+	wg.Go(func() { trainer.Run(procCtx) })
 	wg.Go(func() { act.Run(procCtx) })
 	wg.Go(func() { relay.Run(procCtx) })
 	wg.Go(func() { app.suppress.Run(procCtx, 5*time.Second) })

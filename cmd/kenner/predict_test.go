@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sharedData is a public data set of ../shared/data (from the project root); the test skips
+// outside the workplace that has them.
+func sharedData(t *testing.T, name string) string {
+	t.Helper()
+	dir, _ := filepath.Abs(filepath.Join("..", "..", "..", "shared", "data", name))
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("public data set %s not found at %s: %v", name, dir, err)
+	}
+	return dir
+}
+
+// awaitModel polls a model until it is no longer training and returns it.
+func awaitModel(t *testing.T, api func(method, path, body string) (int, map[string]any), id string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		code, m := api("GET", "/v1/models/"+id, "")
+		if code != 200 {
+			t.Fatalf("GET model: %d %v", code, m)
+		}
+		if m["status"] != "training" {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("model still training after 2 minutes: %v", m)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// sig3 reports whether got equals want to 3 significant figures.
+func sig3(got, want float64) bool {
+	return math.Abs(got-want) <= 0.5*math.Pow(10, math.Floor(math.Log10(math.Abs(want)))-2)
+}
+
+// TestCLVModelOnCDNOW goes through the product: the CDNOW sample's purchases are imported as
+// Order Completed events, a clv model is created and trained on the papers' 39-week
+// calibration period, and the parameters read from the API are the published ones.
+func TestCLVModelOnCDNOW(t *testing.T) {
+	dir := sharedData(t, "cdnow")
+	in, err := os.Open(filepath.Join(dir, "CDNOW_sample.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	tmp := t.TempDir()
+	// The sample's whitespace-separated rows as CSV. Some rows are identical (two equal
+	// purchases on a day): the line number keeps them two purchases.
+	var csv strings.Builder
+	csv.WriteString("line,customer,date,value\n")
+	sc := bufio.NewScanner(in)
+	line := 0
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 5 {
+			continue
+		}
+		line++
+		d := f[2]
+		fmt.Fprintf(&csv, "%d,%s,%s-%s-%s,%s\n", line, f[1], d[:4], d[4:6], d[6:], f[4])
+	}
+	if line != 6919 {
+		t.Fatalf("read %d purchases, want 6919", line)
+	}
+	file := filepath.Join(tmp, "cdnow.csv")
+	os.WriteFile(file, []byte(csv.String()), 0o600)
+	mapping := filepath.Join(tmp, "map.yaml")
+	os.WriteFile(mapping, []byte(`columns:
+  line: messageId
+  customer: userId
+  date: {target: timestamp, type: date, format: YYYY-MM-DD}
+  value: {target: properties.revenue, type: number}
+event: Order Completed
+`), 0o600)
+
+	data := t.TempDir()
+	s := startServer(t, data)
+	creds := credentialsOf(t, data)
+	api := adminAPI(t, s.url, creds.AdminToken)
+
+	// A model that learns before any purchase fails and says why.
+	code, m := api("POST", "/v1/models", `{"name":"clv","kind":"clv","calibration_end":"1997-09-30","horizon_days":273}`)
+	if code != 201 {
+		t.Fatalf("create model: %d %v", code, m)
+	}
+	id := m["id"].(string)
+	if code, m := api("POST", "/v1/models/"+id+"/train", ""); code != 202 || m["status"] != "training" {
+		t.Fatalf("train: %d %v", code, m)
+	}
+	m = awaitModel(t, api, id)
+	if m["status"] != "failed" || !strings.Contains(fmt.Sprint(m["message"]), "no profile has") {
+		t.Errorf("training without orders: %v, want failed saying why", m)
+	}
+
+	code, out, stderr := runCLI(t, "import", file, "--url", s.url, "--token", creds.AdminToken, "--as", "track", "--map", mapping)
+	if code != 0 {
+		t.Fatalf("import: %d\n%s\n%s", code, out, stderr)
+	}
+	start := time.Now()
+	if code, m := api("POST", "/v1/models/"+id+"/train", ""); code != 202 {
+		t.Fatalf("train: %d %v", code, m)
+	}
+	m = awaitModel(t, api, id)
+	t.Logf("trained in %v: %v", time.Since(start), m["card"])
+	if m["status"] != "trained" {
+		t.Fatalf("model: %v", m)
+	}
+	var params struct {
+		BGNBD struct{ R, Alpha, A, B float64 } `json:"bgnbd"`
+		Spend struct {
+			P, Q, Gamma float64
+		} `json:"gamma_gamma"`
+	}
+	b, _ := json.Marshal(m["params"])
+	json.Unmarshal(b, &params)
+	card := m["card"].(map[string]any)
+	ll := card["bgnbd_fit"].(map[string]any)["log_likelihood"].(float64)
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"r", params.BGNBD.R, 0.243}, {"alpha", params.BGNBD.Alpha, 4.414}, {"a", params.BGNBD.A, 0.793}, {"b", params.BGNBD.B, 2.426},
+		{"log-likelihood", ll, -9582.4},
+		{"p", params.Spend.P, 6.25}, {"q", params.Spend.Q, 3.74}, {"gamma", params.Spend.Gamma, 15.44},
+	} {
+		if !sig3(c.got, c.want) {
+			t.Errorf("%s = %.5g, want %.4g (3 significant figures)", c.name, c.got, c.want)
+		}
+	}
+	if card["customers"].(float64) != 2357 {
+		t.Errorf("customers = %v, want 2357", card["customers"])
+	}
+	if code, vs := api("GET", "/v1/models/"+id+"/versions", ""); code != 200 || len(vs["versions"].([]any)) != 2 {
+		t.Errorf("versions: %d %v, want the failed and the trained one", code, vs)
+	}
+
+	// Every buyer's profile carries the scores, and a segment can use them.
+	code, p := api("GET", "/v1/profiles/user_id:0001", "")
+	if code != 200 {
+		t.Fatalf("profile: %d %v", code, p)
+	}
+	clv, _ := p["predictions"].(map[string]any)["clv"].(map[string]any)
+	if clv == nil || clv["p_alive"] == nil || clv["clv"] == nil || clv["rfm"] == nil {
+		t.Fatalf("predictions of customer 0001: %v", p["predictions"])
+	}
+	code, seg := api("POST", "/v1/segments", `{"name":"Lapsed buyers","condition":"predictions.clv.p_alive < 0.5"}`)
+	if code != 201 {
+		t.Fatalf("segment: %d %v", code, seg)
+	}
+	code, prev := api("POST", "/v1/segments/preview", `{"condition":"predictions.clv.p_alive < 0.5"}`)
+	if code != 200 || prev["count"].(float64) == 0 || prev["count"].(float64) >= 2357 {
+		t.Errorf("preview of p_alive < 0.5: %d %v, want some but not all buyers", code, prev)
+	}
+}

@@ -1,0 +1,492 @@
+package process
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/predict"
+	"github.com/kenner-cdp/kenner/segment"
+)
+
+// maxTrainingRows bounds the profiles a classifier learns from: a deterministic sample of a
+// larger workspace (by a hash of the profile), so that training a million profiles stays
+// within memory and minutes.
+const maxTrainingRows = 200_000
+
+// Trainer trains prediction models: on request (the API, the CLI), when a model's retraining
+// interval has passed, and again after a restart for a training a crash interrupted. One
+// training runs at a time; each reads every profile once.
+type Trainer struct {
+	proc   *Processor
+	store  kenner.Store
+	wake   func() // wakes the builder after a definitions change
+	logger *slog.Logger
+	queue  chan job
+	mu     sync.Mutex
+	queued map[string]bool // workspace/model
+}
+
+type job struct{ ws, id string }
+
+// NewTrainer returns a Trainer; wake (may be nil) is called when a model changes, so that the
+// builder evaluates the segments that read its predictions.
+func NewTrainer(proc *Processor, store kenner.Store, wake func(), logger *slog.Logger) *Trainer {
+	if wake == nil {
+		wake = func() {}
+	}
+	return &Trainer{proc: proc, store: store, wake: wake, logger: logger, queue: make(chan job, 64), queued: map[string]bool{}}
+}
+
+// Start queues a training of the model and marks it training (EConflict: it is already
+// queued or training; EUnavailable: too many are queued).
+func (t *Trainer) Start(ctx context.Context, ws, id string) (*kenner.Model, error) {
+	m, err := t.store.Model(ctx, ws, id)
+	if err != nil {
+		return nil, err
+	}
+	key := ws + "/" + id
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.queued[key] {
+		return nil, kenner.Errorf(kenner.EConflict, "model %q is already training", m.Name)
+	}
+	m.Status, m.Message = kenner.ModelTraining, ""
+	if err := t.store.UpdateModel(ctx, m); err != nil {
+		return nil, err
+	}
+	select {
+	case t.queue <- job{ws, id}:
+		t.queued[key] = true
+	default:
+		return nil, kenner.Errorf(kenner.EUnavailable, "too many trainings are queued; try again later")
+	}
+	return m, nil
+}
+
+// Run trains queued models and retrains those due, until ctx is done.
+func (t *Trainer) Run(ctx context.Context) {
+	t.resume(ctx)
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case j := <-t.queue:
+			if _, err := t.Train(ctx, j.ws, j.id); err != nil && ctx.Err() == nil && kenner.ErrorCode(err) == kenner.EInternal {
+				t.logger.Error("model training", "workspace", j.ws, "model", j.id, "err", err)
+			}
+			t.mu.Lock()
+			delete(t.queued, j.ws+"/"+j.id)
+			t.mu.Unlock()
+		case <-tick.C:
+			t.due(ctx)
+		}
+	}
+}
+
+// resume queues the trainings a stop interrupted (models left "training").
+func (t *Trainer) resume(ctx context.Context) {
+	t.each(ctx, func(m kenner.Model) bool { return m.Status == kenner.ModelTraining })
+}
+
+// due queues the models whose retraining interval has passed.
+func (t *Trainer) due(ctx context.Context) {
+	now := time.Now()
+	t.each(ctx, func(m kenner.Model) bool {
+		return m.Retrain > 0 && m.Status != kenner.ModelTraining && now.Sub(m.TrainedAt) >= time.Duration(m.Retrain)
+	})
+}
+
+func (t *Trainer) each(ctx context.Context, want func(kenner.Model) bool) {
+	wss, err := t.store.Workspaces(ctx)
+	if err != nil {
+		return
+	}
+	for _, w := range wss {
+		ms, err := t.store.Models(ctx, w.ID)
+		if err != nil {
+			continue
+		}
+		for _, m := range ms {
+			if want(m) {
+				if _, err := t.Start(ctx, w.ID, m.ID); err != nil && kenner.ErrorCode(err) != kenner.EConflict {
+					t.logger.Warn("queue model training", "workspace", w.ID, "model", m.Name, "err", err)
+				}
+			}
+		}
+	}
+}
+
+// Train trains the model now and records the version, trained or failed with the reason. A
+// failed training leaves the previous version scoring. The error is the training's.
+func (t *Trainer) Train(ctx context.Context, ws, id string) (*kenner.Model, error) {
+	m, err := t.store.Model(ctx, ws, id)
+	if err != nil {
+		return nil, err
+	}
+	versions, err := t.store.ModelVersions(ctx, ws, id)
+	if err != nil {
+		return nil, err
+	}
+	v := &kenner.ModelVersion{ModelID: id, Version: 1}
+	if len(versions) > 0 {
+		v.Version = versions[0].Version + 1
+	}
+	start := time.Now()
+	params, card, trainErr := t.fit(ctx, ws, m)
+	if ctx.Err() != nil {
+		return nil, ctx.Err() // stopped: the model stays "training" and resumes after a restart
+	}
+	v.TrainedAt = time.Now().UTC()
+	if trainErr != nil {
+		v.Status, v.Message = kenner.ModelFailed, kenner.ErrorMessage(trainErr)
+		if kenner.ErrorCode(trainErr) == kenner.EInternal {
+			v.Message = "internal error: " + trainErr.Error()
+		}
+	} else {
+		v.Status, v.Params, v.Card = kenner.ModelTrained, params, card
+	}
+	if err := t.store.AddModelVersion(ctx, ws, v); err != nil {
+		return nil, err
+	}
+	// The definition may have changed while training: keep it, record the outcome.
+	if cur, err := t.store.Model(ctx, ws, id); err == nil {
+		m = cur
+	}
+	m.Status, m.Message, m.TrainedAt = v.Status, v.Message, v.TrainedAt
+	if trainErr == nil {
+		m.Version, m.Params, m.Card = v.Version, v.Params, v.Card
+	}
+	if err := t.store.UpdateModel(ctx, m); err != nil {
+		return nil, err
+	}
+	t.wake()
+	t.logger.Info("model trained", "workspace", ws, "model", m.Name, "version", v.Version, "status", v.Status,
+		"message", v.Message, "took", time.Since(start).Round(time.Millisecond))
+	return m, trainErr
+}
+
+// fit reads the training data of m and fits it.
+func (t *Trainer) fit(ctx context.Context, ws string, m *kenner.Model) (params, card json.RawMessage, err error) {
+	// Everything accepted before the training counts: the processor applies it first, then
+	// the build folds it into the model's histories.
+	if err := t.proc.Caught(ctx); err != nil {
+		return nil, nil, err
+	}
+	if err := t.awaitBuild(ctx, ws); err != nil {
+		return nil, nil, err
+	}
+	switch m.Kind {
+	case kenner.ModelCLV:
+		return t.fitCLV(ctx, ws, m)
+	case kenner.ModelClassifier:
+		return t.fitClassifier(ctx, ws, m)
+	}
+	return nil, nil, kenner.Errorf(kenner.EInvalid, "unknown model kind %q", m.Kind)
+}
+
+// awaitBuild waits until every profile carries what the current definitions keep: a model
+// created just now has its purchase histories folded from the stored events by the build.
+func (t *Trainer) awaitBuild(ctx context.Context, ws string) error {
+	t.wake()
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		b, err := t.store.Build(ctx, ws)
+		if err != nil {
+			return err
+		}
+		if b.Built >= b.Version {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// CLVCard is what a clv model's card shows.
+type CLVCard struct {
+	Customers      int            `json:"customers"`
+	RepeatBuyers   int            `json:"repeat_buyers"`
+	CalibrationEnd time.Time      `json:"calibration_end"`
+	BGNBD          predict.Fit    `json:"bgnbd_fit"`
+	GammaGamma     predict.Fit    `json:"gamma_gamma_fit"`
+	RFMSegments    map[string]int `json:"rfm_segments"`
+}
+
+func (t *Trainer) fitCLV(ctx context.Context, ws string, m *kenner.Model) (json.RawMessage, json.RawMessage, error) {
+	end := time.Now().UTC()
+	if m.CalibrationEnd != "" {
+		d, err := time.Parse(time.DateOnly, m.CalibrationEnd)
+		if err != nil {
+			return nil, nil, kenner.Errorf(kenner.EInvalid, "calibration_end %q: want a day like 1997-09-30", m.CalibrationEnd)
+		}
+		end = d
+	}
+	eng, err := t.proc.Engine(ctx, ws)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, ok := eng.ModelAggregate(m.Name)
+	if !ok {
+		return nil, nil, kenner.Errorf(kenner.EInvalid, "model %q keeps no purchase history", m.Name)
+	}
+	fields := &kenner.ProfileFields{Aggregates: map[string]bool{key: true}}
+	var hs []predict.History
+	err = pages(ctx, t.store, ws, 0, fields, func(_ context.Context, ps []*kenner.Profile) ([]predict.History, error) {
+		var out []predict.History
+		for _, p := range ps {
+			if h, ok := predict.Summarize(p.Aggregates[key], end); ok {
+				out = append(out, h)
+			}
+		}
+		return out, nil
+	}, func(page []predict.History) error {
+		hs = append(hs, page...)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(hs) == 0 {
+		return nil, nil, kenner.Errorf(kenner.EInvalid, "no profile has a %q event before %s: nothing to learn from", m.Event, end.Format(time.DateOnly))
+	}
+	// Identical histories are fitted once, weighted: most customers of a large shop share a few.
+	byCustomer := map[predict.Customer]float64{}
+	bySpend := map[predict.Spend]float64{}
+	rfm := make([]predict.RFMInput, len(hs))
+	card := CLVCard{Customers: len(hs), CalibrationEnd: end, RFMSegments: map[string]int{}}
+	for i, h := range hs {
+		byCustomer[h.Customer]++
+		if h.Customer.X > 0 {
+			card.RepeatBuyers++
+			bySpend[predict.Spend{X: h.Customer.X, Mean: h.Mean}]++
+		}
+		rfm[i] = h.RFM
+	}
+	cs := make([]predict.Customer, 0, len(byCustomer))
+	for c, w := range byCustomer {
+		c.Weight = w
+		cs = append(cs, c)
+	}
+	ss := make([]predict.Spend, 0, len(bySpend))
+	for s, w := range bySpend {
+		s.Weight = w
+		ss = append(ss, s)
+	}
+	// Map order must not change the sums' rounding: a retraining on the same data gives the
+	// same parameters.
+	slices.SortFunc(cs, func(a, b predict.Customer) int { return cmpFloats(a.X, b.X, a.Tx, b.Tx, a.T, b.T) })
+	slices.SortFunc(ss, func(a, b predict.Spend) int { return cmpFloats(a.X, b.X, a.Mean, b.Mean) })
+	p := predict.CLVParams{HorizonDays: m.HorizonDays, DiscountRate: m.DiscountRate}
+	if p.BGNBD, card.BGNBD, err = predict.FitBGNBD(cs); err != nil {
+		return nil, nil, fmt.Errorf("purchases (BG/NBD): %w", err)
+	}
+	if !card.BGNBD.Converged {
+		return nil, nil, kenner.Errorf(kenner.EInvalid, "the purchase model (BG/NBD) did not converge (%s)", card.BGNBD.Status)
+	}
+	if p.Spend, card.GammaGamma, err = predict.FitGammaGamma(ss); err != nil {
+		return nil, nil, fmt.Errorf("spend (Gamma-Gamma): %w", err)
+	}
+	if !card.GammaGamma.Converged {
+		return nil, nil, kenner.Errorf(kenner.EInvalid, "the spend model (Gamma-Gamma) did not converge (%s)", card.GammaGamma.Status)
+	}
+	if p.RFM, err = predict.FitRFM(rfm); err != nil {
+		return nil, nil, err
+	}
+	for _, h := range hs {
+		card.RFMSegments[p.RFM.Score(h.RFM).Segment]++
+	}
+	return marshalPair(p, card)
+}
+
+// ClassifierCard is what a classifier's card shows.
+type ClassifierCard struct {
+	Examples    int                      `json:"examples"`
+	Positives   int                      `json:"positives"`
+	Train       int                      `json:"train"`
+	Holdout     int                      `json:"holdout"`
+	AUC         float64                  `json:"auc"`
+	LogLoss     float64                  `json:"log_loss"`
+	BaseRate    float64                  `json:"base_rate"`
+	Calibration []predict.CalibrationBin `json:"calibration"`
+	TopFeatures []predict.Weight         `json:"top_features"`
+	Features    int                      `json:"features"`
+	Fit         predict.Fit              `json:"fit"`
+}
+
+func (t *Trainer) fitClassifier(ctx context.Context, ws string, m *kenner.Model) (json.RawMessage, json.RawMessage, error) {
+	defs, err := t.proc.definitions(ctx, ws)
+	if err != nil {
+		return nil, nil, err
+	}
+	if m.Label == "" {
+		return nil, nil, kenner.Errorf(kenner.EInvalid, "a classifier needs a label: a condition true for the positive examples")
+	}
+	// The label is evaluated as a segment would be; the model's own predictions are left
+	// out, so it cannot learn from itself.
+	const labelID = "__label"
+	defs.Segments = segment.WithSegment(defs.Segments, kenner.Segment{ID: labelID, Name: "label", Condition: m.Label})
+	defs.Models = slices.DeleteFunc(defs.Models, func(o kenner.Model) bool { return o.ID == m.ID })
+	eng, err := segment.CompileDefinitions(defs, t.proc.cfg.Segments)
+	if err != nil {
+		return nil, nil, fmt.Errorf("label: %w", err)
+	}
+	only := map[string]bool{labelID: true}
+	labelReads, _ := eng.Reads(only)
+	// Every trait and computed trait is a candidate feature.
+	fields, _ := eng.Reads(nil)
+	fields.AllTraits = true
+	maps.Copy(fields.Aggregates, eng.AggregateKeys())
+	total, err := t.store.CountProfiles(ctx, ws)
+	if err != nil {
+		return nil, nil, err
+	}
+	keep := uint32(1 << 20)
+	if total > maxTrainingRows {
+		keep = uint32(float64(1<<20) * maxTrainingRows / float64(total))
+	}
+	now := time.Now().UTC()
+	type example struct {
+		rank  int64
+		row   map[string]any
+		label float64
+	}
+	var examples []example
+	err = pages(ctx, t.store, ws, 0, fields, func(_ context.Context, ps []*kenner.Profile) ([]example, error) {
+		var out []example
+		for _, p := range ps {
+			if hash(p.ID)%(1<<20) >= keep {
+				continue
+			}
+			in := eng.Input(p, nil, now)
+			res := eng.Evaluate(in, p.Segments, only)[labelID]
+			ex := example{rank: p.Rank, row: map[string]any{}}
+			if res.Member {
+				ex.label = 1
+			}
+			for k, v := range in.Traits {
+				ex.row["traits."+k] = v
+			}
+			for k, v := range in.Computed {
+				ex.row["computed."+k] = v
+			}
+			out = append(out, ex)
+		}
+		return out, nil
+	}, func(page []example) error {
+		examples = append(examples, page...)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(examples) < 20 {
+		return nil, nil, kenner.Errorf(kenner.EInvalid, "only %d profiles to learn from; a classifier needs at least 20", len(examples))
+	}
+	// Split by time: the profiles that appeared last are held out, as the future would be.
+	slices.SortFunc(examples, func(a, b example) int { return cmpFloats(float64(a.rank), float64(b.rank)) })
+	cut := len(examples) * 4 / 5
+	names := m.Features
+	if len(names) == 0 {
+		seen := map[string]bool{}
+		for _, ex := range examples {
+			for k := range ex.row {
+				seen[k] = true
+			}
+		}
+		for k := range seen {
+			kind, name, _ := cutDot(k)
+			// What the label reads would give the answer away.
+			if kind == "traits" && (labelReads.AllTraits || labelReads.Traits[name]) {
+				continue
+			}
+			names = append(names, k)
+		}
+		slices.Sort(names)
+	}
+	rows := make([]map[string]any, len(examples))
+	y := make([]float64, len(examples))
+	var card ClassifierCard
+	for i, ex := range examples {
+		rows[i], y[i] = ex.row, ex.label
+		card.Positives += int(ex.label)
+	}
+	card.Examples, card.Train, card.Holdout = len(examples), cut, len(examples)-cut
+	card.BaseRate = float64(card.Positives) / float64(card.Examples)
+	if card.Positives == 0 || card.Positives == card.Examples {
+		return nil, nil, kenner.Errorf(kenner.EInvalid, "the label is %v for every one of the %d profiles: there is nothing to learn (check the condition)", card.Positives > 0, card.Examples)
+	}
+	fs := predict.LearnFeatures(rows[:cut], names)
+	if len(fs) == 0 {
+		return nil, nil, kenner.Errorf(kenner.EInvalid, "no profile has any of the features %v", names)
+	}
+	x := make([][]float64, cut)
+	for i := range x {
+		x[i] = fs.Vector(rows[i])
+	}
+	model, fit, err := predict.FitLogistic(x, y[:cut], 1)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !fit.Converged {
+		return nil, nil, kenner.Errorf(kenner.EInvalid, "the fit did not converge (%s)", fit.Status)
+	}
+	p := make([]float64, len(rows)-cut)
+	for i := range p {
+		p[i] = model.Predict(fs.Vector(rows[cut+i]))
+	}
+	card.AUC, card.LogLoss = predict.AUC(p, y[cut:]), predict.LogLoss(p, y[cut:])
+	card.Calibration, card.TopFeatures, card.Features, card.Fit = predict.Calibration(p, y[cut:]), model.TopWeights(fs, 10), len(fs), fit
+	if card.AUC != card.AUC { // NaN: the holdout has one class
+		card.AUC = 0
+	}
+	return marshalPair(predict.ClassifierParams{Features: fs, Model: model}, card)
+}
+
+func marshalPair(params, card any) (json.RawMessage, json.RawMessage, error) {
+	p, err := json.Marshal(params)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := json.Marshal(card)
+	return p, c, err
+}
+
+func hash(s string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	return h.Sum32()
+}
+
+func cutDot(s string) (string, string, bool) {
+	for i := range s {
+		if s[i] == '.' {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
+
+// cmpFloats compares pairs (a0, b0), (a1, b1), ... in order.
+func cmpFloats(v ...float64) int {
+	for i := 0; i+1 < len(v); i += 2 {
+		if v[i] < v[i+1] {
+			return -1
+		}
+		if v[i] > v[i+1] {
+			return 1
+		}
+	}
+	return 0
+}
