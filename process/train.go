@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -312,7 +311,10 @@ func (t *Trainer) fitCLV(ctx context.Context, ws string, m *kenner.Model) (json.
 
 // ClassifierCard is what a classifier's card shows.
 type ClassifierCard struct {
-	Examples    int                      `json:"examples"`
+	Examples int `json:"examples"`
+	// Split says how the holdout was chosen: "time" (the latest fifth to appear) or
+	// "hash of user id" (a fifth of the people).
+	Split       string                   `json:"split"`
 	Positives   int                      `json:"positives"`
 	Train       int                      `json:"train"`
 	Holdout     int                      `json:"holdout"`
@@ -344,10 +346,6 @@ func (t *Trainer) fitClassifier(ctx context.Context, ws string, m *kenner.Model)
 	}
 	only := map[string]bool{labelID: true}
 	labelReads, _ := eng.Reads(only)
-	// Every trait and computed trait is a candidate feature.
-	fields, _ := eng.Reads(nil)
-	fields.AllTraits = true
-	maps.Copy(fields.Aggregates, eng.AggregateKeys())
 	total, err := t.store.CountProfiles(ctx, ws)
 	if err != nil {
 		return nil, nil, err
@@ -358,12 +356,17 @@ func (t *Trainer) fitClassifier(ctx context.Context, ws string, m *kenner.Model)
 	}
 	now := time.Now().UTC()
 	type example struct {
+		id    string
+		first time.Time
 		rank  int64
 		row   map[string]any
 		label float64
+		fold  uint32 // the split when not by time
 	}
 	var examples []example
-	err = pages(ctx, t.store, ws, 0, fields, func(_ context.Context, ps []*kenner.Profile) ([]example, error) {
+	// Whole profiles: every trait and computed trait is a candidate feature, and the split
+	// reads when each profile appeared.
+	err = pages(ctx, t.store, ws, 0, nil, func(_ context.Context, ps []*kenner.Profile) ([]example, error) {
 		var out []example
 		for _, p := range ps {
 			if hash(p.ID)%(1<<20) >= keep {
@@ -371,7 +374,7 @@ func (t *Trainer) fitClassifier(ctx context.Context, ws string, m *kenner.Model)
 			}
 			in := eng.Input(p, nil, now)
 			res := eng.Evaluate(in, p.Segments, only)[labelID]
-			ex := example{rank: p.Rank, row: map[string]any{}}
+			ex := example{id: p.ID, first: p.FirstSeen, rank: p.Rank, row: map[string]any{}}
 			if res.Member {
 				ex.label = 1
 			}
@@ -395,8 +398,39 @@ func (t *Trainer) fitClassifier(ctx context.Context, ws string, m *kenner.Model)
 		return nil, nil, kenner.Errorf(kenner.EInvalid, "only %d profiles to learn from; a classifier needs at least 20", len(examples))
 	}
 	// Split by time: the profiles that appeared last are held out, as the future would be.
-	slices.SortFunc(examples, func(a, b example) int { return cmpFloats(float64(a.rank), float64(b.rank)) })
+	// When they all appeared within a day (one import), time says nothing: a fifth of the
+	// people, chosen by a hash of their user id (stable across imports and replays), is.
+	slices.SortFunc(examples, func(a, b example) int {
+		return cmpFloats(float64(a.first.UnixNano()), float64(b.first.UnixNano()), float64(a.rank), float64(b.rank))
+	})
+	byTime := examples[len(examples)-1].first.Sub(examples[0].first) >= 24*time.Hour
+	card := ClassifierCard{Split: "time"}
+	if !byTime {
+		card.Split = "hash of user id"
+		for i := range examples {
+			key := examples[i].id
+			if ids, err := identifiers(ctx, t.store, ws, key); err == nil {
+				for _, id := range ids {
+					if id.Kind == kenner.KindUserID {
+						key = id.Value
+						break
+					}
+				}
+			}
+			examples[i].fold = hash(key) % 5
+		}
+		// Held out (fold 0) last; each part in the order of appearance.
+		slices.SortStableFunc(examples, func(a, b example) int {
+			return cmpFloats(b2f(a.fold == 0), b2f(b.fold == 0))
+		})
+	}
 	cut := len(examples) * 4 / 5
+	if !byTime {
+		cut = slices.IndexFunc(examples, func(e example) bool { return e.fold == 0 })
+		if cut <= 0 || cut >= len(examples) {
+			cut = len(examples) * 4 / 5
+		}
+	}
 	names := m.Features
 	if len(names) == 0 {
 		seen := map[string]bool{}
@@ -417,7 +451,6 @@ func (t *Trainer) fitClassifier(ctx context.Context, ws string, m *kenner.Model)
 	}
 	rows := make([]map[string]any, len(examples))
 	y := make([]float64, len(examples))
-	var card ClassifierCard
 	for i, ex := range examples {
 		rows[i], y[i] = ex.row, ex.label
 		card.Positives += int(ex.label)
@@ -461,6 +494,13 @@ func marshalPair(params, card any) (json.RawMessage, json.RawMessage, error) {
 	}
 	c, err := json.Marshal(card)
 	return p, c, err
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func hash(s string) uint32 {

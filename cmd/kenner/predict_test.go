@@ -166,3 +166,89 @@ event: Order Completed
 		t.Errorf("preview of p_alive < 0.5: %d %v, want some but not all buyers", code, prev)
 	}
 }
+
+// TestChurnModelOnTelco goes through the product: the Telco customers are imported as profiles
+// with their traits, a classifier learns traits.Churn == "Yes", and its card, read from the
+// API, shows a holdout AUC of at least 0.84.
+func TestChurnModelOnTelco(t *testing.T) {
+	file := filepath.Join(sharedData(t, "telco"), "Telco-Customer-Churn_IBM.csv")
+	header, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := strings.Split(strings.TrimSpace(strings.SplitN(string(header), "\n", 2)[0]), ",")
+	var mapping strings.Builder
+	mapping.WriteString("columns:\n")
+	for _, c := range cols {
+		if c == "customerID" {
+			mapping.WriteString("  customerID: userId\n")
+		} else {
+			fmt.Fprintf(&mapping, "  %s: traits.%s\n", c, c)
+		}
+	}
+	mapFile := filepath.Join(t.TempDir(), "map.yaml")
+	os.WriteFile(mapFile, []byte(mapping.String()), 0o600)
+
+	data := t.TempDir()
+	s := startServer(t, data)
+	creds := credentialsOf(t, data)
+	api := adminAPI(t, s.url, creds.AdminToken)
+	code, out, stderr := runCLI(t, "import", file, "--url", s.url, "--token", creds.AdminToken, "--as", "identify", "--map", mapFile)
+	if code != 0 {
+		t.Fatalf("import: %d\n%s\n%s", code, out, stderr)
+	}
+	for _, bad := range []string{
+		`{"name":"churn","kind":"classifier"}`,
+		`{"name":"churn","kind":"classifier","label":"traits.Churn =="}`,
+		`{"name":"churn","kind":"classifier","label":"true","features":["tenure"]}`,
+		`{"name":"churn","kind":"oracle"}`,
+	} {
+		if code, m := api("POST", "/v1/models", bad); code != 400 || m["error"] == nil {
+			t.Errorf("POST %s: %d %v, want 400 with an error", bad, code, m)
+		}
+	}
+	code, m := api("POST", "/v1/models", `{"name":"churn","kind":"classifier","label":"traits.Churn == \"Yes\""}`)
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, m)
+	}
+	id := m["id"].(string)
+	if code, m := api("POST", "/v1/models/"+id+"/train", ""); code != 202 {
+		t.Fatalf("train: %d %v", code, m)
+	}
+	m = awaitModel(t, api, id)
+	if m["status"] != "trained" {
+		t.Fatalf("model: %v", m)
+	}
+	card := m["card"].(map[string]any)
+	pb, _ := json.Marshal(m["params"].(map[string]any)["features"])
+	t.Logf("features: %s", pb)
+	t.Logf("card: examples=%v holdout=%v auc=%v log_loss=%v top=%v", card["examples"], card["holdout"], card["auc"], card["log_loss"], card["top_features"])
+	if card["examples"].(float64) != 7043 {
+		t.Errorf("examples = %v, want 7043", card["examples"])
+	}
+	if auc := card["auc"].(float64); auc < 0.84 {
+		t.Errorf("holdout AUC = %.4f, want >= 0.84", auc)
+	}
+	if len(card["calibration"].([]any)) != 10 || len(card["top_features"].([]any)) == 0 {
+		t.Errorf("card without calibration or top features: %v", card)
+	}
+	for _, f := range card["top_features"].([]any) {
+		if strings.Contains(fmt.Sprint(f), "Churn") {
+			t.Errorf("the label is a feature: %v", f)
+		}
+	}
+	// Scores are on profiles, and a label with one class fails with the reason.
+	code, p := api("GET", "/v1/profiles/user_id:7590-VHVEG", "")
+	if score, ok := p["predictions"].(map[string]any)["churn"].(float64); code != 200 || !ok || score <= 0 || score >= 1 {
+		t.Errorf("profile predictions: %d %v", code, p["predictions"])
+	}
+	code, m = api("POST", "/v1/models", `{"name":"everyone","kind":"classifier","label":"true"}`)
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, m)
+	}
+	api("POST", "/v1/models/"+m["id"].(string)+"/train", "")
+	m = awaitModel(t, api, m["id"].(string))
+	if m["status"] != "failed" || !strings.Contains(fmt.Sprint(m["message"]), "nothing to learn") {
+		t.Errorf("one-class label: %v, want failed saying why", m)
+	}
+}
