@@ -94,3 +94,22 @@ func TestHyp2F1(t *testing.T) {
 		}
 	}
 }
+
+// TestBGNBDRecoversSimulatedParameters fits histories drawn from the model itself: the fit
+// finds the parameters they were drawn with.
+func TestBGNBDRecoversSimulatedParameters(t *testing.T) {
+	cs := syntheticCustomers(100_000, 11)
+	m, _, err := FitBGNBD(cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := BGNBD{R: 0.243, Alpha: 4.414, A: 0.793, B: 2.426}
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{{"r", m.R, want.R}, {"alpha", m.Alpha, want.Alpha}, {"a", m.A, want.A}, {"b", m.B, want.B}} {
+		if math.Abs(c.got-c.want) > 0.15*c.want {
+			t.Errorf("%s = %.4f, drawn with %.4f", c.name, c.got, c.want)
+		}
+	}
+}
