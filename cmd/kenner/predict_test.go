@@ -157,6 +157,30 @@ event: Order Completed
 	if clv == nil || clv["p_alive"] == nil || clv["clv"] == nil || clv["rfm"] == nil {
 		t.Fatalf("predictions of customer 0001: %v", p["predictions"])
 	}
+	// The CLI trains and shows the same.
+	cli := func(args ...string) string {
+		t.Helper()
+		code, out, stderr := runCLI(t, append(args, "--url", s.url, "--token", creds.AdminToken)...)
+		if code != 0 {
+			t.Fatalf("kenner %v: %d\n%s%s", args, code, out, stderr)
+		}
+		return out
+	}
+	if out := cli("predict", "train", "clv", "--wait"); !strings.Contains(out, "trained") || !strings.Contains(out, "2357 customers") {
+		t.Errorf("predict train --wait:\n%s", out)
+	}
+	if out := cli("predict", "show", "clv"); !strings.Contains(out, "params.bgnbd.alpha") || !strings.Contains(out, "card.repeat_buyers") {
+		t.Errorf("predict show:\n%s", out)
+	}
+	if out := cli("predict", "score", "user_id:0001"); !strings.Contains(out, "predictions.clv.p_alive") || !strings.Contains(out, "predictions.clv.rfm.segment") {
+		t.Errorf("predict score:\n%s", out)
+	}
+	if out := cli("predict", "list"); !strings.Contains(out, "clv") || !strings.Contains(out, "trained") {
+		t.Errorf("predict list:\n%s", out)
+	}
+	if code, _, stderr := runCLI(t, "predict", "train", "nope", "--url", s.url, "--token", creds.AdminToken); code != 2 || !strings.Contains(stderr, "no model named") {
+		t.Errorf("predict train nope: %d %s", code, stderr)
+	}
 	code, seg := api("POST", "/v1/segments", `{"name":"Lapsed buyers","condition":"predictions.clv.p_alive < 0.5"}`)
 	if code != 201 {
 		t.Fatalf("segment: %d %v", code, seg)
