@@ -106,7 +106,7 @@ func BenchmarkScoreCLV(b *testing.B) {
 	}
 }
 
-func itoa(n int) string { return strconv.Itoa(n) }
+func itoa(n int) string        { return strconv.Itoa(n) }
 func pow(x, y float64) float64 { return math.Pow(x, y) }
-func sqrt(x float64) float64 { return math.Sqrt(x) }
-func log(x float64) float64 { return math.Log(x) }
+func sqrt(x float64) float64   { return math.Sqrt(x) }
+func log(x float64) float64    { return math.Log(x) }
