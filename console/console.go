@@ -72,7 +72,7 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	if err != nil {
 		return nil, err
 	}
-	for _, page := range []string{"overview", "profiles", "list", "account", "segment_new", "destination_new", "destination", "sources", "events", "computed", "settings", "source", "slots", "privacy", "segment"} {
+	for _, page := range []string{"overview", "profiles", "list", "account", "segment_new", "destination_new", "destination", "sources", "events", "computed", "settings", "source", "slots", "privacy", "segment", "predictions", "model"} {
 		t, err := template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console template %s: %w", page, err)
@@ -123,6 +123,11 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	c.mux.HandleFunc("GET /console/personalization/{id}", c.signedIn(c.slot))
 	c.mux.HandleFunc("POST /console/personalization", c.signedIn(c.saveSlot))
 	c.mux.HandleFunc("POST /console/personalization/{id}/delete", c.signedIn(c.deleteSlot))
+	c.mux.HandleFunc("GET /console/predictions", c.signedIn(c.predictions))
+	c.mux.HandleFunc("POST /console/predictions", c.signedIn(c.createModel))
+	c.mux.HandleFunc("GET /console/predictions/{id}", c.signedIn(c.model))
+	c.mux.HandleFunc("POST /console/predictions/{id}/train", c.signedIn(c.trainModel))
+	c.mux.HandleFunc("POST /console/predictions/{id}/delete", c.signedIn(c.deleteModel))
 	c.mux.HandleFunc("GET /console/privacy", c.signedIn(c.privacy))
 	c.mux.HandleFunc("GET /console/settings", c.signedIn(c.settings))
 	c.mux.HandleFunc("POST /console/settings/users", c.signedIn(c.createUser))

@@ -224,12 +224,14 @@ type profileView struct {
 	Identities []kenner.Identifier
 	Traits     []traitRow
 	Computed   []nameValue
-	Segments   []string
-	Events     []eventRow
-	Merges     []mergeRow
-	Consent    []nameValue
-	CanErase   bool
-	CanExport  bool
+	// Predictions are the models' scores, flattened (clv.p_alive: 0.82).
+	Predictions []nameValue
+	Segments    []string
+	Events      []eventRow
+	Merges      []mergeRow
+	Consent     []nameValue
+	CanErase    bool
+	CanExport   bool
 }
 
 // traitRow is a trait with where its value came from.
@@ -280,11 +282,12 @@ func (c *Console) profiles(w http.ResponseWriter, r *http.Request, rq *request) 
 	}{Query: q}
 	if strings.TrimSpace(q) != "" {
 		var p struct {
-			ID         string                     `json:"id"`
-			Identities []kenner.Identifier        `json:"identities"`
-			Traits     map[string]json.RawMessage `json:"traits"`
-			Computed   map[string]json.RawMessage `json:"computed"`
-			Segments   []string                   `json:"segments"`
+			ID          string                     `json:"id"`
+			Identities  []kenner.Identifier        `json:"identities"`
+			Traits      map[string]json.RawMessage `json:"traits"`
+			Computed    map[string]json.RawMessage `json:"computed"`
+			Predictions map[string]any             `json:"predictions"`
+			Segments    []string                   `json:"segments"`
 		}
 		var err error
 		for _, ref := range refOf(q) {
@@ -300,7 +303,7 @@ func (c *Console) profiles(w http.ResponseWriter, r *http.Request, rq *request) 
 		case err != nil:
 			data.Error = kenner.ErrorMessage(err)
 		default:
-			v := &profileView{ID: p.ID, Identities: p.Identities, Computed: sortedValues(p.Computed),
+			v := &profileView{ID: p.ID, Identities: p.Identities, Computed: sortedValues(p.Computed), Predictions: flatScores("", p.Predictions),
 				CanErase: rq.user.Role.AtLeast(kenner.RoleAdmin)}
 			v.Traits = c.traitRows(r, rq, p.ID, p.Traits)
 			// The person's segments with their names (the segment list would also count every

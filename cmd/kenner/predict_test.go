@@ -47,10 +47,10 @@ func sig3(got, want float64) bool {
 	return math.Abs(got-want) <= 0.5*math.Pow(10, math.Floor(math.Log10(math.Abs(want)))-2)
 }
 
-// TestCLVModelOnCDNOW goes through the product: the CDNOW sample's purchases are imported as
-// Order Completed events, a clv model is created and trained on the papers' 39-week
-// calibration period, and the parameters read from the API are the published ones.
-func TestCLVModelOnCDNOW(t *testing.T) {
+// importCDNOW imports the CDNOW sample's purchases as Order Completed events through kenner
+// import, each with the customer as user id and the dollar value as properties.revenue.
+func importCDNOW(t *testing.T, url, token string) {
+	t.Helper()
 	dir := sharedData(t, "cdnow")
 	in, err := os.Open(filepath.Join(dir, "CDNOW_sample.txt"))
 	if err != nil {
@@ -87,6 +87,17 @@ func TestCLVModelOnCDNOW(t *testing.T) {
 event: Order Completed
 `), 0o600)
 
+	code, out, stderr := runCLI(t, "import", file, "--url", url, "--token", token, "--as", "track", "--map", mapping)
+	if code != 0 {
+		t.Fatalf("import: %d\n%s\n%s", code, out, stderr)
+	}
+}
+
+// TestCLVModelOnCDNOW goes through the product: the CDNOW sample's purchases are imported as
+// Order Completed events, a clv model is created and trained on the papers' 39-week
+// calibration period, and the parameters read from the API are the published ones.
+func TestCLVModelOnCDNOW(t *testing.T) {
+	sharedData(t, "cdnow")
 	data := t.TempDir()
 	s := startServer(t, data)
 	creds := credentialsOf(t, data)
@@ -106,10 +117,7 @@ event: Order Completed
 		t.Errorf("training without orders: %v, want failed saying why", m)
 	}
 
-	code, out, stderr := runCLI(t, "import", file, "--url", s.url, "--token", creds.AdminToken, "--as", "track", "--map", mapping)
-	if code != 0 {
-		t.Fatalf("import: %d\n%s\n%s", code, out, stderr)
-	}
+	importCDNOW(t, s.url, creds.AdminToken)
 	start := time.Now()
 	if code, m := api("POST", "/v1/models/"+id+"/train", ""); code != 202 {
 		t.Fatalf("train: %d %v", code, m)
