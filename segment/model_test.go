@@ -110,4 +110,3 @@ func TestModelDefinitionsAreChecked(t *testing.T) {
 		t.Error("a computed trait reading predictions compiled")
 	}
 }
-
