@@ -112,6 +112,9 @@ const (
 	// ChangeProfileDeleted follows an erasure: it names the person by profile id and by
 	// SHA-256 hashes of their identifiers, so destinations can delete them too.
 	ChangeProfileDeleted = "profile.deleted"
+	// ChangeLeadStageChanged is a lead crossing a stage threshold of a lead model, up or down:
+	// Data holds {"model", "model_id", "from", "to", "score"}. The sales hand-off.
+	ChangeLeadStageChanged = "lead.stage_changed"
 )
 
 // Change is one entry of a workspace's changes stream: what downstream consumers (activation,

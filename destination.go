@@ -44,6 +44,8 @@ type Subscription struct {
 	Events   EventSubscription `json:"events"`
 	Profiles bool              `json:"profiles,omitempty"`
 	Segments []string          `json:"segments,omitempty"`
+	// Leads subscribes to lead.stage_changed: every lead model's stage crossings.
+	Leads bool `json:"leads,omitempty"`
 }
 
 // EventSubscription selects raw events: all of them, or those a CEL filter over e accepts.

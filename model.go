@@ -3,6 +3,8 @@ package kenner
 import (
 	"context"
 	"encoding/json"
+	"math"
+	"strings"
 	"time"
 )
 
@@ -14,7 +16,27 @@ const (
 	// ModelClassifier learns a yes/no label the marketer defines (churn, a propensity to buy,
 	// membership of a seed segment for lookalikes) from profile fields, by logistic regression.
 	ModelClassifier = "classifier"
+	// ModelLead scores leads by points for what they do and who they are, decaying over time,
+	// with stages (subscriber, MQL, SQL) whose crossings are lead.stage_changed changes.
+	ModelLead = "lead"
 )
+
+// LeadRule gives a lead points: for each event of a name (Event, "$page" for page views,
+// with an optional CEL filter Where over the event e: a page pattern is
+// e.context.page.path.startsWith("/pricing")), or once while the profile meets Condition
+// (a CEL condition over traits and computed traits).
+type LeadRule struct {
+	Event     string  `json:"event,omitempty"`
+	Where     string  `json:"where,omitempty"`
+	Condition string  `json:"condition,omitempty"`
+	Points    float64 `json:"points"`
+}
+
+// LeadStage is a stage a lead reaches at Threshold points.
+type LeadStage struct {
+	Name      string  `json:"name"`
+	Threshold float64 `json:"threshold"`
+}
 
 // Model states.
 const (
@@ -49,6 +71,14 @@ type Model struct {
 	// Features are the profile fields the classifier reads (traits.tenure, computed.orders);
 	// empty: every trait and computed trait the label does not read.
 	Features []string `json:"features,omitempty"`
+	// Rules and Stages define a lead model; HalfLife halves event points that old (0: they
+	// never fade). ScoreModel names a classifier whose probability adds ModelPoints × p.
+	Rules       []LeadRule  `json:"rules,omitempty"`
+	Stages      []LeadStage `json:"stages,omitempty"`
+	HalfLife    Duration    `json:"half_life,omitempty"`
+	ScoreModel  string      `json:"score_model,omitempty"`
+	ModelPoints float64     `json:"model_points,omitempty"`
+
 	// Retrain, when set, trains the model again that long after its last training.
 	Retrain Duration `json:"retrain,omitempty"`
 
@@ -121,6 +151,13 @@ func SetModelDocument(m *Model, doc []byte) error {
 	return nil
 }
 
+// LeadStageSegment is the id under which a lead model's stage is kept as a membership (the
+// stages above the first; being in none is being in the first).
+func LeadStageSegment(modelID, stage string) string { return "lead:" + modelID + ":" + stage }
+
+// IsLeadStageSegment reports whether a segment id is a lead stage's.
+func IsLeadStageSegment(id string) bool { return strings.HasPrefix(id, "lead:") }
+
 // Model defaults.
 const (
 	DefaultOrderEvent   = "Order Completed"
@@ -172,10 +209,49 @@ func (m *Model) SetDefaults() error {
 				return Errorf(EInvalid, "feature %q: name a profile field as traits.<name> or computed.<name>", f)
 			}
 		}
+	case ModelLead:
+		if len(m.Rules) == 0 {
+			return Errorf(EInvalid, "a lead model needs rules: points for events (event, where) or profile conditions (condition)")
+		}
+		for i, r := range m.Rules {
+			if (r.Event == "") == (r.Condition == "") {
+				return Errorf(EInvalid, "rule %d: give an event (with an optional where) or a condition, not both", i+1)
+			}
+			if r.Where != "" && r.Event == "" {
+				return Errorf(EInvalid, "rule %d: where filters an event; name the event", i+1)
+			}
+			if r.Points == 0 || math.IsNaN(r.Points) || math.IsInf(r.Points, 0) {
+				return Errorf(EInvalid, "rule %d: points must be a number other than 0", i+1)
+			}
+		}
+		if len(m.Stages) == 0 {
+			return Errorf(EInvalid, "a lead model needs stages, e.g. [{\"name\":\"subscriber\",\"threshold\":0},{\"name\":\"MQL\",\"threshold\":50}]")
+		}
+		seen := map[string]bool{}
+		for i, st := range m.Stages {
+			if strings.TrimSpace(st.Name) == "" || seen[st.Name] || strings.ContainsAny(st.Name, ":\x00") {
+				return Errorf(EInvalid, "stage %d: a name, unique, without ':'", i+1)
+			}
+			seen[st.Name] = true
+			if i > 0 && st.Threshold <= m.Stages[i-1].Threshold {
+				return Errorf(EInvalid, "stages must be in ascending order of threshold (%s at %g after %s at %g)", st.Name, st.Threshold, m.Stages[i-1].Name, m.Stages[i-1].Threshold)
+			}
+		}
+		if m.HalfLife < 0 {
+			return Errorf(EInvalid, "half_life must not be negative")
+		}
+		if (m.ScoreModel == "") != (m.ModelPoints == 0) {
+			return Errorf(EInvalid, "score_model and model_points go together: the classifier whose probability adds model_points × p")
+		}
+		if m.Event != "" || m.Revenue != "" || m.Label != "" || m.CalibrationEnd != "" || m.HorizonDays != 0 {
+			return Errorf(EInvalid, "event, revenue, label, calibration_end and horizon_days are for other kinds of model")
+		}
+		// A lead model has nothing to fit: it scores from its definition.
+		m.Status = ModelTrained
 	case "":
-		return Errorf(EInvalid, "kind is required: clv or classifier")
+		return Errorf(EInvalid, "kind is required: clv, classifier or lead")
 	default:
-		return Errorf(EInvalid, "unknown kind %q: want clv or classifier", m.Kind)
+		return Errorf(EInvalid, "unknown kind %q: want clv, classifier or lead", m.Kind)
 	}
 	if m.Retrain != 0 && time.Duration(m.Retrain) < time.Hour {
 		return Errorf(EInvalid, "retrain must be at least 1h (or absent: train on request only)")

@@ -38,7 +38,10 @@ func (r *route) wantsChange(c kenner.Change) bool {
 			// so no one is announced twice.
 			return false
 		}
-		return r.segments["*"] || r.segments[c.SegmentID]
+		// A lead stage is kept as a membership; "all segments" means the marketer's segments.
+		return r.segments["*"] && !kenner.IsLeadStageSegment(c.SegmentID) || r.segments[c.SegmentID]
+	case kenner.ChangeLeadStageChanged:
+		return r.dest.Subscribe.Leads
 	}
 	return false
 }

@@ -132,13 +132,65 @@ func (p *Processor) evaluate(ctx context.Context, b kenner.Batch, ws string, eng
 		if only == nil {
 			continue
 		}
-		res := eng.Evaluate(eng.Input(prof, ids[prof.ID], now), prof.Segments, only)
-		ms = append(ms, p.memberships(prof, res, now)...)
+		in := eng.Input(prof, ids[prof.ID], now)
+		res := eng.Evaluate(in, prof.Segments, only)
+		pm := p.memberships(prof, res, now)
+		ms = append(ms, pm...)
+		updates = append(updates, leadChanges(eng, ws, prof, pm, now)...)
 	}
 	if err := b.AddChanges(ctx, updates); err != nil {
 		return err
 	}
 	return b.WriteMemberships(ctx, ws, ms)
+}
+
+// leadChanges turns a profile's entries and exits of lead stage segments into one
+// lead.stage_changed per model whose stage moved: the hand-off destinations act on.
+func leadChanges(eng *segment.Engine, ws string, prof *kenner.Profile, ms []kenner.MembershipEvent, now time.Time) []kenner.Change {
+	type move struct{ name, id, from, to string }
+	var moves []*move
+	byModel := map[string]*move{}
+	for _, m := range ms {
+		name, id, stage, ok := eng.LeadStageOf(m.SegmentID)
+		if !ok {
+			continue
+		}
+		mv := byModel[id]
+		if mv == nil {
+			mv = &move{name: name, id: id}
+			byModel[id] = mv
+			moves = append(moves, mv)
+		}
+		if m.Entered {
+			mv.to = stage
+		} else {
+			mv.from = stage
+		}
+	}
+	if len(moves) == 0 {
+		return nil
+	}
+	preds := eng.Predictions(prof, now)
+	var out []kenner.Change
+	for _, mv := range moves {
+		base := eng.BaseStage(mv.id)
+		if mv.from == "" {
+			mv.from = base
+		}
+		if mv.to == "" {
+			mv.to = base
+		}
+		if mv.from == mv.to {
+			continue
+		}
+		var score any
+		if p, ok := preds[mv.name].(map[string]any); ok {
+			score = p["score"]
+		}
+		data, _ := json.Marshal(map[string]any{"model": mv.name, "model_id": mv.id, "from": mv.from, "to": mv.to, "score": score})
+		out = append(out, kenner.Change{WorkspaceID: ws, Type: kenner.ChangeLeadStageChanged, ProfileID: prof.ID, At: now, Data: data})
+	}
+	return out
 }
 
 // memberships applies evaluation results to prof.Segments and returns the entries and exits.

@@ -189,6 +189,8 @@ func (t *Trainer) fit(ctx context.Context, ws string, m *kenner.Model) (params, 
 		return t.fitCLV(ctx, ws, m)
 	case kenner.ModelClassifier:
 		return t.fitClassifier(ctx, ws, m)
+	case kenner.ModelLead:
+		return t.fitLead(ctx, ws, m)
 	}
 	return nil, nil, kenner.Errorf(kenner.EInvalid, "unknown model kind %q", m.Kind)
 }
@@ -485,6 +487,45 @@ func (t *Trainer) fitClassifier(ctx context.Context, ws string, m *kenner.Model)
 		card.AUC = 0
 	}
 	return marshalPair(predict.ClassifierParams{Features: fs, Model: model}, card)
+}
+
+// LeadCard is what a lead model's card shows: how many leads are in each stage.
+type LeadCard struct {
+	Leads  int            `json:"leads"`
+	Stages map[string]int `json:"stages"`
+}
+
+// fitLead has nothing to fit (a lead model scores from its rules): it counts the leads per
+// stage for the card.
+func (t *Trainer) fitLead(ctx context.Context, ws string, m *kenner.Model) (json.RawMessage, json.RawMessage, error) {
+	eng, err := t.proc.Engine(ctx, ws)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := time.Now().UTC()
+	card := LeadCard{Stages: map[string]int{}}
+	for _, st := range m.Stages {
+		card.Stages[st.Name] = 0
+	}
+	err = pages(ctx, t.store, ws, 0, nil, func(_ context.Context, ps []*kenner.Profile) (map[string]int, error) {
+		out := map[string]int{}
+		for _, p := range ps {
+			if s, ok := eng.Predictions(p, now)[m.Name].(map[string]any); ok {
+				out[fmt.Sprint(s["stage"])]++
+			}
+		}
+		return out, nil
+	}, func(page map[string]int) error {
+		for k, n := range page {
+			card.Stages[k] += n
+			card.Leads += n
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return marshalPair(map[string]any{}, card)
 }
 
 func marshalPair(params, card any) (json.RawMessage, json.RawMessage, error) {

@@ -105,10 +105,13 @@ func CompileDefinitions(d Definitions, opts Options) (*Engine, error) {
 	if err := c.traits(traits); err != nil {
 		return nil, err
 	}
+	if err := c.segments(segments); err != nil {
+		return nil, err
+	}
 	if err := c.models(d.Models); err != nil {
 		return nil, err
 	}
-	if err := c.segments(segments); err != nil {
+	if err := c.leadStages(); err != nil {
 		return nil, err
 	}
 	for k, a := range c.e.aggs {
@@ -242,6 +245,9 @@ func (e *Engine) Tidy(p *kenner.Profile, now time.Time) {
 		if t := profile.NextChange(agg, a.spec, now); !t.IsZero() && (p.Expires.IsZero() || t.Before(p.Expires)) {
 			p.Expires = t
 		}
+	}
+	if t := e.leadExpiry(p, now); !t.IsZero() && (p.Expires.IsZero() || t.Before(p.Expires)) {
+		p.Expires = t
 	}
 }
 

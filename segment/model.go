@@ -1,10 +1,16 @@
 package segment
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"math"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"cel.dev/cel-go/cel"
 
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/predict"
@@ -19,6 +25,25 @@ type model struct {
 	agg        *aggregate
 	clv        *predict.CLVParams
 	classifier *predict.ClassifierParams
+	lead       *leadModel
+}
+
+// leadModel is a lead model compiled: its event rules keep purchase-days-like counts per day
+// on every profile, its condition rules are programs over the profile.
+type leadModel struct {
+	events     []leadEvents
+	conditions []leadCondition
+	halfLife   time.Duration
+}
+
+type leadEvents struct {
+	agg    *aggregate
+	points float64
+}
+
+type leadCondition struct {
+	prog   cel.Program
+	points float64
 }
 
 // Definitions are what an Engine compiles: a workspace's computed traits, segments and models.
@@ -68,12 +93,232 @@ func (c *compiler) models(defs []kenner.Model) error {
 				}
 				m.classifier = &p
 			}
+		case kenner.ModelLead:
+			l, err := c.lead(d)
+			if err != nil {
+				return invalid("model %q: %v", d.Name, err)
+			}
+			m.lead = l
 		default:
-			return invalid("model %q: unknown kind %q (want clv or classifier)", d.Name, d.Kind)
+			return invalid("model %q: unknown kind %q (want clv, classifier or lead)", d.Name, d.Kind)
 		}
 		c.e.models = append(c.e.models, m)
 	}
+	// Classifiers first: a lead model adds a classifier's probability to its points.
+	slices.SortStableFunc(c.e.models, func(a, b *model) int { return cmp.Compare(rank(a), rank(b)) })
 	return nil
+}
+
+func rank(m *model) int {
+	if m.lead != nil {
+		return 1
+	}
+	return 0
+}
+
+// lead compiles a lead model's rules.
+func (c *compiler) lead(d kenner.Model) (*leadModel, error) {
+	evEnv, err := eventEnv()
+	if err != nil {
+		return nil, err
+	}
+	profEnv, err := cel.NewEnv(profileVars()...)
+	if err != nil {
+		return nil, err
+	}
+	l := &leadModel{halfLife: time.Duration(d.HalfLife)}
+	for i, r := range d.Rules {
+		if r.Event != "" {
+			a := &aggregate{spec: profile.Spec{Func: kenner.FuncDays}, event: r.Event, key: aggregateKey("l", kenner.FuncDays, r.Event, strings.TrimSpace(r.Where))}
+			if strings.TrimSpace(r.Where) != "" {
+				f, err := compileEventFilter(evEnv, r.Where, c.opts.CostLimit)
+				if err != nil {
+					return nil, fmt.Errorf("rule %d: where: %v", i+1, err)
+				}
+				a.whereVar, a.where = "e", f.prog
+			}
+			l.events = append(l.events, leadEvents{agg: c.add(a), points: r.Points})
+			continue
+		}
+		ast, iss := profEnv.Compile(r.Condition)
+		if iss.Err() != nil {
+			return nil, fmt.Errorf("rule %d: condition: %v", i+1, iss.Err())
+		}
+		if ast.OutputType() != cel.BoolType && ast.OutputType() != cel.DynType {
+			return nil, fmt.Errorf("rule %d: condition must be true or false, not %s", i+1, ast.OutputType())
+		}
+		if collect(ast.NativeRep().Expr()).predictions {
+			return nil, fmt.Errorf("rule %d: a condition cannot read predictions; use score_model", i+1)
+		}
+		prog, err := c.program(profEnv, ast)
+		if err != nil {
+			return nil, fmt.Errorf("rule %d: %v", i+1, err)
+		}
+		l.conditions = append(l.conditions, leadCondition{prog: prog, points: r.Points})
+	}
+	return l, nil
+}
+
+// leadStages adds, for every lead model, one segment per stage above the first: a profile is
+// in the stage its score reaches, so entries, exits, sweeps and builds work as for segments.
+func (c *compiler) leadStages() error {
+	for _, m := range c.e.models {
+		if m.lead == nil {
+			continue
+		}
+		for i, st := range m.def.Stages {
+			if i == 0 {
+				continue
+			}
+			id := kenner.LeadStageSegment(m.def.ID, st.Name)
+			src := fmt.Sprintf("has(predictions.%s) && predictions.%s.stage == %s", m.def.Name, m.def.Name, strconv.Quote(st.Name))
+			p, d, err := c.condition(src)
+			if err != nil {
+				return invalid("model %q: stage %q: %v", m.def.Name, st.Name, err)
+			}
+			seg := &compiled{seg: kenner.Segment{ID: id, Name: m.def.Name + ": " + st.Name, Condition: src}, prog: p, deps: d}
+			c.e.segments = append(c.e.segments, seg)
+			c.e.byID[id] = seg
+		}
+	}
+	return nil
+}
+
+// leadScore is a profile's points under a lead model at now.
+func (in *Input) leadScore(m *model) (score float64, points bool) {
+	fading, steady, points := in.leadPoints(m)
+	return fading + steady, points
+}
+
+// leadPoints splits a profile's points into those that fade (event points under a half-life:
+// their sum halves every half-life from now on) and those that stay.
+func (in *Input) leadPoints(m *model) (fading, steady float64, points bool) {
+	for _, ev := range m.lead.events {
+		a := in.prof.Aggregates[ev.agg.key]
+		if a == nil {
+			continue
+		}
+		for _, b := range a.Buckets {
+			w := 1.0
+			if m.lead.halfLife > 0 {
+				// Points fade by the day: a day's events count whole until the day is over.
+				age := in.now.Sub(time.Unix(b.Start, 0).Add(24 * time.Hour))
+				w = math.Exp2(-max(age.Seconds(), 0) / m.lead.halfLife.Seconds())
+			}
+			if m.lead.halfLife > 0 {
+				fading += ev.points * float64(b.Count) * w
+			} else {
+				steady += ev.points * float64(b.Count)
+			}
+			points = true
+		}
+	}
+	act := &activation{in: in}
+	for _, cnd := range m.lead.conditions {
+		v, _, err := cnd.prog.Eval(act)
+		if err == nil && v.Value() == true {
+			steady += cnd.points
+			points = true
+		}
+	}
+	if m.def.ScoreModel != "" {
+		if p, ok := in.predictions()[m.def.ScoreModel].(float64); ok {
+			steady += m.def.ModelPoints * p
+			points = true
+		}
+	}
+	return fading, steady, points
+}
+
+// leadExpiry is when a profile's fading points take it below the threshold of the lead stage
+// it is in (zero: never, or it is in none): the sweeper evaluates it again then, so a lead
+// that goes cold leaves its stage without a new event.
+func (e *Engine) leadExpiry(p *kenner.Profile, now time.Time) time.Time {
+	var at time.Time
+	for _, m := range e.models {
+		if m.lead == nil || m.lead.halfLife <= 0 {
+			continue
+		}
+		threshold, staged := 0.0, false
+		for _, st := range m.def.Stages[1:] {
+			if _, ok := p.Segments[kenner.LeadStageSegment(m.def.ID, st.Name)]; ok {
+				threshold, staged = st.Threshold, true
+			}
+		}
+		if !staged {
+			continue
+		}
+		// A day's points start fading when the day is over: from a day on, all of them fade
+		// as one exponential, and the crossing is solved for; before, it is searched for.
+		ref := now.Add(24 * time.Hour)
+		points := func(at time.Time) (float64, float64) {
+			in := e.Input(p, nil, at)
+			f, s, _ := in.leadPoints(m)
+			return f, s
+		}
+		fading, steady := points(ref)
+		if fading <= 0 || steady >= threshold {
+			continue
+		}
+		var t time.Time
+		if fading+steady >= threshold {
+			// fading · 2^(-d/h) + steady = threshold; a minute late, so that the score is
+			// below it when evaluated.
+			d := time.Duration(float64(m.lead.halfLife) * math.Log2(fading/(threshold-steady)))
+			t = ref.Add(d + time.Minute)
+		} else {
+			lo, hi := now, ref
+			for hi.Sub(lo) > time.Minute {
+				mid := lo.Add(hi.Sub(lo) / 2)
+				if f, s := points(mid); f+s >= threshold {
+					lo = mid
+				} else {
+					hi = mid
+				}
+			}
+			t = hi
+		}
+		if at.IsZero() || t.Before(at) {
+			at = t
+		}
+	}
+	return at
+}
+
+// stage is the stage a score reaches.
+func stage(stages []kenner.LeadStage, score float64) string {
+	name := stages[0].Name
+	for _, st := range stages {
+		if score >= st.Threshold {
+			name = st.Name
+		}
+	}
+	return name
+}
+
+// LeadStageOf names the lead model and stage of a lead stage segment id.
+func (e *Engine) LeadStageOf(segmentID string) (modelName, modelID, stage string, ok bool) {
+	for _, m := range e.models {
+		if m.lead == nil {
+			continue
+		}
+		for _, st := range m.def.Stages[1:] {
+			if kenner.LeadStageSegment(m.def.ID, st.Name) == segmentID {
+				return m.def.Name, m.def.ID, st.Name, true
+			}
+		}
+	}
+	return "", "", "", false
+}
+
+// BaseStage is a lead model's first stage: where a lead in no stage segment is.
+func (e *Engine) BaseStage(modelID string) string {
+	for _, m := range e.models {
+		if m.lead != nil && m.def.ID == modelID {
+			return m.def.Stages[0].Name
+		}
+	}
+	return ""
 }
 
 // Predictions returns p's scores at now, by model name (a model not trained yet, or a clv
@@ -100,6 +345,9 @@ func (in *Input) predictions() map[string]any {
 			if s, err := m.clv.Score(h); err == nil {
 				in.preds[m.def.Name] = s
 			}
+		case m.lead != nil:
+			score, _ := in.leadScore(m)
+			in.preds[m.def.Name] = map[string]any{"score": math.Round(score*100) / 100, "stage": stage(m.def.Stages, score)}
 		case m.classifier != nil:
 			fields := make(map[string]any, len(m.classifier.Features))
 			for _, f := range m.classifier.Features {
@@ -138,7 +386,8 @@ func modelsDiffer(a, b []*model) bool {
 		return true
 	}
 	key := func(m *model) string {
-		return fmt.Sprintf("%s\x00%s\x00%d\x00%s\x00%s", m.def.Name, m.def.Kind, m.def.Version, m.def.Event, m.def.Revenue)
+		b, _ := json.Marshal([]any{m.def.Rules, m.def.Stages, m.def.HalfLife, m.def.ScoreModel, m.def.ModelPoints})
+		return fmt.Sprintf("%s\x00%s\x00%d\x00%s\x00%s\x00%s", m.def.Name, m.def.Kind, m.def.Version, m.def.Event, m.def.Revenue, b)
 	}
 	seen := map[string]bool{}
 	for _, m := range a {

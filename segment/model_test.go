@@ -2,6 +2,7 @@ package segment_test
 
 import (
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -108,5 +109,49 @@ func TestModelDefinitionsAreChecked(t *testing.T) {
 	traits := []kenner.ComputedTrait{{Name: "sneaky", Func: kenner.FuncExpression, Expression: `predictions.churn`}}
 	if _, err := segment.Compile(traits, nil, segment.Options{}); err == nil {
 		t.Error("a computed trait reading predictions compiled")
+	}
+}
+
+// TestLeadPointsFade: a lead model's event points halve every half-life; a lead in a stage is
+// due for evaluation (Expires) when its fading points take it below the stage's threshold.
+func TestLeadPointsFade(t *testing.T) {
+	lead := kenner.Model{ID: "mdl_lead", Name: "lead", Kind: kenner.ModelLead, HalfLife: kenner.Duration(10 * 24 * time.Hour),
+		Rules: []kenner.LeadRule{{Event: "Demo Requested", Points: 40}, {Condition: `traits.title == "VP"`, Points: 20}},
+		Stages: []kenner.LeadStage{{Name: "subscriber"}, {Name: "MQL", Threshold: 50}}}
+	eng, err := segment.CompileDefinitions(segment.Definitions{Models: []kenner.Model{lead}}, segment.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := t0.Truncate(24 * time.Hour)
+	p := &kenner.Profile{Traits: map[string]kenner.Trait{"title": trait(`"VP"`)}}
+	if _, err := eng.Fold(p, track(1, "Demo Requested", day.Add(9*time.Hour), `{}`)); err != nil {
+		t.Fatal(err)
+	}
+	stageID := kenner.LeadStageSegment("mdl_lead", "MQL")
+	now := day.Add(12 * time.Hour)
+	score := func(at time.Time) map[string]any { return eng.Predictions(p, at)["lead"].(map[string]any) }
+	if s := score(now); s["score"] != 60.0 || s["stage"] != "MQL" {
+		t.Fatalf("on the day: %v, want 60 points, MQL", s)
+	}
+	res := eng.Evaluate(eng.Input(p, nil, now), nil, nil)
+	if !res[stageID].Member {
+		t.Fatalf("not in the MQL stage segment: %v", res)
+	}
+	p.Segments = map[string]time.Time{stageID: now}
+	eng.Tidy(p, now)
+	// The day's 40 points fade once the day is over: 40 · 2^(-d/10 days) + 20 = 50 when
+	// d = 10 days · log2(4/3), 4.15 days.
+	want := day.Add(24 * time.Hour).Add(time.Duration(float64(10*24*time.Hour) * math.Log2(40.0/30)))
+	if d := p.Expires.Sub(want); d < 0 || d > 2*time.Minute {
+		t.Errorf("Expires = %v, want just after %v", p.Expires, want)
+	}
+	if s := score(p.Expires); s["stage"] != "subscriber" {
+		t.Errorf("at Expires: %v, want subscriber", s)
+	}
+	if s := score(p.Expires.Add(-time.Hour)); s["stage"] != "MQL" {
+		t.Errorf("an hour before Expires: %v, want MQL", s)
+	}
+	if res := eng.Evaluate(eng.Input(p, nil, p.Expires), p.Segments, nil); res[stageID].Member {
+		t.Error("still in the stage segment when the points have faded")
 	}
 }

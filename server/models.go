@@ -26,18 +26,25 @@ type modelRequest struct {
 	HorizonDays    int             `json:"horizon_days"`
 	DiscountRate   float64         `json:"discount_rate"`
 	Label          string          `json:"label"`
-	Features       []string        `json:"features"`
-	Retrain        kenner.Duration `json:"retrain"`
+	Features       []string           `json:"features"`
+	Rules          []kenner.LeadRule  `json:"rules"`
+	Stages         []kenner.LeadStage `json:"stages"`
+	HalfLife       kenner.Duration    `json:"half_life"`
+	ScoreModel     string             `json:"score_model"`
+	ModelPoints    float64            `json:"model_points"`
+	Retrain        kenner.Duration    `json:"retrain"`
 }
 
 func (q modelRequest) apply(m *kenner.Model) {
 	m.Name, m.Kind, m.Event, m.Revenue, m.CalibrationEnd = q.Name, q.Kind, q.Event, q.Revenue, q.CalibrationEnd
 	m.HorizonDays, m.DiscountRate, m.Label, m.Features, m.Retrain = q.HorizonDays, q.DiscountRate, q.Label, q.Features, q.Retrain
+	m.Rules, m.Stages, m.HalfLife, m.ScoreModel, m.ModelPoints = q.Rules, q.Stages, q.HalfLife, q.ScoreModel, q.ModelPoints
 }
 
 func requestOf(m *kenner.Model) modelRequest {
 	return modelRequest{Name: m.Name, Kind: m.Kind, Event: m.Event, Revenue: m.Revenue, CalibrationEnd: m.CalibrationEnd,
-		HorizonDays: m.HorizonDays, DiscountRate: m.DiscountRate, Label: m.Label, Features: m.Features, Retrain: m.Retrain}
+		HorizonDays: m.HorizonDays, DiscountRate: m.DiscountRate, Label: m.Label, Features: m.Features, Retrain: m.Retrain,
+		Rules: m.Rules, Stages: m.Stages, HalfLife: m.HalfLife, ScoreModel: m.ScoreModel, ModelPoints: m.ModelPoints}
 }
 
 // checkModel fills the model's defaults and compiles it with the workspace's definitions: its
