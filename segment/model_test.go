@@ -116,7 +116,7 @@ func TestModelDefinitionsAreChecked(t *testing.T) {
 // due for evaluation (Expires) when its fading points take it below the stage's threshold.
 func TestLeadPointsFade(t *testing.T) {
 	lead := kenner.Model{ID: "mdl_lead", Name: "lead", Kind: kenner.ModelLead, HalfLife: kenner.Duration(10 * 24 * time.Hour),
-		Rules: []kenner.LeadRule{{Event: "Demo Requested", Points: 40}, {Condition: `traits.title == "VP"`, Points: 20}},
+		Rules:  []kenner.LeadRule{{Event: "Demo Requested", Points: 40}, {Condition: `traits.title == "VP"`, Points: 20}},
 		Stages: []kenner.LeadStage{{Name: "subscriber"}, {Name: "MQL", Threshold: 50}}}
 	eng, err := segment.CompileDefinitions(segment.Definitions{Models: []kenner.Model{lead}}, segment.Options{})
 	if err != nil {

@@ -18,14 +18,14 @@ type Trainer interface {
 // modelRequest is the part of a model a client defines; state and parameters are the
 // trainer's.
 type modelRequest struct {
-	Name           string          `json:"name"`
-	Kind           string          `json:"kind"`
-	Event          string          `json:"event"`
-	Revenue        string          `json:"revenue"`
-	CalibrationEnd string          `json:"calibration_end"`
-	HorizonDays    int             `json:"horizon_days"`
-	DiscountRate   float64         `json:"discount_rate"`
-	Label          string          `json:"label"`
+	Name           string             `json:"name"`
+	Kind           string             `json:"kind"`
+	Event          string             `json:"event"`
+	Revenue        string             `json:"revenue"`
+	CalibrationEnd string             `json:"calibration_end"`
+	HorizonDays    int                `json:"horizon_days"`
+	DiscountRate   float64            `json:"discount_rate"`
+	Label          string             `json:"label"`
 	Features       []string           `json:"features"`
 	Rules          []kenner.LeadRule  `json:"rules"`
 	Stages         []kenner.LeadStage `json:"stages"`
