@@ -347,7 +347,8 @@ func (t *Trainer) fitClassifier(ctx context.Context, ws string, m *kenner.Model)
 		return nil, nil, fmt.Errorf("label: %w", err)
 	}
 	only := map[string]bool{labelID: true}
-	labelReads, _ := eng.Reads(only)
+	// What the label reads, through the segments it names, would give the answer away.
+	labelReads, _ := eng.Reads(eng.WithNamed(only))
 	total, err := t.store.CountProfiles(ctx, ws)
 	if err != nil {
 		return nil, nil, err
@@ -443,7 +444,6 @@ func (t *Trainer) fitClassifier(ctx context.Context, ws string, m *kenner.Model)
 		}
 		for k := range seen {
 			kind, name, _ := cutDot(k)
-			// What the label reads would give the answer away.
 			if kind == "traits" && (labelReads.AllTraits || labelReads.Traits[name]) {
 				continue
 			}

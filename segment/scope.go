@@ -132,3 +132,26 @@ func anyTrue(m map[string]bool) bool {
 	}
 	return false
 }
+
+// WithNamed returns ids and every segment their conditions name, directly or through others:
+// what a condition over them reads in all (a lookalike's label, segment("Best customers"),
+// reads what the seed segment's condition reads).
+func (e *Engine) WithNamed(ids map[string]bool) map[string]bool {
+	out := map[string]bool{}
+	var add func(id string)
+	add = func(id string) {
+		if out[id] {
+			return
+		}
+		out[id] = true
+		if c, ok := e.byID[id]; ok {
+			for dep := range c.deps.segments {
+				add(dep)
+			}
+		}
+	}
+	for id := range ids {
+		add(id)
+	}
+	return out
+}

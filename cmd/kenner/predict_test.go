@@ -269,6 +269,19 @@ func TestChurnModelOnTelco(t *testing.T) {
 			t.Errorf("the label is a feature: %v", f)
 		}
 	}
+	// A lookalike: the label is a seed segment; what the seed's condition reads is left out.
+	if code, seg := api("POST", "/v1/segments", `{"name":"Churners","condition":"has(traits.Churn) && traits.Churn == \"Yes\""}`); code != 201 {
+		t.Fatalf("seed segment: %d %v", code, seg)
+	}
+	code, m = api("POST", "/v1/models", `{"name":"churner_lookalike","kind":"classifier","label":"segment(\"Churners\")"}`)
+	if code != 201 {
+		t.Fatalf("create lookalike: %d %v", code, m)
+	}
+	api("POST", "/v1/models/"+m["id"].(string)+"/train", "")
+	m = awaitModel(t, api, m["id"].(string))
+	if card, _ := m["card"].(map[string]any); m["status"] != "trained" || card["auc"].(float64) < 0.84 || strings.Contains(fmt.Sprint(m["params"]), "traits.Churn") {
+		t.Errorf("lookalike of a seed segment: %v %v", m["status"], card)
+	}
 	// Scores are on profiles, and a label with one class fails with the reason.
 	code, p := api("GET", "/v1/profiles/user_id:7590-VHVEG", "")
 	if score, ok := p["predictions"].(map[string]any)["churn"].(float64); code != 200 || !ok || score <= 0 || score >= 1 {
