@@ -19,6 +19,9 @@ const (
 	// ModelLead scores leads by points for what they do and who they are, decaying over time,
 	// with stages (subscriber, MQL, SQL) whose crossings are lead.stage_changed changes.
 	ModelLead = "lead"
+	// ModelAffinity learns which products are bought together, and recommends each buyer the
+	// products their purchases go with (up- and cross-sell).
+	ModelAffinity = "affinity"
 )
 
 // LeadRule gives a lead points: for each event of a name (Event, "$page" for page views,
@@ -55,9 +58,14 @@ type Model struct {
 	Name string `json:"name"`
 	Kind string `json:"kind"`
 
-	// Event names the order events (clv); Revenue is the dotted path of their value.
+	// Event names the order events (clv, affinity); Revenue is the dotted path of their value.
 	Event   string `json:"event,omitempty"`
 	Revenue string `json:"revenue,omitempty"`
+	// Item is the dotted path of the products an order holds (affinity); a list on the way
+	// is walked (properties.products.product_id reads every product's id).
+	Item string `json:"item,omitempty"`
+	// Top is how many products an affinity model recommends per person (default 5).
+	Top int `json:"top,omitempty"`
 	// CalibrationEnd, when set, trains on the purchases up to that day only (a back-test:
 	// the rest of the history checks the forecast); otherwise on everything up to the training.
 	CalibrationEnd string `json:"calibration_end,omitempty"`
@@ -164,6 +172,8 @@ const (
 	DefaultRevenue      = "properties.revenue"
 	DefaultHorizonDays  = 365
 	DefaultDiscountRate = 0.1
+	DefaultItem         = "properties.products.product_id"
+	DefaultTop          = 5
 )
 
 // SetDefaults fills what a model definition left out with the defaults of its kind, and
@@ -209,6 +219,22 @@ func (m *Model) SetDefaults() error {
 				return Errorf(EInvalid, "feature %q: name a profile field as traits.<name> or computed.<name>", f)
 			}
 		}
+	case ModelAffinity:
+		if m.Event == "" {
+			m.Event = DefaultOrderEvent
+		}
+		if m.Item == "" {
+			m.Item = DefaultItem
+		}
+		if m.Top == 0 {
+			m.Top = DefaultTop
+		}
+		if m.Top < 1 || m.Top > 50 {
+			return Errorf(EInvalid, "top must be between 1 and 50, got %d", m.Top)
+		}
+		if m.Revenue != "" || m.Label != "" || m.CalibrationEnd != "" || m.HorizonDays != 0 || len(m.Rules) > 0 {
+			return Errorf(EInvalid, "an affinity model reads its order event's items only (event, item, top)")
+		}
 	case ModelLead:
 		if len(m.Rules) == 0 {
 			return Errorf(EInvalid, "a lead model needs rules: points for events (event, where) or profile conditions (condition)")
@@ -243,15 +269,15 @@ func (m *Model) SetDefaults() error {
 		if (m.ScoreModel == "") != (m.ModelPoints == 0) {
 			return Errorf(EInvalid, "score_model and model_points go together: the classifier whose probability adds model_points × p")
 		}
-		if m.Event != "" || m.Revenue != "" || m.Label != "" || m.CalibrationEnd != "" || m.HorizonDays != 0 {
-			return Errorf(EInvalid, "event, revenue, label, calibration_end and horizon_days are for other kinds of model")
+		if m.Event != "" || m.Revenue != "" || m.Label != "" || m.CalibrationEnd != "" || m.HorizonDays != 0 || m.Item != "" {
+			return Errorf(EInvalid, "event, revenue, item, label, calibration_end and horizon_days are for other kinds of model")
 		}
 		// A lead model has nothing to fit: it scores from its definition.
 		m.Status = ModelTrained
 	case "":
-		return Errorf(EInvalid, "kind is required: clv, classifier or lead")
+		return Errorf(EInvalid, "kind is required: clv, classifier, lead or affinity")
 	default:
-		return Errorf(EInvalid, "unknown kind %q: want clv, classifier or lead", m.Kind)
+		return Errorf(EInvalid, "unknown kind %q: want clv, classifier, lead or affinity", m.Kind)
 	}
 	if m.Retrain != 0 && time.Duration(m.Retrain) < time.Hour {
 		return Errorf(EInvalid, "retrain must be at least 1h (or absent: train on request only)")

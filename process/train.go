@@ -191,6 +191,8 @@ func (t *Trainer) fit(ctx context.Context, ws string, m *kenner.Model) (params, 
 		return t.fitClassifier(ctx, ws, m)
 	case kenner.ModelLead:
 		return t.fitLead(ctx, ws, m)
+	case kenner.ModelAffinity:
+		return t.fitAffinity(ctx, ws, m)
 	}
 	return nil, nil, kenner.Errorf(kenner.EInvalid, "unknown model kind %q", m.Kind)
 }
@@ -487,6 +489,56 @@ func (t *Trainer) fitClassifier(ctx context.Context, ws string, m *kenner.Model)
 		card.AUC = 0
 	}
 	return marshalPair(predict.ClassifierParams{Features: fs, Model: model}, card)
+}
+
+// AffinityCard is what an affinity model's card shows.
+type AffinityCard struct {
+	Buyers   int            `json:"buyers"`
+	Products int            `json:"products"`
+	Pairs    []predict.Pair `json:"top_pairs"`
+}
+
+// fitAffinity reads every buyer's set of products and counts the pairs bought together.
+func (t *Trainer) fitAffinity(ctx context.Context, ws string, m *kenner.Model) (json.RawMessage, json.RawMessage, error) {
+	eng, err := t.proc.Engine(ctx, ws)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, ok := eng.ModelAggregate(m.Name)
+	if !ok {
+		return nil, nil, kenner.Errorf(kenner.EInvalid, "model %q keeps no products", m.Name)
+	}
+	fields := &kenner.ProfileFields{Aggregates: map[string]bool{key: true}}
+	var baskets [][]string
+	err = pages(ctx, t.store, ws, 0, fields, func(_ context.Context, ps []*kenner.Profile) ([][]string, error) {
+		var out [][]string
+		for _, p := range ps {
+			if items := segment.Items(p.Aggregates[key]); len(items) > 0 {
+				out = append(out, items)
+			}
+		}
+		return out, nil
+	}, func(page [][]string) error {
+		baskets = append(baskets, page...)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(baskets) == 0 {
+		return nil, nil, kenner.Errorf(kenner.EInvalid, "no profile has a %q event with products at %s: nothing to learn from", m.Event, m.Item)
+	}
+	a, pairs, err := predict.FitAffinity(baskets, m.Top)
+	if err != nil {
+		return nil, nil, err
+	}
+	products := map[string]bool{}
+	for _, b := range baskets {
+		for _, it := range b {
+			products[it] = true
+		}
+	}
+	return marshalPair(a, AffinityCard{Buyers: len(baskets), Products: len(products), Pairs: pairs})
 }
 
 // LeadCard is what a lead model's card shows: how many leads are in each stage.

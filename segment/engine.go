@@ -56,6 +56,8 @@ type aggregate struct {
 	property []string
 	where    cel.Program
 	whereVar string // the event's name in where: e, or what the condition called it
+	// multi folds every value the property path reaches, through lists (an order's products)
+	multi bool
 }
 
 type trait struct {
@@ -196,6 +198,21 @@ func (e *Engine) FoldOnly(p *kenner.Profile, ev *kenner.Event, only map[string]b
 				continue
 			}
 		}
+		if a.multi {
+			// Every product of an order: each value the path reaches, through lists.
+			vals := lookupAll(doc, a.property, nil)
+			if len(vals) == 0 {
+				continue
+			}
+			agg := aggregateOf(p, a.key)
+			for _, v := range vals {
+				if raw, err := json.Marshal(v); err == nil {
+					profile.Add(agg, a.spec, ev.Timestamp, kenner.EventRank(ev.Seq, ev.Index), raw)
+				}
+			}
+			changed = append(changed, a.key)
+			continue
+		}
 		var value json.RawMessage
 		if len(a.property) > 0 {
 			v, ok := lookup(doc, a.property)
@@ -249,6 +266,42 @@ func (e *Engine) Tidy(p *kenner.Profile, now time.Time) {
 	if t := e.leadExpiry(p, now); !t.IsZero() && (p.Expires.IsZero() || t.Before(p.Expires)) {
 		p.Expires = t
 	}
+}
+
+// aggregateOf returns p's aggregate of that key, created when missing.
+func aggregateOf(p *kenner.Profile, key string) *kenner.Aggregate {
+	if p.Aggregates == nil {
+		p.Aggregates = map[string]*kenner.Aggregate{}
+	}
+	agg := p.Aggregates[key]
+	if agg == nil {
+		agg = &kenner.Aggregate{}
+		p.Aggregates[key] = agg
+	}
+	return agg
+}
+
+// lookupAll appends every value path reaches in cur to out, walking into each element of a
+// list on the way (properties.products.product_id: each product's id).
+func lookupAll(cur any, path []string, out []any) []any {
+	switch c := cur.(type) {
+	case []any:
+		for _, el := range c {
+			out = lookupAll(el, path, out)
+		}
+		return out
+	case map[string]any:
+		if len(path) == 0 {
+			return out
+		}
+		return lookupAll(c[path[0]], path[1:], out)
+	case nil:
+		return out
+	}
+	if len(path) == 0 {
+		return append(out, cur)
+	}
+	return out
 }
 
 func lookup(doc map[string]any, path []string) (any, bool) {

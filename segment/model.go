@@ -26,6 +26,7 @@ type model struct {
 	clv        *predict.CLVParams
 	classifier *predict.ClassifierParams
 	lead       *leadModel
+	affinity   *predict.Affinity
 }
 
 // leadModel is a lead model compiled: its event rules keep purchase-days-like counts per day
@@ -51,6 +52,24 @@ type Definitions struct {
 	Traits   []kenner.ComputedTrait
 	Segments []kenner.Segment
 	Models   []kenner.Model
+}
+
+// ItemsKey is the key of the aggregate of the products an affinity model's order events hold.
+func ItemsKey(event, item string) string {
+	return aggregateKey("a", "items", event, item)
+}
+
+// Items lists the products a profile's items aggregate holds.
+func Items(a *kenner.Aggregate) []string {
+	v, ok := profile.Value(a, profile.Spec{Func: kenner.FuncUnique}, time.Time{})
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, x := range v.([]any) {
+		out = append(out, fmt.Sprint(x))
+	}
+	return out
 }
 
 // DaysKey is the key of the purchase-days aggregate of a clv model's order event and revenue:
@@ -92,6 +111,19 @@ func (c *compiler) models(defs []kenner.Model) error {
 					return invalid("model %q: parameters: %d weights for %d features", d.Name, len(p.Model.Weights), len(p.Features))
 				}
 				m.classifier = &p
+			}
+		case kenner.ModelAffinity:
+			if d.Event == "" || d.Item == "" {
+				return invalid("model %q: event and item are required", d.Name)
+			}
+			m.agg = c.add(&aggregate{spec: profile.Spec{Func: kenner.FuncUnique}, event: d.Event, property: strings.Split(d.Item, "."),
+				multi: true, key: ItemsKey(d.Event, d.Item)})
+			if d.Version > 0 {
+				var p predict.Affinity
+				if err := json.Unmarshal(d.Params, &p); err != nil {
+					return invalid("model %q: parameters: %v", d.Name, err)
+				}
+				m.affinity = &p
 			}
 		case kenner.ModelLead:
 			l, err := c.lead(d)
@@ -345,6 +377,21 @@ func (in *Input) predictions() map[string]any {
 			if s, err := m.clv.Score(h); err == nil {
 				in.preds[m.def.Name] = s
 			}
+		case m.affinity != nil:
+			owned := Items(in.prof.Aggregates[m.agg.key])
+			if len(owned) == 0 {
+				continue
+			}
+			items, scores := m.affinity.Recommend(owned)
+			if len(items) == 0 {
+				continue
+			}
+			list := make([]any, len(items))
+			sc := make([]any, len(items))
+			for i := range items {
+				list[i], sc[i] = items[i], scores[i]
+			}
+			in.preds[m.def.Name] = map[string]any{"items": list, "scores": sc}
 		case m.lead != nil:
 			score, _ := in.leadScore(m)
 			in.preds[m.def.Name] = map[string]any{"score": math.Round(score*100) / 100, "stage": stage(m.def.Stages, score)}
@@ -387,7 +434,7 @@ func modelsDiffer(a, b []*model) bool {
 	}
 	key := func(m *model) string {
 		b, _ := json.Marshal([]any{m.def.Rules, m.def.Stages, m.def.HalfLife, m.def.ScoreModel, m.def.ModelPoints})
-		return fmt.Sprintf("%s\x00%s\x00%d\x00%s\x00%s\x00%s", m.def.Name, m.def.Kind, m.def.Version, m.def.Event, m.def.Revenue, b)
+		return fmt.Sprintf("%s\x00%s\x00%d\x00%s\x00%s\x00%s\x00%s", m.def.Name, m.def.Kind, m.def.Version, m.def.Event, m.def.Revenue, m.def.Item, b)
 	}
 	seen := map[string]bool{}
 	for _, m := range a {

@@ -297,3 +297,63 @@ func TestChurnModelOnTelco(t *testing.T) {
 		t.Errorf("one-class label: %v, want failed saying why", m)
 	}
 }
+
+// TestAffinityModel: orders whose products array holds a tent are mostly orders with a
+// sleeping bag too; an affinity model trained on them recommends the bag to a tent buyer, in
+// the profile and in a segment condition.
+func TestAffinityModel(t *testing.T) {
+	data := t.TempDir()
+	s := startServer(t, data)
+	creds := credentialsOf(t, data)
+	api := adminAPI(t, s.url, creds.AdminToken)
+	send := batchSender(t, s.url, creds.WriteKey)
+	code, m := api("POST", "/v1/models", `{"name":"recs","kind":"affinity","top":3}`)
+	if code != 201 || m["item"] != "properties.products.product_id" {
+		t.Fatalf("create: %d %v", code, m)
+	}
+	var batch []string
+	order := func(user string, n int, products ...string) {
+		var ps []string
+		for _, p := range products {
+			ps = append(ps, fmt.Sprintf(`{"product_id":%q,"price":10}`, p))
+		}
+		batch = append(batch, fmt.Sprintf(`{"type":"track","userId":%q,"event":"Order Completed","messageId":"%s-%d","properties":{"products":[%s]}}`,
+			user, user, n, strings.Join(ps, ",")))
+	}
+	for i := range 60 {
+		u := fmt.Sprintf("camper-%d", i)
+		if i%10 < 8 {
+			order(u, 1, "tent", "sleeping-bag")
+		} else {
+			order(u, 1, "tent")
+		}
+		order(u, 2, fmt.Sprintf("mug-%d", i%4))
+	}
+	for i := range 60 {
+		order(fmt.Sprintf("reader-%d", i), 1, fmt.Sprintf("book-%d", i%5), fmt.Sprintf("book-%d", (i+1)%5))
+	}
+	order("new-camper", 1, "tent")
+	for i := 0; i < len(batch); i += 50 {
+		send(`{"batch":[` + strings.Join(batch[i:min(i+50, len(batch))], ",") + `]}`)
+	}
+	id := m["id"].(string)
+	api("POST", "/v1/models/"+id+"/train", "")
+	m = awaitModel(t, api, id)
+	if m["status"] != "trained" {
+		t.Fatalf("model: %v", m)
+	}
+	card := m["card"].(map[string]any)
+	if card["buyers"] != 121.0 || len(card["top_pairs"].([]any)) == 0 {
+		t.Errorf("card = %v", card)
+	}
+	code, p := api("GET", "/v1/profiles/user_id:new-camper", "")
+	recs, _ := p["predictions"].(map[string]any)["recs"].(map[string]any)
+	if code != 200 || recs == nil || recs["items"].([]any)[0] != "sleeping-bag" {
+		t.Fatalf("recommendations for a tent buyer: %d %v", code, p["predictions"])
+	}
+	code, prev := api("POST", "/v1/segments/preview", `{"condition":"has(predictions.recs) && \"sleeping-bag\" in predictions.recs.items"}`)
+	// The twelve campers without a bag and the new one.
+	if code != 200 || prev["count"] != 13.0 {
+		t.Errorf("preview of who the bag is recommended to: %d %v, want 13", code, prev)
+	}
+}
