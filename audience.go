@@ -3,6 +3,7 @@ package kenner
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -251,6 +252,18 @@ func ParseDuration(s string) (time.Duration, error) {
 
 // MarshalJSON writes the duration as text.
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// String is the duration in whole days when it is whole days ("30 days"), else Go's syntax.
+func (d Duration) String() string {
+	day := 24 * time.Hour
+	if td := time.Duration(d); td > 0 && td%day == 0 {
+		if td == day {
+			return "1 day"
+		}
+		return fmt.Sprintf("%d days", td/day)
+	}
+	return time.Duration(d).String()
+}
 
 // UnmarshalJSON reads a duration written as text.
 func (d *Duration) UnmarshalJSON(b []byte) error {

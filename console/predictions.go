@@ -54,7 +54,12 @@ type modelView struct {
 	Top         []weightRow
 	Facts       []nameValue
 	Versions    []kenner.ModelVersion
+	Rules       string    // lead: the rules as the form writes them
+	Pairs       []pairRow // affinity: products bought together
+	KindName    string
 }
+
+type pairRow struct{ A, B, Buyers, Lift string }
 
 type segmentShare struct {
 	Name    string
@@ -81,7 +86,100 @@ func headline(m kenner.Model) string {
 	if n, ok := card["customers"].(float64); ok {
 		return fmt.Sprintf("%s buyers, %v repeat", thousands(int64(n)), card["repeat_buyers"])
 	}
+	if n, ok := card["leads"].(float64); ok && m.Kind == kenner.ModelLead && len(m.Stages) > 0 {
+		top := m.Stages[len(m.Stages)-1].Name
+		k, _ := card["stages"].(map[string]any)[top].(float64)
+		return fmt.Sprintf("%s leads, %s %s", thousands(int64(n)), thousands(int64(k)), top)
+	}
+	if n, ok := card["buyers"].(float64); ok {
+		return fmt.Sprintf("%s buyers, %v products", thousands(int64(n)), card["products"])
+	}
 	return ""
+}
+
+// kindName is how the console names a model kind.
+func kindName(kind string) string {
+	switch kind {
+	case kenner.ModelCLV:
+		return "Lifetime value"
+	case kenner.ModelClassifier:
+		return "Classifier"
+	case kenner.ModelLead:
+		return "Lead scoring"
+	case kenner.ModelAffinity:
+		return "Recommendations"
+	}
+	return kind
+}
+
+// parseLeadRules reads the console's rule lines: "30 Demo Requested" (points per event),
+// "10 page /pricing" (points per view of a page whose path starts so), "15 if <condition>"
+// (points while the profile meets it).
+func parseLeadRules(text string) ([]kenner.LeadRule, error) {
+	var out []kenner.LeadRule
+	for i, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		num, rest, _ := strings.Cut(line, " ")
+		points, err := strconv.ParseFloat(num, 64)
+		rest = strings.TrimSpace(rest)
+		if err != nil || rest == "" {
+			return nil, fmt.Errorf("rule line %d: start with the points, then an event, page /path or if <condition> (%q)", i+1, line)
+		}
+		switch {
+		case strings.HasPrefix(rest, "page "):
+			path := strings.TrimSpace(strings.TrimPrefix(rest, "page "))
+			out = append(out, kenner.LeadRule{Event: "$page", Where: "e.context.page.path.startsWith(" + strconv.Quote(path) + ")", Points: points})
+		case strings.HasPrefix(rest, "if "):
+			out = append(out, kenner.LeadRule{Condition: strings.TrimSpace(strings.TrimPrefix(rest, "if ")), Points: points})
+		default:
+			out = append(out, kenner.LeadRule{Event: rest, Points: points})
+		}
+	}
+	return out, nil
+}
+
+// leadRuleLines writes rules back as the console's lines.
+func leadRuleLines(rules []kenner.LeadRule) string {
+	var b strings.Builder
+	for _, r := range rules {
+		p := strconv.FormatFloat(r.Points, 'f', -1, 64)
+		switch {
+		case r.Condition != "":
+			fmt.Fprintf(&b, "%s if %s\n", p, r.Condition)
+		case r.Event == "$page" && strings.HasPrefix(r.Where, "e.context.page.path.startsWith("):
+			path, _ := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(r.Where, "e.context.page.path.startsWith("), ")"))
+			fmt.Fprintf(&b, "%s page %s\n", p, path)
+		case r.Where != "":
+			fmt.Fprintf(&b, "%s %s where %s\n", p, r.Event, r.Where)
+		default:
+			fmt.Fprintf(&b, "%s %s\n", p, r.Event)
+		}
+	}
+	return b.String()
+}
+
+// parseStages reads "subscriber 0, MQL 50, SQL 100".
+func parseStages(text string) ([]kenner.LeadStage, error) {
+	var out []kenner.LeadStage
+	for _, part := range strings.Split(text, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		i := strings.LastIndex(part, " ")
+		if i < 0 {
+			return nil, fmt.Errorf("stage %q: a name and a threshold, like MQL 50", part)
+		}
+		th, err := strconv.ParseFloat(part[i+1:], 64)
+		if err != nil {
+			return nil, fmt.Errorf("stage %q: a name and a threshold, like MQL 50", part)
+		}
+		out = append(out, kenner.LeadStage{Name: strings.TrimSpace(part[:i]), Threshold: th})
+	}
+	return out, nil
 }
 
 func (c *Console) predictionsPage(w http.ResponseWriter, r *http.Request, rq *request, form map[string]string, notice, errMsg string) {
@@ -93,14 +191,15 @@ func (c *Console) predictionsPage(w http.ResponseWriter, r *http.Request, rq *re
 	}
 	var rows []modelRow
 	for _, m := range out.Models {
-		row := modelRow{ID: m.ID, Name: m.Name, Kind: m.Kind, Status: m.Status, Message: m.Message, Version: m.Version, Metric: headline(m)}
+		row := modelRow{ID: m.ID, Name: m.Name, Kind: kindName(m.Kind), Status: m.Status, Message: m.Message, Version: m.Version, Metric: headline(m)}
 		if !m.TrainedAt.IsZero() {
 			row.Trained = shortTime(m.TrainedAt.Format("2006-01-02T15:04:05Z07:00"))
 		}
 		rows = append(rows, row)
 	}
 	if form == nil {
-		form = map[string]string{"kind": "clv", "event": kenner.DefaultOrderEvent, "revenue": kenner.DefaultRevenue}
+		form = map[string]string{"kind": "clv", "event": kenner.DefaultOrderEvent, "revenue": kenner.DefaultRevenue, "item": kenner.DefaultItem,
+			"rules": "30 Demo Requested\n10 page /pricing\n15 if has(traits.title) && traits.title.contains(\"VP\")", "stages": "subscriber 0, MQL 50, SQL 100", "half_life_days": "30"}
 	}
 	c.page(w, "predictions", rq, "predictions", "Predictions", map[string]any{"Models": rows, "Form": form,
 		"CanEdit": rq.user.Role.AtLeast(kenner.RoleMarketer), "Notice": notice, "Error": errMsg})
@@ -114,17 +213,36 @@ func (c *Console) predictions(w http.ResponseWriter, r *http.Request, rq *reques
 func (c *Console) createModel(w http.ResponseWriter, r *http.Request, rq *request) {
 	r.ParseForm()
 	form := map[string]string{}
-	for _, k := range []string{"name", "kind", "event", "revenue", "horizon_days", "calibration_end", "label"} {
+	for _, k := range []string{"name", "kind", "event", "revenue", "horizon_days", "calibration_end", "label", "rules", "stages", "half_life_days", "item"} {
 		form[k] = strings.TrimSpace(r.PostFormValue(k))
 	}
 	def := map[string]any{"name": form["name"], "kind": form["kind"]}
-	if form["kind"] == kenner.ModelCLV {
+	switch form["kind"] {
+	case kenner.ModelCLV:
 		def["event"], def["revenue"], def["calibration_end"] = form["event"], form["revenue"], form["calibration_end"]
 		if d, err := strconv.Atoi(form["horizon_days"]); err == nil {
 			def["horizon_days"] = d
 		}
-	} else {
+	case kenner.ModelClassifier:
 		def["label"] = form["label"]
+	case kenner.ModelAffinity:
+		def["event"], def["item"] = form["event"], form["item"]
+	case kenner.ModelLead:
+		rules, err := parseLeadRules(form["rules"])
+		if err == nil {
+			var stages []kenner.LeadStage
+			if stages, err = parseStages(form["stages"]); err == nil {
+				def["rules"], def["stages"] = rules, stages
+				if d, e := strconv.Atoi(form["half_life_days"]); e == nil && d > 0 {
+					def["half_life"] = fmt.Sprintf("%dd", d)
+				}
+			}
+		}
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			c.predictionsPage(w, r, rq, form, "", err.Error())
+			return
+		}
 	}
 	var m kenner.Model
 	if err := c.call(r.Context(), rq, "POST", "/v1/models", def, &m); err != nil {
@@ -166,7 +284,7 @@ func (c *Console) modelPage(w http.ResponseWriter, r *http.Request, rq *request,
 		c.predictionsPage(w, r, rq, nil, "", kenner.ErrorMessage(err))
 		return
 	}
-	v := modelView{Model: m}
+	v := modelView{Model: m, KindName: kindName(m.Kind)}
 	var params, card map[string]any
 	json.Unmarshal(m.Params, &params)
 	json.Unmarshal(m.Card, &card)
@@ -225,6 +343,31 @@ func (c *Console) modelPage(w http.ResponseWriter, r *http.Request, rq *request,
 			f := f.(map[string]any)
 			wt := f["weight"].(float64)
 			v.Top = append(v.Top, weightRow{Feature: fmt.Sprint(f["feature"]), Weight: fmt.Sprintf("%+.2f", wt), Positive: wt > 0, Width: 100 * abs(wt) / most})
+		}
+	case kenner.ModelLead:
+		v.Rules = leadRuleLines(m.Rules)
+		counts, _ := card["stages"].(map[string]any)
+		total, _ := card["leads"].(float64)
+		for _, st := range m.Stages {
+			if counts == nil {
+				break // not counted yet
+			}
+			n, _ := counts[st.Name].(float64)
+			share := segmentShare{Name: fmt.Sprintf("%s (from %g points)", st.Name, st.Threshold), Count: int(n)}
+			if total > 0 {
+				share.Percent = 100 * n / total
+			}
+			v.Segments = append(v.Segments, share)
+		}
+	case kenner.ModelAffinity:
+		for _, k := range []string{"buyers", "products"} {
+			if n, ok := card[k].(float64); ok {
+				v.Facts = append(v.Facts, nameValue{k, thousands(int64(n))})
+			}
+		}
+		for _, p := range list(card["top_pairs"]) {
+			p := p.(map[string]any)
+			v.Pairs = append(v.Pairs, pairRow{A: fmt.Sprint(p["a"]), B: fmt.Sprint(p["b"]), Buyers: fmt.Sprint(p["buyers"]), Lift: fmt.Sprintf("%.1f×", p["lift"])})
 		}
 	}
 	var vs struct {

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -109,6 +111,12 @@ func TestLeadStageHandOff(t *testing.T) {
 	}
 	if p, _ := got[0]["profile"].(map[string]any); p == nil || !strings.HasPrefix(fmt.Sprint(p["id"]), "prf_") {
 		t.Errorf("hand-off without the profile: %v", got[0])
+	}
+	// The CLI defines one from a file.
+	file := filepath.Join(t.TempDir(), "lead.json")
+	os.WriteFile(file, []byte(`{"kind":"lead","rules":[{"event":"Demo Requested","points":30}],"stages":[{"name":"subscriber","threshold":0},{"name":"MQL","threshold":50}]}`), 0o600)
+	if code, out, stderr := runCLI(t, "predict", "create", "lead2", "--file", file, "--url", s.url, "--token", creds.AdminToken); code != 0 || !strings.Contains(out, "lead2") {
+		t.Errorf("predict create --file: %d %s %s", code, out, stderr)
 	}
 	// The card counts leads per stage.
 	id := m["id"].(string)

@@ -23,10 +23,16 @@ conditions as predictions.<model name>.
   classifier  logistic regression of a label (a CEL condition: churned, bought within 30 days,
               in a seed segment for lookalikes) on the profile's traits and computed traits:
               predictions.<name> is the probability.
+  lead        points for events, page visits and profile conditions, fading by a half-life,
+              and stages: predictions.<name>.score and .stage; crossings go to destinations
+              subscribed to leads (lead.stage_changed).
+  affinity    products bought together: predictions.<name>.items, the products to offer.
 
 Examples:
   kenner predict create clv --kind clv --event "Order Completed" --revenue properties.revenue
   kenner predict create churn --kind classifier --label 'traits.plan_cancelled == true'
+  kenner predict create recs --kind affinity --top 3
+  kenner predict create lead --file lead.json
   kenner predict train clv --wait
   kenner predict show churn
   kenner predict score user_id:42`}
@@ -49,15 +55,25 @@ Examples:
 
 	create := apiCommand("create NAME", "Define a model (it scores nothing until trained)", cobra.ExactArgs(1),
 		func(cmd *cobra.Command, c *apiClient, args []string) (any, func(io.Writer) error, error) {
-			def := map[string]any{"name": args[0]}
+			def := map[string]any{}
 			f := cmd.Flags()
-			for _, name := range []string{"kind", "event", "revenue", "calibration-end", "label", "retrain"} {
+			if file, _ := f.GetString("file"); file != "" {
+				var err error
+				if def, err = readJSONArg(cmd, file); err != nil {
+					return nil, nil, err
+				}
+			}
+			def["name"] = args[0]
+			for _, name := range []string{"kind", "event", "revenue", "calibration-end", "label", "retrain", "item"} {
 				if v, _ := f.GetString(name); v != "" {
 					def[strings.ReplaceAll(name, "-", "_")] = v
 				}
 			}
 			if v, _ := f.GetInt("horizon-days"); v != 0 {
 				def["horizon_days"] = v
+			}
+			if v, _ := f.GetInt("top"); v != 0 {
+				def["top"] = v
 			}
 			if v, _ := f.GetFloat64("discount-rate"); v != 0 {
 				def["discount_rate"] = v
@@ -74,7 +90,10 @@ Examples:
 			}, nil
 		})
 	cf := create.Flags()
-	cf.String("kind", "", "clv or classifier (required)")
+	cf.String("kind", "", "clv, classifier, lead or affinity (required unless --file gives it)")
+	cf.String("file", "", `JSON definition (FILE, or - for standard input), e.g. a lead model's {"kind": "lead", "rules": [...], "stages": [...], "half_life": "30d"}; flags override it`)
+	cf.String("item", "", "affinity: dotted path of an order's products (default properties.products.product_id)")
+	cf.Int("top", 0, "affinity: products recommended per person (default 5)")
 	cf.String("event", "", "clv: the order event (default Order Completed)")
 	cf.String("revenue", "", "clv: dotted path of an order's value (default properties.revenue)")
 	cf.String("calibration-end", "", "clv: learn from purchases up to this day (YYYY-MM-DD) only")

@@ -77,6 +77,37 @@ func TestPredictionsInBrowser(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
+	// A lead model from the form's example rules.
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("m-name"), "lead"),
+		chromedp.Click(`//input[@name="kind"][@value="lead"]`),
+		chromedp.Submit(chromedp.ID("m-name")),
+		chromedp.WaitVisible(`//h1[contains(., "lead")]`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		body, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+		if err == nil && strings.Contains(body, "Leads by stage") {
+			for _, want := range []string{"30 Demo Requested", "10 page /pricing", "MQL (from 50 points)", "halve 30 days", "2357 (100.0%)"} {
+				if !strings.Contains(body, want) {
+					t.Errorf("the lead model page lacks %q:\n%s", want, body)
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the lead model page never showed its stages:\n%s", body)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	screenshot(t, ctx, "lead-model")
+	if err := chromedp.Do(ctx,
+		chromedp.Click(`//nav//a[text()="Predictions"]`),
+		chromedp.WaitVisible(`//a[text()="lead"]`),
+	); err != nil {
+		t.Fatal(err)
+	}
 	screenshot(t, ctx, "predictions")
 	if err := chromedp.Do(ctx,
 		chromedp.Click(`//nav//a[text()="Profiles"]`),
