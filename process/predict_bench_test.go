@@ -3,9 +3,9 @@ package process_test
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 	"log/slog"
 	"path/filepath"
+	"sort"
 	"testing"
 	"time"
 
@@ -111,4 +111,3 @@ func BenchmarkPredictCLV(b *testing.B) {
 	b.ReportMetric(float64(got.Members), "at-risk")
 	b.ReportMetric(0, "ns/op")
 }
-
