@@ -81,6 +81,7 @@ func BenchmarkPredictCLV(b *testing.B) {
 	}
 	processed := time.Since(began)
 	b.ReportMetric(float64(len(orders))/processed.Seconds(), "orders/s")
+	b.ReportMetric(float64(len(orders)), "orders")
 
 	trainer := process.NewTrainer(proc, store, builder.Wake, logger)
 	began = time.Now()
