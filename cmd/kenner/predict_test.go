@@ -244,6 +244,7 @@ func TestChurnModelOnTelco(t *testing.T) {
 		t.Fatalf("create: %d %v", code, m)
 	}
 	id := m["id"].(string)
+	start := time.Now()
 	if code, m := api("POST", "/v1/models/"+id+"/train", ""); code != 202 {
 		t.Fatalf("train: %d %v", code, m)
 	}
@@ -251,10 +252,11 @@ func TestChurnModelOnTelco(t *testing.T) {
 	if m["status"] != "trained" {
 		t.Fatalf("model: %v", m)
 	}
+	t.Logf("trained in %v", time.Since(start))
 	card := m["card"].(map[string]any)
 	pb, _ := json.Marshal(m["params"].(map[string]any)["features"])
 	t.Logf("features: %s", pb)
-	t.Logf("card: examples=%v holdout=%v auc=%v log_loss=%v top=%v", card["examples"], card["holdout"], card["auc"], card["log_loss"], card["top_features"])
+	t.Logf("card: features=%v examples=%v holdout=%v auc=%v log_loss=%v top=%v", card["features"], card["examples"], card["holdout"], card["auc"], card["log_loss"], card["top_features"])
 	if card["examples"].(float64) != 7043 {
 		t.Errorf("examples = %v, want 7043", card["examples"])
 	}
