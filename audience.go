@@ -183,8 +183,12 @@ type AudienceStore interface {
 	UpdateSegment(ctx context.Context, s *Segment) error
 	// DeleteSegment deletes a segment and its memberships.
 	DeleteSegment(ctx context.Context, workspaceID, id string) error
+	// Segment reads a segment with its members counted now.
 	Segment(ctx context.Context, workspaceID, id string) (*Segment, error)
+	// Segments lists a workspace's segments by name, without counting members (Members 0).
 	Segments(ctx context.Context, workspaceID string) ([]Segment, error)
+	// CountMembers counts every segment's members now, by segment id (absent: none).
+	CountMembers(ctx context.Context, workspaceID string) (map[string]int64, error)
 	// RecordSegmentCounts keeps each segment's member count as the count of day (YYYY-MM-DD),
 	// replacing what was recorded for that day.
 	RecordSegmentCounts(ctx context.Context, workspaceID, day string, members map[string]int64) error

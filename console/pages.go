@@ -379,8 +379,11 @@ func (c *Console) segments(w http.ResponseWriter, r *http.Request, rq *request) 
 		Segments []struct {
 			ID, Name, Condition, State string
 			Members                    int
+			MembersAsOf                string `json:"members_as_of"`
 		} `json:"segments"`
 	}
+	// Members as last recorded (every 10 minutes, and when a build ends): counting every
+	// segment's members now would scan the store at a million profiles.
 	data := listData{Header: []string{"Name", "Members", "Change in 7 days", "State", "Condition"},
 		Empty:  "No segments yet. A segment is everyone who matches a condition over traits, events, consent and other segments: start with New segment.",
 		NewURL: "/console/segments/new", NewLabel: "New segment"}
@@ -401,7 +404,11 @@ func (c *Console) segments(w http.ResponseWriter, r *http.Request, rq *request) 
 				change = fmt.Sprint(n)
 			}
 		}
-		data.Rows = append(data.Rows, []string{s.Name, fmt.Sprint(s.Members), change, s.State, s.Condition})
+		members := thousands(int64(s.Members))
+		if s.MembersAsOf == "" {
+			members, change = "counting…", ""
+		}
+		data.Rows = append(data.Rows, []string{s.Name, members, change, s.State, s.Condition})
 		data.Links = append(data.Links, "/console/segments/"+url.PathEscape(s.ID))
 	}
 	c.page(w, "list", rq, "segments", "Segments", data)

@@ -225,8 +225,12 @@ func (s *Store) SegmentCounts(ctx context.Context, ws, id, from string) ([]kenne
 const segmentColumns = `s.id, s.name, s.description, s.condition, s.version, s.created_at, s.updated_at,
 	(SELECT count(*) FROM segment_members m WHERE m.workspace_id = s.workspace_id AND m.segment_id = s.id)`
 
-func (s *Store) segments(ctx context.Context, ws, query string, args ...any) ([]kenner.Segment, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+segmentColumns+` FROM segments s WHERE `+query, args...)
+// segmentListColumns leave counting to CountMembers: counting every segment's members is a
+// scan at a million profiles.
+const segmentListColumns = `s.id, s.name, s.description, s.condition, s.version, s.created_at, s.updated_at, 0::bigint`
+
+func (s *Store) segments(ctx context.Context, ws, columns, query string, args ...any) ([]kenner.Segment, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM segments s WHERE `+query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("segments: %w", err)
 	}
@@ -251,7 +255,7 @@ func (s *Store) segments(ctx context.Context, ws, query string, args ...any) ([]
 
 // Segment implements kenner.AudienceStore.
 func (s *Store) Segment(ctx context.Context, ws, id string) (*kenner.Segment, error) {
-	segs, err := s.segments(ctx, ws, `s.workspace_id = $1 AND s.id = $2`, ws, id)
+	segs, err := s.segments(ctx, ws, segmentColumns, `s.workspace_id = $1 AND s.id = $2`, ws, id)
 	if err != nil {
 		return nil, err
 	}
@@ -263,7 +267,26 @@ func (s *Store) Segment(ctx context.Context, ws, id string) (*kenner.Segment, er
 
 // Segments implements kenner.AudienceStore.
 func (s *Store) Segments(ctx context.Context, ws string) ([]kenner.Segment, error) {
-	return s.segments(ctx, ws, `s.workspace_id = $1 ORDER BY s.name`, ws)
+	return s.segments(ctx, ws, segmentListColumns, `s.workspace_id = $1 ORDER BY s.name`, ws)
+}
+
+// CountMembers implements kenner.AudienceStore.
+func (s *Store) CountMembers(ctx context.Context, ws string) (map[string]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT segment_id, count(*) FROM segment_members WHERE workspace_id = $1 GROUP BY segment_id`, ws)
+	if err != nil {
+		return nil, fmt.Errorf("count members: %w", err)
+	}
+	out := map[string]int64{}
+	var id string
+	var n int64
+	_, err = pgx.ForEachRow(rows, []any{&id, &n}, func() error {
+		out[id] = n
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count members: %w", err)
+	}
+	return out, nil
 }
 
 // Build implements kenner.AudienceStore.

@@ -161,15 +161,43 @@ type segmentRequest struct {
 	Condition   string `json:"condition"`
 }
 
+// listedSegment is a segment in the list: its members as the builder last recorded them
+// (MembersAsOf, the day; every 10 s to 10 minutes), or counted now with ?live=true.
+type listedSegment struct {
+	kenner.Segment
+	MembersAsOf string `json:"members_as_of,omitempty"`
+}
+
 func (s *Server) listSegments(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
-	segs, err := s.deps.Store.Segments(r.Context(), tok.WorkspaceID)
+	ctx, ws := r.Context(), tok.WorkspaceID
+	segs, err := s.deps.Store.Segments(ctx, ws)
 	if err != nil {
 		return err
 	}
-	if segs == nil {
-		segs = []kenner.Segment{}
+	out := make([]listedSegment, len(segs))
+	live := r.URL.Query().Get("live") == "true"
+	var members map[string]int64
+	if live {
+		if members, err = s.deps.Store.CountMembers(ctx, ws); err != nil {
+			return err
+		}
 	}
-	web.JSON(w, http.StatusOK, map[string]any{"segments": segs, "next": ""})
+	from := time.Now().UTC().AddDate(0, 0, -7).Format(time.DateOnly)
+	for i, seg := range segs {
+		out[i].Segment = seg
+		if live {
+			out[i].Members = members[seg.ID]
+			continue
+		}
+		counts, err := s.deps.Store.SegmentCounts(ctx, ws, seg.ID, from)
+		if err != nil {
+			return err
+		}
+		if n := len(counts); n > 0 {
+			out[i].Members, out[i].MembersAsOf = counts[n-1].Members, counts[n-1].Day
+		}
+	}
+	web.JSON(w, http.StatusOK, map[string]any{"segments": out, "next": ""})
 	return nil
 }
 

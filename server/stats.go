@@ -66,6 +66,9 @@ func (s *Server) getStats(w http.ResponseWriter, r *http.Request, tok *kenner.To
 		return err
 	} else if eng != nil {
 		for _, seg := range eng.Segments() {
+			if kenner.IsLeadStageSegment(seg.ID) {
+				continue // a lead model's stage, not a segment of the marketer's
+			}
 			out.Segments.Count++
 			counts, err := s.deps.Store.SegmentCounts(ctx, tok.WorkspaceID, seg.ID, from)
 			if err != nil {

@@ -181,8 +181,12 @@ func (s *Store) DeleteSegment(ctx context.Context, ws, id string) error {
 	})
 }
 
+// segmentColumns read a segment with its members counted; segmentListColumns without (a list
+// leaves counting to CountMembers: a count of every segment's members is a scan at 1M).
 const segmentColumns = `s.id, s.name, s.description, s.condition, s.version, s.created_at, s.updated_at,
 	(SELECT count(*) FROM segment_members m WHERE m.workspace_id = s.workspace_id AND m.segment_id = s.id)`
+
+const segmentListColumns = `s.id, s.name, s.description, s.condition, s.version, s.created_at, s.updated_at, 0`
 
 // RecordSegmentCounts implements kenner.AudienceStore.
 func (s *Store) RecordSegmentCounts(ctx context.Context, ws, day string, members map[string]int64) error {
@@ -258,11 +262,30 @@ func (s *Store) Segment(ctx context.Context, ws, id string) (*kenner.Segment, er
 
 // Segments implements kenner.AudienceStore.
 func (s *Store) Segments(ctx context.Context, ws string) ([]kenner.Segment, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+segmentColumns+` FROM segments s WHERE s.workspace_id = ? ORDER BY s.name`, ws)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+segmentListColumns+` FROM segments s WHERE s.workspace_id = ? ORDER BY s.name`, ws)
 	if err != nil {
 		return nil, fmt.Errorf("segments: %w", err)
 	}
 	return s.scanSegments(ctx, ws, rows)
+}
+
+// CountMembers implements kenner.AudienceStore.
+func (s *Store) CountMembers(ctx context.Context, ws string) (map[string]int64, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT segment_id, count(*) FROM segment_members WHERE workspace_id = ? GROUP BY segment_id`, ws)
+	if err != nil {
+		return nil, fmt.Errorf("count members: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var id string
+		var n int64
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, fmt.Errorf("count members: %w", err)
+		}
+		out[id] = n
+	}
+	return out, rows.Err()
 }
 
 // Build implements kenner.AudienceStore.

@@ -153,6 +153,9 @@ func testMemberships(t *testing.T, s kenner.Store) {
 	if got, _ := s.Segment(ctx(t), "ws", seg.ID); got.Members != 2 {
 		t.Errorf("members = %d, want 2", got.Members)
 	}
+	if got, err := s.CountMembers(ctx(t), "ws"); err != nil || got[seg.ID] != 2 {
+		t.Errorf("CountMembers = %v, %v; want %s: 2", got, err, seg.ID)
+	}
 	hist, _, err := s.MembershipHistory(ctx(t), "ws", "p2", 0, 10)
 	if err != nil || len(hist) != 2 || hist[0].Entered || !hist[1].Entered {
 		t.Errorf("history of p2 = %+v, %v; want exit then entry, newest first", hist, err)

@@ -158,10 +158,10 @@ func newProfilesCmd() *cobra.Command {
 
 func newSegmentsCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "segments", Short: "List, create and preview segments (through a running server)"}
-	ls := apiCommand("list", "List segments with their member counts and state", cobra.NoArgs,
+	ls := apiCommand("list", "List segments with their member counts (counted now) and state", cobra.NoArgs,
 		func(cmd *cobra.Command, c *apiClient, args []string) (any, func(io.Writer) error, error) {
 			var out map[string]any
-			if err := c.do(cmd.Context(), "GET", "/v1/segments", nil, &out); err != nil {
+			if err := c.do(cmd.Context(), "GET", "/v1/segments?live=true", nil, &out); err != nil {
 				return nil, nil, err
 			}
 			return out, func(w io.Writer) error {
