@@ -285,6 +285,28 @@ func (s *Service) runChanges(ctx context.Context) error {
 	}
 }
 
+// sealedReader is a log that can hand over batches without decrypting them
+// (privacy.SealedLog).
+type sealedReader interface {
+	ReadSealed(ctx context.Context, partition int, after uint64, need func([]kenner.LogRecord) bool,
+		fn func(ctx context.Context, recs []kenner.LogRecord, opened bool) error) error
+}
+
+var errRouteChanged = errors.New("a destination now takes raw events")
+
+// takesEvents reports whether a destination takes the raw events of some record's workspace.
+func (s *Service) takesEvents(recs []kenner.LogRecord) bool {
+	routes := s.routes.Load()
+	for _, rec := range recs {
+		for _, r := range routesOf(routes, rec.WorkspaceID) {
+			if r.dest.Subscribe.Events.Enabled {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (s *Service) runEvents(ctx context.Context, part int) error {
 	pos, err := s.store.Position(ctx, EventsConsumer, part)
 	if err != nil {
@@ -294,7 +316,7 @@ func (s *Service) runEvents(ctx context.Context, part int) error {
 	// a second: saving it each time added a write per batch to the store's single writer, in
 	// front of the processor. A restart reads at most that second again.
 	var saved time.Time
-	err = s.log.Read(ctx, part, pos, func(ctx context.Context, recs []kenner.LogRecord) error {
+	read := func(ctx context.Context, recs []kenner.LogRecord) error {
 		ds, err := s.eventDeliveries(ctx, recs)
 		if err != nil || (len(ds) == 0 && time.Since(saved) < time.Second) {
 			return err
@@ -305,7 +327,24 @@ func (s *Service) runEvents(ctx context.Context, part int) error {
 		}
 		saved = time.Now()
 		return nil
-	})
+	}
+	if sl, ok := s.log.(sealedReader); ok {
+		// Decrypt only the batches a destination will read raw events of.
+		err = sl.ReadSealed(ctx, part, pos, s.takesEvents, func(ctx context.Context, recs []kenner.LogRecord, opened bool) error {
+			if !opened && s.takesEvents(recs) {
+				// A destination subscribed between the two looks: read the batch again, opened.
+				return errRouteChanged
+			}
+			// Unopened, the batch queues nothing (no destination takes its events), and its
+			// position moves on as for any batch.
+			return read(ctx, recs)
+		})
+	} else {
+		err = s.log.Read(ctx, part, pos, read)
+	}
+	if errors.Is(err, errRouteChanged) {
+		return s.runEvents(ctx, part)
+	}
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return nil
 	}

@@ -82,42 +82,48 @@ var utmFields = [][2]string{
 // campaignOf reads UTM parameters from the page URL (context.page, or the properties of a page
 // call), as analytics.js does in the browser, for clients that did not.
 func campaignOf(m, ctx jsonobj.Object) jsonobj.Object {
-	var candidates []string
+	// The properties are parsed only when the page names no campaign: most events carry
+	// context.page, and parsing what is not needed was a fiftieth of the tracking API's time.
 	if page, err := jsonobj.Parse(ctx.Get("page")); err == nil {
-		if s, _ := stringField(page, "url"); s != "" {
-			candidates = append(candidates, s)
-		}
-		if s, _ := stringField(page, "search"); s != "" {
-			candidates = append(candidates, s)
+		for _, field := range []string{"url", "search"} {
+			if s, _ := stringField(page, field); s != "" {
+				if out := utmOf(s); out != nil {
+					return out
+				}
+			}
 		}
 	}
 	if props, err := jsonobj.Parse(m.Get("properties")); err == nil {
 		if s, _ := stringField(props, "url"); s != "" {
-			candidates = append(candidates, s)
-		}
-	}
-	for _, c := range candidates {
-		_, query, ok := strings.Cut(c, "?")
-		if !ok {
-			continue
-		}
-		query, _, _ = strings.Cut(query, "#")
-		if !strings.Contains(query, "utm_") {
-			continue
-		}
-		values, err := url.ParseQuery(query)
-		if err != nil {
-			continue
-		}
-		var out jsonobj.Object
-		for _, f := range utmFields {
-			if v := values.Get(f[0]); v != "" {
-				out = out.SetString(f[1], v)
-			}
-		}
-		if len(out) > 0 {
-			return out
+			return utmOf(s)
 		}
 	}
 	return nil
+}
+
+// utmOf reads the UTM parameters of a URL (or a query string) as context.campaign fields; nil
+// when it has none.
+func utmOf(c string) jsonobj.Object {
+	_, query, ok := strings.Cut(c, "?")
+	if !ok {
+		return nil
+	}
+	query, _, _ = strings.Cut(query, "#")
+	if !strings.Contains(query, "utm_") {
+		return nil
+	}
+	values, err := url.ParseQuery(query)
+	if err != nil {
+		return nil
+	}
+	var out jsonobj.Object
+	for _, f := range utmFields {
+		if v := values.Get(f[0]); v != "" {
+			out = out.SetString(f[1], v)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }

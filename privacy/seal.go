@@ -271,6 +271,23 @@ func (l *SealedLog) Read(ctx context.Context, partition int, after uint64, fn fu
 	})
 }
 
+// ReadSealed is Read for a reader that looks inside only some batches: need says, before any
+// decryption, whether fn will read the events of recs; when it says no, fn gets them still
+// sealed (opened false). Activation's event reader, with no destination taking raw events,
+// skips the decryption that would otherwise be a twentieth of the tracking API's CPU.
+func (l *SealedLog) ReadSealed(ctx context.Context, partition int, after uint64, need func(recs []kenner.LogRecord) bool,
+	fn func(ctx context.Context, recs []kenner.LogRecord, opened bool) error) error {
+	return l.Log.Read(ctx, partition, after, func(ctx context.Context, recs []kenner.LogRecord) error {
+		if !need(recs) {
+			return fn(ctx, recs, false)
+		}
+		if err := l.open(ctx, recs); err != nil {
+			return err
+		}
+		return fn(ctx, recs, true)
+	})
+}
+
 // open decrypts records in place.
 func (l *SealedLog) open(ctx context.Context, recs []kenner.LogRecord) error {
 	byWS := map[string][]subjectID{}
