@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/segment"
 	"github.com/kenner-cdp/kenner/web"
 )
 
@@ -272,6 +273,68 @@ func refOf(q string) []string {
 	return []string{"user_id:" + q, "anonymous_id:" + q, "phone:" + q}
 }
 
+// traitMatches are the people a trait search found: how many, and the first of them.
+type traitMatches struct {
+	Trait, Value string
+	Count        int
+	Evaluated    int
+	People       []personRow
+}
+
+type personRow struct{ ID, Name, Email, UserID string }
+
+// traitQuery reads a search for people by a trait: "city = Utrecht" or "traits.city=Utrecht".
+func traitQuery(q string) (name, value string, ok bool) {
+	name, value, ok = strings.Cut(q, "=")
+	name = strings.TrimPrefix(strings.TrimSpace(name), "traits.")
+	value = strings.Trim(strings.TrimSpace(value), `"`)
+	if !ok || segment.ValidName(name) != nil || value == "" {
+		return "", "", false
+	}
+	return name, value, true
+}
+
+// searchTrait finds people whose trait has the value (compared as text) with a preview of the
+// condition over every profile: a pass over the store, so it is offered to the roles that may
+// preview segments.
+func (c *Console) searchTrait(r *http.Request, rq *request, name, value string) (*traitMatches, error) {
+	m := &traitMatches{Trait: name, Value: value}
+	if !rq.user.Role.AtLeast(kenner.RoleMarketer) {
+		return m, fmt.Errorf("searching by a trait goes through every profile; it is for marketers and up. Search by an identifier instead.")
+	}
+	cond := fmt.Sprintf(`has(traits.%s) && string(traits.%s) == %s`, name, name, strconv.Quote(value))
+	var out struct {
+		Count     int `json:"count"`
+		Evaluated int `json:"evaluated"`
+		Sample    []struct {
+			ID         string                     `json:"id"`
+			Traits     map[string]json.RawMessage `json:"traits"`
+			Identities []kenner.Identifier        `json:"identities"`
+		} `json:"sample"`
+	}
+	if err := c.call(r.Context(), rq, "POST", "/v1/segments/preview", map[string]any{"condition": cond, "sample": 20}, &out); err != nil {
+		return m, fmt.Errorf("%s", kenner.ErrorMessage(err))
+	}
+	m.Count, m.Evaluated = out.Count, out.Evaluated
+	for _, p := range out.Sample {
+		row := personRow{ID: p.ID}
+		var s string
+		if json.Unmarshal(p.Traits["name"], &s) == nil {
+			row.Name = s
+		}
+		for _, id := range p.Identities {
+			switch id.Kind {
+			case kenner.KindEmail:
+				row.Email = id.Value
+			case kenner.KindUserID:
+				row.UserID = id.Value
+			}
+		}
+		m.People = append(m.People, row)
+	}
+	return m, nil
+}
+
 func (c *Console) profiles(w http.ResponseWriter, r *http.Request, rq *request) {
 	ctx := r.Context()
 	q := r.URL.Query().Get("q")
@@ -279,8 +342,15 @@ func (c *Console) profiles(w http.ResponseWriter, r *http.Request, rq *request) 
 		Query   string
 		Error   string
 		Profile *profileView
+		Matches *traitMatches
 	}{Query: q}
-	if strings.TrimSpace(q) != "" {
+	if name, value, ok := traitQuery(q); ok {
+		m, err := c.searchTrait(r, rq, name, value)
+		if err != nil {
+			data.Error = err.Error()
+		}
+		data.Matches = m
+	} else if strings.TrimSpace(q) != "" {
 		var p struct {
 			ID          string                     `json:"id"`
 			Identities  []kenner.Identifier        `json:"identities"`

@@ -194,6 +194,20 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	screenshot(t, ctx, "profile")
 	accessible(t, ctx, "profile")
+	// Find people by a trait: the search box takes "city = Utrecht".
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("q"), "city = Utrecht"),
+		chromedp.Submit(chromedp.ID("q")),
+		chromedp.WaitVisible(`//h2[contains(., "has city = Utrecht")]`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main"))); !strings.Contains(body, "1 person has city = Utrecht") || !strings.Contains(body, "ann@example.com") {
+		t.Errorf("trait search:\n%s", body)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(`//a[starts-with(text(), "prf_")]`), chromedp.WaitVisible(`//h2[text()="Timeline"]`)); err != nil {
+		t.Fatalf("from the search to the profile: %v", err)
+	}
 	// Readable on a phone: nothing wider than the screen.
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Reload(), chromedp.WaitVisible(`//h2[text()="Timeline"]`)); err != nil {
 		t.Fatal(err)
