@@ -227,12 +227,18 @@ type profileView struct {
 	Computed   []nameValue
 	// Predictions are the models' scores, flattened (clv.p_alive: 0.82).
 	Predictions []nameValue
-	Segments    []string
-	Events      []eventRow
-	Merges      []mergeRow
-	Consent     []nameValue
-	CanErase    bool
-	CanExport   bool
+	// SegmentHistory is the latest entries and exits, newest first.
+	SegmentHistory []nameValue
+	// The timeline's filter and paging: OlderURL is the next page, Later says this is not
+	// the first.
+	Query, EventType, EventName, OlderURL string
+	Later                                 bool
+	Segments                              []string
+	Events                                []eventRow
+	Merges                                []mergeRow
+	Consent                               []nameValue
+	CanErase                              bool
+	CanExport                             bool
 }
 
 // traitRow is a trait with where its value came from.
@@ -380,24 +386,65 @@ func (c *Console) profiles(w http.ResponseWriter, r *http.Request, rq *request) 
 			// segment's members).
 			var segs struct {
 				Segments []struct{ ID, Name string } `json:"segments"`
+				History  []kenner.MembershipEvent    `json:"history"`
 			}
-			if c.call(ctx, rq, "GET", "/v1/profiles/id:"+url.PathEscape(p.ID)+"/segments?limit=1", nil, &segs) == nil {
+			names := map[string]string{}
+			if c.call(ctx, rq, "GET", "/v1/profiles/id:"+url.PathEscape(p.ID)+"/segments?limit=20", nil, &segs) == nil {
 				for _, s := range segs.Segments {
 					name := s.Name
 					if name == "" {
 						name = s.ID
 					}
+					names[s.ID] = name
 					v.Segments = append(v.Segments, name)
 				}
 			} else {
 				v.Segments = p.Segments
 			}
+			for _, h := range segs.History {
+				name := names[h.SegmentID]
+				if name == "" {
+					name = h.SegmentID
+				}
+				action := "left"
+				if h.Entered {
+					action = "entered"
+				}
+				v.SegmentHistory = append(v.SegmentHistory, nameValue{shortTime(h.At.UTC().Format("2006-01-02T15:04:05Z")), action + " " + name})
+			}
+			// The timeline: a page at a time, filtered by type and event name.
+			v.EventType, v.EventName = r.URL.Query().Get("type"), strings.TrimSpace(r.URL.Query().Get("event"))
+			query := url.Values{"limit": {"50"}}
+			if v.EventType != "" {
+				query.Set("type", v.EventType)
+			}
+			if v.EventName != "" {
+				query.Set("event", v.EventName)
+			}
+			if after := r.URL.Query().Get("after"); after != "" {
+				query.Set("after", after)
+				v.Later = true
+			}
 			var evs struct {
 				Events []json.RawMessage `json:"events"`
+				Next   string            `json:"next"`
 			}
-			if c.call(ctx, rq, "GET", "/v1/profiles/id:"+url.PathEscape(p.ID)+"/events?limit=50", nil, &evs) == nil {
+			if err := c.call(ctx, rq, "GET", "/v1/profiles/id:"+url.PathEscape(p.ID)+"/events?"+query.Encode(), nil, &evs); err == nil {
 				v.Events = eventRows(evs.Events)
+				if evs.Next != "" {
+					next := url.Values{"q": {q}, "after": {evs.Next}}
+					if v.EventType != "" {
+						next.Set("type", v.EventType)
+					}
+					if v.EventName != "" {
+						next.Set("event", v.EventName)
+					}
+					v.OlderURL = "/console/profiles?" + next.Encode()
+				}
+			} else {
+				data.Error = kenner.ErrorMessage(err)
 			}
+			v.Query = q
 			var merges struct {
 				Merges []struct {
 					At, Action, Reason string

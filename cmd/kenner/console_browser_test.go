@@ -194,6 +194,17 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	screenshot(t, ctx, "profile")
 	accessible(t, ctx, "profile")
+	// The timeline filters by type.
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("tl-type"), "page"),
+		chromedp.Submit(chromedp.ID("tl-event")),
+		chromedp.WaitVisible(`//h2[text()="Timeline"]`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if body, _ := chromedp.Run(ctx, chromedp.Text(`//h2[text()="Timeline"]/following-sibling::table[1]`)); !strings.Contains(body, "Pricing") || strings.Contains(body, "Order Completed") {
+		t.Errorf("timeline filtered to pages:\n%s", body)
+	}
 	// Find people by a trait: the search box takes "city = Utrecht".
 	if err := chromedp.Do(ctx,
 		chromedp.SetValue(chromedp.ID("q"), "city = Utrecht"),
