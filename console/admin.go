@@ -288,7 +288,11 @@ func (c *Console) sourceViewWith(w http.ResponseWriter, r *http.Request, rq *req
 		irows = append(irows, irow{shortTime(im.StartedAt.Format(time.RFC3339)), im.File, im.Type, status, progress,
 			fmt.Sprintf("%d rows: %d imported, %d duplicates, %d rejected", im.Rows, im.Imported, im.Duplicates, im.Rejected)})
 	}
-	data := map[string]any{"ID": src.ID, "Name": src.Name, "Violations": vrows, "Plan": plan, "Imports": irows, "ImportRunning": running,
+	pf := planFormOf(src.Settings.TrackingPlan)
+	for len(pf.Events) < 3 || pf.Events[len(pf.Events)-1].Name != "" {
+		pf.Events = append(pf.Events, planEvent{}) // room for new events
+	}
+	data := map[string]any{"ID": src.ID, "Name": src.Name, "Violations": vrows, "Plan": plan, "PlanForm": pf, "Imports": irows, "ImportRunning": running,
 		"Quarantine": qrows, "CanManage": rq.user.Role.AtLeast(kenner.RoleAdmin), "Tag": c.tagView(r, rq, id)}
 	for k, v := range extra {
 		data[k] = v
@@ -340,6 +344,27 @@ func (c *Console) importFile(w http.ResponseWriter, r *http.Request, rq *request
 func (c *Console) savePlan(w http.ResponseWriter, r *http.Request, rq *request) {
 	path := "/v1/sources/" + url.PathEscape(r.PathValue("id")) + "/tracking-plan"
 	plan := strings.TrimSpace(r.PostFormValue("plan"))
+	if r.PostFormValue("editor") == "simple" {
+		// The rows of the simple editor, written as the plan.
+		f := planForm{Mode: r.PostFormValue("mode"), Unplanned: r.PostFormValue("unplanned")}
+		names, required, types := r.PostForm["ev_name"], r.PostForm["ev_required"], r.PostForm["ev_types"]
+		for i := range names {
+			ev := planEvent{Name: names[i]}
+			if i < len(required) {
+				ev.Required = required[i]
+			}
+			if i < len(types) {
+				ev.Types = types[i]
+			}
+			f.Events = append(f.Events, ev)
+		}
+		b, err := f.plan()
+		if err != nil {
+			c.sourceView(w, r, rq, "", "The plan was not saved: "+err.Error())
+			return
+		}
+		plan = string(b)
+	}
 	if plan == "" {
 		if err := c.call(r.Context(), rq, "DELETE", path, nil, nil); err != nil {
 			c.sourceView(w, r, rq, "", kenner.ErrorMessage(err))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -224,6 +225,24 @@ func TestConsole(t *testing.T) {
 	if code, _, page := owner.post("/console/sources/"+srcID+"/plan", url.Values{"csrf": {csrf}, "plan": {""}}); code != 200 || !strings.Contains(page, "was removed") {
 		t.Errorf("remove the plan: %d", code)
 	}
+	// The simple editor: rows of events, required properties and types become the plan.
+	simple := url.Values{"csrf": {csrf}, "editor": {"simple"}, "mode": {"flag"}, "unplanned": {"allow"},
+		"ev_name": {"Order Completed", ""}, "ev_required": {"order_id, total", ""}, "ev_types": {"total: number, currency: string", ""}}
+	if code, _, page := owner.post("/console/sources/"+srcID+"/plan", simple); code != 200 || !strings.Contains(page, "was saved") {
+		t.Fatalf("save the plan from the simple editor: %d", code)
+	}
+	if code, plan := api("GET", "/v1/sources/"+srcID, ""); code != 200 || !strings.Contains(fmt.Sprint(plan), "order_id") || !strings.Contains(fmt.Sprint(plan), "number") {
+		t.Errorf("the plan saved from rows: %v", plan)
+	}
+	_, _, srcPage = owner.get("/console/sources/" + srcID)
+	if !strings.Contains(srcPage, `value="order_id, total"`) || !strings.Contains(srcPage, `value="currency: string, total: number"`) {
+		t.Errorf("the simple editor does not show the saved plan back")
+	}
+	simple.Set("ev_types", "total: money")
+	if code, _, page := owner.post("/console/sources/"+srcID+"/plan", simple); code != 200 || !strings.Contains(page, "should read property: type") {
+		t.Errorf("a bad type: %d", code)
+	}
+	owner.post("/console/sources/"+srcID+"/plan", url.Values{"csrf": {csrf}, "plan": {""}})
 
 	// A file imported from the source's page: the report says what became of each row.
 	var buf bytes.Buffer
