@@ -29,13 +29,14 @@ type listData struct {
 }
 
 // eventRow is an event as the tables show it.
-type eventRow struct{ Time, Type, Name, Who, MessageID string }
+type eventRow struct{ Time, Type, Name, Who, MessageID, Source string }
 
 func eventRows(raw []json.RawMessage) []eventRow {
 	var out []eventRow
 	for _, e := range raw {
 		var m struct {
 			Type, Event, Name, UserID, AnonymousID, MessageID, ReceivedAt, Timestamp string
+			SourceID                                                                 string `json:"source_id"`
 		}
 		json.Unmarshal(e, &m)
 		name := m.Event
@@ -50,7 +51,7 @@ func eventRows(raw []json.RawMessage) []eventRow {
 		if at == "" {
 			at = m.ReceivedAt
 		}
-		out = append(out, eventRow{Time: strings.Replace(strings.TrimSuffix(at, "Z"), "T", " ", 1), Type: m.Type, Name: name, Who: who, MessageID: m.MessageID})
+		out = append(out, eventRow{Time: strings.Replace(strings.TrimSuffix(at, "Z"), "T", " ", 1), Type: m.Type, Name: name, Who: who, MessageID: m.MessageID, Source: m.SourceID})
 	}
 	return out
 }
@@ -557,11 +558,24 @@ func (c *Console) destinations(w http.ResponseWriter, r *http.Request, rq *reque
 }
 
 // eventFilter is the live events page's filter.
-type eventFilter struct{ Type, Event, User string }
+type eventFilter struct{ Type, Event, User, Source string }
 
 func filterOf(r *http.Request) eventFilter {
 	q := r.URL.Query()
-	return eventFilter{Type: q.Get("type"), Event: strings.TrimSpace(q.Get("event")), User: strings.TrimSpace(q.Get("user"))}
+	return eventFilter{Type: q.Get("type"), Event: strings.TrimSpace(q.Get("event")), User: strings.TrimSpace(q.Get("user")), Source: q.Get("source")}
+}
+
+// sourceRef is a source as the live events page names it.
+type sourceRef struct{ ID, Name string }
+
+// sourceList lists the workspace's sources for the live events page (none for the roles that
+// may not list them: their rows show source ids).
+func (c *Console) sourceList(r *http.Request, rq *request) []sourceRef {
+	var out struct {
+		Sources []sourceRef `json:"sources"`
+	}
+	c.call(r.Context(), rq, "GET", "/v1/sources", nil, &out)
+	return out.Sources
 }
 
 // recentEvents reads the latest events (by user through the identity graph when asked) and
@@ -577,13 +591,20 @@ func (c *Console) recentEvents(r *http.Request, rq *request, f eventFilter) ([]e
 	if err := c.call(r.Context(), rq, "GET", path, nil, &evs); err != nil {
 		return nil, err
 	}
+	names := map[string]string{}
+	for _, s := range c.sourceList(r, rq) {
+		names[s.ID] = s.Name
+	}
 	var out []eventRow
 	for _, e := range eventRows(evs.Events) {
-		if f.Type != "" && e.Type != f.Type {
+		if f.Type != "" && e.Type != f.Type || f.Source != "" && e.Source != f.Source {
 			continue
 		}
 		if f.Event != "" && !strings.Contains(strings.ToLower(e.Name), strings.ToLower(f.Event)) {
 			continue
+		}
+		if n := names[e.Source]; n != "" {
+			e.Source = n
 		}
 		out = append(out, e)
 		if len(out) == 100 {
@@ -600,8 +621,9 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, rq *request) {
 		c.page(w, "list", rq, "events", "Live events", listData{Notice: kenner.ErrorMessage(err), Empty: "No events to show."})
 		return
 	}
-	c.page(w, "events", rq, "events", "Live events", map[string]any{"Rows": rows, "Types": kenner.EventTypes,
-		"Type": f.Type, "Event": f.Event, "User": f.User, "Query": r.URL.RawQuery})
+	srcs := c.sourceList(r, rq)
+	c.page(w, "events", rq, "events", "Live events", map[string]any{"Rows": rows, "Types": kenner.EventTypes, "Sources": srcs,
+		"Type": f.Type, "Event": f.Event, "User": f.User, "Source": f.Source, "Query": r.URL.RawQuery})
 }
 
 // eventRows answers the live page's refresh: the table's rows only.
