@@ -93,7 +93,11 @@ func (s *Service) changeDeliveries(ctx context.Context, pos int64) ([]kenner.Del
 					return nil, pos, err
 				}
 			}
-			payload, err := changePayload(c, seg, p)
+			var scores map[string]any
+			if p != nil && s.cfg.Scores != nil {
+				scores = s.cfg.Scores(ctx, c.WorkspaceID, p)
+			}
+			payload, err := changePayload(c, seg, p, scores)
 			if err != nil {
 				return nil, pos, err
 			}

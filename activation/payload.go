@@ -14,6 +14,9 @@ type profileView struct {
 	ID         string              `json:"id"`
 	Traits     map[string]any      `json:"traits"`
 	Identities []kenner.Identifier `json:"identities"`
+	// Predictions are the person's scores when the delivery was queued (a CRM hand-off
+	// carries the lead score and the lifetime value).
+	Predictions map[string]any `json:"predictions,omitempty"`
 }
 
 func viewOf(p *kenner.Profile) profileView {
@@ -31,10 +34,14 @@ func viewOf(p *kenner.Profile) profileView {
 }
 
 // changePayload is the body of a segment.entered/exited or profile.updated delivery.
-func changePayload(c kenner.Change, seg *kenner.Segment, p *kenner.Profile) (json.RawMessage, error) {
+func changePayload(c kenner.Change, seg *kenner.Segment, p *kenner.Profile, scores map[string]any) (json.RawMessage, error) {
 	body := map[string]any{"type": c.Type, "at": c.At.UTC().Format(time.RFC3339Nano)}
 	if p != nil {
-		body["profile"] = viewOf(p)
+		v := viewOf(p)
+		if len(scores) > 0 {
+			v.Predictions = scores
+		}
+		body["profile"] = v
 	} else {
 		body["profile"] = map[string]any{"id": c.ProfileID}
 	}

@@ -43,6 +43,9 @@ type Config struct {
 	Consent *privacy.ConsentPolicy
 	PII     *privacy.PII
 	Now     func() time.Time
+	// Scores answers a profile's predictions for the deliveries that show the profile (nil:
+	// none are shown).
+	Scores func(ctx context.Context, ws string, p *kenner.Profile) map[string]any
 }
 
 func (c *Config) defaults() {

@@ -77,7 +77,11 @@ func (s *Service) syncExisting(ctx context.Context, d kenner.Destination) (int, 
 					return n, err
 				}
 				c := kenner.Change{WorkspaceID: d.WorkspaceID, Type: kenner.ChangeSegmentEntered, ProfileID: p.ID, SegmentID: seg.ID, At: m.Since}
-				payload, err := changePayload(c, &seg, p)
+				var scores map[string]any
+				if s.cfg.Scores != nil {
+					scores = s.cfg.Scores(ctx, d.WorkspaceID, p)
+				}
+				payload, err := changePayload(c, &seg, p, scores)
 				if err != nil {
 					return n, err
 				}

@@ -66,6 +66,23 @@ func (p *Processor) engine(ctx context.Context, b kenner.Batch, ws string) (*seg
 	return eng, nil
 }
 
+// Scores is a profile's predictions with the definitions the processor last compiled for the
+// workspace (for delivery payloads: no store round trip per delivery; a new training shows with
+// the processor's next batch of that workspace).
+func (p *Processor) Scores(ctx context.Context, ws string, prof *kenner.Profile) map[string]any {
+	p.engines.mu.Lock()
+	c, ok := p.engines.byWS[ws]
+	p.engines.mu.Unlock()
+	eng := c.engine
+	if !ok {
+		var err error
+		if eng, err = p.Engine(ctx, ws); err != nil {
+			return nil
+		}
+	}
+	return eng.Predictions(prof, p.now())
+}
+
 // definitions reads what a workspace's engine compiles.
 func (p *Processor) definitions(ctx context.Context, ws string) (segment.Definitions, error) {
 	var d segment.Definitions

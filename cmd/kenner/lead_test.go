@@ -111,6 +111,8 @@ func TestLeadStageHandOff(t *testing.T) {
 	}
 	if p, _ := got[0]["profile"].(map[string]any); p == nil || !strings.HasPrefix(fmt.Sprint(p["id"]), "prf_") {
 		t.Errorf("hand-off without the profile: %v", got[0])
+	} else if lead, _ := p["predictions"].(map[string]any)["lead"].(map[string]any); lead["stage"] != "MQL" {
+		t.Errorf("hand-off without the lead's scores: %v", p["predictions"])
 	}
 	// The CLI defines one from a file.
 	file := filepath.Join(t.TempDir(), "lead.json")

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/activation"
 	"github.com/kenner-cdp/kenner/activation/builtin"
 	"github.com/kenner-cdp/kenner/activation/subject"
@@ -106,10 +107,14 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	if exportRoot == "" {
 		exportRoot = filepath.Join(cfg.Data, "exports")
 	}
+	// Deliveries show the person's predictions, from the processor built below (it exists
+	// before activation runs).
+	var proc *process.Processor
 	act := activation.New(app.store, sealed, activation.Config{
 		Senders:     builtin.Senders(app.store, builtin.Options{Egress: cfg.DestinationAllow, ExportRoot: exportRoot, Subjects: subjects}),
 		MaxAttempts: cfg.DeliveryAttempts, BackoffMax: cfg.DeliveryBackoffMax, Retention: cfg.DeliveryRetention,
 		Consent: cfg.Consent, PII: cfg.PII,
+		Scores: func(ctx context.Context, ws string, p *kenner.Profile) map[string]any { return proc.Scores(ctx, ws, p) },
 	}, reg, logger)
 	changes, err := log.Changes(ctx, changesOptions(cfg))
 	if err != nil {
@@ -119,7 +124,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	pcfg := processConfig(cfg, app.store)
 	pcfg.Committed = func() { act.Wake(); relay.Wake() }
 	pcfg.Suppressed = app.suppress.Suppressed
-	proc := process.New(sealed, app.store, pcfg, reg, logger)
+	proc = process.New(sealed, app.store, pcfg, reg, logger)
 	builder := process.NewBuilder(proc, app.store, cfg.SegmentSweep, logger)
 	trainer := process.NewTrainer(proc, app.store, builder.Wake, logger)
 	decider := tag.NewDecider(app.store, proc, app.store, cfg.PII)
