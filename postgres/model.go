@@ -115,16 +115,17 @@ func (s *Store) Models(ctx context.Context, ws string) ([]kenner.Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("models: %w", err)
 	}
-	defer rows.Close()
-	var out []kenner.Model
-	for rows.Next() {
-		m, err := scanModel(rows)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (kenner.Model, error) {
+		m, err := scanModel(r)
 		if err != nil {
-			return nil, fmt.Errorf("models: %w", err)
+			return kenner.Model{}, err
 		}
-		out = append(out, *m)
+		return *m, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("models: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // AddModelVersion implements kenner.ModelStore.

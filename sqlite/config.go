@@ -88,19 +88,7 @@ func scanSource(row interface{ Scan(...any) error }) (*kenner.Source, error) {
 // Sources lists a workspace's sources by name.
 func (s *Store) Sources(ctx context.Context, workspaceID string) ([]kenner.Source, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+sourceColumns+` FROM sources WHERE workspace_id = ? ORDER BY name`, workspaceID)
-	if err != nil {
-		return nil, fmt.Errorf("list sources: %w", err)
-	}
-	defer rows.Close()
-	var out []kenner.Source
-	for rows.Next() {
-		src, err := scanSource(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list sources: %w", err)
-		}
-		out = append(out, *src)
-	}
-	return out, rows.Err()
+	return scanAll(rows, err, "list sources", scanSource)
 }
 
 // SourceByName finds a source by its name in a workspace.

@@ -113,19 +113,7 @@ func (s *Store) Model(ctx context.Context, ws, id string) (*kenner.Model, error)
 // Models implements kenner.ModelStore.
 func (s *Store) Models(ctx context.Context, ws string) ([]kenner.Model, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+modelColumns+` FROM models WHERE workspace_id = ? ORDER BY name`, ws)
-	if err != nil {
-		return nil, fmt.Errorf("models: %w", err)
-	}
-	defer rows.Close()
-	var out []kenner.Model
-	for rows.Next() {
-		m, err := scanModel(rows)
-		if err != nil {
-			return nil, fmt.Errorf("models: %w", err)
-		}
-		out = append(out, *m)
-	}
-	return out, rows.Err()
+	return scanAll(rows, err, "models", scanModel)
 }
 
 // AddModelVersion implements kenner.ModelStore.

@@ -97,17 +97,5 @@ func (s *Store) Slot(ctx context.Context, ws, id string) (*kenner.Slot, error) {
 // Slots implements kenner.SlotStore.
 func (s *Store) Slots(ctx context.Context, ws string) ([]kenner.Slot, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+slotColumns+` FROM slots WHERE workspace_id = ? ORDER BY name`, ws)
-	if err != nil {
-		return nil, fmt.Errorf("slots: %w", err)
-	}
-	defer rows.Close()
-	var out []kenner.Slot
-	for rows.Next() {
-		sl, err := scanSlot(rows)
-		if err != nil {
-			return nil, fmt.Errorf("slots: %w", err)
-		}
-		out = append(out, *sl)
-	}
-	return out, rows.Err()
+	return scanAll(rows, err, "slots", scanSlot)
 }
