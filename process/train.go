@@ -57,16 +57,16 @@ func (t *Trainer) Start(ctx context.Context, ws, id string) (*kenner.Model, erro
 	if t.queued[key] {
 		return nil, kenner.Errorf(kenner.EConflict, "model %q is already training", m.Name)
 	}
+	if len(t.queue) == cap(t.queue) {
+		return nil, kenner.Errorf(kenner.EUnavailable, "too many trainings are queued; try again later")
+	}
 	m.Status, m.Message = kenner.ModelTraining, ""
 	if err := t.store.UpdateModel(ctx, m); err != nil {
 		return nil, err
 	}
-	select {
-	case t.queue <- job{ws, id}:
-		t.queued[key] = true
-	default:
-		return nil, kenner.Errorf(kenner.EUnavailable, "too many trainings are queued; try again later")
-	}
+	// Only Start sends, under t.mu, so the room checked above is still there.
+	t.queue <- job{ws, id}
+	t.queued[key] = true
 	return m, nil
 }
 
