@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -76,9 +77,13 @@ type Model struct {
 	// Label is the classifier's CEL condition over the profile: true marks a positive example
 	// (traits.churned == true, "vip" in segments...).
 	Label string `json:"label,omitempty"`
-	// Features are the profile fields the classifier reads (traits.tenure, computed.orders);
-	// empty: every trait and computed trait the label does not read.
+	// Features are the profile fields the classifier reads (traits.tenure, computed.orders,
+	// events.<name>.count, predictions.clv.p_alive); empty: every trait and computed trait the
+	// label does not read, the counts and recency of Events, and the scores of clv models.
 	Features []string `json:"features,omitempty"`
+	// Events are event names whose count and days since the last one a classifier learns from
+	// (events.<name>.count, events.<name>.days_since).
+	Events []string `json:"events,omitempty"`
 	// Rules and Stages define a lead model; HalfLife halves event points that old (0: they
 	// never fade). ScoreModel names a classifier whose probability adds ModelPoints × p.
 	Rules       []LeadRule  `json:"rules,omitempty"`
@@ -204,8 +209,8 @@ func (m *Model) SetDefaults() error {
 				return Errorf(EInvalid, "calibration_end %q: want a day like 1997-09-30", m.CalibrationEnd)
 			}
 		}
-		if m.Label != "" || len(m.Features) > 0 {
-			return Errorf(EInvalid, "label and features are for classifiers; a clv model learns from its order event")
+		if m.Label != "" || len(m.Features) > 0 || len(m.Events) > 0 {
+			return Errorf(EInvalid, "label, features and events are for classifiers; a clv model learns from its order event")
 		}
 	case ModelClassifier:
 		if m.Label == "" {
@@ -215,8 +220,14 @@ func (m *Model) SetDefaults() error {
 			return Errorf(EInvalid, "event, revenue, calibration_end and horizon_days are for clv models")
 		}
 		for _, f := range m.Features {
-			if len(f) < 8 || (f[:7] != "traits." && (len(f) < 10 || f[:9] != "computed.")) {
-				return Errorf(EInvalid, "feature %q: name a profile field as traits.<name> or computed.<name>", f)
+			kind, rest, _ := strings.Cut(f, ".")
+			if rest == "" || !slices.Contains([]string{"traits", "computed", "events", "predictions"}, kind) {
+				return Errorf(EInvalid, "feature %q: name a profile field as traits.<name>, computed.<name>, events.<event>.count or .days_since, or predictions.<clv model>.<score>", f)
+			}
+		}
+		for _, e := range m.Events {
+			if strings.TrimSpace(e) == "" {
+				return Errorf(EInvalid, "events: an empty event name")
 			}
 		}
 	case ModelAffinity:

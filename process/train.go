@@ -343,7 +343,12 @@ func (t *Trainer) fitClassifier(ctx context.Context, ws string, m *kenner.Model)
 	// out, so it cannot learn from itself.
 	const labelID = "__label"
 	defs.Segments = segment.WithSegment(defs.Segments, kenner.Segment{ID: labelID, Name: "label", Condition: m.Label})
-	defs.Models = slices.DeleteFunc(defs.Models, func(o kenner.Model) bool { return o.ID == m.ID })
+	// The model itself is compiled untrained: it keeps its event histories without scoring.
+	for i := range defs.Models {
+		if defs.Models[i].ID == m.ID {
+			defs.Models[i].Version, defs.Models[i].Params = 0, nil
+		}
+	}
 	eng, err := segment.CompileDefinitions(defs, t.proc.cfg.Segments)
 	if err != nil {
 		return nil, nil, fmt.Errorf("label: %w", err)
@@ -379,15 +384,9 @@ func (t *Trainer) fitClassifier(ctx context.Context, ws string, m *kenner.Model)
 			}
 			in := eng.Input(p, nil, now)
 			res := eng.Evaluate(in, p.Segments, only)[labelID]
-			ex := example{id: p.ID, first: p.FirstSeen, rank: p.Rank, row: map[string]any{}}
+			ex := example{id: p.ID, first: p.FirstSeen, rank: p.Rank, row: eng.ClassifierFields(&in, m.Name)}
 			if res.Member {
 				ex.label = 1
-			}
-			for k, v := range in.Traits {
-				ex.row["traits."+k] = v
-			}
-			for k, v := range in.Computed {
-				ex.row["computed."+k] = v
 			}
 			out = append(out, ex)
 		}

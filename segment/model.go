@@ -25,8 +25,11 @@ type model struct {
 	agg        *aggregate
 	clv        *predict.CLVParams
 	classifier *predict.ClassifierParams
-	lead       *leadModel
-	affinity   *predict.Affinity
+	// events are a classifier's event histories (one bucket per day), by event name: their
+	// counts and recency are features.
+	events   map[string]*aggregate
+	lead     *leadModel
+	affinity *predict.Affinity
 }
 
 // leadModel is a lead model compiled: its event rules keep purchase-days-like counts per day
@@ -102,6 +105,10 @@ func (c *compiler) models(defs []kenner.Model) error {
 				m.clv = &p
 			}
 		case kenner.ModelClassifier:
+			m.events = map[string]*aggregate{}
+			for _, ev := range d.Events {
+				m.events[ev] = c.add(&aggregate{spec: profile.Spec{Func: kenner.FuncDays}, event: ev, key: aggregateKey("f", kenner.FuncDays, ev)})
+			}
 			if d.Version > 0 {
 				var p predict.ClassifierParams
 				if err := json.Unmarshal(d.Params, &p); err != nil {
@@ -141,9 +148,14 @@ func (c *compiler) models(defs []kenner.Model) error {
 	return nil
 }
 
+// rank orders the models' scoring: clv and affinity models first (classifiers may learn from
+// their scores), then classifiers (lead models may add their probability), then lead models.
 func rank(m *model) int {
-	if m.lead != nil {
+	switch m.def.Kind {
+	case kenner.ModelClassifier:
 		return 1
+	case kenner.ModelLead:
+		return 2
 	}
 	return 0
 }
@@ -408,7 +420,9 @@ func (in *Input) predictions() map[string]any {
 	return in.preds
 }
 
-// field reads a profile field by its dotted name: traits.x or computed.x.
+// field reads a profile field by its dotted name: traits.x, computed.x,
+// events.<event>.count or .days_since (of a classifier's events), or predictions.<clv
+// model>.<score> (scored before classifiers).
 func (in *Input) field(name string) (any, bool) {
 	kind, key, ok := strings.Cut(name, ".")
 	if !ok {
@@ -420,10 +434,88 @@ func (in *Input) field(name string) (any, bool) {
 		v, ok = in.Traits[key]
 	case "computed":
 		v, ok = in.Computed[key]
+	case "events":
+		i := strings.LastIndex(key, ".")
+		if i < 0 {
+			return nil, false
+		}
+		return in.eventMetric(key[:i], key[i+1:])
+	case "predictions":
+		v, ok = lookup(in.preds, strings.Split(key, "."))
 	default:
 		return nil, false
 	}
 	return v, ok
+}
+
+// eventMetric is the count of a classifier's event, or the days since its last one.
+func (in *Input) eventMetric(event, metric string) (any, bool) {
+	for _, m := range in.eng.models {
+		a := m.events[event]
+		if a == nil {
+			continue
+		}
+		var count int64
+		var last int64 = -1
+		if agg := in.prof.Aggregates[a.key]; agg != nil {
+			for _, b := range agg.Buckets {
+				count += b.Count
+				last = max(last, b.Start)
+			}
+		}
+		switch metric {
+		case "count":
+			return float64(count), true
+		case "days_since":
+			if last < 0 {
+				return nil, false
+			}
+			return max(in.now.Sub(time.Unix(last, 0)).Hours()/24, 0), true
+		}
+		return nil, false
+	}
+	return nil, false
+}
+
+// ClassifierFields are the candidate features of the named classifier for a profile: its traits,
+// computed traits, the counts and recency of the model's events, and the numeric scores of the
+// clv models. The trainer learns from them; scoring reads the same names with field.
+func (e *Engine) ClassifierFields(in *Input, name string) map[string]any {
+	out := map[string]any{}
+	for k, v := range in.Traits {
+		out["traits."+k] = v
+	}
+	for k, v := range in.Computed {
+		out["computed."+k] = v
+	}
+	preds := in.predictions()
+	for _, m := range e.models {
+		if m.def.Name == name {
+			for ev := range m.events {
+				for _, metric := range []string{"count", "days_since"} {
+					if v, ok := in.eventMetric(ev, metric); ok {
+						out["events."+ev+"."+metric] = v
+					}
+				}
+			}
+		}
+		if m.clv != nil {
+			flattenNumbers("predictions."+m.def.Name, preds[m.def.Name], out)
+		}
+	}
+	return out
+}
+
+// flattenNumbers puts the numeric leaves of v under dotted names.
+func flattenNumbers(prefix string, v any, out map[string]any) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, c := range x {
+			flattenNumbers(prefix+"."+k, c, out)
+		}
+	case float64:
+		out[prefix] = x
+	}
 }
 
 // modelsDiffer reports whether two engines score differently: a model added, removed, retrained

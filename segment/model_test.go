@@ -155,3 +155,52 @@ func TestLeadPointsFade(t *testing.T) {
 		t.Error("still in the stage segment when the points have faded")
 	}
 }
+
+// TestClassifierFeaturesFromEventsAndCLV: a classifier learns from the count and recency of
+// its events and from the clv model's scores, and scores with the same fields.
+func TestClassifierFeaturesFromEventsAndCLV(t *testing.T) {
+	churn := kenner.Model{ID: "mdl_churn", Name: "churn", Kind: kenner.ModelClassifier, Label: "true", Events: []string{"Support Ticket"}}
+	defs := segment.Definitions{Models: []kenner.Model{trainedCLV(t, 1), churn}}
+	eng, err := segment.CompileDefinitions(defs, segment.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := t0.Truncate(24 * time.Hour)
+	p := &kenner.Profile{Traits: map[string]kenner.Trait{"plan": trait(`"pro"`)}}
+	for i, ev := range []*kenner.Event{
+		track(1, "Order Completed", day.Add(-20*24*time.Hour), `{"revenue":30}`),
+		track(2, "Order Completed", day.Add(-10*24*time.Hour), `{"revenue":40}`),
+		track(3, "Support Ticket", day.Add(-3*24*time.Hour), `{}`),
+		track(4, "Support Ticket", day.Add(-2*24*time.Hour), `{}`),
+	} {
+		if _, err := eng.Fold(p, ev); err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+	}
+	in := eng.Input(p, nil, day)
+	fields := eng.ClassifierFields(&in, "churn")
+	for name, want := range map[string]any{"traits.plan": "pro", "events.Support Ticket.count": 2.0, "events.Support Ticket.days_since": 2.0, "predictions.clv.rfm.f": 2.0} {
+		if got := fields[name]; got != want {
+			t.Errorf("%s = %v, want %v (fields %v)", name, got, want, fields)
+		}
+	}
+	if _, ok := fields["predictions.clv.p_alive"]; !ok {
+		t.Errorf("no clv score among the fields: %v", fields)
+	}
+	// Trained on two of those fields, the classifier scores with them.
+	params := predict.ClassifierParams{
+		Features: predict.Features{{Field: "events.Support Ticket.count", Kind: "number"}, {Field: "predictions.clv.p_alive", Kind: "number"}},
+		Model:    predict.Logistic{Weights: []float64{1, -1}, Mean: []float64{0, 0}, Scale: []float64{1, 1}},
+	}
+	b, _ := json.Marshal(params)
+	churn.Version, churn.Params = 1, b
+	eng, err = segment.CompileDefinitions(segment.Definitions{Models: []kenner.Model{trainedCLV(t, 1), churn}}, segment.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pa := fields["predictions.clv.p_alive"].(float64)
+	want := math.Round(1/(1+math.Exp(-(2-pa)))*1e4) / 1e4
+	if got := eng.Predictions(p, day)["churn"]; got != want {
+		t.Errorf("churn = %v, want %v", got, want)
+	}
+}

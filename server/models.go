@@ -29,6 +29,7 @@ type modelRequest struct {
 	DiscountRate   float64            `json:"discount_rate"`
 	Label          string             `json:"label"`
 	Features       []string           `json:"features"`
+	Events         []string           `json:"events"`
 	Rules          []kenner.LeadRule  `json:"rules"`
 	Stages         []kenner.LeadStage `json:"stages"`
 	HalfLife       kenner.Duration    `json:"half_life"`
@@ -41,14 +42,14 @@ func (q modelRequest) apply(m *kenner.Model) {
 	m.Name, m.Kind, m.Event, m.Revenue, m.CalibrationEnd = q.Name, q.Kind, q.Event, q.Revenue, q.CalibrationEnd
 	m.HorizonDays, m.DiscountRate, m.Label, m.Features, m.Retrain = q.HorizonDays, q.DiscountRate, q.Label, q.Features, q.Retrain
 	m.Rules, m.Stages, m.HalfLife, m.ScoreModel, m.ModelPoints = q.Rules, q.Stages, q.HalfLife, q.ScoreModel, q.ModelPoints
-	m.Item, m.Top = q.Item, q.Top
+	m.Item, m.Top, m.Events = q.Item, q.Top, q.Events
 }
 
 func requestOf(m *kenner.Model) modelRequest {
 	return modelRequest{Name: m.Name, Kind: m.Kind, Event: m.Event, Revenue: m.Revenue, CalibrationEnd: m.CalibrationEnd,
 		HorizonDays: m.HorizonDays, DiscountRate: m.DiscountRate, Label: m.Label, Features: m.Features, Retrain: m.Retrain,
 		Rules: m.Rules, Stages: m.Stages, HalfLife: m.HalfLife, ScoreModel: m.ScoreModel, ModelPoints: m.ModelPoints,
-		Item: m.Item, Top: m.Top}
+		Item: m.Item, Top: m.Top, Events: m.Events}
 }
 
 // checkModel fills the model's defaults and compiles it with the workspace's definitions: its
@@ -135,7 +136,7 @@ func (s *Server) updateModel(w http.ResponseWriter, r *http.Request, tok *kenner
 	if m.Kind != before.Kind {
 		return kenner.Errorf(kenner.EInvalid, "a model's kind cannot change (%s); create another model", before.Kind)
 	}
-	if m.Version > 0 && (m.Event != before.Event || m.Revenue != before.Revenue || m.Item != before.Item || m.Label != before.Label || !slices.Equal(m.Features, before.Features)) {
+	if m.Version > 0 && (m.Event != before.Event || m.Revenue != before.Revenue || m.Item != before.Item || m.Label != before.Label || !slices.Equal(m.Features, before.Features) || !slices.Equal(m.Events, before.Events)) {
 		// The trained parameters no longer fit the definition: it scores nothing until trained.
 		m.Version, m.Params, m.Card, m.Status, m.Message = 0, nil, nil, kenner.ModelUntrained, "the definition changed: train the model again"
 	}
