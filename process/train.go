@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kenner-cdp/kenner"
@@ -31,9 +32,61 @@ type Trainer struct {
 	queue  chan job
 	mu     sync.Mutex
 	queued map[string]bool // workspace/model
+	cur    *training       // the running training (one at a time)
 }
 
 type job struct{ ws, id string }
+
+// TrainingProgress is how far the running training of a model has got: the phase
+// ("processing": waiting for the log to be applied; "building": the profiles' histories being
+// folded; "reading": the pass over the profiles, then the fit), and Done of Total in it.
+type TrainingProgress struct {
+	Phase string `json:"phase"`
+	Done  int64  `json:"done"`
+	Total int64  `json:"total"`
+}
+
+// training is the running training's progress.
+type training struct {
+	key         string
+	mu          sync.Mutex
+	phase       string
+	done, total atomic.Int64
+}
+
+func (tr *training) set(phase string, done, total int64) {
+	tr.mu.Lock()
+	tr.phase = phase
+	tr.mu.Unlock()
+	tr.done.Store(done)
+	tr.total.Store(total)
+}
+
+// Progress reports the running training of the model, if it is the one running.
+func (t *Trainer) Progress(ws, id string) (TrainingProgress, bool) {
+	t.mu.Lock()
+	tr := t.cur
+	t.mu.Unlock()
+	if tr == nil || tr.key != ws+"/"+id {
+		return TrainingProgress{}, false
+	}
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return TrainingProgress{Phase: tr.phase, Done: tr.done.Load(), Total: tr.total.Load()}, true
+}
+
+// reading starts the pass over the workspace's profiles, and returns what counts them.
+func (t *Trainer) reading(ctx context.Context, ws string) func(n int) {
+	t.mu.Lock()
+	tr := t.cur
+	t.mu.Unlock()
+	if tr == nil {
+		return func(int) {}
+	}
+	total, _ := t.store.CountProfiles(ctx, ws)
+	tr.set("reading", 0, total)
+	return func(n int) { tr.done.Add(int64(n)) }
+}
 
 // NewTrainer returns a Trainer; wake (may be nil) is called when a model changes, so that the
 // builder evaluates the segments that read its predictions.
@@ -141,6 +194,16 @@ func (t *Trainer) Train(ctx context.Context, ws, id string) (*kenner.Model, erro
 		v.Version = versions[0].Version + 1
 	}
 	start := time.Now()
+	tr := &training{key: ws + "/" + id}
+	tr.set("processing", 0, 0)
+	t.mu.Lock()
+	t.cur = tr
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		t.cur = nil
+		t.mu.Unlock()
+	}()
 	params, card, trainErr := t.fit(ctx, ws, m)
 	if ctx.Err() != nil {
 		return nil, ctx.Err() // stopped: the model stays "training" and resumes after a restart
@@ -184,6 +247,8 @@ func (t *Trainer) fit(ctx context.Context, ws string, m *kenner.Model) (params, 
 	if err := t.awaitBuild(ctx, ws); err != nil {
 		return nil, nil, err
 	}
+	count := t.reading(ctx, ws)
+	ctx = context.WithValue(ctx, countKey{}, count)
 	switch m.Kind {
 	case kenner.ModelCLV:
 		return t.fitCLV(ctx, ws, m)
@@ -209,6 +274,11 @@ func (t *Trainer) awaitBuild(ctx context.Context, ws string) error {
 		if b.Built >= b.Version {
 			return nil
 		}
+		t.mu.Lock()
+		if t.cur != nil {
+			t.cur.set("building", b.Processed, b.Total)
+		}
+		t.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -246,7 +316,8 @@ func (t *Trainer) fitCLV(ctx context.Context, ws string, m *kenner.Model) (json.
 	}
 	fields := &kenner.ProfileFields{Aggregates: map[string]bool{key: true}}
 	var hs []predict.History
-	err = pages(ctx, t.store, ws, 0, fields, func(_ context.Context, ps []*kenner.Profile) ([]predict.History, error) {
+	err = pages(ctx, t.store, ws, 0, fields, func(ctx context.Context, ps []*kenner.Profile) ([]predict.History, error) {
+		countRead(ctx, len(ps))
 		var out []predict.History
 		for _, p := range ps {
 			if h, ok := predict.Summarize(p.Aggregates[key], end); ok {
@@ -376,7 +447,8 @@ func (t *Trainer) fitClassifier(ctx context.Context, ws string, m *kenner.Model)
 	var examples []example
 	// Whole profiles: every trait and computed trait is a candidate feature, and the split
 	// reads when each profile appeared.
-	err = pages(ctx, t.store, ws, 0, nil, func(_ context.Context, ps []*kenner.Profile) ([]example, error) {
+	err = pages(ctx, t.store, ws, 0, nil, func(ctx context.Context, ps []*kenner.Profile) ([]example, error) {
+		countRead(ctx, len(ps))
 		var out []example
 		for _, p := range ps {
 			if hash(p.ID)%(1<<20) >= keep {
@@ -509,7 +581,8 @@ func (t *Trainer) fitAffinity(ctx context.Context, ws string, m *kenner.Model) (
 	}
 	fields := &kenner.ProfileFields{Aggregates: map[string]bool{key: true}}
 	var baskets [][]string
-	err = pages(ctx, t.store, ws, 0, fields, func(_ context.Context, ps []*kenner.Profile) ([][]string, error) {
+	err = pages(ctx, t.store, ws, 0, fields, func(ctx context.Context, ps []*kenner.Profile) ([][]string, error) {
+		countRead(ctx, len(ps))
 		var out [][]string
 		for _, p := range ps {
 			if items := segment.Items(p.Aggregates[key]); len(items) > 0 {
@@ -558,7 +631,8 @@ func (t *Trainer) fitLead(ctx context.Context, ws string, m *kenner.Model) (json
 	for _, st := range m.Stages {
 		card.Stages[st.Name] = 0
 	}
-	err = pages(ctx, t.store, ws, 0, nil, func(_ context.Context, ps []*kenner.Profile) (map[string]int, error) {
+	err = pages(ctx, t.store, ws, 0, nil, func(ctx context.Context, ps []*kenner.Profile) (map[string]int, error) {
+		countRead(ctx, len(ps))
 		out := map[string]int{}
 		for _, p := range ps {
 			if s, ok := eng.Predictions(p, now)[m.Name].(map[string]any); ok {
@@ -577,6 +651,16 @@ func (t *Trainer) fitLead(ctx context.Context, ws string, m *kenner.Model) (json
 		return nil, nil, err
 	}
 	return marshalPair(map[string]any{}, card)
+}
+
+// countKey carries the training's profile counter to the pass's workers.
+type countKey struct{}
+
+// countRead adds n profiles read to the training's progress.
+func countRead(ctx context.Context, n int) {
+	if f, ok := ctx.Value(countKey{}).(func(int)); ok {
+		f(n)
+	}
 }
 
 func marshalPair(params, card any) (json.RawMessage, json.RawMessage, error) {

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/process"
 	"github.com/kenner-cdp/kenner/segment"
 	"github.com/kenner-cdp/kenner/web"
 )
@@ -13,6 +14,23 @@ import (
 // Trainer trains prediction models in the background (process.Trainer).
 type Trainer interface {
 	Start(ctx context.Context, ws, id string) (*kenner.Model, error)
+	Progress(ws, id string) (process.TrainingProgress, bool)
+}
+
+// modelJSON is a model as the API shows it: with the running training's progress.
+type modelJSON struct {
+	*kenner.Model
+	Progress *process.TrainingProgress `json:"progress,omitempty"`
+}
+
+func (s *Server) modelJSON(m *kenner.Model) modelJSON {
+	out := modelJSON{Model: m}
+	if s.deps.Trainer != nil && m.Status == kenner.ModelTraining {
+		if p, ok := s.deps.Trainer.Progress(m.WorkspaceID, m.ID); ok {
+			out.Progress = &p
+		}
+	}
+	return out
 }
 
 // modelRequest is the part of a model a client defines; state and parameters are the
@@ -96,7 +114,7 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request, tok *kenner.To
 	if err != nil {
 		return err
 	}
-	web.JSON(w, http.StatusOK, m)
+	web.JSON(w, http.StatusOK, s.modelJSON(m))
 	return nil
 }
 

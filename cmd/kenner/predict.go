@@ -121,7 +121,20 @@ Examples:
 						return nil, nil, cmd.Context().Err()
 					case <-time.After(250 * time.Millisecond):
 					}
-					bar.draw(0, fmt.Sprintf("training %s: %s", args[0], time.Since(bar.start).Round(time.Second)), "")
+					// The phase and, where it has one, its count: a bar while the profiles are
+					// built or read.
+					what := fmt.Sprintf("training %s: %s", args[0], time.Since(bar.start).Round(time.Second))
+					done := int64(0)
+					bar.total = 0
+					if p := obj(m["progress"]); p != nil {
+						what = fmt.Sprintf("training %s: %s", args[0], str(p["phase"]))
+						if total, _ := p["total"].(float64); total > 0 {
+							d, _ := p["done"].(float64)
+							bar.total, done = int64(total), int64(d)
+							what += fmt.Sprintf(", %d of %d profiles", done, bar.total)
+						}
+					}
+					bar.draw(done, what, "")
 					if err := c.do(cmd.Context(), "GET", "/v1/models/"+url.PathEscape(id), nil, &m); err != nil {
 						return nil, nil, err
 					}
