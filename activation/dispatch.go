@@ -72,6 +72,7 @@ func (s *Service) changeDeliveries(ctx context.Context, pos int64) ([]kenner.Del
 	var ds []kenner.Delivery
 	profiles := map[string]*kenner.Profile{}
 	segments := map[string]*kenner.Segment{}
+	scored := map[string]map[string]any{}
 	now := s.now()
 	for _, c := range changes {
 		for _, r := range routesOf(routes, c.WorkspaceID) {
@@ -95,7 +96,13 @@ func (s *Service) changeDeliveries(ctx context.Context, pos int64) ([]kenner.Del
 			}
 			var scores map[string]any
 			if p != nil && s.cfg.Scores != nil {
-				scores = s.cfg.Scores(ctx, c.WorkspaceID, p)
+				// Once per person per round, however many destinations and changes show them.
+				key := c.WorkspaceID + "\x00" + p.ID
+				var ok bool
+				if scores, ok = scored[key]; !ok {
+					scores = s.cfg.Scores(ctx, c.WorkspaceID, p)
+					scored[key] = scores
+				}
 			}
 			payload, err := changePayload(c, seg, p, scores)
 			if err != nil {

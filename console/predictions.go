@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -16,26 +15,15 @@ import (
 // flatScores lists a profile's predictions as dotted names and readable values.
 func flatScores(prefix string, v any) []nameValue {
 	var out []nameValue
-	switch x := v.(type) {
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
+	predict.Leaves(prefix, v, func(name string, leaf any) {
+		switch x := leaf.(type) {
+		case float64:
+			out = append(out, nameValue{name, strconv.FormatFloat(x, 'f', -1, 64)})
+		case nil:
+		default:
+			out = append(out, nameValue{name, fmt.Sprint(x)})
 		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			name := k
-			if prefix != "" {
-				name = prefix + "." + k
-			}
-			out = append(out, flatScores(name, x[k])...)
-		}
-	case float64:
-		out = append(out, nameValue{prefix, strconv.FormatFloat(x, 'f', -1, 64)})
-	case nil:
-	default:
-		out = append(out, nameValue{prefix, fmt.Sprint(x)})
-	}
+	})
 	return out
 }
 

@@ -500,22 +500,14 @@ func (e *Engine) ClassifierFields(in *Input, name string) map[string]any {
 			}
 		}
 		if m.clv != nil {
-			flattenNumbers("predictions."+m.def.Name, preds[m.def.Name], out)
+			predict.Leaves("predictions."+m.def.Name, preds[m.def.Name], func(name string, leaf any) {
+				if x, ok := leaf.(float64); ok {
+					out[name] = x
+				}
+			})
 		}
 	}
 	return out
-}
-
-// flattenNumbers puts the numeric leaves of v under dotted names.
-func flattenNumbers(prefix string, v any, out map[string]any) {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, c := range x {
-			flattenNumbers(prefix+"."+k, c, out)
-		}
-	case float64:
-		out[prefix] = x
-	}
 }
 
 // modelsDiffer reports whether two engines score differently: a model added, removed, retrained

@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kenner-cdp/kenner/predict"
 )
 
 func newPredictCmd() *cobra.Command {
@@ -235,26 +236,19 @@ func headline(m map[string]any) string {
 
 // flatten lists a JSON value's leaves as dotted paths, lists of objects shortened.
 func flatten(prefix string, v any, rows *[][]string) {
-	switch x := v.(type) {
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
+	predict.Leaves(prefix, v, func(name string, leaf any) {
+		switch x := leaf.(type) {
+		case []any:
+			if len(x) > 12 {
+				*rows = append(*rows, []string{name, fmt.Sprintf("[%d items; --json shows them]", len(x))})
+				return
+			}
+			for i, e := range x {
+				flatten(fmt.Sprintf("%s[%d]", name, i), e, rows)
+			}
+		case nil:
+		default:
+			*rows = append(*rows, []string{name, str(x)})
 		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			flatten(prefix+"."+k, x[k], rows)
-		}
-	case []any:
-		if len(x) > 12 {
-			*rows = append(*rows, []string{prefix, fmt.Sprintf("[%d items; --json shows them]", len(x))})
-			return
-		}
-		for i, e := range x {
-			flatten(fmt.Sprintf("%s[%d]", prefix, i), e, rows)
-		}
-	case nil:
-	default:
-		*rows = append(*rows, []string{prefix, str(x)})
-	}
+	})
 }
