@@ -184,6 +184,7 @@ type Batch interface {
 	IdentityGuardBatch
 	AudienceBatch
 	DeliveryBatch
+	JourneyBatch
 }
 
 // ProfileStore keeps the profiles and the identity graph.

@@ -35,6 +35,7 @@ type Store interface {
 	UserStore
 	SlotStore
 	ModelStore
+	JourneyStore
 }
 
 // EventStore keeps accepted raw events, deduplicated by message id per workspace. Events are

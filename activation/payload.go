@@ -144,3 +144,13 @@ func set(doc map[string]any, path []string, v any) {
 	}
 	doc[path[len(path)-1]] = v
 }
+
+// JourneyPayload is the body of a journey's destination step (type "journey.step"): the
+// person as a change shows them, and where they are in which journey.
+func JourneyPayload(journey map[string]any, p *kenner.Profile, scores map[string]any, at time.Time) (json.RawMessage, error) {
+	v := viewOf(p)
+	if len(scores) > 0 {
+		v.Predictions = scores
+	}
+	return json.Marshal(map[string]any{"type": "journey.step", "at": at.UTC().Format(time.RFC3339Nano), "journey": journey, "profile": v})
+}

@@ -46,6 +46,9 @@ type Config struct {
 	// Scores answers a profile's predictions for the deliveries that show the profile (nil:
 	// none are shown).
 	Scores func(ctx context.Context, ws string, p *kenner.Profile) map[string]any
+	// Internal are queues that are not stored destinations (journeys' emails): their
+	// workers run beside the destinations', with senders of their types from Senders.
+	Internal []kenner.Destination
 }
 
 func (c *Config) defaults() {
@@ -168,7 +171,7 @@ func (s *Service) Reload(ctx context.Context) error {
 		table.byWorkspace[d.WorkspaceID] = append(table.byWorkspace[d.WorkspaceID], r)
 	}
 	s.routes.Store(table)
-	s.syncWorkers(dests)
+	s.syncWorkers(append(dests, s.cfg.Internal...))
 	return nil
 }
 
@@ -388,6 +391,9 @@ func (s *Service) syncWorkers(dests []kenner.Destination) {
 		s.workers[id] = s.startWorker(d, snd)
 	}
 }
+
+// WakeDestination tells a destination's worker that deliveries were queued for it.
+func (s *Service) WakeDestination(id string) { s.wakeWorker(id) }
 
 func (s *Service) wakeWorker(id string) {
 	s.mu.Lock()

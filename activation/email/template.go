@@ -207,3 +207,51 @@ func oneLine(field, v string) (string, error) {
 	}
 	return v, nil
 }
+
+// Template is an email's subject and bodies compiled for rendering over any data: a
+// journey's email step over the person's profile.
+type Template struct{ t *templates }
+
+// Rendered is a Template filled for one person.
+type Rendered struct {
+	Subject, Text, HTML string
+}
+
+// ParseTemplate compiles a subject and a text and/or HTML body (the same language and bounds
+// as the email destination's: text/template, html/template for HTML, default and json).
+func ParseTemplate(subject, text, html string) (*Template, error) {
+	if strings.TrimSpace(subject) == "" {
+		return nil, activation.Invalid("subject is required")
+	}
+	if strings.TrimSpace(text) == "" && strings.TrimSpace(html) == "" {
+		return nil, activation.Invalid("needs a text or an html body (or both)")
+	}
+	t, err := compile(Config{Subject: subject, Text: text, HTML: html})
+	if err != nil {
+		return nil, activation.Invalid("%s", strings.TrimPrefix(err.Error(), "config."))
+	}
+	return &Template{t: t}, nil
+}
+
+// Render fills the template with data.
+func (t *Template) Render(data any) (Rendered, error) {
+	var r Rendered
+	var err error
+	if r.Subject, err = render(t.t.subject, data); err == nil {
+		r.Subject, err = oneLine("subject", r.Subject)
+	}
+	if err != nil {
+		return r, fmt.Errorf("subject: %w", err)
+	}
+	if t.t.text != nil {
+		if r.Text, err = render(t.t.text, data); err != nil {
+			return r, fmt.Errorf("text: %w", err)
+		}
+	}
+	if t.t.html != nil {
+		if r.HTML, err = render(t.t.html, data); err != nil {
+			return r, fmt.Errorf("html: %w", err)
+		}
+	}
+	return r, nil
+}

@@ -1,0 +1,145 @@
+package journey
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/mail"
+	"strings"
+
+	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/activation"
+	"github.com/kenner-cdp/kenner/activation/email"
+)
+
+// Mailer sends rendered mails (email.Mailer over SMTP).
+type Mailer interface {
+	Send(ctx context.Context, mails []email.Mail) []activation.Result
+}
+
+// EmailPurpose is the consent purpose journeys' emails need: a person who answered no
+// (unsubscribed) gets none.
+const EmailPurpose = "email"
+
+// EmailQueue is the destination activation runs for journeys' emails. It is not stored: it
+// exists wherever journeys can send email.
+func EmailQueue() kenner.Destination {
+	return kenner.Destination{ID: EmailDestination, Name: "Journey emails", Type: EmailType, BatchSize: 20, Parallel: 2}
+}
+
+// EmailSenders is the activation sender type of the journeys' email queue: each delivery
+// is rendered when it is sent, from its journey version's template and the person's
+// profile as it is then, to their email identifier, with a Message-ID from the idempotency
+// key.
+func (r *Runner) EmailSenders(mailer Mailer, from *mail.Address) activation.Factory {
+	return func(kenner.Destination) (activation.Sender, error) {
+		return &emailSender{r: r, mailer: mailer, from: from}, nil
+	}
+}
+
+type emailSender struct {
+	r      *Runner
+	mailer Mailer
+	from   *mail.Address
+}
+
+func (s *emailSender) Close() error { return nil }
+
+func (s *emailSender) Send(ctx context.Context, msgs []activation.Message) []activation.Result {
+	results := make([]activation.Result, len(msgs))
+	var mails []email.Mail
+	var idx []int
+	for i, m := range msgs {
+		ml, skip, err := s.compose(ctx, m)
+		switch {
+		case err != nil:
+			results[i] = activation.Result{Err: err, Permanent: kenner.ErrorCode(err) == kenner.EInvalid}
+		case skip != "":
+			results[i] = activation.Result{Response: "skipped: " + skip}
+		default:
+			mails = append(mails, ml)
+			idx = append(idx, i)
+		}
+	}
+	if len(mails) > 0 {
+		for j, res := range s.mailer.Send(ctx, mails) {
+			results[idx[j]] = res
+		}
+	}
+	return results
+}
+
+func (s *emailSender) compose(ctx context.Context, m activation.Message) (email.Mail, string, error) {
+	var pl emailPayload
+	if err := json.Unmarshal(m.Payload, &pl); err != nil {
+		return email.Mail{}, "", kenner.Errorf(kenner.EInvalid, "payload: %v", err)
+	}
+	c, err := s.r.version(ctx, pl.Workspace, pl.Journey, pl.Version)
+	if kenner.ErrorCode(err) == kenner.ENotFound {
+		return email.Mail{}, "the journey was deleted", nil
+	}
+	if err != nil {
+		return email.Mail{}, "", err
+	}
+	st := c.steps[pl.Step]
+	if st == nil || st.tpl == nil {
+		return email.Mail{}, "", kenner.Errorf(kenner.EInvalid, "journey %s version %d has no email step %q", pl.Journey, pl.Version, pl.Step)
+	}
+	p, err := s.r.store.Profile(ctx, pl.Workspace, kenner.Identifier{Kind: kenner.KindProfileID, Value: pl.Profile})
+	if kenner.ErrorCode(err) == kenner.ENotFound {
+		return email.Mail{}, "the person is gone", nil
+	}
+	if err != nil {
+		return email.Mail{}, "", err
+	}
+	if cons, ok := p.Consent[EmailPurpose]; ok && !cons.Granted {
+		return email.Mail{}, "the person unsubscribed", nil
+	}
+	to := ""
+	for _, id := range p.Identities {
+		if id.Kind == kenner.KindEmail {
+			to = id.Value
+			break
+		}
+	}
+	if to == "" {
+		return email.Mail{}, "the person has no email address", nil
+	}
+	addr, err := mail.ParseAddress(to)
+	if err != nil {
+		return email.Mail{}, fmt.Sprintf("the person's email %q is not an address", to), nil
+	}
+	out, err := st.tpl.Render(s.r.templateData(ctx, c, p))
+	if err != nil {
+		return email.Mail{}, "", kenner.Errorf(kenner.EInvalid, "step %q: %v", pl.Step, err)
+	}
+	return email.Mail{From: s.from, To: addr, Subject: out.Subject, Text: out.Text, HTML: out.HTML, ID: m.Key, Date: s.r.cfg.Now(),
+		Headers: map[string]string{"X-Kenner-Journey": c.id + "/" + pl.Step}}, "", nil
+}
+
+// templateData is what an email template sees of a person: {{ .traits.first_name }},
+// {{ .computed.orders }}, {{ .predictions.clv.clv }}, {{ .email }}, {{ .journey.name }}.
+func (r *Runner) templateData(ctx context.Context, c *compiled, p *kenner.Profile) map[string]any {
+	traits := map[string]any{}
+	for name, t := range p.Traits {
+		var v any
+		if json.Unmarshal(t.Value, &v) == nil {
+			traits[name] = v
+		}
+	}
+	segments := make([]string, 0, len(p.Segments))
+	for id := range p.Segments {
+		segments = append(segments, id)
+	}
+	data := map[string]any{"id": p.ID, "traits": traits, "computed": c.eng.Computed(p, r.cfg.Now()), "segments": segments,
+		"journey": map[string]any{"id": c.id, "name": c.name}}
+	for _, id := range p.Identities {
+		if id.Kind == kenner.KindEmail && data["email"] == nil {
+			data["email"] = strings.ToLower(id.Value)
+		}
+	}
+	if r.cfg.Scores != nil {
+		data["predictions"] = r.cfg.Scores(ctx, p.WorkspaceID, p)
+	}
+	return data
+}

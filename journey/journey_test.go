@@ -1,0 +1,347 @@
+package journey_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"mime"
+	"net/mail"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/activation"
+	"github.com/kenner-cdp/kenner/activation/email"
+	"github.com/kenner-cdp/kenner/egress"
+	"github.com/kenner-cdp/kenner/ingest"
+	"github.com/kenner-cdp/kenner/internal/smtptest"
+	"github.com/kenner-cdp/kenner/journey"
+	"github.com/kenner-cdp/kenner/nats"
+	"github.com/kenner-cdp/kenner/process"
+	"github.com/kenner-cdp/kenner/sqlite"
+)
+
+// clock is the journeys' time, moved by the test.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// env is a whole pipeline on an embedded store and log: ingest, processor, activation with
+// the journeys' email queue to a real SMTP server, and the journey runner on a test clock.
+type env struct {
+	t      *testing.T
+	store  *sqlite.Store
+	log    *nats.Log
+	ingest *ingest.Handler
+	src    *kenner.Source
+	proc   *process.Processor
+	runner *journey.Runner
+	smtp   *smtptest.Server
+	clock  *clock
+	stop   func()
+}
+
+type noSources struct{}
+
+func (noSources) Source(context.Context, string) (*kenner.Source, error) {
+	return nil, kenner.Errorf(kenner.ENotFound, "no source")
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := t.Context()
+	logger := slog.New(slog.DiscardHandler)
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "k.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	log, err := nats.Open(ctx, nats.Options{Dir: t.TempDir(), Partitions: 2}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { log.Close() })
+	if err := store.CreateWorkspace(ctx, &kenner.Workspace{ID: "ws", Name: "ws"}); err != nil {
+		t.Fatal(err)
+	}
+	src := &kenner.Source{WorkspaceID: "ws", Name: "web", WriteKeyHash: "h"}
+	if err := store.CreateSource(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, store: store, log: log, src: src, smtp: smtptest.Start(t, smtptest.Options{}),
+		clock: &clock{t: time.Now().UTC().Truncate(time.Second)}}
+	e.ingest = ingest.New(log, noSources{}, ingest.NewMetrics(prometheus.NewRegistry()), logger, ingest.Config{})
+	e.proc = process.New(log, store, process.DefaultConfig(), prometheus.NewRegistry(), logger)
+	e.start()
+	t.Cleanup(func() { e.stop() })
+	return e
+}
+
+// start runs the processor, activation and the runner until stop.
+func (e *env) start() {
+	logger := slog.New(slog.DiscardHandler)
+	host, port, _ := net.SplitHostPort(e.smtp.Addr)
+	p, _ := strconv.Atoi(port)
+	cfg, err := email.ParseConfig(json.RawMessage(fmt.Sprintf(`{"host": %q, "port": %d, "security": "none", "from": "shop@example.com", "subject": "-", "text": "-"}`, host, p)))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	policy := egress.MustAllow("127.0.0.0/8")
+	var svc *activation.Service
+	e.runner = journey.New(e.store, e.log, e.proc, e.ingest, journey.Config{Now: e.clock.Now, Poll: 10 * time.Millisecond,
+		Processor: process.ConsumerName, Wake: func(id string) { svc.WakeDestination(id) }}, logger)
+	from, _ := mail.ParseAddress("Shop <shop@example.com>")
+	svc = activation.New(e.store, e.log, activation.Config{
+		Senders:  activation.Senders{journey.EmailType: e.runner.EmailSenders(email.NewMailer(cfg, policy), from)},
+		Internal: []kenner.Destination{journey.EmailQueue()}, Poll: 20 * time.Millisecond, BackoffBase: 10 * time.Millisecond, Now: e.clock.Now,
+	}, prometheus.NewRegistry(), logger)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { e.proc.Run(ctx) })
+	wg.Go(func() { svc.Run(ctx) })
+	wg.Go(func() { e.runner.Run(ctx) })
+	e.stop = func() { cancel(); wg.Wait() }
+}
+
+func (e *env) send(msgs ...map[string]any) {
+	e.t.Helper()
+	var raws [][]byte
+	for _, m := range msgs {
+		if m["messageId"] == nil {
+			m["messageId"] = kenner.NewID("msg")
+		}
+		b, _ := json.Marshal(m)
+		raws = append(raws, b)
+	}
+	if err := e.ingest.Accept(e.t.Context(), e.src, raws); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// eventually polls cond until it holds, failing the test after a deadline.
+func (e *env) eventually(what string, cond func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (e *env) profileID(user string) string {
+	e.t.Helper()
+	var id string
+	e.eventually("profile of "+user, func() bool {
+		p, err := e.store.Profile(e.t.Context(), "ws", kenner.Identifier{Kind: kenner.KindUserID, Value: user})
+		if err == nil {
+			id = p.ID
+		}
+		return err == nil
+	})
+	return id
+}
+
+func (e *env) enrollment(user, journeyID string) kenner.Enrollment {
+	e.t.Helper()
+	es, err := e.store.Enrollments(e.t.Context(), "ws", e.profileID(user))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, en := range es {
+		if en.JourneyID == journeyID {
+			return en
+		}
+	}
+	return kenner.Enrollment{}
+}
+
+// mailsTo are the subjects of the mails each recipient got.
+func (e *env) mailsTo() map[string][]string {
+	out := map[string][]string{}
+	for _, m := range e.smtp.Mails() {
+		msg, err := mail.ReadMessage(strings.NewReader(string(m.Data)))
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		subj, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+		for _, to := range m.To {
+			out[to] = append(out[to], subj)
+		}
+	}
+	return out
+}
+
+func (e *env) publish(def kenner.JourneyDefinition) *kenner.Journey {
+	e.t.Helper()
+	ctx := e.t.Context()
+	if err := e.runner.Check(ctx, "ws", def); err != nil {
+		e.t.Fatal(err)
+	}
+	j := &kenner.Journey{WorkspaceID: "ws", JourneyDefinition: def}
+	if err := e.store.CreateJourney(ctx, j); err != nil {
+		e.t.Fatal(err)
+	}
+	j, err := e.store.PublishJourney(ctx, "ws", j.ID, e.clock.Now())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.runner.Changed()
+	return j
+}
+
+func winBack(segmentID string) kenner.JourneyDefinition {
+	return kenner.JourneyDefinition{
+		Name:  "win-back",
+		Entry: kenner.JourneyEntry{Segment: segmentID},
+		Steps: []kenner.JourneyStep{
+			{ID: "wait", Type: kenner.StepWait, Duration: kenner.Duration(72 * time.Hour), Next: "vip"},
+			{ID: "vip", Type: kenner.StepBranch, Condition: `traits.vip == true`, Then: "gift", Else: "miss"},
+			{ID: "gift", Type: kenner.StepEmail, Subject: `A gift for you, {{ .traits.first_name | default "friend" }}`, Text: "Here is 20% off.", Next: "watch"},
+			{ID: "miss", Type: kenner.StepEmail, Subject: `We miss you, {{ .traits.first_name | default "there" }}`,
+				HTML: `<p>Hello {{ .traits.first_name | default "there" }}, come back to {{ .journey.name }}.</p>`, Next: "watch"},
+			{ID: "watch", Type: kenner.StepWaitEvent, Event: "Coupon Viewed", Timeout: kenner.Duration(48 * time.Hour), TimeoutNext: "last"},
+			{ID: "last", Type: kenner.StepEmail, Subject: "Last chance", Text: "The coupon ends today."},
+			{ID: "goal", Type: kenner.StepGoal, Event: "Order Completed"},
+		},
+	}
+}
+
+// TestWinBack runs a win-back journey: segment entry → wait → branch → email → wait for an
+// event or time out → email, with a goal, on a test clock against a real SMTP server.
+func TestWinBack(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	seg := &kenner.Segment{WorkspaceID: "ws", Name: "at risk", Condition: `traits.status == "at_risk"`}
+	if err := e.store.CreateSegment(ctx, seg); err != nil {
+		t.Fatal(err)
+	}
+	j := e.publish(winBack(seg.ID))
+	people := []map[string]any{
+		{"type": "identify", "userId": "alice", "traits": map[string]any{"email": "alice@example.com", "first_name": "Alice", "vip": true, "status": "at_risk"}},
+		{"type": "identify", "userId": "bob", "traits": map[string]any{"email": "bob@example.com", "status": "at_risk"}},
+		{"type": "identify", "userId": "carol", "traits": map[string]any{"email": "carol@example.com", "first_name": "Carol", "status": "at_risk"}},
+		{"type": "identify", "userId": "dave", "traits": map[string]any{"status": "at_risk"}},
+	}
+	e.send(people...)
+	for _, u := range []string{"alice", "bob", "carol", "dave"} {
+		e.eventually(u+" enters", func() bool { return e.enrollment(u, j.ID).Step == "wait" })
+	}
+	e.clock.Add(71 * time.Hour)
+	if _, err := e.runner.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.enrollment("alice", j.ID); got.Step != "wait" {
+		t.Fatalf("after 71h alice is at %q, want still waiting", got.Step)
+	}
+	e.clock.Add(time.Hour)
+	for _, u := range []string{"alice", "bob", "carol", "dave"} {
+		e.eventually(u+" waits for the coupon", func() bool { return e.enrollment(u, j.ID).Step == "watch" })
+	}
+	e.eventually("three mails", func() bool { return len(e.smtp.Mails()) == 3 })
+	want := map[string][]string{
+		"alice@example.com": {"A gift for you, Alice"},
+		"bob@example.com":   {"We miss you, there"},
+		"carol@example.com": {"We miss you, Carol"},
+	}
+	if got := e.mailsTo(); !equal(got, want) {
+		t.Fatalf("mails %v, want %v", got, want)
+	}
+
+	// Bob views the coupon: the journey ends for him. Carol orders: the goal.
+	e.send(map[string]any{"type": "track", "userId": "bob", "event": "Coupon Viewed"},
+		map[string]any{"type": "track", "userId": "carol", "event": "Order Completed"})
+	e.eventually("bob done", func() bool { return e.enrollment("bob", j.ID).State == kenner.EnrollmentCompleted })
+	e.eventually("carol converted", func() bool {
+		en := e.enrollment("carol", j.ID)
+		return en.State == kenner.EnrollmentCompleted && en.Converted
+	})
+	e.clock.Add(48 * time.Hour)
+	e.eventually("alice times out", func() bool { return e.enrollment("alice", j.ID).State == kenner.EnrollmentCompleted })
+	e.eventually("dave times out", func() bool { return e.enrollment("dave", j.ID).State == kenner.EnrollmentCompleted })
+	e.eventually("the last chance mail", func() bool { return len(e.smtp.Mails()) == 4 })
+	want["alice@example.com"] = append(want["alice@example.com"], "Last chance")
+	if got := e.mailsTo(); !equal(got, want) {
+		t.Fatalf("mails %v, want %v", got, want)
+	}
+
+	stats, err := e.store.JourneyStats(ctx, "ws", j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		step, metric string
+		want         int64
+	}{
+		{"", "entered", 4}, {"", "completed", 4}, {"", "active", 0}, {"", "converted", 1},
+		{"wait", "waiting", 0}, {"watch", "waiting", 0}, {"watch", "event", 1}, {"watch", "timeout", 2},
+		{"vip", "then", 1}, {"vip", "else", 3}, {"vip", "converted_else", 1},
+		{"gift", "sent", 1}, {"miss", "sent", 3}, {"last", "sent", 2}, {"goal", "converted", 1},
+	}
+	for _, c := range checks {
+		if got := stats[c.step][c.metric]; got != c.want {
+			t.Errorf("%s %s = %d, want %d (all: %v)", c.step, c.metric, got, c.want, stats)
+		}
+	}
+	path, err := e.store.JourneyPath(ctx, "ws", j.ID, e.profileID("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []string
+	for _, p := range path {
+		steps = append(steps, p.Step+":"+p.Outcome)
+	}
+	if want := []string{"wait:waited", "vip:then", "gift:sent", "watch:timeout", "last:sent"}; !slices.Equal(steps, want) {
+		t.Errorf("alice's path %v, want %v", steps, want)
+	}
+
+	// Alice leaves the segment and comes back: re-entry is "never".
+	e.send(map[string]any{"type": "identify", "userId": "alice", "traits": map[string]any{"status": "active"}})
+	e.send(map[string]any{"type": "identify", "userId": "alice", "traits": map[string]any{"status": "at_risk"}})
+	if err := e.proc.Caught(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("changes read", func() bool {
+		pos, _ := e.store.Position(ctx, journey.ChangesConsumer, 0)
+		cs, _ := e.store.Changes(ctx, int64(pos), 10)
+		return len(cs) == 0
+	})
+	if en := e.enrollment("alice", j.ID); en.Run != 1 {
+		t.Errorf("alice re-entered (run %d) with reentry never", en.Run)
+	}
+}
+
+func equal(a, b map[string][]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if !slices.Equal(v, b[k]) {
+			return false
+		}
+	}
+	return true
+}
