@@ -218,6 +218,9 @@ type JourneyStore interface {
 	UpdateJourney(ctx context.Context, j *Journey) error
 	// PublishJourney stores the journey's draft as its next version and makes it live.
 	PublishJourney(ctx context.Context, workspaceID, id string, at time.Time) (*Journey, error)
+	// ArchiveJourney archives a journey and takes everyone still in it out (exited), and
+	// returns how many that was.
+	ArchiveJourney(ctx context.Context, workspaceID, id string, at time.Time) (int64, error)
 	// DeleteJourney deletes a journey with its versions, enrollments and counters.
 	DeleteJourney(ctx context.Context, workspaceID, id string) error
 	Journey(ctx context.Context, workspaceID, id string) (*Journey, error)

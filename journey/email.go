@@ -31,9 +31,12 @@ func EmailQueue() kenner.Destination {
 // is rendered when it is sent, from its journey version's template and the person's
 // profile as it is then, to their email identifier, with a Message-ID from the idempotency
 // key.
-func (r *Runner) EmailSenders(mailer Mailer, from *mail.Address) activation.Factory {
+func (r *Runner) EmailSenders() activation.Factory {
 	return func(kenner.Destination) (activation.Sender, error) {
-		return &emailSender{r: r, mailer: mailer, from: from}, nil
+		if r.cfg.Mailer == nil {
+			return nil, kenner.Errorf(kenner.EInvalid, "journeys cannot send email: no mail server configured (--smtp-url, --email-from)")
+		}
+		return &emailSender{r: r, mailer: r.cfg.Mailer, from: r.cfg.From}, nil
 	}
 }
 
@@ -109,12 +112,59 @@ func (s *emailSender) compose(ctx context.Context, m activation.Message) (email.
 	if err != nil {
 		return email.Mail{}, fmt.Sprintf("the person's email %q is not an address", to), nil
 	}
-	out, err := st.tpl.Render(s.r.templateData(ctx, c, p))
+	return s.r.mail(ctx, c, st, p, addr, m.Key)
+}
+
+// mail renders a step's email for a person.
+func (r *Runner) mail(ctx context.Context, c *compiled, st *step, p *kenner.Profile, to *mail.Address, key string) (email.Mail, string, error) {
+	out, err := st.tpl.Render(r.templateData(ctx, c, p))
 	if err != nil {
-		return email.Mail{}, "", kenner.Errorf(kenner.EInvalid, "step %q: %v", pl.Step, err)
+		return email.Mail{}, "", kenner.Errorf(kenner.EInvalid, "step %q: %v", st.ID, err)
 	}
-	return email.Mail{From: s.from, To: addr, Subject: out.Subject, Text: out.Text, HTML: out.HTML, ID: m.Key, Date: s.r.cfg.Now(),
-		Headers: map[string]string{"X-Kenner-Journey": c.id + "/" + pl.Step}}, "", nil
+	return email.Mail{From: r.cfg.From, To: to, Subject: out.Subject, Text: out.Text, HTML: out.HTML, ID: key, Date: r.cfg.Now(),
+		Headers: map[string]string{"X-Kenner-Journey": c.id + "/" + st.ID}}, "", nil
+}
+
+// Preview renders an email step of a definition for a person, as it would be sent now.
+func (r *Runner) Preview(ctx context.Context, ws string, def kenner.JourneyDefinition, stepID string, p *kenner.Profile) (email.Rendered, error) {
+	c, err := r.compile(ctx, ws, "preview", 0, def)
+	if err != nil {
+		return email.Rendered{}, err
+	}
+	st := c.steps[stepID]
+	if st == nil || st.tpl == nil {
+		return email.Rendered{}, kenner.Errorf(kenner.EInvalid, "no email step %q", stepID)
+	}
+	out, err := st.tpl.Render(r.templateData(ctx, c, p))
+	if err != nil {
+		return out, kenner.Errorf(kenner.EInvalid, "step %q does not render for this person: %v", stepID, err)
+	}
+	return out, nil
+}
+
+// TestSend sends an email step of a definition, rendered for a person, to an address of
+// the marketer's choosing, at once (not through the queue, and not counted).
+func (r *Runner) TestSend(ctx context.Context, ws string, def kenner.JourneyDefinition, stepID string, p *kenner.Profile, to *mail.Address) error {
+	if r.cfg.Mailer == nil {
+		return kenner.Errorf(kenner.EInvalid, "no mail server is configured (kenner serve --smtp-url, --email-from)")
+	}
+	c, err := r.compile(ctx, ws, "test", 0, def)
+	if err != nil {
+		return err
+	}
+	st := c.steps[stepID]
+	if st == nil || st.tpl == nil {
+		return kenner.Errorf(kenner.EInvalid, "no email step %q", stepID)
+	}
+	ml, _, err := r.mail(ctx, c, st, p, to, kenner.NewID("test"))
+	if err != nil {
+		return err
+	}
+	ml.Subject = "[Test] " + ml.Subject
+	if res := r.cfg.Mailer.Send(ctx, []email.Mail{ml}); res[0].Err != nil {
+		return kenner.Errorf(kenner.EInvalid, "the mail server refused the test: %v", res[0].Err)
+	}
+	return nil
 }
 
 // templateData is what an email template sees of a person: {{ .traits.first_name }},

@@ -110,11 +110,12 @@ func (e *env) start() {
 	}
 	policy := egress.MustAllow("127.0.0.0/8")
 	var svc *activation.Service
-	e.runner = journey.New(e.store, e.log, e.proc, e.ingest, journey.Config{Now: e.clock.Now, Poll: 10 * time.Millisecond,
-		Processor: process.ConsumerName, Wake: func(id string) { svc.WakeDestination(id) }}, logger)
 	from, _ := mail.ParseAddress("Shop <shop@example.com>")
+	e.runner = journey.New(e.store, e.log, e.proc, e.ingest, journey.Config{Now: e.clock.Now, Poll: 10 * time.Millisecond,
+		Processor: process.ConsumerName, Wake: func(id string) { svc.WakeDestination(id) },
+		Mailer: email.NewMailer(cfg, policy), From: from}, logger)
 	svc = activation.New(e.store, e.log, activation.Config{
-		Senders:  activation.Senders{journey.EmailType: e.runner.EmailSenders(email.NewMailer(cfg, policy), from)},
+		Senders:  activation.Senders{journey.EmailType: e.runner.EmailSenders()},
 		Internal: []kenner.Destination{journey.EmailQueue()}, Poll: 20 * time.Millisecond, BackoffBase: 10 * time.Millisecond, Now: e.clock.Now,
 	}, prometheus.NewRegistry(), logger)
 	ctx, cancel := context.WithCancel(context.Background())

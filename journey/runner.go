@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/mail"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,6 +68,10 @@ type Config struct {
 	Scores func(ctx context.Context, ws string, p *kenner.Profile) map[string]any
 	// Wake is called after sends were queued for a destination (activation's worker).
 	Wake func(destinationID string)
+	// Mailer and From send journeys' emails (nil: email steps queue mails that wait for a
+	// mail server to be configured).
+	Mailer Mailer
+	From   *mail.Address
 }
 
 // Runner moves people through the live journeys of every workspace.
@@ -134,8 +139,15 @@ func (r *Runner) Changed() {
 // Check compiles a definition as publishing it would, against the workspace's current
 // segments, traits and destinations: what cannot run is refused with the step and reason.
 func (r *Runner) Check(ctx context.Context, ws string, def kenner.JourneyDefinition) error {
-	_, err := r.compile(ctx, ws, "check", 0, def)
-	return err
+	if _, err := r.compile(ctx, ws, "check", 0, def); err != nil {
+		return err
+	}
+	for _, s := range def.Steps {
+		if s.Type == kenner.StepEmail && r.cfg.Mailer == nil {
+			return stepError(s, "no mail server is configured: start kenner serve with --smtp-url and --email-from")
+		}
+	}
+	return nil
 }
 
 func (r *Runner) compile(ctx context.Context, ws, id string, version int, def kenner.JourneyDefinition) (*compiled, error) {

@@ -112,6 +112,35 @@ func (s *Store) PublishJourney(ctx context.Context, ws, id string, at time.Time)
 	return j, nil
 }
 
+// ArchiveJourney implements kenner.JourneyStore.
+func (s *Store) ArchiveJourney(ctx context.Context, ws, id string, at time.Time) (int64, error) {
+	var n int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE journeys SET status = 'archived', updated_at = $1 WHERE workspace_id = $2 AND id = $3`, at.UTC(), ws, id)
+		if err != nil {
+			return fmt.Errorf("archive journey: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return kenner.Errorf(kenner.ENotFound, "no journey %q", id)
+		}
+		if tag, err = tx.Exec(ctx, `UPDATE enrollments SET state = 'exited', due_at = NULL, updated_at = $1, rev = rev + 1
+			WHERE workspace_id = $2 AND journey_id = $3 AND state = 'active'`, at.UTC(), ws, id); err != nil {
+			return fmt.Errorf("archive journey: %w", err)
+		}
+		n = tag.RowsAffected()
+		if _, err := tx.Exec(ctx, `UPDATE journey_stats SET n = 0 WHERE workspace_id = $1 AND journey_id = $2 AND metric IN ('waiting', 'active')`, ws, id); err != nil {
+			return fmt.Errorf("archive journey: %w", err)
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO journey_stats (workspace_id, journey_id, step, metric, n) VALUES ($1, $2, '', 'exited', $3)
+			ON CONFLICT (workspace_id, journey_id, step, metric) DO UPDATE SET n = journey_stats.n + excluded.n`, ws, id, n)
+		if err != nil {
+			return fmt.Errorf("archive journey: %w", err)
+		}
+		return nil
+	})
+	return n, err
+}
+
 // DeleteJourney implements kenner.JourneyStore.
 func (s *Store) DeleteJourney(ctx context.Context, ws, id string) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -261,7 +290,7 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
 
 // JourneyPath implements kenner.JourneyStore.
 func (s *Store) JourneyPath(ctx context.Context, ws, journeyID, profileID string) ([]kenner.JourneyPathStep, error) {
-	rows, err := s.pool.Query(ctx, `SELECT run, seq, step, outcome, at FROM journey_path
+	rows, err := s.pool.Query(ctx, `SELECT journey_id, run, seq, step, outcome, at FROM journey_path
 		WHERE workspace_id = $1 AND profile_id = $2 AND ($3 = '' OR journey_id = $3) ORDER BY at, run, seq`, ws, profileID, journeyID)
 	if err != nil {
 		return nil, fmt.Errorf("journey path: %w", err)
@@ -269,8 +298,8 @@ func (s *Store) JourneyPath(ctx context.Context, ws, journeyID, profileID string
 	defer rows.Close()
 	out := []kenner.JourneyPathStep{}
 	for rows.Next() {
-		p := kenner.JourneyPathStep{JourneyID: journeyID, ProfileID: profileID}
-		if err := rows.Scan(&p.Run, &p.Seq, &p.Step, &p.Outcome, &p.At); err != nil {
+		p := kenner.JourneyPathStep{ProfileID: profileID}
+		if err := rows.Scan(&p.JourneyID, &p.Run, &p.Seq, &p.Step, &p.Outcome, &p.At); err != nil {
 			return nil, fmt.Errorf("journey path: %w", err)
 		}
 		p.At = p.At.UTC()

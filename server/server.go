@@ -78,6 +78,9 @@ type Deps struct {
 	// Trainer trains prediction models (process.Trainer); nil: POST /v1/models/{id}/train
 	// answers unavailable.
 	Trainer Trainer
+	// Journeys checks and runs journeys (journey.Runner); nil: journeys can be drafted but
+	// not published.
+	Journeys Journeys
 }
 
 // Progress is how far the processor has got; see process.Processor.AppliedUntil.
@@ -200,6 +203,21 @@ func New(deps Deps) *Server {
 	s.admin("POST /v1/sources/{id}/quarantine/discard", kenner.RoleAdmin, s.discardQuarantine)
 	s.admin("GET /v1/sources/{id}/tag", kenner.RoleAdmin, s.getTagSettings)
 	s.admin("PUT /v1/sources/{id}/tag", kenner.RoleAdmin, s.putTagSettings)
+	s.admin("GET /v1/journeys", kenner.RoleViewer, s.listJourneys)
+	s.admin("POST /v1/journeys", kenner.RoleMarketer, s.createJourney)
+	s.admin("POST /v1/journeys/check", kenner.RoleMarketer, s.checkJourney)
+	s.admin("GET /v1/journeys/{id}", kenner.RoleViewer, s.getJourney)
+	s.admin("PUT /v1/journeys/{id}", kenner.RoleMarketer, s.updateJourney)
+	s.admin("DELETE /v1/journeys/{id}", kenner.RoleMarketer, s.deleteJourney)
+	s.admin("POST /v1/journeys/{id}/publish", kenner.RoleMarketer, s.publishJourney)
+	s.admin("POST /v1/journeys/{id}/pause", kenner.RoleMarketer, s.setJourneyStatus(kenner.JourneyLive, kenner.JourneyPaused))
+	s.admin("POST /v1/journeys/{id}/resume", kenner.RoleMarketer, s.setJourneyStatus(kenner.JourneyPaused, kenner.JourneyLive))
+	s.admin("POST /v1/journeys/{id}/archive", kenner.RoleMarketer, s.archiveJourney)
+	s.admin("GET /v1/journeys/{id}/versions", kenner.RoleViewer, s.journeyVersions)
+	s.admin("GET /v1/journeys/{id}/report", kenner.RoleViewer, s.journeyReport)
+	s.admin("POST /v1/journeys/{id}/preview", kenner.RoleMarketer, s.previewJourneyEmail)
+	s.admin("POST /v1/journeys/{id}/test", kenner.RoleMarketer, s.testJourneyEmail)
+	s.admin("GET /v1/profiles/{ref}/journeys", kenner.RoleViewer, s.profileJourneys)
 	s.admin("GET /v1/slots", kenner.RoleViewer, s.listSlots)
 	s.admin("POST /v1/slots", kenner.RoleMarketer, s.createSlot)
 	s.admin("GET /v1/slots/{id}", kenner.RoleViewer, s.getSlot)

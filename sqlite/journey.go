@@ -112,6 +112,35 @@ func (s *Store) PublishJourney(ctx context.Context, ws, id string, at time.Time)
 	return j, nil
 }
 
+// ArchiveJourney implements kenner.JourneyStore.
+func (s *Store) ArchiveJourney(ctx context.Context, ws, id string, at time.Time) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE journeys SET status = 'archived', updated_at = ? WHERE workspace_id = ? AND id = ?`, millis(at), ws, id)
+		if err != nil {
+			return fmt.Errorf("archive journey: %w", err)
+		}
+		if k, _ := res.RowsAffected(); k == 0 {
+			return kenner.Errorf(kenner.ENotFound, "no journey %q", id)
+		}
+		if res, err = tx.ExecContext(ctx, `UPDATE enrollments SET state = 'exited', due_at = NULL, updated_at = ?, rev = rev + 1
+			WHERE workspace_id = ? AND journey_id = ? AND state = 'active'`, millis(at), ws, id); err != nil {
+			return fmt.Errorf("archive journey: %w", err)
+		}
+		n, _ = res.RowsAffected()
+		// Nobody waits any more, and everyone active exited.
+		if _, err := tx.ExecContext(ctx, `UPDATE journey_stats SET n = 0 WHERE workspace_id = ? AND journey_id = ? AND metric IN ('waiting', 'active')`, ws, id); err != nil {
+			return fmt.Errorf("archive journey: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO journey_stats (workspace_id, journey_id, step, metric, n) VALUES (?, ?, '', 'exited', ?)
+			ON CONFLICT (workspace_id, journey_id, step, metric) DO UPDATE SET n = n + excluded.n`, ws, id, n); err != nil {
+			return fmt.Errorf("archive journey: %w", err)
+		}
+		return nil
+	})
+	return n, err
+}
+
 // DeleteJourney implements kenner.JourneyStore.
 func (s *Store) DeleteJourney(ctx context.Context, ws, id string) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
@@ -260,7 +289,7 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
 
 // JourneyPath implements kenner.JourneyStore.
 func (s *Store) JourneyPath(ctx context.Context, ws, journeyID, profileID string) ([]kenner.JourneyPathStep, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT run, seq, step, outcome, at FROM journey_path
+	rows, err := s.r.QueryContext(ctx, `SELECT journey_id, run, seq, step, outcome, at FROM journey_path
 		WHERE workspace_id = ? AND profile_id = ? AND (? = '' OR journey_id = ?) ORDER BY at, run, seq`, ws, profileID, journeyID, journeyID)
 	if err != nil {
 		return nil, fmt.Errorf("journey path: %w", err)
@@ -268,9 +297,9 @@ func (s *Store) JourneyPath(ctx context.Context, ws, journeyID, profileID string
 	defer rows.Close()
 	out := []kenner.JourneyPathStep{}
 	for rows.Next() {
-		p := kenner.JourneyPathStep{JourneyID: journeyID, ProfileID: profileID}
+		p := kenner.JourneyPathStep{ProfileID: profileID}
 		var at int64
-		if err := rows.Scan(&p.Run, &p.Seq, &p.Step, &p.Outcome, &at); err != nil {
+		if err := rows.Scan(&p.JourneyID, &p.Run, &p.Seq, &p.Step, &p.Outcome, &at); err != nil {
 			return nil, fmt.Errorf("journey path: %w", err)
 		}
 		p.At = fromMillis(at)

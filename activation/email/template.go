@@ -11,6 +11,7 @@ import (
 	"text/template/parse"
 	"time"
 
+	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/activation"
 )
 
@@ -228,7 +229,7 @@ func ParseTemplate(subject, text, html string) (*Template, error) {
 	}
 	t, err := compile(Config{Subject: subject, Text: text, HTML: html})
 	if err != nil {
-		return nil, activation.Invalid("%s", strings.TrimPrefix(err.Error(), "config."))
+		return nil, activation.Invalid("%s", strings.TrimPrefix(kenner.ErrorMessage(err), "config."))
 	}
 	return &Template{t: t}, nil
 }

@@ -71,6 +71,7 @@ type config struct {
 	MaxFuture          time.Duration
 	SuppressKinds      []string
 	SharedLimit        int
+	Journeys           journeyConfig
 }
 
 func loadConfig(cmd *cobra.Command) (config, error) {
@@ -112,6 +113,10 @@ func loadConfig(cmd *cobra.Command) (config, error) {
 	c.AdminAddr = k.String("admin-addr")
 	c.SuppressKinds = k.Strings("suppress-kinds")
 	c.SharedLimit = k.Int("identity-shared-limit")
+	var err error
+	if c.Journeys, err = loadJourneyConfig(k); err != nil {
+		return config{}, err
+	}
 	if c.SharedLimit < 0 {
 		return config{}, usageError{fmt.Errorf("identity-shared-limit: want a number of people, 0 for no limit")}
 	}

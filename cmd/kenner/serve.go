@@ -19,10 +19,12 @@ import (
 	"github.com/kenner-cdp/kenner/activation/subject"
 	"github.com/kenner-cdp/kenner/console"
 	"github.com/kenner-cdp/kenner/importer"
+	"github.com/kenner-cdp/kenner/journey"
 	"github.com/kenner-cdp/kenner/ingest"
 	"github.com/kenner-cdp/kenner/nats"
 	"github.com/kenner-cdp/kenner/privacy"
 	"github.com/kenner-cdp/kenner/process"
+	"github.com/kenner-cdp/kenner/segment"
 	"github.com/kenner-cdp/kenner/server"
 	"github.com/kenner-cdp/kenner/tag"
 	"github.com/kenner-cdp/kenner/trackingplan"
@@ -71,6 +73,9 @@ its batch, then closes the store and the log, and exits 0.`,
 	f.String("delivery-retention", "7d", "how long delivered deliveries stay in the delivery log (pending ones and dead letters stay)")
 	f.String("changes-max-age", "7d", "how long the changes stream (profile updates, segment entries and exits, deletions) keeps a change")
 	f.String("retention-interval", "1h", "how often the retention job runs")
+	f.String("smtp-url", "", "mail server of journeys' emails: smtp://[user:pass@]host:port (STARTTLS; add ?security=none for a relay on a trusted network) or smtps://host:465")
+	f.String("email-from", "", "sender of journeys' emails, like \"Shop <news@shop.example>\" (with --smtp-url)")
+	f.String("journey-timezone", "UTC", "time zone of people without a timezone trait, for journeys that name none (IANA name, like Europe/Amsterdam)")
 	f.String("debug-addr", "", "serve Go's pprof profiles at HOST:PORT/debug/pprof/ (off by default; never expose it)")
 	return cmd
 }
@@ -110,8 +115,24 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	// Deliveries show the person's predictions, from the processor built below (it exists
 	// before activation runs).
 	var proc *process.Processor
-	act := activation.New(app.store, sealed, activation.Config{
-		Senders:     builtin.Senders(app.store, builtin.Options{Egress: cfg.DestinationAllow, ExportRoot: exportRoot, Subjects: subjects}),
+	var journeyMailer journey.Mailer
+	if cfg.Journeys.SMTP != nil {
+		journeyMailer = cfg.Journeys.SMTP
+	}
+	var act *activation.Service
+	runner := journey.New(app.store, sealed, procEngines{&proc}, tracking, journey.Config{
+		Timezone: cfg.Journeys.Timezone, Processor: process.ConsumerName, Mailer: journeyMailer, From: cfg.Journeys.From,
+		Scores: func(ctx context.Context, ws string, p *kenner.Profile) map[string]any { return proc.Scores(ctx, ws, p) },
+		Wake:   func(id string) { act.WakeDestination(id) },
+	}, logger)
+	senders := builtin.Senders(app.store, builtin.Options{Egress: cfg.DestinationAllow, ExportRoot: exportRoot, Subjects: subjects})
+	var internal []kenner.Destination
+	if journeyMailer != nil {
+		senders[journey.EmailType] = runner.EmailSenders()
+		internal = append(internal, journey.EmailQueue())
+	}
+	act = activation.New(app.store, sealed, activation.Config{
+		Senders: senders, Internal: internal,
 		MaxAttempts: cfg.DeliveryAttempts, BackoffMax: cfg.DeliveryBackoffMax, Retention: cfg.DeliveryRetention,
 		Consent: cfg.Consent, PII: cfg.PII,
 		Scores: func(ctx context.Context, ws string, p *kenner.Profile) map[string]any { return proc.Scores(ctx, ws, p) },
@@ -134,7 +155,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		Store:   app.store, Log: sealed, Creds: app.creds, Ingest: tracking, Registry: reg, Logger: logger,
 		Consumer: process.ConsumerName, Splitter: proc, Normalizer: pcfg.Normalizer, ExternalIDs: pcfg.ExternalIDs,
 		Rules: pcfg.Rules, SharedLimit: pcfg.SharedLimit,
-		Audience: proc, Builder: builder, Activation: act, Plans: plans, Progress: proc, Trainer: trainer,
+		Audience: proc, Builder: builder, Activation: act, Plans: plans, Progress: proc, Trainer: trainer, Journeys: runner,
 		Eraser:       privacy.NewEraser(app.store, app.keys, app.suppress, cfg.SuppressKinds, logger),
 		Suppressions: app.suppress,
 		Guard:        proc,
@@ -187,6 +208,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	wg.Go(func() { builder.Run(procCtx) })
 	wg.Go(func() { trainer.Run(procCtx) })
 	wg.Go(func() { act.Run(procCtx) })
+	wg.Go(func() { runner.Run(procCtx) })
 	wg.Go(func() { relay.Run(procCtx) })
 	wg.Go(func() { app.suppress.Run(procCtx, 5*time.Second) })
 	wg.Go(func() { plans.Run(procCtx, time.Second) })
@@ -334,4 +356,12 @@ func openExclusive(ctx context.Context, cfg config, logger *slog.Logger) (app *l
 		return nil, nil, nil, err
 	}
 	return app, log, func() { app.store.Close(); log.Close(); release() }, nil
+}
+
+// procEngines gives the journeys the processor's engines; the processor is built after the
+// runner (activation, which the processor wakes, needs the runner's email sender).
+type procEngines struct{ p **process.Processor }
+
+func (e procEngines) Engine(ctx context.Context, ws string) (*segment.Engine, error) {
+	return (*e.p).Engine(ctx, ws)
 }

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"fmt"
+	"mime"
+	"net/mail"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kenner-cdp/kenner/internal/smtptest"
+)
+
+// subjects are the subjects of the mails each recipient got.
+func subjects(t *testing.T, srv *smtptest.Server) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, m := range srv.Mails() {
+		msg, err := mail.ReadMessage(strings.NewReader(string(m.Data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		subj, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+		for _, to := range m.To {
+			out[to] = append(out[to], subj)
+		}
+	}
+	return out
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestJourneyAPI drives a welcome journey through the API of a running server with a real
+// SMTP server: a draft that cannot run is refused on publish with the step and reason; a
+// sign-up enters the person, who gets the welcome email at once; the report and the
+// person's path show it; a kill -9 after the email was queued and a restart send nobody a
+// second email.
+func TestJourneyAPI(t *testing.T) {
+	smtp := smtptest.Start(t, smtptest.Options{})
+	data := t.TempDir()
+	args := []string{"--smtp-url", "smtp://" + smtp.Addr + "?security=none", "--email-from", "Shop <shop@example.com>"}
+	s := startServer(t, data, args...)
+	creds := credentialsOf(t, data)
+	api := adminAPI(t, s.url, creds.AdminToken)
+	send := batchSender(t, s.url, creds.WriteKey)
+
+	bad := `{"name":"welcome","entry":{"event":"Signed Up"},"steps":[
+		{"id":"hello","type":"email","subject":"Welcome {{ .traits.first_name","text":"hi","next":"wait"},
+		{"id":"wait","type":"wait","duration":"30s"}]}`
+	code, j := api("POST", "/v1/journeys", bad)
+	if code != 201 || j["status"] != "draft" {
+		t.Fatalf("create: %d %v", code, j)
+	}
+	id := j["id"].(string)
+	if code, out := api("POST", "/v1/journeys/"+id+"/publish", ""); code != 400 || !strings.Contains(fmt.Sprint(out), `step "hello" (email): subject`) {
+		t.Fatalf("publish of a broken template: %d %v, want 400 naming step hello", code, out)
+	}
+	good := `{"name":"welcome","entry":{"event":"Signed Up","filter":"e.properties.plan == \"pro\""},"steps":[
+		{"id":"hello","type":"email","subject":"Welcome, {{ .traits.first_name | default \"there\" }}","html":"<p>Hi {{ .traits.first_name }}</p>","text":"Hi","next":"watch"},
+		{"id":"watch","type":"wait_event","event":"Order Completed","timeout":"72h","then":"thanks"},
+		{"id":"thanks","type":"email","subject":"Thanks for your order","text":"Thank you."}]}`
+	if code, out := api("PUT", "/v1/journeys/"+id, good); code != 200 {
+		t.Fatalf("update: %d %v", code, out)
+	}
+	if code, out := api("POST", "/v1/journeys/"+id+"/publish", ""); code != 200 || out["status"] != "live" || out["version"] != 1.0 {
+		t.Fatalf("publish: %d %v", code, out)
+	}
+	send(`{"batch":[
+		{"type":"identify","userId":"ann","traits":{"email":"ann@example.com","first_name":"Ann"},"messageId":"i-ann"},
+		{"type":"identify","userId":"ben","traits":{"email":"ben@example.com"},"messageId":"i-ben"},
+		{"type":"track","userId":"ann","event":"Signed Up","properties":{"plan":"pro"},"messageId":"s-ann"},
+		{"type":"track","userId":"ben","event":"Signed Up","properties":{"plan":"free"},"messageId":"s-ben"}]}`)
+	waitFor(t, "the welcome mail", func() bool { return len(smtp.Mails()) == 1 })
+	if got, want := subjects(t, smtp), map[string][]string{"ann@example.com": {"Welcome, Ann"}}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("mails %v, want %v", got, want)
+	}
+
+	// A kill -9 with Ann waiting for her order; the order arrives while the server is down.
+	s.cmd.Process.Signal(syscall.SIGKILL)
+	s.cmd.Wait()
+	s = startServer(t, data, args...)
+	api = adminAPI(t, s.url, creds.AdminToken)
+	send = batchSender(t, s.url, creds.WriteKey)
+	send(`{"batch":[{"type":"track","userId":"ann","event":"Order Completed","messageId":"o-ann"}]}`)
+	waitFor(t, "the thank-you mail", func() bool { return len(smtp.Mails()) == 2 })
+	if got, want := subjects(t, smtp)["ann@example.com"], []string{"Welcome, Ann", "Thanks for your order"}; !slices.Equal(got, want) {
+		t.Fatalf("Ann's mails %v, want %v", got, want)
+	}
+
+	var rep map[string]any
+	waitFor(t, "the report", func() bool {
+		_, rep = api("GET", "/v1/journeys/"+id+"/report", "")
+		return rep["completed"] == 1.0
+	})
+	if rep["entered"] != 1.0 || rep["waiting"] != 0.0 || rep["sends"] != 2.0 {
+		t.Errorf("report %v: want 1 entered, 0 waiting, 2 sends", rep)
+	}
+	code, pj := api("GET", "/v1/profiles/user_id:ann/journeys", "")
+	if code != 200 {
+		t.Fatalf("profile journeys: %d %v", code, pj)
+	}
+	runs := pj["journeys"].([]any)
+	if len(runs) != 1 {
+		t.Fatalf("ann's journeys %v", pj)
+	}
+	var path []string
+	for _, p := range runs[0].(map[string]any)["path"].([]any) {
+		st := p.(map[string]any)
+		path = append(path, fmt.Sprint(st["step"], ":", st["outcome"]))
+	}
+	if want := []string{"hello:sent", "watch:event", "thanks:sent"}; !slices.Equal(path, want) {
+		t.Errorf("ann's path %v, want %v", path, want)
+	}
+	code, prev := api("POST", "/v1/journeys/"+id+"/preview", `{"step":"hello","profile":"user_id:ben"}`)
+	if code != 200 || prev["subject"] != "Welcome, there" {
+		t.Errorf("preview for ben: %d %v", code, prev)
+	}
+	if code, out := api("POST", "/v1/journeys/"+id+"/test", `{"step":"hello","profile":"user_id:ann","to":"marketer@example.com"}`); code != 200 {
+		t.Errorf("test send: %d %v", code, out)
+	}
+	waitFor(t, "the test mail", func() bool { return len(subjects(t, smtp)["marketer@example.com"]) == 1 })
+	if code, out := api("DELETE", "/v1/journeys/"+id, ""); code != 409 {
+		t.Errorf("delete of a live journey: %d %v, want 409", code, out)
+	}
+	if code, out := api("POST", "/v1/journeys/"+id+"/archive", ""); code != 200 {
+		t.Errorf("archive: %d %v", code, out)
+	}
+}
