@@ -57,7 +57,9 @@ func stepError(s kenner.JourneyStep, format string, args ...any) error {
 	return kenner.Errorf(kenner.EInvalid, "step %q (%s): %s", s.ID, s.Type, fmt.Sprintf(format, args...))
 }
 
-func invalid(format string, args ...any) error { return kenner.Errorf(kenner.EInvalid, format, args...) }
+func invalid(format string, args ...any) error {
+	return kenner.Errorf(kenner.EInvalid, format, args...)
+}
 
 // parseClock reads "HH:MM" as minutes after midnight.
 func parseClock(s string) (int, error) {
