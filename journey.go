@@ -244,27 +244,19 @@ type JourneyStore interface {
 	JourneySends(ctx context.Context, workspaceID, profileID, day, week string) (onDay, inWeek int64, err error)
 }
 
-// journeyDocument is what a store keeps of a journey besides its identity, state and times.
-type journeyDocument struct {
-	JourneyDefinition
-	Version     int        `json:"version,omitempty"`
-	PublishedAt *time.Time `json:"published_at,omitempty"`
-}
+// JourneyDocument encodes the definition of j, which a store keeps as one document (its
+// identity, status and published version are columns of their own).
+func JourneyDocument(j *Journey) ([]byte, error) { return json.Marshal(j.JourneyDefinition) }
 
-// JourneyDocument encodes the parts of j a store keeps as one document.
-func JourneyDocument(j *Journey) ([]byte, error) {
-	return json.Marshal(journeyDocument{JourneyDefinition: j.JourneyDefinition, Version: j.Version, PublishedAt: j.PublishedAt})
-}
-
-// SetJourneyDocument fills j from a document JourneyDocument wrote.
+// SetJourneyDocument fills j's definition from a document JourneyDocument wrote.
 func SetJourneyDocument(j *Journey, doc []byte) error {
-	var d journeyDocument
+	var d JourneyDefinition
 	if err := json.Unmarshal(doc, &d); err != nil {
 		return err
 	}
 	if d.Steps == nil {
 		d.Steps = []JourneyStep{}
 	}
-	j.JourneyDefinition, j.Version, j.PublishedAt = d.JourneyDefinition, d.Version, d.PublishedAt
+	j.JourneyDefinition = d
 	return nil
 }

@@ -13,15 +13,19 @@ import (
 	"github.com/kenner-cdp/kenner"
 )
 
-const journeyColumns = `id, workspace_id, status, document, created_at, updated_at`
+const journeyColumns = `id, workspace_id, status, version, published_at, document, created_at, updated_at`
 
 func scanJourney(row pgx.Row) (*kenner.Journey, error) {
 	var j kenner.Journey
 	var doc []byte
-	if err := row.Scan(&j.ID, &j.WorkspaceID, &j.Status, &doc, &j.CreatedAt, &j.UpdatedAt); err != nil {
+	if err := row.Scan(&j.ID, &j.WorkspaceID, &j.Status, &j.Version, &j.PublishedAt, &doc, &j.CreatedAt, &j.UpdatedAt); err != nil {
 		return nil, err
 	}
 	j.CreatedAt, j.UpdatedAt = j.CreatedAt.UTC(), j.UpdatedAt.UTC()
+	if j.PublishedAt != nil {
+		at := j.PublishedAt.UTC()
+		j.PublishedAt = &at
+	}
 	if err := kenner.SetJourneyDocument(&j, doc); err != nil {
 		return nil, fmt.Errorf("journey %s: %w", j.ID, err)
 	}
@@ -98,12 +102,8 @@ func (s *Store) PublishJourney(ctx context.Context, ws, id string, at time.Time)
 			ws, id, j.Version, def, at); err != nil {
 			return fmt.Errorf("publish journey: %w", err)
 		}
-		doc, err := kenner.JourneyDocument(j)
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `UPDATE journeys SET status = $1, document = $2, updated_at = $3 WHERE workspace_id = $4 AND id = $5`,
-			j.Status, doc, at, ws, id)
+		_, err = tx.Exec(ctx, `UPDATE journeys SET status = $1, version = $2, published_at = $3, updated_at = $3 WHERE workspace_id = $4 AND id = $5`,
+			j.Status, j.Version, at, ws, id)
 		return err
 	})
 	if err != nil {

@@ -12,16 +12,21 @@ import (
 	"github.com/kenner-cdp/kenner"
 )
 
-const journeyColumns = `id, workspace_id, status, document, created_at, updated_at`
+const journeyColumns = `id, workspace_id, status, version, published_at, document, created_at, updated_at`
 
 func scanJourney(row interface{ Scan(...any) error }) (*kenner.Journey, error) {
 	var j kenner.Journey
 	var doc string
 	var created, updated int64
-	if err := row.Scan(&j.ID, &j.WorkspaceID, &j.Status, &doc, &created, &updated); err != nil {
+	var published sql.NullInt64
+	if err := row.Scan(&j.ID, &j.WorkspaceID, &j.Status, &j.Version, &published, &doc, &created, &updated); err != nil {
 		return nil, err
 	}
 	j.CreatedAt, j.UpdatedAt = fromMillis(created), fromMillis(updated)
+	if published.Valid {
+		at := fromMillis(published.Int64)
+		j.PublishedAt = &at
+	}
 	if err := kenner.SetJourneyDocument(&j, []byte(doc)); err != nil {
 		return nil, fmt.Errorf("journey %s: %w", j.ID, err)
 	}
@@ -98,12 +103,8 @@ func (s *Store) PublishJourney(ctx context.Context, ws, id string, at time.Time)
 			ws, id, j.Version, string(def), millis(at)); err != nil {
 			return fmt.Errorf("publish journey: %w", err)
 		}
-		doc, err := kenner.JourneyDocument(j)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE journeys SET status = ?, document = ?, updated_at = ? WHERE workspace_id = ? AND id = ?`,
-			j.Status, string(doc), millis(at), ws, id)
+		_, err = tx.ExecContext(ctx, `UPDATE journeys SET status = ?, version = ?, published_at = ?, updated_at = ? WHERE workspace_id = ? AND id = ?`,
+			j.Status, j.Version, millis(at), millis(at), ws, id)
 		return err
 	})
 	if err != nil {

@@ -54,6 +54,7 @@ func Run(t *testing.T, open Opener) {
 		{"Slots", testSlots},
 		{"Models", testModels},
 		{"SegmentCounts", testSegmentCounts},
+		{"Journeys", testJourneys},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

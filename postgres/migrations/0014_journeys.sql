@@ -1,10 +1,12 @@
--- Journeys: the draft definition, state and published version are one JSON document; every
--- published version is kept, because people stay on the version they entered.
+-- Journeys: the draft definition is one JSON document; every published version is kept,
+-- because people stay on the version they entered.
 CREATE TABLE journeys (
 	workspace_id text NOT NULL REFERENCES workspaces(id),
 	id           text NOT NULL,
 	name         text NOT NULL,
 	status       text NOT NULL,
+	version      bigint NOT NULL DEFAULT 0,
+	published_at timestamptz,
 	document     jsonb NOT NULL,
 	created_at   timestamptz NOT NULL,
 	updated_at   timestamptz NOT NULL,

@@ -1,10 +1,12 @@
--- Journeys: the draft definition, state and published version are one JSON document; every
--- published version is kept, because people stay on the version they entered.
+-- Journeys: the draft definition is one JSON document; every published version is kept,
+-- because people stay on the version they entered.
 CREATE TABLE journeys (
 	workspace_id TEXT NOT NULL REFERENCES workspaces(id),
 	id           TEXT NOT NULL,
 	name         TEXT NOT NULL,
 	status       TEXT NOT NULL,
+	version      INTEGER NOT NULL DEFAULT 0,
+	published_at INTEGER,
 	document     TEXT NOT NULL,
 	created_at   INTEGER NOT NULL,
 	updated_at   INTEGER NOT NULL,
