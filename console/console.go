@@ -69,11 +69,12 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	c := &Console{api: api, users: users, logger: logger, opts: opts, pages: map[string]*template.Template{}, mux: http.NewServeMux(), now: time.Now,
 		limit: web.NewLimiter(opts.LoginRate/60, int(opts.LoginRate), "address", "sign-in attempts", nil)}
 	layout, err := template.New("layout.html").Funcs(template.FuncMap{"inc": func(i int) int { return i + 1 },
-		"list": func(xs ...string) []string { return xs }}).ParseFS(templateFS, "templates/layout.html")
+		"list": func(xs ...string) []string { return xs },
+		"mul100": func(x float64) float64 { return 100 * x }}).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
 		return nil, err
 	}
-	for _, page := range []string{"overview", "profiles", "list", "account", "segment_new", "destination_new", "destination", "sources", "events", "computed", "settings", "source", "slots", "privacy", "segment", "predictions", "model"} {
+	for _, page := range []string{"overview", "profiles", "list", "account", "segment_new", "destination_new", "destination", "sources", "events", "computed", "settings", "source", "slots", "privacy", "segment", "predictions", "model", "journeys", "journey"} {
 		t, err := template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console template %s: %w", page, err)
@@ -129,6 +130,13 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	c.mux.HandleFunc("GET /console/predictions/{id}", c.signedIn(c.model))
 	c.mux.HandleFunc("POST /console/predictions/{id}/train", c.signedIn(c.trainModel))
 	c.mux.HandleFunc("POST /console/predictions/{id}/delete", c.signedIn(c.deleteModel))
+	c.mux.HandleFunc("GET /console/journeys", c.signedIn(c.journeys))
+	c.mux.HandleFunc("POST /console/journeys", c.signedIn(c.createJourney))
+	c.mux.HandleFunc("GET /console/journeys/{id}", c.signedIn(c.journey))
+	c.mux.HandleFunc("POST /console/journeys/{id}", c.signedIn(c.saveJourney))
+	c.mux.HandleFunc("POST /console/journeys/{id}/preview", c.signedIn(c.previewJourney))
+	c.mux.HandleFunc("GET /console/journeys/{id}/preview.html", c.signedIn(c.previewDocument))
+	c.mux.HandleFunc("POST /console/journeys/{id}/{action}", c.signedIn(c.journeyAction))
 	c.mux.HandleFunc("GET /console/privacy", c.signedIn(c.privacy))
 	c.mux.HandleFunc("GET /console/settings", c.signedIn(c.settings))
 	c.mux.HandleFunc("POST /console/settings/users", c.signedIn(c.createUser))

@@ -230,6 +230,8 @@ type profileView struct {
 	Predictions []nameValue
 	// SegmentHistory is the latest entries and exits, newest first.
 	SegmentHistory []nameValue
+	// Journeys are the person's runs through journeys, newest first, with their paths.
+	Journeys []journeyRun
 	// The timeline's filter and paging: OlderURL is the next page, Later says this is not
 	// the first.
 	Query, EventType, EventName, OlderURL string
@@ -412,6 +414,25 @@ func (c *Console) profiles(w http.ResponseWriter, r *http.Request, rq *request) 
 					action = "entered"
 				}
 				v.SegmentHistory = append(v.SegmentHistory, nameValue{shortTime(h.At.UTC().Format("2006-01-02T15:04:05Z")), action + " " + name})
+			}
+			var js struct {
+				Journeys []struct {
+					kenner.Enrollment
+					Name string                   `json:"name"`
+					Path []kenner.JourneyPathStep `json:"path"`
+				} `json:"journeys"`
+			}
+			if c.call(r.Context(), rq, "GET", "/v1/profiles/id:"+url.PathEscape(p.ID)+"/journeys", nil, &js) == nil {
+				for _, run := range js.Journeys {
+					jr := journeyRun{ID: run.JourneyID, Name: run.Name, State: run.State, Step: run.Step, Converted: run.Converted}
+					if !run.DueAt.IsZero() {
+						jr.Due = shortTime(run.DueAt.UTC().Format("2006-01-02T15:04:05Z"))
+					}
+					for _, st := range run.Path {
+						jr.Path = append(jr.Path, st.Step+": "+st.Outcome)
+					}
+					v.Journeys = append(v.Journeys, jr)
+				}
 			}
 			// The timeline: a page at a time, filtered by type and event name.
 			v.EventType, v.EventName = r.URL.Query().Get("type"), strings.TrimSpace(r.URL.Query().Get("event"))
@@ -855,4 +876,11 @@ func (c *Console) segment(w http.ResponseWriter, r *http.Request, rq *request) {
 		data["CSV"] = "/console/segments/" + url.PathEscape(id) + "/members.csv"
 	}
 	c.page(w, "segment", rq, "segments", "Segment "+seg.Name, data)
+}
+
+// journeyRun is one run of a person through a journey, on their profile.
+type journeyRun struct {
+	ID, Name, State, Step, Due string
+	Converted                  bool
+	Path                       []string
 }

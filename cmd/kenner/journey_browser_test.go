@@ -1,0 +1,112 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/kenner-cdp/kenner/internal/smtptest"
+)
+
+// TestJourneysInBrowser: a marketer starts a journey from the console, publishes it, sees
+// people flow through its steps with the emails sent, previews an email for one of them,
+// and finds the journey on that person's profile.
+func TestJourneysInBrowser(t *testing.T) {
+	smtp := smtptest.Start(t, smtptest.Options{})
+	data := t.TempDir()
+	s := startServer(t, data, "--smtp-url", "smtp://"+smtp.Addr+"?security=none", "--email-from", "Shop <shop@example.com>")
+	creds := credentialsOf(t, data)
+	send := batchSender(t, s.url, creds.WriteKey)
+
+	ctx, _ := browser(t)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(s.url+"/console/login"),
+		chromedp.WaitVisible(chromedp.ID("email")),
+		chromedp.SendKeys(chromedp.ID("email"), creds.ConsoleEmail),
+		chromedp.SendKeys(chromedp.ID("password"), creds.ConsolePassword),
+		chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(`//h1[text()="Overview"]`),
+		chromedp.Click(`//nav//a[text()="Journeys"]`),
+		chromedp.WaitVisible(`//h1[text()="Journeys"]`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	accessible(t, ctx, "journeys")
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("j-name"), "Welcome series"),
+		chromedp.Submit(chromedp.ID("j-name")),
+		chromedp.WaitVisible(`//h1[contains(., "Welcome series")]`),
+		chromedp.Click(`//button[@name="publish"]`),
+		chromedp.WaitVisible(`//p[@role="status"][contains(., "Published")]`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	send(`{"batch":[
+		{"type":"identify","userId":"ann","traits":{"email":"ann@example.com","first_name":"Ann"},"messageId":"i1"},
+		{"type":"identify","userId":"bo","traits":{"email":"bo@example.com"},"messageId":"i2"},
+		{"type":"identify","userId":"cy","traits":{"email":"cy@example.com","first_name":"Cy"},"messageId":"i3"},
+		{"type":"track","userId":"ann","event":"Signed Up","messageId":"s1"},
+		{"type":"track","userId":"bo","event":"Signed Up","messageId":"s2"},
+		{"type":"track","userId":"cy","event":"Signed Up","messageId":"s3"}]}`)
+	waitFor(t, "three welcome emails", func() bool { return len(smtp.Mails()) == 3 })
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		chromedp.Run(ctx, chromedp.Reload())
+		body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+		if strings.Contains(body, "sent 3") {
+			for _, want := range []string{"doing Signed Up", "Email “Welcome, {{ .traits.first_name | default \"there\" }}”", "Wait 3 days", "live"} {
+				if !strings.Contains(body, want) {
+					t.Errorf("the journey page lacks %q:\n%s", want, body)
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the journey page never showed the sends:\n%s", body)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("p-profile"), "user_id:ann"),
+		chromedp.Submit(chromedp.ID("p-profile")),
+		chromedp.WaitVisible(`//div[@class="email-preview"]`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if body, _ := chromedp.Run(ctx, chromedp.Text(`//div[@class="email-preview"]`)); !strings.Contains(body, "Welcome, Ann") {
+		t.Errorf("the preview for ann: %q", body)
+	}
+	// The HTML part shows in its frame, rendered for Ann.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		inner, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(function () { var d = document.querySelector("iframe").contentDocument; return d && d.body ? d.body.innerHTML : "" })()`))
+		if inner == "<p>Hello Ann, welcome aboard.</p>" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the preview frame shows %q", inner)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	screenshot(t, ctx, "journey")
+	accessible(t, ctx, "journey")
+	if err := chromedp.Do(ctx,
+		chromedp.Click(`//nav//a[text()="Journeys"]`),
+		chromedp.WaitVisible(`//a[text()="Welcome series"]`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, "journeys")
+	if err := chromedp.Do(ctx,
+		chromedp.Click(`//nav//a[text()="Profiles"]`),
+		chromedp.WaitVisible(chromedp.ID("q")),
+		chromedp.SendKeys(chromedp.ID("q"), "user_id:ann"),
+		chromedp.Submit(chromedp.ID("q")),
+		chromedp.WaitVisible(`//h2[text()="Journeys"]`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if body, _ := chromedp.Run(ctx, chromedp.Text(`//section[@aria-labelledby="journeys"]`)); !strings.Contains(body, "welcome: sent") || !strings.Contains(body, "at wait") {
+		t.Errorf("ann's profile shows the journey as %q", body)
+	}
+}

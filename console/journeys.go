@@ -1,0 +1,330 @@
+package console
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/kenner-cdp/kenner"
+)
+
+// journeyReport is the API's report of a journey.
+type journeyReport struct {
+	Entered, Active, Waiting, Completed, Exited, Converted, Control, Sends int64
+	Steps                                                                 map[string]map[string]int64
+}
+
+// journeyRow is a journey in the list.
+type journeyRow struct {
+	ID, Name, Status, Entry string
+	Version                 int
+	Report                  journeyReport
+	Rate                    string // conversion of the people who entered
+}
+
+// stepRow is one step of a journey's page: what it does in words, and what happened there.
+type stepRow struct {
+	ID, Type, What, Next string
+	Entered, Waiting     int64
+	Share                float64 // of the journey's entrants who reached it
+	Outcomes             []nameValue
+}
+
+func percent(n, of int64) string {
+	if of == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f%%", 100*float64(n)/float64(of))
+}
+
+// entryText says in words how people enter.
+func entryText(e kenner.JourneyEntry, segNames map[string]string) string {
+	switch {
+	case e.Segment != "":
+		name := segNames[e.Segment]
+		if name == "" {
+			name = e.Segment
+		}
+		if kenner.IsLeadStageSegment(e.Segment) {
+			return "reaching lead stage " + name
+		}
+		return "entering segment " + name
+	case e.Event != "":
+		if e.Filter != "" {
+			return fmt.Sprintf("doing %s where %s", e.Event, e.Filter)
+		}
+		return "doing " + e.Event
+	}
+	return "(no entry yet)"
+}
+
+// stepText says in words what a step does.
+func stepText(s kenner.JourneyStep, destNames map[string]string) (what, next string) {
+	to := func(id string) string {
+		if id == "" {
+			return "end"
+		}
+		return id
+	}
+	next = "→ " + to(s.Next)
+	switch s.Type {
+	case kenner.StepWait:
+		what = "Wait " + kenner.Duration(s.Duration).String()
+	case kenner.StepWaitUntil:
+		what = "Wait until " + s.Time + " in the person's time zone"
+	case kenner.StepWaitEvent:
+		what = fmt.Sprintf("Wait up to %s for %s", kenner.Duration(s.Timeout), s.Event)
+		next = fmt.Sprintf("done → %s; timed out → %s", to(s.Then), to(s.TimeoutNext))
+	case kenner.StepBranch:
+		what = "If " + s.Condition
+		next = fmt.Sprintf("yes → %s; no → %s", to(s.Then), to(s.Else))
+	case kenner.StepSplit:
+		what = fmt.Sprintf("Split %g%% / %g%%", s.Percent, 100-s.Percent)
+		next = fmt.Sprintf("A → %s; B → %s", to(s.Then), to(s.Else))
+	case kenner.StepEmail:
+		what = "Email “" + s.Subject + "”"
+	case kenner.StepDestination:
+		name := destNames[s.Destination]
+		if name == "" {
+			name = s.Destination
+		}
+		what = "Send to " + name
+	case kenner.StepSetTrait:
+		what = fmt.Sprintf("Set %s to %s", s.Trait, s.Value)
+	case kenner.StepGoal:
+		what = "Goal: " + s.Event
+	default:
+		what = s.Type
+	}
+	return what, next
+}
+
+func (c *Console) journeys(w http.ResponseWriter, r *http.Request, rq *request) {
+	c.journeysPage(w, r, rq, "", "")
+}
+
+func (c *Console) journeysPage(w http.ResponseWriter, r *http.Request, rq *request, name, errMsg string) {
+	var out struct {
+		Journeys []kenner.Journey `json:"journeys"`
+	}
+	if err := c.call(r.Context(), rq, "GET", "/v1/journeys", nil, &out); err != nil && errMsg == "" {
+		errMsg = kenner.ErrorMessage(err)
+	}
+	segNames := c.segmentNames(r, rq)
+	var rows []journeyRow
+	for _, j := range out.Journeys {
+		row := journeyRow{ID: j.ID, Name: j.Name, Status: j.Status, Version: j.Version, Entry: entryText(j.Entry, segNames)}
+		c.call(r.Context(), rq, "GET", "/v1/journeys/"+url.PathEscape(j.ID)+"/report", nil, &row.Report)
+		row.Rate = percent(row.Report.Converted, row.Report.Entered)
+		rows = append(rows, row)
+	}
+	c.page(w, "journeys", rq, "journeys", "Journeys", map[string]any{"Journeys": rows, "Name": name, "Error": errMsg,
+		"CanEdit": rq.user.Role.AtLeast(kenner.RoleMarketer)})
+}
+
+func (c *Console) segmentNames(r *http.Request, rq *request) map[string]string {
+	var segs struct {
+		Segments []kenner.Segment `json:"segments"`
+	}
+	c.call(r.Context(), rq, "GET", "/v1/segments", nil, &segs)
+	names := map[string]string{}
+	for _, s := range segs.Segments {
+		names[s.ID] = s.Name
+	}
+	return names
+}
+
+// starterJourney is the draft a new journey begins with: a welcome series a marketer edits.
+func starterJourney(name string) kenner.JourneyDefinition {
+	return kenner.JourneyDefinition{Name: name, Entry: kenner.JourneyEntry{Event: "Signed Up"},
+		Steps: []kenner.JourneyStep{
+			{ID: "welcome", Type: kenner.StepEmail, Subject: `Welcome, {{ .traits.first_name | default "there" }}`,
+				HTML: `<p>Hello {{ .traits.first_name | default "there" }}, welcome aboard.</p>`, Text: `Hello {{ .traits.first_name | default "there" }}, welcome aboard.`, Next: "wait"},
+			{ID: "wait", Type: kenner.StepWait, Duration: kenner.Duration(3 * 24 * time.Hour), Next: "ordered"},
+			{ID: "ordered", Type: kenner.StepWaitEvent, Event: "Order Completed", Timeout: kenner.Duration(4 * 24 * time.Hour), TimeoutNext: "nudge"},
+			{ID: "nudge", Type: kenner.StepEmail, Subject: "Anything we can help with?", Text: "Reply to this email and we will help."},
+			{ID: "goal", Type: kenner.StepGoal, Event: "Order Completed"},
+		}}
+}
+
+// createJourney starts a draft from the starter, then opens it for editing.
+func (c *Console) createJourney(w http.ResponseWriter, r *http.Request, rq *request) {
+	r.ParseForm()
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	var j kenner.Journey
+	if err := c.call(r.Context(), rq, "POST", "/v1/journeys", starterJourney(name), &j); err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		c.journeysPage(w, r, rq, name, kenner.ErrorMessage(err))
+		return
+	}
+	http.Redirect(w, r, "/console/journeys/"+url.PathEscape(j.ID), http.StatusSeeOther)
+}
+
+func (c *Console) journey(w http.ResponseWriter, r *http.Request, rq *request) {
+	c.journeyPage(w, r, rq, r.PathValue("id"), "", doneNotices[r.URL.Query().Get("done")], "", nil)
+}
+
+// journeyPage shows a journey: its steps with their populations and outcomes, the draft to
+// edit, and an email preview.
+func (c *Console) journeyPage(w http.ResponseWriter, r *http.Request, rq *request, id, draft, notice, errMsg string, preview map[string]string) {
+	var j kenner.Journey
+	if err := c.call(r.Context(), rq, "GET", "/v1/journeys/"+url.PathEscape(id), nil, &j); err != nil {
+		w.WriteHeader(http.StatusNotFound)
+		c.journeysPage(w, r, rq, "", kenner.ErrorMessage(err))
+		return
+	}
+	var rep journeyReport
+	c.call(r.Context(), rq, "GET", "/v1/journeys/"+url.PathEscape(id)+"/report", nil, &rep)
+	var dests struct {
+		Destinations []kenner.Destination `json:"destinations"`
+	}
+	destNames := map[string]string{}
+	if rq.user.Role.AtLeast(kenner.RoleAdmin) {
+		c.call(r.Context(), rq, "GET", "/v1/destinations", nil, &dests)
+		for _, d := range dests.Destinations {
+			destNames[d.ID] = d.Name
+		}
+	}
+	// The steps shown are those of the published version people are on, else the draft's.
+	steps := j.Steps
+	var vs struct {
+		Versions []kenner.JourneyVersion `json:"versions"`
+	}
+	if j.Version > 0 && c.call(r.Context(), rq, "GET", "/v1/journeys/"+url.PathEscape(id)+"/versions", nil, &vs) == nil && len(vs.Versions) > 0 {
+		steps = vs.Versions[len(vs.Versions)-1].Definition.Steps
+	}
+	var rows []stepRow
+	var emails []string
+	for _, s := range steps {
+		st := rep.Steps[s.ID]
+		row := stepRow{ID: s.ID, Type: s.Type, Entered: st["entered"], Waiting: st["waiting"]}
+		row.What, row.Next = stepText(s, destNames)
+		if rep.Entered > 0 {
+			row.Share = 100 * float64(row.Entered) / float64(rep.Entered)
+		}
+		for _, k := range []string{"sent", "capped", "held_out", "quiet", "then", "else", "event", "timeout", "set", "converted", "converted_then", "converted_else"} {
+			if n := st[k]; n > 0 {
+				row.Outcomes = append(row.Outcomes, nameValue{strings.ReplaceAll(k, "_", " "), fmt.Sprint(n)})
+			}
+		}
+		rows = append(rows, row)
+		if s.Type == kenner.StepEmail {
+			emails = append(emails, s.ID)
+		}
+	}
+	if draft == "" {
+		// Templates hold HTML: shown as written, not as \u003c escapes.
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		enc.Encode(j.JourneyDefinition)
+		draft = strings.TrimSpace(b.String())
+	}
+	if preview == nil {
+		preview = map[string]string{}
+	}
+	c.page(w, "journey", rq, "journeys", j.Name, map[string]any{"Journey": j, "Report": rep, "Steps": rows,
+		"Entry": entryText(j.Entry, c.segmentNames(r, rq)), "Rate": percent(rep.Converted, rep.Entered), "Draft": draft, "Emails": emails,
+		"Preview": preview, "Notice": notice, "Error": errMsg, "CanEdit": rq.user.Role.AtLeast(kenner.RoleMarketer)})
+}
+
+// saveJourney saves the draft, and publishes it when asked.
+func (c *Console) saveJourney(w http.ResponseWriter, r *http.Request, rq *request) {
+	r.ParseForm()
+	id := r.PathValue("id")
+	draft := r.PostFormValue("definition")
+	var def kenner.JourneyDefinition
+	if err := json.Unmarshal([]byte(draft), &def); err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		c.journeyPage(w, r, rq, id, draft, "", "The definition is not valid JSON: "+err.Error(), nil)
+		return
+	}
+	if err := c.call(r.Context(), rq, "PUT", "/v1/journeys/"+url.PathEscape(id), def, nil); err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		c.journeyPage(w, r, rq, id, draft, "", kenner.ErrorMessage(err), nil)
+		return
+	}
+	done := "saved"
+	if r.PostFormValue("publish") != "" {
+		if err := c.call(r.Context(), rq, "POST", "/v1/journeys/"+url.PathEscape(id)+"/publish", nil, nil); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			c.journeyPage(w, r, rq, id, draft, "Draft saved, not published.", kenner.ErrorMessage(err), nil)
+			return
+		}
+		done = "published"
+	}
+	http.Redirect(w, r, "/console/journeys/"+url.PathEscape(id)+"?done="+done, http.StatusSeeOther)
+}
+
+// doneNotices are what a redirect after a change says it did.
+var doneNotices = map[string]string{
+	"saved":     "Draft saved. People in the journey stay on the published version until you publish.",
+	"published": "Published: new entrants take this version; people already in it stay on theirs.",
+}
+
+// journeyAction pauses, resumes or archives a journey.
+func (c *Console) journeyAction(w http.ResponseWriter, r *http.Request, rq *request) {
+	id, action := r.PathValue("id"), r.PathValue("action")
+	switch action {
+	case "pause", "resume", "archive", "publish":
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	if err := c.call(r.Context(), rq, "POST", "/v1/journeys/"+url.PathEscape(id)+"/"+action, nil, nil); err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		c.journeyPage(w, r, rq, id, "", "", kenner.ErrorMessage(err), nil)
+		return
+	}
+	http.Redirect(w, r, "/console/journeys/"+url.PathEscape(id), http.StatusSeeOther)
+}
+
+// previewJourney renders an email step for a person, or sends it to the marketer.
+func (c *Console) previewJourney(w http.ResponseWriter, r *http.Request, rq *request) {
+	r.ParseForm()
+	id := r.PathValue("id")
+	body := map[string]string{"step": r.PostFormValue("step"), "profile": strings.TrimSpace(r.PostFormValue("profile")), "to": strings.TrimSpace(r.PostFormValue("to"))}
+	if body["to"] != "" {
+		if err := c.call(r.Context(), rq, "POST", "/v1/journeys/"+url.PathEscape(id)+"/test", body, nil); err != nil {
+			c.journeyPage(w, r, rq, id, "", "", kenner.ErrorMessage(err), body)
+			return
+		}
+		c.journeyPage(w, r, rq, id, "", "Test email sent to "+body["to"]+".", "", body)
+		return
+	}
+	var out map[string]string
+	if err := c.call(r.Context(), rq, "POST", "/v1/journeys/"+url.PathEscape(id)+"/preview", body, &out); err != nil {
+		c.journeyPage(w, r, rq, id, "", "", kenner.ErrorMessage(err), body)
+		return
+	}
+	for k, v := range out {
+		body["out_"+k] = v
+	}
+	if out["html"] != "" {
+		body["out_html_src"] = "/console/journeys/" + url.PathEscape(id) + "/preview.html?" + url.Values{"step": {body["step"]}, "profile": {body["profile"]}}.Encode()
+	}
+	c.journeyPage(w, r, rq, id, "", "", "", body)
+}
+
+// previewDocument serves an email step's HTML part rendered for a person, for the preview's
+// frame: a document of its own that may load the email's images and nothing else.
+func (c *Console) previewDocument(w http.ResponseWriter, r *http.Request, rq *request) {
+	id := r.PathValue("id")
+	body := map[string]string{"step": r.URL.Query().Get("step"), "profile": r.URL.Query().Get("profile")}
+	var out map[string]string
+	if err := c.call(r.Context(), rq, "POST", "/v1/journeys/"+url.PathEscape(id)+"/preview", body, &out); err != nil {
+		http.Error(w, kenner.ErrorMessage(err), http.StatusBadRequest)
+		return
+	}
+	h := w.Header()
+	// No script runs in it (default-src 'none'), and only the console may frame it.
+	h.Set("Content-Security-Policy", "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; font-src *; frame-ancestors 'self'; form-action 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "SAMEORIGIN")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.Write([]byte(out["html"]))
+}
