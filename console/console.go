@@ -69,7 +69,7 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	c := &Console{api: api, users: users, logger: logger, opts: opts, pages: map[string]*template.Template{}, mux: http.NewServeMux(), now: time.Now,
 		limit: web.NewLimiter(opts.LoginRate/60, int(opts.LoginRate), "address", "sign-in attempts", nil)}
 	layout, err := template.New("layout.html").Funcs(template.FuncMap{"inc": func(i int) int { return i + 1 },
-		"list": func(xs ...string) []string { return xs },
+		"list":   func(xs ...string) []string { return xs },
 		"mul100": func(x float64) float64 { return 100 * x }}).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
 		return nil, err

@@ -14,7 +14,7 @@ import (
 // journeyReport is the API's report of a journey.
 type journeyReport struct {
 	Entered, Active, Waiting, Completed, Exited, Converted, Control, Sends int64
-	Steps                                                                 map[string]map[string]int64
+	Steps                                                                  map[string]map[string]int64
 }
 
 // journeyRow is a journey in the list.
