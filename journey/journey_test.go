@@ -42,6 +42,12 @@ func (c *clock) Now() time.Time {
 	return c.t
 }
 
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
+
 func (c *clock) Add(d time.Duration) {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
@@ -345,4 +351,94 @@ func equal(a, b map[string][]string) bool {
 		}
 	}
 	return true
+}
+
+// TestQuietHoursCapsExitAndTraits: a send in the person's quiet hours waits until they end;
+// a second email the same day is capped and the person goes on; the exit condition takes a
+// person out while they wait; set_trait writes the trait through the log with the journeys
+// source; the holdout gets no email.
+func TestQuietHoursCapsExitAndTraits(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	ams, _ := time.LoadLocation("Europe/Amsterdam")
+	// 22:30 in Amsterdam, 16:30 in New York.
+	e.clock.Set(time.Date(2026, 12, 7, 22, 30, 0, 0, ams).UTC())
+	j := e.publish(kenner.JourneyDefinition{
+		Name: "nurture", Entry: kenner.JourneyEntry{Event: "Signed Up"}, Timezone: "Europe/Amsterdam",
+		QuietHours: &kenner.QuietHours{Start: "21:00", End: "08:00"}, FrequencyCap: &kenner.FrequencyCap{Day: 1},
+		Exit: `traits.status == "churned"`,
+		Steps: []kenner.JourneyStep{
+			{ID: "one", Type: kenner.StepEmail, Subject: "One", Text: "1", Next: "two"},
+			{ID: "two", Type: kenner.StepEmail, Subject: "Two", Text: "2", Next: "wait"},
+			{ID: "wait", Type: kenner.StepWait, Duration: kenner.Duration(time.Hour), Next: "mark"},
+			{ID: "mark", Type: kenner.StepSetTrait, Trait: "stage", Value: json.RawMessage(`"nurtured"`)},
+		},
+	})
+	e.send(
+		map[string]any{"type": "identify", "userId": "p1", "traits": map[string]any{"email": "p1@example.com"}},
+		map[string]any{"type": "identify", "userId": "p2", "traits": map[string]any{"email": "p2@example.com", "timezone": "America/New_York"}},
+		map[string]any{"type": "identify", "userId": "p3", "traits": map[string]any{"email": "p3@example.com"}},
+		map[string]any{"type": "track", "userId": "p1", "event": "Signed Up"},
+		map[string]any{"type": "track", "userId": "p2", "event": "Signed Up"},
+		map[string]any{"type": "track", "userId": "p3", "event": "Signed Up"},
+	)
+	morning := time.Date(2026, 12, 8, 8, 0, 0, 0, ams).UTC()
+	e.eventually("p1 held by quiet hours", func() bool {
+		en := e.enrollment("p1", j.ID)
+		return en.Step == "one" && en.DueAt.Equal(morning)
+	})
+	e.eventually("p2 past the cap, waiting", func() bool { return e.enrollment("p2", j.ID).Step == "wait" })
+	e.eventually("p3 held", func() bool { return e.enrollment("p3", j.ID).Step == "one" })
+	e.eventually("p2's first email", func() bool { return len(e.smtp.Mails()) == 1 })
+	if got := e.mailsTo(); !equal(got, map[string][]string{"p2@example.com": {"One"}}) {
+		t.Fatalf("mails during p1's quiet hours: %v", got)
+	}
+
+	// p3 churns while waiting: out.
+	e.send(map[string]any{"type": "identify", "userId": "p3", "traits": map[string]any{"status": "churned"}})
+	e.eventually("p3 exits", func() bool { return e.enrollment("p3", j.ID).State == kenner.EnrollmentExited })
+
+	e.clock.Set(morning)
+	e.eventually("p1 past the cap, waiting", func() bool { return e.enrollment("p1", j.ID).Step == "wait" })
+	e.clock.Add(time.Hour)
+	for _, u := range []string{"p1", "p2"} {
+		e.eventually(u+" marked", func() bool {
+			p, err := e.store.Profile(ctx, "ws", kenner.Identifier{Kind: kenner.KindUserID, Value: u})
+			return err == nil && string(p.Traits["stage"].Value) == `"nurtured"` && p.Traits["stage"].SourceID == journey.SourceID
+		})
+	}
+	want := map[string][]string{"p1@example.com": {"One"}, "p2@example.com": {"One"}}
+	if got := e.mailsTo(); !equal(got, want) {
+		t.Errorf("mails %v, want %v", got, want)
+	}
+	stats, _ := e.store.JourneyStats(ctx, "ws", j.ID)
+	for _, c := range []struct {
+		step, metric string
+		want         int64
+	}{{"one", "quiet", 2}, {"one", "sent", 2}, {"two", "capped", 2}, {"", "exited", 1}, {"", "completed", 2}, {"", "active", 0}, {"one", "waiting", 0}, {"mark", "set", 2}} {
+		if got := stats[c.step][c.metric]; got != c.want {
+			t.Errorf("%s %s = %d, want %d (all: %v)", c.step, c.metric, got, c.want, stats)
+		}
+	}
+
+	// A holdout of half: the control group gets no email and is counted.
+	h := e.publish(kenner.JourneyDefinition{Name: "offer", Entry: kenner.JourneyEntry{Event: "Joined"}, Holdout: 0.5,
+		Steps: []kenner.JourneyStep{{ID: "offer", Type: kenner.StepEmail, Subject: "Offer", Text: "!"}}})
+	var msgs []map[string]any
+	for i := range 20 {
+		u := fmt.Sprintf("h%02d", i)
+		msgs = append(msgs, map[string]any{"type": "identify", "userId": u, "traits": map[string]any{"email": u + "@example.com"}},
+			map[string]any{"type": "track", "userId": u, "event": "Joined"})
+	}
+	e.send(msgs...)
+	var hs map[string]map[string]int64
+	e.eventually("everyone through the offer", func() bool {
+		hs, _ = e.store.JourneyStats(ctx, "ws", h.ID)
+		return hs[""]["completed"] == 20
+	})
+	control := hs[""]["control"]
+	if control == 0 || control == 20 || hs["offer"]["held_out"] != control || hs["offer"]["sent"] != 20-control {
+		t.Fatalf("holdout stats %v", hs)
+	}
+	e.eventually("the offers", func() bool { return len(e.smtp.Mails()) == 2+int(20-control) })
 }
