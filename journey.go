@@ -208,6 +208,31 @@ type JourneyBatch interface {
 	// MoveJourney writes a move and reports false, writing nothing, when the enrollment is not
 	// at PrevRev (or already exists, for a new one).
 	MoveJourney(ctx context.Context, workspaceID string, m JourneyMove) (bool, error)
+	// AddJourneyStats adds to counters: the moves of one transaction add theirs up first, so
+	// that a thousand moves write a handful of counter rows, not thousands.
+	AddJourneyStats(ctx context.Context, workspaceID string, stats []JourneyStat) error
+}
+
+// SumJourneyStats adds up counter changes by journey, step and metric, dropping those that
+// net to zero.
+func SumJourneyStats(stats []JourneyStat) []JourneyStat {
+	type key struct{ j, s, m string }
+	sum := map[key]int64{}
+	var order []key
+	for _, st := range stats {
+		k := key{st.JourneyID, st.Step, st.Metric}
+		if _, ok := sum[k]; !ok {
+			order = append(order, k)
+		}
+		sum[k] += st.Delta
+	}
+	out := make([]JourneyStat, 0, len(order))
+	for _, k := range order {
+		if sum[k] != 0 {
+			out = append(out, JourneyStat{JourneyID: k.j, Step: k.s, Metric: k.m, Delta: sum[k]})
+		}
+	}
+	return out
 }
 
 // JourneyStore keeps journeys, their versions, the people in them and their counters.

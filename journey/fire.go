@@ -50,12 +50,9 @@ func (rd *round) fire(ctx context.Context, e kenner.Enrollment) error {
 // longer compiles (a segment it reads was deleted) takes them out with the reason.
 func (rd *round) load(ctx context.Context, e kenner.Enrollment) (*compiled, *mover, error) {
 	c, err := rd.r.version(ctx, e.WorkspaceID, e.JourneyID, e.Version)
-	// The round's state of the person wins over the stored one it started from.
-	es, err2 := rd.personEnrollments(ctx, e.WorkspaceID, e.ProfileID)
-	if err2 != nil {
-		return nil, nil, err2
-	}
-	for _, cur := range es {
+	// The round's state of the person wins over the stored one it started from (a timer
+	// row was just read: the round holds the person only if it moved them already).
+	for _, cur := range rd.enrollments[e.WorkspaceID+"/"+e.ProfileID] {
 		if cur.JourneyID == e.JourneyID && cur.Run == e.Run {
 			if cur.Rev != e.Rev {
 				return nil, nil, nil // moved since it was read: not due any more

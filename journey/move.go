@@ -47,8 +47,21 @@ func (rd *round) write(ctx context.Context, pos kenner.Position) error {
 		return nil
 	}
 	err := rd.r.store.Apply(ctx, pos, func(ctx context.Context, b kenner.Batch) error {
+		// The counters of the moves that apply are written once per workspace, added up.
+		stats := map[string][]kenner.JourneyStat{}
 		for _, m := range rd.moves {
-			if _, err := b.MoveJourney(ctx, m.Enrollment.WorkspaceID, m); err != nil {
+			own := m.Stats
+			m.Stats = nil
+			ok, err := b.MoveJourney(ctx, m.Enrollment.WorkspaceID, m)
+			if err != nil {
+				return err
+			}
+			if ok {
+				stats[m.Enrollment.WorkspaceID] = append(stats[m.Enrollment.WorkspaceID], own...)
+			}
+		}
+		for ws, st := range stats {
+			if err := b.AddJourneyStats(ctx, ws, kenner.SumJourneyStats(st)); err != nil {
 				return err
 			}
 		}
@@ -260,11 +273,17 @@ func (m *mover) email(ctx context.Context, st *step, deferred bool) (string, boo
 		m.path(st.ID, "held_out")
 		return st.Next, false, nil
 	}
-	p, err := m.profile(ctx)
-	if err != nil {
-		return "", false, err
+	fcap := m.c.def.FrequencyCap
+	capped := fcap != nil && (fcap.Day > 0 || fcap.Week > 0)
+	zone := m.c.loc
+	if m.c.quiet != nil || capped {
+		// Only quiet hours and caps need the person's time zone: a plain send reads nothing.
+		p, err := m.profile(ctx)
+		if err != nil {
+			return "", false, err
+		}
+		zone = m.c.zone(p)
 	}
-	zone := m.c.zone(p)
 	local := m.rd.now.In(zone)
 	if q := m.c.quiet; q != nil && !deferred && q.contains(local.Hour()*60+local.Minute()) {
 		m.e.DueAt = nextTimeOfDay(m.rd.now, zone, q.end)
@@ -272,7 +291,7 @@ func (m *mover) email(ctx context.Context, st *step, deferred bool) (string, boo
 		return "", true, nil
 	}
 	day, week := calendar(local)
-	if f := m.c.def.FrequencyCap; f != nil && (f.Day > 0 || f.Week > 0) {
+	if f := fcap; capped {
 		onDay, inWeek, err := m.rd.r.store.JourneySends(ctx, m.e.WorkspaceID, m.e.ProfileID, day, week)
 		if err != nil {
 			return "", false, err

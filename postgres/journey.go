@@ -384,10 +384,7 @@ func (b *batch) MoveJourney(ctx context.Context, ws string, m kenner.JourneyMove
 		pb.Queue(`INSERT INTO journey_path (workspace_id, journey_id, profile_id, run, seq, step, outcome, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 			ON CONFLICT DO NOTHING`, ws, p.JourneyID, p.ProfileID, p.Run, p.Seq, p.Step, p.Outcome, p.At.UTC())
 	}
-	for _, st := range m.Stats {
-		pb.Queue(`INSERT INTO journey_stats (workspace_id, journey_id, step, metric, n) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (workspace_id, journey_id, step, metric) DO UPDATE SET n = journey_stats.n + excluded.n`, ws, st.JourneyID, st.Step, st.Metric, st.Delta)
-	}
+	queueStats(pb, ws, m.Stats)
 	for _, sd := range m.Sends {
 		pb.Queue(`INSERT INTO journey_sends (workspace_id, profile_id, day, week, n) VALUES ($1, $2, $3, $4, 1)
 			ON CONFLICT (workspace_id, profile_id, day) DO UPDATE SET n = journey_sends.n + 1`, ws, sd.ProfileID, sd.Day, sd.Week)
@@ -401,4 +398,24 @@ func (b *batch) MoveJourney(ctx context.Context, ws string, m kenner.JourneyMove
 		return false, err
 	}
 	return true, nil
+}
+
+func queueStats(pb *pgx.Batch, ws string, stats []kenner.JourneyStat) {
+	for _, st := range stats {
+		pb.Queue(`INSERT INTO journey_stats (workspace_id, journey_id, step, metric, n) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (workspace_id, journey_id, step, metric) DO UPDATE SET n = journey_stats.n + excluded.n`, ws, st.JourneyID, st.Step, st.Metric, st.Delta)
+	}
+}
+
+// AddJourneyStats implements kenner.JourneyBatch.
+func (b *batch) AddJourneyStats(ctx context.Context, ws string, stats []kenner.JourneyStat) error {
+	if len(stats) == 0 {
+		return nil
+	}
+	pb := &pgx.Batch{}
+	queueStats(pb, ws, stats)
+	if err := b.tx.SendBatch(ctx, pb).Close(); err != nil {
+		return fmt.Errorf("journey stats: %w", err)
+	}
+	return nil
 }

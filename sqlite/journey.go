@@ -374,11 +374,8 @@ func (b *batch) MoveJourney(ctx context.Context, ws string, m kenner.JourneyMove
 			return false, fmt.Errorf("move journey: %w", err)
 		}
 	}
-	for _, st := range m.Stats {
-		if _, err := b.exec(ctx, `INSERT INTO journey_stats (workspace_id, journey_id, step, metric, n) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (workspace_id, journey_id, step, metric) DO UPDATE SET n = n + excluded.n`, ws, st.JourneyID, st.Step, st.Metric, st.Delta); err != nil {
-			return false, fmt.Errorf("move journey: %w", err)
-		}
+	if err := b.AddJourneyStats(ctx, ws, m.Stats); err != nil {
+		return false, err
 	}
 	for _, sd := range m.Sends {
 		if _, err := b.exec(ctx, `INSERT INTO journey_sends (workspace_id, profile_id, day, week, n) VALUES (?, ?, ?, ?, 1)
@@ -390,4 +387,15 @@ func (b *batch) MoveJourney(ctx context.Context, ws string, m kenner.JourneyMove
 		return false, err
 	}
 	return true, nil
+}
+
+// AddJourneyStats implements kenner.JourneyBatch.
+func (b *batch) AddJourneyStats(ctx context.Context, ws string, stats []kenner.JourneyStat) error {
+	for _, st := range stats {
+		if _, err := b.exec(ctx, `INSERT INTO journey_stats (workspace_id, journey_id, step, metric, n) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (workspace_id, journey_id, step, metric) DO UPDATE SET n = n + excluded.n`, ws, st.JourneyID, st.Step, st.Metric, st.Delta); err != nil {
+			return fmt.Errorf("journey stats: %w", err)
+		}
+	}
+	return nil
 }
