@@ -121,8 +121,14 @@ func (r *Runner) mail(ctx context.Context, c *compiled, st *step, p *kenner.Prof
 	if err != nil {
 		return email.Mail{}, "", kenner.Errorf(kenner.EInvalid, "step %q: %v", st.ID, err)
 	}
-	return email.Mail{From: r.cfg.From, To: to, Subject: out.Subject, Text: out.Text, HTML: out.HTML, ID: key, Date: r.cfg.Now(),
-		Headers: map[string]string{"X-Kenner-Journey": c.id + "/" + st.ID}}, "", nil
+	ml := email.Mail{From: r.cfg.From, To: to, Subject: out.Subject, Text: out.Text, HTML: out.HTML, ID: key, Date: r.cfg.Now(),
+		Headers: map[string]string{"X-Kenner-Journey": c.id + "/" + st.ID}}
+	if u := r.UnsubscribeURL(p.WorkspaceID, p.ID); u != "" {
+		// RFC 8058: mail clients show an unsubscribe button that POSTs to the link.
+		ml.Headers["List-Unsubscribe"] = "<" + u + ">"
+		ml.Headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+	}
+	return ml, "", nil
 }
 
 // Preview renders an email step of a definition for a person, as it would be sent now.
@@ -182,7 +188,7 @@ func (r *Runner) templateData(ctx context.Context, c *compiled, p *kenner.Profil
 		segments = append(segments, id)
 	}
 	data := map[string]any{"id": p.ID, "traits": traits, "computed": c.eng.Computed(p, r.cfg.Now()), "segments": segments,
-		"journey": map[string]any{"id": c.id, "name": c.name}}
+		"journey": map[string]any{"id": c.id, "name": c.name}, "unsubscribe": r.UnsubscribeURL(p.WorkspaceID, p.ID)}
 	for _, id := range p.Identities {
 		if id.Kind == kenner.KindEmail && data["email"] == nil {
 			data["email"] = strings.ToLower(id.Value)

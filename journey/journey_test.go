@@ -411,7 +411,12 @@ func TestQuietHoursCapsExitAndTraits(t *testing.T) {
 	if got := e.mailsTo(); !equal(got, want) {
 		t.Errorf("mails %v, want %v", got, want)
 	}
-	stats, _ := e.store.JourneyStats(ctx, "ws", j.ID)
+	// The trait is appended to the log before the move that set it commits.
+	var stats map[string]map[string]int64
+	e.eventually("both completed", func() bool {
+		stats, _ = e.store.JourneyStats(ctx, "ws", j.ID)
+		return stats[""]["completed"] == 2
+	})
 	for _, c := range []struct {
 		step, metric string
 		want         int64

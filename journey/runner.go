@@ -72,6 +72,10 @@ type Config struct {
 	// mail server to be configured).
 	Mailer Mailer
 	From   *mail.Address
+	// PublicURL is where people reach the server (https://cdp.example.com): emails carry a
+	// one-click unsubscribe link under it. Sign keys the links (auth.Hasher.Hash).
+	PublicURL string
+	Sign      func(purpose, msg string) string
 }
 
 // Runner moves people through the live journeys of every workspace.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"html/template"
 	"net/http"
 	"net/mail"
 	"slices"
@@ -20,6 +21,8 @@ type Journeys interface {
 	Changed()
 	Preview(ctx context.Context, ws string, def kenner.JourneyDefinition, step string, p *kenner.Profile) (email.Rendered, error)
 	TestSend(ctx context.Context, ws string, def kenner.JourneyDefinition, step string, p *kenner.Profile, to *mail.Address) error
+	// Unsubscribe records the "no" of the person an unsubscribe link names.
+	Unsubscribe(ctx context.Context, token string) error
 }
 
 // maxJourneyBody bounds a journey definition: 50 steps with their email templates.
@@ -389,3 +392,48 @@ func (s *Server) personJourneys(ctx context.Context, ws, pid string) ([]personJo
 	slices.SortStableFunc(out, func(a, b personJourney) int { return b.EnteredAt.Compare(a.EnteredAt) })
 	return out, nil
 }
+
+// unsubscribePage answers the link in an email's body: a page with the button that
+// unsubscribes. A GET changes nothing, since mail scanners follow links.
+func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) {
+	t := r.URL.Query().Get("t")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	unsubscribeHTML.Execute(w, map[string]any{"Token": t, "Done": false})
+}
+
+// unsubscribe is the one-click unsubscribe (RFC 8058: mail clients POST
+// "List-Unsubscribe=One-Click" to the List-Unsubscribe link), and the page's button.
+func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
+	if s.deps.Journeys == nil {
+		web.Error(w, r, s.deps.Logger, kenner.Errorf(kenner.ENotFound, "nothing to unsubscribe from here"))
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	r.ParseForm()
+	t := r.URL.Query().Get("t")
+	if t == "" {
+		t = r.PostFormValue("t")
+	}
+	if err := s.deps.Journeys.Unsubscribe(r.Context(), t); err != nil {
+		web.Error(w, r, s.deps.Logger, err)
+		return
+	}
+	if r.PostFormValue("List-Unsubscribe") == "One-Click" {
+		web.JSON(w, http.StatusOK, map[string]any{"unsubscribed": true})
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	unsubscribeHTML.Execute(w, map[string]any{"Done": true})
+}
+
+var unsubscribeHTML = template.Must(template.New("unsubscribe").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Unsubscribe</title>
+<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#1b1f24}button{font:inherit;padding:.5rem 1rem;border-radius:6px;border:0;background:#2f54d1;color:#fff;cursor:pointer}</style>
+</head><body>
+{{if .Done}}<h1>You are unsubscribed</h1><p>You will get no more of these emails.</p>
+{{else}}<h1>Unsubscribe</h1><p>Stop getting these emails?</p>
+<form method="post" action="/v1/unsubscribe"><input type="hidden" name="t" value="{{.Token}}"><button type="submit">Unsubscribe</button></form>{{end}}
+</body></html>`))

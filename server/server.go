@@ -140,6 +140,8 @@ func New(deps Deps) *Server {
 		m.HandleFunc("GET /healthz", s.healthz)
 		m.HandleFunc("GET /readyz", s.readyz)
 		m.HandleFunc("POST /v1/webhooks/{source}", s.receiveWebhook)
+		m.HandleFunc("GET /v1/unsubscribe", s.unsubscribePage)
+		m.HandleFunc("POST /v1/unsubscribe", s.unsubscribe)
 	}
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(deps.Registry, promhttp.HandlerOpts{Registry: deps.Registry}))
 	s.mux.HandleFunc("GET /openapi.json", serveOpenAPI)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"mime"
 	"net/mail"
 	"slices"
@@ -49,7 +50,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestJourneyAPI(t *testing.T) {
 	smtp := smtptest.Start(t, smtptest.Options{})
 	data := t.TempDir()
-	args := []string{"--smtp-url", "smtp://" + smtp.Addr + "?security=none", "--email-from", "Shop <shop@example.com>"}
+	args := []string{"--smtp-url", "smtp://" + smtp.Addr + "?security=none", "--email-from", "Shop <shop@example.com>",
+		"--public-url", "https://cdp.example.com"}
 	s := startServer(t, data, args...)
 	creds := credentialsOf(t, data)
 	api := adminAPI(t, s.url, creds.AdminToken)
@@ -79,12 +81,40 @@ func TestJourneyAPI(t *testing.T) {
 	send(`{"batch":[
 		{"type":"identify","userId":"ann","traits":{"email":"ann@example.com","first_name":"Ann"},"messageId":"i-ann"},
 		{"type":"identify","userId":"ben","traits":{"email":"ben@example.com"},"messageId":"i-ben"},
+		{"type":"identify","userId":"cat","traits":{"email":"cat@example.com"},"messageId":"i-cat"},
 		{"type":"track","userId":"ann","event":"Signed Up","properties":{"plan":"pro"},"messageId":"s-ann"},
+		{"type":"track","userId":"cat","event":"Signed Up","properties":{"plan":"pro"},"messageId":"s-cat"},
 		{"type":"track","userId":"ben","event":"Signed Up","properties":{"plan":"free"},"messageId":"s-ben"}]}`)
-	waitFor(t, "the welcome mail", func() bool { return len(smtp.Mails()) == 1 })
-	if got, want := subjects(t, smtp), map[string][]string{"ann@example.com": {"Welcome, Ann"}}; fmt.Sprint(got) != fmt.Sprint(want) {
+	waitFor(t, "the welcome mails", func() bool { return len(smtp.Mails()) == 2 })
+	if got, want := subjects(t, smtp), map[string][]string{"ann@example.com": {"Welcome, Ann"}, "cat@example.com": {"Welcome, there"}}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("mails %v, want %v", got, want)
 	}
+	// Cat unsubscribes with the one-click link of her email (RFC 8058).
+	var link string
+	for _, m := range smtp.Mails() {
+		msg, _ := mail.ReadMessage(strings.NewReader(string(m.Data)))
+		if m.To[0] == "cat@example.com" {
+			link = strings.Trim(msg.Header.Get("List-Unsubscribe"), "<>")
+			if msg.Header.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" {
+				t.Errorf("List-Unsubscribe-Post: %q", msg.Header.Get("List-Unsubscribe-Post"))
+			}
+		}
+	}
+	if !strings.HasPrefix(link, "https://cdp.example.com/v1/unsubscribe?t=") {
+		t.Fatalf("List-Unsubscribe %q", link)
+	}
+	forged := strings.Replace(link, "https://cdp.example.com", s.url, 1)
+	if resp, err := http.Post(forged[:len(forged)-3]+"abc", "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click")); err != nil || resp.StatusCode != 400 {
+		t.Errorf("a tampered link: %v %v, want 400", resp, err)
+	}
+	resp, err := http.Post(forged, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("one-click unsubscribe: %v %v", resp, err)
+	}
+	waitFor(t, "cat's answer on her profile", func() bool {
+		_, c := api("GET", "/v1/profiles/user_id:cat/consent", "")
+		return strings.Contains(fmt.Sprint(c), "email:map[granted:false")
+	})
 
 	// A kill -9 with Ann waiting for her order; the order arrives while the server is down.
 	s.cmd.Process.Signal(syscall.SIGKILL)
@@ -92,8 +122,9 @@ func TestJourneyAPI(t *testing.T) {
 	s = startServer(t, data, args...)
 	api = adminAPI(t, s.url, creds.AdminToken)
 	send = batchSender(t, s.url, creds.WriteKey)
-	send(`{"batch":[{"type":"track","userId":"ann","event":"Order Completed","messageId":"o-ann"}]}`)
-	waitFor(t, "the thank-you mail", func() bool { return len(smtp.Mails()) == 2 })
+	send(`{"batch":[{"type":"track","userId":"ann","event":"Order Completed","messageId":"o-ann"},
+		{"type":"track","userId":"cat","event":"Order Completed","messageId":"o-cat"}]}`)
+	waitFor(t, "the thank-you mail", func() bool { return len(smtp.Mails()) == 3 })
 	if got, want := subjects(t, smtp)["ann@example.com"], []string{"Welcome, Ann", "Thanks for your order"}; !slices.Equal(got, want) {
 		t.Fatalf("Ann's mails %v, want %v", got, want)
 	}
@@ -101,10 +132,13 @@ func TestJourneyAPI(t *testing.T) {
 	var rep map[string]any
 	waitFor(t, "the report", func() bool {
 		_, rep = api("GET", "/v1/journeys/"+id+"/report", "")
-		return rep["completed"] == 1.0
+		return rep["completed"] == 2.0
 	})
-	if rep["entered"] != 1.0 || rep["waiting"] != 0.0 || rep["sends"] != 2.0 {
-		t.Errorf("report %v: want 1 entered, 0 waiting, 2 sends", rep)
+	if rep["entered"] != 2.0 || rep["waiting"] != 0.0 || rep["sends"] != 4.0 {
+		t.Errorf("report %v: want 2 entered, 0 waiting, 4 sends (one of them skipped: cat unsubscribed)", rep)
+	}
+	if got := subjects(t, smtp)["cat@example.com"]; len(got) != 1 {
+		t.Errorf("cat got %v after unsubscribing", got)
 	}
 	code, pj := api("GET", "/v1/profiles/user_id:ann/journeys", "")
 	if code != 200 {
@@ -130,6 +164,9 @@ func TestJourneyAPI(t *testing.T) {
 		t.Errorf("test send: %d %v", code, out)
 	}
 	waitFor(t, "the test mail", func() bool { return len(subjects(t, smtp)["marketer@example.com"]) == 1 })
+	if resp, err := http.Get(strings.Replace(link, "https://cdp.example.com", s.url, 1)); err != nil || resp.StatusCode != 200 {
+		t.Errorf("the unsubscribe page: %v %v", resp, err)
+	}
 	if code, out := api("DELETE", "/v1/journeys/"+id, ""); code != 409 {
 		t.Errorf("delete of a live journey: %d %v, want 409", code, out)
 	}

@@ -19,6 +19,8 @@ type journeyConfig struct {
 	SMTP     *email.Mailer // nil: no mail server configured
 	From     *mail.Address
 	Timezone *time.Location
+	// PublicURL is where people reach the server, for unsubscribe links.
+	PublicURL string
 }
 
 // loadJourneyConfig reads --smtp-url (smtp://[user:pass@]host[:port] with STARTTLS,
@@ -35,6 +37,12 @@ func loadJourneyConfig(k *koanf.Koanf) (journeyConfig, error) {
 		return c, usageError{fmt.Errorf("journey-timezone: %q is not an IANA time zone (like Europe/Amsterdam)", tz)}
 	}
 	c.Timezone = loc
+	if c.PublicURL = k.String("public-url"); c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return c, usageError{fmt.Errorf("public-url: want the server's address as people reach it, like https://cdp.example.com, not %q", c.PublicURL)}
+		}
+	}
 	raw, from := k.String("smtp-url"), k.String("email-from")
 	if raw == "" {
 		if from != "" {

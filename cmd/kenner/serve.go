@@ -75,6 +75,7 @@ its batch, then closes the store and the log, and exits 0.`,
 	f.String("retention-interval", "1h", "how often the retention job runs")
 	f.String("smtp-url", "", "mail server of journeys' emails: smtp://[user:pass@]host:port (STARTTLS; add ?security=none for a relay on a trusted network) or smtps://host:465")
 	f.String("email-from", "", "sender of journeys' emails, like \"Shop <news@shop.example>\" (with --smtp-url)")
+	f.String("public-url", "", "where people reach this server (https://cdp.example.com): journeys' emails carry one-click unsubscribe links under it")
 	f.String("journey-timezone", "UTC", "time zone of people without a timezone trait, for journeys that name none (IANA name, like Europe/Amsterdam)")
 	f.String("debug-addr", "", "serve Go's pprof profiles at HOST:PORT/debug/pprof/ (off by default; never expose it)")
 	return cmd
@@ -122,6 +123,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	var act *activation.Service
 	runner := journey.New(app.store, sealed, procEngines{&proc}, tracking, journey.Config{
 		Timezone: cfg.Journeys.Timezone, Processor: process.ConsumerName, Mailer: journeyMailer, From: cfg.Journeys.From,
+		PublicURL: cfg.Journeys.PublicURL, Sign: app.creds.Hasher().Hash,
 		Scores: func(ctx context.Context, ws string, p *kenner.Profile) map[string]any { return proc.Scores(ctx, ws, p) },
 		Wake:   func(id string) { act.WakeDestination(id) },
 	}, logger)
