@@ -2,17 +2,15 @@ package email
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
+	"io"
 	"net/mail"
 	"net/textproto"
 	"regexp"
 	"sort"
+	"strings"
 	"time"
+
+	gomail "github.com/emersion/go-message/mail"
 )
 
 // Mail is one email ready to send.
@@ -34,50 +32,51 @@ var idUnsafe = regexp.MustCompile(`[^A-Za-z0-9._-]`)
 // MessageID is the Message-ID header for an id.
 func MessageID(id string) string { return "<" + idUnsafe.ReplaceAllString(id, "-") + "@kenner>" }
 
-// Bytes renders the mail in RFC 5322 form: UTF-8, quoted-printable bodies, and
-// multipart/alternative when it has both a text and an HTML body.
+// Bytes renders the mail in RFC 5322 form with go-message: UTF-8, quoted-printable bodies,
+// and multipart/alternative when it has both a text and an HTML body.
 func (m Mail) Bytes() ([]byte, error) {
-	var b bytes.Buffer
-	h := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
-	h("From", m.From.String())
-	h("To", m.To.String())
+	var h gomail.Header
+	h.SetAddressList("From", []*gomail.Address{m.From})
+	h.SetAddressList("To", []*gomail.Address{m.To})
 	if m.ReplyTo != nil {
-		h("Reply-To", m.ReplyTo.String())
+		h.SetAddressList("Reply-To", []*gomail.Address{m.ReplyTo})
 	}
-	h("Subject", mime.QEncoding.Encode("utf-8", m.Subject))
-	h("Date", m.Date.Format(time.RFC1123Z))
-	h("Message-ID", MessageID(m.ID))
-	h("MIME-Version", "1.0")
+	h.SetSubject(m.Subject)
+	h.SetDate(m.Date)
+	h.SetMessageID(strings.Trim(MessageID(m.ID), "<>"))
 	keys := make([]string, 0, len(m.Headers))
 	for k := range m.Headers {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		h(textproto.CanonicalMIMEHeaderKey(k), mime.QEncoding.Encode("utf-8", m.Headers[k]))
+		h.SetText(textproto.CanonicalMIMEHeaderKey(k), m.Headers[k])
+	}
+	var b bytes.Buffer
+	part := func(typ string) gomail.InlineHeader {
+		var ih gomail.InlineHeader
+		ih.SetContentType(typ, map[string]string{"charset": "utf-8"})
+		ih.Set("Content-Transfer-Encoding", "quoted-printable")
+		return ih
 	}
 	if m.Text != "" && m.HTML != "" {
-		mw := multipart.NewWriter(&b)
-		var rnd [12]byte
-		rand.Read(rnd[:])
-		if err := mw.SetBoundary("kenner-" + hex.EncodeToString(rnd[:])); err != nil {
+		w, err := gomail.CreateInlineWriter(&b, h)
+		if err != nil {
 			return nil, err
 		}
-		h("Content-Type", `multipart/alternative; boundary="`+mw.Boundary()+`"`)
-		b.WriteString("\r\n")
-		for _, part := range []struct{ typ, body string }{{"text/plain", m.Text}, {"text/html", m.HTML}} {
-			w, err := mw.CreatePart(textproto.MIMEHeader{
-				"Content-Type":              {part.typ + "; charset=utf-8"},
-				"Content-Transfer-Encoding": {"quoted-printable"},
-			})
+		for _, p := range []struct{ typ, body string }{{"text/plain", m.Text}, {"text/html", m.HTML}} {
+			pw, err := w.CreatePart(part(p.typ))
 			if err != nil {
 				return nil, err
 			}
-			if err := writeQP(w, part.body); err != nil {
+			if _, err := io.WriteString(pw, p.body); err != nil {
+				return nil, err
+			}
+			if err := pw.Close(); err != nil {
 				return nil, err
 			}
 		}
-		if err := mw.Close(); err != nil {
+		if err := w.Close(); err != nil {
 			return nil, err
 		}
 		return b.Bytes(), nil
@@ -86,19 +85,18 @@ func (m Mail) Bytes() ([]byte, error) {
 	if m.HTML != "" {
 		typ, body = "text/html", m.HTML
 	}
-	h("Content-Type", typ+"; charset=utf-8")
-	h("Content-Transfer-Encoding", "quoted-printable")
-	b.WriteString("\r\n")
-	if err := writeQP(&b, body); err != nil {
+	ih := part(typ)
+	h.SetContentType(typ, map[string]string{"charset": "utf-8"})
+	h.Set("Content-Transfer-Encoding", ih.Get("Content-Transfer-Encoding"))
+	w, err := gomail.CreateSingleInlineWriter(&b, h)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.WriteString(w, body); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
-}
-
-func writeQP(w interface{ Write([]byte) (int, error) }, s string) error {
-	qp := quotedprintable.NewWriter(w)
-	if _, err := qp.Write([]byte(s)); err != nil {
-		return err
-	}
-	return qp.Close()
 }

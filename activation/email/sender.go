@@ -8,11 +8,12 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
-	"net/smtp"
-	"net/textproto"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
 
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/activation"
@@ -210,8 +211,8 @@ func (m *Mailer) Send(ctx context.Context, mails []Mail) []activation.Result {
 		}
 		results[i] = m.sendOne(c, ml)
 		if results[i].Err != nil {
-			var tp *textproto.Error
-			if !errors.As(results[i].Err, &tp) {
+			var se *smtp.SMTPError
+			if !errors.As(results[i].Err, &se) {
 				// The connection is broken: the rest are retried later.
 				for j := i + 1; j < len(mails); j++ {
 					results[j] = activation.Result{Err: fmt.Errorf("not sent: %w", results[i].Err)}
@@ -235,10 +236,10 @@ func (m *Mailer) sendOne(c *smtp.Client, ml Mail) activation.Result {
 	if err != nil {
 		return activation.Result{Err: err, Permanent: true}
 	}
-	if err := c.Mail(ml.From.Address); err != nil {
+	if err := c.Mail(ml.From.Address, nil); err != nil {
 		return smtpResult(err)
 	}
-	if err := c.Rcpt(ml.To.Address); err != nil {
+	if err := c.Rcpt(ml.To.Address, nil); err != nil {
 		return smtpResult(err)
 	}
 	w, err := c.Data()
@@ -254,7 +255,7 @@ func (m *Mailer) sendOne(c *smtp.Client, ml Mail) activation.Result {
 	return activation.Result{Status: 250, Response: "250 accepted for " + ml.To.Address}
 }
 
-// dial connects, greets, secures and logs in.
+// dial connects, greets, secures and logs in, with emersion's go-smtp client.
 func (m *Mailer) dial(ctx context.Context) (*smtp.Client, error) {
 	var conn net.Conn
 	var err error
@@ -270,39 +271,51 @@ func (m *Mailer) dial(ctx context.Context) (*smtp.Client, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
 	}
-	c, err := smtp.NewClient(conn, m.cfg.Host)
-	if err != nil {
-		conn.Close()
-		return nil, err
-	}
-	fail := func(err error) (*smtp.Client, error) {
-		c.Close()
-		return nil, err
-	}
-	if err := c.Hello(m.cfg.HELO); err != nil {
-		return fail(err)
-	}
+	var c *smtp.Client
 	if m.cfg.Security == StartTLS {
-		if ok, _ := c.Extension("STARTTLS"); !ok {
-			return fail(errors.New("the server does not offer STARTTLS (set security to \"tls\", or \"none\" for a trusted relay)"))
+		// go-smtp greets as "localhost" before STARTTLS: the helo setting applies to the
+		// other modes.
+		if c, err = smtp.NewClientStartTLS(conn, m.cfg.tlsConfig()); err != nil {
+			conn.Close()
+			if strings.Contains(err.Error(), "doesn't support STARTTLS") {
+				return nil, errors.New("the server does not offer STARTTLS (set security to \"tls\", or \"none\" for a trusted relay)")
+			}
+			return nil, err
 		}
-		if err := c.StartTLS(m.cfg.tlsConfig()); err != nil {
-			return fail(err)
+	} else {
+		c = smtp.NewClient(conn)
+		if err := c.Hello(m.cfg.HELO); err != nil {
+			c.Close()
+			return nil, err
 		}
 	}
 	if m.cfg.Username != "" {
-		if err := c.Auth(smtp.PlainAuth("", m.cfg.Username, m.cfg.Password, m.cfg.Host)); err != nil {
-			return fail(err)
+		if _, isTLS := c.TLSConnectionState(); !isTLS && !loopback(m.cfg.Host) {
+			c.Close()
+			return nil, errors.New("refusing to send the password over an unencrypted connection (use security starttls or tls)")
+		}
+		if err := c.Auth(sasl.NewPlainClient("", m.cfg.Username, m.cfg.Password)); err != nil {
+			c.Close()
+			return nil, err
 		}
 	}
 	return c, nil
 }
 
+// loopback reports whether host names this machine.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // smtpResult maps an SMTP error: 5xx replies are permanent, 4xx and anything else retried.
 func smtpResult(err error) activation.Result {
-	var tp *textproto.Error
-	if errors.As(err, &tp) {
-		return activation.Result{Status: tp.Code, Err: err, Permanent: tp.Code >= 500, Response: activation.Excerpt([]byte(tp.Error()))}
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		return activation.Result{Status: se.Code, Err: err, Permanent: se.Code >= 500, Response: activation.Excerpt([]byte(se.Error()))}
 	}
 	return activation.Result{Err: err}
 }
