@@ -58,6 +58,12 @@ type FrequencyCap struct {
 	Week int `json:"week,omitempty"`
 }
 
+// EmailTracking says which reactions to a journey's emails are recorded.
+type EmailTracking struct {
+	Opens  bool `json:"opens,omitempty"`
+	Clicks bool `json:"clicks,omitempty"`
+}
+
 // JourneyStep is one step of a journey; which fields apply depends on Type.
 type JourneyStep struct {
 	ID   string `json:"id"`
@@ -101,9 +107,12 @@ type JourneyDefinition struct {
 	Holdout float64 `json:"holdout,omitempty"`
 	// Timezone is the IANA zone of people without a timezone trait (default the server's
 	// --journey-timezone, UTC).
-	Timezone     string        `json:"timezone,omitempty"`
-	QuietHours   *QuietHours   `json:"quiet_hours,omitempty"`
-	FrequencyCap *FrequencyCap `json:"frequency_cap,omitempty"`
+	Timezone string `json:"timezone,omitempty"`
+	// Tracking records opens (a pixel) and clicks (links through Kenner) of the journey's
+	// emails as Email Opened and Email Link Clicked events (needs the server's public URL).
+	Tracking     *EmailTracking `json:"tracking,omitempty"`
+	QuietHours   *QuietHours    `json:"quiet_hours,omitempty"`
+	FrequencyCap *FrequencyCap  `json:"frequency_cap,omitempty"`
 }
 
 // Journey is a workspace's journey: its draft definition, state and published version.

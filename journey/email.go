@@ -123,7 +123,12 @@ func (r *Runner) mail(ctx context.Context, c *compiled, st *step, p *kenner.Prof
 	}
 	ml := email.Mail{From: r.cfg.From, To: to, Subject: out.Subject, Text: out.Text, HTML: out.HTML, ID: key, Date: r.cfg.Now(),
 		Headers: map[string]string{"X-Kenner-Journey": c.id + "/" + st.ID}}
-	if u := r.UnsubscribeURL(p.WorkspaceID, p.ID); u != "" {
+	unsub := r.UnsubscribeURL(p.WorkspaceID, p.ID)
+	if t := c.def.Tracking; t != nil && ml.HTML != "" && r.cfg.PublicURL != "" && r.cfg.Sign != nil {
+		ref := emailRef{Workspace: p.WorkspaceID, Profile: p.ID, Journey: c.id, Step: st.ID, Key: key}
+		ml.HTML = r.track(ml.HTML, ref, unsub, t)
+	}
+	if u := unsub; u != "" {
 		// RFC 8058: mail clients show an unsubscribe button that POSTs to the link.
 		ml.Headers["List-Unsubscribe"] = "<" + u + ">"
 		ml.Headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"

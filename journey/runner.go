@@ -146,6 +146,9 @@ func (r *Runner) Check(ctx context.Context, ws string, def kenner.JourneyDefinit
 	if _, err := r.compile(ctx, ws, "check", 0, def); err != nil {
 		return err
 	}
+	if t := def.Tracking; t != nil && (t.Opens || t.Clicks) && (r.cfg.PublicURL == "" || r.cfg.Sign == nil) {
+		return kenner.Errorf(kenner.EInvalid, "tracking: opens and clicks are recorded through links to this server: start kenner serve with --public-url")
+	}
 	for _, s := range def.Steps {
 		if s.Type == kenner.StepEmail && r.cfg.Mailer == nil {
 			return stepError(s, "no mail server is configured: start kenner serve with --smtp-url and --email-from")

@@ -23,6 +23,10 @@ type Journeys interface {
 	TestSend(ctx context.Context, ws string, def kenner.JourneyDefinition, step string, p *kenner.Profile, to *mail.Address) error
 	// Unsubscribe records the "no" of the person an unsubscribe link names.
 	Unsubscribe(ctx context.Context, token string) error
+	// Opened and Clicked record the reactions tracking links report; Clicked answers where
+	// the link goes.
+	Opened(ctx context.Context, token string) error
+	Clicked(ctx context.Context, token, target string) (string, error)
 }
 
 // maxJourneyBody bounds a journey definition: 50 steps with their email templates.
@@ -437,3 +441,41 @@ var unsubscribeHTML = template.Must(template.New("unsubscribe").Parse(`<!doctype
 {{else}}<h1>Unsubscribe</h1><p>Stop getting these emails?</p>
 <form method="post" action="/v1/unsubscribe"><input type="hidden" name="t" value="{{.Token}}"><button type="submit">Unsubscribe</button></form>{{end}}
 </body></html>`))
+
+// pixel is a transparent 1×1 GIF.
+var pixel = []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+
+// emailOpened is the open-tracking pixel of journeys' emails.
+func (s *Server) emailOpened(w http.ResponseWriter, r *http.Request) {
+	if s.deps.Journeys == nil {
+		web.Error(w, r, s.deps.Logger, kenner.Errorf(kenner.ENotFound, "no email tracking here"))
+		return
+	}
+	if err := s.deps.Journeys.Opened(r.Context(), r.URL.Query().Get("t")); err != nil {
+		web.Error(w, r, s.deps.Logger, err)
+		return
+	}
+	w.Header().Set("Content-Type", "image/gif")
+	w.Header().Set("Cache-Control", "no-store, private")
+	w.Write(pixel)
+}
+
+// emailClicked records a click on a tracked link of a journey's email and sends the reader
+// on to the link; a link whose signature does not match its target goes nowhere.
+func (s *Server) emailClicked(w http.ResponseWriter, r *http.Request) {
+	if s.deps.Journeys == nil {
+		web.Error(w, r, s.deps.Logger, kenner.Errorf(kenner.ENotFound, "no email tracking here"))
+		return
+	}
+	target, err := s.deps.Journeys.Clicked(r.Context(), r.URL.Query().Get("t"), r.URL.Query().Get("u"))
+	if target == "" {
+		web.Error(w, r, s.deps.Logger, err)
+		return
+	}
+	if err != nil {
+		// Recording failed (the log is down): the reader still gets where they were going.
+		s.deps.Logger.Warn("email click not recorded", "err", err)
+	}
+	w.Header().Set("Cache-Control", "no-store, private")
+	http.Redirect(w, r, target, http.StatusFound)
+}

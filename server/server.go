@@ -142,6 +142,8 @@ func New(deps Deps) *Server {
 		m.HandleFunc("POST /v1/webhooks/{source}", s.receiveWebhook)
 		m.HandleFunc("GET /v1/unsubscribe", s.unsubscribePage)
 		m.HandleFunc("POST /v1/unsubscribe", s.unsubscribe)
+		m.HandleFunc("GET /v1/email/open", s.emailOpened)
+		m.HandleFunc("GET /v1/email/click", s.emailClicked)
 	}
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(deps.Registry, promhttp.HandlerOpts{Registry: deps.Registry}))
 	s.mux.HandleFunc("GET /openapi.json", serveOpenAPI)

@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
-	"net/http"
+	"io"
 	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net/http"
 	"net/mail"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -68,8 +73,8 @@ func TestJourneyAPI(t *testing.T) {
 	if code, out := api("POST", "/v1/journeys/"+id+"/publish", ""); code != 400 || !strings.Contains(fmt.Sprint(out), `step "hello" (email): subject`) {
 		t.Fatalf("publish of a broken template: %d %v, want 400 naming step hello", code, out)
 	}
-	good := `{"name":"welcome","entry":{"event":"Signed Up","filter":"e.properties.plan == \"pro\""},"steps":[
-		{"id":"hello","type":"email","subject":"Welcome, {{ .traits.first_name | default \"there\" }}","html":"<p>Hi {{ .traits.first_name }}</p>","text":"Hi","next":"watch"},
+	good := `{"name":"welcome","entry":{"event":"Signed Up","filter":"e.properties.plan == \"pro\""},"tracking":{"opens":true,"clicks":true},"steps":[
+		{"id":"hello","type":"email","subject":"Welcome, {{ .traits.first_name | default \"there\" }}","html":"<p>Hi {{ .traits.first_name }}, see <a href=\"https://shop.example.com/new?a=1&amp;b=2\">what is new</a>.</p>","text":"Hi","next":"watch"},
 		{"id":"watch","type":"wait_event","event":"Order Completed","timeout":"72h","then":"thanks"},
 		{"id":"thanks","type":"email","subject":"Thanks for your order","text":"Thank you."}]}`
 	if code, out := api("PUT", "/v1/journeys/"+id, good); code != 200 {
@@ -89,6 +94,36 @@ func TestJourneyAPI(t *testing.T) {
 	if got, want := subjects(t, smtp), map[string][]string{"ann@example.com": {"Welcome, Ann"}, "cat@example.com": {"Welcome, there"}}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("mails %v, want %v", got, want)
 	}
+	// Ann opens her email and clicks its link: both are recorded on her profile, and the
+	// click goes where the link went.
+	var html string
+	for _, m := range smtp.Mails() {
+		if m.To[0] == "ann@example.com" {
+			html = htmlPart(t, m.Data)
+		}
+	}
+	open := regexp.MustCompile(`src="https://cdp\.example\.com(/v1/email/open\?[^"]+)"`).FindStringSubmatch(html)
+	click := regexp.MustCompile(`href="https://cdp\.example\.com(/v1/email/click\?[^"]+)"`).FindStringSubmatch(html)
+	if open == nil || click == nil {
+		t.Fatalf("ann's email is not tracked:\n%s", html)
+	}
+	if resp, err := http.Get(s.url + strings.ReplaceAll(open[1], "&amp;", "&")); err != nil || resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/gif" {
+		t.Errorf("the pixel: %v %v", resp, err)
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(s.url + strings.ReplaceAll(click[1], "&amp;", "&"))
+	if err != nil || resp.StatusCode != 302 || resp.Header.Get("Location") != "https://shop.example.com/new?a=1&b=2" {
+		t.Fatalf("the click: %v %v", resp, err)
+	}
+	if resp, err := noFollow.Get(s.url + strings.Replace(strings.ReplaceAll(click[1], "&amp;", "&"), "shop.example.com", "evil.example.com", 1)); err != nil || resp.StatusCode != 400 {
+		t.Errorf("a click link to another target: %v %v, want 400", resp, err)
+	}
+	waitFor(t, "ann's open and click on her timeline", func() bool {
+		_, evs := api("GET", "/v1/profiles/user_id:ann/events?type=track", "")
+		got := fmt.Sprint(evs)
+		return strings.Contains(got, "Email Opened") && strings.Contains(got, "Email Link Clicked")
+	})
+
 	// Cat unsubscribes with the one-click link of her email (RFC 8058).
 	var link string
 	for _, m := range smtp.Mails() {
@@ -107,7 +142,7 @@ func TestJourneyAPI(t *testing.T) {
 	if resp, err := http.Post(forged[:len(forged)-3]+"abc", "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click")); err != nil || resp.StatusCode != 400 {
 		t.Errorf("a tampered link: %v %v, want 400", resp, err)
 	}
-	resp, err := http.Post(forged, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+	resp, err = http.Post(forged, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("one-click unsubscribe: %v %v", resp, err)
 	}
@@ -172,5 +207,30 @@ func TestJourneyAPI(t *testing.T) {
 	}
 	if code, out := api("POST", "/v1/journeys/"+id+"/archive", ""); code != 200 {
 		t.Errorf("archive: %d %v", code, out)
+	}
+}
+
+// htmlPart is the HTML body of a mail, decoded.
+func htmlPart(t *testing.T, data []byte) string {
+	t.Helper()
+	msg, err := mail.ReadMessage(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ, params, _ := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if !strings.HasPrefix(typ, "multipart/") {
+		b, _ := io.ReadAll(quotedprintable.NewReader(msg.Body))
+		return string(b)
+	}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	for {
+		p, err := mr.NextRawPart()
+		if err != nil {
+			return ""
+		}
+		if strings.HasPrefix(p.Header.Get("Content-Type"), "text/html") {
+			b, _ := io.ReadAll(quotedprintable.NewReader(p))
+			return string(b)
+		}
 	}
 }
