@@ -447,3 +447,41 @@ func TestQuietHoursCapsExitAndTraits(t *testing.T) {
 	}
 	e.eventually("the offers", func() bool { return len(e.smtp.Mails()) == 2+int(20-control) })
 }
+
+// TestVersions: people in flight stay on the version they entered; new entrants take the
+// published one.
+func TestVersions(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	def := kenner.JourneyDefinition{Name: "versions", Entry: kenner.JourneyEntry{Event: "Joined"},
+		Steps: []kenner.JourneyStep{
+			{ID: "wait", Type: kenner.StepWait, Duration: kenner.Duration(time.Hour), Next: "mail"},
+			{ID: "mail", Type: kenner.StepEmail, Subject: "Version one", Text: "1"},
+		}}
+	j := e.publish(def)
+	e.send(map[string]any{"type": "identify", "userId": "old", "traits": map[string]any{"email": "old@example.com"}},
+		map[string]any{"type": "track", "userId": "old", "event": "Joined"})
+	e.eventually("old waits", func() bool { return e.enrollment("old", j.ID).Step == "wait" })
+	def.Steps[1].Subject = "Version two"
+	got, _ := e.store.Journey(ctx, "ws", j.ID)
+	got.JourneyDefinition = def
+	if err := e.store.UpdateJourney(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.PublishJourney(ctx, "ws", j.ID, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.runner.Changed()
+	e.send(map[string]any{"type": "identify", "userId": "new", "traits": map[string]any{"email": "new@example.com"}},
+		map[string]any{"type": "track", "userId": "new", "event": "Joined"})
+	e.eventually("new waits", func() bool { return e.enrollment("new", j.ID).Version == 2 })
+	if v := e.enrollment("old", j.ID).Version; v != 1 {
+		t.Fatalf("old moved to version %d", v)
+	}
+	e.clock.Add(time.Hour)
+	e.eventually("both mails", func() bool { return len(e.smtp.Mails()) == 2 })
+	want := map[string][]string{"old@example.com": {"Version one"}, "new@example.com": {"Version two"}}
+	if got := e.mailsTo(); !equal(got, want) {
+		t.Errorf("mails %v, want %v", got, want)
+	}
+}

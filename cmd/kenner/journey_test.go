@@ -234,3 +234,44 @@ func htmlPart(t *testing.T, data []byte) string {
 		}
 	}
 }
+
+// TestJourneyKillAfterEnqueue: a journey email is queued while the mail server answers
+// "try later"; the server is killed (-9) with the email still pending, and after the restart
+// the person gets it exactly once.
+func TestJourneyKillAfterEnqueue(t *testing.T) {
+	smtp := smtptest.Start(t, smtptest.Options{})
+	smtp.Fail("dan@example.com", 451, 451)
+	data := t.TempDir()
+	args := []string{"--smtp-url", "smtp://" + smtp.Addr + "?security=none", "--email-from", "Shop <shop@example.com>"}
+	s := startServer(t, data, args...)
+	creds := credentialsOf(t, data)
+	api := adminAPI(t, s.url, creds.AdminToken)
+	send := batchSender(t, s.url, creds.WriteKey)
+	code, j := api("POST", "/v1/journeys", `{"name":"receipt","entry":{"event":"Order Completed"},"steps":[
+		{"id":"receipt","type":"email","subject":"Your receipt","text":"Thank you."}]}`)
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, j)
+	}
+	id := j["id"].(string)
+	if code, out := api("POST", "/v1/journeys/"+id+"/publish", ""); code != 200 {
+		t.Fatalf("publish: %d %v", code, out)
+	}
+	send(`{"batch":[{"type":"identify","userId":"dan","traits":{"email":"dan@example.com"},"messageId":"i-dan"},
+		{"type":"track","userId":"dan","event":"Order Completed","messageId":"o-dan"}]}`)
+	waitFor(t, "the receipt queued", func() bool {
+		_, rep := api("GET", "/v1/journeys/"+id+"/report", "")
+		return rep["sends"] == 1.0
+	})
+	s.cmd.Process.Signal(syscall.SIGKILL)
+	s.cmd.Wait()
+	if n := len(smtp.Mails()); n != 0 {
+		t.Fatalf("%d mails before the restart; the server was to refuse the first attempts", n)
+	}
+	startServer(t, data, args...)
+	waitFor(t, "the receipt", func() bool { return len(smtp.Mails()) == 1 })
+	// Nothing more arrives: the delivery is done, the journey has nothing left to send.
+	time.Sleep(3 * time.Second)
+	if got := subjects(t, smtp)["dan@example.com"]; len(got) != 1 {
+		t.Errorf("dan got %v", got)
+	}
+}
