@@ -274,6 +274,9 @@ func (m *mover) email(ctx context.Context, st *step, deferred bool) (string, boo
 		return st.Next, false, nil
 	}
 	fcap := m.c.def.FrequencyCap
+	if fcap == nil {
+		fcap = m.rd.r.cfg.Cap
+	}
 	capped := fcap != nil && (fcap.Day > 0 || fcap.Week > 0)
 	zone := m.c.loc
 	if m.c.quiet != nil || capped {

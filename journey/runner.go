@@ -76,6 +76,8 @@ type Config struct {
 	// one-click unsubscribe link under it. Sign keys the links (auth.Hasher.Hash).
 	PublicURL string
 	Sign      func(purpose, msg string) string
+	// Cap is the frequency cap of journeys that set none (nil: none).
+	Cap *kenner.FrequencyCap
 }
 
 // Runner moves people through the live journeys of every workspace.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/knadh/koanf/v2"
 
+	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/activation/email"
 	"github.com/kenner-cdp/kenner/egress"
 )
@@ -21,6 +22,8 @@ type journeyConfig struct {
 	Timezone *time.Location
 	// PublicURL is where people reach the server, for unsubscribe links.
 	PublicURL string
+	// Cap is the frequency cap of journeys that set none.
+	Cap *kenner.FrequencyCap
 }
 
 // loadJourneyConfig reads --smtp-url (smtp://[user:pass@]host[:port] with STARTTLS,
@@ -37,6 +40,11 @@ func loadJourneyConfig(k *koanf.Koanf) (journeyConfig, error) {
 		return c, usageError{fmt.Errorf("journey-timezone: %q is not an IANA time zone (like Europe/Amsterdam)", tz)}
 	}
 	c.Timezone = loc
+	if day, week := k.Int("email-cap-day"), k.Int("email-cap-week"); day > 0 || week > 0 {
+		c.Cap = &kenner.FrequencyCap{Day: day, Week: week}
+	} else if day < 0 || week < 0 {
+		return c, usageError{fmt.Errorf("email-cap-day and email-cap-week: want a number of emails, 0 for no cap")}
+	}
 	if c.PublicURL = k.String("public-url"); c.PublicURL != "" {
 		u, err := url.Parse(c.PublicURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {

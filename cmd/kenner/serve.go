@@ -76,6 +76,8 @@ its batch, then closes the store and the log, and exits 0.`,
 	f.String("smtp-url", "", "mail server of journeys' emails: smtp://[user:pass@]host:port (STARTTLS; add ?security=none for a relay on a trusted network) or smtps://host:465")
 	f.String("email-from", "", "sender of journeys' emails, like \"Shop <news@shop.example>\" (with --smtp-url)")
 	f.String("public-url", "", "where people reach this server (https://cdp.example.com): journeys' emails carry one-click unsubscribe links under it")
+	f.Int("email-cap-day", 0, "most journey emails one person gets per calendar day of their time zone, in journeys without their own frequency_cap (0: no cap)")
+	f.Int("email-cap-week", 0, "most journey emails one person gets per ISO week of their time zone, in journeys without their own frequency_cap (0: no cap)")
 	f.String("journey-timezone", "UTC", "time zone of people without a timezone trait, for journeys that name none (IANA name, like Europe/Amsterdam)")
 	f.String("debug-addr", "", "serve Go's pprof profiles at HOST:PORT/debug/pprof/ (off by default; never expose it)")
 	return cmd
@@ -123,7 +125,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	var act *activation.Service
 	runner := journey.New(app.store, sealed, procEngines{&proc}, tracking, journey.Config{
 		Timezone: cfg.Journeys.Timezone, Processor: process.ConsumerName, Mailer: journeyMailer, From: cfg.Journeys.From,
-		PublicURL: cfg.Journeys.PublicURL, Sign: app.creds.Hasher().Hash,
+		PublicURL: cfg.Journeys.PublicURL, Sign: app.creds.Hasher().Hash, Cap: cfg.Journeys.Cap,
 		Scores: func(ctx context.Context, ws string, p *kenner.Profile) map[string]any { return proc.Scores(ctx, ws, p) },
 		Wake:   func(id string) { act.WakeDestination(id) },
 	}, logger)
