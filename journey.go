@@ -38,9 +38,22 @@ const (
 // segment too: lead:<model id>:<stage>), or the people doing Event (with an optional CEL
 // Filter over the event e).
 type JourneyEntry struct {
-	Segment string `json:"segment,omitempty"`
-	Event   string `json:"event,omitempty"`
-	Filter  string `json:"filter,omitempty"`
+	Segment string     `json:"segment,omitempty"`
+	Event   string     `json:"event,omitempty"`
+	Filter  string     `json:"filter,omitempty"`
+	Date    *DateEntry `json:"date,omitempty"`
+}
+
+// DateEntry takes people in on a date their profile holds: Before (or After) the date in the
+// Trait (YYYY-MM-DD or RFC 3339), at Time of day in their time zone ("09:00" by default for a
+// date without a time). A renewal reminder 3 days ahead: {"trait": "renewal_date", "before":
+// "3d"}. Everyone whose date is ahead is scheduled when the journey is published, and again
+// whenever the trait changes.
+type DateEntry struct {
+	Trait  string   `json:"trait"`
+	Before Duration `json:"before,omitempty"`
+	After  Duration `json:"after,omitempty"`
+	Time   string   `json:"time,omitempty"`
 }
 
 // QuietHours are the hours of the person's day when no message is sent: a send falling in

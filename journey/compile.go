@@ -33,6 +33,9 @@ type compiled struct {
 	// goals are the goal steps by event name: doing the event anywhere jumps there.
 	goals map[string]string
 	zones sync.Map // time zones of people, by name
+	// dateAt is a date entry's time of day (minutes after midnight).
+	dateAt    int
+	published time.Time
 }
 
 type step struct {
@@ -95,9 +98,34 @@ func compile(ws, id string, version int, def kenner.JourneyDefinition, eng *segm
 	if strings.TrimSpace(def.Name) == "" {
 		return nil, invalid("name is required")
 	}
+	kinds := 0
+	for _, set := range []bool{def.Entry.Segment != "", def.Entry.Event != "", def.Entry.Date != nil} {
+		if set {
+			kinds++
+		}
+	}
 	switch {
-	case def.Entry.Segment != "" && def.Entry.Event != "":
-		return nil, invalid("entry: either a segment or an event, not both")
+	case kinds > 1:
+		return nil, invalid("entry: one of a segment, an event or a date")
+	case def.Entry.Date != nil:
+		d := def.Entry.Date
+		if err := segment.ValidName(d.Trait); err != nil || d.Trait == "" {
+			return nil, invalid("entry.date.trait must be a trait name, not %q", d.Trait)
+		}
+		if d.Before > 0 && d.After > 0 {
+			return nil, invalid("entry.date: before or after, not both")
+		}
+		c.dateAt = 9 * 60
+		if d.Time != "" {
+			m, err := parseClock(d.Time)
+			if err != nil {
+				return nil, invalid("entry.date.time: %v", err)
+			}
+			c.dateAt = m
+		}
+		if def.Entry.Filter != "" {
+			return nil, invalid("entry.filter applies to an event entry only")
+		}
 	case def.Entry.Segment != "":
 		if _, ok := eng.Segment(def.Entry.Segment); !ok && !kenner.IsLeadStageSegment(def.Entry.Segment) {
 			return nil, invalid("entry.segment: no segment %q", def.Entry.Segment)
@@ -114,7 +142,7 @@ func compile(ws, id string, version int, def kenner.JourneyDefinition, eng *segm
 			c.filter = f
 		}
 	default:
-		return nil, invalid("entry needs a segment (\"segment\": \"<id>\") or an event (\"event\": \"<name>\")")
+		return nil, invalid("entry needs a segment (\"segment\": \"<id>\"), an event (\"event\": \"<name>\") or a date (\"date\": {\"trait\": \"renewal_date\", \"before\": \"3d\"})")
 	}
 	var err error
 	if c.reentry, err = ParseReentry(def.Reentry); err != nil {

@@ -67,13 +67,13 @@ func (rd *round) enter(ctx context.Context, c *compiled, pid string) error {
 
 // onEvent handles an event of a person: a wait for it ends, a goal it names is reached,
 // and journeys entered by it take the person in.
-func (rd *round) onEvent(ctx context.Context, w *wsLive, ws, pid, name string, doc map[string]any) error {
+func (rd *round) onEvent(ctx context.Context, w *wsLive, ws, pid, name string, received time.Time, doc map[string]any) error {
 	es, err := rd.personEnrollments(ctx, ws, pid)
 	if err != nil {
 		return err
 	}
 	for _, e := range append([]kenner.Enrollment(nil), es...) {
-		if e.State != kenner.EnrollmentActive || w.journeys[e.JourneyID] == nil || w.journeys[e.JourneyID].Status != kenner.JourneyLive {
+		if e.State != kenner.EnrollmentActive || e.Step == "" || w.journeys[e.JourneyID] == nil || w.journeys[e.JourneyID].Status != kenner.JourneyLive {
 			continue
 		}
 		c, m, err := rd.load(ctx, e)
@@ -110,6 +110,9 @@ func (rd *round) onEvent(ctx context.Context, w *wsLive, ws, pid, name string, d
 		if c.filter != nil && !c.filter.Match(doc) {
 			continue
 		}
+		if received.Before(c.published) {
+			continue // from before the journey was published (read late, after a pause or a restart)
+		}
 		if err := rd.enter(ctx, c, pid); err != nil {
 			return err
 		}
@@ -128,6 +131,15 @@ func (rd *round) onChange(ctx context.Context, w *wsLive, c kenner.Change) error
 			}
 		}
 	}
+	if c.Type == kenner.ChangeProfileUpdated {
+		for _, j := range w.byDate {
+			if dateTrait(c, j.def.Entry.Date.Trait) {
+				if err := rd.schedule(ctx, j, c.ProfileID); err != nil {
+					return err
+				}
+			}
+		}
+	}
 	if !w.exits || c.Type == kenner.ChangeProfileDeleted {
 		return nil
 	}
@@ -136,7 +148,7 @@ func (rd *round) onChange(ctx context.Context, w *wsLive, c kenner.Change) error
 		return err
 	}
 	for _, e := range append([]kenner.Enrollment(nil), es...) {
-		if e.State != kenner.EnrollmentActive || w.journeys[e.JourneyID] == nil || w.journeys[e.JourneyID].Status != kenner.JourneyLive {
+		if e.State != kenner.EnrollmentActive || e.Step == "" || w.journeys[e.JourneyID] == nil || w.journeys[e.JourneyID].Status != kenner.JourneyLive {
 			continue
 		}
 		_, m, err := rd.load(ctx, e)
@@ -207,10 +219,11 @@ func (r *Runner) runChanges(ctx context.Context) error {
 // eventHead is what the events consumer reads of every event before it knows whether a
 // journey cares.
 type eventHead struct {
-	Type        string `json:"type"`
-	Event       string `json:"event"`
-	UserID      string `json:"userId"`
-	AnonymousID string `json:"anonymousId"`
+	Type        string    `json:"type"`
+	Event       string    `json:"event"`
+	UserID      string    `json:"userId"`
+	AnonymousID string    `json:"anonymousId"`
+	ReceivedAt  time.Time `json:"receivedAt"`
 }
 
 // eventName is the name journeys know an event by: a track call's event name, "$page",
@@ -295,7 +308,7 @@ func (r *Runner) runEvents(ctx context.Context, part int) error {
 				if len(w.byEvent[name]) > 0 {
 					json.Unmarshal(raw, &doc)
 				}
-				if err := rd.onEvent(ctx, w, rec.WorkspaceID, pid, name, doc); err != nil {
+				if err := rd.onEvent(ctx, w, rec.WorkspaceID, pid, name, h.ReceivedAt, doc); err != nil {
 					return err
 				}
 			}

@@ -17,6 +17,9 @@ func (rd *round) fire(ctx context.Context, e kenner.Enrollment) error {
 		return err
 	}
 	e = m.e // as this round left the person
+	if e.Step == "" {
+		return rd.finish(m, e, rd.enterScheduled(ctx, m))
+	}
 	if exited, err := m.checkExit(ctx); err != nil || exited {
 		return rd.finish(m, e, err)
 	}
@@ -69,7 +72,7 @@ func (rd *round) load(ctx context.Context, e kenner.Enrollment) (*compiled, *mov
 		m.done()
 		return nil, nil, nil
 	}
-	if c.steps[e.Step] == nil {
+	if c.steps[e.Step] == nil && !(e.Step == "" && c.def.Entry.Date != nil) {
 		m := rd.mover(c, e, e.Rev)
 		m.exit(fmt.Sprintf("stopped: version %d has no step %q", e.Version, e.Step))
 		m.done()

@@ -212,7 +212,8 @@ func (e *env) publish(def kenner.JourneyDefinition) *kenner.Journey {
 	if err := e.store.CreateJourney(ctx, j); err != nil {
 		e.t.Fatal(err)
 	}
-	j, err := e.store.PublishJourney(ctx, "ws", j.ID, e.clock.Now())
+	// Published at the real time: events are received at it (the test clock runs ahead).
+	j, err := e.store.PublishJourney(ctx, "ws", j.ID, time.Now())
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -468,7 +469,7 @@ func TestVersions(t *testing.T) {
 	if err := e.store.UpdateJourney(ctx, got); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.store.PublishJourney(ctx, "ws", j.ID, e.clock.Now()); err != nil {
+	if _, err := e.store.PublishJourney(ctx, "ws", j.ID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	e.runner.Changed()
@@ -483,5 +484,58 @@ func TestVersions(t *testing.T) {
 	want := map[string][]string{"old@example.com": {"Version one"}, "new@example.com": {"Version two"}}
 	if got := e.mailsTo(); !equal(got, want) {
 		t.Errorf("mails %v, want %v", got, want)
+	}
+}
+
+// TestDateEntry: a renewal reminder 3 days before each person's renewal date: people whose
+// date is ahead are scheduled when the journey is published and whenever their date
+// changes; a date just passed (within a day) enters at once; older dates never enter.
+func TestDateEntry(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	e.clock.Set(time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC))
+	person := func(u, date string) map[string]any {
+		return map[string]any{"type": "identify", "userId": u, "traits": map[string]any{"email": u + "@example.com", "renewal_date": date}}
+	}
+	e.send(person("a", "2026-12-20"), person("b", "2026-12-01"))
+	e.profileID("a")
+	e.profileID("b")
+	if err := e.proc.Caught(ctx); err != nil {
+		t.Fatal(err)
+	}
+	j := e.publish(kenner.JourneyDefinition{Name: "renewal",
+		Entry: kenner.JourneyEntry{Date: &kenner.DateEntry{Trait: "renewal_date", Before: kenner.Duration(72 * time.Hour)}},
+		Steps: []kenner.JourneyStep{{ID: "remind", Type: kenner.StepEmail, Subject: "Your renewal is coming", Text: "Renew now."}}})
+	e.eventually("a scheduled by the backfill", func() bool {
+		en := e.enrollment("a", j.ID)
+		return en.Step == "" && en.DueAt.Equal(time.Date(2026, 12, 17, 9, 0, 0, 0, time.UTC))
+	})
+	e.send(person("c", "2026-12-09"), person("d", "2026-12-10"), person("a", "2026-12-25"))
+	e.eventually("d enters at once", func() bool { return e.enrollment("d", j.ID).State == kenner.EnrollmentCompleted })
+	e.eventually("a rescheduled", func() bool {
+		return e.enrollment("a", j.ID).DueAt.Equal(time.Date(2026, 12, 22, 9, 0, 0, 0, time.UTC))
+	})
+	e.clock.Set(time.Date(2026, 12, 17, 10, 0, 0, 0, time.UTC))
+	e.eventually("d's reminder", func() bool { return len(e.smtp.Mails()) == 1 })
+	if _, err := e.runner.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if en := e.enrollment("a", j.ID); en.Step != "" {
+		t.Fatalf("a entered on the old date: %+v", en)
+	}
+	e.clock.Set(time.Date(2026, 12, 22, 9, 0, 0, 0, time.UTC))
+	e.eventually("a's reminder", func() bool { return len(e.smtp.Mails()) == 2 })
+	want := map[string][]string{"a@example.com": {"Your renewal is coming"}, "d@example.com": {"Your renewal is coming"}}
+	if got := e.mailsTo(); !equal(got, want) {
+		t.Errorf("mails %v, want %v", got, want)
+	}
+	for _, u := range []string{"b", "c"} {
+		if en := e.enrollment(u, j.ID); en.Run != 0 {
+			t.Errorf("%s, whose date passed long ago, is in the journey: %+v", u, en)
+		}
+	}
+	stats, _ := e.store.JourneyStats(ctx, "ws", j.ID)
+	if stats[""]["entered"] != 2 || stats[""]["scheduled"] != 0 || stats[""]["completed"] != 2 {
+		t.Errorf("stats %v", stats)
 	}
 }

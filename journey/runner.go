@@ -89,10 +89,11 @@ type Runner struct {
 	cfg     Config
 	logger  *slog.Logger
 
-	mu       sync.Mutex
-	versions map[string]*compiled // ws/id/version
-	live     atomic.Pointer[liveSet]
-	wake     chan struct{}
+	mu        sync.Mutex
+	versions  map[string]*compiled // ws/id/version
+	backfills map[string]string    // date journeys' versions: the last profile scheduled
+	live      atomic.Pointer[liveSet]
+	wake      chan struct{}
 }
 
 // New returns a Runner.
@@ -113,7 +114,7 @@ func New(store kenner.Store, log kenner.Log, engines Engines, ingest Accepter, c
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Runner{store: store, log: log, engines: engines, ingest: ingest, cfg: cfg, logger: logger,
-		versions: map[string]*compiled{}, wake: make(chan struct{}, 1)}
+		versions: map[string]*compiled{}, backfills: map[string]string{}, wake: make(chan struct{}, 1)}
 }
 
 // Run moves people until ctx is done: timers, the changes stream (segment entries, exits)
@@ -195,6 +196,7 @@ func (r *Runner) version(ctx context.Context, ws, id string, v int) (*compiled, 
 	if c, err = r.compile(ctx, ws, id, v, jv.Definition); err != nil {
 		return nil, err
 	}
+	c.published = jv.PublishedAt
 	r.mu.Lock()
 	r.versions[key] = c
 	r.mu.Unlock()
@@ -212,6 +214,7 @@ type wsLive struct {
 	journeys  map[string]*kenner.Journey
 	bySegment map[string][]*compiled
 	byEvent   map[string][]*compiled
+	byDate    []*compiled     // journeys entered on a date in a trait
 	events    map[string]bool // events a wait, a goal or an entry reacts to
 	exits     bool            // some journey in flight has an exit condition
 }
@@ -258,9 +261,12 @@ func (r *Runner) liveJourneys(ctx context.Context) (*liveSet, error) {
 			if v != j.Version || j.Status != kenner.JourneyLive {
 				continue
 			}
-			if c.def.Entry.Segment != "" {
+			switch {
+			case c.def.Entry.Segment != "":
 				w.bySegment[c.def.Entry.Segment] = append(w.bySegment[c.def.Entry.Segment], c)
-			} else {
+			case c.def.Entry.Date != nil:
+				w.byDate = append(w.byDate, c)
+			default:
 				w.byEvent[c.def.Entry.Event] = append(w.byEvent[c.def.Entry.Event], c)
 				w.events[c.def.Entry.Event] = true
 			}
@@ -275,6 +281,9 @@ func (r *Runner) runTimers(ctx context.Context) error {
 	for {
 		n, err := r.Tick(ctx)
 		if err != nil {
+			return err
+		}
+		if err := r.backfill(ctx); err != nil {
 			return err
 		}
 		if n >= r.cfg.Batch {

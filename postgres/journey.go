@@ -128,7 +128,7 @@ func (s *Store) ArchiveJourney(ctx context.Context, ws, id string, at time.Time)
 			return fmt.Errorf("archive journey: %w", err)
 		}
 		n = tag.RowsAffected()
-		if _, err := tx.Exec(ctx, `UPDATE journey_stats SET n = 0 WHERE workspace_id = $1 AND journey_id = $2 AND metric IN ('waiting', 'active')`, ws, id); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE journey_stats SET n = 0 WHERE workspace_id = $1 AND journey_id = $2 AND metric IN ('waiting', 'active', 'scheduled')`, ws, id); err != nil {
 			return fmt.Errorf("archive journey: %w", err)
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO journey_stats (workspace_id, journey_id, step, metric, n) VALUES ($1, $2, '', 'exited', $3)

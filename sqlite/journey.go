@@ -130,7 +130,7 @@ func (s *Store) ArchiveJourney(ctx context.Context, ws, id string, at time.Time)
 		}
 		n, _ = res.RowsAffected()
 		// Nobody waits any more, and everyone active exited.
-		if _, err := tx.ExecContext(ctx, `UPDATE journey_stats SET n = 0 WHERE workspace_id = ? AND journey_id = ? AND metric IN ('waiting', 'active')`, ws, id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE journey_stats SET n = 0 WHERE workspace_id = ? AND journey_id = ? AND metric IN ('waiting', 'active', 'scheduled')`, ws, id); err != nil {
 			return fmt.Errorf("archive journey: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO journey_stats (workspace_id, journey_id, step, metric, n) VALUES (?, ?, '', 'exited', ?)
