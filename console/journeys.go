@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -121,8 +122,16 @@ func (c *Console) journeysPage(w http.ResponseWriter, r *http.Request, rq *reque
 		row.Rate = percent(row.Report.Converted, row.Report.Entered)
 		rows = append(rows, row)
 	}
+	var segs []nameValue
+	for id, n := range segNames {
+		if kenner.IsLeadStageSegment(id) {
+			n = "Lead stage " + n
+		}
+		segs = append(segs, nameValue{id, n})
+	}
+	slices.SortFunc(segs, func(a, b nameValue) int { return strings.Compare(a.Value, b.Value) })
 	c.page(w, "journeys", rq, "journeys", "Journeys", map[string]any{"Journeys": rows, "Name": name, "Error": errMsg,
-		"CanEdit": rq.user.Role.AtLeast(kenner.RoleMarketer)})
+		"CanEdit": rq.user.Role.AtLeast(kenner.RoleMarketer), "Starters": starters, "Segments": segs})
 }
 
 func (c *Console) segmentNames(r *http.Request, rq *request) map[string]string {
@@ -134,17 +143,68 @@ func (c *Console) segmentNames(r *http.Request, rq *request) map[string]string {
 	for _, s := range segs.Segments {
 		names[s.ID] = s.Name
 	}
+	// Lead stages are segments too: lead:<model id>:<stage>.
+	var models struct {
+		Models []kenner.Model `json:"models"`
+	}
+	c.call(r.Context(), rq, "GET", "/v1/models", nil, &models)
+	for _, m := range models.Models {
+		if m.Kind == kenner.ModelLead {
+			for _, st := range m.Stages {
+				names[kenner.LeadStageSegment(m.ID, st.Name)] = st.Name + " (" + m.Name + ")"
+			}
+		}
+	}
 	return names
 }
 
-// starterJourney is the draft a new journey begins with: a welcome series a marketer edits.
-func starterJourney(name string) kenner.JourneyDefinition {
+// starters are the drafts a new journey can begin with, for a marketer to change.
+var starters = []struct{ Key, Name, Help string }{
+	{"welcome", "Welcome series", "on sign-up: a welcome email, then a nudge if no order comes"},
+	{"winback", "Win-back", "on entering a segment (people at risk): wait, a gift for VIPs, a reminder"},
+	{"renewal", "Renewal reminder", "3 days before the date in a trait"},
+	{"nurture", "Lead nurturing", "on reaching a lead stage: content, then a hand-off to sales"},
+}
+
+// starterJourney is the draft a new journey begins with.
+func starterJourney(kind, name, segmentID string) kenner.JourneyDefinition {
+	day := func(n int) kenner.Duration { return kenner.Duration(time.Duration(n) * 24 * time.Hour) }
+	hello := `{{ .traits.first_name | default "there" }}`
+	switch kind {
+	case "winback":
+		return kenner.JourneyDefinition{Name: name, Entry: kenner.JourneyEntry{Segment: segmentID}, Reentry: "90d", Holdout: 0.1,
+			Steps: []kenner.JourneyStep{
+				{ID: "wait", Type: kenner.StepWait, Duration: day(3), Next: "vip"},
+				{ID: "vip", Type: kenner.StepBranch, Condition: `has(traits.vip) && traits.vip == true`, Then: "gift", Else: "miss"},
+				{ID: "gift", Type: kenner.StepEmail, Subject: "A gift for you, " + hello, HTML: "<p>Here is 20% off your next order.</p>", Text: "Here is 20% off your next order.", Next: "ordered"},
+				{ID: "miss", Type: kenner.StepEmail, Subject: "We miss you, " + hello, HTML: "<p>Come and see what is new.</p>", Text: "Come and see what is new.", Next: "ordered"},
+				{ID: "ordered", Type: kenner.StepWaitEvent, Event: "Order Completed", Timeout: day(7), TimeoutNext: "last"},
+				{ID: "last", Type: kenner.StepEmail, Subject: "Last chance", Text: "Your offer ends today."},
+				{ID: "goal", Type: kenner.StepGoal, Event: "Order Completed"},
+			}}
+	case "renewal":
+		return kenner.JourneyDefinition{Name: name, Entry: kenner.JourneyEntry{Date: &kenner.DateEntry{Trait: "renewal_date", Before: day(3)}}, Reentry: "always",
+			Steps: []kenner.JourneyStep{
+				{ID: "remind", Type: kenner.StepEmail, Subject: "Your renewal is coming up, " + hello, Text: "Your plan renews in 3 days.", Next: "renewed"},
+				{ID: "renewed", Type: kenner.StepWaitEvent, Event: "Subscription Renewed", Timeout: day(4), TimeoutNext: "flag"},
+				{ID: "flag", Type: kenner.StepSetTrait, Trait: "renewal_missed", Value: []byte("true")},
+			}}
+	case "nurture":
+		return kenner.JourneyDefinition{Name: name, Entry: kenner.JourneyEntry{Segment: segmentID},
+			Steps: []kenner.JourneyStep{
+				{ID: "guide", Type: kenner.StepEmail, Subject: "Your guide, " + hello, Text: "Here is how teams like yours get started.", Next: "wait"},
+				{ID: "wait", Type: kenner.StepWait, Duration: day(2), Next: "demo"},
+				{ID: "demo", Type: kenner.StepWaitEvent, Event: "Demo Requested", Timeout: day(5), Then: "sales", TimeoutNext: "case"},
+				{ID: "case", Type: kenner.StepEmail, Subject: "How Acme grew 3×", Text: "A customer story."},
+				{ID: "sales", Type: kenner.StepSetTrait, Trait: "sales_ready", Value: []byte("true")},
+			}}
+	}
 	return kenner.JourneyDefinition{Name: name, Entry: kenner.JourneyEntry{Event: "Signed Up"},
 		Steps: []kenner.JourneyStep{
-			{ID: "welcome", Type: kenner.StepEmail, Subject: `Welcome, {{ .traits.first_name | default "there" }}`,
-				HTML: `<p>Hello {{ .traits.first_name | default "there" }}, welcome aboard.</p>`, Text: `Hello {{ .traits.first_name | default "there" }}, welcome aboard.`, Next: "wait"},
-			{ID: "wait", Type: kenner.StepWait, Duration: kenner.Duration(3 * 24 * time.Hour), Next: "ordered"},
-			{ID: "ordered", Type: kenner.StepWaitEvent, Event: "Order Completed", Timeout: kenner.Duration(4 * 24 * time.Hour), TimeoutNext: "nudge"},
+			{ID: "welcome", Type: kenner.StepEmail, Subject: "Welcome, " + hello,
+				HTML: "<p>Hello " + hello + ", welcome aboard.</p>", Text: "Hello " + hello + ", welcome aboard.", Next: "wait"},
+			{ID: "wait", Type: kenner.StepWait, Duration: day(3), Next: "ordered"},
+			{ID: "ordered", Type: kenner.StepWaitEvent, Event: "Order Completed", Timeout: day(4), TimeoutNext: "nudge"},
 			{ID: "nudge", Type: kenner.StepEmail, Subject: "Anything we can help with?", Text: "Reply to this email and we will help."},
 			{ID: "goal", Type: kenner.StepGoal, Event: "Order Completed"},
 		}}
@@ -155,7 +215,8 @@ func (c *Console) createJourney(w http.ResponseWriter, r *http.Request, rq *requ
 	r.ParseForm()
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	var j kenner.Journey
-	if err := c.call(r.Context(), rq, "POST", "/v1/journeys", starterJourney(name), &j); err != nil {
+	def := starterJourney(r.PostFormValue("starter"), name, r.PostFormValue("segment"))
+	if err := c.call(r.Context(), rq, "POST", "/v1/journeys", def, &j); err != nil {
 		w.WriteHeader(http.StatusBadRequest)
 		c.journeysPage(w, r, rq, name, kenner.ErrorMessage(err))
 		return

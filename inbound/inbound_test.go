@@ -323,7 +323,29 @@ func TestPresetsParse(t *testing.T) {
 			t.Errorf("preset %s: %v", name, err)
 		}
 	}
-	if !cmp.Equal(Presets(), []string{"shopify", "stripe"}) {
+	if !cmp.Equal(Presets(), []string{"postmark", "shopify", "stripe"}) {
 		t.Errorf("Presets() = %v", Presets())
+	}
+}
+
+func TestPostmarkPreset(t *testing.T) {
+	got := messages(t, kenner.WebhookMapping{Preset: "postmark"}, read(t, "postmark_bounce.json"), nil)
+	if len(got) != 2 {
+		t.Fatalf("a hard bounce made %v, want the status and the event", got)
+	}
+	if st := got["hard-bounce"]; st["anonymousId"] != "postmark:john@example.com" || st["traits"].(map[string]any)["email_status"] != "bounced" {
+		t.Errorf("hard bounce status: %v", st)
+	}
+	if ev := got["bounce"]; ev["event"] != "Email Bounced" || ev["properties"].(map[string]any)["bounce_type"] != "HardBounce" {
+		t.Errorf("bounce event: %v", ev)
+	}
+	got = messages(t, kenner.WebhookMapping{Preset: "postmark"}, read(t, "postmark_spam_complaint.json"), nil)
+	ev := got["complaint"]
+	consent := ev["context"].(map[string]any)["consent"].(map[string]any)["categoryPreferences"].(map[string]any)
+	if ev["event"] != "Email Marked as Spam" || consent["email"] != false || ev["anonymousId"] != "postmark:john@example.com" {
+		t.Errorf("complaint: %v", ev)
+	}
+	if st := got["complaint-status"]; st["traits"].(map[string]any)["email_status"] != "complained" {
+		t.Errorf("complaint status: %v", st)
 	}
 }

@@ -98,6 +98,11 @@ func (s *emailSender) compose(ctx context.Context, m activation.Message) (email.
 	if cons, ok := p.Consent[EmailPurpose]; ok && !cons.Granted {
 		return email.Mail{}, "the person unsubscribed", nil
 	}
+	if st := emailStatus(p); st == "bounced" || st == "complained" {
+		// A hard bounce or a spam complaint the mail service reported (the postmark webhook
+		// preset, or any source setting the trait).
+		return email.Mail{}, "the address " + st, nil
+	}
 	to := ""
 	for _, id := range p.Identities {
 		if id.Kind == kenner.KindEmail {
@@ -203,4 +208,13 @@ func (r *Runner) templateData(ctx context.Context, c *compiled, p *kenner.Profil
 		data["predictions"] = r.cfg.Scores(ctx, p.WorkspaceID, p)
 	}
 	return data
+}
+
+// emailStatus is the person's email_status trait: "bounced" or "complained" stop emails.
+func emailStatus(p *kenner.Profile) string {
+	var s string
+	if t, ok := p.Traits["email_status"]; ok {
+		json.Unmarshal(t.Value, &s)
+	}
+	return s
 }
