@@ -170,13 +170,15 @@ func (rd *round) onChange(ctx context.Context, w *wsLive, c kenner.Change) error
 }
 
 // runChanges follows the changes stream from its stored position; the position is written
-// with the moves the changes made.
+// with the moves the changes made. Changes that move nobody move the stored position at most
+// once a second, and when it has caught up: a write per round would queue in front of the
+// processor on the embedded store's single writer.
 func (r *Runner) runChanges(ctx context.Context) error {
 	stored, err := r.store.Position(ctx, ChangesConsumer, 0)
 	if err != nil {
 		return err
 	}
-	pos := int64(stored)
+	pos, savedPos := int64(stored), int64(stored)
 	var saved time.Time
 	for {
 		changes, err := r.store.Changes(ctx, pos, 500)
@@ -184,6 +186,12 @@ func (r *Runner) runChanges(ctx context.Context) error {
 			return err
 		}
 		if len(changes) == 0 {
+			if pos != savedPos {
+				if err := r.newRound(r.cfg.Now().UTC()).write(ctx, kenner.Position{Consumer: ChangesConsumer, Seq: uint64(pos)}); err != nil {
+					return err
+				}
+				saved, savedPos = time.Now(), pos
+			}
 			select {
 			case <-ctx.Done():
 				return nil
@@ -204,13 +212,11 @@ func (r *Runner) runChanges(ctx context.Context) error {
 			}
 		}
 		last := changes[len(changes)-1].Seq
-		// Changes that move nobody move the stored position at most once a second: a write
-		// per round would queue in front of the processor on the embedded store.
-		if len(rd.moves) > 0 || len(changes) < 500 || time.Since(saved) >= time.Second {
+		if len(rd.moves) > 0 || len(rd.appends) > 0 || time.Since(saved) >= time.Second {
 			if err := rd.write(ctx, kenner.Position{Consumer: ChangesConsumer, Seq: uint64(last)}); err != nil {
 				return err
 			}
-			saved = time.Now()
+			saved, savedPos = time.Now(), last
 		}
 		pos = last
 	}
@@ -241,7 +247,66 @@ type sealedReader interface {
 		fn func(ctx context.Context, recs []kenner.LogRecord, opened bool) error) error
 }
 
-var errLiveChanged = errors.New("a journey now reacts to these events")
+var (
+	errLiveChanged = errors.New("a journey now reacts to these events")
+	errNoInterest  = errors.New("no journey reacts to events any more")
+)
+
+// eventsWanted reports whether some journey of some workspace reacts to events (enters on
+// one, waits for one, or has a goal).
+func (r *Runner) eventsWanted(ctx context.Context) bool {
+	l, err := r.liveJourneys(ctx)
+	if err != nil {
+		return true
+	}
+	for _, w := range l.byWS {
+		if len(w.events) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// followEvents reads a partition of the log while some journey reacts to events. While
+// none does, it reads nothing and only moves the stored position to the log's head every few
+// seconds: the first journey published reads seconds of backlog, not months, and no event
+// received after its publication is missed.
+func (r *Runner) followEvents(ctx context.Context, part int) error {
+	for ctx.Err() == nil {
+		r.mu.Lock()
+		changed := r.changed
+		r.mu.Unlock()
+		if r.eventsWanted(ctx) {
+			if err := r.runEvents(ctx, part); err != nil {
+				return err
+			}
+			continue
+		}
+		heads, err := r.log.Heads(ctx)
+		if err != nil {
+			return err
+		}
+		pos, err := r.store.Position(ctx, EventsConsumer, part)
+		if err != nil {
+			return err
+		}
+		if part < len(heads) && heads[part] > pos {
+			if err := r.store.Apply(ctx, kenner.Position{Consumer: EventsConsumer, Partition: part, Seq: heads[part]},
+				func(context.Context, kenner.Batch) error { return nil }); err != nil {
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-changed:
+		case <-time.After(idleEvents):
+		}
+	}
+	return nil
+}
+
+// idleEvents is how often the events position follows the log while no journey reads it.
+const idleEvents = 3 * time.Second
 
 // runEvents follows one partition of the event log. An event is handled once the processor
 // has applied it, so that the person it is about exists with it.
@@ -265,6 +330,9 @@ func (r *Runner) runEvents(ctx context.Context, part int) error {
 	}
 	read := func(ctx context.Context, recs []kenner.LogRecord, opened bool) error {
 		last := recs[len(recs)-1].Seq
+		if !r.eventsWanted(ctx) {
+			return errNoInterest
+		}
 		if !opened {
 			if interested(recs) {
 				return errLiveChanged
@@ -326,6 +394,9 @@ func (r *Runner) runEvents(ctx context.Context, part int) error {
 	}
 	if errors.Is(err, errLiveChanged) {
 		return r.runEvents(ctx, part)
+	}
+	if errors.Is(err, errNoInterest) {
+		return nil
 	}
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return nil

@@ -94,6 +94,7 @@ type Runner struct {
 	backfills map[string]string    // date journeys' versions: the last profile scheduled
 	live      atomic.Pointer[liveSet]
 	wake      chan struct{}
+	changed   chan struct{} // closed (and replaced) when journeys change: wakes the idle readers
 }
 
 // New returns a Runner.
@@ -114,7 +115,7 @@ func New(store kenner.Store, log kenner.Log, engines Engines, ingest Accepter, c
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Runner{store: store, log: log, engines: engines, ingest: ingest, cfg: cfg, logger: logger,
-		versions: map[string]*compiled{}, backfills: map[string]string{}, wake: make(chan struct{}, 1)}
+		versions: map[string]*compiled{}, backfills: map[string]string{}, wake: make(chan struct{}, 1), changed: make(chan struct{})}
 }
 
 // Run moves people until ctx is done: timers, the changes stream (segment entries, exits)
@@ -126,7 +127,7 @@ func (r *Runner) Run(ctx context.Context) {
 	if r.log != nil {
 		for part := range r.log.Partitions() {
 			wg.Go(func() {
-				supervisor.Run(ctx, r.logger, fmt.Sprintf("journey events %d", part), func(ctx context.Context) error { return r.runEvents(ctx, part) })
+				supervisor.Run(ctx, r.logger, fmt.Sprintf("journey events %d", part), func(ctx context.Context) error { return r.followEvents(ctx, part) })
 			})
 		}
 	}
@@ -137,6 +138,10 @@ func (r *Runner) Run(ctx context.Context) {
 // paused or archived, and wakes the timers.
 func (r *Runner) Changed() {
 	r.live.Store(nil)
+	r.mu.Lock()
+	close(r.changed)
+	r.changed = make(chan struct{})
+	r.mu.Unlock()
 	select {
 	case r.wake <- struct{}{}:
 	default:
