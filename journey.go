@@ -289,6 +289,10 @@ type JourneyStore interface {
 	JourneyStats(ctx context.Context, workspaceID, journeyID string) (map[string]map[string]int64, error)
 	// JourneySends counts a person's capped messages on a day and in a week.
 	JourneySends(ctx context.Context, workspaceID, profileID, day, week string) (onDay, inWeek int64, err error)
+	// AddJourneyReaction records a reaction (opened, clicked, unsubscribed) to one email of a
+	// journey step, once per email and kind: the first adds 1 to the step's and the
+	// journey's counter of that kind and reports true; repeats change nothing.
+	AddJourneyReaction(ctx context.Context, workspaceID, journeyID, step, profileID, emailKey, kind string) (bool, error)
 }
 
 // JourneyDocument encodes the definition of j, which a store keeps as one document (its

@@ -15,6 +15,7 @@ import (
 // journeyReport is the API's report of a journey.
 type journeyReport struct {
 	Entered, Active, Waiting, Completed, Exited, Converted, Control, Sends int64
+	Opens, Clicks, Unsubscribes                                           int64
 	Steps                                                                  map[string]map[string]int64
 }
 
@@ -266,7 +267,7 @@ func (c *Console) journeyPage(w http.ResponseWriter, r *http.Request, rq *reques
 		if rep.Entered > 0 {
 			row.Share = 100 * float64(row.Entered) / float64(rep.Entered)
 		}
-		for _, k := range []string{"sent", "capped", "held_out", "quiet", "then", "else", "event", "timeout", "set", "converted", "converted_then", "converted_else"} {
+		for _, k := range []string{"sent", "opened", "clicked", "unsubscribed", "capped", "held_out", "quiet", "then", "else", "event", "timeout", "set", "converted", "converted_then", "converted_else"} {
 			if n := st[k]; n > 0 {
 				row.Outcomes = append(row.Outcomes, nameValue{strings.ReplaceAll(k, "_", " "), fmt.Sprint(n)})
 			}

@@ -122,15 +122,15 @@ func (s *emailSender) compose(ctx context.Context, m activation.Message) (email.
 
 // mail renders a step's email for a person.
 func (r *Runner) mail(ctx context.Context, c *compiled, st *step, p *kenner.Profile, to *mail.Address, key string) (email.Mail, string, error) {
-	out, err := st.tpl.Render(r.templateData(ctx, c, p))
+	ref := emailRef{Workspace: p.WorkspaceID, Profile: p.ID, Journey: c.id, Step: st.ID, Key: key}
+	out, err := st.tpl.Render(r.templateData(ctx, c, p, ref))
 	if err != nil {
 		return email.Mail{}, "", kenner.Errorf(kenner.EInvalid, "step %q: %v", st.ID, err)
 	}
 	ml := email.Mail{From: r.cfg.From, To: to, Subject: out.Subject, Text: out.Text, HTML: out.HTML, ID: key, Date: r.cfg.Now(),
 		Headers: map[string]string{"X-Kenner-Journey": c.id + "/" + st.ID}}
-	unsub := r.UnsubscribeURL(p.WorkspaceID, p.ID)
+	unsub := r.unsubscribeURL(ref)
 	if t := c.def.Tracking; t != nil && ml.HTML != "" && r.cfg.PublicURL != "" && r.cfg.Sign != nil {
-		ref := emailRef{Workspace: p.WorkspaceID, Profile: p.ID, Journey: c.id, Step: st.ID, Key: key}
 		ml.HTML = r.track(ml.HTML, ref, unsub, t)
 	}
 	if u := unsub; u != "" {
@@ -151,7 +151,7 @@ func (r *Runner) Preview(ctx context.Context, ws string, def kenner.JourneyDefin
 	if st == nil || st.tpl == nil {
 		return email.Rendered{}, kenner.Errorf(kenner.EInvalid, "no email step %q", stepID)
 	}
-	out, err := st.tpl.Render(r.templateData(ctx, c, p))
+	out, err := st.tpl.Render(r.templateData(ctx, c, p, emailRef{Workspace: ws, Profile: p.ID, Journey: c.id, Step: stepID}))
 	if err != nil {
 		return out, kenner.Errorf(kenner.EInvalid, "step %q does not render for this person: %v", stepID, err)
 	}
@@ -185,7 +185,7 @@ func (r *Runner) TestSend(ctx context.Context, ws string, def kenner.JourneyDefi
 
 // templateData is what an email template sees of a person: {{ .traits.first_name }},
 // {{ .computed.orders }}, {{ .predictions.clv.clv }}, {{ .email }}, {{ .journey.name }}.
-func (r *Runner) templateData(ctx context.Context, c *compiled, p *kenner.Profile) map[string]any {
+func (r *Runner) templateData(ctx context.Context, c *compiled, p *kenner.Profile, ref emailRef) map[string]any {
 	traits := map[string]any{}
 	for name, t := range p.Traits {
 		var v any
@@ -198,7 +198,7 @@ func (r *Runner) templateData(ctx context.Context, c *compiled, p *kenner.Profil
 		segments = append(segments, id)
 	}
 	data := map[string]any{"id": p.ID, "traits": traits, "computed": c.eng.Computed(p, r.cfg.Now()), "segments": segments,
-		"journey": map[string]any{"id": c.id, "name": c.name}, "unsubscribe": r.UnsubscribeURL(p.WorkspaceID, p.ID)}
+		"journey": map[string]any{"id": c.id, "name": c.name}, "unsubscribe": r.unsubscribeURL(ref)}
 	for _, id := range p.Identities {
 		if id.Kind == kenner.KindEmail && data["email"] == nil {
 			data["email"] = strings.ToLower(id.Value)

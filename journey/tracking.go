@@ -89,6 +89,9 @@ func (r *Runner) Opened(ctx context.Context, token string) error {
 	if err != nil {
 		return err
 	}
+	if _, err := r.store.AddJourneyReaction(ctx, ref.Workspace, ref.Journey, ref.Step, ref.Profile, ref.Key, "opened"); err != nil {
+		return err
+	}
 	return r.record(ctx, ref, EmailOpenedEvent, "open_"+ref.Key, nil)
 }
 
@@ -97,6 +100,9 @@ func (r *Runner) Clicked(ctx context.Context, token, target string) (string, err
 	ref, err := r.readTrackToken(token, target)
 	if err != nil {
 		return "", err
+	}
+	if _, err := r.store.AddJourneyReaction(ctx, ref.Workspace, ref.Journey, ref.Step, ref.Profile, ref.Key, "clicked"); err != nil {
+		return target, err
 	}
 	sum := sha256.Sum256([]byte(target))
 	// One click per email and link is recorded; the redirect happens every time.

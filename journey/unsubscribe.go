@@ -17,37 +17,39 @@ import (
 // the email purpose (context.consent.categoryPreferences.email = false).
 const UnsubscribeEvent = "Unsubscribed"
 
-// unsubscribeToken names a person in an unsubscribe link, signed so that nobody can make a
-// link for someone else: base64url(workspace NUL profile) "." signature.
-func (r *Runner) unsubscribeToken(ws, pid string) string {
-	who := ws + "\x00" + pid
-	return base64.RawURLEncoding.EncodeToString([]byte(who)) + "." + r.cfg.Sign("unsubscribe", who)
+// unsubscribeToken names a person, and the email the link was in, in an unsubscribe link,
+// signed so that nobody can make a link for someone else: base64url(JSON) "." signature.
+func (r *Runner) unsubscribeToken(ref emailRef) string {
+	b, _ := json.Marshal(ref)
+	enc := base64.RawURLEncoding.EncodeToString(b)
+	return enc + "." + r.cfg.Sign("unsubscribe", enc)
 }
 
-// UnsubscribeURL is the one-click unsubscribe link (RFC 8058) of a person's emails, "" when
-// the server has no public URL to put in it.
-func (r *Runner) UnsubscribeURL(ws, pid string) string {
+// unsubscribeURL is the one-click unsubscribe link (RFC 8058) of an email, "" when the server
+// has no public URL to put in it.
+func (r *Runner) unsubscribeURL(ref emailRef) string {
 	if r.cfg.PublicURL == "" || r.cfg.Sign == nil {
 		return ""
 	}
-	return strings.TrimSuffix(r.cfg.PublicURL, "/") + "/v1/unsubscribe?" + url.Values{"t": {r.unsubscribeToken(ws, pid)}}.Encode()
+	return strings.TrimSuffix(r.cfg.PublicURL, "/") + "/v1/unsubscribe?" + url.Values{"t": {r.unsubscribeToken(ref)}}.Encode()
 }
 
 // Unsubscribe records the answer of the person a link names: no to the email purpose, as an
 // event from the journeys source, so the profile's consent shows it with its provenance and
-// every later email to them is skipped. It is idempotent in effect.
+// every later email to them is skipped; the journey step whose email it was counts it. It is
+// idempotent in effect.
 func (r *Runner) Unsubscribe(ctx context.Context, token string) error {
 	bad := kenner.Errorf(kenner.EInvalid, "this unsubscribe link is not valid")
 	enc, sig, ok := strings.Cut(token, ".")
+	if !ok || r.cfg.Sign == nil || !hmac.Equal([]byte(sig), []byte(r.cfg.Sign("unsubscribe", enc))) {
+		return bad
+	}
+	var ref emailRef
 	raw, err := base64.RawURLEncoding.DecodeString(enc)
-	if !ok || err != nil || r.cfg.Sign == nil {
+	if err != nil || json.Unmarshal(raw, &ref) != nil || ref.Workspace == "" || ref.Profile == "" {
 		return bad
 	}
-	who := string(raw)
-	if !hmac.Equal([]byte(sig), []byte(r.cfg.Sign("unsubscribe", who))) {
-		return bad
-	}
-	ws, pid, _ := strings.Cut(who, "\x00")
+	ws, pid := ref.Workspace, ref.Profile
 	p, err := r.store.Profile(ctx, ws, kenner.Identifier{Kind: kenner.KindProfileID, Value: pid})
 	if kenner.ErrorCode(err) == kenner.ENotFound {
 		return kenner.Errorf(kenner.ENotFound, "this link is for a person Kenner no longer holds: nothing more will be sent to them")
@@ -81,5 +83,11 @@ func (r *Runner) Unsubscribe(ctx context.Context, token string) error {
 	if err != nil {
 		return err
 	}
-	return r.ingest.Accept(ctx, &kenner.Source{ID: SourceID, WorkspaceID: ws}, [][]byte{b})
+	if err := r.ingest.Accept(ctx, &kenner.Source{ID: SourceID, WorkspaceID: ws}, [][]byte{b}); err != nil {
+		return err
+	}
+	if ref.Journey != "" && ref.Key != "" {
+		_, err = r.store.AddJourneyReaction(ctx, ws, ref.Journey, ref.Step, pid, ref.Key, "unsubscribed")
+	}
+	return err
 }

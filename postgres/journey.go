@@ -419,3 +419,26 @@ func (b *batch) AddJourneyStats(ctx context.Context, ws string, stats []kenner.J
 	}
 	return nil
 }
+
+// AddJourneyReaction implements kenner.JourneyStore.
+func (s *Store) AddJourneyReaction(ctx context.Context, ws, journeyID, step, profileID, key, kind string) (bool, error) {
+	var first bool
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO journey_reactions (workspace_id, email_key, profile_id, kind) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, ws, key, profileID, kind)
+		if err != nil {
+			return fmt.Errorf("journey reaction: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil
+		}
+		first = true
+		for _, st := range []string{"", step} {
+			if _, err := tx.Exec(ctx, `INSERT INTO journey_stats (workspace_id, journey_id, step, metric, n) VALUES ($1, $2, $3, $4, 1)
+				ON CONFLICT (workspace_id, journey_id, step, metric) DO UPDATE SET n = journey_stats.n + 1`, ws, journeyID, st, kind); err != nil {
+				return fmt.Errorf("journey reaction: %w", err)
+			}
+		}
+		return nil
+	})
+	return first, err
+}

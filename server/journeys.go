@@ -242,6 +242,11 @@ type JourneyReport struct {
 	Converted int64                       `json:"converted"`
 	Control   int64                       `json:"control"`
 	Sends     int64                       `json:"sends"`
+	// Opens, Clicks and Unsubscribes count emails opened, emails with a link clicked, and
+	// unsubscribes from the journey's emails (each email once).
+	Opens        int64 `json:"opens"`
+	Clicks       int64 `json:"clicks"`
+	Unsubscribes int64 `json:"unsubscribes"`
 	Steps     map[string]map[string]int64 `json:"steps"`
 }
 
@@ -250,7 +255,8 @@ type JourneyReport struct {
 func Report(j *kenner.Journey, stats map[string]map[string]int64) JourneyReport {
 	own := stats[""]
 	rep := JourneyReport{Entered: own["entered"], Active: own["active"], Completed: own["completed"], Exited: own["exited"],
-		Converted: own["converted"], Control: own["control"], Steps: map[string]map[string]int64{}}
+		Converted: own["converted"], Control: own["control"], Opens: own["opened"], Clicks: own["clicked"], Unsubscribes: own["unsubscribed"],
+		Steps: map[string]map[string]int64{}}
 	for step, m := range stats {
 		if step == "" {
 			continue

@@ -399,3 +399,26 @@ func (b *batch) AddJourneyStats(ctx context.Context, ws string, stats []kenner.J
 	}
 	return nil
 }
+
+// AddJourneyReaction implements kenner.JourneyStore.
+func (s *Store) AddJourneyReaction(ctx context.Context, ws, journeyID, step, profileID, key, kind string) (bool, error) {
+	var first bool
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO journey_reactions (workspace_id, email_key, profile_id, kind) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, ws, key, profileID, kind)
+		if err != nil {
+			return fmt.Errorf("journey reaction: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		first = true
+		for _, st := range []string{"", step} {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO journey_stats (workspace_id, journey_id, step, metric, n) VALUES (?, ?, ?, ?, 1)
+				ON CONFLICT (workspace_id, journey_id, step, metric) DO UPDATE SET n = n + 1`, ws, journeyID, st, kind); err != nil {
+				return fmt.Errorf("journey reaction: %w", err)
+			}
+		}
+		return nil
+	})
+	return first, err
+}

@@ -148,6 +148,17 @@ func testJourneys(t *testing.T, s kenner.Store) {
 		t.Errorf("enrollments %+v %v", es, err)
 	}
 
+	// A reaction counts once per email and kind, on the step and the journey.
+	for i, want := range []bool{true, false} {
+		first, err := s.AddJourneyReaction(ctx(t), "ws_j", j.ID, "m", "prf_a", "jrn_a_1_2", "opened")
+		if err != nil || first != want {
+			t.Errorf("reaction %d: %v %v, want %v", i, first, err, want)
+		}
+	}
+	if st, _ := s.JourneyStats(ctx(t), "ws_j", j.ID); st["m"]["opened"] != 1 || st[""]["opened"] != 1 {
+		t.Errorf("opened counters %v", st)
+	}
+
 	// Paused, nobody's timer is due.
 	pub.Status = kenner.JourneyPaused
 	if err := s.UpdateJourney(ctx(t), pub); err != nil {

@@ -177,6 +177,12 @@ func TestJourneyAPI(t *testing.T) {
 	if rep["entered"] != 2.0 || rep["waiting"] != 0.0 || rep["sends"] != 4.0 {
 		t.Errorf("report %v: want 2 entered, 0 waiting, 4 sends (one of them skipped: cat unsubscribed)", rep)
 	}
+	if rep["opens"] != 1.0 || rep["clicks"] != 1.0 || rep["unsubscribes"] != 1.0 {
+		t.Errorf("report %v: want 1 open, 1 click, 1 unsubscribe", rep)
+	}
+	if hello := rep["steps"].(map[string]any)["hello"].(map[string]any); hello["opened"] != 1.0 || hello["unsubscribed"] != 1.0 {
+		t.Errorf("the hello step's report %v", hello)
+	}
 	if got := subjects(t, smtp)["cat@example.com"]; len(got) != 1 {
 		t.Errorf("cat got %v after unsubscribing", got)
 	}

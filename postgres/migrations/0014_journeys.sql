@@ -77,3 +77,12 @@ CREATE TABLE journey_sends (
 	n            bigint NOT NULL,
 	PRIMARY KEY (workspace_id, profile_id, day)
 );
+
+-- Reactions to journeys' emails (opened, clicked, unsubscribed), once per email and kind.
+CREATE TABLE journey_reactions (
+	workspace_id text NOT NULL,
+	email_key    text NOT NULL,
+	profile_id   text NOT NULL,
+	kind         text NOT NULL,
+	PRIMARY KEY (workspace_id, email_key, kind)
+);

@@ -77,3 +77,12 @@ CREATE TABLE journey_sends (
 	n            INTEGER NOT NULL,
 	PRIMARY KEY (workspace_id, profile_id, day)
 );
+
+-- Reactions to journeys' emails (opened, clicked, unsubscribed), once per email and kind.
+CREATE TABLE journey_reactions (
+	workspace_id TEXT NOT NULL,
+	email_key    TEXT NOT NULL,
+	profile_id   TEXT NOT NULL,
+	kind         TEXT NOT NULL,
+	PRIMARY KEY (workspace_id, email_key, kind)
+);
