@@ -15,7 +15,7 @@ import (
 // journeyReport is the API's report of a journey.
 type journeyReport struct {
 	Entered, Active, Waiting, Completed, Exited, Converted, Control, Sends int64
-	Opens, Clicks, Unsubscribes                                           int64
+	Opens, Clicks, Unsubscribes                                            int64
 	Steps                                                                  map[string]map[string]int64
 }
 

@@ -234,20 +234,20 @@ func (s *Server) journeyVersions(w http.ResponseWriter, r *http.Request, tok *ke
 // JourneyReport is a journey's counters: people entered, in it now (waiting at a step),
 // completed, exited and converted, and per step what happened there.
 type JourneyReport struct {
-	Entered   int64                       `json:"entered"`
-	Active    int64                       `json:"active"`
-	Waiting   int64                       `json:"waiting"`
-	Completed int64                       `json:"completed"`
-	Exited    int64                       `json:"exited"`
-	Converted int64                       `json:"converted"`
-	Control   int64                       `json:"control"`
-	Sends     int64                       `json:"sends"`
+	Entered   int64 `json:"entered"`
+	Active    int64 `json:"active"`
+	Waiting   int64 `json:"waiting"`
+	Completed int64 `json:"completed"`
+	Exited    int64 `json:"exited"`
+	Converted int64 `json:"converted"`
+	Control   int64 `json:"control"`
+	Sends     int64 `json:"sends"`
 	// Opens, Clicks and Unsubscribes count emails opened, emails with a link clicked, and
 	// unsubscribes from the journey's emails (each email once).
-	Opens        int64 `json:"opens"`
-	Clicks       int64 `json:"clicks"`
-	Unsubscribes int64 `json:"unsubscribes"`
-	Steps     map[string]map[string]int64 `json:"steps"`
+	Opens        int64                       `json:"opens"`
+	Clicks       int64                       `json:"clicks"`
+	Unsubscribes int64                       `json:"unsubscribes"`
+	Steps        map[string]map[string]int64 `json:"steps"`
 }
 
 // Report sums a journey's counters into its report; every step of the journey's current
