@@ -42,6 +42,9 @@ type JourneyEntry struct {
 	Event   string     `json:"event,omitempty"`
 	Filter  string     `json:"filter,omitempty"`
 	Date    *DateEntry `json:"date,omitempty"`
+	// Audience takes everyone in a segment when the journey is published, once: a one-off
+	// send (newsletter, announcement) with the journey's steps.
+	Audience string `json:"audience,omitempty"`
 }
 
 // DateEntry takes people in on a date their profile holds: Before (or After) the date in the

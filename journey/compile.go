@@ -99,14 +99,21 @@ func compile(ws, id string, version int, def kenner.JourneyDefinition, eng *segm
 		return nil, invalid("name is required")
 	}
 	kinds := 0
-	for _, set := range []bool{def.Entry.Segment != "", def.Entry.Event != "", def.Entry.Date != nil} {
+	for _, set := range []bool{def.Entry.Segment != "", def.Entry.Event != "", def.Entry.Date != nil, def.Entry.Audience != ""} {
 		if set {
 			kinds++
 		}
 	}
 	switch {
 	case kinds > 1:
-		return nil, invalid("entry: one of a segment, an event or a date")
+		return nil, invalid("entry: one of a segment, an event, a date or an audience")
+	case def.Entry.Audience != "":
+		if _, ok := eng.Segment(def.Entry.Audience); !ok && !kenner.IsLeadStageSegment(def.Entry.Audience) {
+			return nil, invalid("entry.audience: no segment %q", def.Entry.Audience)
+		}
+		if def.Reentry != "" && def.Reentry != "never" {
+			return nil, invalid("reentry: an audience enters once; leave reentry out")
+		}
 	case def.Entry.Date != nil:
 		d := def.Entry.Date
 		if err := segment.ValidName(d.Trait); err != nil || d.Trait == "" {
@@ -142,7 +149,7 @@ func compile(ws, id string, version int, def kenner.JourneyDefinition, eng *segm
 			c.filter = f
 		}
 	default:
-		return nil, invalid("entry needs a segment (\"segment\": \"<id>\"), an event (\"event\": \"<name>\") or a date (\"date\": {\"trait\": \"renewal_date\", \"before\": \"3d\"})")
+		return nil, invalid("entry needs a segment (\"segment\": \"<id>\"), an event (\"event\": \"<name>\") or a date (\"date\": {\"trait\": \"renewal_date\", \"before\": \"3d\"}) or a one-off audience (\"audience\": \"<segment id>\")")
 	}
 	var err error
 	if c.reentry, err = ParseReentry(def.Reentry); err != nil {

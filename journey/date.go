@@ -148,6 +148,11 @@ func (r *Runner) backfill(ctx context.Context) error {
 		return err
 	}
 	for ws, w := range l.byWS {
+		for _, c := range w.byAudience {
+			if done, err := r.backfillAudience(ctx, ws, c); err != nil || !done {
+				return err // a page per round: the timers go first
+			}
+		}
 		for _, c := range w.byDate {
 			key := fmt.Sprintf("%s/%s/%d", ws, c.id, c.version)
 			r.mu.Lock()
@@ -199,3 +204,36 @@ func (r *Runner) backfill(ctx context.Context) error {
 
 // backfillDone marks a finished backfill (no profile id is empty... nor this).
 const backfillDone = "\x00done"
+
+// backfillAudience enters, a page at a time, everyone in a one-off audience's segment when
+// its version is published; done reports that nothing was left to do. Entering is once per
+// person and journey, so a restart that goes through the members again enters nobody twice.
+func (r *Runner) backfillAudience(ctx context.Context, ws string, c *compiled) (bool, error) {
+	key := fmt.Sprintf("%s/%s/%d", ws, c.id, c.version)
+	r.mu.Lock()
+	cur := r.backfills[key]
+	r.mu.Unlock()
+	if cur == backfillDone {
+		return true, nil
+	}
+	ms, next, err := r.store.SegmentMembers(ctx, ws, c.def.Entry.Audience, cur, 500)
+	if err != nil {
+		return false, err
+	}
+	rd := r.newRound(r.cfg.Now().UTC())
+	for _, m := range ms {
+		if err := rd.enter(ctx, c, m.ProfileID); err != nil {
+			return false, err
+		}
+	}
+	if err := rd.write(ctx, kenner.Position{}); err != nil {
+		return false, err
+	}
+	if next == "" {
+		next = backfillDone
+	}
+	r.mu.Lock()
+	r.backfills[key] = next
+	r.mu.Unlock()
+	return false, nil
+}

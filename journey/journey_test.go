@@ -539,3 +539,52 @@ func TestDateEntry(t *testing.T) {
 		t.Errorf("stats %v", stats)
 	}
 }
+
+// TestAudience: a one-off audience takes everyone in the segment at publication, once;
+// people who join the segment later do not enter; publishing again takes those who joined
+// since, and nobody twice.
+func TestAudience(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	seg := &kenner.Segment{WorkspaceID: "ws", Name: "vip", Condition: `traits.vip == true`}
+	if err := e.store.CreateSegment(ctx, seg); err != nil {
+		t.Fatal(err)
+	}
+	var msgs []map[string]any
+	for i, vip := range []bool{true, true, false, true} {
+		u := fmt.Sprintf("v%d", i)
+		msgs = append(msgs, map[string]any{"type": "identify", "userId": u, "traits": map[string]any{"email": u + "@example.com", "vip": vip}})
+	}
+	e.send(msgs...)
+	e.eventually("three members", func() bool {
+		ms, _, _ := e.store.SegmentMembers(ctx, "ws", seg.ID, "", 10)
+		return len(ms) == 3
+	})
+	j := e.publish(kenner.JourneyDefinition{Name: "announcement", Entry: kenner.JourneyEntry{Audience: seg.ID},
+		Steps: []kenner.JourneyStep{{ID: "news", Type: kenner.StepEmail, Subject: "Our new collection", Text: "Have a look."}}})
+	e.eventually("the announcement", func() bool { return len(e.smtp.Mails()) == 3 })
+	e.send(map[string]any{"type": "identify", "userId": "late", "traits": map[string]any{"email": "late@example.com", "vip": true}})
+	e.eventually("late in the segment", func() bool {
+		ms, _, _ := e.store.SegmentMembers(ctx, "ws", seg.ID, "", 10)
+		return len(ms) == 4
+	})
+	if err := e.proc.Caught(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if en := e.enrollment("late", j.ID); en.Run != 0 {
+		t.Fatalf("late entered a one-off audience after its publication: %+v", en)
+	}
+	if _, err := e.store.PublishJourney(ctx, "ws", j.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.runner.Changed()
+	// The second publication's pass goes through all four members: only late is new.
+	e.eventually("late's announcement", func() bool { return len(e.smtp.Mails()) == 4 })
+	want := map[string][]string{}
+	for _, u := range []string{"v0", "v1", "v3", "late"} {
+		want[u+"@example.com"] = []string{"Our new collection"}
+	}
+	if got := e.mailsTo(); !equal(got, want) {
+		t.Errorf("mails %v, want %v", got, want)
+	}
+}

@@ -216,12 +216,13 @@ type liveSet struct {
 }
 
 type wsLive struct {
-	journeys  map[string]*kenner.Journey
-	bySegment map[string][]*compiled
-	byEvent   map[string][]*compiled
-	byDate    []*compiled     // journeys entered on a date in a trait
-	events    map[string]bool // events a wait, a goal or an entry reacts to
-	exits     bool            // some journey in flight has an exit condition
+	journeys   map[string]*kenner.Journey
+	bySegment  map[string][]*compiled
+	byEvent    map[string][]*compiled
+	byDate     []*compiled     // journeys entered on a date in a trait
+	byAudience []*compiled     // one-off audiences: everyone in a segment at publication
+	events     map[string]bool // events a wait, a goal or an entry reacts to
+	exits      bool            // some journey in flight has an exit condition
 }
 
 // refreshLive bounds how stale the live set may be when another node changed a journey.
@@ -271,6 +272,8 @@ func (r *Runner) liveJourneys(ctx context.Context) (*liveSet, error) {
 				w.bySegment[c.def.Entry.Segment] = append(w.bySegment[c.def.Entry.Segment], c)
 			case c.def.Entry.Date != nil:
 				w.byDate = append(w.byDate, c)
+			case c.def.Entry.Audience != "":
+				w.byAudience = append(w.byAudience, c)
 			default:
 				w.byEvent[c.def.Entry.Event] = append(w.byEvent[c.def.Entry.Event], c)
 				w.events[c.def.Entry.Event] = true
