@@ -76,6 +76,24 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
+// signIn signs the owner in to the console at url and opens the page named in the main
+// navigation (by its link text).
+func signIn(t *testing.T, ctx context.Context, url string, creds initialCredentials, page string) {
+	t.Helper()
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(url+"/console/login"),
+		chromedp.WaitVisible(chromedp.ID("email")),
+		chromedp.SendKeys(chromedp.ID("email"), creds.ConsoleEmail),
+		chromedp.SendKeys(chromedp.ID("password"), creds.ConsolePassword),
+		chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(`//h1[text()="Overview"]`),
+		chromedp.Click(`//nav//a[text()="`+page+`"]`),
+		chromedp.WaitVisible(`//h1[text()="`+page+`"]`),
+	); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // accessible checks the basics on the current page: a heading, and a label for every form
 // field (by for=, by wrapping, or aria-label).
 func accessible(t *testing.T, ctx context.Context, page string) {

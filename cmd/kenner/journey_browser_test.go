@@ -21,18 +21,7 @@ func TestJourneysInBrowser(t *testing.T) {
 	send := batchSender(t, s.url, creds.WriteKey)
 
 	ctx, _ := browser(t)
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(s.url+"/console/login"),
-		chromedp.WaitVisible(chromedp.ID("email")),
-		chromedp.SendKeys(chromedp.ID("email"), creds.ConsoleEmail),
-		chromedp.SendKeys(chromedp.ID("password"), creds.ConsolePassword),
-		chromedp.Submit(chromedp.ID("password")),
-		chromedp.WaitVisible(`//h1[text()="Overview"]`),
-		chromedp.Click(`//nav//a[text()="Journeys"]`),
-		chromedp.WaitVisible(`//h1[text()="Journeys"]`),
-	); err != nil {
-		t.Fatal(err)
-	}
+	signIn(t, ctx, s.url, creds, "Journeys")
 	accessible(t, ctx, "journeys")
 	if err := chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.ID("j-name"), "Welcome series"),

@@ -19,18 +19,7 @@ func TestPredictionsInBrowser(t *testing.T) {
 	importCDNOW(t, s.url, creds.AdminToken)
 
 	ctx, _ := browser(t)
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(s.url+"/console/login"),
-		chromedp.WaitVisible(chromedp.ID("email")),
-		chromedp.SendKeys(chromedp.ID("email"), creds.ConsoleEmail),
-		chromedp.SendKeys(chromedp.ID("password"), creds.ConsolePassword),
-		chromedp.Submit(chromedp.ID("password")),
-		chromedp.WaitVisible(`//h1[text()="Overview"]`),
-		chromedp.Click(`//nav//a[text()="Predictions"]`),
-		chromedp.WaitVisible(`//h1[text()="Predictions"]`),
-	); err != nil {
-		t.Fatal(err)
-	}
+	signIn(t, ctx, s.url, creds, "Predictions")
 	accessible(t, ctx, "predictions")
 	// An invalid model is refused with the reason, the form kept.
 	if err := chromedp.Do(ctx,
