@@ -48,37 +48,27 @@ func (rd *round) schedule(ctx context.Context, c *compiled, pid string) error {
 		return err
 	}
 	at := c.entryDate(p)
-	es, err := rd.personEnrollments(ctx, c.ws, pid)
+	active, last, err := rd.runs(ctx, c, pid)
 	if err != nil {
 		return err
 	}
-	var last *kenner.Enrollment
-	for i := range es {
-		e := &es[i]
-		if e.JourneyID != c.id {
-			continue
+	if active != nil && active.Step != "" {
+		return nil // in the journey now
+	}
+	if active != nil {
+		// Scheduled: follow the date.
+		m := rd.mover(c, *active, active.Rev)
+		switch {
+		case at.IsZero() || at.Before(rd.now.Add(-dateGrace)):
+			m.e.State, m.e.DueAt = kenner.EnrollmentExited, time.Time{}
+			m.stat("", "scheduled", -1)
+			m.path("", "unscheduled: no date ahead")
+			m.done()
+		case !at.Equal(active.DueAt) && !(at.Before(rd.now) && !active.DueAt.After(rd.now)):
+			m.e.DueAt = latest(at, rd.now)
+			m.done()
 		}
-		if e.State == kenner.EnrollmentActive && e.Step != "" {
-			return nil // in the journey now
-		}
-		if e.State == kenner.EnrollmentActive {
-			// Scheduled: follow the date.
-			m := rd.mover(c, *e, e.Rev)
-			switch {
-			case at.IsZero() || at.Before(rd.now.Add(-dateGrace)):
-				m.e.State, m.e.DueAt = kenner.EnrollmentExited, time.Time{}
-				m.stat("", "scheduled", -1)
-				m.path("", "unscheduled: no date ahead")
-				m.done()
-			case !at.Equal(e.DueAt) && !(at.Before(rd.now) && !e.DueAt.After(rd.now)):
-				m.e.DueAt = latest(at, rd.now)
-				m.done()
-			}
-			return nil
-		}
-		if last == nil || e.Run > last.Run {
-			last = e
-		}
+		return nil
 	}
 	if at.IsZero() || at.Before(rd.now.Add(-dateGrace)) {
 		return nil

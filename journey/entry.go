@@ -13,22 +13,9 @@ import (
 // enter puts a person into a journey, when they are not in it and its re-entry rule lets
 // them in again, and runs its first steps.
 func (rd *round) enter(ctx context.Context, c *compiled, pid string) error {
-	es, err := rd.personEnrollments(ctx, c.ws, pid)
-	if err != nil {
+	active, last, err := rd.runs(ctx, c, pid)
+	if err != nil || active != nil {
 		return err
-	}
-	var last *kenner.Enrollment
-	for i := range es {
-		e := &es[i]
-		if e.JourneyID != c.id {
-			continue
-		}
-		if e.State == kenner.EnrollmentActive {
-			return nil
-		}
-		if last == nil || e.Run > last.Run {
-			last = e
-		}
 	}
 	run := 1
 	if last != nil {
@@ -63,6 +50,26 @@ func (rd *round) enter(ctx context.Context, c *compiled, pid string) error {
 	}
 	m.done()
 	return nil
+}
+
+// runs finds a person's runs of a journey: the active one (in it, or scheduled to enter)
+// and the last that ended.
+func (rd *round) runs(ctx context.Context, c *compiled, pid string) (active, last *kenner.Enrollment, err error) {
+	es, err := rd.personEnrollments(ctx, c.ws, pid)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range es {
+		e := &es[i]
+		switch {
+		case e.JourneyID != c.id:
+		case e.State == kenner.EnrollmentActive:
+			active = e
+		case last == nil || e.Run > last.Run:
+			last = e
+		}
+	}
+	return active, last, nil
 }
 
 // onEvent handles an event of a person: a wait for it ends, a goal it names is reached,
