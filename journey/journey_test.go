@@ -588,3 +588,44 @@ func TestAudience(t *testing.T) {
 		t.Errorf("mails %v, want %v", got, want)
 	}
 }
+
+// TestCheck: a journey that cannot run is refused on publish, with the step and the reason.
+func TestCheck(t *testing.T) {
+	e := newEnv(t)
+	e.send(map[string]any{"type": "identify", "userId": "u", "traits": map[string]any{"email": "u@example.com", "vip": true}})
+	e.profileID("u")
+	mail := kenner.JourneyStep{ID: "mail", Type: kenner.StepEmail, Subject: "Hi", Text: "hi"}
+	entry := kenner.JourneyEntry{Event: "Joined"}
+	tests := []struct {
+		name  string
+		def   kenner.JourneyDefinition
+		wants string
+	}{
+		{"a step to nowhere", kenner.JourneyDefinition{Name: "x", Entry: entry, Steps: []kenner.JourneyStep{
+			{ID: "a", Type: kenner.StepWait, Duration: kenner.Duration(time.Hour), Next: "b"}}}, `step "a" (wait): goes to "b", which is not a step`},
+		{"a loop without a wait", kenner.JourneyDefinition{Name: "x", Entry: entry, Steps: []kenner.JourneyStep{
+			{ID: "a", Type: kenner.StepBranch, Condition: "traits.vip == true", Then: "b", Else: "a"},
+			{ID: "b", Type: kenner.StepEmail, Subject: "Hi", Text: "hi", Next: "a"}}}, "loop without a wait"},
+		{"a branch on an unknown trait", kenner.JourneyDefinition{Name: "x", Entry: entry, Steps: []kenner.JourneyStep{
+			{ID: "a", Type: kenner.StepBranch, Condition: "traits.vpi == true", Then: "mail"}, mail}}, `step "a" (branch): the condition reads traits.vpi`},
+		{"a template that does not render", kenner.JourneyDefinition{Name: "x", Entry: entry, Steps: []kenner.JourneyStep{
+			{ID: "a", Type: kenner.StepEmail, Subject: "Hi {{ .traits.first_name | upper }}", Text: "x"}}}, `step "a" (email)`},
+		{"a wait too short", kenner.JourneyDefinition{Name: "x", Entry: entry, Steps: []kenner.JourneyStep{
+			{ID: "a", Type: kenner.StepWait, Duration: kenner.Duration(time.Second)}}}, "between 1 minute and 1 year"},
+		{"an unknown destination", kenner.JourneyDefinition{Name: "x", Entry: entry, Steps: []kenner.JourneyStep{
+			{ID: "a", Type: kenner.StepDestination, Destination: "dst_nope"}}}, `no destination "dst_nope"`},
+		{"an unknown segment", kenner.JourneyDefinition{Name: "x", Entry: kenner.JourneyEntry{Segment: "seg_nope"}, Steps: []kenner.JourneyStep{mail}}, `no segment "seg_nope"`},
+		{"too many steps", kenner.JourneyDefinition{Name: "x", Entry: entry, Steps: make([]kenner.JourneyStep, 51)}, "at most 50 steps"},
+	}
+	for _, tc := range tests {
+		err := e.runner.Check(t.Context(), "ws", tc.def)
+		if err == nil || !strings.Contains(kenner.ErrorMessage(err), tc.wants) || kenner.ErrorCode(err) != kenner.EInvalid {
+			t.Errorf("%s: %v, want an invalid error with %q", tc.name, err, tc.wants)
+		}
+	}
+	ok := kenner.JourneyDefinition{Name: "x", Entry: entry, Steps: []kenner.JourneyStep{
+		{ID: "a", Type: kenner.StepBranch, Condition: "traits.vip == true", Then: "mail"}, mail}}
+	if err := e.runner.Check(t.Context(), "ws", ok); err != nil {
+		t.Errorf("a journey that can run: %v", err)
+	}
+}

@@ -149,9 +149,14 @@ func (r *Runner) Changed() {
 }
 
 // Check compiles a definition as publishing it would, against the workspace's current
-// segments, traits and destinations: what cannot run is refused with the step and reason.
+// segments, traits and destinations, and checks that the traits its conditions read exist:
+// what cannot run is refused with the step and reason.
 func (r *Runner) Check(ctx context.Context, ws string, def kenner.JourneyDefinition) error {
-	if _, err := r.compile(ctx, ws, "check", 0, def); err != nil {
+	c, err := r.compile(ctx, ws, "check", 0, def)
+	if err != nil {
+		return err
+	}
+	if err := r.checkTraits(ctx, c); err != nil {
 		return err
 	}
 	if t := def.Tracking; t != nil && (t.Opens || t.Clicks) && (r.cfg.PublicURL == "" || r.cfg.Sign == nil) {
@@ -342,3 +347,53 @@ func hash01(parts ...string) float64 {
 }
 
 var errGone = errors.New("the person is gone (erased)")
+
+// traitSample is how many profiles the trait check looks at.
+const traitSample = 1000
+
+// checkTraits refuses a condition on a trait no person has: a typo (traits.vpi) would send
+// everyone down the "else" branch without a word. The traits known are those of the first
+// profiles of the workspace, the date trait and the traits the journey sets itself; a
+// workspace without profiles yet is not checked.
+func (r *Runner) checkTraits(ctx context.Context, c *compiled) error {
+	last, n, err := r.store.ProfilePage(ctx, c.ws, "", traitSample)
+	if err != nil || n == 0 {
+		return err
+	}
+	ps, err := r.store.ScanProfiles(ctx, c.ws, "", last, &kenner.ProfileFields{AllTraits: true})
+	if err != nil {
+		return err
+	}
+	known := map[string]bool{"timezone": true}
+	for _, p := range ps {
+		for name := range p.Traits {
+			known[name] = true
+		}
+	}
+	for _, s := range c.def.Steps {
+		if s.Type == kenner.StepSetTrait {
+			known[s.Trait] = true
+		}
+	}
+	unknown := func(rule *segment.Rule) string {
+		for _, name := range rule.Traits() {
+			if !known[name] {
+				return name
+			}
+		}
+		return ""
+	}
+	if c.exit != nil {
+		if name := unknown(c.exit); name != "" {
+			return kenner.Errorf(kenner.EInvalid, "exit reads traits.%s, which none of the first %d profiles has (a typo?)", name, len(ps))
+		}
+	}
+	for _, s := range c.def.Steps {
+		if st := c.steps[s.ID]; st.rule != nil {
+			if name := unknown(st.rule); name != "" {
+				return stepError(s, "the condition reads traits.%s, which none of the first %d profiles has (a typo?)", name, len(ps))
+			}
+		}
+	}
+	return nil
+}

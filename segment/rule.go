@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"slices"
 	"time"
 
 	"github.com/kenner-cdp/kenner"
@@ -46,6 +47,17 @@ func (e *Engine) RuleInput(p *kenner.Profile, ids []kenner.Identifier, now time.
 		}
 	}
 	return in
+}
+
+// Traits are the trait names the rule reads by name (traits.vip), sorted; a rule that reads
+// the traits map as a whole ("vip" in traits) names none.
+func (r *Rule) Traits() []string {
+	out := make([]string, 0, len(r.c.deps.traits))
+	for name := range r.c.deps.traits {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // ReadsIdentities reports whether the rule reads identities (Input then needs them).
