@@ -2,6 +2,7 @@ package journey
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -112,20 +113,62 @@ func (m *mover) checkExit(ctx context.Context) (bool, error) {
 	return false, nil
 }
 
-// zone is a person's time zone: their timezone trait, else the journey's, else the
-// server's default.
+// zone is a person's time zone without reading their events: their timezone trait, else
+// the journey's, else the server's default.
 func (c *compiled) zone(p *kenner.Profile) *time.Location {
-	if p != nil {
-		if t, ok := p.Traits["timezone"]; ok {
-			var name string
-			if jsonString(t.Value, &name) && name != "" {
-				if loc, err := c.location(name); err == nil {
-					return loc
-				}
+	if loc := c.traitZone(p); loc != nil {
+		return loc
+	}
+	return c.loc
+}
+
+// traitZone is the time zone a person's timezone trait names (nil: none, or not a zone).
+func (c *compiled) traitZone(p *kenner.Profile) *time.Location {
+	if p == nil {
+		return nil
+	}
+	if t, ok := p.Traits["timezone"]; ok {
+		var name string
+		if jsonString(t.Value, &name) && name != "" {
+			if loc, err := c.location(name); err == nil {
+				return loc
 			}
 		}
 	}
-	return c.loc
+	return nil
+}
+
+// zone is a person's time zone for a send or a wait until a time of day: their timezone
+// trait, else the zone their latest events carry (context.timezone, which analytics.js and
+// the mobile SDKs send), else the journey's, else the server's default.
+func (m *mover) zone(ctx context.Context, p *kenner.Profile) (*time.Location, error) {
+	if loc := m.c.traitZone(p); loc != nil {
+		return loc, nil
+	}
+	key := m.e.WorkspaceID + "/" + p.ID
+	if loc, ok := m.rd.zones[key]; ok {
+		return loc, nil
+	}
+	evs, _, err := m.rd.r.store.Events(ctx, kenner.EventFilter{WorkspaceID: m.e.WorkspaceID, ProfileID: p.ID, Limit: 20})
+	if err != nil {
+		return nil, err
+	}
+	loc := m.c.loc
+	for _, ev := range evs {
+		var b struct {
+			Context struct {
+				Timezone string `json:"timezone"`
+			} `json:"context"`
+		}
+		if json.Unmarshal(ev.Body, &b) == nil && b.Context.Timezone != "" {
+			if l, err := m.c.location(b.Context.Timezone); err == nil {
+				loc = l
+				break
+			}
+		}
+	}
+	m.rd.zones[key] = loc
+	return loc, nil
 }
 
 // nextTimeOfDay is the first time after now that is minutes after midnight in zone.

@@ -379,9 +379,12 @@ func TestQuietHoursCapsExitAndTraits(t *testing.T) {
 		map[string]any{"type": "identify", "userId": "p1", "traits": map[string]any{"email": "p1@example.com"}},
 		map[string]any{"type": "identify", "userId": "p2", "traits": map[string]any{"email": "p2@example.com", "timezone": "America/New_York"}},
 		map[string]any{"type": "identify", "userId": "p3", "traits": map[string]any{"email": "p3@example.com"}},
+		// p4's zone is in what their browser sends (context.timezone), not in a trait.
+		map[string]any{"type": "identify", "userId": "p4", "traits": map[string]any{"email": "p4@example.com"}, "context": map[string]any{"timezone": "America/New_York"}},
 		map[string]any{"type": "track", "userId": "p1", "event": "Signed Up"},
 		map[string]any{"type": "track", "userId": "p2", "event": "Signed Up"},
 		map[string]any{"type": "track", "userId": "p3", "event": "Signed Up"},
+		map[string]any{"type": "track", "userId": "p4", "event": "Signed Up", "context": map[string]any{"timezone": "America/New_York"}},
 	)
 	morning := time.Date(2026, 12, 8, 8, 0, 0, 0, ams).UTC()
 	e.eventually("p1 held by quiet hours", func() bool {
@@ -390,8 +393,9 @@ func TestQuietHoursCapsExitAndTraits(t *testing.T) {
 	})
 	e.eventually("p2 past the cap, waiting", func() bool { return e.enrollment("p2", j.ID).Step == "wait" })
 	e.eventually("p3 held", func() bool { return e.enrollment("p3", j.ID).Step == "one" })
-	e.eventually("p2's first email", func() bool { return len(e.smtp.Mails()) == 1 })
-	if got := e.mailsTo(); !equal(got, map[string][]string{"p2@example.com": {"One"}}) {
+	e.eventually("p4 past the cap, waiting", func() bool { return e.enrollment("p4", j.ID).Step == "wait" })
+	e.eventually("p2's and p4's first emails", func() bool { return len(e.smtp.Mails()) == 2 })
+	if got := e.mailsTo(); !equal(got, map[string][]string{"p2@example.com": {"One"}, "p4@example.com": {"One"}}) {
 		t.Fatalf("mails during p1's quiet hours: %v", got)
 	}
 
@@ -402,26 +406,26 @@ func TestQuietHoursCapsExitAndTraits(t *testing.T) {
 	e.clock.Set(morning)
 	e.eventually("p1 past the cap, waiting", func() bool { return e.enrollment("p1", j.ID).Step == "wait" })
 	e.clock.Add(time.Hour)
-	for _, u := range []string{"p1", "p2"} {
+	for _, u := range []string{"p1", "p2", "p4"} {
 		e.eventually(u+" marked", func() bool {
 			p, err := e.store.Profile(ctx, "ws", kenner.Identifier{Kind: kenner.KindUserID, Value: u})
 			return err == nil && string(p.Traits["stage"].Value) == `"nurtured"` && p.Traits["stage"].SourceID == journey.SourceID
 		})
 	}
-	want := map[string][]string{"p1@example.com": {"One"}, "p2@example.com": {"One"}}
+	want := map[string][]string{"p1@example.com": {"One"}, "p2@example.com": {"One"}, "p4@example.com": {"One"}}
 	if got := e.mailsTo(); !equal(got, want) {
 		t.Errorf("mails %v, want %v", got, want)
 	}
 	// The trait is appended to the log before the move that set it commits.
 	var stats map[string]map[string]int64
-	e.eventually("both completed", func() bool {
+	e.eventually("all three completed", func() bool {
 		stats, _ = e.store.JourneyStats(ctx, "ws", j.ID)
-		return stats[""]["completed"] == 2
+		return stats[""]["completed"] == 3
 	})
 	for _, c := range []struct {
 		step, metric string
 		want         int64
-	}{{"one", "quiet", 2}, {"one", "sent", 2}, {"two", "capped", 2}, {"", "exited", 1}, {"", "completed", 2}, {"", "active", 0}, {"one", "waiting", 0}, {"mark", "set", 2}} {
+	}{{"one", "quiet", 2}, {"one", "sent", 3}, {"two", "capped", 3}, {"", "exited", 1}, {"", "completed", 3}, {"", "active", 0}, {"one", "waiting", 0}, {"mark", "set", 3}} {
 		if got := stats[c.step][c.metric]; got != c.want {
 			t.Errorf("%s %s = %d, want %d (all: %v)", c.step, c.metric, got, c.want, stats)
 		}
@@ -446,7 +450,7 @@ func TestQuietHoursCapsExitAndTraits(t *testing.T) {
 	if control == 0 || control == 20 || hs["offer"]["held_out"] != control || hs["offer"]["sent"] != 20-control {
 		t.Fatalf("holdout stats %v", hs)
 	}
-	e.eventually("the offers", func() bool { return len(e.smtp.Mails()) == 2+int(20-control) })
+	e.eventually("the offers", func() bool { return len(e.smtp.Mails()) == 3+int(20-control) })
 }
 
 // TestVersions: people in flight stay on the version they entered; new entrants take the

@@ -18,6 +18,7 @@ type round struct {
 	// enrollments are the people's enrollments as this round left them, by ws/profile.
 	enrollments map[string][]kenner.Enrollment
 	profiles    map[string]*kenner.Profile // by ws/profile; nil: gone
+	zones       map[string]*time.Location  // people's time zones read from their events
 	moves       []kenner.JourneyMove
 	appends     map[string][][]byte // set_trait identifies, by workspace
 	woken       map[string]bool
@@ -25,7 +26,7 @@ type round struct {
 }
 
 func (r *Runner) newRound(now time.Time) *round {
-	return &round{r: r, now: now, enrollments: map[string][]kenner.Enrollment{}, profiles: map[string]*kenner.Profile{},
+	return &round{r: r, now: now, enrollments: map[string][]kenner.Enrollment{}, profiles: map[string]*kenner.Profile{}, zones: map[string]*time.Location{},
 		appends: map[string][][]byte{}, woken: map[string]bool{}}
 }
 
@@ -216,7 +217,11 @@ func (m *mover) run(ctx context.Context, st *step) (next string, hold bool, err 
 		if err != nil {
 			return "", false, err
 		}
-		m.e.DueAt = nextTimeOfDay(m.rd.now, m.c.zone(p), st.timeOfD)
+		zone, err := m.zone(ctx, p)
+		if err != nil {
+			return "", false, err
+		}
+		m.e.DueAt = nextTimeOfDay(m.rd.now, zone, st.timeOfD)
 		return "", true, nil
 	case kenner.StepBranch:
 		p, err := m.profile(ctx)
@@ -285,7 +290,9 @@ func (m *mover) email(ctx context.Context, st *step, deferred bool) (string, boo
 		if err != nil {
 			return "", false, err
 		}
-		zone = m.c.zone(p)
+		if zone, err = m.zone(ctx, p); err != nil {
+			return "", false, err
+		}
 	}
 	local := m.rd.now.In(zone)
 	if q := m.c.quiet; q != nil && !deferred && q.contains(local.Hour()*60+local.Minute()) {
