@@ -268,6 +268,9 @@ type JourneyStore interface {
 	UpdateJourney(ctx context.Context, j *Journey) error
 	// PublishJourney stores the journey's draft as its next version and makes it live.
 	PublishJourney(ctx context.Context, workspaceID, id string, at time.Time) (*Journey, error)
+	// MigrateJourney moves the people in flight on older versions whose current step (or
+	// scheduled entry, step "") is one of steps to version, and returns how many moved.
+	MigrateJourney(ctx context.Context, workspaceID, id string, version int, steps []string) (int64, error)
 	// ArchiveJourney archives a journey and takes everyone still in it out (exited), and
 	// returns how many that was.
 	ArchiveJourney(ctx context.Context, workspaceID, id string, at time.Time) (int64, error)

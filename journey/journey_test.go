@@ -489,6 +489,28 @@ func TestVersions(t *testing.T) {
 	if got := e.mailsTo(); !equal(got, want) {
 		t.Errorf("mails %v, want %v", got, want)
 	}
+
+	// Published with migration, people in flight at a step the new version has move to it.
+	e.send(map[string]any{"type": "identify", "userId": "mid", "traits": map[string]any{"email": "mid@example.com"}},
+		map[string]any{"type": "track", "userId": "mid", "event": "Joined"})
+	e.eventually("mid waits on version two", func() bool { return e.enrollment("mid", j.ID).Version == 2 })
+	def.Steps[1].Subject = "Version three"
+	got.JourneyDefinition = def
+	if err := e.store.UpdateJourney(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.PublishJourney(ctx, "ws", j.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.store.MigrateJourney(ctx, "ws", j.ID, 3, []string{"wait", "mail"}); err != nil || n != 1 {
+		t.Fatalf("migrate: %d %v, want mid moved", n, err)
+	}
+	e.runner.Changed()
+	e.clock.Add(time.Hour)
+	e.eventually("mid's mail", func() bool { return len(e.smtp.Mails()) == 3 })
+	if got := e.mailsTo()["mid@example.com"]; !slices.Equal(got, []string{"Version three"}) {
+		t.Errorf("mid got %v, want the migrated version's email", got)
+	}
 }
 
 // TestDateEntry: a renewal reminder 3 days before each person's renewal date: people whose

@@ -442,3 +442,13 @@ func (s *Store) AddJourneyReaction(ctx context.Context, ws, journeyID, step, pro
 	})
 	return first, err
 }
+
+// MigrateJourney implements kenner.JourneyStore.
+func (s *Store) MigrateJourney(ctx context.Context, ws, id string, version int, steps []string) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE enrollments SET version = $1, updated_at = $2, rev = rev + 1
+		WHERE workspace_id = $3 AND journey_id = $4 AND state = 'active' AND version < $1 AND step = ANY($5)`, version, now(), ws, id, steps)
+	if err != nil {
+		return 0, fmt.Errorf("migrate journey: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

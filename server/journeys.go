@@ -169,12 +169,36 @@ func (s *Server) publishJourney(w http.ResponseWriter, r *http.Request, tok *ken
 	if err := jr.Check(r.Context(), tok.WorkspaceID, j.JourneyDefinition); err != nil {
 		return err
 	}
+	var opts struct {
+		// Migrate moves the people in flight whose current step the new version still has
+		// onto it; the others stay on the version they entered.
+		Migrate bool `json:"migrate"`
+	}
+	if r.ContentLength != 0 {
+		if err := web.Decode(r, 4<<10, &opts); err != nil {
+			return err
+		}
+	}
 	if j, err = s.deps.Store.PublishJourney(r.Context(), tok.WorkspaceID, j.ID, time.Now()); err != nil {
 		return err
 	}
+	var migrated int64
+	if opts.Migrate && j.Version > 1 {
+		steps := []string{""} // scheduled entries of a date journey
+		for _, st := range j.Steps {
+			steps = append(steps, st.ID)
+		}
+		if migrated, err = s.deps.Store.MigrateJourney(r.Context(), tok.WorkspaceID, j.ID, j.Version, steps); err != nil {
+			return err
+		}
+	}
 	jr.Changed()
 	noteAuditTarget(r, "/v1/journeys/"+j.ID)
-	web.JSON(w, http.StatusOK, journeyJSON(j))
+	out := struct {
+		*kenner.Journey
+		Migrated int64 `json:"migrated"`
+	}{journeyJSON(j), migrated}
+	web.JSON(w, http.StatusOK, out)
 	return nil
 }
 

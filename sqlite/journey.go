@@ -422,3 +422,22 @@ func (s *Store) AddJourneyReaction(ctx context.Context, ws, journeyID, step, pro
 	})
 	return first, err
 }
+
+// MigrateJourney implements kenner.JourneyStore.
+func (s *Store) MigrateJourney(ctx context.Context, ws, id string, version int, steps []string) (int64, error) {
+	if len(steps) == 0 {
+		return 0, nil
+	}
+	a := []any{version, millis(time.Now()), ws, id, version}
+	for _, st := range steps {
+		a = append(a, st)
+	}
+	res, err := s.w.ExecContext(ctx, `UPDATE enrollments SET version = ?, updated_at = ?, rev = rev + 1
+		WHERE workspace_id = ? AND journey_id = ? AND state = 'active' AND version < ? AND step IN `+in(len(steps)), a...)
+	if err != nil {
+		return 0, fmt.Errorf("migrate journey: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+

@@ -159,6 +159,14 @@ func testJourneys(t *testing.T, s kenner.Store) {
 		t.Errorf("opened counters %v", st)
 	}
 
+	// Migration moves those at a step the new version has; the others stay.
+	if n, err := s.MigrateJourney(ctx(t), "ws_j", j.ID, 3, []string{"w"}); err != nil || n != 1 {
+		t.Errorf("migrate: %d %v, want prf_b (at w) moved, prf_a (at m) left", n, err)
+	}
+	if es, _ := s.Enrollments(ctx(t), "ws_j", "prf_b"); len(es) != 1 || es[0].Version != 3 || es[0].Rev != 2 {
+		t.Errorf("prf_b after migration: %+v", es)
+	}
+
 	// Paused, nobody's timer is due.
 	pub.Status = kenner.JourneyPaused
 	if err := s.UpdateJourney(ctx(t), pub); err != nil {
