@@ -440,4 +440,3 @@ func (s *Store) MigrateJourney(ctx context.Context, ws, id string, version int, 
 	n, _ := res.RowsAffected()
 	return n, nil
 }
-
