@@ -95,6 +95,7 @@ type Runner struct {
 	live      atomic.Pointer[liveSet]
 	wake      chan struct{}
 	changed   chan struct{} // closed (and replaced) when journeys change: wakes the idle readers
+	gen       atomic.Int64  // grows with every Changed: a live set read before one is not kept
 }
 
 // New returns a Runner.
@@ -137,6 +138,7 @@ func (r *Runner) Run(ctx context.Context) {
 // Changed drops what the runner holds of a workspace's journeys after one was published,
 // paused or archived, and wakes the timers.
 func (r *Runner) Changed() {
+	r.gen.Add(1)
 	r.live.Store(nil)
 	r.mu.Lock()
 	close(r.changed)
@@ -237,6 +239,7 @@ func (r *Runner) liveJourneys(ctx context.Context) (*liveSet, error) {
 	if l := r.live.Load(); l != nil && time.Since(l.at) < refreshLive {
 		return l, nil
 	}
+	gen := r.gen.Load()
 	js, err := r.store.Journeys(ctx, "")
 	if err != nil {
 		return nil, err
@@ -285,7 +288,10 @@ func (r *Runner) liveJourneys(ctx context.Context) (*liveSet, error) {
 			}
 		}
 	}
-	r.live.Store(l)
+	if r.gen.Load() == gen {
+		// A set read while a journey changed may miss the change: used once, not kept.
+		r.live.Store(l)
+	}
 	return l, nil
 }
 
