@@ -312,7 +312,8 @@ func (c *Console) saveJourney(w http.ResponseWriter, r *http.Request, rq *reques
 	}
 	done := "saved"
 	if r.PostFormValue("publish") != "" {
-		if err := c.call(r.Context(), rq, "POST", "/v1/journeys/"+url.PathEscape(id)+"/publish", nil, nil); err != nil {
+		opts := map[string]bool{"migrate": r.PostFormValue("migrate") != ""}
+		if err := c.call(r.Context(), rq, "POST", "/v1/journeys/"+url.PathEscape(id)+"/publish", opts, nil); err != nil {
 			w.WriteHeader(http.StatusBadRequest)
 			c.journeyPage(w, r, rq, id, draft, "Draft saved, not published.", kenner.ErrorMessage(err), nil)
 			return
