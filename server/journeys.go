@@ -2,10 +2,13 @@ package server
 
 import (
 	"context"
+	"errors"
 	"html/template"
+	"io"
 	"net/http"
 	"net/mail"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/kenner-cdp/kenner"
@@ -174,10 +177,9 @@ func (s *Server) publishJourney(w http.ResponseWriter, r *http.Request, tok *ken
 		// onto it; the others stay on the version they entered.
 		Migrate bool `json:"migrate"`
 	}
-	if r.ContentLength != 0 {
-		if err := web.Decode(r, 4<<10, &opts); err != nil {
-			return err
-		}
+	// The body is optional: an empty one publishes without migrating.
+	if err := web.Decode(r, 4<<10, &opts); err != nil && !errors.Is(err, io.EOF) && !strings.HasSuffix(kenner.ErrorMessage(err), "EOF") {
+		return err
 	}
 	if j, err = s.deps.Store.PublishJourney(r.Context(), tok.WorkspaceID, j.ID, time.Now()); err != nil {
 		return err
