@@ -317,3 +317,25 @@ func SetJourneyDocument(j *Journey, doc []byte) error {
 	j.JourneyDefinition = d
 	return nil
 }
+
+// ErasedStats are the counter changes when people's enrollments are deleted by an erasure:
+// those still in a journey leave it (active and waiting fall, exited rises), and those
+// scheduled to enter never will. Both stores apply them before deleting the rows.
+func ErasedStats(es []Enrollment) []JourneyStat {
+	var out []JourneyStat
+	for _, e := range es {
+		if e.State != EnrollmentActive {
+			continue
+		}
+		if e.Step == "" {
+			out = append(out, JourneyStat{JourneyID: e.JourneyID, Metric: "scheduled", Delta: -1})
+			continue
+		}
+		out = append(out, JourneyStat{JourneyID: e.JourneyID, Metric: "active", Delta: -1},
+			JourneyStat{JourneyID: e.JourneyID, Metric: "exited", Delta: 1})
+		if !e.DueAt.IsZero() {
+			out = append(out, JourneyStat{JourneyID: e.JourneyID, Step: e.Step, Metric: "waiting", Delta: -1})
+		}
+	}
+	return SumJourneyStats(out)
+}

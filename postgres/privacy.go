@@ -176,6 +176,22 @@ func (s *Store) Erase(ctx context.Context, ws string, plan kenner.ErasePlan) (ma
 		{"subject_keys", `DELETE FROM subject_keys WHERE workspace_id = $1 AND subject = ANY($2)`, []any{ws, plan.SubjectKeys}},
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// The people leave their journeys: the counters follow before the rows go.
+		rows, err := tx.Query(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE workspace_id = $1 AND state = 'active' AND profile_id = ANY($2)`, ws, plan.ProfileIDs)
+		if err != nil {
+			return fmt.Errorf("erase journeys: %w", err)
+		}
+		es, err := scanEnrollments(rows)
+		if err != nil {
+			return err
+		}
+		if stats := kenner.ErasedStats(es); len(stats) > 0 {
+			pb := &pgx.Batch{}
+			queueStats(pb, ws, stats)
+			if err := tx.SendBatch(ctx, pb).Close(); err != nil {
+				return fmt.Errorf("erase journeys: %w", err)
+			}
+		}
 		for _, st := range steps {
 			tag, err := tx.Exec(ctx, st.query, st.args...)
 			if err != nil {

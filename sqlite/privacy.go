@@ -216,6 +216,21 @@ func (s *Store) Erase(ctx context.Context, ws string, plan kenner.ErasePlan) (ma
 			return nil
 		}
 		ids, pa := in(len(plan.ProfileIDs)), args(ws, plan.ProfileIDs)
+		// The people leave their journeys: the counters follow before the rows go.
+		rows, err := tx.QueryContext(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE workspace_id = ? AND state = 'active' AND profile_id IN `+ids, pa...)
+		if err != nil {
+			return fmt.Errorf("erase journeys: %w", err)
+		}
+		es, err := scanEnrollments(rows)
+		if err != nil {
+			return err
+		}
+		for _, st := range kenner.ErasedStats(es) {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO journey_stats (workspace_id, journey_id, step, metric, n) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (workspace_id, journey_id, step, metric) DO UPDATE SET n = n + excluded.n`, ws, st.JourneyID, st.Step, st.Metric, st.Delta); err != nil {
+				return fmt.Errorf("erase journeys: %w", err)
+			}
+		}
 		steps := []struct {
 			what, query string
 			args        []any
