@@ -107,6 +107,10 @@ func (s *Server) exportProfile(w http.ResponseWriter, r *http.Request, tok *kenn
 	if deliveries == nil {
 		deliveries = []kenner.Delivery{}
 	}
+	journeys, err := s.personJourneys(ctx, ws, p.ID)
+	if err != nil {
+		return err
+	}
 	w.Header().Set("Content-Disposition", `attachment; filename="`+p.ID+`.json"`)
 	web.JSON(w, http.StatusOK, map[string]any{
 		"exported_at": time.Now().UTC(),
@@ -118,6 +122,7 @@ func (s *Server) exportProfile(w http.ResponseWriter, r *http.Request, tok *kenn
 		"segments":    map[string]any{"current": sortedIDs(p.Segments), "history": orEmpty(history)},
 		"merges":      orEmpty(merges),
 		"deliveries":  deliveries,
+		"journeys":    journeys,
 	})
 	return nil
 }
