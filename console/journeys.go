@@ -123,14 +123,7 @@ func (c *Console) journeysPage(w http.ResponseWriter, r *http.Request, rq *reque
 		row.Rate = percent(row.Report.Converted, row.Report.Entered)
 		rows = append(rows, row)
 	}
-	var segs []nameValue
-	for id, n := range segNames {
-		if kenner.IsLeadStageSegment(id) {
-			n = "Lead stage " + n
-		}
-		segs = append(segs, nameValue{id, n})
-	}
-	slices.SortFunc(segs, func(a, b nameValue) int { return strings.Compare(a.Value, b.Value) })
+	segs := sortedNames(segNames)
 	c.page(w, "journeys", rq, "journeys", "Journeys", map[string]any{"Journeys": rows, "Name": name, "Error": errMsg,
 		"CanEdit": rq.user.Role.AtLeast(kenner.RoleMarketer), "Starters": starters, "Segments": segs})
 }
@@ -289,9 +282,31 @@ func (c *Console) journeyPage(w http.ResponseWriter, r *http.Request, rq *reques
 	if preview == nil {
 		preview = map[string]string{}
 	}
+	segNames := c.segmentNames(r, rq)
+	var draftSteps []stepRow
+	for _, s := range j.Steps {
+		row := stepRow{ID: s.ID, Type: s.Type}
+		row.What, row.Next = stepText(s, destNames)
+		draftSteps = append(draftSteps, row)
+	}
+	var destList []nameValue
+	for _, d := range dests.Destinations {
+		destList = append(destList, nameValue{d.ID, d.Name})
+	}
+	entryKind := "event"
+	switch {
+	case j.Entry.Segment != "":
+		entryKind = "segment"
+	case j.Entry.Audience != "":
+		entryKind = "audience"
+	case j.Entry.Date != nil:
+		entryKind = "date"
+	}
 	c.page(w, "journey", rq, "journeys", j.Name, map[string]any{"Journey": j, "Report": rep, "Steps": rows,
-		"Entry": entryText(j.Entry, c.segmentNames(r, rq)), "Rate": percent(rep.Converted, rep.Entered), "Draft": draft, "Emails": emails,
-		"Preview": preview, "Notice": notice, "Error": errMsg, "CanEdit": rq.user.Role.AtLeast(kenner.RoleMarketer)})
+		"Entry": entryText(j.Entry, segNames), "Rate": percent(rep.Converted, rep.Entered), "Draft": draft, "Emails": emails,
+		"Preview": preview, "Notice": notice, "Error": errMsg, "CanEdit": rq.user.Role.AtLeast(kenner.RoleMarketer),
+		"DraftSteps": draftSteps, "Segments": sortedNames(segNames), "Destinations": destList, "EntryKind": entryKind,
+		"Holdout": fmt.Sprintf("%g", j.Holdout*100)})
 }
 
 // saveJourney saves the draft, and publishes it when asked.
@@ -338,12 +353,21 @@ func (c *Console) journeyAction(w http.ResponseWriter, r *http.Request, rq *requ
 		http.NotFound(w, r)
 		return
 	}
-	if err := c.call(r.Context(), rq, "POST", "/v1/journeys/"+url.PathEscape(id)+"/"+action, nil, nil); err != nil {
+	var body any
+	if action == "publish" {
+		r.ParseForm()
+		body = map[string]bool{"migrate": r.PostFormValue("migrate") != ""}
+	}
+	if err := c.call(r.Context(), rq, "POST", "/v1/journeys/"+url.PathEscape(id)+"/"+action, body, nil); err != nil {
 		w.WriteHeader(http.StatusBadRequest)
 		c.journeyPage(w, r, rq, id, "", "", kenner.ErrorMessage(err), nil)
 		return
 	}
-	http.Redirect(w, r, "/console/journeys/"+url.PathEscape(id), http.StatusSeeOther)
+	done := ""
+	if action == "publish" {
+		done = "?done=published"
+	}
+	http.Redirect(w, r, "/console/journeys/"+url.PathEscape(id)+done, http.StatusSeeOther)
 }
 
 // previewJourney renders an email step for a person, or sends it to the marketer.
@@ -390,4 +414,180 @@ func (c *Console) previewDocument(w http.ResponseWriter, r *http.Request, rq *re
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	w.Write([]byte(out["html"]))
+}
+
+// draftOf reads a journey's draft for a change made by a form.
+func (c *Console) draftOf(r *http.Request, rq *request, id string) (*kenner.Journey, error) {
+	var j kenner.Journey
+	if err := c.call(r.Context(), rq, "GET", "/v1/journeys/"+url.PathEscape(id), nil, &j); err != nil {
+		return nil, err
+	}
+	return &j, nil
+}
+
+// saveDraft stores a draft changed by a form and shows the journey again.
+func (c *Console) saveDraft(w http.ResponseWriter, r *http.Request, rq *request, j *kenner.Journey, notice string) {
+	if err := c.call(r.Context(), rq, "PUT", "/v1/journeys/"+url.PathEscape(j.ID), j.JourneyDefinition, nil); err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		c.journeyPage(w, r, rq, j.ID, "", "", kenner.ErrorMessage(err), nil)
+		return
+	}
+	http.Redirect(w, r, "/console/journeys/"+url.PathEscape(j.ID)+"?done="+notice, http.StatusSeeOther)
+}
+
+// formDuration reads a duration field ("3d", "12h", "30m"); empty is zero.
+func formDuration(r *http.Request, field string) (kenner.Duration, error) {
+	v := strings.TrimSpace(r.PostFormValue(field))
+	if v == "" {
+		return 0, nil
+	}
+	d, err := kenner.ParseDuration(v)
+	return kenner.Duration(d), err
+}
+
+// setEntry changes how people enter a draft, and its exit, re-entry and holdout.
+func (c *Console) setEntry(w http.ResponseWriter, r *http.Request, rq *request) {
+	r.ParseForm()
+	j, err := c.draftOf(r, rq, r.PathValue("id"))
+	if err != nil {
+		c.journeysPage(w, r, rq, "", kenner.ErrorMessage(err))
+		return
+	}
+	f := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
+	var e kenner.JourneyEntry
+	switch f("entry") {
+	case "segment":
+		e.Segment = f("segment")
+	case "audience":
+		e.Audience = f("segment")
+	case "date":
+		before, err := formDuration(r, "before")
+		if err != nil {
+			c.journeyPage(w, r, rq, j.ID, "", "", "Days before the date: "+kenner.ErrorMessage(err), nil)
+			return
+		}
+		e.Date = &kenner.DateEntry{Trait: f("date_trait"), Before: before, Time: f("date_time")}
+	default:
+		e.Event, e.Filter = f("event"), f("filter")
+	}
+	j.Entry, j.Exit, j.Reentry = e, f("exit"), f("reentry")
+	j.Holdout = 0
+	if p := f("holdout"); p != "" {
+		var pct float64
+		if _, err := fmt.Sscan(p, &pct); err != nil {
+			c.journeyPage(w, r, rq, j.ID, "", "", "Holdout: a percentage like 10", nil)
+			return
+		}
+		j.Holdout = pct / 100
+	}
+	c.saveDraft(w, r, rq, j, "saved")
+}
+
+// addStep appends a step to a draft, linked from the step (and arm) the form names.
+func (c *Console) addStep(w http.ResponseWriter, r *http.Request, rq *request) {
+	r.ParseForm()
+	j, err := c.draftOf(r, rq, r.PathValue("id"))
+	if err != nil {
+		c.journeysPage(w, r, rq, "", kenner.ErrorMessage(err))
+		return
+	}
+	f := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
+	fail := func(msg string) {
+		w.WriteHeader(http.StatusBadRequest)
+		c.journeyPage(w, r, rq, j.ID, "", "", msg, nil)
+	}
+	s := kenner.JourneyStep{ID: f("step_id"), Type: f("type"), Event: f("event"), Time: f("time"), Condition: f("condition"),
+		Subject: f("subject"), Text: r.PostFormValue("text"), HTML: r.PostFormValue("html"), Destination: f("destination"), Trait: f("trait")}
+	if s.ID == "" {
+		s.ID = fmt.Sprintf("%s_%d", s.Type, len(j.Steps)+1)
+	}
+	for _, have := range j.Steps {
+		if have.ID == s.ID {
+			fail(fmt.Sprintf("There is already a step %q.", s.ID))
+			return
+		}
+	}
+	var err1, err2 error
+	s.Duration, err1 = formDuration(r, "duration")
+	s.Timeout, err2 = formDuration(r, "timeout")
+	if err1 != nil || err2 != nil {
+		fail("Durations are written like 30m, 12h or 3d.")
+		return
+	}
+	if p := f("percent"); p != "" {
+		if _, err := fmt.Sscan(p, &s.Percent); err != nil {
+			fail("Split: a percentage like 50.")
+			return
+		}
+	}
+	if s.Type == kenner.StepSetTrait {
+		v := f("value")
+		if !json.Valid([]byte(v)) {
+			b, _ := json.Marshal(v) // plain text is a string value
+			v = string(b)
+		}
+		s.Value = json.RawMessage(v)
+	}
+	linked := false
+	if after := f("after"); after != "" {
+		for i := range j.Steps {
+			if j.Steps[i].ID != after {
+				continue
+			}
+			switch f("arm") {
+			case "then":
+				j.Steps[i].Then = s.ID
+			case "else":
+				j.Steps[i].Else = s.ID
+			case "timeout_next":
+				j.Steps[i].TimeoutNext = s.ID
+			default:
+				j.Steps[i].Next = s.ID
+			}
+			linked = true
+		}
+		if !linked {
+			fail(fmt.Sprintf("There is no step %q to follow.", after))
+			return
+		}
+	}
+	j.Steps = append(j.Steps, s)
+	c.saveDraft(w, r, rq, j, "saved")
+}
+
+// removeStep deletes a step from a draft; the steps that led to it end there instead.
+func (c *Console) removeStep(w http.ResponseWriter, r *http.Request, rq *request) {
+	j, err := c.draftOf(r, rq, r.PathValue("id"))
+	if err != nil {
+		c.journeysPage(w, r, rq, "", kenner.ErrorMessage(err))
+		return
+	}
+	gone := r.PathValue("step")
+	steps := j.Steps[:0]
+	for _, s := range j.Steps {
+		if s.ID == gone {
+			continue
+		}
+		for _, ref := range []*string{&s.Next, &s.Then, &s.Else, &s.TimeoutNext} {
+			if *ref == gone {
+				*ref = ""
+			}
+		}
+		steps = append(steps, s)
+	}
+	j.Steps = steps
+	c.saveDraft(w, r, rq, j, "saved")
+}
+
+// sortedNames lists segments (id, name) by name for a select; lead stages say so.
+func sortedNames(names map[string]string) []nameValue {
+	var out []nameValue
+	for id, n := range names {
+		if kenner.IsLeadStageSegment(id) {
+			n = "Lead stage " + n
+		}
+		out = append(out, nameValue{id, n})
+	}
+	slices.SortFunc(out, func(a, b nameValue) int { return strings.Compare(a.Value, b.Value) })
+	return out
 }

@@ -27,7 +27,7 @@ func TestJourneysInBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("j-name"), "Welcome series"),
 		chromedp.Submit(chromedp.ID("j-name")),
 		chromedp.WaitVisible(`//h1[contains(., "Welcome series")]`),
-		chromedp.Click(`//button[@name="publish"]`),
+		chromedp.Click(chromedp.ID("publish")),
 		chromedp.WaitVisible(`//p[@role="status"][contains(., "Published")]`),
 	); err != nil {
 		t.Fatal(err)
@@ -97,5 +97,48 @@ func TestJourneysInBrowser(t *testing.T) {
 	}
 	if body, _ := chromedp.Run(ctx, chromedp.Text(`//section[@aria-labelledby="journeys"]`)); !strings.Contains(body, "welcome: sent") || !strings.Contains(body, "at wait") {
 		t.Errorf("ann's profile shows the journey as %q", body)
+	}
+
+	// A second journey built with the forms, no JSON: who enters, a step removed, one added.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(`//nav//a[text()="Journeys"]`),
+		chromedp.WaitVisible(chromedp.ID("j-name")),
+		chromedp.SendKeys(chromedp.ID("j-name"), "Cart reminder"),
+		chromedp.Submit(chromedp.ID("j-name")),
+		chromedp.WaitVisible(`//h1[contains(., "Cart reminder")]`),
+		chromedp.SetValue(chromedp.ID("e-event"), "Cart Abandoned"),
+		chromedp.Submit(chromedp.ID("e-event")),
+		chromedp.WaitVisible(`//p[contains(., "doing Cart Abandoned")]`),
+		chromedp.Click(`//button[@aria-label="Remove step goal"]`),
+		chromedp.WaitNotPresent(`//button[@aria-label="Remove step goal"]`),
+		chromedp.WaitVisible(chromedp.ID("s-type")),
+		chromedp.SetValue(chromedp.ID("s-type"), "wait"),
+		chromedp.SetValue(chromedp.ID("s-id"), "pause"),
+		chromedp.SetValue(chromedp.ID("s-after"), "nudge"),
+		chromedp.SetValue(chromedp.ID("s-duration"), "1d"),
+		chromedp.Submit(chromedp.ID("s-id")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(`//td[text()="pause"]`)); err != nil {
+		b, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+		t.Fatalf("%v\n%s", err, b)
+	}
+	body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+	for _, want := range []string{"Wait 1 day", "doing Cart Abandoned"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the draft lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "Goal: Order Completed") {
+		t.Error("the removed goal step is still in the draft")
+	}
+	screenshot(t, ctx, "journey-builder")
+	accessible(t, ctx, "journey-builder")
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("publish")),
+		chromedp.WaitVisible(`//p[@role="status"][contains(., "Published")]`),
+	); err != nil {
+		t.Fatal(err)
 	}
 }
