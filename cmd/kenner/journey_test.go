@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"fmt"
 	"io"
 	"mime"
@@ -212,6 +214,30 @@ func TestJourneyAPI(t *testing.T) {
 	waitFor(t, "the test mail", func() bool { return len(subjects(t, smtp)["marketer@example.com"]) == 1 })
 	if resp, err := http.Get(strings.Replace(link, "https://cdp.example.com", s.url, 1)); err != nil || resp.StatusCode != 200 {
 		t.Errorf("the unsubscribe page: %v %v", resp, err)
+	}
+	// The same journey through the command line.
+	cli := func(args ...string) string {
+		t.Helper()
+		code, out, stderr := runCLI(t, append(args, "--url", s.url, "--token", creds.AdminToken)...)
+		if code != 0 {
+			t.Fatalf("kenner %v: exit %d: %s", args, code, stderr)
+		}
+		return out
+	}
+	if out := cli("journey", "list"); !strings.Contains(out, "welcome") || !strings.Contains(out, "live") {
+		t.Errorf("journey list:\n%s", out)
+	}
+	if out := cli("journey", "report", "welcome"); !strings.Contains(out, "converted") || !strings.Contains(out, "hello") {
+		t.Errorf("journey report:\n%s", out)
+	}
+	file := filepath.Join(t.TempDir(), "j.json")
+	os.WriteFile(file, []byte(`{"name":"cli","entry":{"event":"X"},"steps":[{"id":"w","type":"wait","duration":"1h"}]}`), 0o600)
+	cli("journey", "create", "--file", file)
+	if out := cli("journey", "publish", "cli"); !strings.Contains(out, "live") {
+		t.Errorf("journey publish:\n%s", out)
+	}
+	if code, _, stderr := runCLI(t, "journey", "pause", "nope", "--url", s.url, "--token", creds.AdminToken); code != 2 || !strings.Contains(stderr, "no journey named") {
+		t.Errorf("pause of an unknown journey: %d %s", code, stderr)
 	}
 	if code, out := api("DELETE", "/v1/journeys/"+id, ""); code != 409 {
 		t.Errorf("delete of a live journey: %d %v, want 409", code, out)
