@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"fmt"
 	"io"
 	"mime"
@@ -11,6 +9,8 @@ import (
 	"mime/quotedprintable"
 	"net/http"
 	"net/mail"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
