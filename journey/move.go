@@ -47,9 +47,11 @@ func (rd *round) write(ctx context.Context, pos kenner.Position) error {
 	if len(rd.moves) == 0 && pos.Consumer == "" {
 		return nil
 	}
+	var applied, entered int
 	err := rd.r.store.Apply(ctx, pos, func(ctx context.Context, b kenner.Batch) error {
 		// The counters of the moves that apply are written once per workspace, added up.
 		stats := map[string][]kenner.JourneyStat{}
+		applied, entered = 0, 0 // a round the store retries counts once
 		for _, m := range rd.moves {
 			own := m.Stats
 			m.Stats = nil
@@ -58,6 +60,10 @@ func (rd *round) write(ctx context.Context, pos kenner.Position) error {
 				return err
 			}
 			if ok {
+				applied++
+				if m.PrevRev == 0 {
+					entered++
+				}
 				stats[m.Enrollment.WorkspaceID] = append(stats[m.Enrollment.WorkspaceID], own...)
 			}
 		}
@@ -71,6 +77,9 @@ func (rd *round) write(ctx context.Context, pos kenner.Position) error {
 	if err != nil {
 		return err
 	}
+	rd.r.metrics.moves.Add(float64(applied))
+	rd.r.metrics.refused.Add(float64(len(rd.moves) - applied))
+	rd.r.metrics.entries.Add(float64(entered))
 	if rd.r.cfg.Wake != nil {
 		for id := range rd.woken {
 			rd.r.cfg.Wake(id)

@@ -20,6 +20,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/internal/supervisor"
 	"github.com/kenner-cdp/kenner/segment"
@@ -78,6 +80,8 @@ type Config struct {
 	Sign      func(purpose, msg string) string
 	// Cap is the frequency cap of journeys that set none (nil: none).
 	Cap *kenner.FrequencyCap
+	// Registerer takes the runner's metrics (nil: not exported).
+	Registerer prometheus.Registerer
 }
 
 // Runner moves people through the live journeys of every workspace.
@@ -96,6 +100,7 @@ type Runner struct {
 	wake      chan struct{}
 	changed   chan struct{} // closed (and replaced) when journeys change: wakes the idle readers
 	gen       atomic.Int64  // grows with every Changed: a live set read before one is not kept
+	metrics   *metrics
 }
 
 // New returns a Runner.
@@ -116,7 +121,8 @@ func New(store kenner.Store, log kenner.Log, engines Engines, ingest Accepter, c
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Runner{store: store, log: log, engines: engines, ingest: ingest, cfg: cfg, logger: logger,
-		versions: map[string]*compiled{}, backfills: map[string]string{}, wake: make(chan struct{}, 1), changed: make(chan struct{})}
+		versions: map[string]*compiled{}, backfills: map[string]string{}, wake: make(chan struct{}, 1), changed: make(chan struct{}),
+		metrics: newMetrics(cfg.Registerer)}
 }
 
 // Run moves people until ctx is done: timers, the changes stream (segment entries, exits)
@@ -335,6 +341,7 @@ func (r *Runner) Tick(ctx context.Context) (int, error) {
 		if w == nil || w.journeys[e.JourneyID] == nil || w.journeys[e.JourneyID].Status != kenner.JourneyLive {
 			continue // paused: the timer fires when it is live again
 		}
+		r.metrics.lateness.Observe(now.Sub(e.DueAt).Seconds())
 		if err := rd.fire(ctx, e); err != nil {
 			return 0, err
 		}

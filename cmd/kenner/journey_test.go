@@ -215,6 +215,16 @@ func TestJourneyAPI(t *testing.T) {
 	if resp, err := http.Get(strings.Replace(link, "https://cdp.example.com", s.url, 1)); err != nil || resp.StatusCode != 200 {
 		t.Errorf("the unsubscribe page: %v %v", resp, err)
 	}
+	if resp, err := http.Get(s.url + "/metrics"); err == nil {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, m := range []string{"kenner_journey_moves_total", "kenner_journey_entries_total", "kenner_journey_timer_lateness_seconds_bucket"} {
+			if !strings.Contains(string(b), m) {
+				t.Errorf("/metrics lacks %s", m)
+			}
+		}
+	}
+
 	// The same journey through the command line.
 	cli := func(args ...string) string {
 		t.Helper()

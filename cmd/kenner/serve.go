@@ -125,7 +125,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	var act *activation.Service
 	runner := journey.New(app.store, sealed, procEngines{&proc}, tracking, journey.Config{
 		Timezone: cfg.Journeys.Timezone, Processor: process.ConsumerName, Mailer: journeyMailer, From: cfg.Journeys.From,
-		PublicURL: cfg.Journeys.PublicURL, Sign: app.creds.Hasher().Hash, Cap: cfg.Journeys.Cap,
+		PublicURL: cfg.Journeys.PublicURL, Sign: app.creds.Hasher().Hash, Cap: cfg.Journeys.Cap, Registerer: reg,
 		Scores: func(ctx context.Context, ws string, p *kenner.Profile) map[string]any { return proc.Scores(ctx, ws, p) },
 		Wake:   func(id string) { act.WakeDestination(id) },
 	}, logger)
