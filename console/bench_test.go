@@ -93,7 +93,8 @@ func BenchmarkPages(b *testing.B) {
 	segs, _ := store.Segments(ctx, ws)
 	pages := []string{"/console/", "/console/profiles?q=user_id:u-12345", "/console/profiles?q=email:p777@example.com",
 		"/console/segments", "/console/segments/new", "/console/computed-traits", "/console/destinations", "/console/events",
-		"/console/sources", "/console/personalization", "/console/privacy", "/console/settings", "/console/account"}
+		"/console/sources", "/console/personalization", "/console/privacy", "/console/settings", "/console/account",
+		"/console/predictions", "/console/journeys"}
 	if len(segs) > 0 {
 		pages = append(pages, "/console/segments/"+segs[0].ID)
 	}
