@@ -39,6 +39,24 @@ func Phonetic(fields ...string) Rule {
 	}}
 }
 
+// Combined returns a rule keying on several rules' keys together (same surname prefix and
+// birth year): empty when any of them is.
+func Combined(rules ...Rule) Rule {
+	names := make([]string, len(rules))
+	for i, r := range rules {
+		names[i] = r.Name
+	}
+	return Rule{Name: strings.Join(names, "+"), Key: func(r Record) string {
+		parts := make([]string, len(rules))
+		for i, rule := range rules {
+			if parts[i] = rule.Key(r); parts[i] == "" {
+				return ""
+			}
+		}
+		return strings.Join(parts, "\x00")
+	}}
+}
+
 // maxBlock bounds the records one key may join: a key shared by thousands (an empty-ish
 // value, "smith") makes pairs by the million and says little.
 const maxBlock = 500
