@@ -11,11 +11,14 @@ import (
 type Rule struct {
 	Name string
 	Key  func(Record) string
+	// Fields are the record fields the key reads: within the rule's pairs agreement on them
+	// is certain, so EM learns their m from the other rules' pairs.
+	Fields []string
 }
 
 // Field returns a rule keying on one field's value (or its first n characters, n > 0).
 func FieldRule(field string, n int) Rule {
-	return Rule{Name: field, Key: func(r Record) string {
+	return Rule{Name: field, Fields: []string{field}, Key: func(r Record) string {
 		v := r.Fields[field]
 		if n > 0 && len(v) > n {
 			v = v[:n]
@@ -26,7 +29,7 @@ func FieldRule(field string, n int) Rule {
 
 // Phonetic returns a rule keying on the Double Metaphone codes of the fields, joined.
 func Phonetic(fields ...string) Rule {
-	return Rule{Name: "metaphone(" + strings.Join(fields, ",") + ")", Key: func(r Record) string {
+	return Rule{Name: "metaphone(" + strings.Join(fields, ",") + ")", Fields: fields, Key: func(r Record) string {
 		var parts []string
 		for _, f := range fields {
 			code, _ := matchr.DoubleMetaphone(r.Fields[f])
@@ -43,10 +46,12 @@ func Phonetic(fields ...string) Rule {
 // birth year): empty when any of them is.
 func Combined(rules ...Rule) Rule {
 	names := make([]string, len(rules))
+	var fields []string
 	for i, r := range rules {
 		names[i] = r.Name
+		fields = append(fields, r.Fields...)
 	}
-	return Rule{Name: strings.Join(names, "+"), Key: func(r Record) string {
+	return Rule{Name: strings.Join(names, "+"), Fields: fields, Key: func(r Record) string {
 		parts := make([]string, len(rules))
 		for i, rule := range rules {
 			if parts[i] = rule.Key(r); parts[i] == "" {
@@ -65,10 +70,10 @@ const maxBlock = 500
 // each, and how many each rule produced. keep, when not nil, filters pairs (a linkage of two
 // files keeps only pairs across them).
 func Candidates(records []Record, rules []Rule, keep func(a, b int) bool) ([]Pair, map[string]int) {
-	seen := map[[2]int]bool{}
+	seen := map[[2]int]int{} // pair → its index in out
 	var out []Pair
 	perRule := map[string]int{}
-	for _, rule := range rules {
+	for ri, rule := range rules {
 		blocks := map[string][]int{}
 		for i, r := range records {
 			if k := rule.Key(r); k != "" {
@@ -92,11 +97,14 @@ func Candidates(records []Record, rules []Rule, keep func(a, b int) bool) ([]Pai
 						continue
 					}
 					perRule[rule.Name]++
-					if seen[[2]int{a, b}] {
+					if i, ok := seen[[2]int{a, b}]; ok {
+						if r := out[i].Rules; r[len(r)-1] != ri {
+							out[i].Rules = append(r, ri)
+						}
 						continue
 					}
-					seen[[2]int{a, b}] = true
-					out = append(out, Pair{A: a, B: b})
+					seen[[2]int{a, b}] = len(out)
+					out = append(out, Pair{A: a, B: b, Rules: []int{ri}, blocked: rules})
 				}
 			}
 		}

@@ -34,6 +34,9 @@ type Model struct {
 type Pair struct {
 	A, B   int
 	Levels []int
+	// Rules are the indexes of the blocking rules that made the pair.
+	Rules   []int
+	blocked []Rule // the rules Rules index (Candidates')
 }
 
 // pattern is a pair's levels as a map key.
@@ -116,56 +119,72 @@ func Train(fields []Field, records []Record, pairs []Pair, seed uint64) (*Model,
 		normalize(counts[i])
 		copy(m.U[i], counts[i])
 	}
-	// EM over the distinct patterns.
-	byPattern := map[string]float64{}
-	var keys []string
+	// EM in one session per blocking rule, over all the pairs that rule made, as Splink does:
+	// within a rule's pairs agreement on the fields it keys on is certain, not evidence, so
+	// a session learns the m of the other fields only, and each field's m is the mean of the
+	// sessions that learned it. (One EM over every candidate with every field let a rule on
+	// the date of birth make every pair sharing one look like a match, once such pairs
+	// outnumbered the true ones: λ went to 1 on a million records.) Pairs made without rules
+	// (tests, a single session) are one session over every field.
+	type session struct {
+		mask     []bool
+		patterns map[string]float64
+	}
+	sessions := map[int]*session{}
+	var order []int
 	for _, p := range pairs {
+		rs := p.Rules
+		if len(rs) == 0 {
+			rs = []int{-1}
+		}
 		k := pattern(p.Levels)
-		if _, ok := byPattern[k]; !ok {
-			keys = append(keys, k)
+		for _, r := range rs {
+			ss := sessions[r]
+			if ss == nil {
+				ss = &session{mask: make([]bool, len(fields)), patterns: map[string]float64{}}
+				if r >= 0 {
+					for i, f := range fields {
+						ss.mask[i] = slices.Contains(p.blocked[r].Fields, f.Name)
+					}
+				}
+				sessions[r] = ss
+				order = append(order, r)
+			}
+			ss.patterns[k]++
 		}
-		byPattern[k]++
 	}
-	slices.Sort(keys)
-	total := float64(len(pairs))
-	prev := math.Inf(-1)
-	for it := 1; it <= 500; it++ {
-		mc := zeros(fields)
-		var matches, ll float64
-		for _, k := range keys {
-			n := byPattern[k]
-			lm, lu := math.Log(m.Lambda), math.Log(1-m.Lambda)
-			for i := range fields {
-				if l := int(k[i]) - 1; l != null {
-					lm += math.Log(m.M[i][l])
-					lu += math.Log(m.U[i][l])
-				}
-			}
-			top := max(lm, lu)
-			ll += n * (top + math.Log(math.Exp(lm-top)+math.Exp(lu-top)))
-			pm := 1 / (1 + math.Exp(lu-lm)) // P(match | pattern)
-			matches += n * pm
-			for i := range fields {
-				if l := int(k[i]) - 1; l != null {
-					mc[i][l] += n * pm
-				}
-			}
-		}
-		m.Lambda = min(max(matches/total, 1e-6), 1-1e-6)
+	slices.Sort(order)
+	sum := zeros(fields)
+	learned := make([]float64, len(fields))
+	for _, r := range order {
+		ss := sessions[r]
+		mr, _, it, ok := em(fields, ss.mask, ss.patterns, m.M, m.U, m.Lambda)
+		m.Iterations = max(m.Iterations, it)
+		m.Converged = ok && (m.Converged || m.Iterations == it)
 		for i := range fields {
-			for l := range mc[i] {
-				mc[i][l] += 1e-3 // no level is impossible
+			if !ss.mask[i] {
+				for l := range mr[i] {
+					sum[i][l] += mr[i][l]
+				}
+				learned[i]++
 			}
-			normalize(mc[i])
-			m.M[i] = mc[i]
 		}
-		m.Iterations = it
-		if ll-prev < 1e-6*math.Abs(ll) {
-			m.Converged = true
-			break
-		}
-		prev = ll
 	}
+	for i := range fields {
+		if learned[i] > 0 {
+			for l := range sum[i] {
+				sum[i][l] /= learned[i]
+			}
+			m.M[i] = sum[i]
+		}
+	}
+	// λ over every candidate pair, with m and u as learned.
+	all := map[string]float64{}
+	for _, p := range pairs {
+		all[pattern(p.Levels)]++
+	}
+	noMask := make([]bool, len(fields))
+	_, m.Lambda, _, _ = emLambda(fields, noMask, all, m.M, m.U, m.Lambda)
 	for i, f := range fields {
 		// EM can swap the classes' roles when the data are odd: matches must agree more.
 		if m.M[i][0] < m.U[i][0] {
@@ -173,6 +192,73 @@ func Train(fields []Field, records []Record, pairs []Pair, seed uint64) (*Model,
 		}
 	}
 	return m, nil
+}
+
+// em estimates m (of the fields mask leaves in) and λ from the agreement patterns' counts,
+// starting from m0; u stays. It returns m, λ, the iterations and whether it converged.
+func em(fields []Field, mask []bool, patterns map[string]float64, m0, u [][]float64, lambda float64) ([][]float64, float64, int, bool) {
+	return iterate(fields, mask, patterns, m0, u, lambda, true)
+}
+
+// emLambda estimates λ alone, m and u fixed.
+func emLambda(fields []Field, mask []bool, patterns map[string]float64, m, u [][]float64, lambda float64) ([][]float64, float64, int, bool) {
+	return iterate(fields, mask, patterns, m, u, lambda, false)
+}
+
+func iterate(fields []Field, mask []bool, patterns map[string]float64, m0, u [][]float64, lambda float64, learnM bool) ([][]float64, float64, int, bool) {
+	m := make([][]float64, len(m0))
+	for i := range m0 {
+		m[i] = slices.Clone(m0[i])
+	}
+	keys := make([]string, 0, len(patterns))
+	var total float64
+	for k, n := range patterns {
+		keys = append(keys, k)
+		total += n
+	}
+	slices.Sort(keys)
+	prev := math.Inf(-1)
+	for it := 1; it <= 500; it++ {
+		mc := zeros(fields)
+		var matches, ll float64
+		for _, k := range keys {
+			n := patterns[k]
+			lm, lu := math.Log(lambda), math.Log(1-lambda)
+			for i := range fields {
+				if l := int(k[i]) - 1; l != null && !mask[i] {
+					lm += math.Log(m[i][l])
+					lu += math.Log(u[i][l])
+				}
+			}
+			top := max(lm, lu)
+			ll += n * (top + math.Log(math.Exp(lm-top)+math.Exp(lu-top)))
+			pm := 1 / (1 + math.Exp(lu-lm)) // P(match | pattern)
+			matches += n * pm
+			for i := range fields {
+				if l := int(k[i]) - 1; l != null && !mask[i] {
+					mc[i][l] += n * pm
+				}
+			}
+		}
+		lambda = min(max(matches/total, 1e-6), 1-1e-6)
+		if learnM {
+			for i := range fields {
+				if mask[i] {
+					continue
+				}
+				for l := range mc[i] {
+					mc[i][l] += 1e-3 // no level is impossible
+				}
+				normalize(mc[i])
+				m[i] = mc[i]
+			}
+		}
+		if ll-prev < 1e-6*math.Abs(ll) {
+			return m, lambda, it, true
+		}
+		prev = ll
+	}
+	return m, lambda, 500, false
 }
 
 func zeros(fields []Field) [][]float64 {
