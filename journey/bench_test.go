@@ -7,11 +7,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/internal/benchenv"
 	"github.com/kenner-cdp/kenner/journey"
 	"github.com/kenner-cdp/kenner/segment"
 	"github.com/kenner-cdp/kenner/sqlite"
@@ -112,7 +112,7 @@ func BenchmarkTimers(b *testing.B) {
 		elapsed := time.Since(start)
 		b.StopTimer()
 		b.ReportMetric(float64(n)/elapsed.Seconds(), "steps/s")
-		b.ReportMetric(float64(peakRSS())/(1<<20), "peak-rss-MB")
+		b.ReportMetric(float64(benchenv.PeakRSS())/(1<<20), "peak-rss-MB")
 		if ds, _ := store.Deliveries(ctx, kenner.DeliveryFilter{WorkspaceID: "ws", DestinationID: journey.EmailDestination, Limit: 1}); len(ds) == 0 {
 			b.Fatal("no email was queued")
 		}
@@ -181,17 +181,4 @@ func dirSize(dir string) int64 {
 		return nil
 	})
 	return n
-}
-
-// peakRSS is the process's peak resident set (VmHWM), in bytes.
-func peakRSS() int64 {
-	b, _ := os.ReadFile("/proc/self/status")
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			var kb int64
-			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(line, "VmHWM:"), "kB")), &kb)
-			return kb << 10
-		}
-	}
-	return 0
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kenner-cdp/kenner/internal/benchenv"
 )
 
 // synthetic makes n person records of which about a fifth are a second copy of another
@@ -151,20 +153,7 @@ func BenchmarkDedupe(b *testing.B) {
 		b.ReportMetric(float64(len(pairs)), "pairs")
 		b.ReportMetric(float64(right)/float64(max(predicted, 1)), "precision")
 		b.ReportMetric(float64(right)/float64(max(truth, 1)), "recall")
-		b.ReportMetric(float64(peakRSS())/(1<<20), "peak-rss-MB")
+		b.ReportMetric(float64(benchenv.PeakRSS())/(1<<20), "peak-rss-MB")
 		b.Logf("%d records (%d copies), %d candidate pairs %v; %s; %d clusters", len(recs), truth, len(pairs), perRule, m, len(clusters))
 	}
-}
-
-// peakRSS is the process's peak resident set (VmHWM), in bytes.
-func peakRSS() int64 {
-	b, _ := os.ReadFile("/proc/self/status")
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			var kb int64
-			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(line, "VmHWM:"), "kB")), &kb)
-			return kb << 10
-		}
-	}
-	return 0
 }

@@ -5,6 +5,7 @@ package benchenv
 import (
 	"os"
 	"strconv"
+	"strings"
 )
 
 // Sizes is KENNER_BENCH_PROFILES people (default 20,000) and KENNER_BENCH_EVENTS events
@@ -24,3 +25,16 @@ func Sizes() (profiles, events int) {
 // the same size ("" to load into a temporary directory), since a full-size load takes a
 // quarter of an hour.
 func KeepDir() string { return os.Getenv("KENNER_BENCH_KEEP") }
+
+// PeakRSS is the process's peak resident set (VmHWM of /proc/self/status), in bytes; 0 where
+// the kernel does not say.
+func PeakRSS() int64 {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(line, "VmHWM:"), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
