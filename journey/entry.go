@@ -283,15 +283,18 @@ func (r *Runner) followEvents(ctx context.Context, part int) error {
 		r.mu.Lock()
 		changed := r.changed
 		r.mu.Unlock()
+		// The heads are read before the look for journeys: every event up to them was in the
+		// log before any journey published after the look, so skipping them loses nothing
+		// (read after, an event of a journey published in between could be skipped).
+		heads, err := r.log.Heads(ctx)
+		if err != nil {
+			return err
+		}
 		if r.eventsWanted(ctx) {
 			if err := r.runEvents(ctx, part); err != nil {
 				return err
 			}
 			continue
-		}
-		heads, err := r.log.Heads(ctx)
-		if err != nil {
-			return err
 		}
 		pos, err := r.store.Position(ctx, EventsConsumer, part)
 		if err != nil {
