@@ -36,6 +36,7 @@ type Store interface {
 	SlotStore
 	ModelStore
 	JourneyStore
+	MatchStore
 }
 
 // EventStore keeps accepted raw events, deduplicated by message id per workspace. Events are

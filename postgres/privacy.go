@@ -171,6 +171,7 @@ func (s *Store) Erase(ctx context.Context, ws string, plan kenner.ErasePlan) (ma
 		{"journeys", `DELETE FROM journey_path WHERE workspace_id = $1 AND profile_id = ANY($2)`, []any{ws, plan.ProfileIDs}},
 		{"journeys", `DELETE FROM journey_sends WHERE workspace_id = $1 AND profile_id = ANY($2)`, []any{ws, plan.ProfileIDs}},
 		{"journeys", `DELETE FROM journey_reactions WHERE workspace_id = $1 AND profile_id = ANY($2)`, []any{ws, plan.ProfileIDs}},
+		{"match_reviews", `DELETE FROM match_reviews WHERE workspace_id = $1 AND (profile_a = ANY($2) OR profile_b = ANY($2))`, []any{ws, plan.ProfileIDs}},
 		{"delivery_attempts", `DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE workspace_id = $1 AND order_key = ANY($2))`, []any{ws, orderKeys}},
 		{"deliveries", `DELETE FROM deliveries WHERE workspace_id = $1 AND order_key = ANY($2)`, []any{ws, orderKeys}},
 		{"subject_keys", `DELETE FROM subject_keys WHERE workspace_id = $1 AND subject = ANY($2)`, []any{ws, plan.SubjectKeys}},

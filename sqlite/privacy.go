@@ -246,6 +246,7 @@ func (s *Store) Erase(ctx context.Context, ws string, plan kenner.ErasePlan) (ma
 			{"journeys", `DELETE FROM journey_path WHERE workspace_id = ? AND profile_id IN ` + ids, pa},
 			{"journeys", `DELETE FROM journey_sends WHERE workspace_id = ? AND profile_id IN ` + ids, pa},
 			{"journeys", `DELETE FROM journey_reactions WHERE workspace_id = ? AND profile_id IN ` + ids, pa},
+			{"match_reviews", `DELETE FROM match_reviews WHERE workspace_id = ? AND (profile_a IN ` + ids + ` OR profile_b IN ` + ids + `)`, append(args(ws, plan.ProfileIDs), args("", plan.ProfileIDs)[1:]...)},
 			{"delivery_attempts", `DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE workspace_id = ? AND order_key IN ` + in(len(orderKeys)) + `)`, args(ws, orderKeys)},
 			{"deliveries", `DELETE FROM deliveries WHERE workspace_id = ? AND order_key IN ` + in(len(orderKeys)), args(ws, orderKeys)},
 		}

@@ -55,6 +55,7 @@ func Run(t *testing.T, open Opener) {
 		{"Models", testModels},
 		{"SegmentCounts", testSegmentCounts},
 		{"Journeys", testJourneys},
+		{"Matching", testMatching},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
