@@ -203,3 +203,17 @@ func DecideReview(r *MatchReview, status, by string, at time.Time) ([]byte, erro
 	r.Status, r.DecidedBy, r.DecidedAt = status, by, &at
 	return json.Marshal(r)
 }
+
+// MatchSourceID is the source of the identify calls probabilistic matching makes to merge
+// profiles: each presents an identifier of both profiles and, in context.match, why.
+const MatchSourceID = "match"
+
+// MatchEvidence is context.match of a probabilistic merge's identify call.
+type MatchEvidence struct {
+	Run       string       `json:"run,omitempty"`
+	Review    int64        `json:"review,omitempty"`
+	How       string       `json:"how"`
+	Weight    float64      `json:"weight"`
+	Threshold float64      `json:"threshold"`
+	Fields    []MatchField `json:"fields"`
+}

@@ -17,6 +17,13 @@ type Link struct {
 // that a chain of look-alikes (A like B, B like C) does not join A and C when they are not
 // alike. The links refused that way are returned for review.
 func (m *Model) Clusters(records []Record, links []Link, threshold float64) (clusters [][]int, refused []Link) {
+	clusters, _, refused = m.ClusterLinks(records, links, threshold)
+	return clusters, refused
+}
+
+// ClusterLinks is Clusters that also returns the links that joined the clusters: a spanning
+// forest of them, strongest links first, each at or above the threshold.
+func (m *Model) ClusterLinks(records []Record, links []Link, threshold float64) (clusters [][]int, joined, refused []Link) {
 	parent := make([]int, len(records))
 	members := make(map[int][]int, len(records))
 	for i := range parent {
@@ -63,6 +70,7 @@ func (m *Model) Clusters(records []Record, links []Link, threshold float64) (clu
 			}
 		}
 		parent[rb] = ra
+		joined = append(joined, l)
 		members[ra] = append(append([]int{}, ga...), gb...)
 		delete(members, rb)
 	}
@@ -73,5 +81,5 @@ func (m *Model) Clusters(records []Record, links []Link, threshold float64) (clu
 		}
 	}
 	slices.SortFunc(clusters, func(a, b []int) int { return cmp.Compare(a[0], b[0]) })
-	return clusters, refused
+	return clusters, joined, refused
 }

@@ -205,13 +205,18 @@ func (p *Processor) resolve(ctx context.Context, b kenner.Batch, ws string, even
 		gc.Created = append(gc.Created, kenner.GraphNode{ID: c.ID, Rank: c.Rank})
 	}
 	var gone []*kenner.Profile
+	evidence := matchEvidence(work, changes.Merges)
 	for _, m := range changes.Merges {
 		if from := profiles[m.From]; from != nil && len(from.Segments) > 0 {
 			gone = append(gone, &kenner.Profile{ID: m.From, Segments: from.Segments})
 		}
 		gc.Merges = append(gc.Merges, kenner.Merge{Into: m.Into, From: m.From})
-		gc.Decisions = append(gc.Decisions, kenner.Decision{ProfileID: final(m.Into), Action: kenner.DecisionMerge, From: m.From,
-			Identifier: m.Via, MessageID: m.MessageID, Rank: m.Rank, Reason: "both profiles hold " + m.Via.Kind + " " + m.Via.Value})
+		d := kenner.Decision{ProfileID: final(m.Into), Action: kenner.DecisionMerge, From: m.From,
+			Identifier: m.Via, MessageID: m.MessageID, Rank: m.Rank, Reason: "both profiles hold " + m.Via.Kind + " " + m.Via.Value}
+		if ev, ok := evidence[m.MessageID]; ok {
+			d.Action, d.Reason = kenner.DecisionProbabilistic, ev
+		}
+		gc.Decisions = append(gc.Decisions, d)
 		p.cfg.Policy.Merge(profiles[m.Into], profiles[m.From])
 		p.metrics.merges.Inc()
 	}

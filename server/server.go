@@ -81,6 +81,9 @@ type Deps struct {
 	// Journeys checks and runs journeys (journey.Runner); nil: journeys can be drafted but
 	// not published.
 	Journeys Journeys
+	// Matcher runs probabilistic matching (matchrun.Runner); nil: runs and accepting reviews
+	// answer unavailable.
+	Matcher Matcher
 }
 
 // Progress is how far the processor has got; see process.Processor.AppliedUntil.
@@ -222,6 +225,13 @@ func New(deps Deps) *Server {
 	s.admin("POST /v1/journeys/{id}/preview", kenner.RoleMarketer, s.previewJourneyEmail)
 	s.admin("POST /v1/journeys/{id}/test", kenner.RoleMarketer, s.testJourneyEmail)
 	s.admin("GET /v1/profiles/{ref}/journeys", kenner.RoleViewer, s.profileJourneys)
+	s.admin("POST /v1/match/runs", kenner.RoleAdmin, s.startMatchRun)
+	s.admin("GET /v1/match/runs", kenner.RoleAnalyst, s.listMatchRuns)
+	s.admin("GET /v1/match/runs/{id}", kenner.RoleAnalyst, s.getMatchRun)
+	s.admin("GET /v1/match/reviews", kenner.RoleAnalyst, s.listMatchReviews)
+	s.admin("GET /v1/match/reviews/{id}", kenner.RoleAnalyst, s.getMatchReview)
+	s.admin("POST /v1/match/reviews/{id}/accept", kenner.RoleAdmin, s.decideMatchReview(kenner.ReviewAccepted))
+	s.admin("POST /v1/match/reviews/{id}/reject", kenner.RoleAdmin, s.decideMatchReview(kenner.ReviewRejected))
 	s.admin("GET /v1/slots", kenner.RoleViewer, s.listSlots)
 	s.admin("POST /v1/slots", kenner.RoleMarketer, s.createSlot)
 	s.admin("GET /v1/slots/{id}", kenner.RoleViewer, s.getSlot)

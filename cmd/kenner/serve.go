@@ -21,6 +21,7 @@ import (
 	"github.com/kenner-cdp/kenner/importer"
 	"github.com/kenner-cdp/kenner/ingest"
 	"github.com/kenner-cdp/kenner/journey"
+	"github.com/kenner-cdp/kenner/matchrun"
 	"github.com/kenner-cdp/kenner/nats"
 	"github.com/kenner-cdp/kenner/privacy"
 	"github.com/kenner-cdp/kenner/process"
@@ -153,13 +154,17 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	builder := process.NewBuilder(proc, app.store, cfg.SegmentSweep, logger)
 	trainer := process.NewTrainer(proc, app.store, builder.Wake, logger)
 	decider := tag.NewDecider(app.store, proc, app.store, cfg.PII)
+	matcher := matchrun.New(matchrun.Config{Store: app.store, Ingest: tracking, Rules: pcfg.Rules, ExternalIDs: pcfg.ExternalIDs, Caught: proc.Caught, Log: logger})
+	if err := matcher.Recover(ctx, bootstrapWorkspace); err != nil {
+		return fmt.Errorf("match runs: %w", err)
+	}
 	api := server.New(server.Deps{
 		Decider: decider,
 		Tag:     tag.New(app.creds, decider, pcfg.Normalizer, logger, tag.Config{Version: version(), TrustProxy: cfg.TrustProxy}),
 		Store:   app.store, Log: sealed, Creds: app.creds, Ingest: tracking, Registry: reg, Logger: logger,
 		Consumer: process.ConsumerName, Splitter: proc, Normalizer: pcfg.Normalizer, ExternalIDs: pcfg.ExternalIDs,
 		Rules: pcfg.Rules, SharedLimit: pcfg.SharedLimit,
-		Audience: proc, Builder: builder, Activation: act, Plans: plans, Progress: proc, Trainer: trainer, Journeys: runner,
+		Audience: proc, Builder: builder, Activation: act, Plans: plans, Progress: proc, Trainer: trainer, Journeys: runner, Matcher: matcher,
 		Eraser:       privacy.NewEraser(app.store, app.keys, app.suppress, cfg.SuppressKinds, logger),
 		Suppressions: app.suppress,
 		Guard:        proc,
