@@ -111,7 +111,7 @@ func (r *Runner) run(ctx context.Context, run *kenner.MatchRun, p Params) (*Resu
 		}
 	}
 	r.progress(ctx, run, Progress{Phase: "reading profiles"})
-	recs, meta, present, err := r.read(ctx, ws, p.Fields)
+	recs, meta, present, err := r.read(ctx, ws, p.Fields, p.Since != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -269,11 +269,15 @@ func (r *Runner) appendCalls(ctx context.Context, ws string, calls [][]byte) err
 }
 
 // read reads the compared traits of every live profile, a page at a time.
-func (r *Runner) read(ctx context.Context, ws string, fields []match.Field) ([]match.Record, []record, map[string]bool, error) {
+// With times, whole profiles are read: a view of some fields has no update time.
+func (r *Runner) read(ctx context.Context, ws string, fields []match.Field, times bool) ([]match.Record, []record, map[string]bool, error) {
 	want := &kenner.ProfileFields{Traits: map[string]bool{}}
 	for _, f := range fields {
 		top, _, _ := strings.Cut(f.Name, ".")
 		want.Traits[top] = true
+	}
+	if times {
+		want = nil
 	}
 	var recs []match.Record
 	var meta []record

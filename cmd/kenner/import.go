@@ -73,11 +73,15 @@ func addRowFlags(f *pflag.FlagSet, dryRun string) {
 	f.String("as", "", "message type of every row: identify, track, group, page or screen (default: the mapping's type)")
 	f.String("map", "", "mapping file (YAML or JSON)")
 	f.Bool("dry-run", false, dryRun)
+	f.Bool("match", false, "then match the new records against every profile and each other (probabilistic matching on the server; needs --url)")
+	f.String("match-params", "", "JSON file with the match run's parameters (fields, blocking, thresholds; default: the server's)")
 }
 
 type importFlags struct {
 	path, source, typ, rejects string
 	dryRun, strict, progress   bool
+	match                      bool
+	matchParams                map[string]any
 	mapping                    *importer.Mapping
 	mappingText                []byte
 }
@@ -91,6 +95,17 @@ func readImportFlags(cmd *cobra.Command, args []string) (importFlags, error) {
 	o.rejects, _ = f.GetString("rejects")
 	o.dryRun, _ = f.GetBool("dry-run")
 	o.strict, _ = f.GetBool("strict")
+	o.match, _ = f.GetBool("match")
+	if file, _ := f.GetString("match-params"); file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return o, usageError{err}
+		}
+		if err := json.Unmarshal(b, &o.matchParams); err != nil {
+			return o, usageError{fmt.Errorf("--match-params %s: %w", file, err)}
+		}
+		o.match = true
+	}
 	noProgress, _ := f.GetBool("no-progress")
 	o.progress = !noProgress && isTerminal(cmd.ErrOrStderr())
 	mapPath, _ := f.GetString("map")
@@ -140,6 +155,9 @@ func runImport(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
+	if o.match && c == nil {
+		return usageError{fmt.Errorf("--match runs on the server: give --url and --token")}
+	}
 	var rep *kenner.Import
 	var allRejects []kenner.ImportIssue
 	if c != nil {
@@ -157,6 +175,11 @@ func runImport(cmd *cobra.Command, args []string) error {
 	}
 	bar.finish()
 	printImport(cmd.OutOrStdout(), rep, time.Since(bar.start))
+	if o.match && c != nil && !o.dryRun {
+		if err := matchAfter(cmd, c, o, bar.start); err != nil {
+			return err
+		}
+	}
 	if o.rejects != "" {
 		if err := writeRejectsFile(o, allRejects, rep.RejectsTruncated && c != nil); err != nil {
 			return err

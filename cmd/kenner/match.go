@@ -20,7 +20,7 @@ func newMatchCmd() *cobra.Command {
 	var threshold float64
 	cmd := &cobra.Command{
 		Use:   "match FILE [FILE2]",
-		Short: "Find the records of CSV files that name the same person (probabilistic record linkage)",
+		Short: "Probabilistic record linkage: of CSV files, or of a running server's profiles (runs, review queue)",
 		Long: `Links records that share no identifier ("Jon Smith, 12 Kingsway" and "John Smith, 12 King's
 Way") by Fellegi-Sunter record linkage: each --field is compared in levels, the model's
 parameters are estimated from the data by EM (no labels needed), and every candidate pair
@@ -37,10 +37,18 @@ to --out (default standard output): a, b, weight, probability, cluster, then one
 field with its contribution. Clusters join records transitively, with a guard against
 chaining look-alikes.
 
+On a running server (--url, --token), "kenner match run" matches the workspace's profiles:
+the sure pairs are merged through the identity graph (recorded as probabilistic merges,
+undone by a split), the likely ones wait in a review queue ("kenner match reviews", "kenner
+match accept ID", "kenner match reject ID": a rejected pair never comes back).
+
 Example:
   kenner match people.csv --id rec_id --field given_name=name,tf --field surname=name,tf \
     --field date_of_birth=code --field postcode=code --block postcode --block date_of_birth \
-    --block-phonetic given_name+surname`,
+    --block-phonetic given_name+surname
+  kenner match run --dry-run --wait          # what would merge, the parameters, the curve
+  kenner match run --file params.json --wait
+  kenner match reviews`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var fields []match.Field
@@ -130,6 +138,7 @@ Example:
 			return nil
 		},
 	}
+	cmd.AddCommand(matchServerCmds()...)
 	f := cmd.Flags()
 	f.StringVar(&idCol, "id", "", "column holding each record's id (default: its line number)")
 	f.StringArrayVar(&fieldSpecs, "field", nil, "COLUMN=KIND[,tf] to compare (repeat)")

@@ -26,7 +26,7 @@ const febrlRunParams = `"fields": [
 // importFebrl imports Febrl files through kenner import: each record an identify call with
 // its rec_id as the external id febrl_id (and as its anonymous id), the other columns as
 // traits. It returns the rec_ids.
-func importFebrl(t *testing.T, url, token string, files ...string) []string {
+func importFebrl(t *testing.T, url, token string, files []string, extra ...string) []string {
 	t.Helper()
 	dir := sharedData(t, "febrl")
 	tmp := t.TempDir()
@@ -67,9 +67,11 @@ func importFebrl(t *testing.T, url, token string, files ...string) []string {
 	}
 	mapFile := filepath.Join(tmp, "map.yaml")
 	os.WriteFile(mapFile, []byte(mapping), 0o600)
-	if code, stdout, stderr := runCLI(t, "import", file, "--url", url, "--token", token, "--as", "identify", "--map", mapFile); code != 0 {
+	code, stdout, stderr := runCLI(t, append([]string{"import", file, "--url", url, "--token", token, "--as", "identify", "--map", mapFile}, extra...)...)
+	if code != 0 {
 		t.Fatalf("import: %d\n%s\n%s", code, stdout, stderr)
 	}
+	t.Logf("import %v: %s", files, strings.TrimSpace(stdout))
 	return ids
 }
 
@@ -176,45 +178,31 @@ func TestMatchFebrlLinkage(t *testing.T) {
 	s := startServer(t, data, "--external-ids", "febrl_id")
 	creds := credentialsOf(t, data)
 	api := adminAPI(t, s.url, creds.AdminToken)
-	ids := importFebrl(t, s.url, creds.AdminToken, "dataset4a.csv", "dataset4b.csv")
-
-	// A dry run says what would merge, and merges nothing.
-	dry := startMatchRun(t, api, `{"dry_run": true, `+febrlRunParams+`}`)
-	res := dry["result"].(map[string]any)
-	if res["records"].(float64) != 10000 || res["merges"].(float64) < 4900 || len(res["would_merge"].([]any)) == 0 {
-		t.Errorf("dry run: %v", dry["message"])
-	}
-	if code, p := api("GET", "/v1/profiles/febrl_id:rec-1070-org", ""); code != 200 || len(p["identities"].([]any)) != 2 {
-		t.Fatalf("after a dry run: %d %v, want the record alone", code, p)
-	}
-	t.Logf("dry run: %v; candidate pairs per rule %v, λ %v, thresholds %v / %v", dry["message"], res["candidate_pairs_per_rule"],
-		res["model"].(map[string]any)["lambda"], res["merge_weight"], res["review_weight"])
-
+	// 4a first; then 4b with --match: its records are matched against the profiles of 4a
+	// (and each other) as the import ends.
+	ids := importFebrl(t, s.url, creds.AdminToken, []string{"dataset4a.csv"})
+	params := filepath.Join(t.TempDir(), "params.json")
+	os.WriteFile(params, []byte(`{`+febrlRunParams+`}`), 0o600)
 	start := time.Now()
-	run := startMatchRun(t, api, `{`+febrlRunParams+`}`)
-	t.Logf("run: %v in %v (%v)", run["message"], time.Since(start), run["result"].(map[string]any)["seconds"])
+	ids = append(ids, importFebrl(t, s.url, creds.AdminToken, []string{"dataset4b.csv"}, "--match-params", params)...)
+	t.Logf("4b imported and matched in %v", time.Since(start))
+	code, runs := api("GET", "/v1/match/runs", "")
+	if code != 200 || len(runs["runs"].([]any)) != 1 {
+		t.Fatalf("runs: %d %v", code, runs)
+	}
+	run := runs["runs"].([]any)[0].(map[string]any)
+	if run["status"] != "done" {
+		t.Fatalf("the import's match run: %v", run)
+	}
+	res := run["result"].(map[string]any)
+	t.Logf("run: %v; candidate pairs per rule %v, λ %v, thresholds %v / %v, seconds %v", run["message"], res["candidate_pairs_per_rule"],
+		res["model"].(map[string]any)["lambda"], res["merge_weight"], res["review_weight"], res["seconds"])
 	clusters := febrlClusters(t, api, ids)
 	cross := func(a, b string) bool { return strings.HasSuffix(a, "-org") != strings.HasSuffix(b, "-org") }
 	precision, recall, f1, n := pairScores(ids, clusters, cross)
 	t.Logf("4a × 4b through the product: %d pairs merged across the files; precision %.4f, recall %.4f, F1 %.4f", n, precision, recall, f1)
 	if precision < 0.99 || recall < 0.99 {
 		t.Errorf("precision %.4f, recall %.4f: want both >= 0.99", precision, recall)
-	}
-
-	// The merge is recorded as probabilistic, with the weight and each field's part.
-	code, m := api("GET", "/v1/profiles/febrl_id:rec-1070-org/merges", "")
-	if code != 200 {
-		t.Fatalf("merges: %d %v", code, m)
-	}
-	var found bool
-	for _, d := range m["merges"].([]any) {
-		d := d.(map[string]any)
-		if d["action"] == "probabilistic" && strings.Contains(d["reason"].(string), "weight") && strings.Contains(d["reason"].(string), "surname") {
-			found = true
-		}
-	}
-	if !found {
-		t.Errorf("merges of rec-1070: %v, want a probabilistic merge with its weight and fields", m["merges"])
 	}
 }
 
@@ -226,9 +214,35 @@ func TestMatchFebrlDedupe(t *testing.T) {
 	s := startServer(t, data, "--external-ids", "febrl_id")
 	creds := credentialsOf(t, data)
 	api := adminAPI(t, s.url, creds.AdminToken)
-	ids := importFebrl(t, s.url, creds.AdminToken, "dataset3.csv")
+	ids := importFebrl(t, s.url, creds.AdminToken, []string{"dataset3.csv"})
+
+	// A dry run says what would merge, and merges nothing.
+	dry := startMatchRun(t, api, `{"dry_run": true, `+febrlRunParams+`}`)
+	res := dry["result"].(map[string]any)
+	if res["records"].(float64) != 5000 || res["merges"].(float64) < 2900 || len(res["would_merge"].([]any)) == 0 || len(res["threshold_curve"].([]any)) < 10 {
+		t.Errorf("dry run: %v", dry)
+	}
+	if code, p := api("GET", "/v1/profiles/febrl_id:rec-0-org", ""); code != 200 || len(p["identities"].([]any)) != 2 {
+		t.Fatalf("after a dry run: %d %v, want the record alone", code, p)
+	}
 	run := startMatchRun(t, api, `{`+febrlRunParams+`}`)
 	t.Logf("run: %v", run["message"])
+
+	// The merges are recorded as probabilistic, with the weight and each field's part.
+	code, m := api("GET", "/v1/profiles/febrl_id:rec-264-org/merges", "")
+	if code != 200 {
+		t.Fatalf("merges: %d %v", code, m)
+	}
+	var found bool
+	for _, d := range m["merges"].([]any) {
+		d := d.(map[string]any)
+		if d["action"] == "probabilistic" && strings.Contains(d["reason"].(string), "weight") && strings.Contains(d["reason"].(string), "surname") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("merges of rec-264: %v, want a probabilistic merge with its weight and fields", m["merges"])
+	}
 	precision, recall, f1, n := pairScores(ids, febrlClusters(t, api, ids), nil)
 	t.Logf("dataset3 through the product: %d pairs; precision %.4f, recall %.4f, F1 %.4f", n, precision, recall, f1)
 	if f1 < 0.95 {
@@ -245,7 +259,7 @@ func TestMatchReviewAndSplit(t *testing.T) {
 	s := startServer(t, data, "--external-ids", "febrl_id")
 	creds := credentialsOf(t, data)
 	api := adminAPI(t, s.url, creds.AdminToken)
-	importFebrl(t, s.url, creds.AdminToken, "dataset2.csv")
+	importFebrl(t, s.url, creds.AdminToken, []string{"dataset2.csv"})
 	identities := func(ref string) []string {
 		t.Helper()
 		path, query, _ := strings.Cut(ref, "?")

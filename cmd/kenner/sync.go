@@ -101,6 +101,8 @@ func runSync(cmd *cobra.Command, _ []string) error {
 		if err := refuseEventFlagsRemote(cmd); err != nil {
 			return err
 		}
+	} else if o.match {
+		return usageError{fmt.Errorf("--match runs on the server: give --url and --token")}
 	}
 	statePath := str("state")
 	if statePath == "" {
@@ -182,6 +184,11 @@ func syncOnce(cmd *cobra.Command, c *apiClient, cfg config, o importFlags, src *
 	printImport(cmd.OutOrStdout(), rep, time.Since(start))
 	if o.dryRun {
 		return nil
+	}
+	if o.match && c != nil && res.rows > 0 {
+		if err := matchAfter(cmd, c, o, start); err != nil {
+			return err
+		}
 	}
 	st.Cursor, st.LastRun, st.Rows = res.cur, time.Now().UTC(), res.rows
 	return writeState(statePath, st)
