@@ -235,7 +235,9 @@ func sortedCounts(m map[string]int) []countRow {
 	for k, n := range m {
 		out = append(out, countRow{k, n})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Count > out[j].Count || out[i].Count == out[j].Count && out[i].Name < out[j].Name })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Count > out[j].Count || out[i].Count == out[j].Count && out[i].Name < out[j].Name
+	})
 	return out
 }
 
