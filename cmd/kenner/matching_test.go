@@ -168,16 +168,22 @@ func pairScores(ids []string, clusters map[string][]string, cross func(a, b stri
 	return precision, recall, 2 * precision * recall / (precision + recall), n
 }
 
+// febrlServer starts a server that knows febrl_id as an external id kind.
+func febrlServer(t *testing.T) (*child, initialCredentials, func(method, path, body string) (int, map[string]any)) {
+	t.Helper()
+	sharedData(t, "febrl")
+	data := t.TempDir()
+	s := startServer(t, data, "--external-ids", "febrl_id")
+	creds := credentialsOf(t, data)
+	return s, creds, adminAPI(t, s.url, creds.AdminToken)
+}
+
 // TestMatchFebrlLinkage goes through the product: Febrl's 4a and 4b files (5,000 people in
 // each, each person once in each) are imported into one workspace, a match run over the
 // workspace merges the records that name one person, and the merges read back from the
 // profile API are scored against the truth.
 func TestMatchFebrlLinkage(t *testing.T) {
-	sharedData(t, "febrl")
-	data := t.TempDir()
-	s := startServer(t, data, "--external-ids", "febrl_id")
-	creds := credentialsOf(t, data)
-	api := adminAPI(t, s.url, creds.AdminToken)
+	s, creds, api := febrlServer(t)
 	// 4a first; then 4b with --match: its records are matched against the profiles of 4a
 	// (and each other) as the import ends.
 	ids := importFebrl(t, s.url, creds.AdminToken, []string{"dataset4a.csv"})
@@ -209,11 +215,7 @@ func TestMatchFebrlLinkage(t *testing.T) {
 // TestMatchFebrlDedupe deduplicates Febrl's dataset3 (5,000 records of 2,000 people with up to
 // 5 duplicates each) through the product and scores the pairs.
 func TestMatchFebrlDedupe(t *testing.T) {
-	sharedData(t, "febrl")
-	data := t.TempDir()
-	s := startServer(t, data, "--external-ids", "febrl_id")
-	creds := credentialsOf(t, data)
-	api := adminAPI(t, s.url, creds.AdminToken)
+	s, creds, api := febrlServer(t)
 	ids := importFebrl(t, s.url, creds.AdminToken, []string{"dataset3.csv"})
 
 	// A dry run says what would merge, and merges nothing.
@@ -254,11 +256,7 @@ func TestMatchFebrlDedupe(t *testing.T) {
 // a pair accepted is merged as probabilistic and split back exactly; a merge a run made is
 // split back exactly and the next run leaves it split.
 func TestMatchReviewAndSplit(t *testing.T) {
-	sharedData(t, "febrl")
-	data := t.TempDir()
-	s := startServer(t, data, "--external-ids", "febrl_id")
-	creds := credentialsOf(t, data)
-	api := adminAPI(t, s.url, creds.AdminToken)
+	s, creds, api := febrlServer(t)
 	importFebrl(t, s.url, creds.AdminToken, []string{"dataset2.csv"})
 	identities := func(ref string) []string {
 		t.Helper()
@@ -360,5 +358,15 @@ func TestMatchReviewAndSplit(t *testing.T) {
 		if rv["status"] == "pending" && (a == ra && b == rb || a == rb && b == ra) {
 			t.Errorf("the rejected pair is back in review: %v", rv)
 		}
+	}
+}
+
+// TestImportMatchNeedsServer: --match runs on a server; without --url the import says so and
+// exits 2 before it reads anything.
+func TestImportMatchNeedsServer(t *testing.T) {
+	csv, mapping := writeImportFiles(t)
+	code, _, stderr := runCLI(t, "import", csv, "--data", t.TempDir(), "--as", "identify", "--map", mapping, "--match")
+	if code != 2 || !strings.Contains(stderr, "--match runs on the server") {
+		t.Errorf("import --match without --url: exit %d, %q", code, stderr)
 	}
 }
