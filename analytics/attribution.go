@@ -1,0 +1,268 @@
+package analytics
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"time"
+)
+
+// Attribution models.
+const (
+	FirstTouch    = "first_touch"
+	LastTouch     = "last_touch"
+	LastNonDirect = "last_non_direct"
+	Linear        = "linear"
+	TimeDecay     = "time_decay"
+	Position      = "position_based"
+	DataDriven    = "data_driven"
+)
+
+// Models lists the attribution models in the order reports show them.
+var Models = []string{FirstTouch, LastTouch, LastNonDirect, Linear, TimeDecay, Position, DataDriven}
+
+// Conversion is one conversion of a person: when, and what it was worth (in the report's
+// currency).
+type Conversion struct {
+	At      time.Time `json:"at"`
+	Revenue float64   `json:"revenue"`
+}
+
+// Journey is one person's touches and conversions across all their devices, each in time order.
+type Journey struct {
+	Person      string
+	Touches     []Touch
+	Conversions []Conversion
+}
+
+// Options are an attribution's settings.
+type Options struct {
+	// Lookback is how far before a conversion a touch still counts (default 30 days).
+	Lookback time.Duration
+	// HalfLife is time decay's: a touch this long before the conversion counts half as much as
+	// one at the moment of it (default 7 days).
+	HalfLife time.Duration
+	// By is what credit is reported by: channel (default), source, medium, campaign,
+	// source_medium.
+	By string
+}
+
+// Credit is what one key (a channel, a campaign) earned under a model: its share of the
+// conversions and of their revenue.
+type Credit struct {
+	Key         string  `json:"key"`
+	Conversions float64 `json:"conversions"`
+	Revenue     float64 `json:"revenue"`
+}
+
+// Report is an attribution: per model, the credit of each key, most conversions first.
+type Report struct {
+	Conversions int                 `json:"conversions"`
+	Revenue     float64             `json:"revenue"`
+	Unattributed int                `json:"unattributed"` // conversions with no touch in the lookback (credited to Direct)
+	Models      map[string][]Credit `json:"models"`
+	// RemovalEffects are the data-driven model's: per channel, the share of conversions lost
+	// when the channel is taken out of every path.
+	RemovalEffects map[string]float64 `json:"removal_effects"`
+}
+
+func (o *Options) defaults() error {
+	if o.Lookback == 0 {
+		o.Lookback = 30 * 24 * time.Hour
+	}
+	if o.HalfLife == 0 {
+		o.HalfLife = 7 * 24 * time.Hour
+	}
+	if o.By == "" {
+		o.By = "channel"
+	}
+	if o.Lookback < 0 || o.HalfLife < 0 {
+		return fmt.Errorf("lookback and half-life must be positive")
+	}
+	if !slices.Contains([]string{"channel", "source", "medium", "campaign", "source_medium"}, o.By) {
+		return fmt.Errorf("by: want channel, source, medium, campaign or source_medium, not %q", o.By)
+	}
+	return nil
+}
+
+// Key is what a touch is reported under.
+func (t Touch) Key(by string) string {
+	orNone := func(s string) string {
+		if s == "" {
+			return "(none)"
+		}
+		return s
+	}
+	switch by {
+	case "source":
+		if t.Source == "" && t.Referrer != "" {
+			return t.Referrer
+		}
+		return orNone(t.Source)
+	case "medium":
+		return orNone(t.Medium)
+	case "campaign":
+		return orNone(t.Campaign)
+	case "source_medium":
+		src := t.Source
+		if src == "" {
+			src = t.Referrer
+		}
+		return orNone(src) + " / " + orNone(t.Medium)
+	}
+	return t.Channel
+}
+
+// window returns the touches of a journey in a conversion's lookback: at or before it, and
+// no more than the lookback before.
+func window(ts []Touch, c Conversion, lookback time.Duration) []Touch {
+	from := c.At.Add(-lookback)
+	lo := sort.Search(len(ts), func(i int) bool { return !ts[i].At.Before(from) })
+	hi := sort.Search(len(ts), func(i int) bool { return ts[i].At.After(c.At) })
+	if lo > hi {
+		return nil
+	}
+	return ts[lo:hi]
+}
+
+// weights returns each touch's share of one conversion under a rule-based model.
+func weights(model string, ts []Touch, c Conversion, halfLife time.Duration) []float64 {
+	n := len(ts)
+	w := make([]float64, n)
+	switch model {
+	case FirstTouch:
+		w[0] = 1
+	case LastTouch:
+		w[n-1] = 1
+	case LastNonDirect:
+		i := n - 1
+		for j := n - 1; j >= 0; j-- {
+			if ts[j].Channel != Direct {
+				i = j
+				break
+			}
+		}
+		w[i] = 1
+	case Linear:
+		for i := range w {
+			w[i] = 1 / float64(n)
+		}
+	case TimeDecay:
+		var sum float64
+		for i, t := range ts {
+			w[i] = math.Exp2(-float64(c.At.Sub(t.At)) / float64(halfLife))
+			sum += w[i]
+		}
+		for i := range w {
+			w[i] /= sum
+		}
+	case Position:
+		switch n {
+		case 1:
+			w[0] = 1
+		case 2:
+			w[0], w[1] = 0.5, 0.5
+		default:
+			w[0], w[n-1] = 0.4, 0.4
+			for i := 1; i < n-1; i++ {
+				w[i] = 0.2 / float64(n-2)
+			}
+		}
+	}
+	return w
+}
+
+// Attribute credits every conversion of the journeys to the touches in its lookback under
+// every model. A conversion with no touch in its lookback is credited to Direct under all of
+// them.
+func Attribute(journeys []Journey, o Options) (*Report, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	rep := &Report{Models: map[string][]Credit{}}
+	sums := map[string]map[string]*Credit{}
+	for _, m := range Models {
+		sums[m] = map[string]*Credit{}
+	}
+	add := func(model, key string, share float64, c Conversion) {
+		cr := sums[model][key]
+		if cr == nil {
+			cr = &Credit{Key: key}
+			sums[model][key] = cr
+		}
+		cr.Conversions += share
+		cr.Revenue += share * c.Revenue
+	}
+	chain := newMarkov()
+	type pending struct {
+		touches []Touch
+		conv    Conversion
+	}
+	var converted []pending
+	for _, j := range journeys {
+		last := 0 // touches before this index were on a converting path already
+		for _, c := range j.Conversions {
+			rep.Conversions++
+			rep.Revenue += c.Revenue
+			ts := window(j.Touches, c, o.Lookback)
+			if len(ts) == 0 {
+				rep.Unattributed++
+				for _, m := range Models {
+					add(m, Touch{Channel: Direct}.Key(o.By), 1, c)
+				}
+				chain.path(nil, true)
+				continue
+			}
+			for _, m := range Models[:len(Models)-1] {
+				for i, w := range weights(m, ts, c, o.HalfLife) {
+					if w > 0 {
+						add(m, ts[i].Key(o.By), w, c)
+					}
+				}
+			}
+			chain.path(ts, true)
+			converted = append(converted, pending{ts, c})
+			for last < len(j.Touches) && !j.Touches[last].At.After(c.At) {
+				last++
+			}
+		}
+		if last < len(j.Touches) {
+			chain.path(j.Touches[last:], false)
+		}
+	}
+	rep.RemovalEffects = chain.removalEffects()
+	for _, p := range converted {
+		// Each conversion is shared among the channels of its path by their removal effects,
+		// and a channel's part among its touches equally.
+		channels := map[string]int{}
+		for _, t := range p.touches {
+			channels[t.Channel]++
+		}
+		var total float64
+		for ch := range channels {
+			total += rep.RemovalEffects[ch]
+		}
+		for _, t := range p.touches {
+			share := 1 / float64(len(channels)) / float64(channels[t.Channel]) // no effect anywhere: equal parts
+			if total > 0 {
+				share = rep.RemovalEffects[t.Channel] / total / float64(channels[t.Channel])
+			}
+			if share > 0 {
+				add(DataDriven, t.Key(o.By), share, p.conv)
+			}
+		}
+	}
+	for _, m := range Models {
+		var out []Credit
+		for _, c := range sums[m] {
+			out = append(out, *c)
+		}
+		slices.SortFunc(out, func(a, b Credit) int {
+			return cmp.Or(cmp.Compare(b.Conversions, a.Conversions), cmp.Compare(a.Key, b.Key))
+		})
+		rep.Models[m] = out
+	}
+	return rep, nil
+}
