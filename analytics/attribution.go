@@ -59,10 +59,10 @@ type Credit struct {
 
 // Report is an attribution: per model, the credit of each key, most conversions first.
 type Report struct {
-	Conversions int                 `json:"conversions"`
-	Revenue     float64             `json:"revenue"`
-	Unattributed int                `json:"unattributed"` // conversions with no touch in the lookback (credited to Direct)
-	Models      map[string][]Credit `json:"models"`
+	Conversions  int                 `json:"conversions"`
+	Revenue      float64             `json:"revenue"`
+	Unattributed int                 `json:"unattributed"` // conversions with no touch in the lookback (credited to Direct)
+	Models       map[string][]Credit `json:"models"`
 	// RemovalEffects are the data-driven model's: per channel, the share of conversions lost
 	// when the channel is taken out of every path.
 	RemovalEffects map[string]float64 `json:"removal_effects"`
