@@ -96,7 +96,9 @@ func TestFunnelStrict(t *testing.T) {
 
 func TestFunnelAnyOrder(t *testing.T) {
 	f, _ := NewFunnel(3, time.Hour, AnyOrder)
-	h := func(min int, steps uint32) StepHit { return StepHit{At: day0.Add(time.Duration(min) * time.Minute), Steps: steps} }
+	h := func(min int, steps uint32) StepHit {
+		return StepHit{At: day0.Add(time.Duration(min) * time.Minute), Steps: steps}
+	}
 	f.Add([]StepHit{h(0, 4), h(10, 2), h(20, 1)})        // backwards: all three
 	f.Add([]StepHit{h(0, 2), h(90, 1), h(100, 4)})       // cart, then view and buy an hour later: two within the window
 	f.Add([]StepHit{h(0, 1|2)})                          // one event satisfying two steps counts once
