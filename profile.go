@@ -203,6 +203,18 @@ type ProfileStore interface {
 	// Decisions lists a profile's identity decisions, newest first, after cursor (0: from the
 	// newest); it returns the next cursor (0 at the end).
 	Decisions(ctx context.Context, workspaceID, profileID string, after int64, limit int) ([]Decision, int64, error)
+	// IdentityOwners answers the profile holding each identifier (those no profile holds are
+	// absent): a reader that keeps identifiers, not profiles (analytics), joins them with it.
+	IdentityOwners(ctx context.Context, workspaceID string, ids []Identifier) (map[Identifier]string, error)
+	// ScanIdentities lists a workspace's identifiers with their profiles, in (kind, value)
+	// order after the cursor (zero: from the start).
+	ScanIdentities(ctx context.Context, workspaceID string, after Identifier, limit int) ([]IdentityOwner, error)
+}
+
+// IdentityOwner is an identifier and the profile holding it.
+type IdentityOwner struct {
+	Identifier
+	ProfileID string
 }
 
 // ProfileFields names the parts of a profile a reader needs, so that a pass over every

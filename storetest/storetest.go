@@ -56,6 +56,7 @@ func Run(t *testing.T, open Opener) {
 		{"SegmentCounts", testSegmentCounts},
 		{"Journeys", testJourneys},
 		{"Matching", testMatching},
+		{"IdentityOwners", testIdentityOwners},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
