@@ -1,0 +1,439 @@
+// Package projection keeps the columns analytics queries read: every event of the log, as
+// columns in memory per workspace (time, identifier, name, touch, value), fed by reading the
+// log itself. It costs the processing hot path nothing, reads every partition on every node
+// (so scale-out needs nothing more), and joins identifiers to people through the store's
+// identity graph, kept in step as people merge, split and are erased.
+package projection
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/analytics"
+	"github.com/kenner-cdp/kenner/jsonobj"
+)
+
+// Identities is what the projection reads of the identity graph.
+type Identities interface {
+	IdentityOwners(ctx context.Context, workspaceID string, ids []kenner.Identifier) (map[kenner.Identifier]string, error)
+	ScanIdentities(ctx context.Context, workspaceID string, after kenner.Identifier, limit int) ([]kenner.IdentityOwner, error)
+	Changes(ctx context.Context, after int64, limit int) ([]kenner.Change, error)
+}
+
+// Config is the projection's settings.
+type Config struct {
+	Log        kenner.Log
+	Identities Identities
+	// Rules classify touches into channels (nil: analytics.DefaultRules).
+	Rules []analytics.Rule
+	// Retention: events older than this are left out of every answer (0: kept).
+	Retention time.Duration
+	// Refresh is how often every identifier's profile is read again (default 10 minutes); new
+	// identifiers and those an event links are read within a second.
+	Refresh time.Duration
+	Logger  *slog.Logger
+	Now     func() time.Time
+}
+
+// Projection is the analytics columns of every workspace.
+type Projection struct {
+	cfg    Config
+	mu     sync.RWMutex
+	tables map[string]*table
+	// dirty are identifiers to resolve again, by workspace, until the time given: new ones,
+	// and those an event linked (an identify with a user and an anonymous id, a match) whose
+	// profiles may be merging.
+	dirty     map[string]map[int32]time.Time
+	heads     []uint64 // the log's heads at start: reading is "loading" until reached
+	read      []atomic.Uint64
+	loaded    atomic.Bool
+	changesAt int64
+}
+
+// New returns an empty projection.
+func New(cfg Config) *Projection {
+	if cfg.Rules == nil {
+		cfg.Rules = analytics.DefaultRules()
+	}
+	if cfg.Refresh == 0 {
+		cfg.Refresh = 10 * time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	p := &Projection{cfg: cfg, tables: map[string]*table{}, dirty: map[string]map[int32]time.Time{}}
+	if cfg.Log != nil {
+		p.read = make([]atomic.Uint64, cfg.Log.Partitions())
+	}
+	return p
+}
+
+// Run reads the log from its start into the columns and follows it, and keeps identifiers
+// joined to their people, until ctx ends.
+func (p *Projection) Run(ctx context.Context) error {
+	heads, err := p.cfg.Log.Heads(ctx)
+	if err != nil {
+		return err
+	}
+	p.heads = heads
+	// Changes from now on: erasures before now left nothing readable in the log.
+	if cs, err := p.latestChange(ctx); err == nil {
+		p.changesAt = cs
+	}
+	var wg sync.WaitGroup
+	for part := range p.cfg.Log.Partitions() {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				err := p.cfg.Log.Read(ctx, part, p.read[part].Load(), func(ctx context.Context, recs []kenner.LogRecord) error {
+					p.Apply(recs)
+					p.read[part].Store(recs[len(recs)-1].Seq)
+					return nil
+				})
+				if err != nil && ctx.Err() == nil {
+					p.cfg.Logger.Warn("analytics: reading the log", "partition", part, "err", err)
+					time.Sleep(time.Second)
+				}
+			}
+		})
+	}
+	wg.Go(func() { p.resolveLoop(ctx) })
+	wg.Wait()
+	return ctx.Err()
+}
+
+func (p *Projection) latestChange(ctx context.Context) (int64, error) {
+	var last int64
+	for {
+		cs, err := p.cfg.Identities.Changes(ctx, last, 10000)
+		if err != nil || len(cs) == 0 {
+			return last, err
+		}
+		last = cs[len(cs)-1].Seq
+	}
+}
+
+// Progress reports whether the projection has read the log as far as it went when the
+// projection started, and how much of it.
+func (p *Projection) Progress() (loaded bool, share float64) {
+	if p.loaded.Load() {
+		return true, 1
+	}
+	if p.heads == nil {
+		return false, 0
+	}
+	var done, total float64
+	for i, h := range p.heads {
+		total += float64(h)
+		done += float64(min(p.read[i].Load(), h))
+	}
+	if done >= total {
+		p.loaded.Store(true)
+		return true, 1
+	}
+	return false, done / total
+}
+
+// Apply adds log records' events: each once (by message id), at its own timestamp.
+func (p *Projection) Apply(recs []kenner.LogRecord) {
+	type parsed struct {
+		ws    string
+		msgID string
+		r     row
+		link  []kenner.Identifier // identifiers the event says are one person
+	}
+	var rows []parsed
+	for _, rec := range recs {
+		for _, body := range rec.Events {
+			r, msgID, link, ok := p.parse(body)
+			if ok {
+				rows = append(rows, parsed{rec.WorkspaceID, msgID, r, link})
+			}
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.cfg.Now()
+	for _, x := range rows {
+		t := p.tables[x.ws]
+		if t == nil {
+			t = newTable()
+			p.tables[x.ws] = t
+		}
+		if !t.seen.add(x.msgID) {
+			continue
+		}
+		known := len(t.identOf)
+		t.add(x.r)
+		d := p.dirty[x.ws]
+		if d == nil {
+			d = map[int32]time.Time{}
+			p.dirty[x.ws] = d
+		}
+		if len(t.identOf) > known {
+			d[int32(len(t.identOf)-1)] = now.Add(30 * time.Second)
+		}
+		for _, id := range x.link {
+			d[t.identID(id)] = now.Add(30 * time.Second)
+		}
+	}
+}
+
+// parse reads what the columns keep of an event.
+func (p *Projection) parse(body []byte) (row, string, []kenner.Identifier, bool) {
+	m, err := jsonobj.Parse(body)
+	if err != nil {
+		return row{}, "", nil, false // a shredded or foreign record
+	}
+	typ, _ := m.GetString("type")
+	msgID, _ := m.GetString("messageId")
+	ts, _ := m.GetString("timestamp")
+	at, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil || msgID == "" {
+		return row{}, "", nil, false
+	}
+	user, _ := m.GetString("userId")
+	anon, _ := m.GetString("anonymousId")
+	r := row{at: at}
+	switch {
+	case user != "":
+		r.who = kenner.Identifier{Kind: kenner.KindUserID, Value: user}
+	case anon != "":
+		r.who = kenner.Identifier{Kind: kenner.KindAnonymousID, Value: anon}
+	default:
+		return row{}, "", nil, false
+	}
+	if typ == kenner.TypeTrack {
+		r.name, _ = m.GetString("event")
+	} else {
+		r.name = "$" + typ
+	}
+	r.view = typ == kenner.TypePage || typ == kenner.TypeScreen
+	if typ == kenner.TypePage || typ == kenner.TypeScreen || typ == kenner.TypeTrack {
+		if tc, ok := analytics.TouchOf(body, at); ok {
+			tc.Channel = analytics.Classify(p.cfg.Rules, tc)
+			r.touch = &tc
+		}
+	}
+	if props, err := jsonobj.Parse(m.Get("properties")); err == nil {
+		for _, k := range []string{"revenue", "value", "total"} {
+			if v := props.Get(k); len(v) > 0 {
+				if f, err := strconv.ParseFloat(string(v), 64); err == nil {
+					r.value, r.valued = f, true
+					break
+				}
+				if s, ok := jsonobj.String(v); ok {
+					if f, err := strconv.ParseFloat(s, 64); err == nil {
+						r.value, r.valued = f, true
+						break
+					}
+				}
+			}
+		}
+	}
+	var link []kenner.Identifier
+	if user != "" && anon != "" || typ == kenner.TypeAlias || typ == kenner.TypeIdentify {
+		// An identify or alias may join profiles: every identifier it names is read again.
+		if user != "" {
+			link = append(link, kenner.Identifier{Kind: kenner.KindUserID, Value: user})
+		}
+		if anon != "" {
+			link = append(link, kenner.Identifier{Kind: kenner.KindAnonymousID, Value: anon})
+		}
+		if prev, _ := m.GetString("previousId"); prev != "" {
+			link = append(link, kenner.Identifier{Kind: kenner.KindUserID, Value: prev}, kenner.Identifier{Kind: kenner.KindAnonymousID, Value: prev})
+		}
+	}
+	return r, msgID, link, true
+}
+
+// resolveLoop joins identifiers to profiles: every second those that are new or linked, every
+// Refresh all of them; and it follows the changes stream for erasures.
+func (p *Projection) resolveLoop(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	lastFull := p.cfg.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if err := p.ResolveDirty(ctx); err != nil {
+			p.cfg.Logger.Warn("analytics: joining identifiers to people", "err", err)
+		}
+		if err := p.followChanges(ctx); err != nil {
+			p.cfg.Logger.Warn("analytics: following erasures", "err", err)
+		}
+		if p.cfg.Now().Sub(lastFull) >= p.cfg.Refresh {
+			lastFull = p.cfg.Now()
+			if err := p.ResolveAll(ctx); err != nil {
+				p.cfg.Logger.Warn("analytics: reading every identifier's profile", "err", err)
+			}
+		}
+	}
+}
+
+// ResolveDirty reads the profiles of the identifiers that are new or were linked, and of every
+// identifier of the profiles those had (a merge moves them all).
+func (p *Projection) ResolveDirty(ctx context.Context) error {
+	p.mu.Lock()
+	now := p.cfg.Now()
+	work := map[string][]kenner.Identifier{}
+	for ws, d := range p.dirty {
+		t := p.tables[ws]
+		for id, until := range d {
+			if now.After(until) {
+				delete(d, id)
+				continue
+			}
+			work[ws] = append(work[ws], t.identOf[id])
+		}
+	}
+	p.mu.Unlock()
+	for ws, ids := range work {
+		owners, err := p.cfg.Identities.IdentityOwners(ctx, ws, ids)
+		if err != nil {
+			return err
+		}
+		p.setOwners(ws, ids, owners)
+	}
+	return nil
+}
+
+// setOwners records profiles read for identifiers; when an identifier moved to another
+// profile, the other identifiers of its old profile are read again soon (they moved too).
+func (p *Projection) setOwners(ws string, ids []kenner.Identifier, owners map[kenner.Identifier]string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t := p.tables[ws]
+	var moved map[int32]bool
+	for _, id := range ids {
+		i := t.idents[id]
+		prof, ok := owners[id]
+		if !ok || t.owner[i] == -2 {
+			continue
+		}
+		o := t.profileID(prof)
+		if old := t.owner[i]; old >= 0 && old != o {
+			if moved == nil {
+				moved = map[int32]bool{}
+			}
+			moved[old] = true
+		}
+		t.owner[i] = o
+	}
+	if moved != nil {
+		d := p.dirty[ws]
+		until := p.cfg.Now().Add(10 * time.Second)
+		for i, o := range t.owner {
+			if moved[o] {
+				d[int32(i)] = until
+			}
+		}
+	}
+}
+
+// ResolveAll reads every identifier's profile again (splits move identifiers without an event
+// that says so).
+func (p *Projection) ResolveAll(ctx context.Context) error {
+	p.mu.RLock()
+	var wss []string
+	for ws := range p.tables {
+		wss = append(wss, ws)
+	}
+	p.mu.RUnlock()
+	for _, ws := range wss {
+		var after kenner.Identifier
+		for {
+			page, err := p.cfg.Identities.ScanIdentities(ctx, ws, after, 10000)
+			if err != nil {
+				return err
+			}
+			ids := make([]kenner.Identifier, 0, len(page))
+			owners := make(map[kenner.Identifier]string, len(page))
+			p.mu.RLock()
+			t := p.tables[ws]
+			for _, o := range page {
+				if _, ok := t.idents[o.Identifier]; ok {
+					ids = append(ids, o.Identifier)
+					owners[o.Identifier] = o.ProfileID
+				}
+			}
+			p.mu.RUnlock()
+			p.setOwners(ws, ids, owners)
+			if len(page) < 10000 {
+				break
+			}
+			after = page[len(page)-1].Identifier
+		}
+	}
+	return nil
+}
+
+// followChanges drops the events of people erased since the projection started.
+func (p *Projection) followChanges(ctx context.Context) error {
+	for {
+		cs, err := p.cfg.Identities.Changes(ctx, p.changesAt, 1000)
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if c.Type == kenner.ChangeProfileDeleted {
+				p.Forget(c.WorkspaceID, c.ProfileID)
+			}
+			p.changesAt = c.Seq
+		}
+		if len(cs) < 1000 {
+			return nil
+		}
+	}
+}
+
+// Forget drops an erased person: their events leave every answer, and their identifiers' later
+// events (which the log no longer has readable) are not taken.
+func (p *Projection) Forget(ws, profileID string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t := p.tables[ws]
+	if t == nil {
+		return
+	}
+	o, ok := t.profiles[profileID]
+	if !ok {
+		return
+	}
+	gone := map[int32]bool{}
+	for i, x := range t.owner {
+		if x == o {
+			t.owner[i] = -2
+			gone[int32(i)] = true
+		}
+	}
+	for i, w := range t.who {
+		if gone[w] {
+			t.flags[i] |= flagDeleted
+		}
+	}
+}
+
+// Stats describes a workspace's columns.
+func (p *Projection) Stats(ws string) (events, people int) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	t := p.tables[ws]
+	if t == nil {
+		return 0, 0
+	}
+	return len(t.at), len(t.profileOf)
+}
+
+func (p *Projection) String() string { return fmt.Sprintf("projection of %d workspaces", len(p.tables)) }

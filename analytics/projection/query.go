@@ -1,0 +1,369 @@
+package projection
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/analytics"
+)
+
+// errLoading answers a query while the projection is still reading the log.
+func (p *Projection) ready() error {
+	if p.cfg.Log == nil {
+		return nil // fed by hand (tests, benchmarks)
+	}
+	if ok, share := p.Progress(); !ok {
+		return kenner.Errorf(kenner.EUnavailable, "analytics is still reading the event history (%.0f%%); try again shortly", 100*share)
+	}
+	return nil
+}
+
+// clamp applies retention to a range.
+func (p *Projection) clamp(from, to time.Time) (int64, int64) {
+	if p.cfg.Retention > 0 {
+		if floor := p.cfg.Now().Add(-p.cfg.Retention); from.Before(floor) {
+			from = floor
+		}
+	}
+	return from.UnixMilli(), to.UnixMilli()
+}
+
+// people groups the rows in [from, to) that keep accepts by person: rows[starts[k]:starts[k+1]]
+// are person k's, in time order.
+func (t *table) people(from, to int64, keep func(i int) bool) (rows []int32, starts []int32) {
+	n := t.persons()
+	counts := make([]int32, n+1)
+	var picked []int32
+	for i := range t.at {
+		if t.at[i] < from || t.at[i] >= to || t.flags[i]&flagDeleted != 0 || !keep(i) {
+			continue
+		}
+		k := t.person(i)
+		if k < 0 {
+			continue
+		}
+		counts[k+1]++
+		picked = append(picked, int32(i))
+	}
+	for k := 1; k <= n; k++ {
+		counts[k] += counts[k-1]
+	}
+	starts = slices.Clone(counts)
+	rows = make([]int32, len(picked))
+	for _, i := range picked {
+		k := t.person(int(i))
+		rows[counts[k]] = i
+		counts[k]++
+	}
+	for k := range n {
+		seg := rows[starts[k]:starts[k+1]]
+		if len(seg) > 1 {
+			// Nearly in order already: the log is in arrival order.
+			slices.SortStableFunc(seg, func(a, b int32) int {
+				switch {
+				case t.at[a] < t.at[b]:
+					return -1
+				case t.at[a] > t.at[b]:
+					return 1
+				}
+				return 0
+			})
+		}
+	}
+	return rows, starts
+}
+
+// firstTouches is each person's first touch ever (an index into touchOf, -1: none).
+func (t *table) firstTouches() []int32 {
+	first := make([]int32, t.persons())
+	when := make([]int64, t.persons())
+	for i := range first {
+		first[i] = -1
+	}
+	for i := range t.at {
+		if t.flags[i]&flagTouch == 0 || t.flags[i]&flagDeleted != 0 {
+			continue
+		}
+		k := t.person(i)
+		if k >= 0 && (first[k] < 0 || t.at[i] < when[k]) {
+			first[k], when[k] = t.touch[i], t.at[i]
+		}
+	}
+	return first
+}
+
+// Breakdowns of people by their first touch.
+var Breakdowns = []string{"", "event", "first_touch_channel", "first_touch_source", "first_touch_medium", "first_touch_campaign"}
+
+func (t *table) breakdownOf(by string, first []int32, person int64, row int) string {
+	switch by {
+	case "event":
+		return t.nameOf[t.name[row]]
+	case "":
+		return ""
+	}
+	f := first[person]
+	if f < 0 {
+		return "(none)"
+	}
+	tc := t.touchOf[f]
+	switch by {
+	case "first_touch_source":
+		return tc.Key("source")
+	case "first_touch_medium":
+		return tc.Key("medium")
+	case "first_touch_campaign":
+		return tc.Key("campaign")
+	}
+	return tc.Channel
+}
+
+func checkBreakdown(by string) error {
+	if !slices.Contains(Breakdowns, by) {
+		return kenner.Errorf(kenner.EInvalid, "breakdown: want event, first_touch_channel, first_touch_source, first_touch_medium or first_touch_campaign, not %q", by)
+	}
+	return nil
+}
+
+// TrendQuery is a trend: events (of one name, or all) measured per period.
+type TrendQuery struct {
+	Event     string
+	Measure   string
+	Interval  string
+	From, To  time.Time
+	Breakdown string
+	Location  *time.Location
+}
+
+// Trend answers a trend query.
+func (p *Projection) Trend(ws string, q TrendQuery) ([]time.Time, []analytics.Series, error) {
+	if err := p.ready(); err != nil {
+		return nil, nil, err
+	}
+	if err := checkBreakdown(q.Breakdown); err != nil {
+		return nil, nil, err
+	}
+	tr, err := analytics.NewTrend(q.Measure, q.Interval, q.Location)
+	if err != nil {
+		return nil, nil, kenner.Errorf(kenner.EInvalid, "%v", err)
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	t := p.tables[ws]
+	if t == nil {
+		periods, series := tr.Result(q.From, q.To)
+		return periods, series, nil
+	}
+	name, named := int32(-1), q.Event != ""
+	if named {
+		if id, ok := t.names[q.Event]; ok {
+			name = id
+		}
+	}
+	var first []int32
+	if q.Breakdown != "" && q.Breakdown != "event" {
+		first = t.firstTouches()
+	}
+	from, to := p.clamp(q.From, q.To)
+	for i := range t.at {
+		if t.at[i] < from || t.at[i] >= to || t.flags[i]&flagDeleted != 0 || named && t.name[i] != name {
+			continue
+		}
+		k := t.person(i)
+		if k < 0 {
+			continue
+		}
+		tr.Add(time.UnixMilli(t.at[i]), k, t.value[i], t.flags[i]&flagValue != 0, t.breakdownOf(q.Breakdown, first, k, i))
+	}
+	periods, series := tr.Result(q.From, q.To)
+	return periods, series, nil
+}
+
+// FunnelQuery is a funnel: steps by event name, done within the window of the first.
+type FunnelQuery struct {
+	Steps     []string
+	Window    time.Duration
+	Order     string
+	From, To  time.Time // when the first step was done
+	Breakdown string
+}
+
+// Funnel answers a funnel query.
+func (p *Projection) Funnel(ws string, q FunnelQuery) ([]analytics.FunnelResult, error) {
+	if err := p.ready(); err != nil {
+		return nil, err
+	}
+	if err := checkBreakdown(q.Breakdown); err != nil {
+		return nil, err
+	}
+	f, err := analytics.NewFunnel(len(q.Steps), q.Window, q.Order)
+	if err != nil {
+		return nil, kenner.Errorf(kenner.EInvalid, "%v", err)
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	t := p.tables[ws]
+	if t == nil {
+		return f.Result(), nil
+	}
+	masks := make([]uint32, len(t.nameOf))
+	for s, name := range q.Steps {
+		if id, ok := t.names[name]; ok {
+			masks[id] |= 1 << s
+		}
+	}
+	var first []int32
+	if q.Breakdown != "" && q.Breakdown != "event" {
+		first = t.firstTouches()
+	}
+	from, to := p.clamp(q.From, q.To)
+	rows, starts := t.people(from, to+q.Window.Milliseconds(), func(i int) bool { return masks[t.name[i]] != 0 })
+	var hits []analytics.StepHit
+	for k := 0; k+1 < len(starts); k++ {
+		seg := rows[starts[k]:starts[k+1]]
+		if len(seg) == 0 {
+			continue
+		}
+		hits = hits[:0]
+		for _, i := range seg {
+			m := masks[t.name[i]]
+			if t.at[i] >= to {
+				m &^= 1 // a first step after the range starts nothing
+			}
+			hits = append(hits, analytics.StepHit{At: time.UnixMilli(t.at[i]), Steps: m, Breakdown: t.breakdownOf(q.Breakdown, first, int64(k), int(i))})
+		}
+		f.Add(hits)
+	}
+	return f.Result(), nil
+}
+
+// RetentionQuery is a retention table: people by the period of their first start event (in
+// the range), and who did the returning event in each period after.
+type RetentionQuery struct {
+	Start, Return string // event names; "" any event
+	Period        string
+	Periods       int
+	From, To      time.Time
+	Location      *time.Location
+}
+
+// Retention answers a retention query.
+func (p *Projection) Retention(ws string, q RetentionQuery) ([]analytics.Cohort, error) {
+	if err := p.ready(); err != nil {
+		return nil, err
+	}
+	r, err := analytics.NewRetention(q.Period, q.Periods, q.Location)
+	if err != nil {
+		return nil, kenner.Errorf(kenner.EInvalid, "%v", err)
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	t := p.tables[ws]
+	if t == nil {
+		return r.Result(), nil
+	}
+	match := func(event string) func(int) bool {
+		if event == "" {
+			return func(int) bool { return true }
+		}
+		id, ok := t.names[event]
+		return func(i int) bool { return ok && t.name[i] == id }
+	}
+	isStart, isReturn := match(q.Start), match(q.Return)
+	from, to := p.clamp(time.Time{}, time.Now().AddDate(100, 0, 0))
+	rows, starts := t.people(from, to, func(i int) bool { return isStart(i) || isReturn(i) })
+	var returns []time.Time
+	for k := 0; k+1 < len(starts); k++ {
+		seg := rows[starts[k]:starts[k+1]]
+		var first time.Time
+		returns = returns[:0]
+		for _, i := range seg {
+			at := time.UnixMilli(t.at[i])
+			if first.IsZero() && isStart(int(i)) {
+				first = at
+				continue
+			}
+			if !first.IsZero() && isReturn(int(i)) {
+				returns = append(returns, at)
+			}
+		}
+		if first.IsZero() || first.Before(q.From) || !first.Before(q.To) {
+			continue
+		}
+		r.Add(first, returns)
+	}
+	return r.Result(), nil
+}
+
+// AttributionQuery credits the conversions (events of one name, worth their value) done in
+// the range to the touches before them.
+type AttributionQuery struct {
+	Conversion string
+	From, To   time.Time
+	analytics.Options
+}
+
+// Attribution answers an attribution query.
+func (p *Projection) Attribution(ws string, q AttributionQuery) (*analytics.Report, error) {
+	if err := p.ready(); err != nil {
+		return nil, err
+	}
+	if q.Conversion == "" {
+		return nil, kenner.Errorf(kenner.EInvalid, "conversion: name the event that is a conversion")
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	t := p.tables[ws]
+	var journeys []analytics.Journey
+	if t != nil {
+		conv, ok := t.names[q.Conversion]
+		if !ok {
+			conv = -1
+		}
+		lookback := q.Lookback
+		if lookback == 0 {
+			lookback = 30 * 24 * time.Hour
+		}
+		from, to := p.clamp(q.From.Add(-lookback), q.To)
+		convFrom := q.From.UnixMilli()
+		rows, starts := t.people(from, to, func(i int) bool { return t.flags[i]&(flagView|flagTouch) != 0 || t.name[i] == conv })
+		var hits []analytics.Hit
+		for k := 0; k+1 < len(starts); k++ {
+			seg := rows[starts[k]:starts[k+1]]
+			var j analytics.Journey
+			hits = hits[:0]
+			for _, i := range seg {
+				at := time.UnixMilli(t.at[i])
+				if t.name[i] == conv {
+					if t.at[i] >= convFrom {
+						j.Conversions = append(j.Conversions, analytics.Conversion{At: at, Revenue: t.value[i]})
+					}
+					continue
+				}
+				h := analytics.Hit{At: at, View: t.flags[i]&flagView != 0}
+				if t.flags[i]&flagTouch != 0 {
+					h.Touch, h.HasTouch = t.touchOf[t.touch[i]], true
+				}
+				hits = append(hits, h)
+			}
+			if len(j.Conversions) == 0 {
+				if len(hits) > 0 {
+					j.Touches = analytics.Touches(hits, p.cfg.Rules, 0)
+					journeys = append(journeys, j) // a path that did not convert: the data-driven model needs it
+				}
+				continue
+			}
+			j.Touches = analytics.Touches(hits, p.cfg.Rules, 0)
+			journeys = append(journeys, j)
+		}
+	}
+	rep, err := analytics.Attribute(journeys, q.Options)
+	if err != nil {
+		return nil, kenner.Errorf(kenner.EInvalid, "%v", err)
+	}
+	return rep, nil
+}
+
+func (q TrendQuery) String() string { return fmt.Sprintf("%s %s by %s", q.Measure, q.Event, q.Interval) }

@@ -1,0 +1,180 @@
+package projection
+
+import (
+	"hash/maphash"
+	"time"
+
+	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/analytics"
+)
+
+// Row flags.
+const (
+	flagView    = 1 << iota // a page or screen view: a visit
+	flagTouch               // carries a touch (campaign, click id, referrer)
+	flagValue               // has a value (revenue, value or total)
+	flagDeleted             // its person was erased
+)
+
+// table is one workspace's events as columns, in the order the log gave them (per partition
+// in order; partitions interleaved), with the dictionaries they are coded against.
+type table struct {
+	at    []int64 // event time, unix milliseconds
+	who   []int32 // the identifier the event is from (its user id, else its anonymous id)
+	name  []int32 // event name: a track call's event, "$page", "$screen", "$identify", "$group", "$alias"
+	flags []uint8
+	touch []int32   // the touch's kind (an index into touches) when flagTouch
+	value []float64 // when flagValue
+
+	names   map[string]int32
+	nameOf  []string
+	touches map[analytics.Touch]int32 // touch kinds: a touch without its time
+	touchOf []analytics.Touch
+
+	idents map[kenner.Identifier]int32
+	identOf []kenner.Identifier
+	// owner is each identifier's profile (an index into profileOf): -1 not known yet, -2 erased.
+	owner     []int32
+	profiles  map[string]int32
+	profileOf []string
+
+	seen hashSet // message ids
+}
+
+func newTable() *table {
+	return &table{names: map[string]int32{}, touches: map[analytics.Touch]int32{}, idents: map[kenner.Identifier]int32{},
+		profiles: map[string]int32{}, seen: newHashSet()}
+}
+
+func (t *table) nameID(n string) int32 {
+	id, ok := t.names[n]
+	if !ok {
+		id = int32(len(t.nameOf))
+		t.names[n] = id
+		t.nameOf = append(t.nameOf, n)
+	}
+	return id
+}
+
+func (t *table) identID(i kenner.Identifier) int32 {
+	id, ok := t.idents[i]
+	if !ok {
+		id = int32(len(t.identOf))
+		t.idents[i] = id
+		t.identOf = append(t.identOf, i)
+		t.owner = append(t.owner, -1)
+	}
+	return id
+}
+
+func (t *table) profileID(p string) int32 {
+	id, ok := t.profiles[p]
+	if !ok {
+		id = int32(len(t.profileOf))
+		t.profiles[p] = id
+		t.profileOf = append(t.profileOf, p)
+	}
+	return id
+}
+
+func (t *table) touchID(tc analytics.Touch) int32 {
+	tc.At = time.Time{}
+	id, ok := t.touches[tc]
+	if !ok {
+		id = int32(len(t.touchOf))
+		t.touches[tc] = id
+		t.touchOf = append(t.touchOf, tc)
+	}
+	return id
+}
+
+// row is one event as the table takes it.
+type row struct {
+	at     time.Time
+	who    kenner.Identifier
+	name   string
+	view   bool
+	touch  *analytics.Touch
+	value  float64
+	valued bool
+}
+
+func (t *table) add(r row) {
+	var flags uint8
+	var touch int32
+	if r.view {
+		flags |= flagView
+	}
+	if r.touch != nil {
+		flags |= flagTouch
+		touch = t.touchID(*r.touch)
+	}
+	if r.valued {
+		flags |= flagValue
+	}
+	who := t.identID(r.who)
+	if t.owner[who] == -2 {
+		return // an erased person's identifier
+	}
+	t.at = append(t.at, r.at.UnixMilli())
+	t.who = append(t.who, who)
+	t.name = append(t.name, t.nameID(r.name))
+	t.flags = append(t.flags, flags)
+	t.touch = append(t.touch, touch)
+	t.value = append(t.value, r.value)
+}
+
+// person is the key of row i's person: its identifier's profile, or for an identifier not
+// resolved yet the identifier itself (after every profile), -1 when erased.
+func (t *table) person(i int) int64 {
+	o := t.owner[t.who[i]]
+	switch {
+	case o >= 0:
+		return int64(o)
+	case o == -2:
+		return -1
+	}
+	return int64(len(t.profileOf)) + int64(t.who[i])
+}
+
+// persons is how many person keys there can be.
+func (t *table) persons() int { return len(t.profileOf) + len(t.identOf) }
+
+// hashSet is a set of 64-bit hashes with open addressing: message ids are kept to drop the
+// log's duplicates (an SDK's retry), at 16 bytes an id rather than a map's 40 or more.
+type hashSet struct {
+	seed  maphash.Seed
+	slots []uint64
+	n     int
+}
+
+func newHashSet() hashSet { return hashSet{seed: maphash.MakeSeed(), slots: make([]uint64, 1024)} }
+
+// add reports whether s was new.
+func (h *hashSet) add(s string) bool {
+	x := maphash.String(h.seed, s) | 1 // 0 marks an empty slot
+	if h.n*2 >= len(h.slots) {
+		old := h.slots
+		h.slots, h.n = make([]uint64, len(old)*2), 0
+		for _, v := range old {
+			if v != 0 {
+				h.insert(v)
+			}
+		}
+	}
+	return h.insert(x)
+}
+
+func (h *hashSet) insert(x uint64) bool {
+	mask := uint64(len(h.slots) - 1)
+	for i := x & mask; ; i = (i + 1) & mask {
+		switch h.slots[i] {
+		case x:
+			return false
+		case 0:
+			h.slots[i] = x
+			h.n++
+			return true
+		}
+	}
+}
