@@ -436,4 +436,6 @@ func (p *Projection) Stats(ws string) (events, people int) {
 	return len(t.at), len(t.profileOf)
 }
 
-func (p *Projection) String() string { return fmt.Sprintf("projection of %d workspaces", len(p.tables)) }
+func (p *Projection) String() string {
+	return fmt.Sprintf("projection of %d workspaces", len(p.tables))
+}

@@ -366,4 +366,6 @@ func (p *Projection) Attribution(ws string, q AttributionQuery) (*analytics.Repo
 	return rep, nil
 }
 
-func (q TrendQuery) String() string { return fmt.Sprintf("%s %s by %s", q.Measure, q.Event, q.Interval) }
+func (q TrendQuery) String() string {
+	return fmt.Sprintf("%s %s by %s", q.Measure, q.Event, q.Interval)
+}

@@ -31,7 +31,7 @@ type table struct {
 	touches map[analytics.Touch]int32 // touch kinds: a touch without its time
 	touchOf []analytics.Touch
 
-	idents map[kenner.Identifier]int32
+	idents  map[kenner.Identifier]int32
 	identOf []kenner.Identifier
 	// owner is each identifier's profile (an index into profileOf): -1 not known yet, -2 erased.
 	owner     []int32
