@@ -14,7 +14,8 @@ type Hit struct {
 	HasTouch bool
 }
 
-// Touches turns a person's events, in time order, into their touches, classified by rules:
+// Touches turns a person's events, in time order, into their touches, classified by rules
+// (a touch classified already keeps its channel):
 // every event carrying campaign parameters, a click id or another site's referrer is a touch,
 // once per visit (the same source, medium and campaign again in one visit is the same touch);
 // a page view that starts a visit (more than gap after the person's previous event) and
@@ -38,7 +39,9 @@ func Touches(hits []Hit, rules []Rule, gap time.Duration) []Touch {
 		case h.HasTouch:
 			t := h.Touch
 			t.At = h.At
-			t.Channel = Classify(rules, t)
+			if t.Channel == "" {
+				t.Channel = Classify(rules, t)
+			}
 			if current != nil && current.Channel == t.Channel && current.Source == t.Source && current.Medium == t.Medium && current.Campaign == t.Campaign {
 				continue
 			}

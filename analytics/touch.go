@@ -164,6 +164,11 @@ func TouchOf(body []byte, at time.Time) (Touch, bool) {
 	if err != nil {
 		return Touch{}, false
 	}
+	return TouchOfMessage(m, at)
+}
+
+// TouchOfMessage is TouchOf for a message already parsed.
+func TouchOfMessage(m jsonobj.Object, at time.Time) (Touch, bool) {
 	ctx, _ := jsonobj.Parse(m.Get("context"))
 	t := Touch{At: at}
 	if c, err := jsonobj.Parse(ctx.Get("campaign")); err == nil {

@@ -186,6 +186,9 @@ func (p *Processor) Apply(ctx context.Context, part int, recs []kenner.LogRecord
 		return fmt.Errorf("apply records up to %d: %w", last, err)
 	}
 	p.committed()
+	if p.cfg.Applied != nil && len(events) > 0 {
+		p.cfg.Applied(events)
+	}
 	p.metrics.position.WithLabelValues(fmt.Sprint(part)).Set(float64(last))
 	if len(events) > 0 {
 		p.metrics.lag.Observe(p.now().Sub(events[len(events)-1].ReceivedAt).Seconds())

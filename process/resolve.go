@@ -29,6 +29,9 @@ type Config struct {
 	// Committed is called after each transaction that may have added to the changes stream
 	// (activation's Wake), so consumers in this process react without polling.
 	Committed func()
+	// Applied is handed the events of each committed batch, decoded (duplicates of stored
+	// messages included): the analytics projection's feed.
+	Applied func(events []kenner.Event)
 	// Consent is the consent policy (nil: every event is used as it comes); PII names the
 	// fields its "strip" removes.
 	Consent *privacy.ConsentPolicy

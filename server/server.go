@@ -84,6 +84,9 @@ type Deps struct {
 	// Matcher runs probabilistic matching (matchrun.Runner); nil: runs and accepting reviews
 	// answer unavailable.
 	Matcher Matcher
+	// Analytics answers trends, funnels, retention and attribution (the analytics
+	// projection); nil: they answer unavailable.
+	Analytics Analytics
 }
 
 // Progress is how far the processor has got; see process.Processor.AppliedUntil.
@@ -225,6 +228,10 @@ func New(deps Deps) *Server {
 	s.admin("POST /v1/journeys/{id}/preview", kenner.RoleMarketer, s.previewJourneyEmail)
 	s.admin("POST /v1/journeys/{id}/test", kenner.RoleMarketer, s.testJourneyEmail)
 	s.admin("GET /v1/profiles/{ref}/journeys", kenner.RoleViewer, s.profileJourneys)
+	s.admin("GET /v1/analytics/trends", kenner.RoleViewer, s.analyticsTrend)
+	s.admin("GET /v1/analytics/funnels", kenner.RoleViewer, s.analyticsFunnel)
+	s.admin("GET /v1/analytics/retention", kenner.RoleViewer, s.analyticsRetention)
+	s.admin("GET /v1/analytics/attribution", kenner.RoleViewer, s.analyticsAttribution)
 	s.admin("POST /v1/match/runs", kenner.RoleAdmin, s.startMatchRun)
 	s.admin("GET /v1/match/runs", kenner.RoleAnalyst, s.listMatchRuns)
 	s.admin("GET /v1/match/runs/{id}", kenner.RoleAnalyst, s.getMatchRun)

@@ -37,8 +37,10 @@ type Config struct {
 	// Refresh is how often every identifier's profile is read again (default 10 minutes); new
 	// identifiers and those an event links are read within a second.
 	Refresh time.Duration
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// Suppressed reports an erased identifier (normalized): its events are left out.
+	Suppressed func(workspaceID, kind, value string) bool
+	Logger     *slog.Logger
+	Now        func() time.Time
 }
 
 // Projection is the analytics columns of every workspace.
@@ -54,6 +56,8 @@ type Projection struct {
 	read      []atomic.Uint64
 	loaded    atomic.Bool
 	changesAt int64
+	feed      chan []kenner.Event
+	stopped   chan struct{}
 }
 
 // New returns an empty projection.
@@ -70,35 +74,48 @@ func New(cfg Config) *Projection {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	p := &Projection{cfg: cfg, tables: map[string]*table{}, dirty: map[string]map[int32]time.Time{}}
+	p := &Projection{cfg: cfg, tables: map[string]*table{}, dirty: map[string]map[int32]time.Time{}, feed: make(chan []kenner.Event, 64), stopped: make(chan struct{})}
 	if cfg.Log != nil {
 		p.read = make([]atomic.Uint64, cfg.Log.Partitions())
 	}
 	return p
 }
 
-// Run reads the log from its start into the columns and follows it, and keeps identifiers
-// joined to their people, until ctx ends.
+// Run reads the log from its start up to where it was when Run began (the history), applies
+// what the processor hands over from then on (Feed), and keeps identifiers joined to their
+// people, until ctx ends.
 func (p *Projection) Run(ctx context.Context) error {
+	defer close(p.stopped)
 	heads, err := p.cfg.Log.Heads(ctx)
 	if err != nil {
 		return err
 	}
+	p.mu.Lock()
 	p.heads = heads
+	p.mu.Unlock()
 	// Changes from now on: erasures before now left nothing readable in the log.
 	if cs, err := p.latestChange(ctx); err == nil {
 		p.changesAt = cs
 	}
 	var wg sync.WaitGroup
 	for part := range p.cfg.Log.Partitions() {
+		if heads[part] == 0 {
+			continue
+		}
 		wg.Go(func() {
-			for ctx.Err() == nil {
-				err := p.cfg.Log.Read(ctx, part, p.read[part].Load(), func(ctx context.Context, recs []kenner.LogRecord) error {
+			readCtx, done := context.WithCancel(ctx)
+			defer done()
+			for readCtx.Err() == nil {
+				err := p.cfg.Log.Read(readCtx, part, p.read[part].Load(), func(_ context.Context, recs []kenner.LogRecord) error {
 					p.Apply(recs)
-					p.read[part].Store(recs[len(recs)-1].Seq)
+					last := recs[len(recs)-1].Seq
+					p.read[part].Store(last)
+					if last >= heads[part] {
+						done() // the history is read; the processor hands over the rest
+					}
 					return nil
 				})
-				if err != nil && ctx.Err() == nil {
+				if err != nil && readCtx.Err() == nil {
 					p.cfg.Logger.Warn("analytics: reading the log", "partition", part, "err", err)
 					time.Sleep(time.Second)
 				}
@@ -106,8 +123,30 @@ func (p *Projection) Run(ctx context.Context) error {
 		})
 	}
 	wg.Go(func() { p.resolveLoop(ctx) })
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case evs := <-p.feed:
+				p.ApplyEvents(evs)
+			}
+		}
+	})
 	wg.Wait()
 	return ctx.Err()
+}
+
+// Feed hands over events the processor applied; they are added in the background, in order.
+func (p *Projection) Feed(events []kenner.Event) {
+	if len(events) == 0 {
+		return
+	}
+	select {
+	case p.feed <- events:
+	case <-p.stopped:
+		// Run has ended (the server is stopping): the next start reads these from the log.
+	}
 }
 
 func (p *Projection) latestChange(ctx context.Context) (int64, error) {
@@ -127,11 +166,14 @@ func (p *Projection) Progress() (loaded bool, share float64) {
 	if p.loaded.Load() {
 		return true, 1
 	}
-	if p.heads == nil {
+	p.mu.RLock()
+	heads := p.heads
+	p.mu.RUnlock()
+	if heads == nil {
 		return false, 0
 	}
 	var done, total float64
-	for i, h := range p.heads {
+	for i, h := range heads {
 		total += float64(h)
 		done += float64(min(p.read[i].Load(), h))
 	}
@@ -144,21 +186,47 @@ func (p *Projection) Progress() (loaded bool, share float64) {
 
 // Apply adds log records' events: each once (by message id), at its own timestamp.
 func (p *Projection) Apply(recs []kenner.LogRecord) {
-	type parsed struct {
-		ws    string
-		msgID string
-		r     row
-		link  []kenner.Identifier // identifiers the event says are one person
-	}
 	var rows []parsed
 	for _, rec := range recs {
 		for _, body := range rec.Events {
-			r, msgID, link, ok := p.parse(body)
-			if ok {
-				rows = append(rows, parsed{rec.WorkspaceID, msgID, r, link})
+			m, err := jsonobj.Parse(body)
+			if err != nil {
+				continue // a shredded or foreign record
+			}
+			if x, ok := p.parse(m); ok {
+				x.ws = rec.WorkspaceID
+				rows = append(rows, x)
 			}
 		}
 	}
+	p.add(rows)
+}
+
+// ApplyEvents adds events the processor decoded.
+func (p *Projection) ApplyEvents(events []kenner.Event) {
+	rows := make([]parsed, 0, len(events))
+	for _, e := range events {
+		m, err := jsonobj.Parse(e.Body)
+		if err != nil {
+			continue
+		}
+		if x, ok := p.parse(m); ok {
+			x.ws = e.WorkspaceID
+			rows = append(rows, x)
+		}
+	}
+	p.add(rows)
+}
+
+// parsed is an event on its way into the columns.
+type parsed struct {
+	ws    string
+	msgID string
+	r     row
+	link  []kenner.Identifier // identifiers the event says are one person
+}
+
+func (p *Projection) add(rows []parsed) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.cfg.Now()
@@ -167,6 +235,9 @@ func (p *Projection) Apply(recs []kenner.LogRecord) {
 		if t == nil {
 			t = newTable()
 			p.tables[x.ws] = t
+		}
+		if p.cfg.Suppressed != nil && p.cfg.Suppressed(x.ws, x.r.who.Kind, x.r.who.Value) {
+			continue
 		}
 		if !t.seen.add(x.msgID) {
 			continue
@@ -188,17 +259,13 @@ func (p *Projection) Apply(recs []kenner.LogRecord) {
 }
 
 // parse reads what the columns keep of an event.
-func (p *Projection) parse(body []byte) (row, string, []kenner.Identifier, bool) {
-	m, err := jsonobj.Parse(body)
-	if err != nil {
-		return row{}, "", nil, false // a shredded or foreign record
-	}
+func (p *Projection) parse(m jsonobj.Object) (parsed, bool) {
 	typ, _ := m.GetString("type")
 	msgID, _ := m.GetString("messageId")
 	ts, _ := m.GetString("timestamp")
 	at, err := time.Parse(time.RFC3339Nano, ts)
 	if err != nil || msgID == "" {
-		return row{}, "", nil, false
+		return parsed{}, false
 	}
 	user, _ := m.GetString("userId")
 	anon, _ := m.GetString("anonymousId")
@@ -209,7 +276,7 @@ func (p *Projection) parse(body []byte) (row, string, []kenner.Identifier, bool)
 	case anon != "":
 		r.who = kenner.Identifier{Kind: kenner.KindAnonymousID, Value: anon}
 	default:
-		return row{}, "", nil, false
+		return parsed{}, false
 	}
 	if typ == kenner.TypeTrack {
 		r.name, _ = m.GetString("event")
@@ -218,7 +285,7 @@ func (p *Projection) parse(body []byte) (row, string, []kenner.Identifier, bool)
 	}
 	r.view = typ == kenner.TypePage || typ == kenner.TypeScreen
 	if typ == kenner.TypePage || typ == kenner.TypeScreen || typ == kenner.TypeTrack {
-		if tc, ok := analytics.TouchOf(body, at); ok {
+		if tc, ok := analytics.TouchOfMessage(m, at); ok {
 			tc.Channel = analytics.Classify(p.cfg.Rules, tc)
 			r.touch = &tc
 		}
@@ -252,7 +319,7 @@ func (p *Projection) parse(body []byte) (row, string, []kenner.Identifier, bool)
 			link = append(link, kenner.Identifier{Kind: kenner.KindUserID, Value: prev}, kenner.Identifier{Kind: kenner.KindAnonymousID, Value: prev})
 		}
 	}
-	return r, msgID, link, true
+	return parsed{msgID: msgID, r: r, link: link}, true
 }
 
 // resolveLoop joins identifiers to profiles: every second those that are new or linked, every

@@ -20,6 +20,7 @@ import (
 	"github.com/kenner-cdp/kenner/console"
 	"github.com/kenner-cdp/kenner/importer"
 	"github.com/kenner-cdp/kenner/ingest"
+	"github.com/kenner-cdp/kenner/analytics/projection"
 	"github.com/kenner-cdp/kenner/journey"
 	"github.com/kenner-cdp/kenner/matchrun"
 	"github.com/kenner-cdp/kenner/nats"
@@ -150,6 +151,11 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	pcfg := processConfig(cfg, app.store)
 	pcfg.Committed = func() { act.Wake(); relay.Wake() }
 	pcfg.Suppressed = app.suppress.Suppressed
+	// Analytics keeps its columns from what the processor applies (and, at start, from the
+	// log's history): no second decryption of every event.
+	insights := projection.New(projection.Config{Log: sealed, Identities: app.store, Suppressed: app.suppress.Suppressed,
+		Retention: eventRetention(cfg.Retention), Logger: logger})
+	pcfg.Applied = insights.Feed
 	proc = process.New(sealed, app.store, pcfg, reg, logger)
 	builder := process.NewBuilder(proc, app.store, cfg.SegmentSweep, logger)
 	trainer := process.NewTrainer(proc, app.store, builder.Wake, logger)
@@ -164,7 +170,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		Store:   app.store, Log: sealed, Creds: app.creds, Ingest: tracking, Registry: reg, Logger: logger,
 		Consumer: process.ConsumerName, Splitter: proc, Normalizer: pcfg.Normalizer, ExternalIDs: pcfg.ExternalIDs,
 		Rules: pcfg.Rules, SharedLimit: pcfg.SharedLimit,
-		Audience: proc, Builder: builder, Activation: act, Plans: plans, Progress: proc, Trainer: trainer, Journeys: runner, Matcher: matcher,
+		Audience: proc, Builder: builder, Activation: act, Plans: plans, Progress: proc, Trainer: trainer, Journeys: runner, Matcher: matcher, Analytics: insights,
 		Eraser:       privacy.NewEraser(app.store, app.keys, app.suppress, cfg.SuppressKinds, logger),
 		Suppressions: app.suppress,
 		Guard:        proc,
@@ -219,6 +225,11 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	wg.Go(func() { act.Run(procCtx) })
 	wg.Go(func() { runner.Run(procCtx) })
 	wg.Go(func() { relay.Run(procCtx) })
+	wg.Go(func() {
+		if err := insights.Run(procCtx); err != nil && procCtx.Err() == nil {
+			logger.Error("analytics stopped", "err", err)
+		}
+	})
 	wg.Go(func() { app.suppress.Run(procCtx, 5*time.Second) })
 	wg.Go(func() { plans.Run(procCtx, time.Second) })
 	wg.Go(func() {
@@ -373,4 +384,15 @@ type procEngines struct{ p **process.Processor }
 
 func (e procEngines) Engine(ctx context.Context, ws string) (*segment.Engine, error) {
 	return (*e.p).Engine(ctx, ws)
+}
+
+// eventRetention is how long events are kept (the "events" retention rule; 0: for ever):
+// analytics leaves older events out as the store deletes them.
+func eventRetention(rules []privacy.RetentionRule) time.Duration {
+	for _, r := range rules {
+		if r.Class == "events" {
+			return r.Keep
+		}
+	}
+	return 0
 }

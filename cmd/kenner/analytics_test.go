@@ -1,0 +1,111 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestAnalyticsAPI goes through the product: a person arrives from a Google ad on a phone and
+// from Facebook on a laptop, signs in on both (identify joins the devices), and buys; the
+// attribution, the funnel, the trend and the retention read it back from the API, and an event
+// reaches the trend within seconds of being sent.
+func TestAnalyticsAPI(t *testing.T) {
+	data := t.TempDir()
+	s := startServer(t, data)
+	creds := credentialsOf(t, data)
+	api := adminAPI(t, s.url, creds.AdminToken)
+	send := batchSender(t, s.url, creds.WriteKey)
+	day := func(d int) string { return time.Now().UTC().AddDate(0, 0, d-10).Format(time.RFC3339) }
+	send(fmt.Sprintf(`{"batch":[
+		{"type":"page","anonymousId":"phone","timestamp":%q,"context":{"page":{"url":"https://shop.example/?utm_source=google&utm_medium=cpc&utm_campaign=brand&gclid=x"}}},
+		{"type":"page","anonymousId":"laptop","timestamp":%q,"context":{"page":{"url":"https://shop.example/","referrer":"https://www.facebook.com/"}}},
+		{"type":"identify","anonymousId":"phone","userId":"ann","timestamp":%q,"traits":{}},
+		{"type":"identify","anonymousId":"laptop","userId":"ann","timestamp":%q,"traits":{}},
+		{"type":"track","event":"Product Added","userId":"ann","timestamp":%q},
+		{"type":"track","event":"Order Completed","userId":"ann","timestamp":%q,"properties":{"revenue":120}},
+		{"type":"page","anonymousId":"bob","timestamp":%q,"context":{"page":{"url":"https://shop.example/?utm_source=newsletter&utm_medium=email"}}},
+		{"type":"track","event":"Product Added","anonymousId":"bob","timestamp":%q}
+	]}`, day(0), day(2), day(3), day(4), day(4), day(5), day(1), day(1)))
+
+	// Identity joins the devices a moment after the events arrive: wait for the answer that
+	// sees both.
+	var att map[string]any
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var code int
+		code, att = api("GET", "/v1/analytics/attribution?conversion=Order%20Completed", "")
+		if code == 200 {
+			models := att["models"].(map[string]any)
+			if first := models["first_touch"].([]any); len(first) == 1 && first[0].(map[string]any)["key"] == "Paid Search" {
+				if last := models["last_touch"].([]any); len(last) == 1 && last[0].(map[string]any)["key"] == "Social" {
+					break
+				}
+			}
+		} else if code != 503 {
+			t.Fatalf("attribution: %d %v", code, att)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("attribution never joined the devices: %v", att)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if att["conversions"].(float64) != 1 || att["revenue"].(float64) != 120 {
+		t.Errorf("attribution %v", att)
+	}
+	linear := att["models"].(map[string]any)["linear"].([]any)
+	if len(linear) != 2 || linear[0].(map[string]any)["conversions"].(float64) != 0.5 {
+		t.Errorf("linear %v, want half each to the ad and Facebook", linear)
+	}
+
+	code, f := api("GET", "/v1/analytics/funnels?step=$page&step=Product%20Added&step=Order%20Completed&window=14d", "")
+	if code != 200 {
+		t.Fatalf("funnel: %d %v", code, f)
+	}
+	steps := f["results"].([]any)[0].(map[string]any)["steps"].([]any)
+	if people := []float64{steps[0].(map[string]any)["people"].(float64), steps[1].(map[string]any)["people"].(float64), steps[2].(map[string]any)["people"].(float64)}; people[0] != 2 || people[1] != 2 || people[2] != 1 {
+		t.Errorf("funnel people %v, want 2, 2, 1", people)
+	}
+	code, r := api("GET", "/v1/analytics/retention?start=$page&return=Order%20Completed&period=day&periods=7", "")
+	if code != 200 || len(r["cohorts"].([]any)) == 0 {
+		t.Errorf("retention: %d %v", code, r)
+	}
+	for _, bad := range []string{"/v1/analytics/trends?measure=median", "/v1/analytics/funnels?step=a", "/v1/analytics/trends?from=yesterday",
+		"/v1/analytics/attribution?by=weather", "/v1/analytics/retention?period=year"} {
+		if code, e := api("GET", bad, ""); code != 400 || e["error"] == nil {
+			t.Errorf("%s: %d %v, want 400 with the reason", bad, code, e)
+		}
+	}
+	// CSV.
+	req, _ := http.NewRequest("GET", s.url+"/v1/analytics/attribution?format=csv&model=first_touch", nil)
+	req.Header.Set("Authorization", "Bearer "+creds.AdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.HasPrefix(string(body), "model,key,conversions,revenue\nfirst_touch,Paid Search,1,120") {
+		t.Errorf("CSV: %q", body)
+	}
+
+	// Freshness: an event sent now is in today's trend within seconds.
+	sent := time.Now()
+	send(`{"batch":[{"type":"track","event":"Signed Up","userId":"cy"}]}`)
+	for {
+		code, tr := api("GET", "/v1/analytics/trends?event=Signed%20Up&interval=day&from="+time.Now().UTC().Format("2006-01-02"), "")
+		if code == 200 {
+			if series := tr["series"].([]any); len(series) == 1 && series[0].(map[string]any)["total"].(float64) == 1 {
+				t.Logf("an event reached analytics %v after it was sent", time.Since(sent).Round(time.Millisecond))
+				break
+			}
+		}
+		if time.Since(sent) > 10*time.Second {
+			t.Fatalf("the event was not in the trend 10 s after it was sent: %d %v", code, tr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
