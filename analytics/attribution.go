@@ -128,9 +128,11 @@ func window(ts []Touch, c Conversion, lookback time.Duration) []Touch {
 }
 
 // weights returns each touch's share of one conversion under a rule-based model.
-func weights(model string, ts []Touch, c Conversion, halfLife time.Duration) []float64 {
+func weights(w []float64, model string, ts []Touch, c Conversion, halfLife time.Duration) []float64 {
 	n := len(ts)
-	w := make([]float64, n)
+	for range n {
+		w = append(w, 0)
+	}
 	switch model {
 	case FirstTouch:
 		w[0] = 1
@@ -174,95 +176,133 @@ func weights(model string, ts []Touch, c Conversion, halfLife time.Duration) []f
 	return w
 }
 
-// Attribute credits every conversion of the journeys to the touches in its lookback under
-// every model. A conversion with no touch in its lookback is credited to Direct under all of
-// them.
-func Attribute(journeys []Journey, o Options) (*Report, error) {
+// Attributor credits conversions journey by journey: Add each, then Report. It keeps what
+// the data-driven model needs of the converting paths (each touch's key and channel), not
+// the journeys.
+type Attributor struct {
+	o         Options
+	rep       *Report
+	sums      map[string]map[string]*Credit
+	chain     *markov
+	converted []convertedPath
+	w         []float64
+}
+
+// convertedPath is a conversion and its touches, for the data-driven model's second pass.
+type convertedPath struct {
+	keys, channels []string
+	revenue        float64
+}
+
+// NewAttributor checks the options.
+func NewAttributor(o Options) (*Attributor, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
-	rep := &Report{Models: map[string][]Credit{}}
-	sums := map[string]map[string]*Credit{}
+	a := &Attributor{o: o, rep: &Report{Models: map[string][]Credit{}}, sums: map[string]map[string]*Credit{}, chain: newMarkov()}
 	for _, m := range Models {
-		sums[m] = map[string]*Credit{}
+		a.sums[m] = map[string]*Credit{}
 	}
-	add := func(model, key string, share float64, c Conversion) {
-		cr := sums[model][key]
-		if cr == nil {
-			cr = &Credit{Key: key}
-			sums[model][key] = cr
+	return a, nil
+}
+
+func (a *Attributor) add(model, key string, share, revenue float64) {
+	cr := a.sums[model][key]
+	if cr == nil {
+		cr = &Credit{Key: key}
+		a.sums[model][key] = cr
+	}
+	cr.Conversions += share
+	cr.Revenue += share * revenue
+}
+
+// Add credits a journey's conversions (its slices may be reused once Add returns). A
+// conversion with no touch in its lookback is credited to Direct under every model.
+func (a *Attributor) Add(j Journey) {
+	last := 0 // touches before this index were on a converting path already
+	for _, c := range j.Conversions {
+		a.rep.Conversions++
+		a.rep.Revenue += c.Revenue
+		ts := window(j.Touches, c, a.o.Lookback)
+		if len(ts) == 0 {
+			a.rep.Unattributed++
+			for _, m := range Models {
+				a.add(m, Touch{Channel: Direct}.Key(a.o.By), 1, c.Revenue)
+			}
+			a.chain.path(nil, true)
+			continue
 		}
-		cr.Conversions += share
-		cr.Revenue += share * c.Revenue
-	}
-	chain := newMarkov()
-	type pending struct {
-		touches []Touch
-		conv    Conversion
-	}
-	var converted []pending
-	for _, j := range journeys {
-		last := 0 // touches before this index were on a converting path already
-		for _, c := range j.Conversions {
-			rep.Conversions++
-			rep.Revenue += c.Revenue
-			ts := window(j.Touches, c, o.Lookback)
-			if len(ts) == 0 {
-				rep.Unattributed++
-				for _, m := range Models {
-					add(m, Touch{Channel: Direct}.Key(o.By), 1, c)
+		for _, m := range Models[:len(Models)-1] {
+			a.w = weights(a.w[:0], m, ts, c, a.o.HalfLife)
+			for i, w := range a.w {
+				if w > 0 {
+					a.add(m, ts[i].Key(a.o.By), w, c.Revenue)
 				}
-				chain.path(nil, true)
-				continue
-			}
-			for _, m := range Models[:len(Models)-1] {
-				for i, w := range weights(m, ts, c, o.HalfLife) {
-					if w > 0 {
-						add(m, ts[i].Key(o.By), w, c)
-					}
-				}
-			}
-			chain.path(ts, true)
-			converted = append(converted, pending{ts, c})
-			for last < len(j.Touches) && !j.Touches[last].At.After(c.At) {
-				last++
 			}
 		}
-		if last < len(j.Touches) {
-			chain.path(j.Touches[last:], false)
+		a.chain.path(ts, true)
+		p := convertedPath{keys: make([]string, len(ts)), channels: make([]string, len(ts)), revenue: c.Revenue}
+		for i, t := range ts {
+			p.keys[i], p.channels[i] = t.Key(a.o.By), t.Channel
+		}
+		a.converted = append(a.converted, p)
+		for last < len(j.Touches) && !j.Touches[last].At.After(c.At) {
+			last++
 		}
 	}
-	rep.RemovalEffects = chain.removalEffects()
-	for _, p := range converted {
+	if last < len(j.Touches) {
+		a.chain.path(j.Touches[last:], false)
+	}
+}
+
+// Report finishes the data-driven model and returns the credit of every model.
+func (a *Attributor) Report() *Report {
+	rep := a.rep
+	rep.RemovalEffects = a.chain.removalEffects()
+	channels := map[string]int{}
+	for _, p := range a.converted {
 		// Each conversion is shared among the channels of its path by their removal effects,
 		// and a channel's part among its touches equally.
-		channels := map[string]int{}
-		for _, t := range p.touches {
-			channels[t.Channel]++
+		clear(channels)
+		for _, ch := range p.channels {
+			channels[ch]++
 		}
 		var total float64
 		for ch := range channels {
 			total += rep.RemovalEffects[ch]
 		}
-		for _, t := range p.touches {
-			share := 1 / float64(len(channels)) / float64(channels[t.Channel]) // no effect anywhere: equal parts
+		for i, ch := range p.channels {
+			share := 1 / float64(len(channels)) / float64(channels[ch]) // no effect anywhere: equal parts
 			if total > 0 {
-				share = rep.RemovalEffects[t.Channel] / total / float64(channels[t.Channel])
+				share = rep.RemovalEffects[ch] / total / float64(channels[ch])
 			}
 			if share > 0 {
-				add(DataDriven, t.Key(o.By), share, p.conv)
+				a.add(DataDriven, p.keys[i], share, p.revenue)
 			}
 		}
 	}
 	for _, m := range Models {
-		var out []Credit
-		for _, c := range sums[m] {
+		out := make([]Credit, 0, len(a.sums[m]))
+		for _, c := range a.sums[m] {
 			out = append(out, *c)
 		}
-		slices.SortFunc(out, func(a, b Credit) int {
-			return cmp.Or(cmp.Compare(b.Conversions, a.Conversions), cmp.Compare(a.Key, b.Key))
+		slices.SortFunc(out, func(x, y Credit) int {
+			return cmp.Or(cmp.Compare(y.Conversions, x.Conversions), cmp.Compare(x.Key, y.Key))
 		})
 		rep.Models[m] = out
 	}
-	return rep, nil
+	return rep
+}
+
+// Attribute credits every conversion of the journeys to the touches in its lookback under
+// every model.
+func Attribute(journeys []Journey, o Options) (*Report, error) {
+	a, err := NewAttributor(o)
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range journeys {
+		a.Add(j)
+	}
+	return a.Report(), nil
 }

@@ -57,18 +57,18 @@ func TestTrend(t *testing.T) {
 		{Sum, map[string][]float64{"web": {30, 0, 5}, "app": {7, 0, 0}}, map[string]float64{"web": 35, "app": 7}},
 		{Avg, map[string][]float64{"web": {15, 0, 5}, "app": {7, 0, 0}}, map[string]float64{"web": 35.0 / 3, "app": 7}},
 	} {
-		tr, err := NewTrend(tc.measure, Day, time.UTC)
+		d := func(n int, h int) time.Time { return time.Date(2026, 3, 1+n, h, 0, 0, 0, time.UTC) }
+		tr, err := NewTrend(tc.measure, Day, time.UTC, d(0, 0), d(3, 0))
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := func(n int, h int) time.Time { return time.Date(2026, 3, 1+n, h, 0, 0, 0, time.UTC) }
 		tr.Add(d(0, 1), 1, 10, true, "web")
 		tr.Add(d(0, 2), 1, 20, true, "web")
 		tr.Add(d(0, 3), 2, 0, false, "web")
 		tr.Add(d(0, 4), 3, 7, true, "app")
 		tr.Add(d(2, 5), 2, 5, true, "web")
 		tr.Add(d(9, 5), 2, 5, true, "web") // outside the range
-		periods, series := tr.Result(d(0, 0), d(3, 0))
+		periods, series := tr.Result()
 		if len(periods) != 3 {
 			t.Fatalf("%s: periods %v", tc.measure, periods)
 		}

@@ -21,19 +21,24 @@ type Hit struct {
 // a page view that starts a visit (more than gap after the person's previous event) and
 // carries none is a Direct touch. Other events (a server's order, an import) start no visit.
 func Touches(hits []Hit, rules []Rule, gap time.Duration) []Touch {
+	return AppendTouches(nil, hits, rules, gap)
+}
+
+// AppendTouches is Touches appending to out (a buffer to reuse).
+func AppendTouches(out []Touch, hits []Hit, rules []Rule, gap time.Duration) []Touch {
 	if gap <= 0 {
 		gap = SessionGap
 	}
-	var out []Touch
+	base := len(out)
 	var last time.Time
-	var current *Touch // the touch of the visit going on
+	current := -1 // the touch of the visit going on (an index into out)
 	for i, h := range hits {
 		newVisit := i == 0 || h.At.Sub(last) > gap
 		if h.At.After(last) || i == 0 {
 			last = h.At
 		}
 		if newVisit {
-			current = nil
+			current = -1
 		}
 		switch {
 		case h.HasTouch:
@@ -42,14 +47,14 @@ func Touches(hits []Hit, rules []Rule, gap time.Duration) []Touch {
 			if t.Channel == "" {
 				t.Channel = Classify(rules, t)
 			}
-			if current != nil && current.Channel == t.Channel && current.Source == t.Source && current.Medium == t.Medium && current.Campaign == t.Campaign {
+			if c := current; c >= base && out[c].Channel == t.Channel && out[c].Source == t.Source && out[c].Medium == t.Medium && out[c].Campaign == t.Campaign {
 				continue
 			}
 			out = append(out, t)
-			current = &out[len(out)-1]
+			current = len(out) - 1
 		case h.View && newVisit:
 			out = append(out, Touch{At: h.At, Channel: Direct})
-			current = &out[len(out)-1]
+			current = len(out) - 1
 		}
 	}
 	return out

@@ -59,7 +59,7 @@ func (t *table) people(from, to int64, keep func(i int) bool) (rows []int32, sta
 	}
 	for k := range n {
 		seg := rows[starts[k]:starts[k+1]]
-		if len(seg) > 1 {
+		if len(seg) > 1 && !slices.IsSortedFunc(seg, func(a, b int32) int { return int(t.at[a] - t.at[b]) }) {
 			// Nearly in order already: the log is in arrival order.
 			slices.SortStableFunc(seg, func(a, b int32) int {
 				switch {
@@ -145,7 +145,8 @@ func (p *Projection) Trend(ws string, q TrendQuery) ([]time.Time, []analytics.Se
 	if err := checkBreakdown(q.Breakdown); err != nil {
 		return nil, nil, err
 	}
-	tr, err := analytics.NewTrend(q.Measure, q.Interval, q.Location)
+	from, to := p.clamp(q.From, q.To)
+	tr, err := analytics.NewTrend(q.Measure, q.Interval, q.Location, time.UnixMilli(from), q.To)
 	if err != nil {
 		return nil, nil, kenner.Errorf(kenner.EInvalid, "%v", err)
 	}
@@ -153,7 +154,7 @@ func (p *Projection) Trend(ws string, q TrendQuery) ([]time.Time, []analytics.Se
 	defer p.mu.RUnlock()
 	t := p.tables[ws]
 	if t == nil {
-		periods, series := tr.Result(q.From, q.To)
+		periods, series := tr.Result()
 		return periods, series, nil
 	}
 	name, named := int32(-1), q.Event != ""
@@ -166,7 +167,6 @@ func (p *Projection) Trend(ws string, q TrendQuery) ([]time.Time, []analytics.Se
 	if q.Breakdown != "" && q.Breakdown != "event" {
 		first = t.firstTouches()
 	}
-	from, to := p.clamp(q.From, q.To)
 	for i := range t.at {
 		if t.at[i] < from || t.at[i] >= to || t.flags[i]&flagDeleted != 0 || named && t.name[i] != name {
 			continue
@@ -175,9 +175,9 @@ func (p *Projection) Trend(ws string, q TrendQuery) ([]time.Time, []analytics.Se
 		if k < 0 {
 			continue
 		}
-		tr.Add(time.UnixMilli(t.at[i]), k, t.value[i], t.flags[i]&flagValue != 0, t.breakdownOf(q.Breakdown, first, k, i))
+		tr.AddMillis(t.at[i], k, t.value[i], t.flags[i]&flagValue != 0, t.breakdownOf(q.Breakdown, first, k, i))
 	}
-	periods, series := tr.Result(q.From, q.To)
+	periods, series := tr.Result()
 	return periods, series, nil
 }
 
@@ -313,57 +313,55 @@ func (p *Projection) Attribution(ws string, q AttributionQuery) (*analytics.Repo
 	if q.Conversion == "" {
 		return nil, kenner.Errorf(kenner.EInvalid, "conversion: name the event that is a conversion")
 	}
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	t := p.tables[ws]
-	var journeys []analytics.Journey
-	if t != nil {
-		conv, ok := t.names[q.Conversion]
-		if !ok {
-			conv = -1
-		}
-		lookback := q.Lookback
-		if lookback == 0 {
-			lookback = 30 * 24 * time.Hour
-		}
-		from, to := p.clamp(q.From.Add(-lookback), q.To)
-		convFrom := q.From.UnixMilli()
-		rows, starts := t.people(from, to, func(i int) bool { return t.flags[i]&(flagView|flagTouch) != 0 || t.name[i] == conv })
-		var hits []analytics.Hit
-		for k := 0; k+1 < len(starts); k++ {
-			seg := rows[starts[k]:starts[k+1]]
-			var j analytics.Journey
-			hits = hits[:0]
-			for _, i := range seg {
-				at := time.UnixMilli(t.at[i])
-				if t.name[i] == conv {
-					if t.at[i] >= convFrom {
-						j.Conversions = append(j.Conversions, analytics.Conversion{At: at, Revenue: t.value[i]})
-					}
-					continue
-				}
-				h := analytics.Hit{At: at, View: t.flags[i]&flagView != 0}
-				if t.flags[i]&flagTouch != 0 {
-					h.Touch, h.HasTouch = t.touchOf[t.touch[i]], true
-				}
-				hits = append(hits, h)
-			}
-			if len(j.Conversions) == 0 {
-				if len(hits) > 0 {
-					j.Touches = analytics.Touches(hits, p.cfg.Rules, 0)
-					journeys = append(journeys, j) // a path that did not convert: the data-driven model needs it
-				}
-				continue
-			}
-			j.Touches = analytics.Touches(hits, p.cfg.Rules, 0)
-			journeys = append(journeys, j)
-		}
-	}
-	rep, err := analytics.Attribute(journeys, q.Options)
+	a, err := analytics.NewAttributor(q.Options)
 	if err != nil {
 		return nil, kenner.Errorf(kenner.EInvalid, "%v", err)
 	}
-	return rep, nil
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	t := p.tables[ws]
+	if t == nil {
+		return a.Report(), nil
+	}
+	conv, ok := t.names[q.Conversion]
+	if !ok {
+		conv = -1
+	}
+	lookback := q.Lookback
+	if lookback == 0 {
+		lookback = 30 * 24 * time.Hour
+	}
+	from, to := p.clamp(q.From.Add(-lookback), q.To)
+	convFrom := q.From.UnixMilli()
+	rows, starts := t.people(from, to, func(i int) bool { return t.flags[i]&(flagView|flagTouch) != 0 || t.name[i] == conv })
+	var hits []analytics.Hit
+	var j analytics.Journey
+	for k := 0; k+1 < len(starts); k++ {
+		seg := rows[starts[k]:starts[k+1]]
+		if len(seg) == 0 {
+			continue
+		}
+		hits, j.Conversions = hits[:0], j.Conversions[:0]
+		for _, i := range seg {
+			if t.name[i] == conv {
+				if t.at[i] >= convFrom {
+					j.Conversions = append(j.Conversions, analytics.Conversion{At: time.UnixMilli(t.at[i]), Revenue: t.value[i]})
+				}
+				continue
+			}
+			h := analytics.Hit{At: time.UnixMilli(t.at[i]), View: t.flags[i]&flagView != 0}
+			if t.flags[i]&flagTouch != 0 {
+				h.Touch, h.HasTouch = t.touchOf[t.touch[i]], true
+			}
+			hits = append(hits, h)
+		}
+		// A person who did not convert still makes a path: the data-driven model needs those.
+		j.Touches = analytics.AppendTouches(j.Touches[:0], hits, p.cfg.Rules, 0)
+		if len(j.Conversions) > 0 || len(j.Touches) > 0 {
+			a.Add(j)
+		}
+	}
+	return a.Report(), nil
 }
 
 func (q TrendQuery) String() string {
