@@ -334,15 +334,15 @@ func (p *Projection) resolveLoop(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		if err := p.ResolveDirty(ctx); err != nil {
+		if err := p.ResolveDirty(ctx); err != nil && ctx.Err() == nil {
 			p.cfg.Logger.Warn("analytics: joining identifiers to people", "err", err)
 		}
-		if err := p.followChanges(ctx); err != nil {
+		if err := p.followChanges(ctx); err != nil && ctx.Err() == nil {
 			p.cfg.Logger.Warn("analytics: following erasures", "err", err)
 		}
 		if p.cfg.Now().Sub(lastFull) >= p.cfg.Refresh {
 			lastFull = p.cfg.Now()
-			if err := p.ResolveAll(ctx); err != nil {
+			if err := p.ResolveAll(ctx); err != nil && ctx.Err() == nil {
 				p.cfg.Logger.Warn("analytics: reading every identifier's profile", "err", err)
 			}
 		}
