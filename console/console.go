@@ -74,7 +74,7 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	if err != nil {
 		return nil, err
 	}
-	for _, page := range []string{"overview", "profiles", "list", "account", "segment_new", "destination_new", "destination", "sources", "events", "computed", "settings", "source", "slots", "privacy", "segment", "predictions", "model", "journeys", "journey", "matching", "matchrun", "matchreviews"} {
+	for _, page := range []string{"overview", "profiles", "list", "account", "segment_new", "destination_new", "destination", "sources", "events", "computed", "settings", "source", "slots", "privacy", "segment", "predictions", "model", "journeys", "journey", "matching", "matchrun", "matchreviews", "analytics"} {
 		t, err := template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console template %s: %w", page, err)
@@ -130,6 +130,7 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	c.mux.HandleFunc("GET /console/predictions/{id}", c.signedIn(c.model))
 	c.mux.HandleFunc("POST /console/predictions/{id}/train", c.signedIn(c.trainModel))
 	c.mux.HandleFunc("POST /console/predictions/{id}/delete", c.signedIn(c.deleteModel))
+	c.mux.HandleFunc("GET /console/analytics", c.signedIn(c.analytics))
 	c.mux.HandleFunc("GET /console/matching", c.signedIn(c.matching))
 	c.mux.HandleFunc("POST /console/matching", c.signedIn(c.startMatch))
 	c.mux.HandleFunc("GET /console/matching/runs/{id}", c.signedIn(c.matchRun))

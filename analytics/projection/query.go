@@ -106,6 +106,9 @@ func (t *table) breakdownOf(by string, first []int32, person int64, row int) str
 	}
 	f := first[person]
 	if f < 0 {
+		if by == "first_touch_channel" {
+			return analytics.Direct // no campaign, ad or other site ever: they came direct
+		}
 		return "(none)"
 	}
 	tc := t.touchOf[f]

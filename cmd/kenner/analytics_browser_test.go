@@ -1,0 +1,102 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestAnalyticsInBrowser: a marketer reads attribution, a trend, a funnel and retention from
+// the console, on a shop's generated month of visitors.
+func TestAnalyticsInBrowser(t *testing.T) {
+	data := t.TempDir()
+	s := startServer(t, data)
+	creds := credentialsOf(t, data)
+	send := batchSender(t, s.url, creds.WriteKey)
+	sources := []string{"utm_source=google&utm_medium=cpc&utm_campaign=brand", "utm_source=newsletter&utm_medium=email&utm_campaign=weekly",
+		"utm_source=facebook&utm_medium=paid_social&utm_campaign=spring", ""}
+	now := time.Now().UTC()
+	var b strings.Builder
+	for i := range 120 {
+		at := func(h int) string { return now.Add(-time.Duration(24*(i%28)+h) * time.Hour).Format(time.RFC3339) }
+		u := fmt.Sprintf("v%d", i)
+		url := "https://shop.example/"
+		if q := sources[i%4]; q != "" {
+			url += "?" + q
+		}
+		fmt.Fprintf(&b, `{"type":"page","anonymousId":%q,"timestamp":%q,"context":{"page":{"url":%q}}},`, u, at(30), url)
+		if i%2 == 0 {
+			fmt.Fprintf(&b, `{"type":"track","event":"Product Added","anonymousId":%q,"timestamp":%q},`, u, at(29))
+		}
+		if i%3 == 0 {
+			fmt.Fprintf(&b, `{"type":"track","event":"Order Completed","anonymousId":%q,"timestamp":%q,"properties":{"revenue":%d}},`, u, at(28), 20+i)
+		}
+	}
+	send(`{"batch":[` + strings.TrimSuffix(b.String(), ",") + `]}`)
+
+	ctx, _ := browser(t)
+	signIn(t, ctx, s.url, creds, "Analytics")
+	var body string
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		chromedp.Do(ctx, chromedp.Navigate(s.url+"/console/analytics?tab=attribution"), chromedp.WaitVisible(`//h1[text()="Analytics"]`))
+		body, _ = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+		if strings.Contains(body, "Paid Search") && strings.Contains(body, "Data-driven") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("attribution never showed:\n%s", body)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	for _, want := range []string{"40", "conversions", "Email", "Paid Social", "Direct", "First touch", "Position (40/20/40)", "removal effect"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("attribution lacks %q:\n%s", want, body)
+		}
+	}
+	screenshot(t, ctx, "analytics-attribution")
+	accessible(t, ctx, "analytics")
+
+	if err := chromedp.Do(ctx,
+		chromedp.Click(`//nav[@class="tabs"]//a[text()="Trends"]`),
+		chromedp.WaitVisible(`//select[@name="measure"]`),
+		chromedp.SetValue(chromedp.CSS(`select[name="breakdown"]`), "first_touch_channel"),
+		chromedp.Click(`//input[@name="compare"]`),
+		chromedp.Submit(chromedp.CSS(`select[name="measure"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#trend-chart canvas`)),
+	); err != nil {
+		body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+		t.Fatalf("%v\n%s", err, body)
+	}
+	body, _ = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+	if !strings.Contains(body, "Paid Search") || !strings.Contains(body, "previous period") {
+		t.Errorf("trend:\n%s", body)
+	}
+	screenshot(t, ctx, "analytics-trend")
+
+	if err := chromedp.Do(ctx,
+		chromedp.Click(`//nav[@class="tabs"]//a[text()="Funnels"]`),
+		chromedp.WaitVisible(`//textarea[@name="steps"]`),
+		chromedp.Submit(chromedp.CSS(`textarea[name="steps"]`)),
+		chromedp.WaitVisible(`//h2[contains(., "converted")]`),
+	); err != nil {
+		t.Fatal(err)
+	}
+	body, _ = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+	// 120 visitors viewed a page; 60 added to the cart; of those, the ones divisible by 6 (20) bought.
+	if !strings.Contains(body, "20 converted") || !strings.Contains(body, "50.0%") {
+		t.Errorf("funnel:\n%s", body)
+	}
+	screenshot(t, ctx, "analytics-funnel")
+	if err := chromedp.Do(ctx,
+		chromedp.Click(`//nav[@class="tabs"]//a[text()="Retention"]`),
+		chromedp.WaitVisible(`//input[@name="start"]`),
+		chromedp.Submit(chromedp.CSS(`input[name="start"]`)),
+		chromedp.WaitVisible(`//h2[text()="Cohorts"]`),
+	); err != nil {
+		body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+		t.Fatalf("%v\n%s", err, body)
+	}
+}

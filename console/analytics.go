@@ -1,0 +1,258 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/analytics"
+)
+
+// analyticsForm is the analytics page's settings, read from its query (the forms are GET, so a
+// report is a link to share and bookmark).
+type analyticsForm struct {
+	Tab                                  string
+	From, To                             string
+	Conversion, By, Lookback             string
+	Event, Measure, Interval, Breakdown  string
+	Compare                              bool
+	Steps, Window, Order, FunnelBreakdwn string
+	Start, Return, Period                string
+}
+
+func readAnalyticsForm(q url.Values) analyticsForm {
+	get := func(k, def string) string {
+		if v := strings.TrimSpace(q.Get(k)); v != "" {
+			return v
+		}
+		return def
+	}
+	now := time.Now().UTC()
+	return analyticsForm{
+		Tab:  get("tab", "attribution"),
+		From: get("from", now.AddDate(0, 0, -30).Format(time.DateOnly)), To: get("to", now.Format(time.DateOnly)),
+		Conversion: get("conversion", kenner.DefaultOrderEvent), By: get("by", "channel"), Lookback: get("lookback", "30d"),
+		Event: get("event", "$page"), Measure: get("measure", analytics.Unique), Interval: get("interval", analytics.Day), Breakdown: get("breakdown", ""),
+		Compare: q.Get("compare") == "true",
+		Steps:   get("steps", "$page\nProduct Added\n"+kenner.DefaultOrderEvent), Window: get("window", "7d"), Order: get("order", analytics.Ordered),
+		FunnelBreakdwn: get("funnel_breakdown", ""),
+		Start:          get("start", "$page"), Return: get("return", kenner.DefaultOrderEvent), Period: get("period", analytics.Week),
+	}
+}
+
+// attributionRow is a key (a channel, a campaign) with its conversions under every model.
+type attributionRow struct {
+	Key   string
+	Cells []attributionCell // per model
+}
+
+type attributionCell struct{ Conversions, Revenue string }
+
+type funnelBar struct {
+	Name, People, FromPrev, FromStart, Median string
+	Width                                     float64
+}
+
+type cohortRow struct {
+	Start  string
+	People int
+	Cells  []cohortCell
+}
+
+type cohortCell struct {
+	Share string
+	Alpha float64
+}
+
+func (c *Console) analytics(w http.ResponseWriter, r *http.Request, rq *request) {
+	f := readAnalyticsForm(r.URL.Query())
+	data := map[string]any{"Form": f, "Models": analytics.Models, "ModelNames": modelNames}
+	rng := url.Values{"from": {f.From}, "to": {f.To}}
+	var errMsg string
+	switch f.Tab {
+	case "attribution":
+		q := url.Values{"conversion": {f.Conversion}, "by": {f.By}, "lookback": {f.Lookback}, "from": rng["from"], "to": rng["to"]}
+		var out struct {
+			Conversions    int                           `json:"conversions"`
+			Revenue        float64                       `json:"revenue"`
+			Unattributed   int                           `json:"unattributed"`
+			Models         map[string][]analytics.Credit `json:"models"`
+			RemovalEffects map[string]float64            `json:"removal_effects"`
+		}
+		if err := c.call(r.Context(), rq, "GET", "/v1/analytics/attribution?"+q.Encode(), nil, &out); err != nil {
+			errMsg = kenner.ErrorMessage(err)
+			break
+		}
+		keys := map[string]bool{}
+		var order []string
+		for _, m := range analytics.Models {
+			for _, cr := range out.Models[m] {
+				if !keys[cr.Key] {
+					keys[cr.Key] = true
+					order = append(order, cr.Key)
+				}
+			}
+		}
+		var rows []attributionRow
+		for _, k := range order {
+			row := attributionRow{Key: k}
+			for _, m := range analytics.Models {
+				var conv, rev float64
+				for _, cr := range out.Models[m] {
+					if cr.Key == k {
+						conv, rev = cr.Conversions, cr.Revenue
+					}
+				}
+				row.Cells = append(row.Cells, attributionCell{strconv.FormatFloat(conv, 'f', 1, 64), strconv.FormatFloat(rev, 'f', 2, 64)})
+			}
+			rows = append(rows, row)
+		}
+		data["Attribution"] = map[string]any{"Rows": rows, "Conversions": out.Conversions, "Revenue": strconv.FormatFloat(out.Revenue, 'f', 2, 64),
+			"Unattributed": out.Unattributed, "Effects": sortedEffects(out.RemovalEffects)}
+	case "trends":
+		q := url.Values{"event": {f.Event}, "measure": {f.Measure}, "interval": {f.Interval}, "breakdown": {f.Breakdown}, "from": rng["from"], "to": rng["to"]}
+		if f.Compare {
+			q.Set("compare", "true")
+		}
+		var out struct {
+			Periods  []time.Time        `json:"periods"`
+			Series   []analytics.Series `json:"series"`
+			Previous *struct {
+				Series []analytics.Series `json:"series"`
+			} `json:"previous"`
+		}
+		if err := c.call(r.Context(), rq, "GET", "/v1/analytics/trends?"+q.Encode(), nil, &out); err != nil {
+			errMsg = kenner.ErrorMessage(err)
+			break
+		}
+		chart := map[string]any{"x": unixSeconds(out.Periods)}
+		var series []map[string]any
+		for i, s := range out.Series {
+			if i == 8 {
+				break // the eight largest: a chart of fifty lines says nothing
+			}
+			series = append(series, map[string]any{"label": breakdownLabel(s.Breakdown), "y": s.Values, "total": s.Total})
+		}
+		if out.Previous != nil {
+			// The period before as one line: everyone, whatever the breakdown.
+			sum := make([]float64, len(out.Periods))
+			var total float64
+			for _, s := range out.Previous.Series {
+				for i := range min(len(sum), len(s.Values)) {
+					sum[i] += s.Values[i]
+				}
+				total += s.Total
+			}
+			series = append(series, map[string]any{"label": "previous period", "y": sum, "total": total, "dash": true})
+			data["Previous"] = map[string]any{"Total": total}
+		}
+		chart["series"] = series
+		data["Trend"] = map[string]any{"Chart": chart, "Series": out.Series, "Periods": out.Periods}
+	case "funnels":
+		var steps []string
+		for _, s := range strings.Split(f.Steps, "\n") {
+			if s = strings.TrimSpace(s); s != "" {
+				steps = append(steps, s)
+			}
+		}
+		q := url.Values{"step": steps, "window": {f.Window}, "order": {f.Order}, "breakdown": {f.FunnelBreakdwn}, "from": rng["from"], "to": rng["to"]}
+		var out struct {
+			Results []analytics.FunnelResult `json:"results"`
+		}
+		if err := c.call(r.Context(), rq, "GET", "/v1/analytics/funnels?"+q.Encode(), nil, &out); err != nil {
+			errMsg = kenner.ErrorMessage(err)
+			break
+		}
+		type group struct {
+			Name      string
+			Bars      []funnelBar
+			Converted int
+			Median    string
+		}
+		var groups []group
+		for _, res := range out.Results {
+			g := group{Name: breakdownLabel(res.Breakdown), Converted: res.Converted, Median: seconds(res.MedianToConvert)}
+			for i, st := range res.Steps {
+				g.Bars = append(g.Bars, funnelBar{Name: steps[i], People: thousands(int64(st.People)), FromPrev: share(st.FromPrevious),
+					FromStart: share(st.FromStart), Median: seconds(st.MedianFromPrev), Width: 100 * st.FromStart})
+			}
+			groups = append(groups, g)
+		}
+		data["Funnel"] = groups
+	case "retention":
+		q := url.Values{"start": {f.Start}, "return": {f.Return}, "period": {f.Period}, "periods": {"8"}, "from": rng["from"], "to": rng["to"]}
+		var out struct {
+			Cohorts []analytics.Cohort `json:"cohorts"`
+		}
+		if err := c.call(r.Context(), rq, "GET", "/v1/analytics/retention?"+q.Encode(), nil, &out); err != nil {
+			errMsg = kenner.ErrorMessage(err)
+			break
+		}
+		var rows []cohortRow
+		for _, co := range out.Cohorts {
+			row := cohortRow{Start: co.Start.Format(time.DateOnly), People: co.People}
+			for _, sh := range co.Shares {
+				row.Cells = append(row.Cells, cohortCell{Share: share(sh), Alpha: 0.08 + 0.8*sh})
+			}
+			rows = append(rows, row)
+		}
+		data["Retention"] = rows
+	}
+	data["Error"] = errMsg
+	c.page(w, "analytics", rq, "analytics", "Analytics", data)
+}
+
+var modelNames = map[string]string{analytics.FirstTouch: "First touch", analytics.LastTouch: "Last touch", analytics.LastNonDirect: "Last non-direct",
+	analytics.Linear: "Linear", analytics.TimeDecay: "Time decay", analytics.Position: "Position (40/20/40)", analytics.DataDriven: "Data-driven"}
+
+type effectRow struct {
+	Channel, Effect string
+	Width           float64
+}
+
+func sortedEffects(m map[string]float64) []effectRow {
+	var out []effectRow
+	for _, ch := range sortedCounts(toCounts(m)) {
+		out = append(out, effectRow{Channel: ch.Name, Effect: share(m[ch.Name]), Width: 100 * m[ch.Name]})
+	}
+	return out
+}
+
+func toCounts(m map[string]float64) map[string]int {
+	out := map[string]int{}
+	for k, v := range m {
+		out[k] = int(v * 1e6)
+	}
+	return out
+}
+
+func breakdownLabel(b string) string {
+	switch b {
+	case "":
+		return "all"
+	case "$all":
+		return "everyone"
+	}
+	return b
+}
+
+func unixSeconds(ts []time.Time) []int64 {
+	out := make([]int64, len(ts))
+	for i, t := range ts {
+		out[i] = t.Unix()
+	}
+	return out
+}
+
+func share(x float64) string { return strconv.FormatFloat(100*x, 'f', 1, 64) + "%" }
+
+func seconds(s float64) string {
+	if s == 0 {
+		return "–"
+	}
+	return (time.Duration(s) * time.Second).Round(time.Minute).String()
+}
+
