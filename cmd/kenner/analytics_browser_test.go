@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -39,9 +40,19 @@ func TestAnalyticsInBrowser(t *testing.T) {
 
 	ctx, _ := browser(t)
 	signIn(t, ctx, s.url, creds, "Analytics")
+	// Each stage has its own deadline, so that a stuck one says which it was.
+	stage := func(name string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+			t.Fatalf("%s: %v\n%s", name, err, body)
+		}
+	}
 	var body string
 	for deadline := time.Now().Add(20 * time.Second); ; {
-		chromedp.Do(ctx, chromedp.Navigate(s.url+"/console/analytics?tab=attribution"), chromedp.WaitVisible(`//h1[text()="Analytics"]`))
+		stage("attribution", chromedp.Navigate(s.url+"/console/analytics?tab=attribution"), chromedp.WaitVisible(`//h1[text()="Analytics"]`))
 		body, _ = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
 		if strings.Contains(body, "Paid Search") && strings.Contains(body, "Data-driven") {
 			break
@@ -59,44 +70,27 @@ func TestAnalyticsInBrowser(t *testing.T) {
 	screenshot(t, ctx, "analytics-attribution")
 	accessible(t, ctx, "analytics")
 
-	if err := chromedp.Do(ctx,
-		chromedp.Click(`//nav[@class="tabs"]//a[text()="Trends"]`),
-		chromedp.WaitVisible(`//select[@name="measure"]`),
-		chromedp.SetValue(chromedp.CSS(`select[name="breakdown"]`), "first_touch_channel"),
+	stage("trends tab", chromedp.Click(`//nav[@class="tabs"]//a[text()="Trends"]`), chromedp.WaitVisible(`//select[@name="measure"]`))
+	stage("trend", chromedp.SetValue(chromedp.CSS(`select[name="breakdown"]`), "first_touch_channel"),
 		chromedp.Click(`//input[@name="compare"]`),
 		chromedp.Submit(chromedp.CSS(`select[name="measure"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#trend-chart canvas`)),
-	); err != nil {
-		body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
-		t.Fatalf("%v\n%s", err, body)
-	}
+		// Only the submitted report compares: the tab's own page has a chart too.
+		chromedp.WaitVisible(`//p[contains(., "previous period")]`),
+		chromedp.WaitVisible(chromedp.CSS(`#trend-chart canvas`)))
 	body, _ = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
 	if !strings.Contains(body, "Paid Search") || !strings.Contains(body, "previous period") {
 		t.Errorf("trend:\n%s", body)
 	}
 	screenshot(t, ctx, "analytics-trend")
 
-	if err := chromedp.Do(ctx,
-		chromedp.Click(`//nav[@class="tabs"]//a[text()="Funnels"]`),
-		chromedp.WaitVisible(`//textarea[@name="steps"]`),
-		chromedp.Submit(chromedp.CSS(`textarea[name="steps"]`)),
-		chromedp.WaitVisible(`//h2[contains(., "converted")]`),
-	); err != nil {
-		t.Fatal(err)
-	}
+	stage("funnels tab", chromedp.Click(`//nav[@class="tabs"]//a[text()="Funnels"]`), chromedp.WaitVisible(`//textarea[@name="steps"]`))
+	stage("funnel", chromedp.Submit(chromedp.CSS(`textarea[name="steps"]`)), chromedp.WaitVisible(`//h2[contains(., "converted")]`))
 	body, _ = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
 	// 120 visitors viewed a page; 60 added to the cart; of those, the ones divisible by 6 (20) bought.
 	if !strings.Contains(body, "20 converted") || !strings.Contains(body, "50.0%") {
 		t.Errorf("funnel:\n%s", body)
 	}
 	screenshot(t, ctx, "analytics-funnel")
-	if err := chromedp.Do(ctx,
-		chromedp.Click(`//nav[@class="tabs"]//a[text()="Retention"]`),
-		chromedp.WaitVisible(`//input[@name="start"]`),
-		chromedp.Submit(chromedp.CSS(`input[name="start"]`)),
-		chromedp.WaitVisible(`//h2[text()="Cohorts"]`),
-	); err != nil {
-		body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
-		t.Fatalf("%v\n%s", err, body)
-	}
+	stage("retention tab", chromedp.Click(`//nav[@class="tabs"]//a[text()="Retention"]`), chromedp.WaitVisible(`//input[@name="start"]`))
+	stage("retention", chromedp.Submit(chromedp.CSS(`input[name="start"]`)), chromedp.WaitVisible(`//h2[text()="Cohorts"]`))
 }
