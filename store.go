@@ -37,6 +37,7 @@ type Store interface {
 	ModelStore
 	JourneyStore
 	MatchStore
+	SpendStore
 }
 
 // EventStore keeps accepted raw events, deduplicated by message id per workspace. Events are

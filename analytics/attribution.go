@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -45,7 +46,8 @@ type Options struct {
 	// one at the moment of it (default 7 days).
 	HalfLife time.Duration
 	// By is what credit is reported by: channel (default), source, medium, campaign,
-	// source_medium.
+	// source_medium, or campaign_full ("source / medium / campaign", lowercased: how spend is
+	// keyed).
 	By string
 }
 
@@ -81,7 +83,7 @@ func (o *Options) defaults() error {
 	if o.Lookback < 0 || o.HalfLife < 0 {
 		return fmt.Errorf("lookback and half-life must be positive")
 	}
-	if !slices.Contains([]string{"channel", "source", "medium", "campaign", "source_medium"}, o.By) {
+	if !slices.Contains([]string{"channel", "source", "medium", "campaign", "source_medium", "campaign_full"}, o.By) {
 		return fmt.Errorf("by: want channel, source, medium, campaign or source_medium, not %q", o.By)
 	}
 	return nil
@@ -111,8 +113,22 @@ func (t Touch) Key(by string) string {
 			src = t.Referrer
 		}
 		return orNone(src) + " / " + orNone(t.Medium)
+	case "campaign_full":
+		return CampaignKey(t.Source, t.Medium, t.Campaign)
 	}
 	return t.Channel
+}
+
+// CampaignKey joins touches and spend: "source / medium / campaign", lowercased ("(none)"
+// for a part not given).
+func CampaignKey(source, medium, campaign string) string {
+	part := func(s string) string {
+		if s = strings.ToLower(strings.TrimSpace(s)); s == "" {
+			return "(none)"
+		}
+		return s
+	}
+	return part(source) + " / " + part(medium) + " / " + part(campaign)
 }
 
 // window returns the touches of a journey in a conversion's lookback: at or before it, and

@@ -57,6 +57,7 @@ func Run(t *testing.T, open Opener) {
 		{"Journeys", testJourneys},
 		{"Matching", testMatching},
 		{"IdentityOwners", testIdentityOwners},
+		{"Spend", testSpend},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -291,6 +292,9 @@ func (p *Projection) parse(m jsonobj.Object) (parsed, bool) {
 		}
 	}
 	if props, err := jsonobj.Parse(m.Get("properties")); err == nil {
+		if c, ok := props.GetString("currency"); ok {
+			r.currency = strings.ToUpper(strings.TrimSpace(c))
+		}
 		for _, k := range []string{"revenue", "value", "total"} {
 			if v := props.Get(k); len(v) > 0 {
 				if f, err := strconv.ParseFloat(string(v), 64); err == nil {

@@ -3,6 +3,7 @@ package projection
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/kenner-cdp/kenner"
@@ -305,6 +306,9 @@ func (p *Projection) Retention(ws string, q RetentionQuery) ([]analytics.Cohort,
 type AttributionQuery struct {
 	Conversion string
 	From, To   time.Time
+	// Rates convert each conversion's value from its properties.currency to the report's
+	// currency (nil: values are added as they are).
+	Rates *kenner.CurrencyRates
 	analytics.Options
 }
 
@@ -339,6 +343,7 @@ func (p *Projection) Attribution(ws string, q AttributionQuery) (*analytics.Repo
 	rows, starts := t.people(from, to, func(i int) bool { return t.flags[i]&(flagView|flagTouch) != 0 || t.name[i] == conv })
 	var hits []analytics.Hit
 	var j analytics.Journey
+	missing := map[string]bool{}
 	for k := 0; k+1 < len(starts); k++ {
 		seg := rows[starts[k]:starts[k+1]]
 		if len(seg) == 0 {
@@ -348,7 +353,11 @@ func (p *Projection) Attribution(ws string, q AttributionQuery) (*analytics.Repo
 		for _, i := range seg {
 			if t.name[i] == conv {
 				if t.at[i] >= convFrom {
-					j.Conversions = append(j.Conversions, analytics.Conversion{At: time.UnixMilli(t.at[i]), Revenue: t.value[i]})
+					v, ok := q.Rates.Convert(t.value[i], t.curOf[t.cur[i]])
+					if !ok {
+						missing[t.curOf[t.cur[i]]] = true
+					}
+					j.Conversions = append(j.Conversions, analytics.Conversion{At: time.UnixMilli(t.at[i]), Revenue: v})
 				}
 				continue
 			}
@@ -363,6 +372,14 @@ func (p *Projection) Attribution(ws string, q AttributionQuery) (*analytics.Repo
 		if len(j.Conversions) > 0 || len(j.Touches) > 0 {
 			a.Add(j)
 		}
+	}
+	if len(missing) > 0 {
+		var cs []string
+		for c := range missing {
+			cs = append(cs, c)
+		}
+		slices.Sort(cs)
+		return nil, kenner.Errorf(kenner.EInvalid, "the currency rates have no rate for %s: add it (PUT /v1/currency-rates)", strings.Join(cs, ", "))
 	}
 	return a.Report(), nil
 }

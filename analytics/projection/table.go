@@ -25,11 +25,13 @@ type table struct {
 	flags []uint8
 	touch []int32   // the touch's kind (an index into touches) when flagTouch
 	value []float64 // when flagValue
+	cur   []uint8   // the value's currency (an index into curOf; 0: none given)
 
 	names   map[string]int32
 	nameOf  []string
 	touches map[analytics.Touch]int32 // touch kinds: a touch without its time
 	touchOf []analytics.Touch
+	curOf   []string
 
 	idents  map[kenner.Identifier]int32
 	identOf []kenner.Identifier
@@ -43,7 +45,7 @@ type table struct {
 
 func newTable() *table {
 	return &table{names: map[string]int32{}, touches: map[analytics.Touch]int32{}, idents: map[kenner.Identifier]int32{},
-		profiles: map[string]int32{}, seen: newHashSet()}
+		profiles: map[string]int32{}, seen: newHashSet(), curOf: []string{""}}
 }
 
 func (t *table) nameID(n string) int32 {
@@ -90,13 +92,14 @@ func (t *table) touchID(tc analytics.Touch) int32 {
 
 // row is one event as the table takes it.
 type row struct {
-	at     time.Time
-	who    kenner.Identifier
-	name   string
-	view   bool
-	touch  *analytics.Touch
-	value  float64
-	valued bool
+	at       time.Time
+	who      kenner.Identifier
+	name     string
+	view     bool
+	touch    *analytics.Touch
+	value    float64
+	valued   bool
+	currency string
 }
 
 func (t *table) add(r row) {
@@ -122,6 +125,24 @@ func (t *table) add(r row) {
 	t.flags = append(t.flags, flags)
 	t.touch = append(t.touch, touch)
 	t.value = append(t.value, r.value)
+	t.cur = append(t.cur, t.currencyID(r.currency))
+}
+
+// currencyID codes a currency; past 255 of them (not a real workspace) they go uncoded.
+func (t *table) currencyID(c string) uint8 {
+	if c == "" {
+		return 0
+	}
+	for i, x := range t.curOf {
+		if x == c {
+			return uint8(i)
+		}
+	}
+	if len(t.curOf) == 256 {
+		return 0
+	}
+	t.curOf = append(t.curOf, c)
+	return uint8(len(t.curOf) - 1)
 }
 
 // person is the key of row i's person: its identifier's profile, or for an identifier not

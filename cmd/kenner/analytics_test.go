@@ -61,6 +61,36 @@ func TestAnalyticsAPI(t *testing.T) {
 		t.Errorf("linear %v, want half each to the ad and Facebook", linear)
 	}
 
+	// Return on ad spend: the ad's spend, in dollars, against the order it is credited with.
+	if code, r := api("PUT", "/v1/currency-rates", `{"base":"eur","rates":{"usd":0.5}}`); code != 200 || r["base"] != "EUR" {
+		t.Fatalf("rates: %d %v", code, r)
+	}
+	if code, r := api("POST", "/v1/spend", fmt.Sprintf(`{"spend":[{"date":%q,"source":"google","medium":"cpc","campaign":"brand","amount":60,"currency":"USD"}]}`, day(0)[:10])); code != 200 {
+		t.Fatalf("spend: %d %v", code, r)
+	}
+	if code, r := api("POST", "/v1/spend", `{"spend":[{"date":"yesterday","source":"google","amount":1}]}`); code != 400 {
+		t.Errorf("spend with a bad date: %d %v", code, r)
+	}
+	code, camp := api("GET", "/v1/analytics/campaigns", "")
+	if code != 200 || camp["currency"] != "EUR" {
+		t.Fatalf("campaigns: %d %v", code, camp)
+	}
+	var brand map[string]any
+	for _, c := range camp["campaigns"].([]any) {
+		if c := c.(map[string]any); c["key"] == "google / cpc / brand" {
+			brand = c
+		}
+	}
+	if brand == nil || brand["spend"].(float64) != 30 || brand["channel"] != "Paid Search" ||
+		brand["conversions"].(map[string]any)["first_touch"].(float64) != 1 || brand["roas"].(map[string]any)["first_touch"].(float64) != 4 ||
+		brand["cac"].(map[string]any)["first_touch"].(float64) != 30 {
+		t.Errorf("the brand campaign: %v; want 30 EUR spent, the order first-touch credited, ROAS 4, CAC 30", brand)
+	}
+	api("POST", "/v1/spend", fmt.Sprintf(`{"spend":[{"date":%q,"source":"bing","medium":"cpc","amount":5,"currency":"GBP"}]}`, day(1)[:10]))
+	if code, e := api("GET", "/v1/analytics/campaigns", ""); code != 400 || !strings.Contains(fmt.Sprint(e), "GBP") {
+		t.Errorf("spend in a currency without a rate: %d %v", code, e)
+	}
+
 	code, f := api("GET", "/v1/analytics/funnels?step=$page&step=Product%20Added&step=Order%20Completed&window=14d", "")
 	if code != 200 {
 		t.Fatalf("funnel: %d %v", code, f)
