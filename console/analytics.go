@@ -255,4 +255,3 @@ func seconds(s float64) string {
 	}
 	return (time.Duration(s) * time.Second).Round(time.Minute).String()
 }
-
