@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +87,17 @@ func TestAnalyticsAPI(t *testing.T) {
 		brand["conversions"].(map[string]any)["first_touch"].(float64) != 1 || brand["roas"].(map[string]any)["first_touch"].(float64) != 4 ||
 		brand["cac"].(map[string]any)["first_touch"].(float64) != 30 {
 		t.Errorf("the brand campaign: %v; want 30 EUR spent, the order first-touch credited, ROAS 4, CAC 30", brand)
+	}
+	// A platform's report through kenner import --as spend.
+	dir := t.TempDir()
+	csvFile, mapFile := filepath.Join(dir, "ads.csv"), filepath.Join(dir, "ads.yaml")
+	os.WriteFile(csvFile, []byte("Day,Campaign name,Cost\n"+time.Now().UTC().AddDate(0, 0, -3).Format("02/01/2006")+",spring,\"1,250.50\"\nnot a day,spring,3\n"), 0o600)
+	os.WriteFile(mapFile, []byte("columns:\n  Day: {target: date, format: DD/MM/YYYY}\n  Campaign name: campaign\n  Cost: amount\nconstants: {source: facebook, medium: paid_social, currency: EUR}\n"), 0o600)
+	if code, out, errOut := runCLI(t, "import", csvFile, "--url", s.url, "--token", creds.AdminToken, "--as", "spend", "--map", mapFile); code != 0 || !strings.Contains(out, "recorded 1 rows, rejected 1") {
+		t.Errorf("import --as spend: %d %q %q", code, out, errOut)
+	}
+	if code, sp := api("GET", "/v1/spend", ""); code != 200 || !strings.Contains(fmt.Sprint(sp), "1250.5") {
+		t.Errorf("spend after the import: %d %v", code, sp)
 	}
 	api("POST", "/v1/spend", fmt.Sprintf(`{"spend":[{"date":%q,"source":"bing","medium":"cpc","amount":5,"currency":"GBP"}]}`, day(1)[:10]))
 	if code, e := api("GET", "/v1/analytics/campaigns", ""); code != 400 || !strings.Contains(fmt.Sprint(e), "GBP") {

@@ -48,6 +48,11 @@ the same file again imports nothing twice), or rejected with its line and reason
 (--rejects writes those rows to a file to fix and import again). The exit status is 0 when
 the file was read, whatever was rejected; 1 with --strict when a row was rejected.
 
+With --as spend the rows are ad spend (an ad platform's daily report), not messages: the
+mapping's columns go to date, source, medium, campaign, amount and currency (constants for
+what the file does not say, e.g. constants: {source: google, medium: cpc, currency: USD}),
+and each row replaces the one of the same day and campaign (see Analytics).
+
 With --url the server imports the file as it is uploaded, preparing the rows with its own
 settings (--default-region, --standardize, --consent-* and --max-future are then refused:
 set them on kenner serve); otherwise the import works on --data directly.`,
@@ -70,7 +75,7 @@ set them on kenner serve); otherwise the import works on --data directly.`,
 // addRowFlags adds the flags of commands that turn rows into messages (import, sync).
 func addRowFlags(f *pflag.FlagSet, dryRun string) {
 	f.String("source", "default", "name of the source the rows come from")
-	f.String("as", "", "message type of every row: identify, track, group, page or screen (default: the mapping's type)")
+	f.String("as", "", "message type of every row: identify, track, group, page or screen, or spend for ad spend rows (default: the mapping's type)")
 	f.String("map", "", "mapping file (YAML or JSON)")
 	f.Bool("dry-run", false, dryRun)
 	f.Bool("match", false, "then match the new records against every profile and each other (probabilistic matching on the server; needs --url)")
@@ -129,7 +134,7 @@ func readImportFlags(cmd *cobra.Command, args []string) (importFlags, error) {
 		}
 	}
 	if o.typ == "" && m.Type == "" {
-		return o, usageError{fmt.Errorf("--as is required (identify, track, group, page or screen) unless the mapping has a type")}
+		return o, usageError{fmt.Errorf("--as is required (identify, track, group, page, screen, or spend for ad spend) unless the mapping has a type")}
 	}
 	o.mapping = m
 	// The mapping goes to a server as JSON, with the flags applied.
@@ -149,6 +154,9 @@ func runImport(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	defer file.Close()
+	if o.typ == "spend" || o.typ == "" && o.mapping.Type == "spend" {
+		return importSpend(cmd, o, file)
+	}
 	bar := &progressBar{w: cmd.ErrOrStderr(), on: o.progress, total: size, start: time.Now()}
 
 	c, cfg, err := remoteClient(cmd)
