@@ -123,7 +123,6 @@ func importSpend(cmd *cobra.Command, o importFlags, file io.Reader) error {
 	return nil
 }
 
-
 // withLocalStore runs fn on the store in --data, which no server may hold.
 func withLocalStore(cmd *cobra.Command, cfg config, fn func(kenner.Store) error) error {
 	app, _, closeAll, err := openExclusive(cmd.Context(), cfg, newLogger(cfg, cmd.ErrOrStderr()))
