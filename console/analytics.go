@@ -21,6 +21,7 @@ type analyticsForm struct {
 	Compare                              bool
 	Steps, Window, Order, FunnelBreakdwn string
 	Start, Return, Period                string
+	Model                                string
 }
 
 func readAnalyticsForm(q url.Values) analyticsForm {
@@ -40,6 +41,7 @@ func readAnalyticsForm(q url.Values) analyticsForm {
 		Steps:   get("steps", "$page\nProduct Added\n"+kenner.DefaultOrderEvent), Window: get("window", "7d"), Order: get("order", analytics.Ordered),
 		FunnelBreakdwn: get("funnel_breakdown", ""),
 		Start:          get("start", "$page"), Return: get("return", kenner.DefaultOrderEvent), Period: get("period", analytics.Week),
+		Model: get("model", analytics.LastNonDirect),
 	}
 }
 
@@ -112,6 +114,39 @@ func (c *Console) analytics(w http.ResponseWriter, r *http.Request, rq *request)
 		}
 		data["Attribution"] = map[string]any{"Rows": rows, "Conversions": out.Conversions, "Revenue": strconv.FormatFloat(out.Revenue, 'f', 2, 64),
 			"Unattributed": out.Unattributed, "Effects": sortedEffects(out.RemovalEffects)}
+	case "campaigns":
+		q := url.Values{"conversion": {f.Conversion}, "lookback": {f.Lookback}, "from": rng["from"], "to": rng["to"]}
+		var out struct {
+			Currency  string         `json:"currency"`
+			Campaigns []campaignJSON `json:"campaigns"`
+			Channels  []campaignJSON `json:"channels"`
+		}
+		if err := c.call(r.Context(), rq, "GET", "/v1/analytics/campaigns?"+q.Encode(), nil, &out); err != nil {
+			errMsg = kenner.ErrorMessage(err)
+			break
+		}
+		view := func(xs []campaignJSON) []campaignView {
+			var rows []campaignView
+			for _, x := range xs {
+				v := campaignView{Name: x.Key, Channel: x.Channel, Spend: money(x.Spend), Conversions: strconv.FormatFloat(x.Conversions[f.Model], 'f', 1, 64),
+					Revenue: money(x.Revenue[f.Model]), ROAS: "–", CAC: "–"}
+				switch {
+				case x.Channel == "(no campaign)":
+					v.Name = "direct, organic and referral visits"
+				case x.Campaign != "" || x.Source != "":
+					v.Name = strings.Trim(x.Source+" / "+x.Medium+" / "+x.Campaign, " /")
+				}
+				if r, ok := x.ROAS[f.Model]; ok {
+					v.ROAS = strconv.FormatFloat(r, 'f', 2, 64) + "×"
+				}
+				if cac, ok := x.CAC[f.Model]; ok {
+					v.CAC = money(cac)
+				}
+				rows = append(rows, v)
+			}
+			return rows
+		}
+		data["Campaigns"] = map[string]any{"Currency": out.Currency, "Rows": view(out.Campaigns), "Channels": view(out.Channels)}
 	case "trends":
 		q := url.Values{"event": {f.Event}, "measure": {f.Measure}, "interval": {f.Interval}, "breakdown": {f.Breakdown}, "from": rng["from"], "to": rng["to"]}
 		if f.Compare {
@@ -255,3 +290,21 @@ func seconds(s float64) string {
 	}
 	return (time.Duration(s) * time.Second).Round(time.Minute).String()
 }
+
+// campaignJSON is a row of /v1/analytics/campaigns.
+type campaignJSON struct {
+	Key         string             `json:"key"`
+	Source      string             `json:"source"`
+	Medium      string             `json:"medium"`
+	Campaign    string             `json:"campaign"`
+	Channel     string             `json:"channel"`
+	Spend       float64            `json:"spend"`
+	Conversions map[string]float64 `json:"conversions"`
+	Revenue     map[string]float64 `json:"revenue"`
+	ROAS        map[string]float64 `json:"roas"`
+	CAC         map[string]float64 `json:"cac"`
+}
+
+type campaignView struct{ Name, Channel, Spend, Conversions, Revenue, ROAS, CAC string }
+
+func money(x float64) string { return strconv.FormatFloat(x, 'f', 2, 64) }

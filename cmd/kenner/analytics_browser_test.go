@@ -70,6 +70,17 @@ func TestAnalyticsInBrowser(t *testing.T) {
 	screenshot(t, ctx, "analytics-attribution")
 	accessible(t, ctx, "analytics")
 
+	api := adminAPI(t, s.url, creds.AdminToken)
+	if code, r := api("POST", "/v1/spend", fmt.Sprintf(`{"spend":[{"date":%q,"source":"google","medium":"cpc","campaign":"brand","amount":185}]}`, now.AddDate(0, 0, -2).Format("2006-01-02"))); code != 200 {
+		t.Fatalf("spend: %d %v", code, r)
+	}
+	stage("campaigns", chromedp.Click(`//nav[@class="tabs"]//a[text()="Campaigns and ROI"]`), chromedp.WaitVisible(`//h2[text()="By campaign"]`))
+	body, _ = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+	// The Google campaign's 10 orders (740 of revenue) against 185 spent: ROAS 4.00, CAC 18.50.
+	if !strings.Contains(body, "google / cpc / brand") || !strings.Contains(body, "4.00×") || !strings.Contains(body, "18.50") {
+		t.Errorf("campaigns:\n%s", body)
+	}
+	screenshot(t, ctx, "analytics-campaigns")
 	stage("trends tab", chromedp.Click(`//nav[@class="tabs"]//a[text()="Trends"]`), chromedp.WaitVisible(`//select[@name="measure"]`))
 	stage("trend", chromedp.SetValue(chromedp.CSS(`select[name="breakdown"]`), "first_touch_channel"),
 		chromedp.Click(`//input[@name="compare"]`),
