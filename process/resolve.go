@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/analytics"
 	"github.com/kenner-cdp/kenner/identity"
 	"github.com/kenner-cdp/kenner/privacy"
 	"github.com/kenner-cdp/kenner/profile"
@@ -47,7 +48,7 @@ type Config struct {
 
 // DefaultConfig is Segment's recommended identity settings and latest-wins traits.
 func DefaultConfig() Config {
-	return Config{Rules: identity.DefaultRules(), SharedLimit: DefaultSharedLimit}
+	return Config{Rules: identity.DefaultRules(), SharedLimit: DefaultSharedLimit, Policy: profile.Policy{TouchRules: analytics.DefaultRules()}}
 }
 
 // ProfileID names the profile created by the event at rank. Deriving it from the log position

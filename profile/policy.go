@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/analytics"
 	"github.com/kenner-cdp/kenner/jsonobj"
 )
 
@@ -22,6 +23,10 @@ type Policy struct {
 	SourcePriority []string
 	// SourceName maps a source id to its name (nil when SourcePriority is empty).
 	SourceName func(sourceID string) string
+	// TouchRules classify marketing touches into channels; with them, page, screen and track
+	// events that came from a campaign, an ad or another site set the traits first_touch (the
+	// earliest) and last_touch (the latest), for segments (nil: no touch traits).
+	TouchRules []analytics.Rule
 }
 
 func (p Policy) sourceRank(sourceID string) int {
@@ -82,6 +87,9 @@ func Seen(prof *kenner.Profile, t time.Time) {
 // the event set.
 func (p Policy) Apply(prof *kenner.Profile, e *kenner.Event) (traits []string, err error) {
 	Seen(prof, e.Timestamp)
+	if e.Type == kenner.TypePage || e.Type == kenner.TypeScreen || e.Type == kenner.TypeTrack {
+		return p.touch(prof, e), nil
+	}
 	if e.Type != kenner.TypeIdentify && e.Type != kenner.TypeGroup {
 		return nil, nil
 	}
@@ -124,9 +132,65 @@ func (p Policy) Apply(prof *kenner.Profile, e *kenner.Event) (traits []string, e
 	return traits, nil
 }
 
+// Touch traits: not facts a source claims but when the person came, so the earliest (first)
+// and the latest (last) win whatever the source.
+const (
+	FirstTouchTrait = "first_touch"
+	LastTouchTrait  = "last_touch"
+)
+
+// touch sets the touch traits from an event that carries a touch; a body that cannot hold one
+// is not parsed.
+func (p Policy) touch(prof *kenner.Profile, e *kenner.Event) []string {
+	if p.TouchRules == nil || !(bytes.Contains(e.Body, []byte(`"campaign"`)) || bytes.Contains(e.Body, []byte(`"referrer"`)) || bytes.Contains(e.Body, []byte("clid="))) {
+		return nil
+	}
+	tc, ok := analytics.TouchOf(e.Body, e.Timestamp)
+	if !ok {
+		return nil
+	}
+	tc.Channel = analytics.Classify(p.TouchRules, tc)
+	v := map[string]string{"channel": tc.Channel, "source": tc.Source, "medium": tc.Medium, "campaign": tc.Campaign, "term": tc.Term,
+		"content": tc.Content, "referrer": tc.Referrer, "click_id": tc.ClickID, "at": e.Timestamp.UTC().Format(time.RFC3339Nano)}
+	for k, x := range v {
+		if x == "" {
+			delete(v, k)
+		}
+	}
+	raw, _ := json.Marshal(v)
+	t := kenner.Trait{Value: raw, SourceID: e.SourceID, MessageID: e.MessageID, Timestamp: e.Timestamp, Rank: kenner.EventRank(e.Seq, e.Index)}
+	var set []string
+	if setTouch(prof, FirstTouchTrait, t) {
+		set = append(set, FirstTouchTrait)
+	}
+	if setTouch(prof, LastTouchTrait, t) {
+		set = append(set, LastTouchTrait)
+	}
+	return set
+}
+
+// setTouch keeps the earlier (first_touch) or the later (last_touch) of two touches, by time
+// then log order: commutative, like every rule here.
+func setTouch(prof *kenner.Profile, name string, t kenner.Trait) bool {
+	if prof.Traits == nil {
+		prof.Traits = map[string]kenner.Trait{}
+	}
+	cur, ok := prof.Traits[name]
+	later := t.Timestamp.After(cur.Timestamp) || t.Timestamp.Equal(cur.Timestamp) && t.Rank > cur.Rank
+	if !ok || (name == FirstTouchTrait) != later {
+		prof.Traits[name] = t
+		return true
+	}
+	return false
+}
+
 // Merge folds profile from into into, which survives.
 func (p Policy) Merge(into, from *kenner.Profile) {
 	for name, t := range from.Traits {
+		if name == FirstTouchTrait || name == LastTouchTrait {
+			setTouch(into, name, t)
+			continue
+		}
 		p.SetTrait(into, name, t)
 	}
 	for _, g := range from.Groups {

@@ -55,6 +55,17 @@ func TestAnalyticsAPI(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	// The first and last touch are traits of the person, for segments.
+	code, prof := api("GET", "/v1/profiles/user_id:ann?consistent=true", "")
+	traits, _ := prof["traits"].(map[string]any)
+	first, _ := traits["first_touch"].(map[string]any)
+	last, _ := traits["last_touch"].(map[string]any)
+	if code != 200 || first["channel"] != "Paid Search" || first["campaign"] != "brand" || last["channel"] != "Social" {
+		t.Errorf("touch traits: %d first %v last %v", code, first, last)
+	}
+	if code, pv := api("POST", "/v1/segments/preview", `{"condition":"traits.first_touch.channel == 'Paid Search'"}`); code != 200 || pv["count"].(float64) != 1 {
+		t.Errorf("a segment on the first touch: %d %v", code, pv)
+	}
 	if att["conversions"].(float64) != 1 || att["revenue"].(float64) != 120 {
 		t.Errorf("attribution %v", att)
 	}

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/analytics"
 	"github.com/kenner-cdp/kenner/identity"
 	"github.com/kenner-cdp/kenner/process"
 	"github.com/kenner-cdp/kenner/profile"
@@ -28,7 +29,7 @@ func processConfig(cfg config, store kenner.Store) process.Config {
 		Rules:       rules,
 		Normalizer:  identity.Normalizer{DefaultRegion: cfg.DefaultRegion},
 		ExternalIDs: cfg.ExternalIDs,
-		Policy:      profile.Policy{SourcePriority: cfg.TraitSourcePriority},
+		Policy:      profile.Policy{SourcePriority: cfg.TraitSourcePriority, TouchRules: analytics.DefaultRules()},
 		Segments:    segment.Options{CostLimit: cfg.SegmentCostLimit},
 		Consent:     cfg.Consent,
 		PII:         cfg.PII,
