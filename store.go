@@ -38,6 +38,7 @@ type Store interface {
 	JourneyStore
 	MatchStore
 	SpendStore
+	ReportStore
 }
 
 // EventStore keeps accepted raw events, deduplicated by message id per workspace. Events are

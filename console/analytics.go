@@ -1,6 +1,7 @@
 package console
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -70,8 +71,64 @@ type cohortCell struct {
 }
 
 func (c *Console) analytics(w http.ResponseWriter, r *http.Request, rq *request) {
+	c.analyticsPage(w, r, rq, "", "")
+}
+
+func (c *Console) analyticsPage(w http.ResponseWriter, r *http.Request, rq *request, notice, errMsg string) {
 	f := readAnalyticsForm(r.URL.Query())
-	data := map[string]any{"Form": f, "Models": analytics.Models, "ModelNames": modelNames}
+	q := r.URL.Query()
+	q.Del("tab")
+	data := map[string]any{"Form": f, "Notice": notice, "Error": errMsg, "CanSave": rq.user.Role.AtLeast(kenner.RoleMarketer), "Query": q.Encode()}
+	if f.Tab == "dashboard" {
+		var out struct {
+			Reports []kenner.SavedReport `json:"reports"`
+		}
+		if err := c.call(r.Context(), rq, "GET", "/v1/reports", nil, &out); err != nil {
+			data["Error"] = kenner.ErrorMessage(err)
+		}
+		var boards []map[string]any
+		for i, rep := range out.Reports {
+			q, _ := url.ParseQuery(rep.Query)
+			q.Set("tab", rep.Kind)
+			rf := readAnalyticsForm(q)
+			boards = append(boards, map[string]any{"Saved": rep, "Link": "/console/analytics?" + q.Encode(),
+				"Report": c.analyticsReport(r, rq, rf, fmt.Sprintf("chart-%d", i))})
+		}
+		data["Dashboard"] = boards
+	} else {
+		data["Report"] = c.analyticsReport(r, rq, f, "trend-chart")
+	}
+	c.page(w, "analytics", rq, "analytics", "Analytics", data)
+}
+
+// saveReport saves the report the page shows for the dashboard.
+func (c *Console) saveReport(w http.ResponseWriter, r *http.Request, rq *request) {
+	r.ParseForm()
+	q, _ := url.ParseQuery(r.PostFormValue("query"))
+	kind := q.Get("tab")
+	var rep kenner.SavedReport
+	if err := c.call(r.Context(), rq, "POST", "/v1/reports", map[string]string{"name": r.PostFormValue("name"), "kind": kind, "query": q.Encode()}, &rep); err != nil {
+		r.URL.RawQuery = q.Encode()
+		w.WriteHeader(http.StatusBadRequest)
+		c.analyticsPage(w, r, rq, "", kenner.ErrorMessage(err))
+		return
+	}
+	http.Redirect(w, r, "/console/analytics?tab=dashboard", http.StatusSeeOther)
+}
+
+// deleteReport takes a report off the dashboard.
+func (c *Console) deleteReport(w http.ResponseWriter, r *http.Request, rq *request) {
+	if err := c.call(r.Context(), rq, "DELETE", "/v1/reports/"+url.PathEscape(r.PathValue("id")), nil, nil); err != nil {
+		r.URL.RawQuery = "tab=dashboard"
+		c.analyticsPage(w, r, rq, "", kenner.ErrorMessage(err))
+		return
+	}
+	http.Redirect(w, r, "/console/analytics?tab=dashboard", http.StatusSeeOther)
+}
+
+// analyticsReport computes one report's view (a tab's results) for the page or the dashboard.
+func (c *Console) analyticsReport(r *http.Request, rq *request, f analyticsForm, chartID string) map[string]any {
+	data := map[string]any{"Form": f, "Models": analytics.Models, "ModelNames": modelNames, "ChartID": chartID}
 	rng := url.Values{"from": {f.From}, "to": {f.To}}
 	var errMsg string
 	switch f.Tab {
@@ -237,7 +294,7 @@ func (c *Console) analytics(w http.ResponseWriter, r *http.Request, rq *request)
 		data["Retention"] = rows
 	}
 	data["Error"] = errMsg
-	c.page(w, "analytics", rq, "analytics", "Analytics", data)
+	return data
 }
 
 var modelNames = map[string]string{analytics.FirstTouch: "First touch", analytics.LastTouch: "Last touch", analytics.LastNonDirect: "Last non-direct",

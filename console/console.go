@@ -131,6 +131,8 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	c.mux.HandleFunc("POST /console/predictions/{id}/train", c.signedIn(c.trainModel))
 	c.mux.HandleFunc("POST /console/predictions/{id}/delete", c.signedIn(c.deleteModel))
 	c.mux.HandleFunc("GET /console/analytics", c.signedIn(c.analytics))
+	c.mux.HandleFunc("POST /console/analytics/reports", c.signedIn(c.saveReport))
+	c.mux.HandleFunc("POST /console/analytics/reports/{id}/delete", c.signedIn(c.deleteReport))
 	c.mux.HandleFunc("GET /console/matching", c.signedIn(c.matching))
 	c.mux.HandleFunc("POST /console/matching", c.signedIn(c.startMatch))
 	c.mux.HandleFunc("GET /console/matching/runs/{id}", c.signedIn(c.matchRun))

@@ -58,6 +58,7 @@ func Run(t *testing.T, open Opener) {
 		{"Matching", testMatching},
 		{"IdentityOwners", testIdentityOwners},
 		{"Spend", testSpend},
+		{"Reports", testReports},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

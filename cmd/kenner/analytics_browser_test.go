@@ -102,6 +102,18 @@ func TestAnalyticsInBrowser(t *testing.T) {
 		t.Errorf("funnel:\n%s", body)
 	}
 	screenshot(t, ctx, "analytics-funnel")
+	// Saved for the dashboard, with the campaigns report.
+	stage("save the funnel", chromedp.SendKeys(chromedp.CSS(`form.save-report input[name="name"]`), "Checkout funnel"),
+		chromedp.Submit(chromedp.CSS(`form.save-report input[name="name"]`)), chromedp.WaitVisible(`//section[@aria-label="Checkout funnel"]`))
+	stage("campaigns again", chromedp.Navigate(s.url+"/console/analytics?tab=campaigns&model=linear"), chromedp.WaitVisible(`//h2[text()="By campaign"]`))
+	stage("save the campaigns", chromedp.SendKeys(chromedp.CSS(`form.save-report input[name="name"]`), "ROI"),
+		chromedp.Submit(chromedp.CSS(`form.save-report input[name="name"]`)), chromedp.WaitVisible(`//section[@aria-label="ROI"]`))
+	body, _ = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+	if !strings.Contains(body, "20 converted") || !strings.Contains(body, "4.00×") || !strings.Contains(body, "Linear model") {
+		t.Errorf("the dashboard:\n%s", body)
+	}
+	screenshot(t, ctx, "analytics-dashboard")
+	stage("remove", chromedp.Click(`//section[@aria-label="Checkout funnel"]//button[contains(., "Remove")]`), chromedp.WaitNotPresent(`//section[@aria-label="Checkout funnel"]`))
 	stage("retention tab", chromedp.Click(`//nav[@class="tabs"]//a[text()="Retention"]`), chromedp.WaitVisible(`//input[@name="start"]`))
 	stage("retention", chromedp.Submit(chromedp.CSS(`input[name="start"]`)), chromedp.WaitVisible(`//h2[text()="Cohorts"]`))
 }
