@@ -23,6 +23,7 @@ type analyticsForm struct {
 	Steps, Window, Order, FunnelBreakdwn string
 	Start, Return, Period                string
 	Model                                string
+	Segment                              string
 }
 
 func readAnalyticsForm(q url.Values) analyticsForm {
@@ -79,6 +80,14 @@ func (c *Console) analyticsPage(w http.ResponseWriter, r *http.Request, rq *requ
 	q := r.URL.Query()
 	q.Del("tab")
 	data := map[string]any{"Form": f, "Notice": notice, "Error": errMsg, "CanSave": rq.user.Role.AtLeast(kenner.RoleMarketer), "Query": q.Encode()}
+	if f.Tab == "trends" || f.Tab == "funnels" {
+		var segs struct {
+			Segments []kenner.Segment `json:"segments"`
+		}
+		if err := c.call(r.Context(), rq, "GET", "/v1/segments", nil, &segs); err == nil {
+			data["Segments"] = segs.Segments
+		}
+	}
 	if f.Tab == "dashboard" {
 		var out struct {
 			Reports []kenner.SavedReport `json:"reports"`
@@ -205,7 +214,7 @@ func (c *Console) analyticsReport(r *http.Request, rq *request, f analyticsForm,
 		}
 		data["Campaigns"] = map[string]any{"Currency": out.Currency, "Rows": view(out.Campaigns), "Channels": view(out.Channels)}
 	case "trends":
-		q := url.Values{"event": {f.Event}, "measure": {f.Measure}, "interval": {f.Interval}, "breakdown": {f.Breakdown}, "from": rng["from"], "to": rng["to"]}
+		q := url.Values{"event": {f.Event}, "measure": {f.Measure}, "interval": {f.Interval}, "breakdown": {f.Breakdown}, "segment": {f.Segment}, "from": rng["from"], "to": rng["to"]}
 		if f.Compare {
 			q.Set("compare", "true")
 		}
@@ -250,7 +259,7 @@ func (c *Console) analyticsReport(r *http.Request, rq *request, f analyticsForm,
 				steps = append(steps, s)
 			}
 		}
-		q := url.Values{"step": steps, "window": {f.Window}, "order": {f.Order}, "breakdown": {f.FunnelBreakdwn}, "from": rng["from"], "to": rng["to"]}
+		q := url.Values{"step": steps, "window": {f.Window}, "order": {f.Order}, "breakdown": {f.FunnelBreakdwn}, "segment": {f.Segment}, "from": rng["from"], "to": rng["to"]}
 		var out struct {
 			Results []analytics.FunnelResult `json:"results"`
 		}

@@ -92,6 +92,36 @@ func writeTable(w http.ResponseWriter, name string, header []string, rows [][]st
 	cw.WriteAll(rows)
 }
 
+// segmentOf reads the segment a segment breakdown names (segment=<id>): its name and members.
+func (s *Server) segmentOf(r *http.Request, ws string) (*projection.Segment, error) {
+	q := r.URL.Query()
+	if q.Get("breakdown") != "segment" {
+		return nil, nil
+	}
+	id := q.Get("segment")
+	if id == "" {
+		return nil, kenner.Errorf(kenner.EInvalid, "segment: name the segment to break down by (its id)")
+	}
+	seg, err := s.deps.Store.Segment(r.Context(), ws, id)
+	if err != nil {
+		return nil, err
+	}
+	out := &projection.Segment{Name: seg.Name, Members: map[string]struct{}{}}
+	for after := ""; ; {
+		ms, next, err := s.deps.Store.SegmentMembers(r.Context(), ws, id, after, 10000)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			out.Members[m.ProfileID] = struct{}{}
+		}
+		if next == "" || len(ms) == 0 {
+			return out, nil
+		}
+		after = next
+	}
+}
+
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 func (s *Server) analyticsTrend(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
@@ -104,8 +134,12 @@ func (s *Server) analyticsTrend(w http.ResponseWriter, r *http.Request, tok *ken
 	if err != nil {
 		return err
 	}
+	seg, err := s.segmentOf(r, tok.WorkspaceID)
+	if err != nil {
+		return err
+	}
 	tq := projection.TrendQuery{Event: q.Get("event"), Measure: q.Get("measure"), Interval: q.Get("interval"), From: from, To: to,
-		Breakdown: q.Get("breakdown"), Location: loc}
+		Breakdown: q.Get("breakdown"), Segment: seg, Location: loc}
 	if tq.Measure == "" {
 		tq.Measure = analytics.Count
 	}
@@ -179,7 +213,11 @@ func (s *Server) analyticsFunnel(w http.ResponseWriter, r *http.Request, tok *ke
 	if len(steps) == 0 {
 		return kenner.Errorf(kenner.EInvalid, "step: give the funnel's steps in order, one step= each (an event name, or $page)")
 	}
-	res, err := a.Funnel(tok.WorkspaceID, projection.FunnelQuery{Steps: steps, Window: window, Order: q.Get("order"), From: from, To: to, Breakdown: q.Get("breakdown")})
+	seg, err := s.segmentOf(r, tok.WorkspaceID)
+	if err != nil {
+		return err
+	}
+	res, err := a.Funnel(tok.WorkspaceID, projection.FunnelQuery{Steps: steps, Window: window, Order: q.Get("order"), From: from, To: to, Breakdown: q.Get("breakdown"), Segment: seg})
 	if err != nil {
 		return err
 	}

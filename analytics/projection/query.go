@@ -95,25 +95,66 @@ func (t *table) firstTouches() []int32 {
 	return first
 }
 
-// Breakdowns of people by their first touch.
-var Breakdowns = []string{"", "event", "first_touch_channel", "first_touch_source", "first_touch_medium", "first_touch_campaign"}
+// Breakdowns of people by their first touch, or by an event's name; "segment" breaks people
+// down by whether they are in a segment now (Segment in the query).
+var Breakdowns = []string{"", "event", "first_touch_channel", "first_touch_source", "first_touch_medium", "first_touch_campaign", "segment"}
 
-func (t *table) breakdownOf(by string, first []int32, person int64, row int) string {
-	switch by {
+// Segment is a segment's members for a breakdown: its name and its members' profile ids.
+type Segment struct {
+	Name    string
+	Members map[string]struct{}
+}
+
+// breakdown is a query's breakdown, ready for the rows.
+type breakdown struct {
+	by     string
+	first  []int32        // first touches (first_touch_*)
+	member map[int32]bool // profile indexes in the segment (segment)
+	in     string
+	out    string
+}
+
+func (t *table) breakdown(by string, seg *Segment) (*breakdown, error) {
+	b := &breakdown{by: by}
+	switch {
+	case by == "segment":
+		if seg == nil {
+			return nil, kenner.Errorf(kenner.EInvalid, "breakdown segment: name the segment (segment=<id>)")
+		}
+		b.member = map[int32]bool{}
+		for id := range seg.Members {
+			if k, ok := t.profiles[id]; ok {
+				b.member[k] = true
+			}
+		}
+		b.in, b.out = seg.Name, "not in "+seg.Name
+	case strings.HasPrefix(by, "first_touch_"):
+		b.first = t.firstTouches()
+	}
+	return b, nil
+}
+
+func (t *table) breakdownOf(b *breakdown, person int64, row int) string {
+	switch b.by {
 	case "event":
 		return t.nameOf[t.name[row]]
 	case "":
 		return ""
+	case "segment":
+		if person < int64(len(t.profileOf)) && b.member[int32(person)] {
+			return b.in
+		}
+		return b.out
 	}
-	f := first[person]
+	f := b.first[person]
 	if f < 0 {
-		if by == "first_touch_channel" {
+		if b.by == "first_touch_channel" {
 			return analytics.Direct // no campaign, ad or other site ever: they came direct
 		}
 		return "(none)"
 	}
 	tc := t.touchOf[f]
-	switch by {
+	switch b.by {
 	case "first_touch_source":
 		return tc.Key("source")
 	case "first_touch_medium":
@@ -126,7 +167,7 @@ func (t *table) breakdownOf(by string, first []int32, person int64, row int) str
 
 func checkBreakdown(by string) error {
 	if !slices.Contains(Breakdowns, by) {
-		return kenner.Errorf(kenner.EInvalid, "breakdown: want event, first_touch_channel, first_touch_source, first_touch_medium or first_touch_campaign, not %q", by)
+		return kenner.Errorf(kenner.EInvalid, "breakdown: want event, first_touch_channel, first_touch_source, first_touch_medium, first_touch_campaign or segment, not %q", by)
 	}
 	return nil
 }
@@ -138,6 +179,7 @@ type TrendQuery struct {
 	Interval  string
 	From, To  time.Time
 	Breakdown string
+	Segment   *Segment // for the segment breakdown
 	Location  *time.Location
 }
 
@@ -167,9 +209,9 @@ func (p *Projection) Trend(ws string, q TrendQuery) ([]time.Time, []analytics.Se
 			name = id
 		}
 	}
-	var first []int32
-	if q.Breakdown != "" && q.Breakdown != "event" {
-		first = t.firstTouches()
+	bd, err := t.breakdown(q.Breakdown, q.Segment)
+	if err != nil {
+		return nil, nil, err
 	}
 	for i := range t.at {
 		if t.at[i] < from || t.at[i] >= to || t.flags[i]&flagDeleted != 0 || named && t.name[i] != name {
@@ -179,7 +221,7 @@ func (p *Projection) Trend(ws string, q TrendQuery) ([]time.Time, []analytics.Se
 		if k < 0 {
 			continue
 		}
-		tr.AddMillis(t.at[i], k, t.value[i], t.flags[i]&flagValue != 0, t.breakdownOf(q.Breakdown, first, k, i))
+		tr.AddMillis(t.at[i], k, t.value[i], t.flags[i]&flagValue != 0, t.breakdownOf(bd, k, i))
 	}
 	periods, series := tr.Result()
 	return periods, series, nil
@@ -192,6 +234,7 @@ type FunnelQuery struct {
 	Order     string
 	From, To  time.Time // when the first step was done
 	Breakdown string
+	Segment   *Segment // for the segment breakdown
 }
 
 // Funnel answers a funnel query.
@@ -218,9 +261,9 @@ func (p *Projection) Funnel(ws string, q FunnelQuery) ([]analytics.FunnelResult,
 			masks[id] |= 1 << s
 		}
 	}
-	var first []int32
-	if q.Breakdown != "" && q.Breakdown != "event" {
-		first = t.firstTouches()
+	bd, err := t.breakdown(q.Breakdown, q.Segment)
+	if err != nil {
+		return nil, err
 	}
 	from, to := p.clamp(q.From, q.To)
 	rows, starts := t.people(from, to+q.Window.Milliseconds(), func(i int) bool { return masks[t.name[i]] != 0 })
@@ -236,7 +279,7 @@ func (p *Projection) Funnel(ws string, q FunnelQuery) ([]analytics.FunnelResult,
 			if t.at[i] >= to {
 				m &^= 1 // a first step after the range starts nothing
 			}
-			hits = append(hits, analytics.StepHit{At: time.UnixMilli(t.at[i]), Steps: m, Breakdown: t.breakdownOf(q.Breakdown, first, int64(k), int(i))})
+			hits = append(hits, analytics.StepHit{At: time.UnixMilli(t.at[i]), Steps: m, Breakdown: t.breakdownOf(bd, int64(k), int(i))})
 		}
 		f.Add(hits)
 	}

@@ -123,6 +123,32 @@ func TestAnalyticsAPI(t *testing.T) {
 	if people := []float64{steps[0].(map[string]any)["people"].(float64), steps[1].(map[string]any)["people"].(float64), steps[2].(map[string]any)["people"].(float64)}; people[0] != 2 || people[1] != 2 || people[2] != 1 {
 		t.Errorf("funnel people %v, want 2, 2, 1", people)
 	}
+	// Broken down by a segment: Ann (who came from the ad) against the others.
+	code, seg := api("POST", "/v1/segments", `{"name":"From ads","condition":"traits.first_touch.channel == 'Paid Search'"}`)
+	if code != 201 {
+		t.Fatalf("segment: %d %v", code, seg)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		code, f := api("GET", "/v1/analytics/funnels?step=$page&step=Order%20Completed&window=14d&breakdown=segment&segment="+seg["id"].(string), "")
+		if code != 200 {
+			t.Fatalf("funnel by segment: %d %v", code, f)
+		}
+		got := map[string]float64{}
+		for _, r := range f["results"].([]any) {
+			r := r.(map[string]any)
+			got[r["breakdown"].(string)] = r["converted"].(float64)
+		}
+		if got["From ads"] == 1 && got["not in From ads"] == 0 && len(got) == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("funnel by segment: %v", got)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if code, e := api("GET", "/v1/analytics/trends?breakdown=segment", ""); code != 400 {
+		t.Errorf("a segment breakdown without a segment: %d %v", code, e)
+	}
 	code, r := api("GET", "/v1/analytics/retention?start=$page&return=Order%20Completed&period=day&periods=7", "")
 	if code != 200 || len(r["cohorts"].([]any)) == 0 {
 		t.Errorf("retention: %d %v", code, r)
