@@ -31,6 +31,39 @@ func (s *Server) analytics() (Analytics, error) {
 	return s.deps.Analytics, nil
 }
 
+// analyticsReq is what every analytics request starts from: the engine, its query and range.
+type analyticsReq struct {
+	a        Analytics
+	q        url.Values
+	from, to time.Time
+	loc      *time.Location
+}
+
+func (s *Server) analyticsRequest(r *http.Request) (analyticsReq, error) {
+	a, err := s.analytics()
+	if err != nil {
+		return analyticsReq{}, err
+	}
+	q := r.URL.Query()
+	from, to, loc, err := analyticsRange(q, time.Now())
+	return analyticsReq{a: a, q: q, from: from, to: to, loc: loc}, err
+}
+
+// attributionQuery reads a conversion's settings: its event (default Order Completed), the
+// lookback and time decay's half-life.
+func attributionQuery(q url.Values, from, to time.Time) (projection.AttributionQuery, error) {
+	aq := projection.AttributionQuery{Conversion: q.Get("conversion"), From: from, To: to}
+	if aq.Conversion == "" {
+		aq.Conversion = kenner.DefaultOrderEvent
+	}
+	var err error
+	if aq.Lookback, err = durationParam(q, "lookback", 30*24*time.Hour); err != nil {
+		return aq, err
+	}
+	aq.HalfLife, err = durationParam(q, "half_life", 7*24*time.Hour)
+	return aq, err
+}
+
 // analyticsRange reads from, to (dates or times; default the last 30 days up to now) and tz.
 func analyticsRange(q url.Values, now time.Time) (from, to time.Time, loc *time.Location, err error) {
 	loc = time.UTC
@@ -125,15 +158,11 @@ func (s *Server) segmentOf(r *http.Request, ws string) (*projection.Segment, err
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 func (s *Server) analyticsTrend(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
-	a, err := s.analytics()
+	ar, err := s.analyticsRequest(r)
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	from, to, loc, err := analyticsRange(q, time.Now())
-	if err != nil {
-		return err
-	}
+	a, q, from, to, loc := ar.a, ar.q, ar.from, ar.to, ar.loc
 	seg, err := s.segmentOf(r, tok.WorkspaceID)
 	if err != nil {
 		return err
@@ -196,15 +225,11 @@ func nonNil[T any](xs []T) []T {
 }
 
 func (s *Server) analyticsFunnel(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
-	a, err := s.analytics()
+	ar, err := s.analyticsRequest(r)
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	from, to, _, err := analyticsRange(q, time.Now())
-	if err != nil {
-		return err
-	}
+	a, q, from, to := ar.a, ar.q, ar.from, ar.to
 	window, err := durationParam(q, "window", 7*24*time.Hour)
 	if err != nil {
 		return err
@@ -237,15 +262,11 @@ func (s *Server) analyticsFunnel(w http.ResponseWriter, r *http.Request, tok *ke
 }
 
 func (s *Server) analyticsRetention(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
-	a, err := s.analytics()
+	ar, err := s.analyticsRequest(r)
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	from, to, loc, err := analyticsRange(q, time.Now())
-	if err != nil {
-		return err
-	}
+	a, q, from, to, loc := ar.a, ar.q, ar.from, ar.to, ar.loc
 	periods := 8
 	if v := q.Get("periods"); v != "" {
 		if periods, err = strconv.Atoi(v); err != nil {
@@ -282,23 +303,13 @@ func (s *Server) analyticsRetention(w http.ResponseWriter, r *http.Request, tok 
 }
 
 func (s *Server) analyticsAttribution(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
-	a, err := s.analytics()
+	ar, err := s.analyticsRequest(r)
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	from, to, _, err := analyticsRange(q, time.Now())
+	a, q, from, to := ar.a, ar.q, ar.from, ar.to
+	aq, err := attributionQuery(q, from, to)
 	if err != nil {
-		return err
-	}
-	aq := projection.AttributionQuery{Conversion: q.Get("conversion"), From: from, To: to}
-	if aq.Conversion == "" {
-		aq.Conversion = kenner.DefaultOrderEvent
-	}
-	if aq.Lookback, err = durationParam(q, "lookback", 30*24*time.Hour); err != nil {
-		return err
-	}
-	if aq.HalfLife, err = durationParam(q, "half_life", 7*24*time.Hour); err != nil {
 		return err
 	}
 	aq.By = q.Get("by")

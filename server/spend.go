@@ -9,7 +9,6 @@ import (
 
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/analytics"
-	"github.com/kenner-cdp/kenner/analytics/projection"
 	"github.com/kenner-cdp/kenner/web"
 )
 
@@ -117,12 +116,7 @@ func (c *campaignRow) finish() {
 // rates' base currency) against the conversions and revenue each model credits it with, and
 // the same per channel.
 func (s *Server) analyticsCampaigns(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
-	a, err := s.analytics()
-	if err != nil {
-		return err
-	}
-	q := r.URL.Query()
-	from, to, _, err := analyticsRange(q, time.Now())
+	ar, err := s.analyticsRequest(r)
 	if err != nil {
 		return err
 	}
@@ -130,17 +124,12 @@ func (s *Server) analyticsCampaigns(w http.ResponseWriter, r *http.Request, tok 
 	if err != nil {
 		return err
 	}
-	aq := projection.AttributionQuery{Conversion: q.Get("conversion"), From: from, To: to, Rates: rates}
-	if aq.Conversion == "" {
-		aq.Conversion = kenner.DefaultOrderEvent
-	}
-	if aq.Lookback, err = durationParam(q, "lookback", 30*24*time.Hour); err != nil {
+	aq, err := attributionQuery(ar.q, ar.from, ar.to)
+	if err != nil {
 		return err
 	}
-	if aq.HalfLife, err = durationParam(q, "half_life", 7*24*time.Hour); err != nil {
-		return err
-	}
-	aq.By = "campaign_full"
+	a, from, to := ar.a, ar.from, ar.to
+	aq.Rates, aq.By = rates, "campaign_full"
 	rep, err := a.Attribution(tok.WorkspaceID, aq)
 	if err != nil {
 		return err
