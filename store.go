@@ -48,6 +48,9 @@ type EventStore interface {
 	Position(ctx context.Context, consumer string, partition int) (uint64, error)
 	// Events lists events newest first and returns the cursor of the next page ("" at the end).
 	Events(ctx context.Context, f EventFilter) ([]Event, string, error)
+	// EventBodies reads the bodies of stored events by their place in the log (EventRank);
+	// events not stored (erased, retained no longer) are absent.
+	EventBodies(ctx context.Context, workspaceID string, ranks []int64) (map[int64][]byte, error)
 	// ResetDerived deletes everything derived from the log, and the processor's positions, so
 	// that reading the log again from the start rebuilds it (kenner replay). Configuration
 	// (workspaces, sources, tokens, destinations and their queues) is kept, and so are the

@@ -49,3 +49,28 @@ func (s *Store) ScanIdentities(ctx context.Context, ws string, after kenner.Iden
 	}
 	return out, rows.Err()
 }
+
+// EventBodies implements kenner.EventStore.
+func (s *Store) EventBodies(ctx context.Context, ws string, ranks []int64) (map[int64][]byte, error) {
+	seqs, idxs := make([]int64, len(ranks)), make([]int32, len(ranks))
+	for i, r := range ranks {
+		seqs[i], idxs[i] = r>>16, int32(r&0xffff)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT e.seq, e.idx, e.body FROM unnest($2::bigint[], $3::int[]) AS u(s, i)
+		JOIN events e ON e.workspace_id = $1 AND e.seq = u.s AND e.idx = u.i`, ws, seqs, idxs)
+	if err != nil {
+		return nil, fmt.Errorf("event bodies: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[int64][]byte, len(ranks))
+	for rows.Next() {
+		var seq int64
+		var idx int32
+		var body []byte
+		if err := rows.Scan(&seq, &idx, &body); err != nil {
+			return nil, fmt.Errorf("event bodies: %w", err)
+		}
+		out[seq<<16|int64(idx)] = body
+	}
+	return out, rows.Err()
+}

@@ -118,3 +118,19 @@ func (s *SealedStore) MatchReview(ctx context.Context, ws string, id int64) (*ke
 	}
 	return r, err
 }
+
+// EventBodies implements kenner.EventStore: the bodies are stored encrypted.
+func (s *SealedStore) EventBodies(ctx context.Context, ws string, ranks []int64) (map[int64][]byte, error) {
+	out, err := s.Store.EventBodies(ctx, ws, ranks)
+	if err != nil {
+		return nil, err
+	}
+	for k, b := range out {
+		plain, err := s.c.OpenBlob(b)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = plain
+	}
+	return out, nil
+}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/csv"
 	"fmt"
 	"net/http"
@@ -21,7 +22,7 @@ type Analytics interface {
 	Trend(ws string, q projection.TrendQuery) ([]time.Time, []analytics.Series, error)
 	Funnel(ws string, q projection.FunnelQuery) ([]analytics.FunnelResult, error)
 	Retention(ws string, q projection.RetentionQuery) ([]analytics.Cohort, error)
-	Attribution(ws string, q projection.AttributionQuery) (*analytics.Report, error)
+	Attribution(ctx context.Context, ws string, q projection.AttributionQuery) (*analytics.Report, error)
 }
 
 func (s *Server) analytics() (Analytics, error) {
@@ -52,7 +53,7 @@ func (s *Server) analyticsRequest(r *http.Request) (analyticsReq, error) {
 // attributionQuery reads a conversion's settings: its event (default Order Completed), the
 // lookback and time decay's half-life.
 func attributionQuery(q url.Values, from, to time.Time) (projection.AttributionQuery, error) {
-	aq := projection.AttributionQuery{Conversion: q.Get("conversion"), From: from, To: to}
+	aq := projection.AttributionQuery{Conversion: q.Get("conversion"), From: from, To: to, Where: q.Get("where"), Revenue: q.Get("revenue"), Currency: q.Get("currency")}
 	if aq.Conversion == "" {
 		aq.Conversion = kenner.DefaultOrderEvent
 	}
@@ -313,7 +314,7 @@ func (s *Server) analyticsAttribution(w http.ResponseWriter, r *http.Request, to
 		return err
 	}
 	aq.By = q.Get("by")
-	rep, err := a.Attribution(tok.WorkspaceID, aq)
+	rep, err := a.Attribution(r.Context(), tok.WorkspaceID, aq)
 	if err != nil {
 		return err
 	}

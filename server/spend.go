@@ -130,7 +130,7 @@ func (s *Server) analyticsCampaigns(w http.ResponseWriter, r *http.Request, tok 
 	}
 	a, from, to := ar.a, ar.from, ar.to
 	aq.Rates, aq.By = rates, "campaign_full"
-	rep, err := a.Attribution(tok.WorkspaceID, aq)
+	rep, err := a.Attribution(r.Context(), tok.WorkspaceID, aq)
 	if err != nil {
 		return err
 	}

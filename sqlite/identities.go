@@ -63,3 +63,34 @@ func (s *Store) ScanIdentities(ctx context.Context, ws string, after kenner.Iden
 	}
 	return out, rows.Err()
 }
+
+// EventBodies implements kenner.EventStore.
+func (s *Store) EventBodies(ctx context.Context, ws string, ranks []int64) (map[int64][]byte, error) {
+	out := make(map[int64][]byte, len(ranks))
+	for len(ranks) > 0 {
+		n := min(len(ranks), 500)
+		args := []any{ws}
+		for _, r := range ranks[:n] {
+			args = append(args, r)
+		}
+		rows, err := s.r.QueryContext(ctx, `SELECT id, body FROM events WHERE workspace_id = ? AND id IN (`+strings.TrimSuffix(strings.Repeat("?,", n), ",")+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("event bodies: %w", err)
+		}
+		for rows.Next() {
+			var id int64
+			var body []byte
+			if err := rows.Scan(&id, &body); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("event bodies: %w", err)
+			}
+			out[id] = body
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("event bodies: %w", err)
+		}
+		ranks = ranks[n:]
+	}
+	return out, nil
+}

@@ -71,3 +71,40 @@ func testIdentityOwners(t *testing.T, s kenner.Store) {
 		}
 	}
 }
+
+// testEventBodies: stored events' bodies come back by their place in the log; other places and
+// other workspaces' events do not.
+func testEventBodies(t *testing.T, s kenner.Store) {
+	sc := newScenario(t, s)
+	for _, ev := range [][]string{{"page", "anon=a1"}, {"track", "user=amy", "event=Order%20Completed"}} {
+		if err := sc.send(ev[0], ev[1:]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sc.flush(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	events, _, err := s.Events(ctx(t), kenner.EventFilter{WorkspaceID: "ws", Limit: 10})
+	if err != nil || len(events) != 2 {
+		t.Fatalf("events %v %v", events, err)
+	}
+	var ranks []int64
+	for _, e := range events {
+		ranks = append(ranks, kenner.EventRank(e.Seq, e.Index))
+	}
+	got, err := s.EventBodies(ctx(t), "ws", append(ranks, kenner.EventRank(999999, 3)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("bodies %v, want the 2 stored", got)
+	}
+	for i, e := range events {
+		if string(got[ranks[i]]) != string(e.Body) {
+			t.Errorf("body of %d: %s, want %s", ranks[i], got[ranks[i]], e.Body)
+		}
+	}
+	if other, err := s.EventBodies(ctx(t), "ws_other", ranks); err != nil || len(other) != 0 {
+		t.Errorf("another workspace: %v %v", other, err)
+	}
+}

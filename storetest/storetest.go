@@ -57,6 +57,7 @@ func Run(t *testing.T, open Opener) {
 		{"Journeys", testJourneys},
 		{"Matching", testMatching},
 		{"IdentityOwners", testIdentityOwners},
+		{"EventBodies", testEventBodies},
 		{"Spend", testSpend},
 		{"Reports", testReports},
 	}

@@ -93,7 +93,7 @@ func BenchmarkQueries(b *testing.B) {
 	})
 	b.Run("attribution_all_models_90d", func(b *testing.B) {
 		for b.Loop() {
-			rep, err := p.Attribution("ws", projection.AttributionQuery{Conversion: "Order Completed", From: day0, To: day0.AddDate(0, 0, 91)})
+			rep, err := p.Attribution(b.Context(), "ws", projection.AttributionQuery{Conversion: "Order Completed", From: day0, To: day0.AddDate(0, 0, 91)})
 			if err != nil {
 				b.Fatal(err)
 			}

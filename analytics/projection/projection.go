@@ -25,6 +25,8 @@ type Identities interface {
 	IdentityOwners(ctx context.Context, workspaceID string, ids []kenner.Identifier) (map[kenner.Identifier]string, error)
 	ScanIdentities(ctx context.Context, workspaceID string, after kenner.Identifier, limit int) ([]kenner.IdentityOwner, error)
 	Changes(ctx context.Context, after int64, limit int) ([]kenner.Change, error)
+	// EventBodies reads stored events' bodies, for a conversion filtered by its properties.
+	EventBodies(ctx context.Context, workspaceID string, ranks []int64) (map[int64][]byte, error)
 }
 
 // Config is the projection's settings.
@@ -189,13 +191,13 @@ func (p *Projection) Progress() (loaded bool, share float64) {
 func (p *Projection) Apply(recs []kenner.LogRecord) {
 	var rows []parsed
 	for _, rec := range recs {
-		for _, body := range rec.Events {
+		for i, body := range rec.Events {
 			m, err := jsonobj.Parse(body)
 			if err != nil {
 				continue // a shredded or foreign record
 			}
 			if x, ok := p.parse(m); ok {
-				x.ws = rec.WorkspaceID
+				x.ws, x.r.rank = rec.WorkspaceID, kenner.EventRank(rec.Seq, i)
 				rows = append(rows, x)
 			}
 		}
@@ -212,7 +214,7 @@ func (p *Projection) ApplyEvents(events []kenner.Event) {
 			continue
 		}
 		if x, ok := p.parse(m); ok {
-			x.ws = e.WorkspaceID
+			x.ws, x.r.rank = e.WorkspaceID, kenner.EventRank(e.Seq, e.Index)
 			rows = append(rows, x)
 		}
 	}

@@ -104,7 +104,7 @@ func TestAttributionAcrossDevices(t *testing.T) {
 	w.send("d3", fmt.Sprintf(`"type":"track","event":"Order Completed","anonymousId":"d3","timestamp":%q,"properties":{"revenue":"40"}`, at(50))) // a second order
 	p := w.settle()
 
-	rep, err := p.Attribution("ws", projection.AttributionQuery{Conversion: "Order Completed", From: day0, To: day0.AddDate(0, 3, 0)})
+	rep, err := p.Attribution(t.Context(), "ws", projection.AttributionQuery{Conversion: "Order Completed", From: day0, To: day0.AddDate(0, 3, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,6 +126,19 @@ func TestAttributionAcrossDevices(t *testing.T) {
 	}
 	if got := credit(analytics.Linear); !near(got[analytics.PaidSearch], 0.5) || !near(got[analytics.Social], 0.5) {
 		t.Errorf("linear %v", got)
+	}
+	// A conversion defined by a filter on its properties: the orders over 50 only, their
+	// bodies read from the store.
+	rep, err = p.Attribution(t.Context(), "ws", projection.AttributionQuery{Conversion: "Order Completed", From: day0, To: day0.AddDate(0, 3, 0),
+		Where: "e.properties.revenue > 50", Revenue: "properties.revenue"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Conversions != 1 || !near(rep.Revenue, 100) {
+		t.Errorf("filtered: %d conversions worth %.2f, want the one of 100", rep.Conversions, rep.Revenue)
+	}
+	if _, err := p.Attribution(t.Context(), "ws", projection.AttributionQuery{Conversion: "Order Completed", From: day0, To: day0.AddDate(0, 3, 0), Where: "e.properties.revenue >"}); kenner.ErrorCode(err) != kenner.EInvalid {
+		t.Errorf("a filter that does not compile: %v", err)
 	}
 }
 

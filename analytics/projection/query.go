@@ -1,13 +1,17 @@
 package projection
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/analytics"
+	"github.com/kenner-cdp/kenner/segment"
 )
 
 // errLoading answers a query while the projection is still reading the log.
@@ -352,11 +356,113 @@ type AttributionQuery struct {
 	// Rates convert each conversion's value from its properties.currency to the report's
 	// currency (nil: values are added as they are).
 	Rates *kenner.CurrencyRates
+	// Where keeps only the conversion events it holds for (CEL over the event, e); Revenue
+	// and Currency name the properties holding a conversion's value and currency (default:
+	// properties.revenue, value or total, and properties.currency). With any of them, the
+	// conversions' bodies are read from the store.
+	Where, Revenue, Currency string
 	analytics.Options
 }
 
+// conversionValue is a conversion event's value as a filtered conversion reads it.
+type conversionValue struct {
+	value    float64
+	currency string
+}
+
+// filterConversions reads the bodies of the conversion events in the range and keeps those
+// the query's filter holds for, with their value: outside the projection's lock.
+func (p *Projection) filterConversions(ctx context.Context, ws string, q AttributionQuery) (map[int32]conversionValue, error) {
+	var filter *segment.EventFilter
+	if q.Where != "" {
+		f, err := segment.CompileEventFilter(q.Where, 0)
+		if err != nil {
+			return nil, kenner.Errorf(kenner.EInvalid, "where: %v", err)
+		}
+		filter = f
+	}
+	p.mu.RLock()
+	t := p.tables[ws]
+	var rows []int32
+	var ranks []int64
+	if t != nil {
+		if conv, ok := t.names[q.Conversion]; ok {
+			from, to := p.clamp(q.From, q.To)
+			for i := range t.at {
+				if t.name[i] == conv && t.at[i] >= from && t.at[i] < to && t.flags[i]&flagDeleted == 0 {
+					rows = append(rows, int32(i))
+					ranks = append(ranks, t.rank[i])
+				}
+			}
+		}
+	}
+	p.mu.RUnlock()
+	bodies, err := p.cfg.Identities.EventBodies(ctx, ws, ranks)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int32]conversionValue, len(rows))
+	for i, row := range rows {
+		body, ok := bodies[ranks[i]]
+		if !ok {
+			continue // erased or no longer retained
+		}
+		var doc map[string]any
+		if json.Unmarshal(body, &doc) != nil {
+			continue
+		}
+		if filter != nil && !filter.Match(doc) {
+			continue
+		}
+		var v conversionValue
+		if q.Revenue != "" {
+			v.value, _ = number(lookup(doc, q.Revenue))
+		} else {
+			for _, k := range []string{"properties.revenue", "properties.value", "properties.total"} {
+				if x, ok := number(lookup(doc, k)); ok {
+					v.value = x
+					break
+				}
+			}
+		}
+		cur := q.Currency
+		if cur == "" {
+			cur = "properties.currency"
+		}
+		if c, ok := lookup(doc, cur).(string); ok {
+			v.currency = strings.ToUpper(strings.TrimSpace(c))
+		}
+		out[row] = v
+	}
+	return out, nil
+}
+
+// lookup reads a dotted path in a decoded JSON document.
+func lookup(doc map[string]any, path string) any {
+	var cur any = doc
+	for _, k := range strings.Split(path, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[k]
+	}
+	return cur
+}
+
+func number(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case string:
+		f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
+		return f, err == nil
+	}
+	return 0, false
+}
+
 // Attribution answers an attribution query.
-func (p *Projection) Attribution(ws string, q AttributionQuery) (*analytics.Report, error) {
+func (p *Projection) Attribution(ctx context.Context, ws string, q AttributionQuery) (*analytics.Report, error) {
 	if err := p.ready(); err != nil {
 		return nil, err
 	}
@@ -366,6 +472,12 @@ func (p *Projection) Attribution(ws string, q AttributionQuery) (*analytics.Repo
 	a, err := analytics.NewAttributor(q.Options)
 	if err != nil {
 		return nil, kenner.Errorf(kenner.EInvalid, "%v", err)
+	}
+	var filtered map[int32]conversionValue
+	if q.Where != "" || q.Revenue != "" || q.Currency != "" {
+		if filtered, err = p.filterConversions(ctx, ws, q); err != nil {
+			return nil, err
+		}
 	}
 	p.mu.RLock()
 	defer p.mu.RUnlock()
@@ -396,9 +508,17 @@ func (p *Projection) Attribution(ws string, q AttributionQuery) (*analytics.Repo
 		for _, i := range seg {
 			if t.name[i] == conv {
 				if t.at[i] >= convFrom {
-					v, ok := q.Rates.Convert(t.value[i], t.curOf[t.cur[i]])
+					value, currency := t.value[i], t.curOf[t.cur[i]]
+					if filtered != nil {
+						fv, kept := filtered[i]
+						if !kept {
+							continue
+						}
+						value, currency = fv.value, fv.currency
+					}
+					v, ok := q.Rates.Convert(value, currency)
 					if !ok {
-						missing[t.curOf[t.cur[i]]] = true
+						missing[currency] = true
 					}
 					j.Conversions = append(j.Conversions, analytics.Conversion{At: time.UnixMilli(t.at[i]), Revenue: v})
 				}

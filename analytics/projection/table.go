@@ -26,6 +26,7 @@ type table struct {
 	touch []int32   // the touch's kind (an index into touches) when flagTouch
 	value []float64 // when flagValue
 	cur   []uint8   // the value's currency (an index into curOf; 0: none given)
+	rank  []int64   // the event's place in the log (kenner.EventRank): its body is read by it
 
 	names   map[string]int32
 	nameOf  []string
@@ -100,6 +101,7 @@ type row struct {
 	value    float64
 	valued   bool
 	currency string
+	rank     int64
 }
 
 func (t *table) add(r row) {
@@ -126,6 +128,7 @@ func (t *table) add(r row) {
 	t.touch = append(t.touch, touch)
 	t.value = append(t.value, r.value)
 	t.cur = append(t.cur, t.currencyID(r.currency))
+	t.rank = append(t.rank, r.rank)
 }
 
 // currencyID codes a currency; past 255 of them (not a real workspace) they go uncoded.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,6 +69,12 @@ func TestAnalyticsAPI(t *testing.T) {
 	}
 	if att["conversions"].(float64) != 1 || att["revenue"].(float64) != 120 {
 		t.Errorf("attribution %v", att)
+	}
+	if code, f := api("GET", "/v1/analytics/attribution?where="+url.QueryEscape("e.properties.revenue > 500"), ""); code != 200 || f["conversions"].(float64) != 0 {
+		t.Errorf("orders over 500: %d %v, want none", code, f)
+	}
+	if code, f := api("GET", "/v1/analytics/attribution?where="+url.QueryEscape("e.properties.revenue >"), ""); code != 400 {
+		t.Errorf("a filter that does not compile: %d %v", code, f)
 	}
 	linear := att["models"].(map[string]any)["linear"].([]any)
 	if len(linear) != 2 || linear[0].(map[string]any)["conversions"].(float64) != 0.5 {
