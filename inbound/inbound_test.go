@@ -323,7 +323,7 @@ func TestPresetsParse(t *testing.T) {
 			t.Errorf("preset %s: %v", name, err)
 		}
 	}
-	if !cmp.Equal(Presets(), []string{"postmark", "shopify", "stripe"}) {
+	if !cmp.Equal(Presets(), []string{"postmark", "shopify", "stripe", "typeform", "woocommerce"}) {
 		t.Errorf("Presets() = %v", Presets())
 	}
 }
@@ -347,5 +347,92 @@ func TestPostmarkPreset(t *testing.T) {
 	}
 	if st := got["complaint-status"]; st["traits"].(map[string]any)["email_status"] != "complained" {
 		t.Errorf("complaint status: %v", st)
+	}
+}
+
+func TestWooCommercePreset(t *testing.T) {
+	body := read(t, "woocommerce_order_created.json")
+	got := messages(t, kenner.WebhookMapping{Preset: "woocommerce"}, body, http.Header{"X-Wc-Webhook-Topic": {"order.created"}})
+	id, order := got["order-customer"], got["order-completed"]
+	if len(got) != 2 || id["anonymousId"] != "woocommerce:26" || id["timestamp"] != "2024-03-22T19:28:08Z" {
+		t.Fatalf("order.created made %v", got)
+	}
+	traits := id["traits"].(map[string]any)
+	if traits["email"] != "john.doe@example.com" || traits["firstName"] != "John" || traits["address"].(map[string]any)["postalCode"] != "94103" {
+		t.Errorf("traits %v", traits)
+	}
+	if ext := id["context"].(map[string]any)["externalIds"].([]any); len(ext) != 1 || ext[0].(map[string]any)["type"] != "woocommerce_id" {
+		t.Errorf("external ids %v", ext)
+	}
+	props := order["properties"].(map[string]any)
+	if order["event"] != "Order Completed" || props["total"] != "29.35" || props["currency"] != "EUR" || props["coupon"] != "spring5" || props["order_id"] != "727" {
+		t.Errorf("Order Completed %v", order)
+	}
+	products := props["products"].([]any)
+	if len(products) != 2 || products[1].(map[string]any)["variant_id"] != "23" || products[0].(map[string]any)["price"] != 3.0 || products[0].(map[string]any)["quantity"] != 2.0 {
+		t.Errorf("products %v", products)
+	}
+	// An order not paid yet identifies the buyer but is no Order Completed; a guest order is
+	// its own anonymous person.
+	o := decode(t, string(body)).(map[string]any)
+	o["status"], o["customer_id"] = "pending", 0
+	b, _ := json.Marshal(o)
+	got = messages(t, kenner.WebhookMapping{Preset: "woocommerce"}, b, nil)
+	if _, ok := got["order-completed"]; ok || got["order-customer"]["anonymousId"] != "woocommerce-order:727" {
+		t.Errorf("a pending guest order made %v", got)
+	}
+}
+
+func TestTypeformPreset(t *testing.T) {
+	got := messages(t, kenner.WebhookMapping{Preset: "typeform"}, read(t, "typeform_form_response.json"), nil)
+	who, sub := got["respondent"], got["form-submitted"]
+	if len(got) != 2 || who["userId"] != "abc123456" || who["traits"].(map[string]any)["email"] != "laura@example.com" {
+		t.Fatalf("form_response made %v", got)
+	}
+	props := sub["properties"].(map[string]any)
+	if sub["event"] != "Form Submitted" || sub["messageId"] == nil || props["form_title"] != "Webhooks example" || props["form_id"] != "lT4Z3j" {
+		t.Errorf("Form Submitted %v", sub)
+	}
+	answers := props["answers"].([]any)
+	want := map[string]string{"readable_ref_email": "laura@example.com", "readable_ref_short_text": "Laura", "readable_ref_opinion_scale": "5",
+		"readable_ref_multiple_choice": "New York"}
+	for _, a := range answers {
+		a := a.(map[string]any)
+		if w, ok := want[a["field"].(string)]; ok && a["value"] != w {
+			t.Errorf("answer %v, want %q", a, w)
+		}
+	}
+	if len(answers) != 5 {
+		t.Errorf("answers %v", answers)
+	}
+}
+
+// TestPresetSignatures: the WooCommerce and Typeform presets check their vendors' signatures
+// (base64 HMAC-SHA256 of the body; Typeform's with "sha256=" before it) with the secret given.
+func TestPresetSignatures(t *testing.T) {
+	body := []byte(`{"id":1}`)
+	sig := func(secret string) string {
+		m := hmac.New(sha256.New, []byte(secret))
+		m.Write(body)
+		return base64.StdEncoding.EncodeToString(m.Sum(nil))
+	}
+	for _, tc := range []struct {
+		preset, header, value string
+		ok                    bool
+	}{
+		{"woocommerce", "X-WC-Webhook-Signature", sig("wc-secret"), true},
+		{"woocommerce", "X-WC-Webhook-Signature", sig("other"), false},
+		{"woocommerce", "X-Other", sig("wc-secret"), false},
+		{"typeform", "Typeform-Signature", "sha256=" + sig("wc-secret"), true},
+		{"typeform", "Typeform-Signature", "sha256=" + sig("other"), false},
+	} {
+		c, err := Compile(kenner.WebhookMapping{Preset: tc.preset, Verify: &kenner.WebhookVerify{Secret: "wc-secret"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.Verify(body, http.Header{http.CanonicalHeaderKey(tc.header): {tc.value}}, time.Now())
+		if (err == nil) != tc.ok {
+			t.Errorf("%s with %s: %v, want ok=%v", tc.preset, tc.header, err, tc.ok)
+		}
 	}
 }

@@ -43,7 +43,7 @@ type field struct {
 
 // Compile checks a mapping (its types, targets, paths and expressions) and resolves its
 // preset. A mapping with a preset and no events uses the preset's events; the preset also
-// names the signature scheme when Verify gives only a secret.
+// names the signature scheme and header when Verify gives only a secret.
 func Compile(m kenner.WebhookMapping) (*Mapping, error) {
 	out := &Mapping{name: "webhook", verify: m.Verify}
 	events := m.Events
@@ -56,9 +56,12 @@ func Compile(m kenner.WebhookMapping) (*Mapping, error) {
 		if len(events) == 0 {
 			events = p.Events
 		}
-		if out.verify != nil && out.verify.Scheme == "" {
+		if out.verify != nil && out.verify.Scheme == "" && p.Verify != nil {
 			v := *out.verify
 			v.Scheme = p.Verify.Scheme
+			if v.Header == "" {
+				v.Header = p.Verify.Header // the vendor's signature header
+			}
 			out.verify = &v
 		}
 	}
