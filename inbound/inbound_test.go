@@ -323,7 +323,7 @@ func TestPresetsParse(t *testing.T) {
 			t.Errorf("preset %s: %v", name, err)
 		}
 	}
-	if !cmp.Equal(Presets(), []string{"postmark", "shopify", "stripe", "typeform", "woocommerce"}) {
+	if !cmp.Equal(Presets(), []string{"calendly", "postmark", "shopify", "stripe", "typeform", "woocommerce"}) {
 		t.Errorf("Presets() = %v", Presets())
 	}
 }
@@ -434,5 +434,42 @@ func TestPresetSignatures(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Errorf("%s with %s: %v, want ok=%v", tc.preset, tc.header, err, tc.ok)
 		}
+	}
+}
+
+func TestCalendlyPreset(t *testing.T) {
+	body := read(t, "calendly_invitee_created.json")
+	got := messages(t, kenner.WebhookMapping{Preset: "calendly"}, body, nil)
+	who, m := got["invitee"], got["meeting"]
+	if len(got) != 2 || who["anonymousId"] != "calendly:test@example.com" || who["traits"].(map[string]any)["timezone"] != "America/New_York" {
+		t.Fatalf("invitee.created made %v", got)
+	}
+	camp := m["context"].(map[string]any)["campaign"].(map[string]any)
+	if m["event"] != "Meeting Booked" || m["properties"].(map[string]any)["meeting"] != "15 Minute Meeting" || camp["source"] != "newsletter" || camp["name"] != "spring-demo" {
+		t.Errorf("Meeting Booked %v", m)
+	}
+	c := decode(t, string(body)).(map[string]any)
+	c["event"] = "invitee.canceled"
+	c["payload"].(map[string]any)["cancellation"] = map[string]any{"canceled_by": "John Doe", "reason": "conflict"}
+	b, _ := json.Marshal(c)
+	got = messages(t, kenner.WebhookMapping{Preset: "calendly"}, b, nil)
+	if got["meeting"]["event"] != "Meeting Canceled" || got["meeting"]["properties"].(map[string]any)["reason"] != "conflict" || got["meeting"]["messageId"] == m["messageId"] {
+		t.Errorf("invitee.canceled made %v", got["meeting"])
+	}
+	// Signed as Stripe signs, under Calendly's header.
+	cv, err := Compile(kenner.WebhookMapping{Preset: "calendly", Verify: &kenner.WebhookVerify{Secret: "key"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_700_000_000, 0)
+	ts := strconv.FormatInt(now.Unix(), 10)
+	mac := hmac.New(sha256.New, []byte("key"))
+	mac.Write(append([]byte(ts+"."), body...))
+	sig := "t=" + ts + ",v1=" + hex.EncodeToString(mac.Sum(nil))
+	if err := cv.Verify(body, http.Header{"Calendly-Webhook-Signature": {sig}}, now); err != nil {
+		t.Errorf("a good signature: %v", err)
+	}
+	if err := cv.Verify(body, http.Header{"Stripe-Signature": {sig}}, now); err == nil {
+		t.Error("the signature under another header was taken")
 	}
 }

@@ -16,7 +16,7 @@ import (
 // Signature schemes of webhook senders.
 const (
 	SchemeShopify = "shopify"     // X-Shopify-Hmac-Sha256: base64 HMAC-SHA256 of the body
-	SchemeStripe  = "stripe"      // Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">
+	SchemeStripe  = "stripe"      // Stripe-Signature (or Header): t=<unix>,v1=<hex HMAC-SHA256 of "t.body">
 	SchemeHMAC    = "hmac-sha256" // <Header>: hex or base64 HMAC-SHA256 of the body, "sha256=" allowed
 )
 
@@ -66,7 +66,11 @@ func (m *Mapping) Verify(body []byte, h http.Header, now time.Time) error {
 	case SchemeStripe:
 		var ts string
 		var sigs [][]byte
-		for part := range strings.SplitSeq(h.Get("Stripe-Signature"), ",") {
+		name := v.Header // Calendly signs the same way under its own header
+		if name == "" {
+			name = "Stripe-Signature"
+		}
+		for part := range strings.SplitSeq(h.Get(name), ",") {
 			k, val, _ := strings.Cut(strings.TrimSpace(part), "=")
 			switch k {
 			case "t":
@@ -79,10 +83,10 @@ func (m *Mapping) Verify(body []byte, h http.Header, now time.Time) error {
 		}
 		sec, err := strconv.ParseInt(ts, 10, 64)
 		if err != nil || len(sigs) == 0 {
-			return bad("missing or malformed Stripe-Signature header (want t=...,v1=...)")
+			return bad("missing or malformed " + name + " header (want t=...,v1=...)")
 		}
 		if d := now.Sub(time.Unix(sec, 0)); d > StripeTolerance || d < -StripeTolerance {
-			return bad("Stripe-Signature timestamp is outside the 5-minute tolerance")
+			return bad(name + " timestamp is outside the 5-minute tolerance")
 		}
 		want := mac(append([]byte(ts+"."), body...))
 		for _, s := range sigs {
@@ -90,7 +94,7 @@ func (m *Mapping) Verify(body []byte, h http.Header, now time.Time) error {
 				return nil
 			}
 		}
-		return bad("no v1 signature in Stripe-Signature matches the body")
+		return bad("no v1 signature in " + name + " matches the body")
 	case SchemeHMAC:
 		name := v.Header
 		if name == "" {
