@@ -2,6 +2,7 @@ package inbound
 
 import (
 	"crypto/hmac"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -323,7 +324,7 @@ func TestPresetsParse(t *testing.T) {
 			t.Errorf("preset %s: %v", name, err)
 		}
 	}
-	if !cmp.Equal(Presets(), []string{"calendly", "postmark", "shopify", "stripe", "typeform", "woocommerce"}) {
+	if !cmp.Equal(Presets(), []string{"calendly", "intercom", "postmark", "shopify", "stripe", "typeform", "woocommerce", "zendesk"}) {
 		t.Errorf("Presets() = %v", Presets())
 	}
 }
@@ -471,5 +472,68 @@ func TestCalendlyPreset(t *testing.T) {
 	}
 	if err := cv.Verify(body, http.Header{"Stripe-Signature": {sig}}, now); err == nil {
 		t.Error("the signature under another header was taken")
+	}
+}
+
+func TestZendeskPreset(t *testing.T) {
+	body := read(t, "zendesk_ticket_created.json")
+	got := messages(t, kenner.WebhookMapping{Preset: "zendesk"}, body, nil)
+	tk := got["ticket"]
+	if len(got) != 1 || tk["event"] != "Ticket Created" || tk["anonymousId"] != "zendesk:8447388090494" || tk["properties"].(map[string]any)["subject"] != "Where is my order?" {
+		t.Fatalf("ticket.created made %v", got)
+	}
+	c := decode(t, string(body)).(map[string]any)
+	c["type"], c["id"] = "zen:event-type:ticket.status_changed", "another"
+	c["event"] = map[string]any{"previous": "OPEN", "current": "SOLVED"}
+	b, _ := json.Marshal(c)
+	got = messages(t, kenner.WebhookMapping{Preset: "zendesk"}, b, nil)
+	if got["ticket"]["event"] != "Ticket Status Changed" || got["ticket"]["properties"].(map[string]any)["current_status"] != "SOLVED" {
+		t.Errorf("status_changed made %v", got)
+	}
+	cv, err := Compile(kenner.WebhookMapping{Preset: "zendesk", Verify: &kenner.WebhookVerify{Secret: "zsec"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2025, 1, 8, 10, 12, 8, 0, time.UTC)
+	ts := "2025-01-08T10:12:07Z"
+	mac := hmac.New(sha256.New, []byte("zsec"))
+	mac.Write(append([]byte(ts), body...))
+	h := http.Header{"X-Zendesk-Webhook-Signature": {base64.StdEncoding.EncodeToString(mac.Sum(nil))}, "X-Zendesk-Webhook-Signature-Timestamp": {ts}}
+	if err := cv.Verify(body, h, now); err != nil {
+		t.Errorf("a good signature: %v", err)
+	}
+	if err := cv.Verify(body, h, now.Add(10*time.Minute)); err == nil {
+		t.Error("a signature 10 minutes old was taken")
+	}
+	if err := cv.Verify(append([]byte(" "), body...), h, now); err == nil {
+		t.Error("a changed body was taken")
+	}
+}
+
+func TestIntercomPreset(t *testing.T) {
+	body := read(t, "intercom_conversation_created.json")
+	got := messages(t, kenner.WebhookMapping{Preset: "intercom"}, body, nil)
+	cv := got["conversation"]
+	if len(got) != 1 || cv["event"] != "Conversation Started" || cv["anonymousId"] != "intercom:5310d8e7598c9a0b24000002" ||
+		cv["context"].(map[string]any)["traits"].(map[string]any)["email"] != "joe@example.com" {
+		t.Fatalf("conversation.user.created made %v", got)
+	}
+	contact := []byte(`{"type":"notification_event","topic":"contact.user.created","id":"notif_1","created_at":1403174263,
+		"data":{"item":{"type":"contact","id":"6527b1d2","external_id":"u-42","email":"ann@example.com","name":"Ann","role":"user"}}}`)
+	got = messages(t, kenner.WebhookMapping{Preset: "intercom"}, contact, nil)
+	if c := got["contact"]; c["userId"] != "u-42" || c["traits"].(map[string]any)["email"] != "ann@example.com" {
+		t.Errorf("contact.user.created made %v", got)
+	}
+	v, err := Compile(kenner.WebhookMapping{Preset: "intercom", Verify: &kenner.WebhookVerify{Secret: "isec"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac := hmac.New(sha1.New, []byte("isec"))
+	mac.Write(body)
+	if err := v.Verify(body, http.Header{"X-Hub-Signature": {"sha1=" + hex.EncodeToString(mac.Sum(nil))}}, time.Now()); err != nil {
+		t.Errorf("a good signature: %v", err)
+	}
+	if err := v.Verify(body, http.Header{"X-Hub-Signature": {"sha1=00"}}, time.Now()); err == nil {
+		t.Error("a bad signature was taken")
 	}
 }

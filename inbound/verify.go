@@ -2,6 +2,7 @@ package inbound
 
 import (
 	"crypto/hmac"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -18,6 +19,10 @@ const (
 	SchemeShopify = "shopify"     // X-Shopify-Hmac-Sha256: base64 HMAC-SHA256 of the body
 	SchemeStripe  = "stripe"      // Stripe-Signature (or Header): t=<unix>,v1=<hex HMAC-SHA256 of "t.body">
 	SchemeHMAC    = "hmac-sha256" // <Header>: hex or base64 HMAC-SHA256 of the body, "sha256=" allowed
+	SchemeSHA1    = "hmac-sha1"   // <Header> (X-Hub-Signature): "sha1=" and the hex HMAC-SHA1 of the body (Intercom)
+	// SchemeZendesk: X-Zendesk-Webhook-Signature: base64 HMAC-SHA256 of the
+	// X-Zendesk-Webhook-Signature-Timestamp header's value followed by the body.
+	SchemeZendesk = "zendesk"
 )
 
 // StripeTolerance is how old a Stripe signature's timestamp may be, as Stripe's own libraries
@@ -29,9 +34,9 @@ func checkVerify(v *kenner.WebhookVerify) error {
 		return nil
 	}
 	switch v.Scheme {
-	case SchemeShopify, SchemeStripe, SchemeHMAC:
+	case SchemeShopify, SchemeStripe, SchemeHMAC, SchemeSHA1, SchemeZendesk:
 	default:
-		return kenner.Errorf(kenner.EInvalid, "verify.scheme %q is not one of shopify, stripe, hmac-sha256", v.Scheme)
+		return kenner.Errorf(kenner.EInvalid, "verify.scheme %q is not one of shopify, stripe, hmac-sha256, hmac-sha1, zendesk", v.Scheme)
 	}
 	if v.Secret == "" {
 		return kenner.Errorf(kenner.EInvalid, "verify.secret is required")
@@ -95,6 +100,29 @@ func (m *Mapping) Verify(body []byte, h http.Header, now time.Time) error {
 			}
 		}
 		return bad("no v1 signature in " + name + " matches the body")
+	case SchemeSHA1:
+		name := v.Header
+		if name == "" {
+			name = "X-Hub-Signature"
+		}
+		got, err := hex.DecodeString(strings.TrimPrefix(strings.TrimSpace(h.Get(name)), "sha1="))
+		m := hmac.New(sha1.New, []byte(v.Secret))
+		m.Write(body)
+		if err != nil || !hmac.Equal(got, m.Sum(nil)) {
+			return bad(name + " is missing or does not match the body")
+		}
+	case SchemeZendesk:
+		ts := strings.TrimSpace(h.Get("X-Zendesk-Webhook-Signature-Timestamp"))
+		got, err := base64.StdEncoding.DecodeString(strings.TrimSpace(h.Get("X-Zendesk-Webhook-Signature")))
+		if err != nil || len(got) == 0 || ts == "" {
+			return bad("missing X-Zendesk-Webhook-Signature or its timestamp")
+		}
+		if at, err := time.Parse(time.RFC3339, ts); err != nil || now.Sub(at) > StripeTolerance || at.Sub(now) > StripeTolerance {
+			return bad("X-Zendesk-Webhook-Signature-Timestamp is outside the 5-minute tolerance")
+		}
+		if !hmac.Equal(got, mac(append([]byte(ts), body...))) {
+			return bad("X-Zendesk-Webhook-Signature does not match the body")
+		}
 	case SchemeHMAC:
 		name := v.Header
 		if name == "" {

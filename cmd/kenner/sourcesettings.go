@@ -22,7 +22,7 @@ func sourceSettingsCmds() []*cobra.Command {
 		Use:   "webhook NAME",
 		Short: "Set the webhook mapping of a source (payloads posted to /v1/webhooks/ID become events)",
 		Long: `Sets how JSON payloads posted to /v1/webhooks/<source id> become events: a ready mapping
-(--preset shopify, stripe, postmark, woocommerce, typeform or calendly), or a mapping file (YAML or JSON, see the README), and the secret
+(--preset shopify, stripe, postmark, woocommerce, typeform, calendly, zendesk or intercom), or a mapping file (YAML or JSON, see the README), and the secret
 of the sender's signatures. --show-preset P prints a preset's mapping, a start for your own.`,
 		Args: cobra.RangeArgs(0, 1),
 		RunE: runSourceWebhook,
