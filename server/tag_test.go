@@ -44,6 +44,12 @@ func TestPersonalizationAPI(t *testing.T) {
 		_, s := st.do(t, "GET", "/v1/segments/"+segID, tok, "")
 		return s["state"] == "ready" && s["members"] == float64(1)
 	})
+	// The two people may be in different partitions of the log: the VIP's being processed says
+	// nothing of the other's.
+	waitFor(t, func() bool {
+		code, _ := st.do(t, "GET", "/v1/profiles/user_id:free-1", tok, "")
+		return code == 200
+	})
 
 	for _, bad := range []string{
 		`{"name":"hero","variants":[{"name":"v","condition":"segment(\"Nobody\")","content":{}}]}`,
