@@ -245,15 +245,15 @@ func (p *Projection) add(rows []parsed) {
 		if !t.seen.add(x.msgID) {
 			continue
 		}
-		known := len(t.identOf)
+		known := len(t.idents.of)
 		t.add(x.r)
 		d := p.dirty[x.ws]
 		if d == nil {
 			d = map[int32]time.Time{}
 			p.dirty[x.ws] = d
 		}
-		if len(t.identOf) > known {
-			d[int32(len(t.identOf)-1)] = now.Add(30 * time.Second)
+		if len(t.idents.of) > known {
+			d[int32(len(t.idents.of)-1)] = now.Add(30 * time.Second)
 		}
 		for _, id := range x.link {
 			d[t.identID(id)] = now.Add(30 * time.Second)
@@ -368,7 +368,7 @@ func (p *Projection) ResolveDirty(ctx context.Context) error {
 				delete(d, id)
 				continue
 			}
-			work[ws] = append(work[ws], t.identOf[id])
+			work[ws] = append(work[ws], t.idents.of[id])
 		}
 	}
 	p.mu.Unlock()
@@ -390,7 +390,7 @@ func (p *Projection) setOwners(ws string, ids []kenner.Identifier, owners map[ke
 	t := p.tables[ws]
 	var moved map[int32]bool
 	for _, id := range ids {
-		i := t.idents[id]
+		i := t.idents.ids[id]
 		prof, ok := owners[id]
 		if !ok || t.owner[i] == -2 {
 			continue
@@ -436,7 +436,7 @@ func (p *Projection) ResolveAll(ctx context.Context) error {
 			p.mu.RLock()
 			t := p.tables[ws]
 			for _, o := range page {
-				if _, ok := t.idents[o.Identifier]; ok {
+				if _, ok := t.idents.ids[o.Identifier]; ok {
 					ids = append(ids, o.Identifier)
 					owners[o.Identifier] = o.ProfileID
 				}
@@ -480,7 +480,7 @@ func (p *Projection) Forget(ws, profileID string) {
 	if t == nil {
 		return
 	}
-	o, ok := t.profiles[profileID]
+	o, ok := t.profiles.ids[profileID]
 	if !ok {
 		return
 	}
@@ -506,7 +506,7 @@ func (p *Projection) Stats(ws string) (events, people int) {
 	if t == nil {
 		return 0, 0
 	}
-	return len(t.at), len(t.profileOf)
+	return len(t.at), len(t.profiles.of)
 }
 
 func (p *Projection) String() string {

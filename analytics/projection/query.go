@@ -127,7 +127,7 @@ func (t *table) breakdown(by string, seg *Segment) (*breakdown, error) {
 		}
 		b.member = map[int32]bool{}
 		for id := range seg.Members {
-			if k, ok := t.profiles[id]; ok {
+			if k, ok := t.profiles.ids[id]; ok {
 				b.member[k] = true
 			}
 		}
@@ -141,11 +141,11 @@ func (t *table) breakdown(by string, seg *Segment) (*breakdown, error) {
 func (t *table) breakdownOf(b *breakdown, person int64, row int) string {
 	switch b.by {
 	case "event":
-		return t.nameOf[t.name[row]]
+		return t.names.of[t.name[row]]
 	case "":
 		return ""
 	case "segment":
-		if person < int64(len(t.profileOf)) && b.member[int32(person)] {
+		if person < int64(len(t.profiles.of)) && b.member[int32(person)] {
 			return b.in
 		}
 		return b.out
@@ -157,7 +157,7 @@ func (t *table) breakdownOf(b *breakdown, person int64, row int) string {
 		}
 		return "(none)"
 	}
-	tc := t.touchOf[f]
+	tc := t.touches.of[f]
 	switch b.by {
 	case "first_touch_source":
 		return tc.Key("source")
@@ -209,7 +209,7 @@ func (p *Projection) Trend(ws string, q TrendQuery) ([]time.Time, []analytics.Se
 	}
 	name, named := int32(-1), q.Event != ""
 	if named {
-		if id, ok := t.names[q.Event]; ok {
+		if id, ok := t.names.ids[q.Event]; ok {
 			name = id
 		}
 	}
@@ -259,9 +259,9 @@ func (p *Projection) Funnel(ws string, q FunnelQuery) ([]analytics.FunnelResult,
 	if t == nil {
 		return f.Result(), nil
 	}
-	masks := make([]uint32, len(t.nameOf))
+	masks := make([]uint32, len(t.names.of))
 	for s, name := range q.Steps {
-		if id, ok := t.names[name]; ok {
+		if id, ok := t.names.ids[name]; ok {
 			masks[id] |= 1 << s
 		}
 	}
@@ -319,7 +319,7 @@ func (p *Projection) Retention(ws string, q RetentionQuery) ([]analytics.Cohort,
 		if event == "" {
 			return func(int) bool { return true }
 		}
-		id, ok := t.names[event]
+		id, ok := t.names.ids[event]
 		return func(i int) bool { return ok && t.name[i] == id }
 	}
 	isStart, isReturn := match(q.Start), match(q.Return)
@@ -386,7 +386,7 @@ func (p *Projection) filterConversions(ctx context.Context, ws string, q Attribu
 	var rows []int32
 	var ranks []int64
 	if t != nil {
-		if conv, ok := t.names[q.Conversion]; ok {
+		if conv, ok := t.names.ids[q.Conversion]; ok {
 			from, to := p.clamp(q.From, q.To)
 			for i := range t.at {
 				if t.name[i] == conv && t.at[i] >= from && t.at[i] < to && t.flags[i]&flagDeleted == 0 {
@@ -485,7 +485,7 @@ func (p *Projection) Attribution(ctx context.Context, ws string, q AttributionQu
 	if t == nil {
 		return a.Report(), nil
 	}
-	conv, ok := t.names[q.Conversion]
+	conv, ok := t.names.ids[q.Conversion]
 	if !ok {
 		conv = -1
 	}
@@ -526,7 +526,7 @@ func (p *Projection) Attribution(ctx context.Context, ws string, q AttributionQu
 			}
 			h := analytics.Hit{At: time.UnixMilli(t.at[i]), View: t.flags[i]&flagView != 0}
 			if t.flags[i]&flagTouch != 0 {
-				h.Touch, h.HasTouch = t.touchOf[t.touch[i]], true
+				h.Touch, h.HasTouch = t.touches.of[t.touch[i]], true
 			}
 			hits = append(hits, h)
 		}

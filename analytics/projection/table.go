@@ -28,66 +28,63 @@ type table struct {
 	cur   []uint8   // the value's currency (an index into curOf; 0: none given)
 	rank  []int64   // the event's place in the log (kenner.EventRank): its body is read by it
 
-	names   map[string]int32
-	nameOf  []string
-	touches map[analytics.Touch]int32 // touch kinds: a touch without its time
-	touchOf []analytics.Touch
+	names   dict[string]
+	touches dict[analytics.Touch] // touch kinds: a touch without its time
 	curOf   []string
 
-	idents  map[kenner.Identifier]int32
-	identOf []kenner.Identifier
-	// owner is each identifier's profile (an index into profileOf): -1 not known yet, -2 erased.
-	owner     []int32
-	profiles  map[string]int32
-	profileOf []string
+	idents dict[kenner.Identifier]
+	// owner is each identifier's profile (an index into profiles): -1 not known yet, -2 erased.
+	owner    []int32
+	profiles dict[string]
 
 	seen hashSet // message ids
 }
 
 func newTable() *table {
-	return &table{names: map[string]int32{}, touches: map[analytics.Touch]int32{}, idents: map[kenner.Identifier]int32{},
-		profiles: map[string]int32{}, seen: newHashSet(), curOf: []string{""}}
+	return &table{names: newDict[string](), touches: newDict[analytics.Touch](), idents: newDict[kenner.Identifier](),
+		profiles: newDict[string](), seen: newHashSet(), curOf: []string{""}}
+}
+
+// dict codes values as dense numbers, in the order they were first seen.
+type dict[K comparable] struct {
+	ids map[K]int32
+	of  []K
+}
+
+func newDict[K comparable]() dict[K] { return dict[K]{ids: map[K]int32{}} }
+
+// id codes k, and reports whether it was new.
+func (d *dict[K]) id(k K) (int32, bool) {
+	id, ok := d.ids[k]
+	if !ok {
+		id = int32(len(d.of))
+		d.ids[k] = id
+		d.of = append(d.of, k)
+	}
+	return id, !ok
 }
 
 func (t *table) nameID(n string) int32 {
-	id, ok := t.names[n]
-	if !ok {
-		id = int32(len(t.nameOf))
-		t.names[n] = id
-		t.nameOf = append(t.nameOf, n)
-	}
+	id, _ := t.names.id(n)
 	return id
 }
 
 func (t *table) identID(i kenner.Identifier) int32 {
-	id, ok := t.idents[i]
-	if !ok {
-		id = int32(len(t.identOf))
-		t.idents[i] = id
-		t.identOf = append(t.identOf, i)
+	id, added := t.idents.id(i)
+	if added {
 		t.owner = append(t.owner, -1)
 	}
 	return id
 }
 
 func (t *table) profileID(p string) int32 {
-	id, ok := t.profiles[p]
-	if !ok {
-		id = int32(len(t.profileOf))
-		t.profiles[p] = id
-		t.profileOf = append(t.profileOf, p)
-	}
+	id, _ := t.profiles.id(p)
 	return id
 }
 
 func (t *table) touchID(tc analytics.Touch) int32 {
 	tc.At = time.Time{}
-	id, ok := t.touches[tc]
-	if !ok {
-		id = int32(len(t.touchOf))
-		t.touches[tc] = id
-		t.touchOf = append(t.touchOf, tc)
-	}
+	id, _ := t.touches.id(tc)
 	return id
 }
 
@@ -158,11 +155,11 @@ func (t *table) person(i int) int64 {
 	case o == -2:
 		return -1
 	}
-	return int64(len(t.profileOf)) + int64(t.who[i])
+	return int64(len(t.profiles.of)) + int64(t.who[i])
 }
 
 // persons is how many person keys there can be.
-func (t *table) persons() int { return len(t.profileOf) + len(t.identOf) }
+func (t *table) persons() int { return len(t.profiles.of) + len(t.idents.of) }
 
 // hashSet is a set of 64-bit hashes with open addressing: message ids are kept to drop the
 // log's duplicates (an SDK's retry), at 16 bytes an id rather than a map's 40 or more.
