@@ -91,6 +91,12 @@ func (r *MatchReview) Key() string {
 // Covers reports whether the review's pair is the pair of profiles holding as and bs: some
 // identifier of each side is on one of them (in either order).
 func (r *MatchReview) Covers(as, bs []Identifier) bool {
+	return SidesMeet(r.A.Identifiers, r.B.Identifiers, as, bs)
+}
+
+// SidesMeet reports whether two sets of identifiers (a review's sides, a separation's halves)
+// fall one on each of two profiles holding as and bs, in either order.
+func SidesMeet(sideA, sideB, as, bs []Identifier) bool {
 	meets := func(side []Identifier, ids []Identifier) bool {
 		for _, id := range ids {
 			if slices.Contains(side, id) {
@@ -99,7 +105,7 @@ func (r *MatchReview) Covers(as, bs []Identifier) bool {
 		}
 		return false
 	}
-	return meets(r.A.Identifiers, as) && meets(r.B.Identifiers, bs) || meets(r.A.Identifiers, bs) && meets(r.B.Identifiers, as)
+	return meets(sideA, as) && meets(sideB, bs) || meets(sideA, bs) && meets(sideB, as)
 }
 
 // MatchReviewFilter selects reviews: by state ("" any), newest first, after the cursor (an id;

@@ -80,8 +80,7 @@ func (g *guard) refuse(a, b int) string {
 		return "a profile changed during the run"
 	}
 	for _, s := range g.seps {
-		rv := kenner.MatchReview{A: kenner.MatchSide{Identifiers: s.A}, B: kenner.MatchSide{Identifiers: s.B}}
-		if rv.Covers(as, bs) {
+		if kenner.SidesMeet(s.A, s.B, as, bs) {
 			return "split apart before"
 		}
 	}

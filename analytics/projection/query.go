@@ -80,7 +80,7 @@ func (t *table) people(from, to int64, keep func(i int) bool) (rows []int32, sta
 	return rows, starts
 }
 
-// firstTouches is each person's first touch ever (an index into touchOf, -1: none).
+// firstTouches is each person's first touch ever (an index into touches, -1: none).
 func (t *table) firstTouches() []int32 {
 	first := make([]int32, t.persons())
 	when := make([]int64, t.persons())
