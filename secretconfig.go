@@ -11,7 +11,7 @@ import (
 // is one too: receivers take API keys in headers.
 var secretKeys = map[string]bool{
 	"secret": true, "password": true, "write_key": true, "secret_access_key": true,
-	"api_key": true, "token": true, "access_token": true, "client_secret": true,
+	"api_key": true, "token": true, "access_token": true, "client_secret": true, "dsn": true,
 }
 
 // MapSecrets applies fn to every secret string value of a destination's config (see

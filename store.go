@@ -39,6 +39,7 @@ type Store interface {
 	MatchStore
 	SpendStore
 	ReportStore
+	SyncStore
 }
 
 // EventStore keeps accepted raw events, deduplicated by message id per workspace. Events are

@@ -164,6 +164,7 @@ func (s *Store) Erase(ctx context.Context, ws string, plan kenner.ErasePlan) (ma
 		{"decisions", `DELETE FROM decisions WHERE workspace_id = $1 AND profile_id = ANY($2)`, []any{ws, plan.ProfileIDs}},
 		{"decisions", `DELETE FROM decisions WHERE workspace_id = $1 AND ` + idents, []any{ws, kinds, values}},
 		{"separations", `DELETE FROM separation_members WHERE workspace_id = $1 AND ` + idents, []any{ws, kinds, values}},
+		{"sync_items", `DELETE FROM sync_items WHERE workspace_id = $1 AND ` + idents, []any{ws, kinds, values}},
 		{"memberships", `DELETE FROM segment_members WHERE workspace_id = $1 AND profile_id = ANY($2)`, []any{ws, plan.ProfileIDs}},
 		{"membership_history", `DELETE FROM segment_history WHERE workspace_id = $1 AND profile_id = ANY($2)`, []any{ws, plan.ProfileIDs}},
 		{"changes", `DELETE FROM changes WHERE workspace_id = $1 AND profile_id = ANY($2)`, []any{ws, plan.ProfileIDs}},

@@ -372,12 +372,7 @@ func (s *SealedStore) QuarantinedEvents(ctx context.Context, f kenner.Quarantine
 const secretPrefix = "kenner-sealed:v1:"
 
 func (c *FieldCipher) sealConfig(d *kenner.Destination) (*kenner.Destination, error) {
-	cfg, err := kenner.MapSecrets(d.Config, func(_, v string) (string, error) {
-		if strings.HasPrefix(v, secretPrefix) {
-			return v, nil
-		}
-		return secretPrefix + base64.RawStdEncoding.EncodeToString(c.SealBlob([]byte(v))), nil
-	})
+	cfg, err := c.sealSecrets(d.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -387,26 +382,41 @@ func (c *FieldCipher) sealConfig(d *kenner.Destination) (*kenner.Destination, er
 }
 
 func (c *FieldCipher) openConfig(d *kenner.Destination) error {
-	cfg, err := kenner.MapSecrets(d.Config, func(_, v string) (string, error) {
+	cfg, err := c.openSecrets(d.Config)
+	if err != nil {
+		return fmt.Errorf("destination %s: %w", d.ID, err)
+	}
+	d.Config = cfg
+	return nil
+}
+
+// sealSecrets seals the credentials of a config (kenner.MapSecrets) in place.
+func (c *FieldCipher) sealSecrets(cfg json.RawMessage) (json.RawMessage, error) {
+	return kenner.MapSecrets(cfg, func(_, v string) (string, error) {
+		if strings.HasPrefix(v, secretPrefix) {
+			return v, nil
+		}
+		return secretPrefix + base64.RawStdEncoding.EncodeToString(c.SealBlob([]byte(v))), nil
+	})
+}
+
+// openSecrets reverses sealSecrets.
+func (c *FieldCipher) openSecrets(cfg json.RawMessage) (json.RawMessage, error) {
+	return kenner.MapSecrets(cfg, func(_, v string) (string, error) {
 		rest, ok := strings.CutPrefix(v, secretPrefix)
 		if !ok {
 			return v, nil // written before secrets were sealed
 		}
 		b, err := base64.RawStdEncoding.DecodeString(rest)
 		if err != nil {
-			return "", fmt.Errorf("destination %s: sealed secret: %w", d.ID, err)
+			return "", fmt.Errorf("sealed secret: %w", err)
 		}
 		plain, err := c.OpenBlob(b)
 		if err != nil {
-			return "", fmt.Errorf("destination %s: %w", d.ID, err)
+			return "", err
 		}
 		return string(plain), nil
 	})
-	if err != nil {
-		return err
-	}
-	d.Config = cfg
-	return nil
 }
 
 // CreateDestination implements kenner.DestinationStore with the config's secrets sealed.

@@ -269,6 +269,9 @@ func (s *Store) Erase(ctx context.Context, ws string, plan kenner.ErasePlan) (ma
 			if err := del("separations", `DELETE FROM separation_members WHERE workspace_id = ? AND kind = ? AND value = ?`, ws, id.Kind, id.Value); err != nil {
 				return err
 			}
+			if err := del("sync_items", `DELETE FROM sync_items WHERE workspace_id = ? AND kind = ? AND value = ?`, ws, id.Kind, id.Value); err != nil {
+				return err
+			}
 			if err := del("identities", `DELETE FROM identities WHERE workspace_id = ? AND kind = ? AND value = ?`, ws, id.Kind, id.Value); err != nil {
 				return err
 			}

@@ -60,6 +60,7 @@ func Run(t *testing.T, open Opener) {
 		{"EventBodies", testEventBodies},
 		{"Spend", testSpend},
 		{"Reports", testReports},
+		{"Syncs", testSyncs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
