@@ -171,3 +171,8 @@ func ParseErasureCursor(c string) (at time.Time, id string, err error) {
 	}
 	return time.UnixMilli(n).UTC(), id, nil
 }
+
+// ConsentEvent is the track event an explicit consent update made by Kenner is recorded as,
+// Segment's name for it: the answer travels through the log like any other, so replays and
+// every node see it.
+const ConsentEvent = "Segment Consent Preference Updated"

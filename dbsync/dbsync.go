@@ -49,18 +49,29 @@ type Source struct {
 
 var ident = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$`)
 
-// Open checks the spec and connects.
-func Open(ctx context.Context, spec Spec) (*Source, error) {
+// CheckSpec says what is wrong with a spec, without connecting.
+func CheckSpec(spec Spec) error {
+	if !strings.HasPrefix(spec.DSN, "postgres://") && !strings.HasPrefix(spec.DSN, "postgresql://") && !strings.HasPrefix(spec.DSN, "mysql://") {
+		return kenner.Errorf(kenner.EInvalid, "the database (--from, or a sync's dsn) must be a postgres:// or mysql:// URL")
+	}
 	if (spec.Table == "") == (spec.Query == "") {
-		return nil, kenner.Errorf(kenner.EInvalid, "give a table or a query (one of them)")
+		return kenner.Errorf(kenner.EInvalid, "give a table or a query (one of them)")
 	}
 	if spec.CursorColumn == "" {
-		return nil, kenner.Errorf(kenner.EInvalid, "a cursor column is required (an updated-at or an increasing id)")
+		return kenner.Errorf(kenner.EInvalid, "a cursor column is required (an updated-at or an increasing id)")
 	}
 	for _, name := range []string{spec.Table, spec.CursorColumn, spec.IDColumn} {
 		if name != "" && !ident.MatchString(name) {
-			return nil, kenner.Errorf(kenner.EInvalid, "%q is not a plain table or column name", name)
+			return kenner.Errorf(kenner.EInvalid, "%q is not a plain table or column name", name)
 		}
+	}
+	return nil
+}
+
+// Open checks the spec and connects.
+func Open(ctx context.Context, spec Spec) (*Source, error) {
+	if err := CheckSpec(spec); err != nil {
+		return nil, err
 	}
 	db, dialect, err := Connect(spec.DSN)
 	if err != nil {
@@ -122,6 +133,16 @@ func mysqlDSN(raw string) (string, error) {
 	return c.FormatDSN(), nil
 }
 
+// Probe runs the sync's query for no rows: the table or query and its columns are there.
+func (s *Source) Probe(ctx context.Context) error {
+	q, args := s.query(Cursor{})
+	rows, err := s.db.QueryContext(ctx, q+" LIMIT 0", args...)
+	if err != nil {
+		return kenner.Errorf(kenner.EInvalid, "query the %s database: %v", s.dialect, err)
+	}
+	return rows.Close()
+}
+
 // Close closes the connection.
 func (s *Source) Close() error { return s.db.Close() }
 
@@ -172,6 +193,12 @@ func (s *Source) query(c Cursor) (string, []any) {
 // last row written and how many rows there were. The cursor column's values must not be
 // null.
 func (s *Source) Read(ctx context.Context, c Cursor, w io.Writer) (Cursor, int, error) {
+	return s.ReadEach(ctx, c, w, nil)
+}
+
+// ReadEach is Read calling each, when not nil, with every row written and its id column's
+// value (as Keys gives it; "" without an id column).
+func (s *Source) ReadEach(ctx context.Context, c Cursor, w io.Writer, each func(id string, row map[string]any)) (Cursor, int, error) {
 	q, args := s.query(c)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -209,6 +236,13 @@ func (s *Source) Read(ctx context.Context, c Cursor, w io.Writer) (Cursor, int, 
 		for i, col := range cols {
 			obj[col] = jsonValue(vals[i])
 		}
+		if each != nil {
+			id := ""
+			if idIdx >= 0 {
+				id = s.cursorValue(vals[idIdx])
+			}
+			each(id, obj)
+		}
 		if err := enc.Encode(obj); err != nil {
 			return c, n, err
 		}
@@ -225,6 +259,37 @@ func (s *Source) Read(ctx context.Context, c Cursor, w io.Writer) (Cursor, int, 
 		return c, n, fmt.Errorf("read rows: %w", err)
 	}
 	return c, n, nil
+}
+
+// Keys reads the id column of every row of the table or query: the rows the source holds now,
+// to tell which ones were deleted.
+func (s *Source) Keys(ctx context.Context) (map[string]struct{}, error) {
+	if s.spec.IDColumn == "" {
+		return nil, kenner.Errorf(kenner.EInvalid, "telling deleted rows needs an id column")
+	}
+	from := s.quote(s.spec.Table)
+	if s.spec.Query != "" {
+		from = "(" + strings.TrimRight(strings.TrimSpace(s.spec.Query), ";") + ")"
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT kenner_sync."+s.quote(lastPart(s.spec.IDColumn))+" FROM "+from+" AS kenner_sync")
+	if err != nil {
+		return nil, kenner.Errorf(kenner.EInvalid, "query the %s database: %v", s.dialect, err)
+	}
+	defer rows.Close()
+	keys := map[string]struct{}{}
+	for rows.Next() {
+		var v any
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		if v != nil {
+			keys[s.cursorValue(v)] = struct{}{}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read keys: %w", err)
+	}
+	return keys, nil
 }
 
 func lastPart(name string) string {

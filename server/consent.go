@@ -12,10 +12,6 @@ import (
 	"github.com/kenner-cdp/kenner/web"
 )
 
-// ConsentEvent is the track event an explicit consent update is recorded as, Segment's name for
-// it: the answer travels through the log like any other, so replays and every node see it.
-const ConsentEvent = "Segment Consent Preference Updated"
-
 // APISourceID is the source of events the admin API makes.
 const APISourceID = "api"
 
@@ -130,7 +126,7 @@ func (s *Server) putConsent(w http.ResponseWriter, r *http.Request, tok *kenner.
 		at = req.Timestamp.UTC()
 	}
 	msgID := kenner.NewID("consent")
-	msg := map[string]any{"type": kenner.TypeTrack, "event": ConsentEvent, "messageId": msgID, "timestamp": at.Format(time.RFC3339Nano),
+	msg := map[string]any{"type": kenner.TypeTrack, "event": kenner.ConsentEvent, "messageId": msgID, "timestamp": at.Format(time.RFC3339Nano),
 		"properties": map[string]any{"source": source, "token_id": tok.ID},
 		"context":    map[string]any{"consent": map[string]any{"categoryPreferences": prefs}}}
 	if userID != "" {

@@ -84,6 +84,9 @@ type Deps struct {
 	// Matcher runs probabilistic matching (matchrun.Runner); nil: runs and accepting reviews
 	// answer unavailable.
 	Matcher Matcher
+	// Syncs checks, tests and starts scheduled syncs (syncrun.Runner); nil: syncs can be
+	// listed but not saved or run.
+	Syncs Syncs
 	// Analytics answers trends, funnels, retention and attribution (the analytics
 	// projection); nil: they answer unavailable.
 	Analytics Analytics
@@ -231,6 +234,14 @@ func New(deps Deps) *Server {
 	s.admin("GET /v1/reports", kenner.RoleViewer, s.listReports)
 	s.admin("POST /v1/reports", kenner.RoleMarketer, s.saveReport)
 	s.admin("DELETE /v1/reports/{id}", kenner.RoleMarketer, s.deleteReport)
+	s.admin("GET /v1/syncs", kenner.RoleAdmin, s.listSyncs)
+	s.admin("POST /v1/syncs", kenner.RoleAdmin, s.createSync)
+	s.admin("POST /v1/syncs/test", kenner.RoleAdmin, s.testSync)
+	s.admin("GET /v1/syncs/{id}", kenner.RoleAdmin, s.getSync)
+	s.admin("PATCH /v1/syncs/{id}", kenner.RoleAdmin, s.updateSync)
+	s.admin("DELETE /v1/syncs/{id}", kenner.RoleAdmin, s.deleteSync)
+	s.admin("POST /v1/syncs/{id}/run", kenner.RoleAdmin, s.runSync)
+	s.admin("GET /v1/syncs/{id}/runs", kenner.RoleAdmin, s.listSyncRuns)
 	s.admin("GET /v1/analytics/campaigns", kenner.RoleViewer, s.analyticsCampaigns)
 	s.admin("POST /v1/spend", kenner.RoleMarketer, s.putSpend)
 	s.admin("GET /v1/spend", kenner.RoleViewer, s.listSpend)

@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/kenner-cdp/kenner/objstore"
 	"path/filepath"
 	"strings"
 	"time"
@@ -129,7 +130,7 @@ type sender struct {
 	aud         activation.Audience
 	every       time.Duration
 	incremental bool
-	s3          *uploader
+	s3          *objstore.Client
 }
 
 // Hash is how identifiers are hashed: hex SHA-256 of the normalized value.

@@ -97,7 +97,7 @@ func (s *sender) write(ctx context.Context, name string, fill func(w rowWriter) 
 		}
 	}
 	if s.s3 != nil {
-		return s.s3.upload(ctx, name, path, s.contentType())
+		return s.s3.Upload(ctx, name, path, s.contentType())
 	}
 	return nil
 }

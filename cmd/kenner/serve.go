@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/kenner-cdp/kenner/ingest"
 	"github.com/kenner-cdp/kenner/journey"
 	"github.com/kenner-cdp/kenner/matchrun"
+	"github.com/kenner-cdp/kenner/syncrun"
 	"github.com/kenner-cdp/kenner/nats"
 	"github.com/kenner-cdp/kenner/privacy"
 	"github.com/kenner-cdp/kenner/process"
@@ -164,6 +166,17 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	if err := matcher.Recover(ctx, bootstrapWorkspace); err != nil {
 		return fmt.Errorf("match runs: %w", err)
 	}
+	eraser := privacy.NewEraser(app.store, app.keys, app.suppress, cfg.SuppressKinds, logger)
+	host, _ := os.Hostname()
+	syncs := syncrun.New(syncrun.Config{Store: app.store, Ingest: tracking, Eraser: eraser, Normalize: pcfg.Normalizer.Normalize,
+		Egress: cfg.DestinationAllow, Node: host, Log: logger})
+	// The embedded store has one server: a run it left running stopped with it. Servers that
+	// share PostgreSQL let a dead one's run go stale instead.
+	if !strings.HasPrefix(cfg.Store, "postgres") {
+		if err := syncs.Recover(ctx, bootstrapWorkspace); err != nil {
+			return fmt.Errorf("sync runs: %w", err)
+		}
+	}
 	api := server.New(server.Deps{
 		Decider: decider,
 		Tag:     tag.New(app.creds, decider, pcfg.Normalizer, logger, tag.Config{Version: version(), TrustProxy: cfg.TrustProxy}),
@@ -171,7 +184,8 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		Consumer: process.ConsumerName, Splitter: proc, Normalizer: pcfg.Normalizer, ExternalIDs: pcfg.ExternalIDs,
 		Rules: pcfg.Rules, SharedLimit: pcfg.SharedLimit,
 		Audience: proc, Builder: builder, Activation: act, Plans: plans, Progress: proc, Trainer: trainer, Journeys: runner, Matcher: matcher, Analytics: insights,
-		Eraser:       privacy.NewEraser(app.store, app.keys, app.suppress, cfg.SuppressKinds, logger),
+		Eraser:       eraser,
+		Syncs:        syncs,
 		Suppressions: app.suppress,
 		Guard:        proc,
 		Users:        app.users,
@@ -231,6 +245,10 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		}
 	})
 	wg.Go(func() { app.suppress.Run(procCtx, 5*time.Second) })
+	wg.Go(func() {
+		syncs.Start(procCtx)
+		syncs.Wait()
+	})
 	wg.Go(func() { plans.Run(procCtx, time.Second) })
 	wg.Go(func() {
 		privacy.NewRetention(app.store, cfg.Retention, reg, logger).Run(procCtx, cfg.RetentionInterval)
