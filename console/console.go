@@ -70,11 +70,12 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 		limit: web.NewLimiter(opts.LoginRate/60, int(opts.LoginRate), "address", "sign-in attempts", nil)}
 	layout, err := template.New("layout.html").Funcs(template.FuncMap{"inc": func(i int) int { return i + 1 },
 		"list":   func(xs ...string) []string { return xs },
-		"mul100": func(x float64) float64 { return 100 * x }}).ParseFS(templateFS, "templates/layout.html")
+		"mul100": func(x float64) float64 { return 100 * x },
+		"when":   when, "summary": runSummary}).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
 		return nil, err
 	}
-	for _, page := range []string{"overview", "profiles", "list", "account", "segment_new", "destination_new", "destination", "sources", "events", "computed", "settings", "source", "slots", "privacy", "segment", "predictions", "model", "journeys", "journey", "matching", "matchrun", "matchreviews", "analytics"} {
+	for _, page := range []string{"overview", "profiles", "list", "account", "segment_new", "destination_new", "destination", "sources", "events", "computed", "settings", "source", "slots", "privacy", "segment", "predictions", "model", "journeys", "journey", "matching", "matchrun", "matchreviews", "analytics", "syncs", "sync"} {
 		t, err := template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console template %s: %w", page, err)
@@ -117,6 +118,10 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	c.mux.HandleFunc("GET /console/sources", c.signedIn(c.sources))
 	c.mux.HandleFunc("POST /console/sources", c.signedIn(c.createSource))
 	c.mux.HandleFunc("GET /console/sources/{id}", c.signedIn(c.source))
+	c.mux.HandleFunc("GET /console/syncs", c.signedIn(c.syncs))
+	c.mux.HandleFunc("POST /console/syncs", c.signedIn(c.saveSync))
+	c.mux.HandleFunc("GET /console/syncs/{id}", c.signedIn(c.syncPage))
+	c.mux.HandleFunc("POST /console/syncs/{id}/{action}", c.signedIn(c.syncAction))
 	c.mux.HandleFunc("POST /console/sources/{id}/import", c.signedIn(c.importFile))
 	c.mux.HandleFunc("POST /console/sources/{id}/plan", c.signedIn(c.savePlan))
 	c.mux.HandleFunc("POST /console/sources/{id}/replay", c.signedIn(c.replayQuarantine))
