@@ -60,6 +60,9 @@ type ThirdPartyTag struct {
 type WebhookMapping struct {
 	Preset string         `json:"preset,omitempty"`
 	Verify *WebhookVerify `json:"verify,omitempty"`
+	// Each names the list in a payload whose items are mapped one at a time ("$.events"); a
+	// payload that is a JSON array is a batch of such items without it.
+	Each   string         `json:"each,omitempty"`
 	Events []WebhookEvent `json:"events,omitempty"`
 }
 
@@ -67,10 +70,13 @@ type WebhookMapping struct {
 // any sender that puts a hex or base64 HMAC-SHA256 of the body in a header). A source with a
 // verified webhook needs no write key on its webhook URL.
 type WebhookVerify struct {
-	Scheme string `json:"scheme"` // shopify, stripe or hmac-sha256
+	Scheme string `json:"scheme"` // shopify, stripe, hmac-sha256, hmac-sha1, zendesk, hubspot, mandrill
 	Secret string `json:"secret"`
 	// Header carries the signature for hmac-sha256 (default X-Signature).
 	Header string `json:"header,omitempty"`
+	// URL is the webhook's address as registered with the sender, for the schemes that sign
+	// it (hubspot, mandrill); default: the request's URL as Kenner receives it.
+	URL string `json:"url,omitempty"`
 }
 
 // WebhookEvent makes one message from a payload, when its condition holds. Field values are

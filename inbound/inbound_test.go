@@ -307,7 +307,7 @@ func TestVerify(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = c.Verify(body, tc.header, now)
+			err = c.Verify(body, Request{Header: tc.header}, now)
 			if (err == nil) != tc.ok {
 				t.Fatalf("Verify = %v, want ok=%v", err, tc.ok)
 			}
@@ -324,7 +324,7 @@ func TestPresetsParse(t *testing.T) {
 			t.Errorf("preset %s: %v", name, err)
 		}
 	}
-	if !cmp.Equal(Presets(), []string{"calendly", "intercom", "postmark", "shopify", "stripe", "typeform", "woocommerce", "zendesk"}) {
+	if !cmp.Equal(Presets(), []string{"calendly", "hubspot", "intercom", "mailchimp", "mailchimp-transactional", "postmark", "shopify", "stripe", "typeform", "woocommerce", "zendesk"}) {
 		t.Errorf("Presets() = %v", Presets())
 	}
 }
@@ -431,7 +431,7 @@ func TestPresetSignatures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = c.Verify(body, http.Header{http.CanonicalHeaderKey(tc.header): {tc.value}}, time.Now())
+		err = c.Verify(body, Request{Header: http.Header{http.CanonicalHeaderKey(tc.header): {tc.value}}}, time.Now())
 		if (err == nil) != tc.ok {
 			t.Errorf("%s with %s: %v, want ok=%v", tc.preset, tc.header, err, tc.ok)
 		}
@@ -467,10 +467,10 @@ func TestCalendlyPreset(t *testing.T) {
 	mac := hmac.New(sha256.New, []byte("key"))
 	mac.Write(append([]byte(ts+"."), body...))
 	sig := "t=" + ts + ",v1=" + hex.EncodeToString(mac.Sum(nil))
-	if err := cv.Verify(body, http.Header{"Calendly-Webhook-Signature": {sig}}, now); err != nil {
+	if err := cv.Verify(body, Request{Header: http.Header{"Calendly-Webhook-Signature": {sig}}}, now); err != nil {
 		t.Errorf("a good signature: %v", err)
 	}
-	if err := cv.Verify(body, http.Header{"Stripe-Signature": {sig}}, now); err == nil {
+	if err := cv.Verify(body, Request{Header: http.Header{"Stripe-Signature": {sig}}}, now); err == nil {
 		t.Error("the signature under another header was taken")
 	}
 }
@@ -499,13 +499,13 @@ func TestZendeskPreset(t *testing.T) {
 	mac := hmac.New(sha256.New, []byte("zsec"))
 	mac.Write(append([]byte(ts), body...))
 	h := http.Header{"X-Zendesk-Webhook-Signature": {base64.StdEncoding.EncodeToString(mac.Sum(nil))}, "X-Zendesk-Webhook-Signature-Timestamp": {ts}}
-	if err := cv.Verify(body, h, now); err != nil {
+	if err := cv.Verify(body, Request{Header: h}, now); err != nil {
 		t.Errorf("a good signature: %v", err)
 	}
-	if err := cv.Verify(body, h, now.Add(10*time.Minute)); err == nil {
+	if err := cv.Verify(body, Request{Header: h}, now.Add(10*time.Minute)); err == nil {
 		t.Error("a signature 10 minutes old was taken")
 	}
-	if err := cv.Verify(append([]byte(" "), body...), h, now); err == nil {
+	if err := cv.Verify(append([]byte(" "), body...), Request{Header: h}, now); err == nil {
 		t.Error("a changed body was taken")
 	}
 }
@@ -530,10 +530,10 @@ func TestIntercomPreset(t *testing.T) {
 	}
 	mac := hmac.New(sha1.New, []byte("isec"))
 	mac.Write(body)
-	if err := v.Verify(body, http.Header{"X-Hub-Signature": {"sha1=" + hex.EncodeToString(mac.Sum(nil))}}, time.Now()); err != nil {
+	if err := v.Verify(body, Request{Header: http.Header{"X-Hub-Signature": {"sha1=" + hex.EncodeToString(mac.Sum(nil))}}}, time.Now()); err != nil {
 		t.Errorf("a good signature: %v", err)
 	}
-	if err := v.Verify(body, http.Header{"X-Hub-Signature": {"sha1=00"}}, time.Now()); err == nil {
+	if err := v.Verify(body, Request{Header: http.Header{"X-Hub-Signature": {"sha1=00"}}}, time.Now()); err == nil {
 		t.Error("a bad signature was taken")
 	}
 }

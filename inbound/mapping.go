@@ -1,7 +1,6 @@
 package inbound
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -22,6 +21,7 @@ import (
 type Mapping struct {
 	name   string // the preset, or "webhook"
 	verify *kenner.WebhookVerify
+	each   jsonPath // the list of items a payload carries (nil: the payload, or a JSON array's items)
 	rules  []rule
 }
 
@@ -46,7 +46,7 @@ type field struct {
 // names the signature scheme and header when Verify gives only a secret.
 func Compile(m kenner.WebhookMapping) (*Mapping, error) {
 	out := &Mapping{name: "webhook", verify: m.Verify}
-	events := m.Events
+	events, each := m.Events, m.Each
 	if m.Preset != "" {
 		p, err := preset(m.Preset)
 		if err != nil {
@@ -54,7 +54,7 @@ func Compile(m kenner.WebhookMapping) (*Mapping, error) {
 		}
 		out.name = m.Preset
 		if len(events) == 0 {
-			events = p.Events
+			events, each = p.Events, p.Each
 		}
 		if out.verify != nil && out.verify.Scheme == "" && p.Verify != nil {
 			v := *out.verify
@@ -70,6 +70,13 @@ func Compile(m kenner.WebhookMapping) (*Mapping, error) {
 	}
 	if err := checkVerify(out.verify); err != nil {
 		return nil, err
+	}
+	if each != "" {
+		p, err := parsePath(each)
+		if err != nil {
+			return nil, kenner.Errorf(kenner.EInvalid, "webhook mapping: each: %v", err)
+		}
+		out.each = p
 	}
 	env, err := newEnv()
 	if err != nil {
@@ -142,14 +149,9 @@ type Message struct {
 // Their message ids derive from the source, the mapping event and the payload (or its mapped
 // messageId), so that a sender's retry of the same delivery is recognized as a duplicate.
 func (m *Mapping) Messages(sourceID string, body []byte, h http.Header) ([]Message, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var payload any
-	if err := dec.Decode(&payload); err != nil {
-		return nil, kenner.Errorf(kenner.EInvalid, "payload is not valid JSON: %v", err)
-	}
-	if dec.More() {
-		return nil, kenner.Errorf(kenner.EInvalid, "payload has more than one JSON value")
+	payload, err := decodePayload(body, h.Get("Content-Type"))
+	if err != nil {
+		return nil, err
 	}
 	headers := map[string]string{}
 	for k, v := range h {
@@ -157,9 +159,44 @@ func (m *Mapping) Messages(sourceID string, body []byte, h http.Header) ([]Messa
 			headers[strings.ToLower(k)] = v[0]
 		}
 	}
-	vars := map[string]any{"payload": celValue(payload), "headers": headers}
 	bodySum := sha256.Sum256(body)
+	// A batch (a JSON array, or the list each names) is mapped item by item; an item's
+	// messages derive their ids from the item, so that a sender batching its retry
+	// differently still repeats the same ids.
+	items, batch := []any{payload}, false
+	switch {
+	case m.each != nil:
+		v, _ := m.each.eval(payload)
+		list, ok := v.([]any)
+		if !ok {
+			return nil, nil
+		}
+		items, batch = list, true
+	default:
+		if list, ok := payload.([]any); ok {
+			items, batch = list, true
+		}
+	}
+	var out []Message
+	for _, item := range items {
+		base := hex.EncodeToString(bodySum[:])
+		if batch {
+			b, _ := json.Marshal(item)
+			sum := sha256.Sum256(b)
+			base = hex.EncodeToString(sum[:])
+		}
+		msgs, err := m.itemMessages(sourceID, item, headers, base)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, msgs...)
+	}
+	return out, nil
+}
 
+// itemMessages maps one payload (or one item of a batch).
+func (m *Mapping) itemMessages(sourceID string, payload any, headers map[string]string, base string) ([]Message, error) {
+	vars := map[string]any{"payload": celValue(payload), "headers": headers}
 	var out []Message
 	for _, r := range m.rules {
 		if r.when != nil {
@@ -189,7 +226,7 @@ func (m *Mapping) Messages(sourceID string, body []byte, h http.Header) ([]Messa
 			default:
 				v, found = f.literal, true
 			}
-			if !found || v == nil || v == "" {
+			if !found || v == nil || v == "" || isEmptyObject(v) {
 				continue
 			}
 			v, err := fieldValue(f.target, v)
@@ -198,11 +235,11 @@ func (m *Mapping) Messages(sourceID string, body []byte, h http.Header) ([]Messa
 			}
 			setPath(msg, f.target, v)
 		}
-		base := hex.EncodeToString(bodySum[:])
+		key := base
 		if id, ok := msg["messageId"].(string); ok {
-			base = "id:" + id
+			key = "id:" + id
 		}
-		sum := sha256.Sum256([]byte(sourceID + "\x00" + r.name + "\x00" + base))
+		sum := sha256.Sum256([]byte(sourceID + "\x00" + r.name + "\x00" + key))
 		msg["messageId"] = "wh-" + hex.EncodeToString(sum[:16])
 		ctx, _ := msg["context"].(map[string]any)
 		if ctx == nil {
@@ -246,7 +283,8 @@ func fieldValue(target []string, v any) (any, error) {
 // unixTime reads seconds, or milliseconds when the number is too large to be seconds.
 func unixTime(n float64) string {
 	if n > 1e11 {
-		n /= 1000
+		// Milliseconds: whole ones, without the float error of dividing (…00.122999906).
+		return time.UnixMilli(int64(math.Round(n))).UTC().Format(time.RFC3339Nano)
 	}
 	sec, frac := math.Modf(n)
 	return time.Unix(int64(sec), int64(frac*1e9)).UTC().Format(time.RFC3339Nano)
@@ -290,4 +328,11 @@ func setPath(m map[string]any, p []string, v any) {
 		m = next
 	}
 	m[p[len(p)-1]] = v
+}
+
+// isEmptyObject reports an empty JSON object: like an empty string, it sets nothing (a
+// condition that gives {} when it does not apply).
+func isEmptyObject(v any) bool {
+	m, ok := v.(map[string]any)
+	return ok && len(m) == 0
 }

@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
+	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -23,7 +25,21 @@ const (
 	// SchemeZendesk: X-Zendesk-Webhook-Signature: base64 HMAC-SHA256 of the
 	// X-Zendesk-Webhook-Signature-Timestamp header's value followed by the body.
 	SchemeZendesk = "zendesk"
+	// SchemeHubSpot: X-HubSpot-Signature-v3: base64 HMAC-SHA256 of the method, the URL, the
+	// body and X-HubSpot-Request-Timestamp (milliseconds, within 5 minutes).
+	SchemeHubSpot = "hubspot"
+	// SchemeMandrill (Mailchimp Transactional): X-Mandrill-Signature: base64 HMAC-SHA1 of the
+	// URL followed by every form field's name and value, sorted by name.
+	SchemeMandrill = "mandrill"
 )
+
+// Request is what the schemes sign besides the body.
+type Request struct {
+	Method string
+	// URL is the full URL the sender called (scheme, host, path and query).
+	URL    string
+	Header http.Header
+}
 
 // StripeTolerance is how old a Stripe signature's timestamp may be, as Stripe's own libraries
 // allow, so that a captured delivery cannot be replayed later.
@@ -34,9 +50,9 @@ func checkVerify(v *kenner.WebhookVerify) error {
 		return nil
 	}
 	switch v.Scheme {
-	case SchemeShopify, SchemeStripe, SchemeHMAC, SchemeSHA1, SchemeZendesk:
+	case SchemeShopify, SchemeStripe, SchemeHMAC, SchemeSHA1, SchemeZendesk, SchemeHubSpot, SchemeMandrill:
 	default:
-		return kenner.Errorf(kenner.EInvalid, "verify.scheme %q is not one of shopify, stripe, hmac-sha256, hmac-sha1, zendesk", v.Scheme)
+		return kenner.Errorf(kenner.EInvalid, "verify.scheme %q is not one of shopify, stripe, hmac-sha256, hmac-sha1, zendesk, hubspot, mandrill", v.Scheme)
 	}
 	if v.Secret == "" {
 		return kenner.Errorf(kenner.EInvalid, "verify.secret is required")
@@ -48,10 +64,15 @@ func checkVerify(v *kenner.WebhookVerify) error {
 func (m *Mapping) Verifies() bool { return m.verify != nil }
 
 // Verify checks a payload's signature against the mapping's secret.
-func (m *Mapping) Verify(body []byte, h http.Header, now time.Time) error {
+func (m *Mapping) Verify(body []byte, req Request, now time.Time) error {
 	v := m.verify
 	if v == nil {
 		return nil
+	}
+	h := req.Header
+	signedURL := req.URL
+	if v.URL != "" {
+		signedURL = v.URL
 	}
 	mac := func(msg []byte) []byte {
 		h := hmac.New(sha256.New, []byte(v.Secret))
@@ -122,6 +143,45 @@ func (m *Mapping) Verify(body []byte, h http.Header, now time.Time) error {
 		}
 		if !hmac.Equal(got, mac(append([]byte(ts), body...))) {
 			return bad("X-Zendesk-Webhook-Signature does not match the body")
+		}
+	case SchemeHubSpot:
+		ts := strings.TrimSpace(h.Get("X-HubSpot-Request-Timestamp"))
+		got, err := base64.StdEncoding.DecodeString(strings.TrimSpace(h.Get("X-HubSpot-Signature-v3")))
+		ms, terr := strconv.ParseInt(ts, 10, 64)
+		if err != nil || len(got) == 0 || terr != nil {
+			return bad("missing X-HubSpot-Signature-v3 or X-HubSpot-Request-Timestamp")
+		}
+		if d := now.Sub(time.UnixMilli(ms)); d > StripeTolerance || d < -StripeTolerance {
+			return bad("X-HubSpot-Request-Timestamp is outside the 5-minute tolerance")
+		}
+		msg := append([]byte(req.Method+signedURL), body...)
+		if !hmac.Equal(got, mac(append(msg, ts...))) {
+			return bad("X-HubSpot-Signature-v3 does not match the request")
+		}
+	case SchemeMandrill:
+		got, err := base64.StdEncoding.DecodeString(strings.TrimSpace(h.Get("X-Mandrill-Signature")))
+		if err != nil || len(got) == 0 {
+			return bad("missing X-Mandrill-Signature")
+		}
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return bad("the body is not a form")
+		}
+		names := make([]string, 0, len(form))
+		for k := range form {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		var b strings.Builder
+		b.WriteString(signedURL)
+		for _, k := range names {
+			b.WriteString(k)
+			b.WriteString(form.Get(k))
+		}
+		m := hmac.New(sha1.New, []byte(v.Secret))
+		m.Write([]byte(b.String()))
+		if !hmac.Equal(got, m.Sum(nil)) {
+			return bad("X-Mandrill-Signature does not match the request")
 		}
 	case SchemeHMAC:
 		name := v.Header

@@ -149,6 +149,7 @@ func New(deps Deps) *Server {
 		m.HandleFunc("GET /healthz", s.healthz)
 		m.HandleFunc("GET /readyz", s.readyz)
 		m.HandleFunc("POST /v1/webhooks/{source}", s.receiveWebhook)
+		m.HandleFunc("GET /v1/webhooks/{source}", s.checkWebhook)
 		m.HandleFunc("GET /v1/unsubscribe", s.unsubscribePage)
 		m.HandleFunc("POST /v1/unsubscribe", s.unsubscribe)
 		m.HandleFunc("GET /v1/email/open", s.emailOpened)

@@ -44,6 +44,16 @@ func (h *webhooks) mapping(src *kenner.Source) (*inbound.Mapping, error) {
 	return h.mappings.Get(src.ID, src.Settings.Webhook)
 }
 
+// checkWebhook answers the GET (or HEAD) some senders make to check a webhook URL before they
+// use it (Mailchimp, Mailchimp Transactional): 200 for a source that exists.
+func (s *Server) checkWebhook(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.deps.Creds.SourceByID(r.Context(), r.PathValue("source")); err != nil {
+		web.Error(w, r, s.deps.Logger, err)
+		return
+	}
+	web.JSON(w, http.StatusOK, map[string]any{"success": true})
+}
+
 // receiveWebhook is POST /v1/webhooks/{source}: the payload is mapped to messages, which are
 // accepted like tracking API events (validated, standardized, checked against the tracking
 // plan, durably in the log before the 200). The sender proves itself by the signature the
@@ -92,7 +102,7 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) (webhookOutcome
 		return webhookOutcome{}, err
 	}
 	if m.Verifies() {
-		if err := m.Verify(body, r.Header, s.hooks.now()); err != nil {
+		if err := m.Verify(body, inbound.Request{Method: r.Method, URL: requestURL(r), Header: r.Header}, s.hooks.now()); err != nil {
 			return webhookOutcome{}, err
 		}
 	} else if err := s.webhookWriteKey(r, src); err != nil {
@@ -135,4 +145,14 @@ func (s *Server) webhookWriteKey(r *http.Request, src *kenner.Source) error {
 		return kenner.Errorf(kenner.EUnauthorized, "unknown webhook source or invalid credentials")
 	}
 	return nil
+}
+
+// requestURL is the URL a sender called, as this server received it: the schemes that sign
+// the URL need it whole (a proxy in front that changes it calls for the mapping's verify.url).
+func requestURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + r.URL.RequestURI()
 }
