@@ -71,11 +71,12 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	layout, err := template.New("layout.html").Funcs(template.FuncMap{"inc": func(i int) int { return i + 1 },
 		"list":   func(xs ...string) []string { return xs },
 		"mul100": func(x float64) float64 { return 100 * x },
-		"when":   when, "summary": runSummary}).ParseFS(templateFS, "templates/layout.html")
+		"when":   when, "summary": runSummary,
+		"dec": func(i int) int { return i - 1 }}).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
 		return nil, err
 	}
-	for _, page := range []string{"overview", "profiles", "list", "account", "segment_new", "destination_new", "destination", "sources", "events", "computed", "settings", "source", "slots", "privacy", "segment", "predictions", "model", "journeys", "journey", "matching", "matchrun", "matchreviews", "analytics", "syncs", "sync"} {
+	for _, page := range []string{"overview", "profiles", "list", "account", "segment_new", "destination_new", "destination", "sources", "events", "computed", "settings", "source", "slots", "privacy", "segment", "predictions", "model", "journeys", "journey", "matching", "matchrun", "matchreviews", "analytics", "syncs", "sync", "catalog", "connector"} {
 		t, err := template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console template %s: %w", page, err)
@@ -118,6 +119,9 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	c.mux.HandleFunc("GET /console/sources", c.signedIn(c.sources))
 	c.mux.HandleFunc("POST /console/sources", c.signedIn(c.createSource))
 	c.mux.HandleFunc("GET /console/sources/{id}", c.signedIn(c.source))
+	c.mux.HandleFunc("GET /console/catalog", c.signedIn(c.catalogue))
+	c.mux.HandleFunc("GET /console/catalog/{id}", c.signedIn(c.connector))
+	c.mux.HandleFunc("POST /console/catalog/{id}/connect", c.signedIn(c.connectWebhook))
 	c.mux.HandleFunc("GET /console/syncs", c.signedIn(c.syncs))
 	c.mux.HandleFunc("POST /console/syncs", c.signedIn(c.saveSync))
 	c.mux.HandleFunc("GET /console/syncs/{id}", c.signedIn(c.syncPage))

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestCatalogInBrowser: a marketer browses the catalogue, opens HubSpot, sees what a sample
+// delivery becomes, and connects a source to it with the signing secret.
+func TestCatalogInBrowser(t *testing.T) {
+	data := t.TempDir()
+	s := startServer(t, data)
+	creds := credentialsOf(t, data)
+	ctx, _ := browser(t)
+	signIn(t, ctx, s.url, creds, "Catalogue")
+	body, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Webhook sources", "Databases", "File drops", "Destinations", "HubSpot", "Mailchimp", "Shopify", "PostgreSQL or MySQL table", "WooCommerce", "Zendesk"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the catalogue lacks %q", want)
+		}
+	}
+	accessible(t, ctx, "catalog")
+	screenshot(t, ctx, "catalog")
+	if err := chromedp.Do(ctx, chromedp.Click(`//a[@class="connector"][strong[.="HubSpot"]]`), chromedp.WaitVisible(`//h2[.="A sample delivery"]`)); err != nil {
+		t.Fatal(err)
+	}
+	body, _ = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+	for _, want := range []string{"Deal Associated", "hubspot_id", "verify.secret", "\"lifecycle_stage\": \"salesqualifiedlead\"", "contact.propertyChange"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the HubSpot page lacks %q", want)
+		}
+	}
+	accessible(t, ctx, "connector")
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("c-secret"), "hs-secret"), chromedp.Click(`//button[.="Connect HubSpot"]`),
+		chromedp.WaitVisible(`//div[@class="notice"]`)); err != nil {
+		t.Fatal(err)
+	}
+	notice, _ := chromedp.Run(ctx, chromedp.Text(`//div[@class="notice"]`))
+	if !strings.Contains(notice, "/v1/webhooks/src_") || strings.Contains(notice, "writeKey") {
+		t.Errorf("the URL to give HubSpot: %q", notice)
+	}
+	screenshot(t, ctx, "connector-hubspot")
+	api := adminAPI(t, s.url, creds.AdminToken)
+	code, src := api("GET", "/v1/sources/default", "")
+	wh, _ := src["settings"].(map[string]any)["webhook"].(map[string]any)
+	if code != 200 || wh["preset"] != "hubspot" || wh["verify"].(map[string]any)["secret"] != "(set)" {
+		t.Errorf("the source's webhook: %d %v", code, src)
+	}
+}
