@@ -249,6 +249,16 @@ func TestScheduledSyncs(t *testing.T) {
 	if code != 404 {
 		t.Errorf("a file outside the prefix was imported: %d", code)
 	}
+	// The CLI shows the same through the API.
+	if code, out, stderr := runCLI(t, "syncs", "runs", fid, "--url", s.url, "--token", creds.AdminToken); code != 0 || !strings.Contains(out, "done") {
+		t.Errorf("kenner syncs runs: %d %q %q", code, out, stderr)
+	}
+	if code, out, _ := runCLI(t, "syncs", "list", "--url", s.url, "--token", creds.AdminToken); code != 0 || !strings.Contains(out, "customers") || !strings.Contains(out, "paused") {
+		t.Errorf("kenner syncs list: %d %q", code, out)
+	}
+	if code, _, stderr := runCLI(t, "syncs", "run", "syn_nope", "--url", s.url, "--token", creds.AdminToken); code == 0 || !strings.Contains(stderr, "no sync") {
+		t.Errorf("kenner syncs run of nothing: %d %q", code, stderr)
+	}
 	code, list := api("GET", "/v1/syncs", "")
 	if code != 200 || len(list["syncs"].([]any)) != 2 || !strings.Contains(fmt.Sprint(list), "last_run") {
 		t.Errorf("list = %d %v", code, list)
