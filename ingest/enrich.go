@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"encoding/json"
 	"net/url"
 	"strings"
 
@@ -10,8 +11,8 @@ import (
 )
 
 // enrichContext returns the message's context completed with what the server knows: batch-level
-// context, the client IP, what the user agent string says (os, browser, device type) and the
-// campaign from UTM parameters. Values the client sent are never overwritten.
+// context, the client IP and where it is (with a GeoIP database), what the user agent string
+// says (os, browser, device type) and the campaign from UTM parameters. Values the client sent are never overwritten.
 func enrichContext(m jsonobj.Object, req *requestInfo, uas *uaCache) ([]byte, error) {
 	var ctx jsonobj.Object
 	if raw := m.Get("context"); !jsonobj.IsNull(raw) {
@@ -25,8 +26,16 @@ func enrichContext(m jsonobj.Object, req *requestInfo, uas *uaCache) ([]byte, er
 			ctx = ctx.Set(f.Key, f.Value)
 		}
 	}
-	if ip, _ := stringField(ctx, "ip"); ip == "" && req.ip != "" {
-		ctx = ctx.SetString("ip", req.ip)
+	ip, _ := stringField(ctx, "ip")
+	if ip == "" && req.ip != "" {
+		ip = req.ip
+		ctx = ctx.SetString("ip", ip)
+	}
+	if req.geo != nil && ip != "" && !ctx.Has("location") {
+		if loc, ok := req.geo.Locate(ip); ok {
+			b, _ := json.Marshal(loc)
+			ctx = ctx.Set("location", b)
+		}
 	}
 	if ua, _ := stringField(ctx, "userAgent"); ua != "" {
 		ctx = addUserAgent(ctx, uas.parse(ua))

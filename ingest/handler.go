@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/kenner-cdp/kenner/geoip"
 	"io"
 	"log/slog"
 	"net"
@@ -56,6 +57,13 @@ type Config struct {
 	// MaxFuture is how far past its receipt an event's time may lie before it is clamped
 	// (0: DefaultMaxFuture, 1 h).
 	MaxFuture time.Duration
+	// GeoIP adds context.location from the event's IP (nil: no location).
+	GeoIP Locator
+}
+
+// Locator finds where an IP address is (geoip.DB).
+type Locator interface {
+	Locate(ip string) (geoip.Location, bool)
 }
 
 // Handler serves the tracking endpoints.
@@ -89,7 +97,7 @@ func New(log kenner.Log, sources Sources, metrics *Metrics, logger *slog.Logger,
 // request is what the handler knows of a request received now from ip ("" for messages
 // Kenner makes itself).
 func (h *Handler) request(ip string) *requestInfo {
-	return &requestInfo{ip: ip, receivedAt: h.now().UTC(), maxFuture: h.cfg.MaxFuture}
+	return &requestInfo{ip: ip, receivedAt: h.now().UTC(), maxFuture: h.cfg.MaxFuture, geo: h.cfg.GeoIP}
 }
 
 // Endpoints maps each tracking path to the message type it fixes ("" for batches).

@@ -30,6 +30,8 @@ type requestInfo struct {
 	// Batch-level fields apply to every message of a batch that lacks its own.
 	sentAt  []byte
 	context jsonobj.Object
+	// geo locates the client's IP (nil: no location is added).
+	geo Locator
 }
 
 // message is one validated, enriched Segment message, encoded for the log.

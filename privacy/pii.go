@@ -162,7 +162,8 @@ func (p *PII) event(body []byte, replace func(string, []byte) []byte) []byte {
 				case "original":
 					// What standardization changed, as sent: the same fields again.
 					c.Value = p.event(c.Value, replace)
-				case "ip":
+				case "ip", "location":
+					// Where a person is, read from their IP, is as personal as the IP.
 					if replace == nil {
 						continue
 					}

@@ -66,6 +66,7 @@ type config struct {
 	AdminAddr          string
 	DestinationAllow   egress.Policy
 	ExportRoot         string
+	GeoIPDB            string
 	NATSDestinationURL string
 	MaxConnsPerClient  int
 	MaxFuture          time.Duration
@@ -121,6 +122,7 @@ func loadConfig(cmd *cobra.Command) (config, error) {
 		return config{}, usageError{fmt.Errorf("identity-shared-limit: want a number of people, 0 for no limit")}
 	}
 	c.ExportRoot = k.String("export-root")
+	c.GeoIPDB = k.String("geoip-db")
 	c.NATSDestinationURL = k.String("nats-destination-url")
 	c.MaxConnsPerClient = k.Int("max-conns-per-client")
 	allow, err := egress.New(k.Strings("destination-allow"))

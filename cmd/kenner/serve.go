@@ -21,6 +21,7 @@ import (
 	"github.com/kenner-cdp/kenner/analytics/projection"
 	"github.com/kenner-cdp/kenner/console"
 	"github.com/kenner-cdp/kenner/importer"
+	"github.com/kenner-cdp/kenner/geoip"
 	"github.com/kenner-cdp/kenner/ingest"
 	"github.com/kenner-cdp/kenner/journey"
 	"github.com/kenner-cdp/kenner/matchrun"
@@ -71,6 +72,7 @@ its batch, then closes the store and the log, and exits 0.`,
 	f.Float64("rate-limit", 0, "events per second one source may send (0: no limit)")
 	f.Float64("token-rate-limit", 0, "admin API requests per second one token may make, with bursts of 10 s worth (0: no limit)")
 	f.Bool("trust-proxy", false, "take client IPs from X-Forwarded-For")
+	f.String("geoip-db", "", "a MaxMind-format database (GeoLite2-City.mmdb, or a country one): adds context.location to events from their IP")
 	f.String("segment-sweep", "1m", "how often windowed segments are re-evaluated for profiles whose events left a window")
 	f.Int("delivery-attempts", 10, "attempts per delivery before it goes to the dead letters (a destination's max_attempts overrides)")
 	f.String("delivery-backoff-max", "10m", "longest wait between two attempts of a delivery (waits grow exponentially from 1s, with jitter)")
@@ -106,10 +108,20 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	sealed := app.sealed(log, reg)
 	plans := trackingplan.NewEnforcer(app.store, logger)
-	tracking := ingest.New(sealed, app.creds, ingest.NewMetrics(reg), logger, ingest.Config{
+	icfg := ingest.Config{
 		RateLimit: cfg.RateLimit, TrustProxy: cfg.TrustProxy, Consent: cfg.Consent, PII: cfg.PII,
 		Standardize: cfg.Standardize, Plans: plans, MaxFuture: cfg.MaxFuture,
-	})
+	}
+	if cfg.GeoIPDB != "" {
+		geo, err := geoip.Open(cfg.GeoIPDB)
+		if err != nil {
+			return usageError{fmt.Errorf("--geoip-db: %v", err)}
+		}
+		defer geo.Close()
+		icfg.GeoIP = geo
+		logger.Info("geoip database", "path", cfg.GeoIPDB, "type", geo.Type())
+	}
+	tracking := ingest.New(sealed, app.creds, ingest.NewMetrics(reg), logger, icfg)
 	subjects, closeSubjects, err := destinationSubjects(cfg, log)
 	if err != nil {
 		return err
