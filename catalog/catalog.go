@@ -23,6 +23,7 @@ const (
 	KindFileDrop    = "file drop"      // Kenner imports the files that appear in a bucket
 	KindFileImport  = "file import"    // a person uploads a file
 	KindDestination = "destination"    // Kenner sends to the vendor
+	KindEnrichment  = "enrichment"     // Kenner asks a service about people and keeps its answer
 )
 
 // Setting is something a connector needs to be set up.
@@ -210,6 +211,16 @@ var fixed = []Connector{
 		Settings:    []Setting{{Name: "config.s3", Description: "Bucket, prefix, endpoint and keys (secret), or config.dir."}, {Name: "config.format", Description: "csv or ndjson."}},
 		Setup:       "POST /v1/destinations {\"type\": \"file\", ...}",
 		Actions:     []Action{{Name: "Test send", Method: http.MethodPost, Path: "/v1/destinations/{id}/test"}}},
+	{ID: "enrichment-http", Name: "Enrichment service (HTTP)", Kind: KindEnrichment,
+		Description: "Asks an HTTP service you choose (a firmographics API, your own scoring service) about every new person and every change of the traits it watches, and records the traits it answers as an identify call from a source of their own: provenance, source priority and erasure apply. Rate-limited, cached, retried and dead-lettered like a destination; a failing service never holds up processing.",
+		MapsInto:    []string{"identify with the traits the service answers, from config.source"},
+		Settings: []Setting{{Name: "config.url", Required: true, Description: "Receives {\"profile\": {id, identities, traits}} and answers {\"traits\": {...}}."},
+			{Name: "config.source", Required: true, Description: "The source the traits are recorded from (create it first)."},
+			{Name: "config.headers", Secret: true, Description: "The service's API key."}, {Name: "config.watch", Description: "Traits whose change asks again (default email)."},
+			{Name: "config.traits", Description: "The answered traits taken (default all but watched)."}, {Name: "config.cache_ttl", Description: "How long an answer is reused (default 24h)."},
+			{Name: "rate_limit", Description: "Requests per second at most."}},
+		Setup:   "POST /v1/destinations {\"type\": \"enrichment\", \"subscribe\": {\"profiles\": true}, ...}",
+		Actions: []Action{{Name: "Test send", Method: http.MethodPost, Path: "/v1/destinations/{id}/test"}}},
 	{ID: "destination-nats", Name: "NATS subject", Kind: KindDestination,
 		Description: "Publishes events and profile changes to NATS subjects, for services of your own to react in real time.",
 		MapsInto:    []string{"events and changes as JSON"},

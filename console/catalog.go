@@ -16,6 +16,7 @@ var kindOrder = []struct{ Kind, Heading, Blurb string }{
 	{catalog.KindPull, "Databases", "Kenner reads your database on a schedule."},
 	{catalog.KindFileDrop, "File drops", "Kenner imports the files your tools put in a bucket."},
 	{catalog.KindFileImport, "File imports", "Upload a file once."},
+	{catalog.KindEnrichment, "Enrichment", "Kenner asks a service about people and keeps what it answers, with its source."},
 	{catalog.KindDestination, "Destinations", "Kenner sends events, profiles and audiences to the tools that act on them."},
 }
 

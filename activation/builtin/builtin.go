@@ -6,6 +6,7 @@ import (
 	"github.com/kenner-cdp/kenner"
 	"github.com/kenner-cdp/kenner/activation"
 	"github.com/kenner-cdp/kenner/activation/email"
+	"github.com/kenner-cdp/kenner/activation/enrich"
 	"github.com/kenner-cdp/kenner/activation/export"
 	"github.com/kenner-cdp/kenner/activation/forward"
 	"github.com/kenner-cdp/kenner/activation/subject"
@@ -20,6 +21,8 @@ type Options struct {
 	Egress     egress.Policy
 	ExportRoot string
 	Subjects   subject.Options
+	// Ingest records the traits enrichment destinations bring back (nil: none can be made).
+	Ingest enrich.Accepter
 }
 
 // Senders are the built-in destination types: full exports read segment members from store,
@@ -31,5 +34,6 @@ func Senders(store kenner.Store, opts Options) activation.Senders {
 		forward.Type: forward.Factory(opts.Egress),
 		export.Type:  export.Factory(activation.StoreAudience(store), export.Options{Root: opts.ExportRoot, Egress: opts.Egress}),
 		subject.Type: subject.Factory(opts.Subjects),
+		enrich.Type:  enrich.Factory(opts.Egress, store, opts.Ingest),
 	}
 }

@@ -145,7 +145,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		Scores: func(ctx context.Context, ws string, p *kenner.Profile) map[string]any { return proc.Scores(ctx, ws, p) },
 		Wake:   func(id string) { act.WakeDestination(id) },
 	}, logger)
-	senders := builtin.Senders(app.store, builtin.Options{Egress: cfg.DestinationAllow, ExportRoot: exportRoot, Subjects: subjects})
+	senders := builtin.Senders(app.store, builtin.Options{Egress: cfg.DestinationAllow, ExportRoot: exportRoot, Subjects: subjects, Ingest: tracking})
 	var internal []kenner.Destination
 	if journeyMailer != nil {
 		senders[journey.EmailType] = runner.EmailSenders()
