@@ -9,6 +9,8 @@ import (
 	"github.com/kenner-cdp/kenner/activation/enrich"
 	"github.com/kenner-cdp/kenner/activation/export"
 	"github.com/kenner-cdp/kenner/activation/forward"
+	"github.com/kenner-cdp/kenner/activation/hubspot"
+	"github.com/kenner-cdp/kenner/activation/salesforce"
 	"github.com/kenner-cdp/kenner/activation/subject"
 	"github.com/kenner-cdp/kenner/activation/webhook"
 	"github.com/kenner-cdp/kenner/egress"
@@ -29,11 +31,13 @@ type Options struct {
 // and email destinations look up the person an event is about there.
 func Senders(store kenner.Store, opts Options) activation.Senders {
 	return activation.Senders{
-		webhook.Type: webhook.Factory(opts.Egress),
-		email.Type:   email.Factory(opts.Egress, store),
-		forward.Type: forward.Factory(opts.Egress),
-		export.Type:  export.Factory(activation.StoreAudience(store), export.Options{Root: opts.ExportRoot, Egress: opts.Egress}),
-		subject.Type: subject.Factory(opts.Subjects),
-		enrich.Type:  enrich.Factory(opts.Egress, store, opts.Ingest),
+		webhook.Type:    webhook.Factory(opts.Egress),
+		email.Type:      email.Factory(opts.Egress, store),
+		forward.Type:    forward.Factory(opts.Egress),
+		export.Type:     export.Factory(activation.StoreAudience(store), export.Options{Root: opts.ExportRoot, Egress: opts.Egress}),
+		subject.Type:    subject.Factory(opts.Subjects),
+		enrich.Type:     enrich.Factory(opts.Egress, store, opts.Ingest),
+		hubspot.Type:    hubspot.Factory(opts.Egress),
+		salesforce.Type: salesforce.Factory(opts.Egress),
 	}
 }
