@@ -6,11 +6,14 @@
 package activation
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"net/url"
 	"time"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/egress"
 )
 
 // Message is one queued delivery handed to a Sender.
@@ -68,4 +71,28 @@ func Failed(n int, r Result) []Result {
 		out[i] = r
 	}
 	return out
+}
+
+// DecodeConfig reads a destination's config strictly: a misspelt setting is an error, not a
+// setting silently left at its default.
+func DecodeConfig(raw json.RawMessage, into any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(into); err != nil {
+		return Invalid("config: %v", err)
+	}
+	return nil
+}
+
+// CheckURL checks the http(s) URL a destination calls, named field in errors, and that policy
+// lets it connect there.
+func CheckURL(field, raw string, policy egress.Policy) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return Invalid("%s must be an absolute http or https URL, not %q", field, raw)
+	}
+	if err := policy.CheckHost(u.Hostname()); err != nil {
+		return Invalid("%s: %s", field, kenner.ErrorMessage(err))
+	}
+	return nil
 }

@@ -16,10 +16,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -71,17 +69,11 @@ func ParseConfig(d kenner.Destination, policy egress.Policy) (Config, error) {
 	if len(d.Config) == 0 {
 		return c, activation.Invalid("config.url and config.source are required")
 	}
-	dec := json.NewDecoder(bytes.NewReader(d.Config))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return c, activation.Invalid("config: %v", err)
+	if err := activation.DecodeConfig(d.Config, &c); err != nil {
+		return c, err
 	}
-	u, err := url.Parse(c.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return c, activation.Invalid("config.url must be an absolute http or https URL, not %q", c.URL)
-	}
-	if err := policy.CheckHost(u.Hostname()); err != nil {
-		return c, activation.Invalid("config.url: %s", kenner.ErrorMessage(err))
+	if err := activation.CheckURL("config.url", c.URL, policy); err != nil {
+		return c, err
 	}
 	if strings.TrimSpace(c.Source) == "" {
 		return c, activation.Invalid("config.source is required: the name of the source the traits come from (create one, e.g. kenner source create enrichment)")
@@ -240,9 +232,7 @@ func (s *sender) ask(ctx context.Context, body []byte) (map[string]any, activati
 		return map[string]any{}, activation.Result{}
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 		res := activation.Result{Status: resp.StatusCode, Err: fmt.Errorf("enrichment service answered %d", resp.StatusCode), Response: activation.Excerpt(raw)}
-		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-			res.RetryAfter = time.Duration(s) * time.Second
-		}
+		res.RetryAfter = activation.RetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		return nil, res
 	case resp.StatusCode >= 300:
 		return nil, activation.Result{Status: resp.StatusCode, Err: fmt.Errorf("enrichment service answered %d", resp.StatusCode), Permanent: true, Response: activation.Excerpt(raw)}

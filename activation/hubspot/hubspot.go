@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -62,10 +61,8 @@ func ParseConfig(raw json.RawMessage, policy egress.Policy) (Config, error) {
 	if len(raw) == 0 {
 		return c, activation.Invalid("config.access_token is required (a HubSpot private app's token)")
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return c, activation.Invalid("config: %v", err)
+	if err := activation.DecodeConfig(raw, &c); err != nil {
+		return c, err
 	}
 	if c.AccessToken == "" {
 		return c, activation.Invalid("config.access_token is required (a HubSpot private app's token)")
@@ -73,12 +70,8 @@ func ParseConfig(raw json.RawMessage, policy egress.Policy) (Config, error) {
 	if c.BaseURL == "" {
 		c.BaseURL = "https://api.hubapi.com"
 	}
-	u, err := url.Parse(c.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return c, activation.Invalid("config.base_url must be an http(s) URL, not %q", c.BaseURL)
-	}
-	if err := policy.CheckHost(u.Hostname()); err != nil {
-		return c, activation.Invalid("config.base_url: %s", kenner.ErrorMessage(err))
+	if err := activation.CheckURL("config.base_url", c.BaseURL, policy); err != nil {
+		return c, err
 	}
 	if c.IDProperty == "" {
 		c.IDProperty = "email"
@@ -205,7 +198,9 @@ func (s *sender) upsert(ctx context.Context, inputs []input) []activation.Result
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 		res.Err = fmt.Errorf("HubSpot answered %d", resp.StatusCode)
-		res.RetryAfter = retryAfter(resp.Header)
+		if res.RetryAfter = activation.RetryAfter(resp.Header.Get("Retry-After"), time.Now()); res.RetryAfter == 0 {
+			res.RetryAfter = 10 * time.Second // HubSpot's rate limit window
+		}
 		return activation.Failed(len(inputs), res)
 	case resp.StatusCode == http.StatusMultiStatus:
 		var multi struct {
@@ -237,12 +232,4 @@ func (s *sender) upsert(ctx context.Context, inputs []input) []activation.Result
 		return activation.Failed(len(inputs), res)
 	}
 	return activation.Failed(len(inputs), res)
-}
-
-// retryAfter reads Retry-After; HubSpot's ten-second window when it says nothing.
-func retryAfter(h http.Header) time.Duration {
-	if s, err := strconv.Atoi(h.Get("Retry-After")); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
-	}
-	return 10 * time.Second
 }

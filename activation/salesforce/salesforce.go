@@ -14,7 +14,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -73,17 +72,11 @@ func ParseConfig(raw json.RawMessage, policy egress.Policy) (Config, error) {
 	if len(raw) == 0 {
 		return c, activation.Invalid("config.instance_url and config.external_id_field are required")
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return c, activation.Invalid("config: %v", err)
+	if err := activation.DecodeConfig(raw, &c); err != nil {
+		return c, err
 	}
-	u, err := url.Parse(c.InstanceURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return c, activation.Invalid("config.instance_url must be your org's URL (https://yours.my.salesforce.com), not %q", c.InstanceURL)
-	}
-	if err := policy.CheckHost(u.Hostname()); err != nil {
-		return c, activation.Invalid("config.instance_url: %s", kenner.ErrorMessage(err))
+	if err := activation.CheckURL("config.instance_url", c.InstanceURL, policy); err != nil {
+		return c, err
 	}
 	if c.AccessToken == "" && (c.ClientID == "" || c.ClientSecret == "") {
 		return c, activation.Invalid("config needs client_id and client_secret (a connected app with the client credentials flow), or an access_token")
@@ -208,9 +201,7 @@ func (s *sender) upsert(ctx context.Context, records []map[string]any, retryAuth
 		return s.upsert(ctx, records, false)
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 		res.Err = fmt.Errorf("Salesforce answered %d", resp.StatusCode)
-		if sec, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && sec > 0 {
-			res.RetryAfter = time.Duration(sec) * time.Second
-		}
+		res.RetryAfter = activation.RetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		return activation.Failed(len(records), res)
 	case resp.StatusCode >= 300:
 		// REQUEST_LIMIT_EXCEEDED comes as a 403: the org's daily API allowance, worth waiting for.

@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -61,12 +60,8 @@ func ParseConfig(raw json.RawMessage, policy egress.Policy) (Config, error) {
 	if err := json.Unmarshal(raw, &c); err != nil {
 		return c, activation.Invalid("config: %v", err)
 	}
-	u, err := url.Parse(c.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return c, activation.Invalid("config.url must be an absolute http or https URL, not %q", c.URL)
-	}
-	if err := policy.CheckHost(u.Hostname()); err != nil {
-		return c, activation.Invalid("config.url: %s", kenner.ErrorMessage(err))
+	if err := activation.CheckURL("config.url", c.URL, policy); err != nil {
+		return c, err
 	}
 	for k, v := range c.Headers {
 		if k == "" || strings.ContainsAny(k, " :\r\n") {
