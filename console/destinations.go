@@ -20,25 +20,93 @@ func (c *Console) segmentRefs(r *http.Request, rq *request) []segmentRef {
 }
 
 func (c *Console) newDestination(w http.ResponseWriter, r *http.Request, rq *request) {
-	c.page(w, "destination_new", rq, "destinations", "New destination", map[string]any{"Events": true, "Segments": c.segmentRefs(r, rq)})
+	typ := r.URL.Query().Get("type")
+	if typ == "" {
+		typ = "webhook"
+	}
+	_, sources := c.sourceNames(r, rq)
+	c.page(w, "destination_new", rq, "destinations", "New destination", map[string]any{"Type": typ, "Events": typ == "webhook",
+		"Profiles": typ == "enrichment", "Leads": typ == "hubspot" || typ == "salesforce", "Segments": c.segmentRefs(r, rq), "Sources": sources})
+}
+
+// commaList splits "a, b ,c" into its items.
+func commaList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// stageTable reads "MQL=marketingqualifiedlead, SQL=..." into a table.
+func stageTable(s string) map[string]string {
+	out := map[string]string{}
+	for _, p := range commaList(s) {
+		if k, v, ok := strings.Cut(p, "="); ok {
+			out[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	return out
+}
+
+// destinationForm turns the form into the API's definition, for the kind chosen.
+func destinationForm(r *http.Request) map[string]any {
+	f := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
+	typ := f("type")
+	cfg := map[string]any{}
+	def := map[string]any{"name": f("name"), "type": typ}
+	switch typ {
+	case "hubspot":
+		cfg["access_token"] = r.PostFormValue("hs_token")
+		if p := f("hs_stage_property"); p != "" {
+			cfg["stage_property"], cfg["stages"] = p, stageTable(f("hs_stages"))
+		}
+		def["batch_size"], def["rate_limit"] = 100, 9
+	case "salesforce":
+		cfg["instance_url"], cfg["client_id"], cfg["client_secret"] = f("sf_instance_url"), f("sf_client_id"), r.PostFormValue("sf_client_secret")
+		cfg["object"], cfg["external_id_field"] = f("sf_object"), f("sf_external_id_field")
+		if st := f("sf_stage_field"); st != "" {
+			cfg["stage_field"] = st
+		}
+		def["batch_size"] = 200
+	case "enrichment":
+		cfg["url"], cfg["source"] = f("en_url"), f("en_source")
+		if a := r.PostFormValue("en_authorization"); a != "" {
+			cfg["headers"] = map[string]string{"Authorization": a}
+		}
+		if ts := commaList(f("en_traits")); len(ts) > 0 {
+			cfg["traits"] = ts
+		}
+	default:
+		cfg["url"] = f("url")
+		if s := r.PostFormValue("secret"); s != "" {
+			cfg["secret"] = s
+		}
+	}
+	sub := map[string]any{"events": r.PostFormValue("events") != "", "profiles": r.PostFormValue("profiles") != "", "leads": r.PostFormValue("leads") != ""}
+	if segs := r.PostForm["segments"]; len(segs) > 0 {
+		sub["segments"] = segs
+	}
+	def["config"], def["subscribe"] = cfg, sub
+	return def
 }
 
 func (c *Console) createDestination(w http.ResponseWriter, r *http.Request, rq *request) {
 	r.ParseForm()
-	cfg := map[string]any{"url": strings.TrimSpace(r.PostFormValue("url"))}
-	if s := r.PostFormValue("secret"); s != "" {
-		cfg["secret"] = s
-	}
-	sub := map[string]any{"events": r.PostFormValue("events") != "", "profiles": r.PostFormValue("profiles") != ""}
-	if segs := r.PostForm["segments"]; len(segs) > 0 {
-		sub["segments"] = segs
-	}
-	def := map[string]any{"name": r.PostFormValue("name"), "type": "webhook", "config": cfg, "subscribe": sub}
+	def := destinationForm(r)
 	var d struct{ ID string }
 	if err := c.call(r.Context(), rq, "POST", "/v1/destinations", def, &d); err != nil {
 		w.WriteHeader(http.StatusBadRequest)
-		c.page(w, "destination_new", rq, "destinations", "New destination", map[string]any{"Name": def["name"], "URL": cfg["url"],
-			"Events": sub["events"], "Segments": c.segmentRefs(r, rq), "Error": kenner.ErrorMessage(err)})
+		sub := def["subscribe"].(map[string]any)
+		_, sources := c.sourceNames(r, rq)
+		f := r.PostFormValue
+		c.page(w, "destination_new", rq, "destinations", "New destination", map[string]any{"Name": def["name"], "Type": def["type"], "URL": f("url"),
+			"Events": sub["events"], "Profiles": sub["profiles"], "Leads": sub["leads"], "Segments": c.segmentRefs(r, rq), "Sources": sources,
+			"HSStage": f("hs_stage_property"), "HSStages": f("hs_stages"), "SFURL": f("sf_instance_url"), "SFClient": f("sf_client_id"),
+			"SFExt": f("sf_external_id_field"), "SFStage": f("sf_stage_field"), "ENURL": f("en_url"), "ENTraits": f("en_traits"),
+			"Error": kenner.ErrorMessage(err)})
 		return
 	}
 	http.Redirect(w, r, "/console/destinations/"+url.PathEscape(d.ID), http.StatusSeeOther)

@@ -563,7 +563,7 @@ func (c *Console) destinations(w http.ResponseWriter, r *http.Request, rq *reque
 	}
 	data := listData{Header: []string{"Name", "Type", "Waiting", "State"},
 		Empty:  "No destinations yet. A destination receives events and segment changes: a webhook, your CRM, an ad audience.",
-		NewURL: "/console/destinations/new", NewLabel: "New webhook"}
+		NewURL: "/console/destinations/new", NewLabel: "New destination"}
 	if err := c.call(r.Context(), rq, "GET", "/v1/destinations", nil, &out); err != nil {
 		data.Notice = kenner.ErrorMessage(err)
 	}

@@ -52,3 +52,45 @@ func TestCatalogInBrowser(t *testing.T) {
 		t.Errorf("the source's webhook: %d %v", code, src)
 	}
 }
+
+// TestCRMDestinationInBrowser: from the catalogue, a marketer connects HubSpot for the lead
+// hand-off with its token; a mistake (no token) is said in words, and the destination exists.
+func TestCRMDestinationInBrowser(t *testing.T) {
+	data := t.TempDir()
+	s := startServer(t, data)
+	creds := credentialsOf(t, data)
+	ctx, _ := browser(t)
+	signIn(t, ctx, s.url, creds, "Catalogue")
+	if err := chromedp.Do(ctx, chromedp.Click(`//a[@class="connector"][strong[.="HubSpot (CRM)"]]`), chromedp.Click(`//a[.="Connect HubSpot"]`),
+		chromedp.WaitVisible(chromedp.ID("hs-token"))); err != nil {
+		t.Fatal(err)
+	}
+	accessible(t, ctx, "destination_new")
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("name"), "hubspot"), chromedp.Click(`//button[.="Create destination"]`),
+		chromedp.WaitVisible(`//p[@class="error"]`)); err != nil {
+		t.Fatal(err)
+	}
+	if msg, _ := chromedp.Run(ctx, chromedp.Text(`//p[@class="error"]`)); !strings.Contains(msg, "access_token") {
+		t.Errorf("no token: %q", msg)
+	}
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("hs-token"), "pat-na1-x")); err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, "destination-new-hubspot")
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("hs-token"), "pat-na1-x"), chromedp.Click(`//button[.="Create destination"]`),
+		chromedp.WaitVisible(`//h2[text()="Deliveries"]`)); err != nil {
+		t.Fatal(err)
+	}
+	api := adminAPI(t, s.url, creds.AdminToken)
+	_, list := api("GET", "/v1/destinations", "")
+	ds := list["destinations"].([]any)
+	if len(ds) != 1 {
+		t.Fatalf("destinations %v", ds)
+	}
+	d := ds[0].(map[string]any)
+	cfg := d["config"].(map[string]any)
+	if d["type"] != "hubspot" || cfg["stage_property"] != "lifecyclestage" || cfg["stages"].(map[string]any)["MQL"] != "marketingqualifiedlead" ||
+		d["subscribe"].(map[string]any)["leads"] != true || d["batch_size"] != 100.0 {
+		t.Errorf("the destination: %v", d)
+	}
+}

@@ -297,7 +297,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	defer hook.Close()
 	if err := chromedp.Do(ctx,
 		chromedp.Click(`//nav//a[text()="Destinations"]`),
-		chromedp.Click(`//a[text()="New webhook"]`),
+		chromedp.Click(`//a[text()="New destination"]`),
 		chromedp.WaitVisible(chromedp.ID("url")),
 		chromedp.SendKeys(chromedp.ID("name"), "CRM"),
 		chromedp.SendKeys(chromedp.ID("url"), hook.URL+"/kenner"),
