@@ -1,9 +1,11 @@
 package console
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -99,15 +101,97 @@ func (c *Console) analyticsPage(w http.ResponseWriter, r *http.Request, rq *requ
 		for i, rep := range out.Reports {
 			q, _ := url.ParseQuery(rep.Query)
 			q.Set("tab", rep.Kind)
-			rf := readAnalyticsForm(q)
-			boards = append(boards, map[string]any{"Saved": rep, "Link": "/console/analytics?" + q.Encode(),
-				"Report": c.analyticsReport(r, rq, rf, fmt.Sprintf("chart-%d", i))})
+			link := "/console/analytics?" + q.Encode()
+			q.Set("chart", fmt.Sprintf("chart-%d", i))
+			q.Set("board", "1")
+			boards = append(boards, map[string]any{"Saved": rep, "Link": link, "Fragment": "/console/analytics/report?" + q.Encode()})
 		}
 		data["Dashboard"] = boards
 	} else {
-		data["Report"] = c.analyticsReport(r, rq, f, "trend-chart")
+		// The report itself arrives in a second request (it can take the projection seconds
+		// at a million people): the page shows at once, with the form.
+		fq := r.URL.Query()
+		fq.Set("tab", f.Tab)
+		fq.Set("chart", "trend-chart")
+		data["Fragment"] = "/console/analytics/report?" + fq.Encode()
+		data["HasReport"] = true
 	}
 	c.page(w, "analytics", rq, "analytics", "Analytics", data)
+}
+
+// dashboardAge is how old an answer the console shows: the dashboard's reports are computed
+// again every DashboardEvery, so they are never older than twice that.
+const (
+	DashboardEvery = time.Minute
+	dashboardAge   = 2 * DashboardEvery
+	exploreAge     = 5 * time.Second
+)
+
+// analyticsFragment renders one report (a tab's results, or a dashboard card's) for the page
+// that asked for it.
+func (c *Console) analyticsFragment(w http.ResponseWriter, r *http.Request, rq *request) {
+	q := r.URL.Query()
+	f := readAnalyticsForm(q)
+	chart := q.Get("chart")
+	if chart == "" || !chartID.MatchString(chart) {
+		chart = "trend-chart"
+	}
+	// A dashboard card takes the answer the background computed (at most two minutes old); a
+	// report being explored takes one at most a few seconds old, so that what just happened
+	// shows.
+	age := exploreAge
+	if q.Get("board") == "1" {
+		age = dashboardAge
+	}
+	data := c.analyticsReport(r.Context(), rq, f, chart, age)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := c.pages["analytics"].ExecuteTemplate(w, "report", data); err != nil {
+		c.logger.Error("analytics report fragment", "err", err)
+	}
+}
+
+var chartID = regexp.MustCompile(`^[a-z]+-[a-z0-9-]+$`)
+
+// WarmDashboards computes every workspace's saved reports every DashboardEvery, as the
+// dashboard asks for them, so that a dashboard opens with kept answers (within 2 minutes of
+// the events) instead of computing each report while the marketer waits. It returns when ctx
+// ends.
+func (c *Console) WarmDashboards(ctx context.Context) {
+	t := time.NewTicker(DashboardEvery)
+	defer t.Stop()
+	for {
+		c.warmDashboards(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (c *Console) warmDashboards(ctx context.Context) {
+	wss, err := c.api.Workspaces(ctx)
+	if err != nil {
+		return
+	}
+	for _, ws := range wss {
+		rq := &request{tok: &kenner.Token{ID: "console-dashboard", WorkspaceID: ws.ID, Role: kenner.RoleViewer}}
+		var out struct {
+			Reports []kenner.SavedReport `json:"reports"`
+		}
+		if err := c.call(ctx, rq, "GET", "/v1/reports", nil, &out); err != nil {
+			continue
+		}
+		for _, rep := range out.Reports {
+			if ctx.Err() != nil {
+				return
+			}
+			q, _ := url.ParseQuery(rep.Query)
+			q.Set("tab", rep.Kind)
+			c.analyticsReport(ctx, rq, readAnalyticsForm(q), "warm", 0) // computed now, and kept
+		}
+	}
 }
 
 // saveReport saves the report the page shows for the dashboard.
@@ -136,8 +220,9 @@ func (c *Console) deleteReport(w http.ResponseWriter, r *http.Request, rq *reque
 }
 
 // analyticsReport computes one report's view (a tab's results) for the page or the dashboard.
-func (c *Console) analyticsReport(r *http.Request, rq *request, f analyticsForm, chartID string) map[string]any {
+func (c *Console) analyticsReport(ctx context.Context, rq *request, f analyticsForm, chartID string, maxAge time.Duration) map[string]any {
 	data := map[string]any{"Form": f, "Models": analytics.Models, "ModelNames": modelNames, "ChartID": chartID}
+	age := "&max_age=" + strconv.Itoa(int(maxAge.Seconds()))
 	rng := url.Values{"from": {f.From}, "to": {f.To}}
 	var errMsg string
 	switch f.Tab {
@@ -150,7 +235,7 @@ func (c *Console) analyticsReport(r *http.Request, rq *request, f analyticsForm,
 			Models         map[string][]analytics.Credit `json:"models"`
 			RemovalEffects map[string]float64            `json:"removal_effects"`
 		}
-		if err := c.call(r.Context(), rq, "GET", "/v1/analytics/attribution?"+q.Encode(), nil, &out); err != nil {
+		if err := c.call(ctx, rq, "GET", "/v1/analytics/attribution?"+q.Encode()+age, nil, &out); err != nil {
 			errMsg = kenner.ErrorMessage(err)
 			break
 		}
@@ -187,7 +272,7 @@ func (c *Console) analyticsReport(r *http.Request, rq *request, f analyticsForm,
 			Campaigns []campaignJSON `json:"campaigns"`
 			Channels  []campaignJSON `json:"channels"`
 		}
-		if err := c.call(r.Context(), rq, "GET", "/v1/analytics/campaigns?"+q.Encode(), nil, &out); err != nil {
+		if err := c.call(ctx, rq, "GET", "/v1/analytics/campaigns?"+q.Encode()+age, nil, &out); err != nil {
 			errMsg = kenner.ErrorMessage(err)
 			break
 		}
@@ -225,7 +310,7 @@ func (c *Console) analyticsReport(r *http.Request, rq *request, f analyticsForm,
 				Series []analytics.Series `json:"series"`
 			} `json:"previous"`
 		}
-		if err := c.call(r.Context(), rq, "GET", "/v1/analytics/trends?"+q.Encode(), nil, &out); err != nil {
+		if err := c.call(ctx, rq, "GET", "/v1/analytics/trends?"+q.Encode()+age, nil, &out); err != nil {
 			errMsg = kenner.ErrorMessage(err)
 			break
 		}
@@ -263,7 +348,7 @@ func (c *Console) analyticsReport(r *http.Request, rq *request, f analyticsForm,
 		var out struct {
 			Results []analytics.FunnelResult `json:"results"`
 		}
-		if err := c.call(r.Context(), rq, "GET", "/v1/analytics/funnels?"+q.Encode(), nil, &out); err != nil {
+		if err := c.call(ctx, rq, "GET", "/v1/analytics/funnels?"+q.Encode()+age, nil, &out); err != nil {
 			errMsg = kenner.ErrorMessage(err)
 			break
 		}
@@ -288,7 +373,7 @@ func (c *Console) analyticsReport(r *http.Request, rq *request, f analyticsForm,
 		var out struct {
 			Cohorts []analytics.Cohort `json:"cohorts"`
 		}
-		if err := c.call(r.Context(), rq, "GET", "/v1/analytics/retention?"+q.Encode(), nil, &out); err != nil {
+		if err := c.call(ctx, rq, "GET", "/v1/analytics/retention?"+q.Encode()+age, nil, &out); err != nil {
 			errMsg = kenner.ErrorMessage(err)
 			break
 		}

@@ -33,6 +33,8 @@ var assetFS embed.FS
 type API interface {
 	Do(ctx context.Context, tok *kenner.Token, method, path string, body []byte) (int, []byte)
 	DoRaw(ctx context.Context, tok *kenner.Token, method, path, contentType string, body io.Reader) (int, []byte)
+	// Workspaces lists the deployment's workspaces, for background work across them.
+	Workspaces(ctx context.Context) ([]kenner.Workspace, error)
 }
 
 // Options tune the console.
@@ -140,6 +142,7 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	c.mux.HandleFunc("POST /console/predictions/{id}/train", c.signedIn(c.trainModel))
 	c.mux.HandleFunc("POST /console/predictions/{id}/delete", c.signedIn(c.deleteModel))
 	c.mux.HandleFunc("GET /console/analytics", c.signedIn(c.analytics))
+	c.mux.HandleFunc("GET /console/analytics/report", c.signedIn(c.analyticsFragment))
 	c.mux.HandleFunc("POST /console/analytics/reports", c.signedIn(c.saveReport))
 	c.mux.HandleFunc("POST /console/analytics/reports/{id}/delete", c.signedIn(c.deleteReport))
 	c.mux.HandleFunc("GET /console/matching", c.signedIn(c.matching))

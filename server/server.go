@@ -116,6 +116,7 @@ type Server struct {
 	routes  []Route
 	latency *prometheus.HistogramVec
 	hooks   *webhooks
+	acache  *analyticsCache
 }
 
 // New builds the API's routes.
@@ -139,6 +140,7 @@ func New(deps Deps) *Server {
 	}, []string{"route", "code"})
 	deps.Registry.MustRegister(s.latency)
 	s.hooks = newWebhooks(deps.Registry)
+	s.acache = newAnalyticsCache()
 
 	deps.Ingest.Register(s.mux)
 	deps.Ingest.Register(s.public)
@@ -246,15 +248,15 @@ func New(deps Deps) *Server {
 	s.admin("DELETE /v1/syncs/{id}", kenner.RoleAdmin, s.deleteSync)
 	s.admin("POST /v1/syncs/{id}/run", kenner.RoleAdmin, s.runSync)
 	s.admin("GET /v1/syncs/{id}/runs", kenner.RoleAdmin, s.listSyncRuns)
-	s.admin("GET /v1/analytics/campaigns", kenner.RoleViewer, s.analyticsCampaigns)
+	s.admin("GET /v1/analytics/campaigns", kenner.RoleViewer, s.cachedAnalytics(s.analyticsCampaigns))
 	s.admin("POST /v1/spend", kenner.RoleMarketer, s.putSpend)
 	s.admin("GET /v1/spend", kenner.RoleViewer, s.listSpend)
 	s.admin("PUT /v1/currency-rates", kenner.RoleMarketer, s.putCurrencyRates)
 	s.admin("GET /v1/currency-rates", kenner.RoleViewer, s.getCurrencyRates)
-	s.admin("GET /v1/analytics/trends", kenner.RoleViewer, s.analyticsTrend)
-	s.admin("GET /v1/analytics/funnels", kenner.RoleViewer, s.analyticsFunnel)
-	s.admin("GET /v1/analytics/retention", kenner.RoleViewer, s.analyticsRetention)
-	s.admin("GET /v1/analytics/attribution", kenner.RoleViewer, s.analyticsAttribution)
+	s.admin("GET /v1/analytics/trends", kenner.RoleViewer, s.cachedAnalytics(s.analyticsTrend))
+	s.admin("GET /v1/analytics/funnels", kenner.RoleViewer, s.cachedAnalytics(s.analyticsFunnel))
+	s.admin("GET /v1/analytics/retention", kenner.RoleViewer, s.cachedAnalytics(s.analyticsRetention))
+	s.admin("GET /v1/analytics/attribution", kenner.RoleViewer, s.cachedAnalytics(s.analyticsAttribution))
 	s.admin("POST /v1/match/runs", kenner.RoleAdmin, s.startMatchRun)
 	s.admin("GET /v1/match/runs", kenner.RoleAnalyst, s.listMatchRuns)
 	s.admin("GET /v1/match/runs/{id}", kenner.RoleAnalyst, s.getMatchRun)

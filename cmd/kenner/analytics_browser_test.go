@@ -107,7 +107,10 @@ func TestAnalyticsInBrowser(t *testing.T) {
 		chromedp.Submit(chromedp.CSS(`form.save-report input[name="name"]`)), chromedp.WaitVisible(`//section[@aria-label="Checkout funnel"]`))
 	stage("campaigns again", chromedp.Navigate(s.url+"/console/analytics?tab=campaigns&model=linear"), chromedp.WaitVisible(`//h2[text()="By campaign"]`))
 	stage("save the campaigns", chromedp.SendKeys(chromedp.CSS(`form.save-report input[name="name"]`), "ROI"),
-		chromedp.Submit(chromedp.CSS(`form.save-report input[name="name"]`)), chromedp.WaitVisible(`//section[@aria-label="ROI"]`))
+		chromedp.Submit(chromedp.CSS(`form.save-report input[name="name"]`)), chromedp.WaitVisible(`//section[@aria-label="ROI"]`),
+		// Each card's report arrives in its own request.
+		chromedp.WaitVisible(`//section[@aria-label="ROI"]//div[@class="report-body"]`),
+		chromedp.WaitVisible(`//section[@aria-label="Checkout funnel"]//div[@class="report-body"]`))
 	body, _ = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
 	if !strings.Contains(body, "20 converted") || !strings.Contains(body, "4.00×") || !strings.Contains(body, "Linear model") {
 		t.Errorf("the dashboard:\n%s", body)

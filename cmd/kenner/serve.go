@@ -261,6 +261,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		syncs.Start(procCtx)
 		syncs.Wait()
 	})
+	wg.Go(func() { cons.WarmDashboards(procCtx) })
 	wg.Go(func() { plans.Run(procCtx, time.Second) })
 	wg.Go(func() {
 		privacy.NewRetention(app.store, cfg.Retention, reg, logger).Run(procCtx, cfg.RetentionInterval)
