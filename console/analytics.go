@@ -17,10 +17,12 @@ import (
 // analyticsForm is the analytics page's settings, read from its query (the forms are GET, so a
 // report is a link to share and bookmark).
 type analyticsForm struct {
-	Tab                                  string
-	From, To                             string
-	Conversion, By, Lookback             string
-	Event, Measure, Interval, Breakdown  string
+	Tab                                 string
+	From, To                            string
+	Conversion, By, Lookback            string
+	Event, Measure, Interval, Breakdown string
+	// Property, when given, breaks a trend or a funnel down by an event property instead.
+	Property                             string
 	Compare                              bool
 	Steps, Window, Order, FunnelBreakdwn string
 	Start, Return, Period                string
@@ -43,8 +45,8 @@ func readAnalyticsForm(q url.Values) analyticsForm {
 		Event: get("event", "$page"), Measure: get("measure", analytics.Unique), Interval: get("interval", analytics.Day), Breakdown: get("breakdown", ""),
 		Compare: q.Get("compare") == "true",
 		Steps:   get("steps", "$page\nProduct Added\n"+kenner.DefaultOrderEvent), Window: get("window", "7d"), Order: get("order", analytics.Ordered),
-		FunnelBreakdwn: get("funnel_breakdown", ""),
-		Start:          get("start", "$page"), Return: get("return", kenner.DefaultOrderEvent), Period: get("period", analytics.Week),
+		FunnelBreakdwn: get("funnel_breakdown", ""), Property: strings.TrimSpace(get("property", "")),
+		Start: get("start", "$page"), Return: get("return", kenner.DefaultOrderEvent), Period: get("period", analytics.Week),
 		Model: get("model", analytics.LastNonDirect),
 	}
 }
@@ -299,7 +301,11 @@ func (c *Console) analyticsReport(ctx context.Context, rq *request, f analyticsF
 		}
 		data["Campaigns"] = map[string]any{"Currency": out.Currency, "Rows": view(out.Campaigns), "Channels": view(out.Channels)}
 	case "trends":
-		q := url.Values{"event": {f.Event}, "measure": {f.Measure}, "interval": {f.Interval}, "breakdown": {f.Breakdown}, "segment": {f.Segment}, "from": rng["from"], "to": rng["to"]}
+		bd := f.Breakdown
+		if f.Property != "" {
+			bd = f.Property
+		}
+		q := url.Values{"event": {f.Event}, "measure": {f.Measure}, "interval": {f.Interval}, "breakdown": {bd}, "segment": {f.Segment}, "from": rng["from"], "to": rng["to"]}
 		if f.Compare {
 			q.Set("compare", "true")
 		}
@@ -344,7 +350,11 @@ func (c *Console) analyticsReport(ctx context.Context, rq *request, f analyticsF
 				steps = append(steps, s)
 			}
 		}
-		q := url.Values{"step": steps, "window": {f.Window}, "order": {f.Order}, "breakdown": {f.FunnelBreakdwn}, "segment": {f.Segment}, "from": rng["from"], "to": rng["to"]}
+		bd := f.FunnelBreakdwn
+		if f.Property != "" {
+			bd = f.Property
+		}
+		q := url.Values{"step": steps, "window": {f.Window}, "order": {f.Order}, "breakdown": {bd}, "segment": {f.Segment}, "from": rng["from"], "to": rng["to"]}
 		var out struct {
 			Results []analytics.FunnelResult `json:"results"`
 		}

@@ -19,8 +19,8 @@ import (
 
 // Analytics answers analytics queries (projection.Projection).
 type Analytics interface {
-	Trend(ws string, q projection.TrendQuery) ([]time.Time, []analytics.Series, error)
-	Funnel(ws string, q projection.FunnelQuery) ([]analytics.FunnelResult, error)
+	Trend(ctx context.Context, ws string, q projection.TrendQuery) ([]time.Time, []analytics.Series, error)
+	Funnel(ctx context.Context, ws string, q projection.FunnelQuery) ([]analytics.FunnelResult, error)
 	Retention(ws string, q projection.RetentionQuery) ([]analytics.Cohort, error)
 	Attribution(ctx context.Context, ws string, q projection.AttributionQuery) (*analytics.Report, error)
 }
@@ -176,7 +176,7 @@ func (s *Server) analyticsTrend(w http.ResponseWriter, r *http.Request, tok *ken
 	if tq.Interval == "" {
 		tq.Interval = analytics.Day
 	}
-	periods, series, err := a.Trend(tok.WorkspaceID, tq)
+	periods, series, err := a.Trend(r.Context(), tok.WorkspaceID, tq)
 	if err != nil {
 		return err
 	}
@@ -185,7 +185,7 @@ func (s *Server) analyticsTrend(w http.ResponseWriter, r *http.Request, tok *ken
 		// The period before, as long as this one, for a comparison.
 		prev := tq
 		prev.From, prev.To = from.Add(-to.Sub(from)), from
-		pp, ps, err := a.Trend(tok.WorkspaceID, prev)
+		pp, ps, err := a.Trend(r.Context(), tok.WorkspaceID, prev)
 		if err != nil {
 			return err
 		}
@@ -243,7 +243,7 @@ func (s *Server) analyticsFunnel(w http.ResponseWriter, r *http.Request, tok *ke
 	if err != nil {
 		return err
 	}
-	res, err := a.Funnel(tok.WorkspaceID, projection.FunnelQuery{Steps: steps, Window: window, Order: q.Get("order"), From: from, To: to, Breakdown: q.Get("breakdown"), Segment: seg})
+	res, err := a.Funnel(r.Context(), tok.WorkspaceID, projection.FunnelQuery{Steps: steps, Window: window, Order: q.Get("order"), From: from, To: to, Breakdown: q.Get("breakdown"), Segment: seg})
 	if err != nil {
 		return err
 	}

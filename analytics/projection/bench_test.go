@@ -79,14 +79,14 @@ func BenchmarkQueries(b *testing.B) {
 	month := day0.AddDate(0, 0, 30)
 	b.Run("funnel3_30d", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := p.Funnel("ws", projection.FunnelQuery{Steps: []string{"Product Viewed", "Product Added", "Order Completed"}, Window: 7 * 24 * time.Hour, From: day0, To: month}); err != nil {
+			if _, err := p.Funnel(b.Context(), "ws", projection.FunnelQuery{Steps: []string{"Product Viewed", "Product Added", "Order Completed"}, Window: 7 * 24 * time.Hour, From: day0, To: month}); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 	b.Run("trend_day_breakdown_30d", func(b *testing.B) {
 		for b.Loop() {
-			if _, _, err := p.Trend("ws", projection.TrendQuery{Event: "$page", Measure: analytics.Unique, Interval: analytics.Day, From: day0, To: month, Breakdown: "first_touch_channel"}); err != nil {
+			if _, _, err := p.Trend(b.Context(), "ws", projection.TrendQuery{Event: "$page", Measure: analytics.Unique, Interval: analytics.Day, From: day0, To: month, Breakdown: "first_touch_channel"}); err != nil {
 				b.Fatal(err)
 			}
 		}

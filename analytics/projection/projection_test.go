@@ -156,21 +156,21 @@ func TestTrendFunnelRetentionFromTheLog(t *testing.T) {
 		}
 	}
 	p := w.settle()
-	periods, series, err := p.Trend("ws", projection.TrendQuery{Event: "Bought", Measure: analytics.Sum, Interval: analytics.Week, From: day0, To: day0.AddDate(0, 0, 21)})
+	periods, series, err := p.Trend(t.Context(), "ws", projection.TrendQuery{Event: "Bought", Measure: analytics.Sum, Interval: analytics.Week, From: day0, To: day0.AddDate(0, 0, 21)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(periods) != 4 || len(series) != 1 || series[0].Total != 50 {
 		t.Errorf("trend %v %+v, want 5 orders of 10 over the 4 weeks the range touches", periods, series)
 	}
-	res, err := p.Funnel("ws", projection.FunnelQuery{Steps: []string{"$page", "Added", "Bought"}, Window: 14 * 24 * time.Hour, From: day0, To: day0.AddDate(0, 0, 7)})
+	res, err := p.Funnel(t.Context(), "ws", projection.FunnelQuery{Steps: []string{"$page", "Added", "Bought"}, Window: 14 * 24 * time.Hour, From: day0, To: day0.AddDate(0, 0, 7)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s := res[0].Steps; s[0].People != 20 || s[1].People != 10 || s[2].People != 5 {
 		t.Errorf("funnel %+v", s)
 	}
-	res, _ = p.Funnel("ws", projection.FunnelQuery{Steps: []string{"$page", "Added", "Bought"}, Window: 24 * time.Hour, From: day0, To: day0.AddDate(0, 0, 7)})
+	res, _ = p.Funnel(t.Context(), "ws", projection.FunnelQuery{Steps: []string{"$page", "Added", "Bought"}, Window: 24 * time.Hour, From: day0, To: day0.AddDate(0, 0, 7)})
 	if s := res[0].Steps; s[2].People != 0 {
 		t.Errorf("a one-day window: %+v, want nobody buying (they buy 8 days later)", s)
 	}
@@ -181,7 +181,7 @@ func TestTrendFunnelRetentionFromTheLog(t *testing.T) {
 	if len(cohorts) != 1 || cohorts[0].People != 20 || cohorts[0].Returned[0]+cohorts[0].Returned[1] != 5 {
 		t.Errorf("retention %+v", cohorts)
 	}
-	if _, _, err := p.Trend("ws", projection.TrendQuery{Measure: "median", Interval: "day"}); kenner.ErrorCode(err) != kenner.EInvalid {
+	if _, _, err := p.Trend(t.Context(), "ws", projection.TrendQuery{Measure: "median", Interval: "day"}); kenner.ErrorCode(err) != kenner.EInvalid {
 		t.Errorf("an unknown measure: %v", err)
 	}
 }

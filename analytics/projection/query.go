@@ -100,8 +100,26 @@ func (t *table) firstTouches() []int32 {
 }
 
 // Breakdowns of people by their first touch, or by an event's name; "segment" breaks people
-// down by whether they are in a segment now (Segment in the query).
+// down by whether they are in a segment now (Segment in the query). Besides these, a dotted
+// path into the event (properties.plan, context.campaign.name, traits.country) breaks events
+// down by its value: their bodies are read from the store, so a trend names its event and a
+// funnel is broken down by its first step's.
 var Breakdowns = []string{"", "event", "first_touch_channel", "first_touch_source", "first_touch_medium", "first_touch_campaign", "segment"}
+
+// propertyPrefixes are where a property breakdown's path may start.
+var propertyPrefixes = []string{"properties.", "context.", "traits."}
+
+func isProperty(by string) bool {
+	for _, p := range propertyPrefixes {
+		if strings.HasPrefix(by, p) && len(by) > len(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// NoValue is the breakdown of events whose property is missing.
+const NoValue = "(none)"
 
 // Segment is a segment's members for a breakdown: its name and its members' profile ids.
 type Segment struct {
@@ -112,6 +130,7 @@ type Segment struct {
 // breakdown is a query's breakdown, ready for the rows.
 type breakdown struct {
 	by     string
+	values map[int64]string // a property's value by the event's log place (property breakdowns)
 	first  []int32        // first touches (first_touch_*)
 	member map[int32]bool // profile indexes in the segment (segment)
 	in     string
@@ -139,6 +158,12 @@ func (t *table) breakdown(by string, seg *Segment) (*breakdown, error) {
 }
 
 func (t *table) breakdownOf(b *breakdown, person int64, row int) string {
+	if b.values != nil {
+		if v, ok := b.values[t.rank[row]]; ok {
+			return v
+		}
+		return NoValue
+	}
 	switch b.by {
 	case "event":
 		return t.names.of[t.name[row]]
@@ -170,10 +195,63 @@ func (t *table) breakdownOf(b *breakdown, person int64, row int) string {
 }
 
 func checkBreakdown(by string) error {
-	if !slices.Contains(Breakdowns, by) {
-		return kenner.Errorf(kenner.EInvalid, "breakdown: want event, first_touch_channel, first_touch_source, first_touch_medium, first_touch_campaign or segment, not %q", by)
+	if !slices.Contains(Breakdowns, by) && !isProperty(by) {
+		return kenner.Errorf(kenner.EInvalid, "breakdown: want event, first_touch_channel, first_touch_source, first_touch_medium, first_touch_campaign, segment, or a property (properties.plan, context.campaign.name), not %q", by)
 	}
 	return nil
+}
+
+// propertyValues reads the value at path of the events of name done in [from, to), from their
+// bodies in the store, outside the projection's lock; keyed by the events' log place, which
+// stays put whatever the table does meanwhile.
+func (p *Projection) propertyValues(ctx context.Context, ws, name string, from, to int64, path string) (map[int64]string, error) {
+	p.mu.RLock()
+	var ranks []int64
+	if t := p.tables[ws]; t != nil {
+		if id, ok := t.names.ids[name]; ok {
+			for i := range t.at {
+				if t.name[i] == id && t.at[i] >= from && t.at[i] < to && t.flags[i]&flagDeleted == 0 {
+					ranks = append(ranks, t.rank[i])
+				}
+			}
+		}
+	}
+	p.mu.RUnlock()
+	out := make(map[int64]string, len(ranks))
+	const chunk = 5000
+	for start := 0; start < len(ranks); start += chunk {
+		part := ranks[start:min(start+chunk, len(ranks))]
+		bodies, err := p.cfg.Identities.EventBodies(ctx, ws, part)
+		if err != nil {
+			return nil, err
+		}
+		for rank, body := range bodies {
+			var doc map[string]any
+			if json.Unmarshal(body, &doc) != nil {
+				continue
+			}
+			if v := valueText(lookup(doc, path)); v != "" {
+				out[rank] = v
+			}
+		}
+	}
+	return out, nil
+}
+
+// valueText writes a property's value as a breakdown's name.
+func valueText(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return strings.TrimSpace(x)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 // TrendQuery is a trend: events (of one name, or all) measured per period.
@@ -188,7 +266,7 @@ type TrendQuery struct {
 }
 
 // Trend answers a trend query.
-func (p *Projection) Trend(ws string, q TrendQuery) ([]time.Time, []analytics.Series, error) {
+func (p *Projection) Trend(ctx context.Context, ws string, q TrendQuery) ([]time.Time, []analytics.Series, error) {
 	if err := p.ready(); err != nil {
 		return nil, nil, err
 	}
@@ -196,6 +274,16 @@ func (p *Projection) Trend(ws string, q TrendQuery) ([]time.Time, []analytics.Se
 		return nil, nil, err
 	}
 	from, to := p.clamp(q.From, q.To)
+	var values map[int64]string
+	if isProperty(q.Breakdown) {
+		if q.Event == "" {
+			return nil, nil, kenner.Errorf(kenner.EInvalid, "breakdown %s: name the event (event=...): a property breakdown reads the bodies of the events counted", q.Breakdown)
+		}
+		var err error
+		if values, err = p.propertyValues(ctx, ws, q.Event, from, to, q.Breakdown); err != nil {
+			return nil, nil, err
+		}
+	}
 	tr, err := analytics.NewTrend(q.Measure, q.Interval, q.Location, time.UnixMilli(from), q.To)
 	if err != nil {
 		return nil, nil, kenner.Errorf(kenner.EInvalid, "%v", err)
@@ -217,6 +305,7 @@ func (p *Projection) Trend(ws string, q TrendQuery) ([]time.Time, []analytics.Se
 	if err != nil {
 		return nil, nil, err
 	}
+	bd.values = values
 	for i := range t.at {
 		if t.at[i] < from || t.at[i] >= to || t.flags[i]&flagDeleted != 0 || named && t.name[i] != name {
 			continue
@@ -242,12 +331,22 @@ type FunnelQuery struct {
 }
 
 // Funnel answers a funnel query.
-func (p *Projection) Funnel(ws string, q FunnelQuery) ([]analytics.FunnelResult, error) {
+func (p *Projection) Funnel(ctx context.Context, ws string, q FunnelQuery) ([]analytics.FunnelResult, error) {
 	if err := p.ready(); err != nil {
 		return nil, err
 	}
 	if err := checkBreakdown(q.Breakdown); err != nil {
 		return nil, err
+	}
+	var values map[int64]string
+	if isProperty(q.Breakdown) && len(q.Steps) > 0 {
+		// A funnel is broken down by its first step's event (the one that starts a person's
+		// funnel), as product analytics tools do.
+		from, to := p.clamp(q.From, q.To)
+		var err error
+		if values, err = p.propertyValues(ctx, ws, q.Steps[0], from, to, q.Breakdown); err != nil {
+			return nil, err
+		}
 	}
 	f, err := analytics.NewFunnel(len(q.Steps), q.Window, q.Order)
 	if err != nil {
@@ -269,6 +368,7 @@ func (p *Projection) Funnel(ws string, q FunnelQuery) ([]analytics.FunnelResult,
 	if err != nil {
 		return nil, err
 	}
+	bd.values = values
 	from, to := p.clamp(q.From, q.To)
 	rows, starts := t.people(from, to+q.Window.Milliseconds(), func(i int) bool { return masks[t.name[i]] != 0 })
 	var hits []analytics.StepHit

@@ -156,6 +156,42 @@ func TestAnalyticsAPI(t *testing.T) {
 	if code, e := api("GET", "/v1/analytics/trends?breakdown=segment", ""); code != 400 {
 		t.Errorf("a segment breakdown without a segment: %d %v", code, e)
 	}
+	// Broken down by an event property (read from the events' bodies).
+	send(fmt.Sprintf(`{"batch":[
+		{"type":"track","event":"Viewed Item","userId":"ann","timestamp":%q,"properties":{"category":"shoes"}},
+		{"type":"track","event":"Viewed Item","userId":"ann","timestamp":%q,"properties":{"category":"shoes"}},
+		{"type":"track","event":"Viewed Item","anonymousId":"bob","timestamp":%q,"properties":{"category":"hats"}},
+		{"type":"track","event":"Viewed Item","anonymousId":"bob","timestamp":%q}]}`, day(4), day(4), day(2), day(2)))
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		code, tr := api("GET", "/v1/analytics/trends?event=Viewed%20Item&breakdown=properties.category", "")
+		if code != 200 {
+			t.Fatalf("trend by a property: %d %v", code, tr)
+		}
+		got := map[string]float64{}
+		for _, sr := range tr["series"].([]any) {
+			sr := sr.(map[string]any)
+			got[fmt.Sprint(sr["breakdown"])] = sr["total"].(float64)
+		}
+		if got["shoes"] == 2 && got["hats"] == 1 && got["(none)"] == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("trend by properties.category: %v, want shoes 2, hats 1, (none) 1", got)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	code, pf := api("GET", "/v1/analytics/funnels?step=Viewed%20Item&step=Order%20Completed&window=14d&breakdown=properties.category", "")
+	conv := map[string]float64{}
+	for _, r := range pf["results"].([]any) {
+		r := r.(map[string]any)
+		conv[r["breakdown"].(string)] = r["converted"].(float64)
+	}
+	if code != 200 || conv["shoes"] != 1 || conv["hats"] != 0 {
+		t.Errorf("funnel by the first step's property: %d %v", code, conv)
+	}
+	if code, e := api("GET", "/v1/analytics/trends?breakdown=properties.category", ""); code != 400 || !strings.Contains(fmt.Sprint(e), "name the event") {
+		t.Errorf("a property breakdown of every event: %d %v", code, e)
+	}
 	code, r := api("GET", "/v1/analytics/retention?start=$page&return=Order%20Completed&period=day&periods=7", "")
 	if code != 200 || len(r["cohorts"].([]any)) == 0 {
 		t.Errorf("retention: %d %v", code, r)
