@@ -29,6 +29,9 @@ var Models = []string{FirstTouch, LastTouch, LastNonDirect, Linear, TimeDecay, P
 type Conversion struct {
 	At      time.Time `json:"at"`
 	Revenue float64   `json:"revenue"`
+	// Value is the part of the person's predicted lifetime value this conversion carries (their
+	// value shared among their conversions in the range), credited like the revenue.
+	Value float64 `json:"value,omitempty"`
 }
 
 // Journey is one person's touches and conversions across all their devices, each in time order.
@@ -57,12 +60,15 @@ type Credit struct {
 	Key         string  `json:"key"`
 	Conversions float64 `json:"conversions"`
 	Revenue     float64 `json:"revenue"`
+	// Value is the predicted lifetime value of the customers credited (when asked for).
+	Value float64 `json:"value,omitempty"`
 }
 
 // Report is an attribution: per model, the credit of each key, most conversions first.
 type Report struct {
 	Conversions  int                 `json:"conversions"`
 	Revenue      float64             `json:"revenue"`
+	Value        float64             `json:"value,omitempty"`
 	Unattributed int                 `json:"unattributed"` // conversions with no touch in the lookback (credited to Direct)
 	Models       map[string][]Credit `json:"models"`
 	// RemovalEffects are the data-driven model's: per channel, the share of conversions lost
@@ -207,7 +213,7 @@ type Attributor struct {
 // convertedPath is a conversion and its touches, for the data-driven model's second pass.
 type convertedPath struct {
 	keys, channels []string
-	revenue        float64
+	revenue, value float64
 }
 
 // NewAttributor checks the options.
@@ -222,14 +228,15 @@ func NewAttributor(o Options) (*Attributor, error) {
 	return a, nil
 }
 
-func (a *Attributor) add(model, key string, share, revenue float64) {
+func (a *Attributor) add(model, key string, share float64, c Conversion) {
 	cr := a.sums[model][key]
 	if cr == nil {
 		cr = &Credit{Key: key}
 		a.sums[model][key] = cr
 	}
 	cr.Conversions += share
-	cr.Revenue += share * revenue
+	cr.Revenue += share * c.Revenue
+	cr.Value += share * c.Value
 }
 
 // Add credits a journey's conversions (its slices may be reused once Add returns). A
@@ -239,11 +246,12 @@ func (a *Attributor) Add(j Journey) {
 	for _, c := range j.Conversions {
 		a.rep.Conversions++
 		a.rep.Revenue += c.Revenue
+		a.rep.Value += c.Value
 		ts := window(j.Touches, c, a.o.Lookback)
 		if len(ts) == 0 {
 			a.rep.Unattributed++
 			for _, m := range Models {
-				a.add(m, Touch{Channel: Direct}.Key(a.o.By), 1, c.Revenue)
+				a.add(m, Touch{Channel: Direct}.Key(a.o.By), 1, c)
 			}
 			a.chain.path(nil, true)
 			continue
@@ -252,12 +260,12 @@ func (a *Attributor) Add(j Journey) {
 			a.w = weights(a.w[:0], m, ts, c, a.o.HalfLife)
 			for i, w := range a.w {
 				if w > 0 {
-					a.add(m, ts[i].Key(a.o.By), w, c.Revenue)
+					a.add(m, ts[i].Key(a.o.By), w, c)
 				}
 			}
 		}
 		a.chain.path(ts, true)
-		p := convertedPath{keys: make([]string, len(ts)), channels: make([]string, len(ts)), revenue: c.Revenue}
+		p := convertedPath{keys: make([]string, len(ts)), channels: make([]string, len(ts)), revenue: c.Revenue, value: c.Value}
 		for i, t := range ts {
 			p.keys[i], p.channels[i] = t.Key(a.o.By), t.Channel
 		}
@@ -293,7 +301,7 @@ func (a *Attributor) Report() *Report {
 				share = rep.RemovalEffects[ch] / total / float64(channels[ch])
 			}
 			if share > 0 {
-				a.add(DataDriven, p.keys[i], share, p.revenue)
+				a.add(DataDriven, p.keys[i], share, Conversion{Revenue: p.revenue, Value: p.value})
 			}
 		}
 	}

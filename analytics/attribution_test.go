@@ -136,3 +136,37 @@ func TestAttributionOptions(t *testing.T) {
 		t.Error("a negative lookback: accepted")
 	}
 }
+
+// TestLifetimeValueCredit: a conversion's share of the person's predicted lifetime value is
+// credited like its revenue: linear halves it between two touches, first touch gives it all
+// to the first.
+func TestLifetimeValueCredit(t *testing.T) {
+	js := []Journey{
+		{Person: "a", Touches: []Touch{{At: day(0), Channel: Social}, {At: day(1), Channel: Email}}, Conversions: []Conversion{{At: day(2), Revenue: 10, Value: 100}}},
+		{Person: "b", Touches: []Touch{{At: day(0), Channel: Email}}, Conversions: []Conversion{{At: day(1), Revenue: 5, Value: 30}, {At: day(2), Revenue: 5, Value: 30}}},
+	}
+	r, err := Attribute(js, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := func(model, key string) float64 {
+		for _, c := range r.Models[model] {
+			if c.Key == key {
+				return c.Value
+			}
+		}
+		return 0
+	}
+	if !near(value(Linear, Social), 50) || !near(value(Linear, Email), 110) || !near(value(FirstTouch, Social), 100) || !near(value(FirstTouch, Email), 60) || !near(r.Value, 160) {
+		t.Errorf("linear social %v email %v, first touch social %v email %v, total %v; want 50, 110, 100, 60, 160",
+			value(Linear, Social), value(Linear, Email), value(FirstTouch, Social), value(FirstTouch, Email), r.Value)
+	}
+	var dd float64
+	for _, c := range r.Models[DataDriven] {
+		dd += c.Value
+	}
+	if !near(dd, 160) {
+		t.Errorf("the data-driven model credits %v of the value, want all 160", dd)
+	}
+}
+

@@ -271,6 +271,7 @@ func (c *Console) analyticsReport(ctx context.Context, rq *request, f analyticsF
 		q := url.Values{"conversion": {f.Conversion}, "lookback": {f.Lookback}, "from": rng["from"], "to": rng["to"]}
 		var out struct {
 			Currency  string         `json:"currency"`
+			CLVModel  string         `json:"clv_model"`
 			Campaigns []campaignJSON `json:"campaigns"`
 			Channels  []campaignJSON `json:"channels"`
 		}
@@ -295,11 +296,15 @@ func (c *Console) analyticsReport(ctx context.Context, rq *request, f analyticsF
 				if cac, ok := x.CAC[f.Model]; ok {
 					v.CAC = money(cac)
 				}
+				v.CLV, v.CLVROI = money(x.CLV[f.Model]), "–"
+				if roi, ok := x.CLVROI[f.Model]; ok {
+					v.CLVROI = strconv.FormatFloat(100*roi, 'f', 0, 64) + "%"
+				}
 				rows = append(rows, v)
 			}
 			return rows
 		}
-		data["Campaigns"] = map[string]any{"Currency": out.Currency, "Rows": view(out.Campaigns), "Channels": view(out.Channels)}
+		data["Campaigns"] = map[string]any{"Currency": out.Currency, "CLVModel": out.CLVModel, "Rows": view(out.Campaigns), "Channels": view(out.Channels)}
 	case "trends":
 		bd := f.Breakdown
 		if f.Property != "" {
@@ -464,8 +469,10 @@ type campaignJSON struct {
 	Revenue     map[string]float64 `json:"revenue"`
 	ROAS        map[string]float64 `json:"roas"`
 	CAC         map[string]float64 `json:"cac"`
+	CLV         map[string]float64 `json:"clv"`
+	CLVROI      map[string]float64 `json:"clv_roi"`
 }
 
-type campaignView struct{ Name, Channel, Spend, Conversions, Revenue, ROAS, CAC string }
+type campaignView struct{ Name, Channel, Spend, Conversions, Revenue, ROAS, CAC, CLV, CLVROI string }
 
 func money(x float64) string { return strconv.FormatFloat(x, 'f', 2, 64) }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"sort"
@@ -98,6 +99,10 @@ type campaignRow struct {
 	Revenue     map[string]float64 `json:"revenue"`
 	ROAS        map[string]float64 `json:"roas,omitempty"` // revenue per unit spent
 	CAC         map[string]float64 `json:"cac,omitempty"`  // spend per conversion
+	// CLV is the predicted lifetime value of the customers each model credits the campaign
+	// with, and CLVROI its return on the spend: (CLV - spend) / spend (with a CLV model).
+	CLV    map[string]float64 `json:"clv,omitempty"`
+	CLVROI map[string]float64 `json:"clv_roi,omitempty"`
 }
 
 func (c *campaignRow) finish() {
@@ -110,6 +115,64 @@ func (c *campaignRow) finish() {
 			c.CAC[m] = c.Spend / n
 		}
 	}
+	if c.CLV != nil {
+		c.CLVROI = map[string]float64{}
+		for m, v := range c.CLV {
+			if c.Spend > 0 {
+				c.CLVROI[m] = (v - c.Spend) / c.Spend
+			}
+		}
+	}
+}
+
+// clvValue returns how the campaigns report reads the predicted lifetime value of the people
+// who converted: the CLV model named (clv=), or the workspace's first trained one; nil when
+// there is none (or clv=none).
+func (s *Server) clvValue(ctx context.Context, ws, name string) (string, func(context.Context, []string) (map[string]float64, error), error) {
+	if name == "none" || s.deps.Audience == nil {
+		return "", nil, nil
+	}
+	models, err := s.deps.Store.Models(ctx, ws)
+	if err != nil {
+		return "", nil, err
+	}
+	var model *kenner.Model
+	for i := range models {
+		m := &models[i]
+		if m.Kind == kenner.ModelCLV && (name == "" && m.Status == kenner.ModelTrained || m.Name == name) {
+			model = m
+			break
+		}
+	}
+	if model == nil {
+		if name != "" {
+			return "", nil, kenner.Errorf(kenner.EInvalid, "clv: no CLV model named %q", name)
+		}
+		return "", nil, nil
+	}
+	eng, err := s.deps.Audience.Engine(ctx, ws)
+	if err != nil {
+		return "", nil, err
+	}
+	return model.Name, func(ctx context.Context, ids []string) (map[string]float64, error) {
+		now := time.Now()
+		out := make(map[string]float64, len(ids))
+		for _, id := range ids {
+			p, err := s.deps.Store.ProfileState(ctx, ws, kenner.Identifier{Kind: "id", Value: id})
+			if kenner.ErrorCode(err) == kenner.ENotFound {
+				continue // erased since
+			}
+			if err != nil {
+				return nil, err
+			}
+			if pred, ok := eng.Predictions(p, now)[model.Name].(map[string]any); ok {
+				if v, ok := pred["clv"].(float64); ok {
+					out[id] = v
+				}
+			}
+		}
+		return out, nil
+	}, nil
 }
 
 // analyticsCampaigns is return on ad spend: each campaign's spend in the range (converted to the
@@ -130,6 +193,11 @@ func (s *Server) analyticsCampaigns(w http.ResponseWriter, r *http.Request, tok 
 	}
 	a, from, to := ar.a, ar.from, ar.to
 	aq.Rates, aq.By = rates, "campaign_full"
+	clvModel, value, err := s.clvValue(r.Context(), tok.WorkspaceID, ar.q.Get("clv"))
+	if err != nil {
+		return err
+	}
+	aq.PersonValue = value
 	rep, err := a.Attribution(r.Context(), tok.WorkspaceID, aq)
 	if err != nil {
 		return err
@@ -177,6 +245,12 @@ func (s *Server) analyticsCampaigns(w http.ResponseWriter, r *http.Request, tok 
 			}
 			c.Conversions[m] += cr.Conversions
 			c.Revenue[m] += cr.Revenue
+			if value != nil {
+				if c.CLV == nil {
+					c.CLV = map[string]float64{}
+				}
+				c.CLV[m] += cr.Value
+			}
 		}
 	}
 	channels := map[string]*campaignRow{}
@@ -195,6 +269,14 @@ func (s *Server) analyticsCampaigns(w http.ResponseWriter, r *http.Request, tok 
 		}
 		for m, v := range c.Revenue {
 			ch.Revenue[m] += v
+		}
+		if value != nil {
+			if ch.CLV == nil {
+				ch.CLV = map[string]float64{}
+			}
+			for m, v := range c.CLV {
+				ch.CLV[m] += v
+			}
 		}
 	}
 	var byChannel []*campaignRow
@@ -218,14 +300,18 @@ func (s *Server) analyticsCampaigns(w http.ResponseWriter, r *http.Request, tok 
 		for _, c := range list {
 			for _, m := range analytics.Models {
 				out = append(out, []string{c.Channel, c.Source, c.Medium, c.Campaign, m, num(c.Spend), num(c.Conversions[m]), num(c.Revenue[m]),
-					num(c.ROAS[m]), num(c.CAC[m])})
+					num(c.ROAS[m]), num(c.CAC[m]), num(c.CLV[m]), num(c.CLVROI[m])})
 			}
 		}
-		writeTable(w, "campaigns", []string{"channel", "source", "medium", "campaign", "model", "spend", "conversions", "revenue", "roas", "cac"}, out)
+		writeTable(w, "campaigns", []string{"channel", "source", "medium", "campaign", "model", "spend", "conversions", "revenue", "roas", "cac", "clv", "clv_roi"}, out)
 		return nil
 	}
-	web.JSON(w, http.StatusOK, map[string]any{"currency": base, "from": from, "to": to, "conversions": rep.Conversions, "revenue": rep.Revenue,
-		"campaigns": list, "channels": byChannel})
+	out := map[string]any{"currency": base, "from": from, "to": to, "conversions": rep.Conversions, "revenue": rep.Revenue,
+		"campaigns": list, "channels": byChannel}
+	if value != nil {
+		out["clv_model"], out["clv"] = clvModel, rep.Value
+	}
+	web.JSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -461,6 +461,11 @@ type AttributionQuery struct {
 	// properties.revenue, value or total, and properties.currency). With any of them, the
 	// conversions' bodies are read from the store.
 	Where, Revenue, Currency string
+	// PersonValue, when set, gives the predicted lifetime value of converting people by
+	// profile id (their value is shared among their conversions in the range and credited
+	// like revenue: the campaigns' CLV-based return). It is called outside the projection's
+	// lock.
+	PersonValue func(ctx context.Context, profileIDs []string) (map[string]float64, error)
 	analytics.Options
 }
 
@@ -537,6 +542,33 @@ func (p *Projection) filterConversions(ctx context.Context, ws string, q Attribu
 	return out, nil
 }
 
+// convertersValue asks PersonValue about the people who converted in the range: their profile
+// ids are read under the lock, the values outside it.
+func (p *Projection) convertersValue(ctx context.Context, ws string, q AttributionQuery) (map[string]float64, error) {
+	p.mu.RLock()
+	var ids []string
+	if t := p.tables[ws]; t != nil {
+		if conv, ok := t.names.ids[q.Conversion]; ok {
+			from, to := p.clamp(q.From, q.To)
+			seen := map[int64]bool{}
+			for i := range t.at {
+				if t.name[i] != conv || t.at[i] < from || t.at[i] >= to || t.flags[i]&flagDeleted != 0 {
+					continue
+				}
+				if k := t.person(i); k >= 0 && !seen[k] && k < int64(len(t.profiles.of)) {
+					seen[k] = true
+					ids = append(ids, t.profiles.of[k])
+				}
+			}
+		}
+	}
+	p.mu.RUnlock()
+	if len(ids) == 0 {
+		return map[string]float64{}, nil
+	}
+	return q.PersonValue(ctx, ids)
+}
+
 // lookup reads a dotted path in a decoded JSON document.
 func lookup(doc map[string]any, path string) any {
 	var cur any = doc
@@ -576,6 +608,12 @@ func (p *Projection) Attribution(ctx context.Context, ws string, q AttributionQu
 	var filtered map[int32]conversionValue
 	if q.Where != "" || q.Revenue != "" || q.Currency != "" {
 		if filtered, err = p.filterConversions(ctx, ws, q); err != nil {
+			return nil, err
+		}
+	}
+	var values map[string]float64
+	if q.PersonValue != nil {
+		if values, err = p.convertersValue(ctx, ws, q); err != nil {
 			return nil, err
 		}
 	}
@@ -629,6 +667,12 @@ func (p *Projection) Attribution(ctx context.Context, ws string, q AttributionQu
 				h.Touch, h.HasTouch = t.touches.of[t.touch[i]], true
 			}
 			hits = append(hits, h)
+		}
+		if values != nil && len(j.Conversions) > 0 && k < len(t.profiles.of) {
+			share := values[t.profiles.of[k]] / float64(len(j.Conversions))
+			for c := range j.Conversions {
+				j.Conversions[c].Value = share
+			}
 		}
 		// A person who did not convert still makes a path: the data-driven model needs those.
 		j.Touches = analytics.AppendTouches(j.Touches[:0], hits, p.cfg.Rules, 0)

@@ -197,6 +197,29 @@ func TestCLVModelOnCDNOW(t *testing.T) {
 	if code != 200 || prev["count"].(float64) == 0 || prev["count"].(float64) >= 2357 {
 		t.Errorf("preview of p_alive < 0.5: %d %v, want some but not all buyers", code, prev)
 	}
+	// The campaigns report credits the customers' predicted lifetime value: CDNOW's orders came
+	// with no campaign, so all of it is the direct row's, and it adds up to the sum of the
+	// buyers' own predictions.
+	code, camp := api("GET", "/v1/analytics/campaigns?conversion=Order%20Completed&from=1997-01-01&to=1997-03-31&lookback=1d", "")
+	if code != 200 || camp["clv_model"] != "clv" {
+		t.Fatalf("campaigns with a CLV model: %d %v", code, camp)
+	}
+	total := camp["clv"].(float64)
+	var rows float64
+	for _, c := range camp["campaigns"].([]any) {
+		if v, ok := c.(map[string]any)["clv"].(map[string]any)["first_touch"].(float64); ok {
+			rows += v
+		}
+	}
+	if total <= 0 || math.Abs(rows-total) > 0.01*total {
+		t.Errorf("CLV credited %v across the rows, %v in all", rows, total)
+	}
+	if p := waitProfile(t, s.url, creds.AdminToken, "user_id:0001", nil); p["predictions"] == nil {
+		t.Errorf("no predictions on a buyer")
+	}
+	if code, e := api("GET", "/v1/analytics/campaigns?conversion=Order%20Completed&clv=nope", ""); code != 400 {
+		t.Errorf("an unknown CLV model: %d %v", code, e)
+	}
 }
 
 // TestChurnModelOnTelco goes through the product: the Telco customers are imported as profiles
