@@ -7,6 +7,7 @@ package projection
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -460,13 +461,49 @@ func (p *Projection) followChanges(ctx context.Context) error {
 			return err
 		}
 		for _, c := range cs {
-			if c.Type == kenner.ChangeProfileDeleted {
+			switch c.Type {
+			case kenner.ChangeProfileDeleted:
 				p.Forget(c.WorkspaceID, c.ProfileID)
+			case kenner.ChangeProfileUpdated:
+				// A profile whose identifiers changed (a merge, a split): its identifiers'
+				// profiles are read again, so that a split shows within a second or two
+				// rather than at the full refresh.
+				var what struct {
+					Identities, Merged bool
+				}
+				if json.Unmarshal(c.Data, &what) == nil && (what.Identities || what.Merged) {
+					p.recheck(c.WorkspaceID, c.ProfileID)
+				}
 			}
 			p.changesAt = c.Seq
 		}
 		if len(cs) < 1000 {
 			return nil
+		}
+	}
+}
+
+// recheck marks the identifiers the columns join to a profile for reading again.
+func (p *Projection) recheck(ws, profileID string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t := p.tables[ws]
+	if t == nil {
+		return
+	}
+	o, ok := t.profiles.ids[profileID]
+	if !ok {
+		return
+	}
+	d := p.dirty[ws]
+	if d == nil {
+		d = map[int32]time.Time{}
+		p.dirty[ws] = d
+	}
+	until := p.cfg.Now().Add(10 * time.Second)
+	for i, x := range t.owner {
+		if x == o {
+			d[int32(i)] = until
 		}
 	}
 }

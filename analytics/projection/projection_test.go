@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -183,5 +184,62 @@ func TestTrendFunnelRetentionFromTheLog(t *testing.T) {
 	}
 	if _, _, err := p.Trend(t.Context(), "ws", projection.TrendQuery{Measure: "median", Interval: "day"}); kenner.ErrorCode(err) != kenner.EInvalid {
 		t.Errorf("an unknown measure: %v", err)
+	}
+}
+
+// TestSplitFollowed: a split made long after the devices were joined (when nothing reads
+// their identifiers again any more) shows in the answers within seconds: the projection reads
+// again the identifiers of a profile whose identities changed, as the changes stream says.
+func TestSplitFollowed(t *testing.T) {
+	w := newWorld(t)
+	w.send("d1", fmt.Sprintf(`"type":"page","anonymousId":"d1","timestamp":%q,"context":{"campaign":{"source":"google","medium":"cpc","name":"brand"}}`, at(0)))
+	w.send("d2", fmt.Sprintf(`"type":"page","anonymousId":"d2","timestamp":%q,"context":{"page":{"url":"https://shop.example/","referrer":"https://www.facebook.com/"}}`, at(2)))
+	w.send("d2", fmt.Sprintf(`"type":"identify","anonymousId":"d2","userId":"u1","timestamp":%q,"traits":{}`, at(3)))
+	w.send("d1", fmt.Sprintf(`"type":"identify","anonymousId":"d1","userId":"u1","timestamp":%q,"traits":{}`, at(4)))
+	w.send("u1", fmt.Sprintf(`"type":"track","event":"Order Completed","userId":"u1","timestamp":%q,"properties":{"revenue":100}`, at(5)))
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	discard := slog.New(slog.DiscardHandler)
+	proc := process.New(w.log, w.store, process.DefaultConfig(), prometheus.NewRegistry(), discard)
+	if err := proc.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	clock := time.Now()
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	p := projection.New(projection.Config{Log: w.log, Identities: w.store, Now: now, Logger: discard})
+	go p.Run(ctx)
+	for ok := false; !ok; ok, _ = p.Progress() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := p.ResolveAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	last := func() map[string]float64 {
+		rep, err := p.Attribution(ctx, "ws", projection.AttributionQuery{Conversion: "Order Completed", From: day0, To: day0.AddDate(0, 1, 0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]float64{}
+		for _, c := range rep.Models[analytics.LastTouch] {
+			out[c.Key] = c.Conversions
+		}
+		return out
+	}
+	if got := last(); !near(got[analytics.Social], 1) {
+		t.Fatalf("before the split: %v", got)
+	}
+	mu.Lock()
+	clock = clock.Add(time.Minute) // the identify's identifiers are no longer read every second
+	mu.Unlock()
+	if _, _, err := proc.Split(ctx, "ws", kenner.Identifier{Kind: kenner.KindUserID, Value: "u1"}, []kenner.Identifier{{Kind: kenner.KindAnonymousID, Value: "d2"}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for got := last(); !near(got[analytics.PaidSearch], 1); got = last() {
+		if time.Now().After(deadline) {
+			t.Fatalf("10 s after the split, last touch is %v: want the ad (the Facebook device is no longer u1's)", got)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

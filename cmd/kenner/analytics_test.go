@@ -231,4 +231,24 @@ func TestAnalyticsAPI(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+
+	// A split shows within seconds, not at the ten-minute refresh: the laptop (with its
+	// Facebook visit) is no longer Ann's, so her order's last touch is the ad again.
+	if code, out := api("POST", "/v1/profiles/user_id:ann/split", `{"identifiers":[{"kind":"anonymous_id","value":"laptop"}]}`); code != 200 {
+		t.Fatalf("split: %d %v", code, out)
+	}
+	split := time.Now()
+	for {
+		code, att := api("GET", "/v1/analytics/attribution?conversion=Order%20Completed&model=last_touch", "")
+		if code == 200 {
+			if last := att["models"].(map[string]any)["last_touch"].([]any); len(last) == 1 && last[0].(map[string]any)["key"] == "Paid Search" {
+				t.Logf("a split reached analytics %v after it was made", time.Since(split).Round(time.Millisecond))
+				break
+			}
+		}
+		if time.Since(split) > 15*time.Second {
+			t.Fatalf("the split was not in the attribution 15 s after: %d %v", code, att)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
