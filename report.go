@@ -9,7 +9,7 @@ import (
 )
 
 // ReportKinds are the analytics reports a saved report can be.
-var ReportKinds = []string{"attribution", "campaigns", "trends", "funnels", "retention"}
+var ReportKinds = []string{"attribution", "campaigns", "trends", "funnels", "retention", "revenue"}
 
 // SavedReport is an analytics report kept under a name for the workspace's dashboard: its
 // kind and its settings as the report's query string.

@@ -348,6 +348,56 @@ func (c *Console) analyticsReport(ctx context.Context, rq *request, f analyticsF
 		}
 		chart["series"] = series
 		data["Trend"] = map[string]any{"Chart": chart, "Series": out.Series, "Periods": out.Periods}
+	case "revenue":
+		q := url.Values{"event": {f.Conversion}, "interval": {f.Interval}, "from": rng["from"], "to": rng["to"]}
+		type figures struct {
+			Revenue            float64 `json:"revenue"`
+			Orders             float64 `json:"orders"`
+			Customers          float64 `json:"customers"`
+			AverageOrder       float64 `json:"average_order_value"`
+			RevenuePerCustomer float64 `json:"revenue_per_customer"`
+		}
+		var out struct {
+			Current, Previous figures
+			Change            map[string]*float64 `json:"change"`
+			Periods           []time.Time         `json:"periods"`
+			ByPeriod          []float64           `json:"revenue_by_period"`
+			PrevByPeriod      []float64           `json:"previous_by_period"`
+			ByChannel         []struct {
+				Channel string  `json:"channel"`
+				Revenue float64 `json:"revenue"`
+				Share   float64 `json:"share"`
+			} `json:"by_channel"`
+		}
+		if err := c.call(ctx, rq, "GET", "/v1/analytics/revenue?"+q.Encode()+age, nil, &out); err != nil {
+			errMsg = kenner.ErrorMessage(err)
+			break
+		}
+		delta := func(k string) string {
+			v := out.Change[k]
+			if v == nil {
+				return "no figure the period before"
+			}
+			sign := "+"
+			if *v < 0 {
+				sign = ""
+			}
+			return sign + strconv.FormatFloat(100**v, 'f', 1, 64) + "% on the period before"
+		}
+		cards := []map[string]string{
+			{"N": money(out.Current.Revenue), "L": "revenue", "D": delta("revenue")},
+			{"N": strconv.FormatFloat(out.Current.Orders, 'f', 0, 64), "L": "orders", "D": delta("orders")},
+			{"N": strconv.FormatFloat(out.Current.Customers, 'f', 0, 64), "L": "customers", "D": delta("customers")},
+			{"N": money(out.Current.AverageOrder), "L": "average order", "D": delta("average_order_value")},
+			{"N": money(out.Current.RevenuePerCustomer), "L": "revenue per customer", "D": ""},
+		}
+		var channels []map[string]any
+		for _, ch := range out.ByChannel {
+			channels = append(channels, map[string]any{"Channel": ch.Channel, "Revenue": money(ch.Revenue), "Share": share(ch.Share), "Width": 100 * ch.Share})
+		}
+		chart := map[string]any{"x": unixSeconds(out.Periods), "series": []map[string]any{
+			{"label": "revenue", "y": out.ByPeriod}, {"label": "previous period", "y": out.PrevByPeriod, "dash": true}}}
+		data["Revenue"] = map[string]any{"Cards": cards, "Channels": channels, "Chart": chart}
 	case "funnels":
 		var steps []string
 		for _, s := range strings.Split(f.Steps, "\n") {

@@ -74,7 +74,15 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 		"list":   func(xs ...string) []string { return xs },
 		"mul100": func(x float64) float64 { return 100 * x },
 		"when":   when, "summary": runSummary,
-		"dec": func(i int) int { return i - 1 }}).ParseFS(templateFS, "templates/layout.html")
+		"dec": func(i int) int { return i - 1 },
+		// dict passes several values to a template ({{template "chart" (dict "ID" .X "Data" .Y)}}).
+		"dict": func(kv ...any) map[string]any {
+			m := map[string]any{}
+			for i := 0; i+1 < len(kv); i += 2 {
+				m[fmt.Sprint(kv[i])] = kv[i+1]
+			}
+			return m
+		}}).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
 		return nil, err
 	}

@@ -256,6 +256,7 @@ func New(deps Deps) *Server {
 	s.admin("GET /v1/analytics/trends", kenner.RoleViewer, s.cachedAnalytics(s.analyticsTrend))
 	s.admin("GET /v1/analytics/funnels", kenner.RoleViewer, s.cachedAnalytics(s.analyticsFunnel))
 	s.admin("GET /v1/analytics/retention", kenner.RoleViewer, s.cachedAnalytics(s.analyticsRetention))
+	s.admin("GET /v1/analytics/revenue", kenner.RoleViewer, s.cachedAnalytics(s.analyticsRevenue))
 	s.admin("GET /v1/analytics/attribution", kenner.RoleViewer, s.cachedAnalytics(s.analyticsAttribution))
 	s.admin("POST /v1/match/runs", kenner.RoleAdmin, s.startMatchRun)
 	s.admin("GET /v1/match/runs", kenner.RoleAnalyst, s.listMatchRuns)

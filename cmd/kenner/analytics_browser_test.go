@@ -117,6 +117,16 @@ func TestAnalyticsInBrowser(t *testing.T) {
 	}
 	screenshot(t, ctx, "analytics-dashboard")
 	stage("remove", chromedp.Click(`//section[@aria-label="Checkout funnel"]//button[contains(., "Remove")]`), chromedp.WaitNotPresent(`//section[@aria-label="Checkout funnel"]`))
+	stage("revenue", chromedp.Click(`//nav[@class="tabs"]//a[text()="Revenue"]`), chromedp.WaitVisible(`//h2[contains(., "first touch")]`),
+		chromedp.WaitVisible(chromedp.CSS(`.trend-chart canvas`)))
+	body, _ = chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+	for _, want := range []string{"revenue per customer", "average order", "orders", "Paid Search", "the period before"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the revenue tab lacks %q:\n%s", want, body)
+		}
+	}
+	screenshot(t, ctx, "analytics-revenue")
+	accessible(t, ctx, "analytics revenue")
 	stage("retention tab", chromedp.Click(`//nav[@class="tabs"]//a[text()="Retention"]`), chromedp.WaitVisible(`//input[@name="start"]`))
 	stage("retention", chromedp.Submit(chromedp.CSS(`input[name="start"]`)), chromedp.WaitVisible(`//h2[text()="Cohorts"]`))
 }

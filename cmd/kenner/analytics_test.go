@@ -192,6 +192,14 @@ func TestAnalyticsAPI(t *testing.T) {
 	if code, e := api("GET", "/v1/analytics/trends?breakdown=properties.category", ""); code != 400 || !strings.Contains(fmt.Sprint(e), "name the event") {
 		t.Errorf("a property breakdown of every event: %d %v", code, e)
 	}
+	// The revenue report: Ann's one order of 120, first touched by the ad.
+	code, rv := api("GET", "/v1/analytics/revenue", "")
+	cur, _ := rv["current"].(map[string]any)
+	if code != 200 || cur["revenue"] != 120.0 || cur["orders"] != 1.0 || cur["customers"] != 1.0 || cur["average_order_value"] != 120.0 {
+		t.Errorf("revenue: %d %v", code, rv)
+	} else if ch := rv["by_channel"].([]any); len(ch) != 1 || ch[0].(map[string]any)["channel"] != "Paid Search" || ch[0].(map[string]any)["share"] != 1.0 {
+		t.Errorf("revenue by first touch: %v", ch)
+	}
 	code, r := api("GET", "/v1/analytics/retention?start=$page&return=Order%20Completed&period=day&periods=7", "")
 	if code != 200 || len(r["cohorts"].([]any)) == 0 {
 		t.Errorf("retention: %d %v", code, r)
