@@ -94,7 +94,9 @@ func BenchmarkPages(b *testing.B) {
 	pages := []string{"/console/", "/console/profiles?q=user_id:u-12345", "/console/profiles?q=email:p777@example.com",
 		"/console/segments", "/console/segments/new", "/console/computed-traits", "/console/destinations", "/console/events",
 		"/console/sources", "/console/personalization", "/console/privacy", "/console/settings", "/console/account",
-		"/console/predictions", "/console/journeys"}
+		"/console/predictions", "/console/journeys", "/console/matching", "/console/analytics?tab=dashboard",
+		"/console/analytics?tab=trends", "/console/analytics?tab=revenue", "/console/catalog", "/console/catalog/webhook-hubspot",
+		"/console/syncs", "/console/destinations/new?type=hubspot"}
 	if len(segs) > 0 {
 		pages = append(pages, "/console/segments/"+segs[0].ID)
 	}
