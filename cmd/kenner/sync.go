@@ -35,7 +35,11 @@ the same rows again (they are not imported twice).
   kenner sync --from postgres://crm@db/crm --table customers --cursor updated_at --id id \
     --as identify --map customers.yaml --every 5m
 
-MySQL: --from mysql://user:password@host:3306/database.`,
+MySQL: --from mysql://user:password@host:3306/database.
+
+To have kenner serve run a sync on a schedule instead (with its runs' history, deleted rows
+acted on, and files from a bucket), create it there: kenner syncs create, or the console's
+Sources → syncs.`,
 		Args: cobra.NoArgs,
 		RunE: runSync,
 	}
