@@ -242,6 +242,10 @@ func (r *Runner) execute(ctx context.Context, sy *kenner.Sync, run *kenner.SyncR
 			}
 		}
 	}()
+	// The sync as it is now: a run that ended after the due list was read has moved the cursor.
+	if cur, err := r.cfg.Store.Sync(ctx, sy.WorkspaceID, sy.ID); err == nil {
+		sy = cur
+	}
 	var err error
 	func() {
 		defer func() {
