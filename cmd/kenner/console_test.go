@@ -134,10 +134,20 @@ func TestConsole(t *testing.T) {
 		t.Errorf("overview: %d", code)
 	}
 	for _, p := range []string{"/console/segments", "/console/destinations", "/console/events", "/console/account",
-		"/console/sources", "/console/privacy", "/console/settings", "/console/segments/new", "/console/destinations/new"} {
+		"/console/sources", "/console/privacy", "/console/settings", "/console/segments/new", "/console/destinations/new",
+		"/console/syncs", "/console/catalog", "/console/catalog/webhook-shopify", "/console/catalog/database",
+		"/console/destinations/new?type=salesforce", "/console/destinations/new?type=enrichment", "/console/analytics?tab=revenue"} {
 		if code, _, page := owner.get(p); code != 200 || !strings.Contains(page, "<h1>") {
 			t.Errorf("%s: %d", p, code)
 		}
+	}
+
+	// An unknown connector and a sync that is not there answer a page that says so.
+	if code, _, page := owner.get("/console/catalog/nope"); code != 404 || !strings.Contains(page, "no connector") {
+		t.Errorf("an unknown connector: %d", code)
+	}
+	if code, _, page := owner.get("/console/syncs/syn_nope"); code != 200 || !strings.Contains(page, "no sync") {
+		t.Errorf("an unknown sync: %d", code)
 	}
 
 	// An analyst: masked data, no erase button, no lookup by email.
