@@ -23,21 +23,13 @@ func (r *Runner) detectDeletes(ctx context.Context, sy *kenner.Sync, src *dbsync
 	}
 	var gone []kenner.SyncItem
 	seen := 0
-	for after := ""; ; {
-		page, err := r.cfg.Store.SyncItems(ctx, sy.WorkspaceID, sy.ID, after, itemPage)
-		if err != nil {
-			return err
+	if err := r.eachItem(ctx, sy, func(it kenner.SyncItem) {
+		seen++
+		if _, ok := present[it.Key]; !ok {
+			gone = append(gone, it)
 		}
-		if len(page) == 0 {
-			break
-		}
-		for _, it := range page {
-			seen++
-			if _, ok := present[it.Key]; !ok {
-				gone = append(gone, it)
-			}
-		}
-		after = page[len(page)-1].Key
+	}); err != nil {
+		return err
 	}
 	if len(gone) == 0 {
 		return nil
@@ -66,6 +58,20 @@ func (r *Runner) detectDeletes(ctx context.Context, sy *kenner.Sync, src *dbsync
 		p.update(func(run *kenner.SyncRun) { run.Deleted += len(batch) })
 	}
 	return nil
+}
+
+// eachItem calls fn with every item the sync has seen, in key order, a page at a time.
+func (r *Runner) eachItem(ctx context.Context, sy *kenner.Sync, fn func(kenner.SyncItem)) error {
+	for after := ""; ; {
+		page, err := r.cfg.Store.SyncItems(ctx, sy.WorkspaceID, sy.ID, after, itemPage)
+		if err != nil || len(page) == 0 {
+			return err
+		}
+		for _, it := range page {
+			fn(it)
+		}
+		after = page[len(page)-1].Key
+	}
 }
 
 // actOnDeleted marks, suppresses or erases the people of deleted rows. Marks and consent

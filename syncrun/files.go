@@ -31,18 +31,8 @@ func (r *Runner) runFiles(ctx context.Context, sy *kenner.Sync, p *progress) err
 		return err
 	}
 	imported := map[string]bool{}
-	for after := ""; ; {
-		page, err := r.cfg.Store.SyncItems(ctx, sy.WorkspaceID, sy.ID, after, itemPage)
-		if err != nil {
-			return err
-		}
-		if len(page) == 0 {
-			break
-		}
-		for _, it := range page {
-			imported[it.Key] = true
-		}
-		after = page[len(page)-1].Key
+	if err := r.eachItem(ctx, sy, func(it kenner.SyncItem) { imported[it.Key] = true }); err != nil {
+		return err
 	}
 	for _, o := range objs {
 		format := strings.ToLower(c.Format)
