@@ -169,4 +169,3 @@ func TestLifetimeValueCredit(t *testing.T) {
 		t.Errorf("the data-driven model credits %v of the value, want all 160", dd)
 	}
 }
-

@@ -131,8 +131,8 @@ type Segment struct {
 type breakdown struct {
 	by     string
 	values map[int64]string // a property's value by the event's log place (property breakdowns)
-	first  []int32        // first touches (first_touch_*)
-	member map[int32]bool // profile indexes in the segment (segment)
+	first  []int32          // first touches (first_touch_*)
+	member map[int32]bool   // profile indexes in the segment (segment)
 	in     string
 	out    string
 }
