@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/kenner-cdp/kenner/inbound"
+	"go.yaml.in/yaml/v3"
 	"maps"
 	"net/http"
 	"net/url"
@@ -213,7 +215,8 @@ func (c *Console) sourceViewWith(w http.ResponseWriter, r *http.Request, rq *req
 	var src struct {
 		ID, Name string
 		Settings struct {
-			TrackingPlan json.RawMessage `json:"tracking_plan"`
+			TrackingPlan json.RawMessage        `json:"tracking_plan"`
+			Webhook      *kenner.WebhookMapping `json:"webhook"`
 		} `json:"settings"`
 	}
 	if err := c.call(r.Context(), rq, "GET", "/v1/sources/"+url.PathEscape(id), nil, &src); err != nil {
@@ -292,7 +295,17 @@ func (c *Console) sourceViewWith(w http.ResponseWriter, r *http.Request, rq *req
 	for len(pf.Events) < 3 || pf.Events[len(pf.Events)-1].Name != "" {
 		pf.Events = append(pf.Events, planEvent{}) // room for new events
 	}
-	data := map[string]any{"ID": src.ID, "Name": src.Name, "Violations": vrows, "Plan": plan, "PlanForm": pf, "Imports": irows, "ImportRunning": running,
+	hook := map[string]any{"URL": c.baseURL(r) + "/v1/webhooks/" + src.ID}
+	if wm := src.Settings.Webhook; wm != nil {
+		hook["Preset"] = wm.Preset
+		hook["Signed"] = wm.Verify != nil
+		b, _ := yaml.Marshal(wm)
+		hook["Mapping"] = string(b)
+	}
+	if v, ok := extra["WebhookMapping"]; ok {
+		hook["Mapping"] = v
+	}
+	data := map[string]any{"ID": src.ID, "Name": src.Name, "Webhook": hook, "Violations": vrows, "Plan": plan, "PlanForm": pf, "Imports": irows, "ImportRunning": running,
 		"Quarantine": qrows, "CanManage": rq.user.Role.AtLeast(kenner.RoleAdmin), "Tag": c.tagView(r, rq, id)}
 	for k, v := range extra {
 		data[k] = v
@@ -302,6 +315,75 @@ func (c *Console) sourceViewWith(w http.ResponseWriter, r *http.Request, rq *req
 
 func (c *Console) source(w http.ResponseWriter, r *http.Request, rq *request) {
 	c.sourceView(w, r, rq, "", "")
+}
+
+// baseURL is this server's address as the browser reached it.
+func (c *Console) baseURL(r *http.Request) string {
+	if c.secure(r) {
+		return "https://" + r.Host
+	}
+	return "http://" + r.Host
+}
+
+// saveWebhook sets a source's webhook mapping from its YAML (or JSON), or tries it on a payload
+// (action=preview) without saving.
+func (c *Console) saveWebhook(w http.ResponseWriter, r *http.Request, rq *request) {
+	r.ParseForm()
+	path := "/v1/sources/" + url.PathEscape(r.PathValue("id")) + "/webhook"
+	text := r.PostFormValue("mapping")
+	back := map[string]any{"WebhookMapping": text, "WebhookPayload": r.PostFormValue("payload")}
+	fail := func(msg string) {
+		w.WriteHeader(http.StatusBadRequest)
+		back["Error"] = msg
+		c.sourceViewWith(w, r, rq, back)
+	}
+	if strings.TrimSpace(text) == "" {
+		if r.PostFormValue("action") == "preview" {
+			fail("Write a mapping to try.")
+			return
+		}
+		if err := c.call(r.Context(), rq, "DELETE", path, nil, nil); err != nil {
+			fail(kenner.ErrorMessage(err))
+			return
+		}
+		c.sourceView(w, r, rq, "The webhook mapping is removed: the source takes no webhooks now.", "")
+		return
+	}
+	m, err := inbound.ParseMapping([]byte(text))
+	if err != nil {
+		fail(kenner.ErrorMessage(err))
+		return
+	}
+	if r.PostFormValue("action") == "preview" {
+		req := map[string]any{"mapping": m, "payload": r.PostFormValue("payload")}
+		if strings.HasPrefix(strings.TrimSpace(r.PostFormValue("payload")), "{") || strings.HasPrefix(strings.TrimSpace(r.PostFormValue("payload")), "[") {
+			req["content_type"] = "application/json"
+		} else {
+			req["content_type"] = "application/x-www-form-urlencoded"
+		}
+		var out struct {
+			Messages []json.RawMessage `json:"messages"`
+			Events   []string          `json:"events"`
+		}
+		if err := c.call(r.Context(), rq, "POST", path+"/preview", req, &out); err != nil {
+			fail("The payload could not be mapped: " + kenner.ErrorMessage(err))
+			return
+		}
+		var pretty []map[string]string
+		for i, msg := range out.Messages {
+			var b bytes.Buffer
+			json.Indent(&b, msg, "", "  ")
+			pretty = append(pretty, map[string]string{"Event": out.Events[i], "Body": b.String()})
+		}
+		back["Preview"] = pretty
+		c.sourceViewWith(w, r, rq, back)
+		return
+	}
+	if err := c.call(r.Context(), rq, "PUT", path, m, nil); err != nil {
+		fail("The mapping was not saved: " + kenner.ErrorMessage(err))
+		return
+	}
+	c.sourceView(w, r, rq, "The webhook mapping is saved.", "")
 }
 
 // replayQuarantine sends a source's quarantined events on, checked against the plan as it is.

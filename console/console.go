@@ -138,6 +138,7 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	c.mux.HandleFunc("POST /console/syncs/{id}/{action}", c.signedIn(c.syncAction))
 	c.mux.HandleFunc("POST /console/sources/{id}/import", c.signedIn(c.importFile))
 	c.mux.HandleFunc("POST /console/sources/{id}/plan", c.signedIn(c.savePlan))
+	c.mux.HandleFunc("POST /console/sources/{id}/webhook", c.signedIn(c.saveWebhook))
 	c.mux.HandleFunc("POST /console/sources/{id}/replay", c.signedIn(c.replayQuarantine))
 	c.mux.HandleFunc("POST /console/sources/{id}/tag", c.signedIn(c.saveTag))
 	c.mux.HandleFunc("GET /console/personalization", c.signedIn(c.slots))

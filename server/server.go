@@ -210,6 +210,7 @@ func New(deps Deps) *Server {
 	s.admin("POST /v1/sources", kenner.RoleAdmin, s.createSource)
 	s.admin("GET /v1/sources/{id}", kenner.RoleAdmin, s.getSource)
 	s.admin("PUT /v1/sources/{id}/webhook", kenner.RoleAdmin, s.putWebhook)
+	s.admin("POST /v1/sources/{id}/webhook/preview", kenner.RoleAdmin, s.previewWebhook)
 	s.admin("DELETE /v1/sources/{id}/webhook", kenner.RoleAdmin, s.deleteWebhook)
 	s.admin("PUT /v1/sources/{id}/tracking-plan", kenner.RoleAdmin, s.putTrackingPlan)
 	s.admin("DELETE /v1/sources/{id}/tracking-plan", kenner.RoleAdmin, s.deleteTrackingPlan)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 
@@ -274,5 +275,60 @@ func (s *Server) eachQuarantined(w http.ResponseWriter, r *http.Request, tok *ke
 		kept += int64(len(sel) - len(ids))
 	}
 	web.JSON(w, http.StatusOK, map[string]any{"released": released, "kept": kept})
+	return nil
+}
+
+// previewWebhook maps a payload with a webhook mapping (the one sent, or the source's) and
+// answers the messages it makes; nothing is stored and no signature is checked: how a mapping
+// is tried before a sender calls it.
+func (s *Server) previewWebhook(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
+	src, err := s.source(r, tok)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Mapping     *kenner.WebhookMapping `json:"mapping"`
+		Payload     json.RawMessage        `json:"payload"`
+		ContentType string                 `json:"content_type"`
+		Headers     map[string]string      `json:"headers"`
+	}
+	if err := web.Decode(r, maxAdminBody, &req); err != nil {
+		return err
+	}
+	m := req.Mapping
+	if m == nil {
+		if m = src.Settings.Webhook; m == nil {
+			return kenner.Errorf(kenner.EInvalid, "the source has no webhook mapping: send one as mapping")
+		}
+	}
+	compiled, err := inbound.Compile(*m)
+	if err != nil {
+		return err
+	}
+	body := []byte(req.Payload)
+	var text string
+	if json.Unmarshal(req.Payload, &text) == nil {
+		body = []byte(text) // a payload given as text: a form, or JSON as the sender writes it
+	}
+	if len(body) == 0 {
+		return kenner.Errorf(kenner.EInvalid, "payload is required: what the sender posts")
+	}
+	h := http.Header{}
+	for k, v := range req.Headers {
+		h.Set(k, v)
+	}
+	if req.ContentType != "" {
+		h.Set("Content-Type", req.ContentType)
+	}
+	msgs, err := compiled.Messages(src.ID, body, h)
+	if err != nil {
+		return err
+	}
+	out := make([]json.RawMessage, len(msgs))
+	rules := make([]string, len(msgs))
+	for i, msg := range msgs {
+		out[i], rules[i] = msg.Body, msg.Rule
+	}
+	web.JSON(w, http.StatusOK, map[string]any{"messages": out, "events": rules})
 	return nil
 }

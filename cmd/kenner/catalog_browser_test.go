@@ -94,3 +94,50 @@ func TestCRMDestinationInBrowser(t *testing.T) {
 		t.Errorf("the destination: %v", d)
 	}
 }
+
+// TestWebhookMappingInBrowser: an admin writes a custom webhook mapping on a source's page,
+// tries it on a payload (the calls it makes, nothing stored), fixes a mistake the page names,
+// and saves it.
+func TestWebhookMappingInBrowser(t *testing.T) {
+	data := t.TempDir()
+	s := startServer(t, data)
+	creds := credentialsOf(t, data)
+	ctx, _ := browser(t)
+	signIn(t, ctx, s.url, creds, "Sources")
+	if err := chromedp.Do(ctx, chromedp.Click(`//td/a[.="default"]`), chromedp.WaitVisible(chromedp.ID("wh-mapping"))); err != nil {
+		t.Fatal(err)
+	}
+	accessible(t, ctx, "source")
+	bad := "events:\n  - type: track\n    fields: {userId: $.user.id}\n"
+	good := "events:\n  - when: payload.event == 'ticket.created'\n    type: track\n    event: Ticket Opened\n    fields:\n      userId: $.ticket.requester.id\n      properties.priority: =payload.ticket.priority.upperAscii()\n"
+	payload := `{"event": "ticket.created", "ticket": {"priority": "high", "requester": {"id": 42}}}`
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("wh-mapping"), bad), chromedp.SetValue(chromedp.ID("wh-payload"), payload),
+		chromedp.Click(`//button[.="Try it"]`), chromedp.WaitVisible(`//p[@class="error"]`)); err != nil {
+		t.Fatal(err)
+	}
+	if msg, _ := chromedp.Run(ctx, chromedp.Text(`//p[@class="error"]`)); !strings.Contains(msg, "event name") {
+		t.Errorf("a track event without a name: %q", msg)
+	}
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("wh-mapping"), good), chromedp.Click(`//button[.="Try it"]`),
+		chromedp.WaitVisible(`//h3[.="It makes"]`)); err != nil {
+		t.Fatal(err)
+	}
+	body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+	if !strings.Contains(body, `"event": "Ticket Opened"`) || !strings.Contains(body, `"priority": "HIGH"`) || !strings.Contains(body, `"userId": "42"`) {
+		t.Errorf("the preview:\n%s", body)
+	}
+	screenshot(t, ctx, "source-webhook")
+	if err := chromedp.Do(ctx, chromedp.Click(`//button[.="Save the mapping"]`), chromedp.WaitVisible(`//p[@class="notice"]`)); err != nil {
+		t.Fatal(err)
+	}
+	api := adminAPI(t, s.url, creds.AdminToken)
+	_, src := api("GET", "/v1/sources/default", "")
+	wh, _ := src["settings"].(map[string]any)["webhook"].(map[string]any)
+	if wh == nil || len(wh["events"].([]any)) != 1 {
+		t.Fatalf("the saved mapping: %v", src)
+	}
+	if code, out := api("GET", "/v1/events", ""); code != 200 || len(out["events"].([]any)) != 0 {
+		t.Errorf("trying stored something: %v", out)
+	}
+}
+
