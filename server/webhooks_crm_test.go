@@ -5,9 +5,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,4 +132,29 @@ func TestWebhookMailchimp(t *testing.T) {
 		e, _ := c["consent"].(map[string]any)["email"].(map[string]any)
 		return code == 200 && e["granted"] == false
 	})
+}
+
+// TestWebhookPreview: a mapping is tried on a payload (a form here) without storing anything;
+// a source without a mapping, or a payload the mapping cannot read, is a 400 that says why.
+func TestWebhookPreview(t *testing.T) {
+	s := newStack(t, withStandardization)
+	admin := s.tokens[kenner.RoleAdmin]
+	if code, out := s.do(t, "POST", "/v1/sources/web/webhook/preview", admin, `{"payload": {"a": 1}}`); code != 400 || !strings.Contains(fmt.Sprint(out), "no webhook mapping") {
+		t.Errorf("no mapping: %d %v", code, out)
+	}
+	body, _ := os.ReadFile("../inbound/testdata/mailchimp_subscribe.form")
+	req, _ := json.Marshal(map[string]any{"mapping": map[string]any{"preset": "mailchimp"}, "payload": string(body), "content_type": "application/x-www-form-urlencoded"})
+	code, out := s.do(t, "POST", "/v1/sources/web/webhook/preview", admin, string(req))
+	if code != 200 || len(out["messages"].([]any)) != 1 || out["events"].([]any)[0] != "subscriber" {
+		t.Fatalf("preview: %d %v", code, out)
+	}
+	if code, out := s.do(t, "POST", "/v1/sources/web/webhook/preview", admin, `{"mapping": {"preset": "shopify"}, "payload": "not json"}`); code != 400 {
+		t.Errorf("an unreadable payload: %d %v", code, out)
+	}
+	if code, out := s.do(t, "POST", "/v1/sources/web/webhook/preview", s.tokens[kenner.RoleMarketer], `{"payload": {}}`); code != 403 {
+		t.Errorf("a marketer: %d %v", code, out)
+	}
+	if _, all := s.do(t, "GET", "/v1/events", admin, ""); len(all["events"].([]any)) != 0 {
+		t.Errorf("a preview stored events: %v", all)
+	}
 }
