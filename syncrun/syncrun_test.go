@@ -97,11 +97,26 @@ type env struct {
 	dsn   string
 }
 
-func newEnv(t *testing.T) *env {
-	dsn := os.Getenv("KENNER_TEST_POSTGRES")
-	if dsn == "" {
-		t.Skip("KENNER_TEST_POSTGRES is not set; set it to a PostgreSQL URL to test syncs against it")
+// databases are the servers syncs read from in tests: the table's DDL in each.
+var databases = []struct{ name, env, ddl string }{
+	{"postgres", "KENNER_TEST_POSTGRES", "CREATE TABLE TABLE_ (id integer PRIMARY KEY, email text, updated_at timestamptz NOT NULL, visitor text)"},
+	{"mysql", "KENNER_TEST_MYSQL", "CREATE TABLE TABLE_ (id integer PRIMARY KEY, email varchar(200), updated_at datetime(6) NOT NULL, visitor varchar(100))"},
+}
+
+// eachDatabase runs test against every database server the environment names.
+func eachDatabase(t *testing.T, test func(t *testing.T, e *env)) {
+	for _, db := range databases {
+		t.Run(db.name, func(t *testing.T) {
+			dsn := os.Getenv(db.env)
+			if dsn == "" {
+				t.Skipf("%s is not set; set it to a %s URL to test syncs against it", db.env, db.name)
+			}
+			test(t, newEnv(t, dsn, db.ddl))
+		})
 	}
+}
+
+func newEnv(t *testing.T, dsn, ddl string) *env {
 	ctx := t.Context()
 	logger := slog.New(slog.DiscardHandler)
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "k.db"))
@@ -142,7 +157,7 @@ func newEnv(t *testing.T) *env {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	e.exec("CREATE TABLE TABLE_ (id integer PRIMARY KEY, email text, updated_at timestamptz NOT NULL, visitor text)")
+	e.exec(ddl)
 	t.Cleanup(func() { conn.Exec("DROP TABLE " + e.table) })
 	e.r = New(Config{Store: store, Ingest: tracking, Normalize: identity.Normalizer{}.Normalize, Log: logger})
 	return e
@@ -197,8 +212,9 @@ func (e *env) run(t *testing.T, sy *kenner.Sync) kenner.SyncRun {
 // TestSuppressDeleted: rows of a table with no user id (an email and a visitor id) are
 // imported; a deleted one withdraws its person's marketing consent: the person is found by
 // email, and the consent event addressed by the id their profile has.
-func TestSuppressDeleted(t *testing.T) {
-	e := newEnv(t)
+func TestSuppressDeleted(t *testing.T) { eachDatabase(t, testSuppressDeleted) }
+
+func testSuppressDeleted(t *testing.T, e *env) {
 	e.exec("INSERT INTO TABLE_ VALUES (1, 'Ada@Example.com', '2026-01-01 10:00:00', 'v1'), (2, 'grace@example.com', '2026-01-01 11:00:00', 'v2'), (3, 'alan@example.com', '2026-01-01 12:00:00', 'v3')")
 	sy := e.sync(t, kenner.DeleteSuppress, 0)
 	if fmt.Sprint(sy.SuppressPurposes) != "[marketing]" || sy.DeleteLimit != kenner.DefaultDeleteLimit {
@@ -232,8 +248,9 @@ func TestSuppressDeleted(t *testing.T) {
 
 // TestDeleteLimit: a source that suddenly holds much less than before fails the run and acts
 // on nobody; the limit raised, the next run acts.
-func TestDeleteLimit(t *testing.T) {
-	e := newEnv(t)
+func TestDeleteLimit(t *testing.T) { eachDatabase(t, testDeleteLimit) }
+
+func testDeleteLimit(t *testing.T, e *env) {
 	e.exec("INSERT INTO TABLE_ VALUES (1, 'a@example.com', '2026-01-01 10:00:00', 'v1'), (2, 'b@example.com', '2026-01-01 11:00:00', 'v2'), (3, 'c@example.com', '2026-01-01 12:00:00', 'v3')")
 	sy := e.sync(t, kenner.DeleteMark, 0)
 	e.run(t, sy)
