@@ -1,7 +1,9 @@
 package console
 
 import (
+	"encoding/json"
 	"fmt"
+	"go.yaml.in/yaml/v3"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -159,8 +161,16 @@ func (c *Console) showSync(w http.ResponseWriter, r *http.Request, rq *request, 
 	byID, _ := c.sourceNames(r, rq)
 	v.Source = byID[v.SourceID]
 	running := len(v.Runs) > 0 && v.Runs[0].Status == kenner.SyncRunning
+	mapping := ""
+	if len(v.Mapping) > 0 {
+		var m any
+		if json.Unmarshal(v.Mapping, &m) == nil {
+			b, _ := yaml.Marshal(m)
+			mapping = string(b)
+		}
+	}
 	c.page(w, "sync", rq, "sources", "Sync "+v.Name, map[string]any{"Sync": v, "Running": running, "Notice": notice, "Error": errMsg,
-		"CanEdit": rq.user.Role.AtLeast(kenner.RoleAdmin)})
+		"Mapping": mapping, "CanEdit": rq.user.Role.AtLeast(kenner.RoleAdmin)})
 }
 
 // syncAction runs, pauses, resumes or deletes a sync.
@@ -177,6 +187,14 @@ func (c *Console) syncAction(w http.ResponseWriter, r *http.Request, rq *request
 		paused := r.PathValue("action") == "pause"
 		err = c.call(r.Context(), rq, "PATCH", path, map[string]any{"paused": paused}, nil)
 		notice = map[bool]string{true: "Paused: it will not run on its schedule until resumed.", false: "Resumed: it runs on its schedule again."}[paused]
+	case "edit":
+		r.ParseForm()
+		body := map[string]any{"schedule": strings.TrimSpace(r.PostFormValue("schedule")), "mapping": r.PostFormValue("mapping")}
+		if v, ok := r.PostForm["on_delete"]; ok {
+			body["on_delete"] = v[0]
+		}
+		err = c.call(r.Context(), rq, "PATCH", path, body, nil)
+		notice = "Saved: the next run uses the new settings."
 	case "delete":
 		if err = c.call(r.Context(), rq, "DELETE", path, nil, nil); err == nil {
 			c.syncsPage(w, r, rq, nil, "The sync is deleted; what it imported stays.", "")

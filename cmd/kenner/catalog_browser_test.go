@@ -140,4 +140,3 @@ func TestWebhookMappingInBrowser(t *testing.T) {
 		t.Errorf("trying stored something: %v", out)
 	}
 }
-

@@ -88,6 +88,29 @@ func TestSyncsInBrowser(t *testing.T) {
 	}
 	screenshot(t, ctx, "sync")
 	accessible(t, ctx, "sync")
+	// Its schedule changed from its page; the connection stays as it was.
+	if err := chromedp.Do(ctx, chromedp.Click(`//summary[contains(., "Change the schedule")]`), chromedp.WaitVisible(chromedp.ID("e-schedule")),
+		chromedp.SetValue(chromedp.ID("e-schedule"), "every 2h"), chromedp.Click(`//form[contains(@action, "/edit")]//button[.="Save"]`),
+		chromedp.WaitVisible(`//p[@class="notice" and contains(., "Saved")]`)); err != nil {
+		t.Fatal(err)
+	}
+	if body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main"))); !strings.Contains(body, "every 2h") {
+		t.Errorf("after the edit:\n%s", body)
+	}
+	// A run after the edit still reaches the database: the credentials were kept.
+	if err := chromedp.Do(ctx, chromedp.Click(`//button[.="Run now"]`), chromedp.WaitVisible(`//p[@class="notice" and contains(., "started")]`)); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("td .status-done").length`)); n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+			t.Fatalf("the second run never showed done:\n%s", body)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
 	waitProfile(t, s.url, creds.AdminToken, "user_id:2", nil)
 	if err := chromedp.Do(ctx, chromedp.Click(`//a[.="Syncs"]`), chromedp.WaitVisible(`//td/a[.="crm-customers"]`)); err != nil {
 		t.Fatal(err)
