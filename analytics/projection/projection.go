@@ -215,7 +215,7 @@ func (p *Projection) ApplyEvents(events []kenner.Event) {
 			continue
 		}
 		if x, ok := p.parse(m); ok {
-			x.ws, x.r.rank = e.WorkspaceID, kenner.EventRank(e.Seq, e.Index)
+			x.ws, x.r.rank, x.applied = e.WorkspaceID, kenner.EventRank(e.Seq, e.Index), true
 			rows = append(rows, x)
 		}
 	}
@@ -228,7 +228,14 @@ type parsed struct {
 	msgID string
 	r     row
 	link  []kenner.Identifier // identifiers the event says are one person
+	// applied: handed over by the processor once it committed the event, so the identity
+	// graph already holds what the event did (a read then is final); otherwise read from the
+	// log's history, possibly ahead of processing.
+	applied bool
 }
+
+// readOnce marks a dirty identifier to read at the next pass only.
+var readOnce time.Time
 
 func (p *Projection) add(rows []parsed) {
 	p.mu.Lock()
@@ -253,11 +260,19 @@ func (p *Projection) add(rows []parsed) {
 			d = map[int32]time.Time{}
 			p.dirty[x.ws] = d
 		}
+		// An event the processor has applied is read once: its identifiers' profiles are
+		// final in the graph by then (a merge it made moves the old profile's other
+		// identifiers, which setOwners and the changes stream catch). One from the history
+		// may be ahead of processing: read every second for 30 s.
+		until := now.Add(30 * time.Second)
+		if x.applied {
+			until = readOnce
+		}
 		if len(t.idents.of) > known {
-			d[int32(len(t.idents.of)-1)] = now.Add(30 * time.Second)
+			mark(d, int32(len(t.idents.of)-1), until)
 		}
 		for _, id := range x.link {
-			d[t.identID(id)] = now.Add(30 * time.Second)
+			mark(d, t.identID(id), until)
 		}
 	}
 }
@@ -365,7 +380,10 @@ func (p *Projection) ResolveDirty(ctx context.Context) error {
 	for ws, d := range p.dirty {
 		t := p.tables[ws]
 		for id, until := range d {
-			if now.After(until) {
+			switch {
+			case until.IsZero():
+				delete(d, id) // read once, now
+			case now.After(until):
 				delete(d, id)
 				continue
 			}
@@ -481,6 +499,15 @@ func (p *Projection) followChanges(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// mark makes an identifier dirty until a time (readOnce: for the next pass), keeping the later
+// of two marks.
+func mark(d map[int32]time.Time, id int32, until time.Time) {
+	if cur, ok := d[id]; ok && (until.IsZero() || cur.After(until)) {
+		return
+	}
+	d[id] = until
 }
 
 // recheck marks the identifiers the columns join to a profile for reading again.
