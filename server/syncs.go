@@ -134,24 +134,38 @@ func (s *Server) listSyncs(w http.ResponseWriter, r *http.Request, tok *kenner.T
 	return nil
 }
 
-func (s *Server) createSync(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
+// readSync applies a sync request onto sy (a new sync, or a saved one being edited) and checks
+// the result, after pre, when given, has looked at the request: the steps every sync
+// handler takes.
+func (s *Server) readSync(r *http.Request, tok *kenner.Token, sy *kenner.Sync, pre func(*syncRequest) error) (Syncs, error) {
 	runner, err := s.syncsRunner()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var req syncRequest
 	if err := web.Decode(r, maxMappingBytes*2, &req); err != nil {
-		return err
+		return nil, err
 	}
-	now := time.Now().UTC()
-	sy := &kenner.Sync{ID: kenner.NewID("syn"), WorkspaceID: tok.WorkspaceID, CreatedAt: now, UpdatedAt: now}
-	if req.Source == nil {
-		return kenner.Errorf(kenner.EInvalid, "source is required (the name or id of the source the rows are imported into)")
+	if pre != nil {
+		if err := pre(&req); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.applySync(r.Context(), tok.WorkspaceID, &req, sy); err != nil {
-		return err
+		return nil, err
 	}
-	if err := runner.Check(r.Context(), sy); err != nil {
+	return runner, runner.Check(r.Context(), sy)
+}
+
+func (s *Server) createSync(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
+	now := time.Now().UTC()
+	sy := &kenner.Sync{ID: kenner.NewID("syn"), WorkspaceID: tok.WorkspaceID, CreatedAt: now, UpdatedAt: now}
+	if _, err := s.readSync(r, tok, sy, func(req *syncRequest) error {
+		if req.Source == nil {
+			return kenner.Errorf(kenner.EInvalid, "source is required (the name or id of the source the rows are imported into)")
+		}
+		return nil
+	}); err != nil {
 		return err
 	}
 	if err := s.deps.Store.SaveSync(r.Context(), sy); err != nil {
@@ -179,25 +193,16 @@ func (s *Server) getSync(w http.ResponseWriter, r *http.Request, tok *kenner.Tok
 }
 
 func (s *Server) updateSync(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
-	runner, err := s.syncsRunner()
-	if err != nil {
-		return err
-	}
-	var req syncRequest
-	if err := web.Decode(r, maxMappingBytes*2, &req); err != nil {
-		return err
-	}
 	sy, err := s.deps.Store.Sync(r.Context(), tok.WorkspaceID, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	if req.Kind != nil && *req.Kind != sy.Kind {
-		return kenner.Errorf(kenner.EInvalid, "kind: a sync's kind cannot change; create another sync")
-	}
-	if err := s.applySync(r.Context(), tok.WorkspaceID, &req, sy); err != nil {
-		return err
-	}
-	if err := runner.Check(r.Context(), sy); err != nil {
+	if _, err := s.readSync(r, tok, sy, func(req *syncRequest) error {
+		if req.Kind != nil && *req.Kind != sy.Kind {
+			return kenner.Errorf(kenner.EInvalid, "kind: a sync's kind cannot change; create another sync")
+		}
+		return nil
+	}); err != nil {
 		return err
 	}
 	sy.UpdatedAt = time.Now().UTC()
@@ -256,24 +261,15 @@ func (s *Server) listSyncRuns(w http.ResponseWriter, r *http.Request, tok *kenne
 // testSync connects to the origin of a sync as written (not saved): the "test connection"
 // of the console's form. A sync's id in the query tests its saved settings with the edits.
 func (s *Server) testSync(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
-	runner, err := s.syncsRunner()
-	if err != nil {
-		return err
-	}
-	var req syncRequest
-	if err := web.Decode(r, maxMappingBytes*2, &req); err != nil {
-		return err
-	}
 	sy := &kenner.Sync{WorkspaceID: tok.WorkspaceID, Name: "test"}
 	if id := r.URL.Query().Get("id"); id != "" {
+		var err error
 		if sy, err = s.deps.Store.Sync(r.Context(), tok.WorkspaceID, id); err != nil {
 			return err
 		}
 	}
-	if err := s.applySync(r.Context(), tok.WorkspaceID, &req, sy); err != nil {
-		return err
-	}
-	if err := runner.Check(r.Context(), sy); err != nil {
+	runner, err := s.readSync(r, tok, sy, nil)
+	if err != nil {
 		return err
 	}
 	msg, err := runner.Test(r.Context(), sy)
