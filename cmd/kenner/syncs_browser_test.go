@@ -1,40 +1,18 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/kenner-cdp/kenner/dbsync"
 )
 
 // TestSyncsInBrowser: an admin adds a PostgreSQL sync from the console: tests the connection,
 // creates it, runs it by hand and sees the run's outcome; the list shows it.
 func TestSyncsInBrowser(t *testing.T) {
-	dsn := os.Getenv("KENNER_TEST_POSTGRES")
-	if dsn == "" {
-		t.Skip("KENNER_TEST_POSTGRES is not set; set it to a PostgreSQL URL to test the syncs page against it")
-	}
-	conn, _, err := dbsync.Connect(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	b := make([]byte, 4)
-	rand.Read(b)
-	table := "kenner_console_" + hex.EncodeToString(b)
-	if _, err := conn.ExecContext(t.Context(), "CREATE TABLE "+table+" (id integer PRIMARY KEY, email text, first_name text, updated_at timestamptz NOT NULL)"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Exec("DROP TABLE " + table) })
-	if _, err := conn.ExecContext(t.Context(), "INSERT INTO "+table+" VALUES (1, 'ada@example.com', 'Ada', now()), (2, 'grace@example.com', 'Grace', now())"); err != nil {
-		t.Fatal(err)
-	}
+	dsn, table, exec := sourceTable(t, "kenner_console_", "(id integer PRIMARY KEY, email text, first_name text, updated_at timestamptz NOT NULL)")
+	exec("INSERT INTO " + table + " VALUES (1, 'ada@example.com', 'Ada', now()), (2, 'grace@example.com', 'Grace', now())")
 
 	data := t.TempDir()
 	s := startServer(t, data)

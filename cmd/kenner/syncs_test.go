@@ -44,30 +44,38 @@ func sumRuns(runs []map[string]any, field string) int {
 	return n
 }
 
-// TestScheduledSyncs: kenner serve runs a PostgreSQL sync on its schedule: inserts and updates
-// arrive, a deleted row marks its person, a restart of Kenner in between loses and repeats
-// nothing; and a file dropped in an S3-compatible bucket is imported once.
-func TestScheduledSyncs(t *testing.T) {
+// sourceTable makes a table of a random name with columns in the PostgreSQL server tests sync
+// from (KENNER_TEST_POSTGRES; skipped without it), dropped when t ends, and returns the
+// server's URL, the table's name and a runner of statements.
+func sourceTable(t *testing.T, prefix, columns string) (string, string, func(q string)) {
+	t.Helper()
 	dsn := os.Getenv("KENNER_TEST_POSTGRES")
 	if dsn == "" {
-		t.Skip("KENNER_TEST_POSTGRES is not set; set it to a PostgreSQL URL to test scheduled syncs against it")
+		t.Skip("KENNER_TEST_POSTGRES is not set; set it to a PostgreSQL URL to test syncs against it")
 	}
 	conn, _, err := dbsync.Connect(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
 	b := make([]byte, 4)
 	rand.Read(b)
-	table := "kenner_sched_" + hex.EncodeToString(b)
+	table := prefix + hex.EncodeToString(b)
 	exec := func(q string) {
 		t.Helper()
 		if _, err := conn.ExecContext(t.Context(), q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	exec("CREATE TABLE " + table + " (id integer PRIMARY KEY, email text, plan text, updated_at timestamptz NOT NULL)")
-	t.Cleanup(func() { conn.Exec("DROP TABLE " + table) })
+	exec("CREATE TABLE " + table + " " + columns)
+	t.Cleanup(func() { conn.Exec("DROP TABLE " + table); conn.Close() })
+	return dsn, table, exec
+}
+
+// TestScheduledSyncs: kenner serve runs a PostgreSQL sync on its schedule: inserts and updates
+// arrive, a deleted row marks its person, a restart of Kenner in between loses and repeats
+// nothing; and a file dropped in an S3-compatible bucket is imported once.
+func TestScheduledSyncs(t *testing.T) {
+	dsn, table, exec := sourceTable(t, "kenner_sched_", "(id integer PRIMARY KEY, email text, plan text, updated_at timestamptz NOT NULL)")
 	exec("INSERT INTO " + table + " VALUES (1, 'ada@example.com', 'free', '2026-01-01 10:00:00'), (2, 'grace@example.com', 'pro', '2026-01-01 11:00:00'), (3, 'alan@example.com', 'pro', '2026-01-01 11:00:00')")
 
 	data := t.TempDir()
