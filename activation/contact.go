@@ -88,3 +88,19 @@ func (c Contact) Stage(names map[string]string) string {
 	}
 	return to
 }
+
+// Record is the CRM record of the delivery: its field mapping, and for a lead stage change
+// the new stage (through stages) in stageField and the score in scoreField, each when named.
+func (c Contact) Record(mapping map[string]string, stageField string, stages map[string]string, scoreField string) map[string]any {
+	rec := c.Fields(mapping)
+	if stage := c.Stage(stages); stage != "" && stageField != "" {
+		rec[stageField] = stage
+	}
+	if scoreField != "" && c.Type == kenner.ChangeLeadStageChanged {
+		if ch, _ := c.Doc["changed"].(map[string]any); ch["score"] != nil {
+			rec[scoreField] = ch["score"]
+		}
+	}
+	return rec
+}
+

@@ -137,17 +137,9 @@ func (s *sender) Send(ctx context.Context, msgs []activation.Message) []activati
 			out[i] = activation.Result{Err: fmt.Errorf("the person has no %s to find the contact by (%s)", s.cfg.IDFrom, s.cfg.IDProperty), Permanent: true}
 			continue
 		}
-		props := map[string]any{}
-		for k, v := range c.Fields(s.cfg.Properties) {
+		props := c.Record(s.cfg.Properties, s.cfg.StageProperty, s.cfg.Stages, s.cfg.ScoreProperty)
+		for k, v := range props {
 			props[k] = propertyValue(v)
-		}
-		if stage := c.Stage(s.cfg.Stages); stage != "" && s.cfg.StageProperty != "" {
-			props[s.cfg.StageProperty] = stage
-		}
-		if s.cfg.ScoreProperty != "" && c.Type == kenner.ChangeLeadStageChanged {
-			if ch, _ := c.Doc["changed"].(map[string]any); ch["score"] != nil {
-				props[s.cfg.ScoreProperty] = propertyValue(ch["score"])
-			}
 		}
 		delete(props, s.cfg.IDProperty) // it is the id
 		inputs = append(inputs, input{IDProperty: s.cfg.IDProperty, ID: id, Properties: props})

@@ -145,15 +145,7 @@ func (s *sender) Send(ctx context.Context, msgs []activation.Message) []activati
 			out[i] = activation.Result{Err: fmt.Errorf("the person has no %s for %s", s.cfg.IDFrom, s.cfg.ExternalIDField), Permanent: true}
 			continue
 		}
-		rec := c.Fields(s.cfg.Fields)
-		if stage := c.Stage(s.cfg.Stages); stage != "" && s.cfg.StageField != "" {
-			rec[s.cfg.StageField] = stage
-		}
-		if s.cfg.ScoreField != "" && c.Type == kenner.ChangeLeadStageChanged {
-			if ch, _ := c.Doc["changed"].(map[string]any); ch["score"] != nil {
-				rec[s.cfg.ScoreField] = ch["score"]
-			}
-		}
+		rec := c.Record(s.cfg.Fields, s.cfg.StageField, s.cfg.Stages, s.cfg.ScoreField)
 		rec["attributes"] = map[string]string{"type": s.cfg.Object}
 		rec[s.cfg.ExternalIDField] = id
 		records = append(records, rec)
