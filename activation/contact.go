@@ -103,4 +103,3 @@ func (c Contact) Record(mapping map[string]string, stageField string, stages map
 	}
 	return rec
 }
-
