@@ -13,6 +13,8 @@ type Store interface {
 
 	CreateWorkspace(ctx context.Context, w *Workspace) error
 	Workspaces(ctx context.Context) ([]Workspace, error)
+	// DeleteWorkspace removes a workspace and everything it owns (ENotFound when unknown).
+	DeleteWorkspace(ctx context.Context, id string) error
 
 	CreateSource(ctx context.Context, s *Source) error
 	Sources(ctx context.Context, workspaceID string) ([]Source, error)

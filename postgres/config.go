@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/internal/wipe"
 )
 
 // CreateWorkspace inserts w, filling ID and CreatedAt when empty.
@@ -197,4 +198,43 @@ func (s *Store) RevokeToken(ctx context.Context, workspaceID, id string, at time
 		return kenner.Errorf(kenner.ENotFound, "no active token %q", id)
 	}
 	return nil
+}
+
+// DeleteWorkspace removes a workspace and every row it owns, in one transaction: its subject
+// keys go with it, so what it left in the log can no longer be read.
+func (s *Store) DeleteWorkspace(ctx context.Context, id string) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT c.table_name::text FROM information_schema.columns c
+			JOIN pg_class k ON k.relname = c.table_name AND k.relnamespace = to_regnamespace(c.table_schema)
+			WHERE c.table_schema = current_schema() AND c.column_name = 'workspace_id' AND k.relkind IN ('r', 'p') AND NOT k.relispartition`)
+		if err != nil {
+			return err
+		}
+		tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		for _, q := range wipe.Untagged {
+			if _, err := tx.Exec(ctx, wipe.Dollar(q), id); err != nil {
+				return err
+			}
+		}
+		for _, t := range wipe.Order(tables) {
+			if _, err := tx.Exec(ctx, `DELETE FROM `+pgx.Identifier{t}.Sanitize()+` WHERE workspace_id = $1`, id); err != nil {
+				return fmt.Errorf("%s: %w", t, err)
+			}
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM workspaces WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return kenner.Errorf(kenner.ENotFound, "no workspace %q", id)
+		}
+		return nil
+	})
+	if err != nil && kenner.ErrorCode(err) != kenner.ENotFound {
+		return fmt.Errorf("delete workspace: %w", err)
+	}
+	return err
 }

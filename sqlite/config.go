@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/internal/wipe"
 )
 
 // CreateWorkspace inserts w, filling ID and CreatedAt when empty.
@@ -192,4 +193,51 @@ func (s *Store) RevokeToken(ctx context.Context, workspaceID, id string, at time
 		return kenner.Errorf(kenner.ENotFound, "no active token %q", id)
 	}
 	return nil
+}
+
+// DeleteWorkspace removes a workspace and every row it owns, in one transaction: its subject
+// keys go with it, so what it left in the log can no longer be read.
+func (s *Store) DeleteWorkspace(ctx context.Context, id string) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT m.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
+			WHERE m.type = 'table' AND p.name = 'workspace_id'`)
+		if err != nil {
+			return err
+		}
+		var tables []string
+		for rows.Next() {
+			var t string
+			if err := rows.Scan(&t); err != nil {
+				rows.Close()
+				return err
+			}
+			tables = append(tables, t)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, q := range wipe.Untagged {
+			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+				return err
+			}
+		}
+		for _, t := range wipe.Order(tables) {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM "`+t+`" WHERE workspace_id = ?`, id); err != nil {
+				return fmt.Errorf("%s: %w", t, err)
+			}
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM workspaces WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return kenner.Errorf(kenner.ENotFound, "no workspace %q", id)
+		}
+		return nil
+	})
+	if err != nil && kenner.ErrorCode(err) != kenner.ENotFound {
+		return fmt.Errorf("delete workspace: %w", err)
+	}
+	return err
 }

@@ -24,6 +24,7 @@ func Run(t *testing.T, open Opener) {
 		fn   func(t *testing.T, s kenner.Store)
 	}{
 		{"Workspaces", testWorkspaces},
+		{"DeleteWorkspace", testDeleteWorkspace},
 		{"Sources", testSources},
 		{"Tokens", testTokens},
 		{"AppendEventsDeduplicates", testAppendEventsDeduplicates},
