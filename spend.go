@@ -1,7 +1,9 @@
 package kenner
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -15,6 +17,29 @@ type Spend struct {
 	Campaign string  `json:"campaign"`
 	Amount   float64 `json:"amount"`
 	Currency string  `json:"currency"`
+}
+
+// UnmarshalJSON reads a spend row; the amount may also be given as "cost" (the name of
+// the public contract and of most ad platforms' exports).
+func (s *Spend) UnmarshalJSON(b []byte) error {
+	type plain Spend
+	var in struct {
+		plain
+		Cost *float64 `json:"cost"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return err
+	}
+	if in.Cost != nil {
+		if in.Amount != 0 && in.Amount != *in.Cost {
+			return Errorf(EInvalid, "give the amount once, as cost or as amount")
+		}
+		in.Amount = *in.Cost
+	}
+	*s = Spend(in.plain)
+	return nil
 }
 
 // CurrencyRates converts amounts to the workspace's reporting currency: Rates[c] is how much

@@ -2,6 +2,11 @@ package kenner
 
 import "time"
 
+// DeploymentWorkspace is the workspace made on the first start. Its owners own the deployment:
+// they alone create and delete the other workspaces. A fixed id makes concurrent first starts
+// of a cluster's nodes agree on it.
+const DeploymentWorkspace = "ws_default"
+
 // Workspace is a tenant: every source, token, event and profile belongs to exactly one.
 type Workspace struct {
 	ID        string    `json:"id"`

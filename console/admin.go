@@ -187,7 +187,8 @@ func (c *Console) settingsPage(w http.ResponseWriter, r *http.Request, rq *reque
 	}
 	c.page(w, "settings", rq, "settings", "Users and tokens", map[string]any{"Rows": rows, "Roles": roles,
 		"CanCreate": rq.user.Role.AtLeast(kenner.RoleAdmin), "Notice": notice, "Error": errMsg,
-		"Rules": ruleRows, "BlockedAll": strings.Join(rules.Blocked["*"], ", "), "Shared": shared, "Region": rules.DefaultRegion})
+		"Rules": ruleRows, "BlockedAll": strings.Join(rules.Blocked["*"], ", "), "Shared": shared, "Region": rules.DefaultRegion,
+		"DeploymentOwner": deploymentOwner(rq), "Workspaces": c.workspaceRows(r, rq), "Deployment": kenner.DeploymentWorkspace})
 }
 
 // createUser invites a console user; their generated password is shown once.

@@ -172,6 +172,8 @@ func New(api API, users *auth.Users, logger *slog.Logger, opts Options) (*Consol
 	c.mux.HandleFunc("GET /console/privacy", c.signedIn(c.privacy))
 	c.mux.HandleFunc("GET /console/settings", c.signedIn(c.settings))
 	c.mux.HandleFunc("POST /console/settings/users", c.signedIn(c.createUser))
+	c.mux.HandleFunc("POST /console/settings/workspaces", c.signedIn(c.createWorkspace))
+	c.mux.HandleFunc("POST /console/settings/workspaces/{id}/delete", c.signedIn(c.deleteWorkspace))
 	c.mux.HandleFunc("GET /console/account", c.signedIn(c.account))
 	c.mux.HandleFunc("POST /console/account/password", c.signedIn(c.changePassword))
 	return c, nil
@@ -201,6 +203,8 @@ type request struct {
 	user    *kenner.User
 	session *kenner.Session
 	tok     *kenner.Token
+	// workspace names the user's workspace when the deployment has more than one.
+	workspace string
 }
 
 // signedIn runs h for a signed-in user; others are sent to the login page (GET) or refused
@@ -231,7 +235,15 @@ func (c *Console) signedIn(h func(w http.ResponseWriter, r *http.Request, rq *re
 			}
 		}
 		tok := &kenner.Token{ID: "user:" + user.ID, WorkspaceID: user.WorkspaceID, Name: user.Email, Role: user.Role}
-		h(w, r, &request{user: user, session: se, tok: tok})
+		rq := &request{user: user, session: se, tok: tok}
+		if wss, err := c.api.Workspaces(r.Context()); err == nil && len(wss) > 1 {
+			for _, ws := range wss {
+				if ws.ID == user.WorkspaceID {
+					rq.workspace = ws.Name
+				}
+			}
+		}
+		h(w, r, rq)
 	}
 }
 
@@ -256,7 +268,7 @@ func (c *Console) secure(r *http.Request) bool {
 func (c *Console) page(w http.ResponseWriter, name string, rq *request, nav, title string, data any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	err := c.pages[name].ExecuteTemplate(w, "layout", map[string]any{"Title": title, "Nav": nav, "User": rq.user, "CSRF": rq.session.CSRF, "Data": data})
+	err := c.pages[name].ExecuteTemplate(w, "layout", map[string]any{"Title": title, "Nav": nav, "User": rq.user, "Workspace": rq.workspace, "CSRF": rq.session.CSRF, "Data": data})
 	if err != nil {
 		c.logger.Error("console page", "page", name, "err", err)
 	}

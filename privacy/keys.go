@@ -354,3 +354,11 @@ func (k *Keys) Check(ctx context.Context) error {
 	}
 	return nil
 }
+
+// ForgetWorkspace drops this node's cached keys after a workspace was deleted with its keys
+// (the cache is not kept by workspace: all of it goes, and is read again as needed).
+func (k *Keys) ForgetWorkspace(string) {
+	k.mu.Lock()
+	clear(k.cache)
+	k.mu.Unlock()
+}

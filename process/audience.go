@@ -341,3 +341,10 @@ func identifiers(ctx context.Context, store kenner.Store, ws, id string) ([]kenn
 	}
 	return out, nil
 }
+
+// ForgetWorkspace drops a deleted workspace's compiled definitions.
+func (p *Processor) ForgetWorkspace(ws string) {
+	p.engines.mu.Lock()
+	delete(p.engines.byWS, ws)
+	p.engines.mu.Unlock()
+}

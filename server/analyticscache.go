@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -63,6 +64,17 @@ func (c *analyticsCache) put(key string, a *cachedAnswer) {
 
 // analyticsKey names an answer: the workspace, the report and its settings (max_age aside),
 // and the format asked for.
+// forget drops a workspace's kept answers.
+func (c *analyticsCache) forget(ws string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.answers {
+		if strings.HasPrefix(k, ws+" ") {
+			delete(c.answers, k)
+		}
+	}
+}
+
 func analyticsKey(ws string, r *http.Request) string {
 	q := r.URL.Query()
 	q.Del("max_age")

@@ -90,6 +90,8 @@ type Deps struct {
 	// Analytics answers trends, funnels, retention and attribution (the analytics
 	// projection); nil: they answer unavailable.
 	Analytics Analytics
+	// Forget are told when a workspace is deleted, to drop what they keep of it in memory.
+	Forget []Forgetter
 }
 
 // Progress is how far the processor has got; see process.Processor.AppliedUntil.
@@ -284,6 +286,10 @@ func New(deps Deps) *Server {
 	s.admin("GET /v1/tokens", kenner.RoleAdmin, s.listTokens)
 	s.admin("POST /v1/tokens", kenner.RoleAdmin, s.createToken)
 	s.admin("DELETE /v1/tokens/{id}", kenner.RoleAdmin, s.revokeToken)
+	s.admin("GET /v1/workspaces", kenner.RoleOwner, s.listWorkspaces)
+	s.admin("POST /v1/workspaces", kenner.RoleOwner, s.createWorkspace)
+	s.admin("GET /v1/workspaces/{id}", kenner.RoleOwner, s.getWorkspace)
+	s.admin("DELETE /v1/workspaces/{id}", kenner.RoleOwner, s.deleteWorkspace)
 	s.admin("GET /v1/users", kenner.RoleAdmin, s.listUsers)
 	s.admin("POST /v1/users", kenner.RoleAdmin, s.createUser)
 	s.admin("DELETE /v1/users/{id}", kenner.RoleAdmin, s.deleteUser)

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"sort"
@@ -17,12 +19,27 @@ import (
 const maxSpendRows = 10000
 
 func (s *Server) putSpend(w http.ResponseWriter, r *http.Request, tok *kenner.Token) error {
-	var body struct {
-		Spend []kenner.Spend `json:"spend"`
-	}
-	if err := web.Decode(r, 8<<20, &body); err != nil {
+	// The rows come as {"spend": [...]}, {"rows": [...]} or a bare array.
+	var raw json.RawMessage
+	if err := web.Decode(r, 8<<20, &raw); err != nil {
 		return err
 	}
+	var body struct {
+		Spend []kenner.Spend `json:"spend"`
+		Rows  []kenner.Spend `json:"rows"`
+	}
+	var err error
+	if trimmed := bytes.TrimSpace(raw); len(trimmed) > 0 && trimmed[0] == '[' {
+		err = json.Unmarshal(trimmed, &body.Spend)
+	} else {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		err = dec.Decode(&body)
+	}
+	if err != nil {
+		return kenner.Errorf(kenner.EInvalid, "request body: %v", err)
+	}
+	body.Spend = append(body.Spend, body.Rows...)
 	if len(body.Spend) == 0 || len(body.Spend) > maxSpendRows {
 		return kenner.Errorf(kenner.EInvalid, "spend: send 1 to %d rows", maxSpendRows)
 	}

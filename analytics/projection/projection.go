@@ -562,6 +562,14 @@ func (p *Projection) Forget(ws, profileID string) {
 	}
 }
 
+// ForgetWorkspace drops a deleted workspace's columns.
+func (p *Projection) ForgetWorkspace(ws string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.tables, ws)
+	delete(p.dirty, ws)
+}
+
 // Stats describes a workspace's columns.
 func (p *Projection) Stats(ws string) (events, people int) {
 	p.mu.RLock()

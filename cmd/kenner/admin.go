@@ -45,12 +45,12 @@ func newSourceCmd() *cobra.Command {
 				fmt.Fprintln(cmd.OutOrStdout(), out.WriteKey)
 				return nil
 			}, func(l *local) error {
-				src, key, err := l.creds.CreateSource(cmd.Context(), bootstrapWorkspace, args[0])
+				src, key, err := l.creds.CreateSource(cmd.Context(), l.cfg.Workspace, args[0])
 				target := args[0]
 				if src != nil {
 					target = src.ID
 				}
-				auditCLI(cmd.Context(), l.store, l.logger, "cli source create", target, err)
+				auditCLI(cmd.Context(), l.store, l.logger, l.cfg.Workspace, "cli source create", target, err)
 				if err != nil {
 					return err
 				}
@@ -71,7 +71,7 @@ func newSourceCmd() *cobra.Command {
 				sources = out.Sources
 				return err
 			}, func(l *local) (err error) {
-				sources, err = l.store.Sources(cmd.Context(), bootstrapWorkspace)
+				sources, err = l.store.Sources(cmd.Context(), l.cfg.Workspace)
 				return err
 			})
 			if err != nil {
@@ -123,12 +123,12 @@ func newTokenCmd() *cobra.Command {
 				fmt.Fprintln(cmd.OutOrStdout(), out.Token)
 				return nil
 			}, func(l *local) error {
-				tok, secret, err := l.creds.CreateToken(cmd.Context(), bootstrapWorkspace, name, kenner.Role(role), exp)
+				tok, secret, err := l.creds.CreateToken(cmd.Context(), l.cfg.Workspace, name, kenner.Role(role), exp)
 				target := role
 				if tok != nil {
 					target = tok.ID + " (" + role + ")"
 				}
-				auditCLI(cmd.Context(), l.store, l.logger, "cli token create", target, err)
+				auditCLI(cmd.Context(), l.store, l.logger, l.cfg.Workspace, "cli token create", target, err)
 				if err != nil {
 					return err
 				}
@@ -153,7 +153,7 @@ func newTokenCmd() *cobra.Command {
 				tokens = out.Tokens
 				return err
 			}, func(l *local) (err error) {
-				tokens, err = l.store.Tokens(cmd.Context(), bootstrapWorkspace)
+				tokens, err = l.store.Tokens(cmd.Context(), l.cfg.Workspace)
 				return err
 			})
 			if err != nil {
@@ -180,8 +180,8 @@ func newTokenCmd() *cobra.Command {
 			return withAdmin(cmd, func(c *apiClient) error {
 				return c.do(cmd.Context(), "DELETE", "/v1/tokens/"+args[0], nil, nil)
 			}, func(l *local) error {
-				err := l.creds.RevokeToken(context.WithoutCancel(cmd.Context()), bootstrapWorkspace, args[0])
-				auditCLI(cmd.Context(), l.store, l.logger, "cli token revoke", args[0], err)
+				err := l.creds.RevokeToken(context.WithoutCancel(cmd.Context()), l.cfg.Workspace, args[0])
+				auditCLI(cmd.Context(), l.store, l.logger, l.cfg.Workspace, "cli token revoke", args[0], err)
 				return err
 			})
 		},

@@ -117,7 +117,10 @@ func TestAnalyticsAPI(t *testing.T) {
 	if code, sp := api("GET", "/v1/spend", ""); code != 200 || !strings.Contains(fmt.Sprint(sp), "1250.5") {
 		t.Errorf("spend after the import: %d %v", code, sp)
 	}
-	api("POST", "/v1/spend", fmt.Sprintf(`{"spend":[{"date":%q,"source":"bing","medium":"cpc","amount":5,"currency":"GBP"}]}`, day(1)[:10]))
+	// The contract's shape: a bare array of rows with the amount as "cost".
+	if code, r := api("POST", "/v1/spend", fmt.Sprintf(`[{"date":%q,"source":"bing","medium":"cpc","cost":5,"currency":"GBP"}]`, day(1)[:10])); code != 200 {
+		t.Fatalf("spend as rows with cost: %d %v", code, r)
+	}
 	if code, e := api("GET", "/v1/analytics/campaigns", ""); code != 400 || !strings.Contains(fmt.Sprint(e), "GBP") {
 		t.Errorf("spend in a currency without a rate: %d %v", code, e)
 	}

@@ -23,9 +23,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// bootstrapWorkspace is the ID of the workspace made on first start. A fixed ID makes concurrent
-// first starts of several nodes on one PostgreSQL store agree on a single workspace.
-const bootstrapWorkspace = "ws_default"
+// bootstrapWorkspace is the workspace made on first start.
+const bootstrapWorkspace = kenner.DeploymentWorkspace
 
 // credentialsFile is written once, on first start, with the credentials a new user needs.
 const credentialsFile = "initial-credentials.json"
@@ -90,6 +89,10 @@ func openLocal(ctx context.Context, cfg config, logger *slog.Logger) (*local, er
 	l := &local{cfg: cfg, store: store, creds: auth.NewService(store, hasher), users: auth.NewUsers(store, hasher), logger: logger,
 		keys: keys, suppress: privacy.NewSuppressor(store, keys, logger)}
 	if err := l.bootstrap(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
+	if err := l.checkWorkspace(ctx); err != nil {
 		store.Close()
 		return nil, err
 	}
@@ -210,22 +213,10 @@ const bootstrapOwnerEmail = "owner@kenner.local"
 // bootstrap makes the first workspace with a source named "default" and an owner token, and
 // writes their credentials to DATA/initial-credentials.json, once.
 func (l *local) bootstrap(ctx context.Context) error {
-	err := l.store.CreateWorkspace(ctx, &kenner.Workspace{ID: bootstrapWorkspace, Name: "default"})
+	made, err := auth.CreateWorkspace(ctx, l.store, l.creds, l.users, &kenner.Workspace{ID: bootstrapWorkspace, Name: "default"}, bootstrapOwnerEmail)
 	if kenner.ErrorCode(err) == kenner.EConflict {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	_, writeKey, err := l.creds.CreateSource(ctx, bootstrapWorkspace, "default")
-	if err != nil {
-		return err
-	}
-	_, token, err := l.creds.CreateToken(ctx, bootstrapWorkspace, "initial owner", kenner.RoleOwner, nil)
-	if err != nil {
-		return err
-	}
-	owner, password, err := l.users.Create(ctx, bootstrapWorkspace, bootstrapOwnerEmail, "Owner", kenner.RoleOwner, "")
 	if err != nil {
 		return err
 	}
@@ -240,8 +231,8 @@ func (l *local) bootstrap(ctx context.Context) error {
 	}
 	enc := json.NewEncoder(f)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(map[string]string{"write_key": writeKey, "admin_token": token,
-		"console_email": owner.Email, "console_password": password}); err != nil {
+	if err := enc.Encode(map[string]string{"write_key": made.WriteKey, "admin_token": made.AdminToken,
+		"console_email": made.ConsoleEmail, "console_password": made.ConsolePassword}); err != nil {
 		f.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -250,4 +241,21 @@ func (l *local) bootstrap(ctx context.Context) error {
 	}
 	l.logger.Info("created workspace, source \"default\" and an owner token", "credentials", path)
 	return nil
+}
+
+// checkWorkspace makes sure the workspace named by --workspace exists.
+func (l *local) checkWorkspace(ctx context.Context) error {
+	if l.cfg.Workspace == bootstrapWorkspace {
+		return nil
+	}
+	wss, err := l.store.Workspaces(ctx)
+	if err != nil {
+		return err
+	}
+	for _, w := range wss {
+		if w.ID == l.cfg.Workspace {
+			return nil
+		}
+	}
+	return usageError{fmt.Errorf("--workspace: no workspace %q (kenner workspace list shows them)", l.cfg.Workspace)}
 }

@@ -26,6 +26,7 @@ import (
 // KENNER_NATS_LISTEN in the environment and nats-listen in the file.
 type config struct {
 	Data              string
+	Workspace         string // the workspace admin commands act on without --url
 	Addr              string
 	Store             string
 	NATS              string
@@ -98,7 +99,7 @@ func loadConfig(cmd *cobra.Command) (config, error) {
 		return config{}, err
 	}
 	c := config{
-		Data: k.String("data"), Addr: k.String("addr"), Store: k.String("store"), NATS: k.String("nats"),
+		Data: k.String("data"), Workspace: k.String("workspace"), Addr: k.String("addr"), Store: k.String("store"), NATS: k.String("nats"),
 		NATSListen: k.String("nats-listen"), NATSStream: k.String("nats-stream"), Partitions: k.Int("partitions"), Sync: k.String("sync"),
 		DefaultRegion: k.String("default-region"), RateLimit: k.Float64("rate-limit"), TrustProxy: k.Bool("trust-proxy"),
 		LogLevel: k.String("log-level"), LogFormat: k.String("log-format"), SecretFile: k.String("secret-file"), EncryptionKeyFile: k.String("encryption-key-file"),
@@ -204,6 +205,9 @@ func loadConfig(cmd *cobra.Command) (config, error) {
 			return config{}, usageError{fmt.Errorf("external-ids: %q is not a valid kind (lowercase letters, digits and _, not a built-in kind)", kind)}
 		}
 	}
+	if c.Workspace == "" {
+		c.Workspace = bootstrapWorkspace
+	}
 	if c.Data == "" {
 		c.Data = "./kenner-data"
 	}
@@ -268,6 +272,7 @@ func addGlobalFlags(cmd *cobra.Command) {
 	f.String("log-format", "text", "log format: text or json")
 	f.String("url", "", "URL of a running kenner server for admin commands (also KENNER_URL)")
 	f.String("token", "", "admin API token for --url (also KENNER_TOKEN)")
+	f.String("workspace", bootstrapWorkspace, "workspace that admin commands act on without --url (with --url, the token's)")
 }
 
 // intMap reads a map of integers given as a YAML mapping or as "k=v,k=v" (flag, environment).

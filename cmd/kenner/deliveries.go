@@ -50,7 +50,7 @@ func newDeliveriesCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				ds, err = l.store.Deliveries(cmd.Context(), kenner.DeliveryFilter{WorkspaceID: bootstrapWorkspace, DestinationID: d.ID, Status: status, Limit: limit})
+				ds, err = l.store.Deliveries(cmd.Context(), kenner.DeliveryFilter{WorkspaceID: l.cfg.Workspace, DestinationID: d.ID, Status: status, Limit: limit})
 				return err
 			})
 			if err != nil {
@@ -88,7 +88,7 @@ func newDeliveriesCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				d, err := l.store.Delivery(cmd.Context(), bootstrapWorkspace, id)
+				d, err := l.store.Delivery(cmd.Context(), l.cfg.Workspace, id)
 				if err != nil {
 					return err
 				}
@@ -136,7 +136,7 @@ func newDeliveriesCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				n, err = l.store.Requeue(cmd.Context(), bootstrapWorkspace, d.ID, ids)
+				n, err = l.store.Requeue(cmd.Context(), l.cfg.Workspace, d.ID, ids)
 				return err
 			})
 			if err != nil {
@@ -169,7 +169,7 @@ func remoteDestination(ctx context.Context, c *apiClient, ref string) (*kenner.D
 }
 
 func localDestination(ctx context.Context, l *local, ref string) (*kenner.Destination, error) {
-	ds, err := l.store.Destinations(ctx, bootstrapWorkspace)
+	ds, err := l.store.Destinations(ctx, l.cfg.Workspace)
 	if err != nil {
 		return nil, err
 	}

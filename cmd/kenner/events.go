@@ -76,7 +76,7 @@ func runTail(cmd *cobra.Command, _ []string) error {
 		return tailLoop(cmd, list, lines, follow, interval)
 	}, func(l *local) error {
 		list = func(ctx context.Context, limit int) ([]tailEvent, error) {
-			evs, _, err := l.store.Events(ctx, kenner.EventFilter{WorkspaceID: bootstrapWorkspace, UserID: userID, AnonymousID: anonID, Limit: max(limit, 1)})
+			evs, _, err := l.store.Events(ctx, kenner.EventFilter{WorkspaceID: l.cfg.Workspace, UserID: userID, AnonymousID: anonID, Limit: max(limit, 1)})
 			if err != nil {
 				return nil, err
 			}

@@ -229,7 +229,7 @@ func importLocal(cmd *cobra.Command, cfg config, o importFlags, file io.Reader, 
 		return nil, nil, err
 	}
 	defer closeAll()
-	src, err := app.store.SourceByName(ctx, bootstrapWorkspace, o.source)
+	src, err := app.store.SourceByName(ctx, app.cfg.Workspace, o.source)
 	if err != nil {
 		return nil, nil, usageError{fmt.Errorf("--source: %s", kenner.ErrorMessage(err))}
 	}

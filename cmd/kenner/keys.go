@@ -49,7 +49,7 @@ Make a key with: openssl rand -base64 32 > new.key`,
 			}
 			defer store.Close()
 			err = privacy.RotateKEK(ctx, store, oldKEK, newKEK)
-			auditCLI(ctx, store, newLogger(cfg, cmd.ErrOrStderr()), "cli keys rotate", "key-encryption key", err)
+			auditCLI(ctx, store, newLogger(cfg, cmd.ErrOrStderr()), bootstrapWorkspace, "cli keys rotate", "key-encryption key", err)
 			if err != nil {
 				return err
 			}

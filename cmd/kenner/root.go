@@ -58,7 +58,7 @@ KENNER_NATS_LISTEN), then the YAML file named by --config.`,
 		}
 	}
 	root.AddCommand(newServeCmd(), newReplayCmd(), newSourceCmd(), newTokenCmd(), newEventsCmd(), newImportCmd(), newSyncCmd(), newDeliveriesCmd(), newKeysCmd(), newBenchCmd(), newVersionCmd(),
-		newProfilesCmd(), newSegmentsCmd(), newDestinationsCmd(), newSyncsCmd(), newSlotsCmd(), newPredictCmd(), newJourneyCmd(), newMatchCmd(), newUserCmd())
+		newProfilesCmd(), newSegmentsCmd(), newDestinationsCmd(), newSyncsCmd(), newSlotsCmd(), newPredictCmd(), newJourneyCmd(), newMatchCmd(), newUserCmd(), newWorkspaceCmd())
 	wrapAll(root)
 	root.Args = func(cmd *cobra.Command, args []string) error {
 		if len(args) > 0 {

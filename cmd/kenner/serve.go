@@ -98,11 +98,17 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	}
 	defer closeAll()
 
+	workspaces, err := app.store.Workspaces(ctx)
+	if err != nil {
+		return err
+	}
 	// Imports a stopped process left running fail visibly, saying how far they got.
-	if n, err := importer.FailInterrupted(ctx, app.store, bootstrapWorkspace, time.Now()); err != nil {
-		logger.Warn("marking interrupted imports", "err", err)
-	} else if n > 0 {
-		logger.Warn("imports interrupted by a stop were marked failed; run them again", "imports", n)
+	for _, ws := range workspaces {
+		if n, err := importer.FailInterrupted(ctx, app.store, ws.ID, time.Now()); err != nil {
+			logger.Warn("marking interrupted imports", "workspace", ws.ID, "err", err)
+		} else if n > 0 {
+			logger.Warn("imports interrupted by a stop were marked failed; run them again", "workspace", ws.ID, "imports", n)
+		}
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -175,8 +181,10 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	trainer := process.NewTrainer(proc, app.store, builder.Wake, logger)
 	decider := tag.NewDecider(app.store, proc, app.store, cfg.PII)
 	matcher := matchrun.New(matchrun.Config{Store: app.store, Ingest: tracking, Rules: pcfg.Rules, ExternalIDs: pcfg.ExternalIDs, Caught: proc.Caught, Log: logger})
-	if err := matcher.Recover(ctx, bootstrapWorkspace); err != nil {
-		return fmt.Errorf("match runs: %w", err)
+	for _, ws := range workspaces {
+		if err := matcher.Recover(ctx, ws.ID); err != nil {
+			return fmt.Errorf("match runs: %w", err)
+		}
 	}
 	eraser := privacy.NewEraser(app.store, app.keys, app.suppress, cfg.SuppressKinds, logger)
 	host, _ := os.Hostname()
@@ -185,8 +193,10 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	// The embedded store has one server: a run it left running stopped with it. Servers that
 	// share PostgreSQL let a dead one's run go stale instead.
 	if !strings.HasPrefix(cfg.Store, "postgres") {
-		if err := syncs.Recover(ctx, bootstrapWorkspace); err != nil {
-			return fmt.Errorf("sync runs: %w", err)
+		for _, ws := range workspaces {
+			if err := syncs.Recover(ctx, ws.ID); err != nil {
+				return fmt.Errorf("sync runs: %w", err)
+			}
 		}
 	}
 	api := server.New(server.Deps{
@@ -203,6 +213,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		Users:        app.users,
 		PII:          cfg.PII,
 		TokenLimiter: web.NewLimiter(cfg.TokenRateLimit, 0, "token", "requests", nil),
+		Forget:       []server.Forgetter{app.keys, insights, proc},
 	})
 
 	cons, err := console.New(api, app.users, logger, console.Options{TrustProxy: cfg.TrustProxy})

@@ -67,7 +67,7 @@ func saveSettings(cmd *cobra.Command, name, endpoint string, body any, change fu
 		}
 		return c.do(cmd.Context(), method, "/v1/sources/"+name+"/"+endpoint, body, &src)
 	}, func(l *local) error {
-		s, err := l.store.SourceByName(cmd.Context(), bootstrapWorkspace, name)
+		s, err := l.store.SourceByName(cmd.Context(), l.cfg.Workspace, name)
 		if err != nil {
 			return err
 		}
@@ -186,11 +186,11 @@ func runSourceViolations(cmd *cobra.Command, args []string) error {
 		vs = out.Violations
 		return err
 	}, func(l *local) error {
-		s, err := l.store.SourceByName(cmd.Context(), bootstrapWorkspace, args[0])
+		s, err := l.store.SourceByName(cmd.Context(), l.cfg.Workspace, args[0])
 		if err != nil {
 			return err
 		}
-		vs, err = l.store.Violations(cmd.Context(), bootstrapWorkspace, s.ID)
+		vs, err = l.store.Violations(cmd.Context(), l.cfg.Workspace, s.ID)
 		return err
 	})
 	if err != nil {

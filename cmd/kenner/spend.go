@@ -102,7 +102,7 @@ func importSpend(cmd *cobra.Command, o importFlags, file io.Reader) error {
 			if c != nil {
 				err = c.do(cmd.Context(), "POST", "/v1/spend", map[string]any{"spend": chunk}, nil)
 			} else {
-				err = withLocalStore(cmd, cfg, func(s kenner.Store) error { return s.PutSpend(cmd.Context(), bootstrapWorkspace, chunk) })
+				err = withLocalStore(cmd, cfg, func(s kenner.Store) error { return s.PutSpend(cmd.Context(), cfg.Workspace, chunk) })
 			}
 			if err != nil {
 				return err

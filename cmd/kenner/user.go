@@ -32,12 +32,12 @@ func newUserCmd() *cobra.Command {
 				fmt.Fprintln(cmd.OutOrStdout(), out.Password)
 				return nil
 			}, func(l *local) error {
-				u, password, err := l.users.Create(cmd.Context(), bootstrapWorkspace, args[0], name, kenner.Role(role), "")
+				u, password, err := l.users.Create(cmd.Context(), l.cfg.Workspace, args[0], name, kenner.Role(role), "")
 				target := args[0]
 				if u != nil {
 					target = u.ID
 				}
-				auditCLI(cmd.Context(), l.store, l.logger, "cli user create", target, err)
+				auditCLI(cmd.Context(), l.store, l.logger, l.cfg.Workspace, "cli user create", target, err)
 				if err != nil {
 					return err
 				}
@@ -60,7 +60,7 @@ func newUserCmd() *cobra.Command {
 				users = out.Users
 				return err
 			}, func(l *local) (err error) {
-				users, err = l.store.Users(cmd.Context(), bootstrapWorkspace)
+				users, err = l.store.Users(cmd.Context(), l.cfg.Workspace)
 				return err
 			})
 			if err != nil {
@@ -91,7 +91,7 @@ func newUserCmd() *cobra.Command {
 		return byRef(out.Users, ref)
 	}
 	localUser := func(cmd *cobra.Command, l *local, ref string) (*kenner.User, error) {
-		users, err := l.store.Users(cmd.Context(), bootstrapWorkspace)
+		users, err := l.store.Users(cmd.Context(), l.cfg.Workspace)
 		if err != nil {
 			return nil, err
 		}
@@ -111,9 +111,9 @@ func newUserCmd() *cobra.Command {
 			}, func(l *local) error {
 				u, err := localUser(cmd, l, args[0])
 				if err == nil {
-					err = l.store.DeleteUser(cmd.Context(), bootstrapWorkspace, u.ID)
+					err = l.store.DeleteUser(cmd.Context(), l.cfg.Workspace, u.ID)
 				}
-				auditCLI(cmd.Context(), l.store, l.logger, "cli user delete", args[0], err)
+				auditCLI(cmd.Context(), l.store, l.logger, l.cfg.Workspace, "cli user delete", args[0], err)
 				return err
 			})
 		},
@@ -138,9 +138,9 @@ func newUserCmd() *cobra.Command {
 				u, err := localUser(cmd, l, args[0])
 				var password string
 				if err == nil {
-					password, err = l.users.SetPassword(cmd.Context(), bootstrapWorkspace, u.ID, "")
+					password, err = l.users.SetPassword(cmd.Context(), l.cfg.Workspace, u.ID, "")
 				}
-				auditCLI(cmd.Context(), l.store, l.logger, "cli user reset-password", args[0], err)
+				auditCLI(cmd.Context(), l.store, l.logger, l.cfg.Workspace, "cli user reset-password", args[0], err)
 				if err != nil {
 					return err
 				}
