@@ -242,3 +242,42 @@ func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestWorkspaceCommandsOnData: without a server, workspace commands work on the data
+// directory, and --workspace points the other admin commands at one workspace.
+func TestWorkspaceCommandsOnData(t *testing.T) {
+	data := t.TempDir()
+	code, out, stderr := runCLI(t, "workspace", "create", "Offline brand", "--data", data)
+	if code != 0 {
+		t.Fatalf("workspace create: %d %s", code, stderr)
+	}
+	var made auth.NewWorkspace
+	if err := json.Unmarshal([]byte(out), &made); err != nil || made.Workspace.ID == "" {
+		t.Fatalf("workspace create printed %q", out)
+	}
+	id := made.Workspace.ID
+	if code, _, stderr := runCLI(t, "source", "create", "shop", "--data", data, "--workspace", id); code != 0 {
+		t.Fatalf("source create in %s: %d %s", id, code, stderr)
+	}
+	if _, out, _ := runCLI(t, "source", "list", "--data", data, "--workspace", id); !strings.Contains(out, "shop") || !strings.Contains(out, "default") {
+		t.Errorf("sources of %s:\n%s", id, out)
+	}
+	if _, out, _ := runCLI(t, "source", "list", "--data", data); strings.Contains(out, "shop") {
+		t.Errorf("the first workspace lists the other's source:\n%s", out)
+	}
+	if code, _, stderr := runCLI(t, "source", "list", "--data", data, "--workspace", "ws_nope"); code != 2 || !strings.Contains(stderr, "no workspace") {
+		t.Errorf("an unknown --workspace: %d %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "workspace", "delete", id, "--data", data); code != 2 || !strings.Contains(stderr, "--yes") {
+		t.Errorf("delete without --yes: %d %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "workspace", "delete", "ws_default", "--yes", "--data", data); code == 0 || !strings.Contains(stderr, "cannot be deleted") {
+		t.Errorf("deleting the deployment's workspace: %d %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "workspace", "delete", id, "--yes", "--data", data); code != 0 {
+		t.Fatalf("delete: %d %s", code, stderr)
+	}
+	if _, out, _ := runCLI(t, "workspace", "list", "--data", data); strings.Contains(out, id) || !strings.Contains(out, "ws_default") {
+		t.Errorf("after deletion:\n%s", out)
+	}
+}
