@@ -17,6 +17,9 @@ const (
 	ETooLarge     = "too_large"
 	EUnavailable  = "unavailable"
 	EInternal     = "internal"
+	// EFenced is a write refused because the writer's lease on a partition was taken over
+	// by a newer one (scale-out): the writer must stop.
+	EFenced = "fenced"
 	// EMethodNotAllowed is a known path called with a method it does not take.
 	EMethodNotAllowed = "method_not_allowed"
 )

@@ -49,6 +49,10 @@ type Store interface {
 type EventStore interface {
 	// Position is where the named consumer stopped in a partition (0 when it never ran).
 	Position(ctx context.Context, consumer string, partition int) (uint64, error)
+	// ClaimPosition records that the holder of lease epoch now owns a consumer's partition,
+	// so that writes of older epochs are refused from now on, and returns the position to
+	// resume from (EFenced when a newer epoch has claimed it already).
+	ClaimPosition(ctx context.Context, consumer string, partition int, epoch uint64) (uint64, error)
 	// Events lists events newest first and returns the cursor of the next page ("" at the end).
 	Events(ctx context.Context, f EventFilter) ([]Event, string, error)
 	// EventBodies reads the bodies of stored events by their place in the log (EventRank);
@@ -61,9 +65,17 @@ type EventStore interface {
 	ResetDerived(ctx context.Context) error
 }
 
+// FencedError is the refusal of a write under lease pos.Epoch after epoch held took over.
+func FencedError(pos Position, held uint64) error {
+	return Errorf(EFenced, "partition %d of %s is held under lease %d, newer than this writer's %d", pos.Partition, pos.Consumer, held, pos.Epoch)
+}
+
 // Position is a consumer's progress in one partition of the log.
 type Position struct {
 	Consumer  string
 	Partition int
 	Seq       uint64
+	// Epoch is the fencing token of the writer's lease on the partition (0: none, a single
+	// node): a store holding a newer epoch for the partition refuses the write (EFenced).
+	Epoch uint64
 }

@@ -25,10 +25,15 @@ func (s *Store) Apply(ctx context.Context, pos kenner.Position, fn kenner.ApplyF
 					ON CONFLICT DO NOTHING`, pos.Consumer, pos.Partition); err != nil {
 					return fmt.Errorf("lock position: %w", err)
 				}
-				var done int64
-				if err := tx.QueryRow(ctx, `SELECT seq FROM positions WHERE consumer = $1 AND partition = $2 FOR UPDATE`,
-					pos.Consumer, pos.Partition).Scan(&done); err != nil {
+				var done, epoch int64
+				if err := tx.QueryRow(ctx, `SELECT seq, epoch FROM positions WHERE consumer = $1 AND partition = $2 FOR UPDATE`,
+					pos.Consumer, pos.Partition).Scan(&done, &epoch); err != nil {
 					return fmt.Errorf("lock position: %w", err)
+				}
+				// A newer lease's holder claimed the partition: this writer lost its lease
+				// (paused past it, or cut off from NATS) and must not write.
+				if pos.Epoch > 0 && uint64(epoch) > pos.Epoch {
+					return kenner.FencedError(pos, uint64(epoch))
 				}
 				if uint64(done) >= pos.Seq {
 					return nil
@@ -44,8 +49,8 @@ func (s *Store) Apply(ctx context.Context, pos kenner.Position, fn kenner.ApplyF
 			if pos.Consumer == "" {
 				return nil
 			}
-			_, err := tx.Exec(ctx, `UPDATE positions SET seq = $3 WHERE consumer = $1 AND partition = $2`,
-				pos.Consumer, pos.Partition, int64(pos.Seq))
+			_, err := tx.Exec(ctx, `UPDATE positions SET seq = $3, epoch = GREATEST(epoch, $4) WHERE consumer = $1 AND partition = $2`,
+				pos.Consumer, pos.Partition, int64(pos.Seq), int64(pos.Epoch))
 			if err != nil {
 				return fmt.Errorf("save position: %w", err)
 			}
@@ -75,4 +80,20 @@ func retryable(err error) bool {
 		return true
 	}
 	return false
+}
+
+// ClaimPosition implements kenner.EventStore: it waits for a batch the old holder is
+// committing (the row lock), then holds the partition under epoch.
+func (s *Store) ClaimPosition(ctx context.Context, consumer string, partition int, epoch uint64) (uint64, error) {
+	var seq, held int64
+	err := s.pool.QueryRow(ctx, `INSERT INTO positions (consumer, partition, seq, epoch) VALUES ($1, $2, 0, $3)
+		ON CONFLICT (consumer, partition) DO UPDATE SET epoch = GREATEST(positions.epoch, excluded.epoch)
+		RETURNING seq, epoch`, consumer, partition, int64(epoch)).Scan(&seq, &held)
+	if err != nil {
+		return 0, fmt.Errorf("claim position: %w", err)
+	}
+	if uint64(held) > epoch {
+		return 0, kenner.FencedError(kenner.Position{Consumer: consumer, Partition: partition, Epoch: epoch}, uint64(held))
+	}
+	return uint64(seq), nil
 }

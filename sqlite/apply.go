@@ -69,10 +69,14 @@ func (s *Store) applyTx(round []*applyRequest) (int, error) {
 		}
 		if r.pos.Consumer != "" {
 			// A batch at or before the stored position was applied already (kenner.ProfileStore).
-			var done int64
-			err := b.queryRow(ctx, `SELECT seq FROM positions WHERE consumer = ? AND partition = ?`, r.pos.Consumer, r.pos.Partition).Scan(&done)
+			var done, epoch int64
+			err := b.queryRow(ctx, `SELECT seq, epoch FROM positions WHERE consumer = ? AND partition = ?`, r.pos.Consumer, r.pos.Partition).Scan(&done, &epoch)
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return -1, fmt.Errorf("apply: %w", err)
+			}
+			if err == nil && r.pos.Epoch > 0 && uint64(epoch) > r.pos.Epoch {
+				r.err = kenner.FencedError(r.pos, uint64(epoch))
+				return i, nil
 			}
 			if err == nil && uint64(done) >= r.pos.Seq {
 				continue
@@ -80,9 +84,9 @@ func (s *Store) applyTx(round []*applyRequest) (int, error) {
 		}
 		r.err = r.fn(r.ctx, b)
 		if r.err == nil && r.pos.Consumer != "" {
-			_, err := b.exec(ctx, `INSERT INTO positions (consumer, partition, seq) VALUES (?, ?, ?)
-				ON CONFLICT (consumer, partition) DO UPDATE SET seq = max(seq, excluded.seq)`,
-				r.pos.Consumer, r.pos.Partition, int64(r.pos.Seq))
+			_, err := b.exec(ctx, `INSERT INTO positions (consumer, partition, seq, epoch) VALUES (?, ?, ?, ?)
+				ON CONFLICT (consumer, partition) DO UPDATE SET seq = max(seq, excluded.seq), epoch = max(epoch, excluded.epoch)`,
+				r.pos.Consumer, r.pos.Partition, int64(r.pos.Seq), int64(r.pos.Epoch))
 			if err != nil {
 				r.err = fmt.Errorf("save position: %w", err)
 			}
@@ -106,6 +110,25 @@ func (s *Store) Position(ctx context.Context, consumer string, partition int) (u
 	}
 	if err != nil {
 		return 0, fmt.Errorf("read position: %w", err)
+	}
+	return uint64(seq), nil
+}
+
+// ClaimPosition implements kenner.EventStore.
+func (s *Store) ClaimPosition(ctx context.Context, consumer string, partition int, epoch uint64) (uint64, error) {
+	var seq, held int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO positions (consumer, partition, seq, epoch) VALUES (?, ?, 0, ?)
+			ON CONFLICT (consumer, partition) DO UPDATE SET epoch = max(epoch, excluded.epoch)`, consumer, partition, int64(epoch)); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT seq, epoch FROM positions WHERE consumer = ? AND partition = ?`, consumer, partition).Scan(&seq, &held)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("claim position: %w", err)
+	}
+	if uint64(held) > epoch {
+		return 0, kenner.FencedError(kenner.Position{Consumer: consumer, Partition: partition, Epoch: epoch}, uint64(held))
 	}
 	return uint64(seq), nil
 }

@@ -25,6 +25,7 @@ func Run(t *testing.T, open Opener) {
 	}{
 		{"Workspaces", testWorkspaces},
 		{"DeleteWorkspace", testDeleteWorkspace},
+		{"Fencing", testFencing},
 		{"Sources", testSources},
 		{"Tokens", testTokens},
 		{"AppendEventsDeduplicates", testAppendEventsDeduplicates},

@@ -23,7 +23,7 @@ func Status(code string) int {
 		return http.StatusForbidden
 	case kenner.ENotFound:
 		return http.StatusNotFound
-	case kenner.EConflict:
+	case kenner.EConflict, kenner.EFenced:
 		return http.StatusConflict
 	case kenner.ETooLarge:
 		return http.StatusRequestEntityTooLarge
