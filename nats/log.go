@@ -305,3 +305,26 @@ func (l *Log) Conn() *natsgo.Conn { return l.nc }
 // user whose permissions forbid Kenner's subjects and the server's APIs; on an external
 // server nil (give destinations a URL with their own, restricted user: see SECURITY.md).
 func (l *Log) DestinationConn() *natsgo.Conn { return l.dest }
+
+// Leases opens (creating it when absent) the key-value bucket in which the nodes sharing this
+// log hold their leases on its partitions ("<stream>-leases"): keys live ttl after their
+// last write. It is file-backed and kept with the stream's replicas, so that its revisions,
+// the leases' fencing tokens, only grow.
+func (l *Log) Leases(ctx context.Context, ttl time.Duration) (jetstream.KeyValue, error) {
+	info, err := l.stream.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("leases: %w", err)
+	}
+	kv, err := l.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: l.opts.Stream + "-leases", History: 1, TTL: ttl,
+		Storage: jetstream.FileStorage, Replicas: info.Config.Replicas,
+		Description: "Kenner: which node processes which partition of stream " + l.opts.Stream})
+	if err != nil {
+		return nil, fmt.Errorf("leases: %w", err)
+	}
+	return kv, nil
+}
+
+// DeleteLeases removes the leases bucket; tests use it to clean up after themselves.
+func (l *Log) DeleteLeases(ctx context.Context) error {
+	return l.js.DeleteKeyValue(ctx, l.opts.Stream+"-leases")
+}
