@@ -154,9 +154,18 @@ func TestNodesSharePartitions(t *testing.T) {
 	}
 	a, b, c := start("a", kv), start("b", kv), start("c", ckv)
 	waitFor("three nodes with two partitions each", even("a", "b", "c"))
-	if st := a.node.Status(); len(st.Nodes) != 3 || len(st.Held) != 2 {
-		t.Errorf("a's status: %+v", st)
-	}
+	waitFor("a's status lists three nodes with two partitions each", func() bool {
+		st := a.node.Status()
+		if len(st.Nodes) != 3 || len(st.Held) != 2 {
+			return false
+		}
+		for _, m := range st.Nodes {
+			if len(m.Held) != 2 {
+				return false
+			}
+		}
+		return true
+	})
 
 	// b stops: its partitions move at once (it gives them back).
 	b.cancel()
