@@ -44,12 +44,12 @@ type Config struct {
 
 // Member is a live node as the bucket lists it.
 type Member struct {
-	ID      string    `json:"id"`
-	Addr    string    `json:"addr"`
-	Since   time.Time `json:"since"`
-	Held    []int     `json:"partitions"`
-	Leader  bool      `json:"leader"`
-	Self    bool      `json:"self,omitempty"`
+	ID     string    `json:"id"`
+	Addr   string    `json:"addr"`
+	Since  time.Time `json:"since"`
+	Held   []int     `json:"partitions"`
+	Leader bool      `json:"leader"`
+	Self   bool      `json:"self,omitempty"`
 }
 
 // Node takes part in sharing the partitions.
@@ -440,3 +440,22 @@ func (n *Node) Holds(p int) bool {
 
 // String names the node for logs.
 func (n *Node) String() string { return fmt.Sprintf("node %s", n.cfg.Node) }
+
+// Alone is the status of a deployment of one node (the embedded log): it holds every
+// partition and runs every job.
+type Alone struct {
+	Node       string
+	Addr       string
+	Partitions int
+	Since      time.Time
+}
+
+// Status reports the one node holding everything.
+func (a Alone) Status() Status {
+	held := make([]int, a.Partitions)
+	for i := range held {
+		held[i] = i
+	}
+	return Status{Node: a.Node, Partitions: a.Partitions, Held: held, Leader: true, Renewed: time.Now().UTC(),
+		Nodes: []Member{{ID: a.Node, Addr: a.Addr, Since: a.Since, Held: held, Leader: true, Self: true}}}
+}

@@ -34,6 +34,7 @@ type Processor struct {
 	// until holds, per partition, when the last event applied was received: how far behind
 	// the processor is, for the console's overview (AppliedUntil).
 	until   sync.Map // int → time.Time
+	resumed sync.Map // int → uint64: the partitions being read, and where reading resumed
 	engines engines
 	guard   guard
 }
@@ -63,7 +64,7 @@ func (p *Processor) Run(ctx context.Context) {
 	for part := range p.log.Partitions() {
 		wg.Go(func() {
 			supervisor.Run(ctx, p.logger, fmt.Sprintf("processor of partition %d", part), func(ctx context.Context) error {
-				return p.runPartition(ctx, part)
+				return p.runPartition(ctx, part, 0)
 			})
 		})
 	}
@@ -123,19 +124,62 @@ func (p *Processor) reach(ctx context.Context, heads []uint64) error {
 	return nil
 }
 
-func (p *Processor) runPartition(ctx context.Context, part int) error {
-	pos, err := p.store.Position(ctx, ConsumerName, part)
+func (p *Processor) runPartition(ctx context.Context, part int, epoch uint64) error {
+	var pos uint64
+	var err error
+	if epoch > 0 {
+		// From now on the store refuses the partition's writes under older leases: a node
+		// that held it before and is still finishing a batch cannot commit it.
+		pos, err = p.store.ClaimPosition(ctx, ConsumerName, part, epoch)
+	} else {
+		pos, err = p.store.Position(ctx, ConsumerName, part)
+	}
 	if err != nil {
 		return err
 	}
+	p.resumed.Store(part, pos)
+	defer p.resumed.Delete(part)
 	return p.log.Read(ctx, part, pos, func(ctx context.Context, recs []kenner.LogRecord) error {
-		return p.Apply(ctx, part, recs)
+		return p.apply(ctx, part, epoch, recs)
 	})
+}
+
+// Resumed reports whether this processor is reading a partition now, and the position it
+// resumed from there (what it applies after that, it hands to Config.Applied).
+func (p *Processor) Resumed(part int) (uint64, bool) {
+	v, ok := p.resumed.Load(part)
+	if !ok {
+		return 0, false
+	}
+	return v.(uint64), true
+}
+
+// RunPartition processes one partition under the lease epoch its node holds (scale-out: the
+// cluster runs it for each partition the node holds) until ctx ends, restarting after
+// failures, or until a newer lease's holder has claimed the partition: then it returns the
+// kenner.EFenced error, having applied nothing more.
+func (p *Processor) RunPartition(ctx context.Context, part int, epoch uint64) error {
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var fenced error
+	supervisor.Run(runCtx, p.logger, fmt.Sprintf("processor of partition %d", part), func(ctx context.Context) error {
+		err := p.runPartition(ctx, part, epoch)
+		if kenner.ErrorCode(err) == kenner.EFenced {
+			fenced = err
+			stop()
+		}
+		return err
+	})
+	return fenced
 }
 
 // Apply applies records read from one partition of the log, in one store transaction with the
 // partition's new position. Run calls it; tests and tools that hold records call it directly.
 func (p *Processor) Apply(ctx context.Context, part int, recs []kenner.LogRecord) error {
+	return p.apply(ctx, part, 0, recs)
+}
+
+func (p *Processor) apply(ctx context.Context, part int, epoch uint64, recs []kenner.LogRecord) error {
 	var events []kenner.Event
 	type key struct{ workspace, messageID string }
 	seen := map[key]bool{}
@@ -173,7 +217,7 @@ func (p *Processor) Apply(ctx context.Context, part int, recs []kenner.LogRecord
 	if err := p.refreshGuard(ctx); err != nil {
 		return err
 	}
-	pos := kenner.Position{Consumer: ConsumerName, Partition: part, Seq: last}
+	pos := kenner.Position{Consumer: ConsumerName, Partition: part, Seq: last, Epoch: epoch}
 	err := p.store.Apply(ctx, pos, func(ctx context.Context, b kenner.Batch) error {
 		for _, ws := range order {
 			if err := p.resolve(ctx, b, ws, byWorkspace[ws], false, nil); err != nil {
@@ -187,7 +231,7 @@ func (p *Processor) Apply(ctx context.Context, part int, recs []kenner.LogRecord
 	}
 	p.committed()
 	if p.cfg.Applied != nil && len(events) > 0 {
-		p.cfg.Applied(events)
+		p.cfg.Applied(part, events)
 	}
 	p.metrics.position.WithLabelValues(fmt.Sprint(part)).Set(float64(last))
 	if len(events) > 0 {

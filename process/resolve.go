@@ -32,7 +32,7 @@ type Config struct {
 	Committed func()
 	// Applied is handed the events of each committed batch, decoded (duplicates of stored
 	// messages included): the analytics projection's feed.
-	Applied func(events []kenner.Event)
+	Applied func(partition int, events []kenner.Event)
 	// Consent is the consent policy (nil: every event is used as it comes); PII names the
 	// fields its "strip" removes.
 	Consent *privacy.ConsentPolicy

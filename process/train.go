@@ -33,6 +33,9 @@ type Trainer struct {
 	mu     sync.Mutex
 	queued map[string]bool // workspace/model
 	cur    *training       // the running training (one at a time)
+	// scheduled: this node resumes interrupted trainings and starts the retrainings that
+	// are due (in a cluster, only the leader does).
+	scheduled atomic.Bool
 }
 
 type job struct{ ws, id string }
@@ -94,7 +97,21 @@ func NewTrainer(proc *Processor, store kenner.Store, wake func(), logger *slog.L
 	if wake == nil {
 		wake = func() {}
 	}
-	return &Trainer{proc: proc, store: store, wake: wake, logger: logger, queue: make(chan job, 64), queued: map[string]bool{}}
+	t := &Trainer{proc: proc, store: store, wake: wake, logger: logger, queue: make(chan job, 64), queued: map[string]bool{}}
+	t.scheduled.Store(true)
+	return t
+}
+
+// Schedule turns on or off this node's share of the scheduled work (resuming interrupted
+// trainings, retraining on the models' intervals): in a cluster, the leader's alone. Turned on,
+// it resumes the interrupted trainings at once.
+func (t *Trainer) Schedule(ctx context.Context, on bool) {
+	if on && !t.scheduled.Swap(true) {
+		t.resume(ctx)
+	}
+	if !on {
+		t.scheduled.Store(false)
+	}
 }
 
 // Start queues a training of the model and marks it training (EConflict: it is already
@@ -147,11 +164,17 @@ func (t *Trainer) Run(ctx context.Context) {
 
 // resume queues the trainings a stop interrupted (models left "training").
 func (t *Trainer) resume(ctx context.Context) {
+	if !t.scheduled.Load() {
+		return
+	}
 	t.each(ctx, func(m kenner.Model) bool { return m.Status == kenner.ModelTraining })
 }
 
 // due queues the models whose retraining interval has passed.
 func (t *Trainer) due(ctx context.Context) {
+	if !t.scheduled.Load() {
+		return
+	}
 	now := time.Now()
 	t.each(ctx, func(m kenner.Model) bool {
 		return m.Retrain > 0 && m.Status != kenner.ModelTraining && now.Sub(m.TrainedAt) >= time.Duration(m.Retrain)

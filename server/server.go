@@ -90,6 +90,9 @@ type Deps struct {
 	// Analytics answers trends, funnels, retention and attribution (the analytics
 	// projection); nil: they answer unavailable.
 	Analytics Analytics
+	// Cluster says which node holds which partitions (nil: GET /v1/cluster answers
+	// unavailable).
+	Cluster Cluster
 	// Forget are told when a workspace is deleted, to drop what they keep of it in memory.
 	Forget []Forgetter
 }
@@ -286,6 +289,7 @@ func New(deps Deps) *Server {
 	s.admin("GET /v1/tokens", kenner.RoleAdmin, s.listTokens)
 	s.admin("POST /v1/tokens", kenner.RoleAdmin, s.createToken)
 	s.admin("DELETE /v1/tokens/{id}", kenner.RoleAdmin, s.revokeToken)
+	s.admin("GET /v1/cluster", kenner.RoleAdmin, s.getCluster)
 	s.admin("GET /v1/workspaces", kenner.RoleOwner, s.listWorkspaces)
 	s.admin("POST /v1/workspaces", kenner.RoleOwner, s.createWorkspace)
 	s.admin("GET /v1/workspaces/{id}", kenner.RoleOwner, s.getWorkspace)
@@ -484,5 +488,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		s.deps.Logger.Error("readiness: log", "err", err)
 		checks["log"], status = "unavailable", http.StatusServiceUnavailable
 	}
-	web.JSON(w, status, map[string]any{"status": map[bool]string{true: "ready", false: "unavailable"}[status == http.StatusOK], "checks": checks})
+	out := map[string]any{"status": map[bool]string{true: "ready", false: "unavailable"}[status == http.StatusOK], "checks": checks}
+	if s.deps.Cluster != nil {
+		// Which node answered, and what it processes: a load balancer's view of the cluster.
+		st := s.deps.Cluster.Status()
+		out["node"], out["partitions"], out["leader"] = st.Node, st.Held, st.Leader
+	}
+	web.JSON(w, status, out)
 }

@@ -43,8 +43,13 @@ type Config struct {
 	Refresh time.Duration
 	// Suppressed reports an erased identifier (normalized): its events are left out.
 	Suppressed func(workspaceID, kind, value string) bool
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// Held, in a cluster, says whether this node's processor works on a partition now, and
+	// from which position it resumed there: the processor hands over what it applies after
+	// that (Feed), and the projection reads the rest of the partition from the log itself.
+	// Nil: one node, whose processor holds every partition.
+	Held   func(partition int) (from uint64, ok bool)
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Projection is the analytics columns of every workspace.
@@ -60,7 +65,7 @@ type Projection struct {
 	read      []atomic.Uint64
 	loaded    atomic.Bool
 	changesAt int64
-	feed      chan []kenner.Event
+	feed      chan fed
 	stopped   chan struct{}
 }
 
@@ -78,7 +83,7 @@ func New(cfg Config) *Projection {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	p := &Projection{cfg: cfg, tables: map[string]*table{}, dirty: map[string]map[int32]time.Time{}, feed: make(chan []kenner.Event, 64), stopped: make(chan struct{})}
+	p := &Projection{cfg: cfg, tables: map[string]*table{}, dirty: map[string]map[int32]time.Time{}, feed: make(chan fed, 64), stopped: make(chan struct{})}
 	if cfg.Log != nil {
 		p.read = make([]atomic.Uint64, cfg.Log.Partitions())
 	}
@@ -103,28 +108,7 @@ func (p *Projection) Run(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	for part := range p.cfg.Log.Partitions() {
-		if heads[part] == 0 {
-			continue
-		}
-		wg.Go(func() {
-			readCtx, done := context.WithCancel(ctx)
-			defer done()
-			for readCtx.Err() == nil {
-				err := p.cfg.Log.Read(readCtx, part, p.read[part].Load(), func(_ context.Context, recs []kenner.LogRecord) error {
-					p.Apply(recs)
-					last := recs[len(recs)-1].Seq
-					p.read[part].Store(last)
-					if last >= heads[part] {
-						done() // the history is read; the processor hands over the rest
-					}
-					return nil
-				})
-				if err != nil && readCtx.Err() == nil {
-					p.cfg.Logger.Warn("analytics: reading the log", "partition", part, "err", err)
-					time.Sleep(time.Second)
-				}
-			}
-		})
+		wg.Go(func() { p.follow(ctx, part, heads[part]) })
 	}
 	wg.Go(func() { p.resolveLoop(ctx) })
 	wg.Go(func() {
@@ -132,8 +116,11 @@ func (p *Projection) Run(ctx context.Context) error {
 			select {
 			case <-ctx.Done():
 				return
-			case evs := <-p.feed:
-				p.ApplyEvents(evs)
+			case f := <-p.feed:
+				p.ApplyEvents(f.events)
+				if last := f.events[len(f.events)-1].Seq; last > p.read[f.part].Load() {
+					p.read[f.part].Store(last)
+				}
 			}
 		}
 	})
@@ -141,15 +128,88 @@ func (p *Projection) Run(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// Feed hands over events the processor applied; they are added in the background, in order.
-func (p *Projection) Feed(events []kenner.Event) {
+// fed is a batch the processor applied from one partition.
+type fed struct {
+	part   int
+	events []kenner.Event
+}
+
+// Feed hands over events the processor applied from a partition; they are added in the
+// background, in order.
+func (p *Projection) Feed(part int, events []kenner.Event) {
 	if len(events) == 0 {
 		return
 	}
 	select {
-	case p.feed <- events:
+	case p.feed <- fed{part, events}:
 	case <-p.stopped:
 		// Run has ended (the server is stopping): the next start reads these from the log.
+	}
+}
+
+// follow reads a partition from the log for as long as the processor does not hand its
+// events over: its history up to head at start (one node), or, in a cluster, everything
+// while another node holds it, and up to where this node's processor resumed once it does.
+func (p *Projection) follow(ctx context.Context, part int, head uint64) {
+	// target is how far the log must be read before Feed covers the rest; tail: no end.
+	target := func() (uint64, bool) {
+		if p.cfg.Held == nil {
+			return head, false
+		}
+		from, held := p.cfg.Held(part)
+		return from, !held
+	}
+	done := func() bool {
+		to, tail := target()
+		return !tail && p.read[part].Load() >= to
+	}
+	for ctx.Err() == nil {
+		if done() {
+			if p.cfg.Held == nil {
+				return // the history is read; the processor hands over the rest
+			}
+			select { // held by this node: look again in a second (it may move)
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		readCtx, stop := context.WithCancel(ctx)
+		watch := make(chan struct{})
+		go func() { // the partition may come to this node while the log has nothing new
+			defer close(watch)
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-readCtx.Done():
+					return
+				case <-t.C:
+					if done() {
+						stop()
+					}
+				}
+			}
+		}()
+		err := p.cfg.Log.Read(readCtx, part, p.read[part].Load(), func(_ context.Context, recs []kenner.LogRecord) error {
+			p.Apply(recs)
+			if last := recs[len(recs)-1].Seq; last > p.read[part].Load() {
+				p.read[part].Store(last)
+			}
+			if done() {
+				stop()
+			}
+			return nil
+		})
+		stop()
+		<-watch
+		if err != nil && readCtx.Err() == nil {
+			p.cfg.Logger.Warn("analytics: reading the log", "partition", part, "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
 	}
 }
 

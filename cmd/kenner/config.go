@@ -58,6 +58,7 @@ type config struct {
 	IdentityBlocked     map[string][]string
 	TraitSourcePriority []string
 	SegmentSweep        time.Duration
+	LeaseTTL            time.Duration // scale-out: how long a node's partition leases live unrenewed
 	SegmentCostLimit    uint64
 	DeliveryAttempts    int
 	DeliveryBackoffMax  time.Duration
@@ -166,6 +167,12 @@ func loadConfig(cmd *cobra.Command) (config, error) {
 	c.IdentityPriority = k.Strings("identity-priority")
 	c.TraitSourcePriority = k.Strings("trait-source-priority")
 	c.SegmentCostLimit = uint64(k.Int64("segment-cost-limit"))
+	c.LeaseTTL = 6 * time.Second
+	if v := k.String("lease-ttl"); v != "" {
+		if c.LeaseTTL, err = time.ParseDuration(v); err != nil || c.LeaseTTL < time.Second || c.LeaseTTL > time.Minute {
+			return config{}, usageError{fmt.Errorf("lease-ttl: want a duration from 1s to 1m, like 6s, not %q", v)}
+		}
+	}
 	if v := k.String("segment-sweep"); v != "" {
 		if c.SegmentSweep, err = time.ParseDuration(v); err != nil || c.SegmentSweep < time.Second {
 			return config{}, usageError{fmt.Errorf("segment-sweep: want a duration of at least 1s, like 1m, not %q", v)}

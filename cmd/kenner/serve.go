@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"github.com/kenner-cdp/kenner/activation/builtin"
 	"github.com/kenner-cdp/kenner/activation/subject"
 	"github.com/kenner-cdp/kenner/analytics/projection"
+	"github.com/kenner-cdp/kenner/cluster"
 	"github.com/kenner-cdp/kenner/console"
 	"github.com/kenner-cdp/kenner/geoip"
 	"github.com/kenner-cdp/kenner/importer"
@@ -74,6 +76,7 @@ its batch, then closes the store and the log, and exits 0.`,
 	f.Bool("trust-proxy", false, "take client IPs from X-Forwarded-For")
 	f.String("geoip-db", "", "a MaxMind-format database (GeoLite2-City.mmdb, or a country one): adds context.location to events from their IP")
 	f.String("segment-sweep", "1m", "how often windowed segments are re-evaluated for profiles whose events left a window")
+	f.String("lease-ttl", "6s", "with --nats: how long a node's leases on partitions outlive its last renewal (a dead node's partitions move after about this long)")
 	f.Int("delivery-attempts", 10, "attempts per delivery before it goes to the dead letters (a destination's max_attempts overrides)")
 	f.String("delivery-backoff-max", "10m", "longest wait between two attempts of a delivery (waits grow exponentially from 1s, with jitter)")
 	f.String("delivery-retention", "7d", "how long delivered deliveries stay in the delivery log (pending ones and dead letters stay)")
@@ -173,12 +176,33 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	pcfg.Suppressed = app.suppress.Suppressed
 	// Analytics keeps its columns from what the processor applies (and, at start, from the
 	// log's history): no second decryption of every event.
-	insights := projection.New(projection.Config{Log: sealed, Identities: app.store, Suppressed: app.suppress.Suppressed,
-		Retention: eventRetention(cfg.Retention), Logger: logger})
+	clustered := cfg.NATS != ""
+	pjcfg := projection.Config{Log: sealed, Identities: app.store, Suppressed: app.suppress.Suppressed,
+		Retention: eventRetention(cfg.Retention), Logger: logger}
+	if clustered {
+		// Other nodes process the partitions this one does not hold: analytics reads those
+		// from the log.
+		pjcfg.Held = func(part int) (uint64, bool) { return proc.Resumed(part) }
+	}
+	insights := projection.New(pjcfg)
 	pcfg.Applied = insights.Feed
 	proc = process.New(sealed, app.store, pcfg, reg, logger)
 	builder := process.NewBuilder(proc, app.store, cfg.SegmentSweep, logger)
-	trainer := process.NewTrainer(proc, app.store, builder.Wake, logger)
+	// Saving a segment or publishing a journey on any node wakes the builder and the journey
+	// runner on the node that runs them (the leader, in a cluster).
+	var signalConn *natsgo.Conn
+	if clustered {
+		signalConn = log.Conn()
+	}
+	signals, err := cluster.NewSignals(signalConn, "kenner-signals."+cfg.NATSStream)
+	if err != nil {
+		return fmt.Errorf("signals: %w", err)
+	}
+	defer signals.Close()
+	signals.On("builder", builder.Wake)
+	signals.On("journeys", runner.Changed)
+	wakeBuilder := cluster.Waker{Signals: signals, Name: "builder"}
+	trainer := process.NewTrainer(proc, app.store, wakeBuilder.Wake, logger)
 	decider := tag.NewDecider(app.store, proc, app.store, cfg.PII)
 	matcher := matchrun.New(matchrun.Config{Store: app.store, Ingest: tracking, Rules: pcfg.Rules, ExternalIDs: pcfg.ExternalIDs, Caught: proc.Caught, Log: logger})
 	for _, ws := range workspaces {
@@ -199,13 +223,27 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 			}
 		}
 	}
+	var leaderJobs func(ctx context.Context) // set below, once the jobs exist
+	var node *cluster.Node
+	var status server.Cluster = cluster.Alone{Node: host, Addr: cfg.Addr, Partitions: log.Partitions(), Since: time.Now().UTC()}
+	if clustered {
+		kv, err := log.Leases(ctx, cfg.LeaseTTL)
+		if err != nil {
+			return err
+		}
+		node = cluster.New(cluster.Config{KV: kv, Node: host + "-" + rand.Text()[:6], Addr: cfg.Addr, Partitions: log.Partitions(),
+			TTL: cfg.LeaseTTL, Work: proc.RunPartition, Logger: logger,
+			Leader: func(ctx context.Context) { leaderJobs(ctx) }})
+		status = node
+	}
+	registerClusterMetrics(reg, status)
 	api := server.New(server.Deps{
 		Decider: decider,
 		Tag:     tag.New(app.creds, decider, pcfg.Normalizer, logger, tag.Config{Version: version(), TrustProxy: cfg.TrustProxy}),
 		Store:   app.store, Log: sealed, Creds: app.creds, Ingest: tracking, Registry: reg, Logger: logger,
 		Consumer: process.ConsumerName, Splitter: proc, Normalizer: pcfg.Normalizer, ExternalIDs: pcfg.ExternalIDs,
 		Rules: pcfg.Rules, SharedLimit: pcfg.SharedLimit,
-		Audience: proc, Builder: builder, Activation: act, Plans: plans, Progress: proc, Trainer: trainer, Journeys: runner, Matcher: matcher, Analytics: insights,
+		Audience: proc, Builder: wakeBuilder, Activation: act, Plans: plans, Progress: proc, Trainer: trainer, Journeys: journeySignals{runner, signals}, Matcher: matcher, Analytics: insights,
 		Eraser:       eraser,
 		Syncs:        syncs,
 		Suppressions: app.suppress,
@@ -214,6 +252,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		PII:          cfg.PII,
 		TokenLimiter: web.NewLimiter(cfg.TokenRateLimit, 0, "token", "requests", nil),
 		Forget:       []server.Forgetter{app.keys, insights, proc},
+		Cluster:      status,
 	})
 
 	cons, err := console.New(api, app.users, logger, console.Options{TrustProxy: cfg.TrustProxy})
@@ -256,11 +295,26 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 
 	procCtx, stopProc := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Go(func() { proc.Run(procCtx) })
-	wg.Go(func() { builder.Run(procCtx) })
+	// The jobs that must not run twice at once: on the one node, or on the cluster's leader.
+	retention := privacy.NewRetention(app.store, cfg.Retention, reg, logger)
+	leaderJobs = func(ctx context.Context) {
+		var jobs sync.WaitGroup
+		jobs.Go(func() { builder.Run(ctx) })
+		jobs.Go(func() { runner.Run(ctx) })
+		jobs.Go(func() { retention.Run(ctx, cfg.RetentionInterval) })
+		trainer.Schedule(ctx, true)
+		jobs.Wait()
+		trainer.Schedule(ctx, false)
+	}
+	if node != nil {
+		trainer.Schedule(procCtx, false)
+		wg.Go(func() { node.Run(procCtx) })
+	} else {
+		wg.Go(func() { proc.Run(procCtx) })
+		wg.Go(func() { leaderJobs(procCtx) })
+	}
 	wg.Go(func() { trainer.Run(procCtx) })
 	wg.Go(func() { act.Run(procCtx) })
-	wg.Go(func() { runner.Run(procCtx) })
 	wg.Go(func() { relay.Run(procCtx) })
 	wg.Go(func() {
 		if err := insights.Run(procCtx); err != nil && procCtx.Err() == nil {
@@ -274,9 +328,6 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	})
 	wg.Go(func() { cons.WarmDashboards(procCtx) })
 	wg.Go(func() { plans.Run(procCtx, time.Second) })
-	wg.Go(func() {
-		privacy.NewRetention(app.store, cfg.Retention, reg, logger).Run(procCtx, cfg.RetentionInterval)
-	})
 
 	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -437,4 +488,32 @@ func eventRetention(rules []privacy.RetentionRule) time.Duration {
 		}
 	}
 	return 0
+}
+
+// journeySignals tells every node's journey runner (the leader's runs them) of a journey
+// published, paused, resumed or archived through this one.
+type journeySignals struct {
+	*journey.Runner
+	signals *cluster.Signals
+}
+
+func (j journeySignals) Changed() { j.signals.Send("journeys") }
+
+// registerClusterMetrics exports this node's share of the work.
+func registerClusterMetrics(reg prometheus.Registerer, c server.Cluster) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kenner_cluster_partitions_held", Help: "Log partitions this node processes."},
+			func() float64 { return float64(len(c.Status().Held)) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kenner_cluster_leader", Help: "1 when this node runs the jobs that run once (segment builds, journey timers, retention, scheduled training)."},
+			func() float64 {
+				if c.Status().Leader {
+					return 1
+				}
+				return 0
+			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "kenner_cluster_nodes", Help: "Live nodes this node sees."},
+			func() float64 { return float64(len(c.Status().Nodes)) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "kenner_cluster_leases_lost_total", Help: "Partition leases this node gave up because a newer holder fenced its writes."},
+			func() float64 { return float64(c.Status().LeasesLost) }),
+	)
 }
