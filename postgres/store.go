@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,12 +28,22 @@ type Store struct {
 	pool *pgxpool.Pool
 }
 
+// defaultMaxConns is the connection pool's size unless the URL sets pool_max_conns: room
+// for two connections per partition of a node holding 8, and the API's reads.
+const defaultMaxConns = 24
+
 // Open connects to the database at url (a postgres:// URL; search_path may be given as a
 // parameter) and brings the schema up to date.
 func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, kenner.Errorf(kenner.EInvalid, "postgres URL: %v", err)
+	}
+	// Each partition's processor holds a connection for its transaction and may need a second
+	// one meanwhile (reading changed definitions): pgx's default (4 on 2 cores) let four
+	// partitions starve each other for good. A URL's own pool_max_conns is kept.
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = max(cfg.MaxConns, defaultMaxConns)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
