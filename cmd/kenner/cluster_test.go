@@ -295,6 +295,12 @@ func TestClusterFailover(t *testing.T) {
 	t.Logf("%d events acknowledged, %d requests failed (to the killed node)", len(acked), load.failed)
 	profiles := checkAppliedOnce(t, a, creds.AdminToken, acked)
 
+	var split []string
+	for _, n := range []*child{a, c, d} {
+		split = append(split, fmt.Sprintf("%s %.0f", strings.TrimPrefix(n.url, "http://"), metricOf(t, n, "kenner_processor_events_total")))
+	}
+	t.Logf("events applied per node (the killed one's share not counted): %s", strings.Join(split, ", "))
+
 	// A single node replaying the same log gives the same profiles.
 	for _, n := range []*child{a, c, d} {
 		n.cmd.Process.Signal(syscall.SIGTERM)
@@ -365,12 +371,15 @@ func TestClusterFencing(t *testing.T) {
 	}
 	acked := load.finish()
 	checkAppliedOnce(t, a, creds.AdminToken, acked)
+	waitUntil(t, "an even spread again", func() bool { return evenly(spreadOf(t, a, creds.AdminToken), a, b) })
+	// The log is read once the process is gone: its writer is then done with it.
+	b.cmd.Process.Signal(syscall.SIGTERM)
+	b.cmd.Wait()
 	logs := b.logs.String()
 	t.Logf("the resumed node: fenced writes %d, lost leases %d", strings.Count(logs, "fenced"), strings.Count(logs, "lost the lease"))
 	if !strings.Contains(logs, "lost the lease") && !strings.Contains(logs, "stopping work") && !strings.Contains(logs, string("fenced")) {
 		t.Errorf("the resumed node's log says nothing of losing its leases:\n%s", logs)
 	}
-	waitUntil(t, "an even spread again", func() bool { return evenly(spreadOf(t, a, creds.AdminToken), a, b) })
 }
 
 // waitLong is waitUntil with time for a backlog to be processed.
@@ -383,4 +392,22 @@ func waitLong(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// metricOf reads one unlabelled metric of a node.
+func metricOf(t *testing.T, node *child, name string) float64 {
+	resp, err := http.Get(node.url + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			var f float64
+			fmt.Sscan(v, &f)
+			return f
+		}
+	}
+	return -1
 }

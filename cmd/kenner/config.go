@@ -32,6 +32,7 @@ type config struct {
 	NATS              string
 	NATSListen        string
 	NATSStream        string
+	NATSReplicas      int
 	Partitions        int
 	Sync              string
 	DefaultRegion     string
@@ -101,7 +102,7 @@ func loadConfig(cmd *cobra.Command) (config, error) {
 	}
 	c := config{
 		Data: k.String("data"), Workspace: k.String("workspace"), Addr: k.String("addr"), Store: k.String("store"), NATS: k.String("nats"),
-		NATSListen: k.String("nats-listen"), NATSStream: k.String("nats-stream"), Partitions: k.Int("partitions"), Sync: k.String("sync"),
+		NATSListen: k.String("nats-listen"), NATSStream: k.String("nats-stream"), NATSReplicas: k.Int("nats-replicas"), Partitions: k.Int("partitions"), Sync: k.String("sync"),
 		DefaultRegion: k.String("default-region"), RateLimit: k.Float64("rate-limit"), TrustProxy: k.Bool("trust-proxy"),
 		LogLevel: k.String("log-level"), LogFormat: k.String("log-format"), SecretFile: k.String("secret-file"), EncryptionKeyFile: k.String("encryption-key-file"),
 		DebugAddr: k.String("debug-addr"), MemoryLimit: k.Int64("memory-limit"), URL: k.String("url"), Token: k.String("token"),
@@ -220,6 +221,12 @@ func loadConfig(cmd *cobra.Command) (config, error) {
 	}
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
+	}
+	if c.NATSReplicas == 0 {
+		c.NATSReplicas = 1
+	}
+	if c.NATSReplicas < 1 || c.NATSReplicas > 5 || (c.NATSReplicas > 1 && c.NATS == "") {
+		return config{}, usageError{fmt.Errorf("nats-replicas: from 1 to 5, and above 1 only with --nats (a NATS cluster)")}
 	}
 	if c.NATSStream == "" {
 		c.NATSStream = "events"

@@ -385,6 +385,7 @@ func addLogFlags(cmd *cobra.Command, memoryLimit int64) {
 	f.String("nats-listen", "", "also let NATS clients connect to the embedded server at HOST:PORT (off by default)")
 	f.String("nats-stream", "events", "JetStream stream of the event log; its subjects are kenner.STREAM.<partition>")
 	f.Int("partitions", 4, "log partitions (fixed when the log is created)")
+	f.Int("nats-replicas", 1, "with --nats: copies JetStream keeps of the log, the changes stream and the leases (3 on a three-node NATS cluster), set when they are created")
 	f.String("sync", "1s", `how often the log fsyncs: a duration, or "always" to fsync every append`)
 	f.StringSlice("retention", nil, "how long data is kept, class=duration: events, type:<type>, event:<name>, audit (e.g. events=760d,type:page=395d); the most specific rule wins; the log keeps events as long as the longest rule")
 	f.Int64("memory-limit", memoryLimit, "soft memory limit in MiB for the Go runtime (0: none; GOMEMLIMIT overrides)")
@@ -396,7 +397,7 @@ func openLog(ctx context.Context, cfg config, logger *slog.Logger) (*nats.Log, e
 	return nats.Open(ctx, nats.Options{
 		URL: cfg.NATS, Dir: filepath.Join(cfg.Data, "log"), Listen: cfg.NATSListen,
 		Stream: cfg.NATSStream, Subject: "kenner." + cfg.NATSStream,
-		Partitions: cfg.Partitions, SyncAlways: always, SyncInterval: every,
+		Partitions: cfg.Partitions, SyncAlways: always, SyncInterval: every, Replicas: cfg.NATSReplicas,
 		MaxAge: privacy.LogMaxAge(cfg.Retention),
 	}, logger)
 }
