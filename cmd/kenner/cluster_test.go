@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
@@ -200,7 +201,11 @@ func checkAppliedOnce(t *testing.T, node *child, token string, acked map[string]
 			for {
 				_, out := api("GET", "/v1/events?limit=1000&user_id="+user+"&after="+after, "")
 				evs, _ := out["events"].([]any)
-				stored += len(evs)
+				for _, e := range evs {
+					if e.(map[string]any)["event"] == "Load" {
+						stored++
+					}
+				}
 				next, _ := out["next"].(string)
 				if next == "" {
 					break
@@ -235,6 +240,22 @@ func TestClusterFailover(t *testing.T) {
 	api := adminAPI(t, a.url, creds.AdminToken)
 	if code, out := api("POST", "/v1/computed-traits", `{"name":"loads","func":"count","event":"Load","window":"3650d"}`); code != 201 {
 		t.Fatalf("computed trait: %d %v", code, out)
+	}
+	// A webhook destination of identify events (the probes below: a per-event webhook of the
+	// whole load would measure the receiver), and a journey every person enters once.
+	hooks := &hookCounter{keys: map[string]int{}}
+	receiver := httptest.NewServer(hooks)
+	defer receiver.Close()
+	if code, out := api("POST", "/v1/destinations", `{"name":"hook","type":"webhook","config":{"url":"`+receiver.URL+`"},"subscribe":{"events":{"filter":"e.type == \"identify\""}}}`); code != 201 {
+		t.Fatalf("destination: %d %v", code, out)
+	}
+	code, j := api("POST", "/v1/journeys", `{"name":"welcome","entry":{"event":"Load"},"reentry":"never","steps":[{"id":"mark","type":"set_trait","trait":"welcomed","value":true}]}`)
+	if code != 201 {
+		t.Fatalf("journey: %d %v", code, j)
+	}
+	journeyID := j["id"].(string)
+	if code, out := api("POST", "/v1/journeys/"+journeyID+"/publish", ""); code != 200 {
+		t.Fatalf("publish: %d %v", code, out)
 	}
 	waitUntil(t, "three nodes with two partitions each", func() bool { return evenly(spreadOf(t, a, creds.AdminToken), a, b, c) })
 	st, _ := clusterStatus(t, a, creds.AdminToken)
@@ -295,6 +316,26 @@ func TestClusterFailover(t *testing.T) {
 	t.Logf("%d events acknowledged, %d requests failed (to the killed node)", len(acked), load.failed)
 	profiles := checkAppliedOnce(t, a, creds.AdminToken, acked)
 
+	// Each event delivered once, each person through the journey once.
+	waitLong(t, "the probes delivered", func() bool { return hooks.distinct() >= 24 })
+	time.Sleep(2 * time.Second) // room for a second copy, were one coming
+	if dup := hooks.duplicates(); dup > 0 {
+		t.Errorf("%d deliveries sent more than once (of %d)", dup, hooks.distinct())
+	}
+	var rep map[string]any
+	waitLong(t, "the journey's report", func() bool {
+		_, rep = api("GET", "/v1/journeys/"+journeyID+"/report", "")
+		return rep["completed"] == 16.0
+	})
+	if rep["entered"] != 16.0 {
+		t.Errorf("journey report %v: want 16 people entered once each", rep)
+	}
+	for u := range 16 {
+		_, p := api("GET", fmt.Sprintf("/v1/profiles/user_id:u%d?consistent=true", u), "")
+		if p["traits"].(map[string]any)["welcomed"] != true {
+			t.Errorf("u%d was not marked by the journey: %v", u, p["traits"])
+		}
+	}
 	var split []string
 	for _, n := range []*child{a, c, d} {
 		split = append(split, fmt.Sprintf("%s %.0f", strings.TrimPrefix(n.url, "http://"), metricOf(t, n, "kenner_processor_events_total")))
@@ -410,4 +451,35 @@ func metricOf(t *testing.T, node *child, name string) float64 {
 		}
 	}
 	return -1
+}
+
+// hookCounter is a webhook receiver counting deliveries by their Idempotency-Key.
+type hookCounter struct {
+	mu   sync.Mutex
+	keys map[string]int
+}
+
+func (h *hookCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	io.Copy(io.Discard, r.Body)
+	h.mu.Lock()
+	h.keys[r.Header.Get("Idempotency-Key")]++
+	h.mu.Unlock()
+}
+
+func (h *hookCounter) distinct() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.keys)
+}
+
+func (h *hookCounter) duplicates() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, c := range h.keys {
+		if c > 1 {
+			n++
+		}
+	}
+	return n
 }
