@@ -135,6 +135,11 @@ func (c *Console) settings(w http.ResponseWriter, r *http.Request, rq *request) 
 }
 
 func (c *Console) settingsPage(w http.ResponseWriter, r *http.Request, rq *request, notice, errMsg string) {
+	c.settingsPageWith(w, r, rq, notice, errMsg, nil)
+}
+
+// settingsPageWith renders the settings page with more data (credentials shown once).
+func (c *Console) settingsPageWith(w http.ResponseWriter, r *http.Request, rq *request, notice, errMsg string, extra map[string]any) {
 	var users struct {
 		Users []kenner.User `json:"users"`
 	}
@@ -185,10 +190,13 @@ func (c *Console) settingsPage(w http.ResponseWriter, r *http.Request, rq *reque
 	if rules.SharedLimit > 0 {
 		shared = fmt.Sprintf("an identifier presented by more than %d people stops identifying anyone", rules.SharedLimit)
 	}
-	c.page(w, "settings", rq, "settings", "Users and tokens", map[string]any{"Rows": rows, "Roles": roles,
+	data := map[string]any{"Rows": rows, "Roles": roles,
 		"CanCreate": rq.user.Role.AtLeast(kenner.RoleAdmin), "Notice": notice, "Error": errMsg,
 		"Rules": ruleRows, "BlockedAll": strings.Join(rules.Blocked["*"], ", "), "Shared": shared, "Region": rules.DefaultRegion,
-		"DeploymentOwner": deploymentOwner(rq), "Workspaces": c.workspaceRows(r, rq), "Deployment": kenner.DeploymentWorkspace})
+		"DeploymentOwner": deploymentOwner(rq), "Workspaces": c.workspaceRows(r, rq), "Deployment": kenner.DeploymentWorkspace,
+		"Cluster": c.clusterRows(r, rq)}
+	maps.Copy(data, extra)
+	c.page(w, "settings", rq, "settings", "Users and tokens", data)
 }
 
 // createUser invites a console user; their generated password is shown once.

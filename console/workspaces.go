@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/kenner-cdp/kenner"
 )
@@ -40,8 +43,9 @@ func (c *Console) createWorkspace(w http.ResponseWriter, r *http.Request, rq *re
 		c.settingsPage(w, r, rq, "", kenner.ErrorMessage(err))
 		return
 	}
-	c.settingsPage(w, r, rq, fmt.Sprintf("Workspace %q is ready. Its owner signs in as %s with the password %s; its default source's write key is %s and its owner API token %s. They are shown only now: hand them over safely.",
-		out.Workspace.Name, out.ConsoleEmail, out.ConsolePassword, out.WriteKey, out.AdminToken), "")
+	c.settingsPageWith(w, r, rq, fmt.Sprintf("Workspace %q is ready. Its credentials are shown only now: hand them over safely.", out.Workspace.Name), "",
+		map[string]any{"Created": [][2]string{{"Console sign-in", out.ConsoleEmail}, {"Password", out.ConsolePassword},
+			{"Write key (source \"default\")", out.WriteKey}, {"Owner API token", out.AdminToken}, {"Workspace id", out.Workspace.ID}}})
 }
 
 // deleteWorkspace removes a workspace once its id is typed again.
@@ -54,4 +58,39 @@ func (c *Console) deleteWorkspace(w http.ResponseWriter, r *http.Request, rq *re
 		return
 	}
 	c.settingsPage(w, r, rq, fmt.Sprintf("Workspace %s and everything it held are deleted.", id), "")
+}
+
+// clusterNode is one row of the settings page's cluster table.
+type clusterNode struct {
+	ID, Addr, Partitions, Since string
+	Leader, Self                bool
+}
+
+// clusterRows lists the live nodes and what each processes (admins and owners).
+func (c *Console) clusterRows(r *http.Request, rq *request) []clusterNode {
+	if !rq.user.Role.AtLeast(kenner.RoleAdmin) || rq.user.WorkspaceID != kenner.DeploymentWorkspace {
+		return nil
+	}
+	var st struct {
+		Nodes []struct {
+			ID         string    `json:"id"`
+			Addr       string    `json:"addr"`
+			Since      time.Time `json:"since"`
+			Partitions []int     `json:"partitions"`
+			Leader     bool      `json:"leader"`
+			Self       bool      `json:"self"`
+		} `json:"nodes"`
+	}
+	if c.call(r.Context(), rq, "GET", "/v1/cluster", nil, &st) != nil {
+		return nil
+	}
+	var out []clusterNode
+	for _, n := range st.Nodes {
+		parts := make([]string, len(n.Partitions))
+		for i, p := range n.Partitions {
+			parts[i] = strconv.Itoa(p)
+		}
+		out = append(out, clusterNode{ID: n.ID, Addr: n.Addr, Partitions: strings.Join(parts, ", "), Since: n.Since.Format("2006-01-02 15:04"), Leader: n.Leader, Self: n.Self})
+	}
+	return out
 }
