@@ -6,9 +6,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/kenner-cdp/kenner"
+	"github.com/kenner-cdp/kenner/cluster"
 )
 
 // deploymentOwner: the owners of the deployment's first workspace manage the others.
@@ -71,23 +71,14 @@ func (c *Console) clusterRows(r *http.Request, rq *request) []clusterNode {
 	if !rq.user.Role.AtLeast(kenner.RoleAdmin) || rq.user.WorkspaceID != kenner.DeploymentWorkspace {
 		return nil
 	}
-	var st struct {
-		Nodes []struct {
-			ID         string    `json:"id"`
-			Addr       string    `json:"addr"`
-			Since      time.Time `json:"since"`
-			Partitions []int     `json:"partitions"`
-			Leader     bool      `json:"leader"`
-			Self       bool      `json:"self"`
-		} `json:"nodes"`
-	}
+	var st cluster.Status
 	if c.call(r.Context(), rq, "GET", "/v1/cluster", nil, &st) != nil {
 		return nil
 	}
 	var out []clusterNode
 	for _, n := range st.Nodes {
-		parts := make([]string, len(n.Partitions))
-		for i, p := range n.Partitions {
+		parts := make([]string, len(n.Held))
+		for i, p := range n.Held {
 			parts[i] = strconv.Itoa(p)
 		}
 		out = append(out, clusterNode{ID: n.ID, Addr: n.Addr, Partitions: strings.Join(parts, ", "), Since: n.Since.Format("2006-01-02 15:04"), Leader: n.Leader, Self: n.Self})

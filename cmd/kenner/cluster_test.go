@@ -23,18 +23,17 @@ import (
 	"github.com/kenner-cdp/kenner/postgres/pgtest"
 )
 
-// clusterEnv makes a PostgreSQL schema and a unique stream for a cluster test, removed after
-// it, and returns the arguments every node takes.
-func clusterEnv(t *testing.T, ttl string) (args, env []string) {
+// sharedStream names a fresh stream on the NATS server of KENNER_TEST_NATS (skipping the test
+// without one) and removes it, its changes stream and its leases after the test.
+func sharedStream(t *testing.T) (natsURL, stream string) {
 	t.Helper()
-	natsURL := os.Getenv("KENNER_TEST_NATS")
+	natsURL = os.Getenv("KENNER_TEST_NATS")
 	if natsURL == "" {
-		t.Skip("KENNER_TEST_NATS is not set; set it (and KENNER_TEST_POSTGRES) to run the cluster tests")
+		t.Skip("KENNER_TEST_NATS is not set; set it (and KENNER_TEST_POSTGRES) to run the scale-out tests")
 	}
-	store := pgtest.Schema(t, pgtest.URL(t))
 	b := make([]byte, 6)
 	rand.Read(b)
-	stream := "kenner_test_" + hex.EncodeToString(b)
+	stream = "kenner_test_" + hex.EncodeToString(b)
 	t.Cleanup(func() {
 		l, err := nats.Open(context.Background(), nats.Options{URL: natsURL, Stream: stream, Subject: "kenner." + stream}, slog.New(slog.DiscardHandler))
 		if err == nil {
@@ -46,8 +45,29 @@ func clusterEnv(t *testing.T, ttl string) (args, env []string) {
 			l.Close()
 		}
 	})
-	return []string{"--store", store, "--nats", natsURL, "--nats-stream", stream, "--partitions", "6", "--lease-ttl", ttl},
-		[]string{"KENNER_SECRET=cluster-test-secret-0123456789abcdef0123"}
+	return natsURL, stream
+}
+
+// startCluster starts n nodes on a fresh PostgreSQL schema and stream, each with six
+// partitions and the lease time ttl, and defines the count of Load events the tests check.
+func startCluster(t *testing.T, n int, ttl string) (nodes []*child, creds initialCredentials, args, env []string) {
+	t.Helper()
+	natsURL, stream := sharedStream(t)
+	args = []string{"--store", pgtest.Schema(t, pgtest.URL(t)), "--nats", natsURL, "--nats-stream", stream, "--partitions", "6", "--lease-ttl", ttl}
+	env = []string{"KENNER_SECRET=cluster-test-secret-0123456789abcdef0123"}
+	dataA := t.TempDir()
+	nodes = append(nodes, startNode(t, dataA, env, args...))
+	creds, err := waitForCredentials(t.Context(), dataA, nodes[0].url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range n - 1 {
+		nodes = append(nodes, startNode(t, t.TempDir(), env, args...))
+	}
+	if code, out := adminAPI(t, nodes[0].url, creds.AdminToken)("POST", "/v1/computed-traits", `{"name":"loads","func":"count","event":"Load","window":"3650d"}`); code != 201 {
+		t.Fatalf("computed trait: %d %v", code, out)
+	}
+	return nodes, creds, args, env
 }
 
 func clusterStatus(t *testing.T, node *child, token string) (cluster.Status, bool) {
@@ -228,19 +248,9 @@ func checkAppliedOnce(t *testing.T, node *child, token string, acked map[string]
 // event is applied exactly once in effect, and a replay of the log by one node gives the same
 // profiles.
 func TestClusterFailover(t *testing.T) {
-	args, env := clusterEnv(t, "3s")
-	dataA := t.TempDir()
-	a := startNode(t, dataA, env, args...)
-	creds, err := waitForCredentials(t.Context(), dataA, a.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := startNode(t, t.TempDir(), env, args...)
-	c := startNode(t, t.TempDir(), env, args...)
+	nodes, creds, args, env := startCluster(t, 3, "3s")
+	a, b, c := nodes[0], nodes[1], nodes[2]
 	api := adminAPI(t, a.url, creds.AdminToken)
-	if code, out := api("POST", "/v1/computed-traits", `{"name":"loads","func":"count","event":"Load","window":"3650d"}`); code != 201 {
-		t.Fatalf("computed trait: %d %v", code, out)
-	}
 	// A webhook destination of identify events (the probes below: a per-event webhook of the
 	// whole load would measure the receiver), and a journey every person enters once.
 	hooks := &hookCounter{keys: map[string]int{}}
@@ -372,18 +382,8 @@ func TestClusterFailover(t *testing.T) {
 // batches in flight are refused by the store's fencing) and gives its partitions up, and every
 // event is applied once.
 func TestClusterFencing(t *testing.T) {
-	args, env := clusterEnv(t, "2s")
-	dataA := t.TempDir()
-	a := startNode(t, dataA, env, args...)
-	creds, err := waitForCredentials(t.Context(), dataA, a.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := startNode(t, t.TempDir(), env, args...)
-	api := adminAPI(t, a.url, creds.AdminToken)
-	if code, out := api("POST", "/v1/computed-traits", `{"name":"loads","func":"count","event":"Load","window":"3650d"}`); code != 201 {
-		t.Fatalf("computed trait: %d %v", code, out)
-	}
+	nodes, creds, _, _ := startCluster(t, 2, "2s")
+	a, b := nodes[0], nodes[1]
 	waitUntil(t, "two nodes with three partitions each", func() bool { return evenly(spreadOf(t, a, creds.AdminToken), a, b) })
 	load := startLoad(creds.WriteKey, a)
 	for load.count() < 1500 {

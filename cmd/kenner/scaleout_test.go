@@ -1,12 +1,8 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"slices"
@@ -18,7 +14,6 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/kenner-cdp/kenner"
-	"github.com/kenner-cdp/kenner/nats"
 	"github.com/kenner-cdp/kenner/nats/natstest"
 	"github.com/kenner-cdp/kenner/postgres/pgtest"
 )
@@ -26,24 +21,8 @@ import (
 // TestScaleOut runs two kenner serve nodes on one PostgreSQL store and one external NATS
 // JetStream log: events sent to either node are listed, once each, by the other.
 func TestScaleOut(t *testing.T) {
-	natsURL := os.Getenv("KENNER_TEST_NATS")
-	if natsURL == "" {
-		t.Skip("KENNER_TEST_NATS is not set; set it (and KENNER_TEST_POSTGRES) to run the scale-out test")
-	}
+	natsURL, stream := sharedStream(t)
 	store := pgtest.Schema(t, pgtest.URL(t))
-	b := make([]byte, 6)
-	rand.Read(b)
-	stream := "kenner_test_" + hex.EncodeToString(b)
-	t.Cleanup(func() {
-		l, err := nats.Open(context.Background(), nats.Options{URL: natsURL, Stream: stream, Subject: "kenner." + stream}, slog.New(slog.DiscardHandler))
-		if err == nil {
-			if c, err := l.Changes(context.Background(), nats.ChangesOptions{Stream: stream + "-changes", Subject: "kenner." + stream + "-changes"}); err == nil {
-				c.Delete(context.Background())
-			}
-			l.DeleteStream(context.Background())
-			l.Close()
-		}
-	})
 	env := []string{"KENNER_SECRET=scale-out-test-secret-0123456789abcdef"}
 	args := []string{"--store", store, "--nats", natsURL, "--nats-stream", stream}
 	dataA, dataB := t.TempDir(), t.TempDir()

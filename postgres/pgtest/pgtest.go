@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"testing"
@@ -26,34 +27,10 @@ func URL(t testing.TB) string {
 // returns base with search_path set to it.
 func Schema(t testing.TB, base string) string {
 	t.Helper()
-	conn, err := pgx.Connect(context.Background(), base)
-	if err != nil {
-		t.Fatalf("connect %s: %v", base, err)
-	}
-	defer conn.Close(context.Background())
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "kenner_test_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(context.Background(), "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), base)
-		if err != nil {
-			t.Errorf("cleanup: %v", err)
-			return
-		}
-		defer c.Close(context.Background())
-		if _, err := c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
+	name := fresh(t, base, "CREATE SCHEMA %s", "DROP SCHEMA %s CASCADE")
+	u := parse(t, base)
 	q := u.Query()
-	q.Set("search_path", schema)
+	q.Set("search_path", name)
 	u.RawQuery = q.Encode()
 	return u.String()
 }
@@ -62,32 +39,42 @@ func Schema(t testing.TB, base string) string {
 // (ending its connections), and returns base pointing at it.
 func Database(t testing.TB, base string) string {
 	t.Helper()
-	conn, err := pgx.Connect(context.Background(), base)
-	if err != nil {
-		t.Fatalf("connect %s: %v", base, err)
-	}
-	defer conn.Close(context.Background())
+	name := fresh(t, base, "CREATE DATABASE %s", "DROP DATABASE IF EXISTS %s WITH (FORCE)")
+	u := parse(t, base)
+	u.Path = "/" + name
+	return u.String()
+}
+
+// fresh makes a uniquely named object with create and removes it with drop after the test.
+func fresh(t testing.TB, base, create, drop string) string {
+	t.Helper()
 	b := make([]byte, 6)
 	rand.Read(b)
 	name := "kenner_test_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(context.Background(), "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
+	exec := func(stmt string) error {
+		conn, err := pgx.Connect(context.Background(), base)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.Background())
+		_, err = conn.Exec(context.Background(), fmt.Sprintf(stmt, name))
+		return err
+	}
+	if err := exec(create); err != nil {
+		t.Fatalf("%s: %v", base, err)
 	}
 	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), base)
-		if err != nil {
-			t.Errorf("cleanup: %v", err)
-			return
-		}
-		defer c.Close(context.Background())
-		if _, err := c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+		if err := exec(drop); err != nil {
 			t.Errorf("cleanup: %v", err)
 		}
 	})
+	return name
+}
+
+func parse(t testing.TB, base string) *url.URL {
 	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.Path = "/" + name
-	return u.String()
+	return u
 }
