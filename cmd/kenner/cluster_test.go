@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -325,6 +326,26 @@ func TestClusterFailover(t *testing.T) {
 	acked := load.finish()
 	t.Logf("%d events acknowledged, %d requests failed (to the killed node)", len(acked), load.failed)
 	profiles := checkAppliedOnce(t, a, creds.AdminToken, acked)
+
+	// Every node's analytics counts every partition's events, those it processes and those
+	// the others do.
+	loads := regexp.MustCompile(`^c\d+-\d+-\d+$`) // the loader's message ids
+	stored := 0
+	for _, id := range allMessageIDs(t, a.url, creds.AdminToken) {
+		if loads.MatchString(id) {
+			stored++
+		}
+	}
+	for _, n := range []*child{a, c, d} {
+		waitLong(t, "the Load trend on "+n.url, func() bool {
+			_, tr := adminAPI(t, n.url, creds.AdminToken)("GET", "/v1/analytics/trends?event=Load&max_age=0", "")
+			total := 0.0
+			for _, sr := range tr["series"].([]any) {
+				total += sr.(map[string]any)["total"].(float64)
+			}
+			return int(total) == stored
+		})
+	}
 
 	// Each event delivered once, each person through the journey once.
 	waitLong(t, "the probes delivered", func() bool { return hooks.distinct() >= 24 })
