@@ -218,9 +218,14 @@ func (p *Processor) apply(ctx context.Context, part int, epoch uint64, recs []ke
 		return err
 	}
 	pos := kenner.Position{Consumer: ConsumerName, Partition: part, Seq: last, Epoch: epoch}
+	var owners map[string]map[kenner.Identifier]string
 	err := p.store.Apply(ctx, pos, func(ctx context.Context, b kenner.Batch) error {
+		owners = make(map[string]map[kenner.Identifier]string, len(order)) // afresh on a retry
 		for _, ws := range order {
-			if err := p.resolve(ctx, b, ws, byWorkspace[ws], false, nil); err != nil {
+			if p.cfg.Applied != nil {
+				owners[ws] = map[kenner.Identifier]string{}
+			}
+			if err := p.resolve(ctx, b, ws, byWorkspace[ws], false, nil, owners[ws]); err != nil {
 				return fmt.Errorf("workspace %s: %w", ws, err)
 			}
 		}
@@ -231,7 +236,7 @@ func (p *Processor) apply(ctx context.Context, part int, epoch uint64, recs []ke
 	}
 	p.committed()
 	if p.cfg.Applied != nil && len(events) > 0 {
-		p.cfg.Applied(part, events)
+		p.cfg.Applied(part, events, owners)
 	}
 	p.metrics.position.WithLabelValues(fmt.Sprint(part)).Set(float64(last))
 	if len(events) > 0 {

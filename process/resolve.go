@@ -31,8 +31,9 @@ type Config struct {
 	// (activation's Wake), so consumers in this process react without polling.
 	Committed func()
 	// Applied is handed the events of each committed batch, decoded (duplicates of stored
-	// messages included): the analytics projection's feed.
-	Applied func(partition int, events []kenner.Event)
+	// messages included), with the profile that owns each identifier the batch touched, by
+	// workspace, as committed: the analytics projection's feed.
+	Applied func(partition int, events []kenner.Event, owners map[string]map[kenner.Identifier]string)
 	// Consent is the consent policy (nil: every event is used as it comes); PII names the
 	// fields its "strip" removes.
 	Consent *privacy.ConsentPolicy
@@ -73,7 +74,7 @@ type pending struct {
 // prior gives profiles created by this call the segment memberships they had before (a split
 // resolves a profile's events again under its id), so that evaluation announces only the
 // memberships that change.
-func (p *Processor) resolve(ctx context.Context, b kenner.Batch, ws string, events []kenner.Event, reassign bool, prior map[string]map[string]time.Time) error {
+func (p *Processor) resolve(ctx context.Context, b kenner.Batch, ws string, events []kenner.Event, reassign bool, prior map[string]map[string]time.Time, owners map[kenner.Identifier]string) error {
 	known := map[string]bool{}
 	if !reassign {
 		msgIDs := make([]string, len(events))
@@ -313,6 +314,11 @@ func (p *Processor) resolve(ctx context.Context, b kenner.Batch, ws string, even
 	members := map[string][]kenner.Identifier{}
 	for id, node := range set.Profiles() {
 		members[id] = node.Identifiers
+		if owners != nil {
+			for _, ident := range node.Identifiers {
+				owners[ident] = id
+			}
+		}
 	}
 	if err := p.evaluate(ctx, b, ws, eng, save, changed, members, gone, true); err != nil {
 		return err

@@ -69,7 +69,7 @@ func (p *Processor) Split(ctx context.Context, ws string, ref kenner.Identifier,
 		if err != nil {
 			return err
 		}
-		if err := p.resolve(ctx, b, ws, events, true, map[string]map[string]time.Time{node.ID: prior}); err != nil {
+		if err := p.resolve(ctx, b, ws, events, true, map[string]map[string]time.Time{node.ID: prior}, nil); err != nil {
 			return err
 		}
 		after, err := b.LoadGraph(ctx, ws, []kenner.Identifier{keep[0], move[0]})

@@ -117,7 +117,7 @@ func (p *Projection) Run(ctx context.Context) error {
 			case <-ctx.Done():
 				return
 			case f := <-p.feed:
-				p.ApplyEvents(f.events)
+				p.ApplyEvents(f.events, f.owners)
 				if last := f.events[len(f.events)-1].Seq; last > p.read[f.part].Load() {
 					p.read[f.part].Store(last)
 				}
@@ -128,20 +128,22 @@ func (p *Projection) Run(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// fed is a batch the processor applied from one partition.
+// fed is a batch the processor applied from one partition, with the owners of the
+// identifiers it touched.
 type fed struct {
 	part   int
 	events []kenner.Event
+	owners map[string]map[kenner.Identifier]string
 }
 
 // Feed hands over events the processor applied from a partition; they are added in the
 // background, in order.
-func (p *Projection) Feed(part int, events []kenner.Event) {
+func (p *Projection) Feed(part int, events []kenner.Event, owners map[string]map[kenner.Identifier]string) {
 	if len(events) == 0 {
 		return
 	}
 	select {
-	case p.feed <- fed{part, events}:
+	case p.feed <- fed{part, events, owners}:
 	case <-p.stopped:
 		// Run has ended (the server is stopping): the next start reads these from the log.
 	}
@@ -263,11 +265,13 @@ func (p *Projection) Apply(recs []kenner.LogRecord) {
 			}
 		}
 	}
-	p.add(rows)
+	p.add(rows, nil)
 }
 
-// ApplyEvents adds events the processor decoded.
-func (p *Projection) ApplyEvents(events []kenner.Event) {
+// ApplyEvents adds events the processor applied; owners (by workspace) are the profiles
+// the identifiers it touched belong to once it committed: those are taken as they are, with no
+// read of the store (nil: every new identifier is read once).
+func (p *Projection) ApplyEvents(events []kenner.Event, owners map[string]map[kenner.Identifier]string) {
 	rows := make([]parsed, 0, len(events))
 	for _, e := range events {
 		m, err := jsonobj.Parse(e.Body)
@@ -279,7 +283,7 @@ func (p *Projection) ApplyEvents(events []kenner.Event) {
 			rows = append(rows, x)
 		}
 	}
-	p.add(rows)
+	p.add(rows, owners)
 }
 
 // parsed is an event on its way into the columns.
@@ -297,7 +301,29 @@ type parsed struct {
 // readOnce marks a dirty identifier to read at the next pass only.
 var readOnce time.Time
 
-func (p *Projection) add(rows []parsed) {
+func (p *Projection) add(rows []parsed, owners map[string]map[kenner.Identifier]string) {
+	p.addRows(rows, owners)
+	// The owners the processor committed: every identifier of the profiles the batch touched
+	// that the columns know, set without a read (a merge's moved identifiers included).
+	for ws, byIdent := range owners {
+		p.mu.RLock()
+		t := p.tables[ws]
+		var ids []kenner.Identifier
+		if t != nil {
+			for id := range byIdent {
+				if _, ok := t.idents.ids[id]; ok {
+					ids = append(ids, id)
+				}
+			}
+		}
+		p.mu.RUnlock()
+		if len(ids) > 0 {
+			p.setOwners(ws, ids, byIdent)
+		}
+	}
+}
+
+func (p *Projection) addRows(rows []parsed, owners map[string]map[kenner.Identifier]string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.cfg.Now()
@@ -320,19 +346,24 @@ func (p *Projection) add(rows []parsed) {
 			d = map[int32]time.Time{}
 			p.dirty[x.ws] = d
 		}
-		// An event the processor has applied is read once: its identifiers' profiles are
-		// final in the graph by then (a merge it made moves the old profile's other
-		// identifiers, which setOwners and the changes stream catch). One from the history
-		// may be ahead of processing: read every second for 30 s.
+		// An identifier whose owner the processor handed over needs no read. Another one of an
+		// applied event is read once: its profile is final in the graph by then. One from the
+		// history may be ahead of processing: read every second for 30 s.
 		until := now.Add(30 * time.Second)
 		if x.applied {
 			until = readOnce
 		}
-		if len(t.idents.of) > known {
+		handed := func(id kenner.Identifier) bool {
+			_, ok := owners[x.ws][id]
+			return x.applied && ok
+		}
+		if len(t.idents.of) > known && !handed(x.r.who) {
 			mark(d, int32(len(t.idents.of)-1), until)
 		}
 		for _, id := range x.link {
-			mark(d, t.identID(id), until)
+			if !handed(id) {
+				mark(d, t.identID(id), until)
+			}
 		}
 	}
 }

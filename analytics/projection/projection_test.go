@@ -7,6 +7,7 @@ import (
 	"math"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -241,5 +242,63 @@ func TestSplitFollowed(t *testing.T) {
 			t.Fatalf("10 s after the split, last touch is %v: want the ad (the Facebook device is no longer u1's)", got)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// countingStore counts the identifiers the projection reads the owners of.
+type countingStore struct {
+	*sqlite.Store
+	reads atomic.Int64
+}
+
+func (c *countingStore) IdentityOwners(ctx context.Context, ws string, ids []kenner.Identifier) (map[kenner.Identifier]string, error) {
+	c.reads.Add(int64(len(ids)))
+	return c.Store.IdentityOwners(ctx, ws, ids)
+}
+
+// TestFeedJoinsPeopleWithoutReads: events the processor hands over come with the owners of
+// the identifiers it touched, so the projection joins two devices to one person, merges
+// included, without reading the identity graph.
+func TestFeedJoinsPeopleWithoutReads(t *testing.T) {
+	w := newWorld(t)
+	ids := &countingStore{Store: w.store}
+	p := projection.New(projection.Config{Log: w.log, Identities: ids})
+	runCtx, stop := context.WithCancel(t.Context())
+	defer stop()
+	go p.Run(runCtx)
+	for ok := false; !ok; ok, _ = p.Progress() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	w.send("d1", fmt.Sprintf(`"type":"page","anonymousId":"d1","timestamp":%q,"context":{"campaign":{"source":"google","medium":"cpc","name":"brand"}}`, at(0)))
+	w.send("d2", fmt.Sprintf(`"type":"page","anonymousId":"d2","timestamp":%q,"context":{"page":{"url":"https://shop.example/","referrer":"https://www.facebook.com/"}}`, at(2)))
+	w.send("d2", fmt.Sprintf(`"type":"identify","anonymousId":"d2","userId":"u1","timestamp":%q,"traits":{}`, at(3)))
+	w.send("d1", fmt.Sprintf(`"type":"identify","anonymousId":"d1","userId":"u1","timestamp":%q,"traits":{}`, at(4)))
+	w.send("u1", fmt.Sprintf(`"type":"track","event":"Order Completed","userId":"u1","timestamp":%q,"properties":{"revenue":100}`, at(5)))
+	cfg := process.DefaultConfig()
+	cfg.Applied = p.Feed
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	if err := process.New(w.log, w.store, cfg, prometheus.NewRegistry(), slog.New(slog.DiscardHandler)).CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		rep, err := p.Attribution(ctx, "ws", projection.AttributionQuery{Conversion: "Order Completed", From: day0, To: day0.AddDate(0, 3, 0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		linear := map[string]float64{}
+		for _, c := range rep.Models[analytics.Linear] {
+			linear[c.Key] = c.Conversions
+		}
+		if near(linear[analytics.PaidSearch], 0.5) && near(linear[analytics.Social], 0.5) {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the two devices were never joined: linear %v", linear)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := ids.reads.Load(); n != 0 {
+		t.Errorf("the projection read the owners of %d identifiers, want none", n)
 	}
 }
