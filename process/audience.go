@@ -131,7 +131,7 @@ func (p *Processor) evaluate(ctx context.Context, b kenner.Batch, ws string, eng
 		if ch == nil {
 			continue
 		}
-		if announce && (len(ch.Traits) > 0 || ch.Identities || ch.All) {
+		if announce && (len(ch.Traits) > 0 || ch.Identities || ch.All || ch.Split) {
 			what := map[string]any{}
 			if len(ch.Traits) > 0 {
 				what["traits"] = dedupeStrings(ch.Traits)
@@ -141,6 +141,9 @@ func (p *Processor) evaluate(ctx context.Context, b kenner.Batch, ws string, eng
 			}
 			if ch.All {
 				what["merged"] = true
+			}
+			if ch.Split {
+				what["split"] = true
 			}
 			data, _ := json.Marshal(what)
 			updates = append(updates, kenner.Change{WorkspaceID: ws, Type: kenner.ChangeProfileUpdated, ProfileID: prof.ID, At: now, Data: data})

@@ -300,6 +300,13 @@ func (p *Processor) resolve(ctx context.Context, b kenner.Batch, ws string, even
 		c.Identities = c.Identities || len(w.decided.Added) > 0
 		c.Groups = c.Groups || w.event.Type == kenner.TypeGroup
 	}
+	if reassign {
+		// A split resolves the profile's events again: their identifiers may now be another
+		// profile's, which the change says so that readers of the graph look again.
+		for _, c := range changed {
+			c.Split = true
+		}
+	}
 	var save []*kenner.Profile
 	for _, id := range ids {
 		if final(id) == id && profiles[id] != nil {

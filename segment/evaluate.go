@@ -221,6 +221,7 @@ type Change struct {
 	Consent    bool
 	Groups     bool // a group call: membership of an account or its traits
 	All        bool // a merge or a recomputation: everything may have changed
+	Split      bool // identifiers moved to another profile (a split): readers of the graph look again
 	// Segments are evaluated whatever else changed: those whose definitions a build
 	// changed, or whose windows a sweep moved.
 	Segments map[string]bool

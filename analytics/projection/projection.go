@@ -569,22 +569,30 @@ func (p *Projection) followChanges(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		again := map[string]map[string]bool{} // workspace → profiles whose identifiers moved
 		for _, c := range cs {
 			switch c.Type {
 			case kenner.ChangeProfileDeleted:
 				p.Forget(c.WorkspaceID, c.ProfileID)
 			case kenner.ChangeProfileUpdated:
-				// A profile whose identifiers changed (a merge, a split): its identifiers'
+				// A profile whose identifiers moved (a merge, a split): its identifiers'
 				// profiles are read again, so that a split shows within a second or two
-				// rather than at the full refresh.
+				// rather than at the full refresh. Identifiers only added need no read: new
+				// ones are read (or handed over by the processor) as they come.
 				var what struct {
-					Identities, Merged bool
+					Merged, Split bool
 				}
-				if json.Unmarshal(c.Data, &what) == nil && (what.Identities || what.Merged) {
-					p.recheck(c.WorkspaceID, c.ProfileID)
+				if json.Unmarshal(c.Data, &what) == nil && (what.Split || what.Merged) {
+					if again[c.WorkspaceID] == nil {
+						again[c.WorkspaceID] = map[string]bool{}
+					}
+					again[c.WorkspaceID][c.ProfileID] = true
 				}
 			}
 			p.changesAt = c.Seq
+		}
+		for ws, profiles := range again {
+			p.recheck(ws, profiles)
 		}
 		if len(cs) < 1000 {
 			return nil
@@ -592,25 +600,23 @@ func (p *Projection) followChanges(ctx context.Context) error {
 	}
 }
 
-// mark makes an identifier dirty until a time (readOnce: for the next pass), keeping the later
-// of two marks.
-func mark(d map[int32]time.Time, id int32, until time.Time) {
-	if cur, ok := d[id]; ok && (until.IsZero() || cur.After(until)) {
-		return
-	}
-	d[id] = until
-}
-
-// recheck marks the identifiers the columns join to a profile for reading again.
-func (p *Projection) recheck(ws, profileID string) {
+// recheck marks the identifiers the columns join to these profiles for reading once more:
+// the changes stream is committed with what it tells, so one read sees the moves. One pass
+// over the identifiers serves a whole page of changes.
+func (p *Projection) recheck(ws string, profiles map[string]bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	t := p.tables[ws]
 	if t == nil {
 		return
 	}
-	o, ok := t.profiles.ids[profileID]
-	if !ok {
+	marked := map[int64]bool{}
+	for id := range profiles {
+		if o, ok := t.profiles.ids[id]; ok {
+			marked[int64(o)] = true
+		}
+	}
+	if len(marked) == 0 {
 		return
 	}
 	d := p.dirty[ws]
@@ -618,10 +624,9 @@ func (p *Projection) recheck(ws, profileID string) {
 		d = map[int32]time.Time{}
 		p.dirty[ws] = d
 	}
-	until := p.cfg.Now().Add(10 * time.Second)
 	for i, x := range t.owner {
-		if x == o {
-			d[int32(i)] = until
+		if marked[int64(x)] {
+			mark(d, int32(i), readOnce)
 		}
 	}
 }
@@ -674,4 +679,13 @@ func (p *Projection) Stats(ws string) (events, people int) {
 
 func (p *Projection) String() string {
 	return fmt.Sprintf("projection of %d workspaces", len(p.tables))
+}
+
+// mark asks for an identifier to be read until the time given (readOnce: at the next pass
+// only), keeping a longer request already there.
+func mark(d map[int32]time.Time, id int32, until time.Time) {
+	if cur, ok := d[id]; ok && (until.IsZero() || cur.After(until)) {
+		return
+	}
+	d[id] = until
 }
