@@ -306,17 +306,33 @@ func (p *Projection) add(rows []parsed, owners map[string]map[kenner.Identifier]
 	// The owners the processor committed: every identifier of the profiles the batch touched
 	// that the columns know, set without a read (a merge's moved identifiers included).
 	for ws, byIdent := range owners {
-		p.mu.RLock()
+		p.mu.Lock()
 		t := p.tables[ws]
 		var ids []kenner.Identifier
 		if t != nil {
-			for id := range byIdent {
-				if _, ok := t.idents.ids[id]; ok {
-					ids = append(ids, id)
+			for id, prof := range byIdent {
+				i, ok := t.idents.ids[id]
+				if !ok {
+					continue
+				}
+				ids = append(ids, id)
+				// Batches of different partitions are handed over in the order their
+				// processors finish, not always the order they committed in: an identifier
+				// that moves (a merge) is read once more, so that an older batch's owner
+				// handed over late cannot stay.
+				if o := t.owner[i]; o >= 0 {
+					if cur, ok := t.profiles.ids[prof]; !ok || cur != o {
+						d := p.dirty[ws]
+						if d == nil {
+							d = map[int32]time.Time{}
+							p.dirty[ws] = d
+						}
+						mark(d, i, readOnce)
+					}
 				}
 			}
 		}
-		p.mu.RUnlock()
+		p.mu.Unlock()
 		if len(ids) > 0 {
 			p.setOwners(ws, ids, byIdent)
 		}
